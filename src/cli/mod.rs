@@ -1,0 +1,5 @@
+//! The commands: each builds the pieces it needs from the library and starts them.
+//! Nothing here decides an answer; `anyhow` is used only here and in `main.rs`.
+
+pub mod check;
+pub mod serve;

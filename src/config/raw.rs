@@ -1,0 +1,1 @@
+//! serde shapes of `meridian.toml` exactly as written.

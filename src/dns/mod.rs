@@ -1,0 +1,1 @@
+//! The DNS wire protocol and listeners.

@@ -1,0 +1,1 @@
+//! Everything one query reads, as one immutable value, and the atomic swap that replaces it.
