@@ -23,7 +23,10 @@ impl Snapshot {
     pub fn load(config_path: &std::path::Path) -> Result<Snapshot, LoadError> {
         let config = crate::config::load(config_path).map_err(LoadError::Config)?;
         let zones = Zones::load_dir(&config.server.zones_dir).map_err(LoadError::Zones)?;
-        Ok(Snapshot { config: Arc::new(config), zones: Arc::new(zones) })
+        Ok(Snapshot {
+            config: Arc::new(config),
+            zones: Arc::new(zones),
+        })
     }
 }
 
