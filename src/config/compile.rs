@@ -620,3 +620,6 @@ fn line_of(text: &str, offset: usize) -> usize {
         .filter(|&&b| b == b'\n')
         .count()
 }
+
+#[cfg(test)]
+mod tests;
