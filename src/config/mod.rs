@@ -8,5 +8,6 @@ mod compile;
 mod raw;
 
 pub use compile::{
-    Config, ConfigError, ConfigErrors, FleetConfig, GeoipConfig, Quorum, Region, ServerConfig, load,
+    Config, ConfigError, ConfigErrors, FleetConfig, GeoipConfig, Quorum, Region, ServerConfig,
+    load, parse,
 };
