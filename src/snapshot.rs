@@ -31,31 +31,10 @@ impl Snapshot {
 }
 
 /// Why a snapshot could not be built.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    #[error("{0}")]
     Config(crate::config::ConfigErrors),
+    #[error("{0}")]
     Zones(crate::zone::ZoneErrors),
 }
-
-impl std::fmt::Display for LoadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            LoadError::Config(errors) => {
-                for (i, e) in errors.0.iter().enumerate() {
-                    if i > 0 {
-                        writeln!(f)?;
-                    }
-                    write!(f, "{}:", e.file.display())?;
-                    if let Some(line) = e.line {
-                        write!(f, "{line}:")?;
-                    }
-                    write!(f, " {}: {}", e.key, e.message)?;
-                }
-                Ok(())
-            }
-            LoadError::Zones(errors) => write!(f, "{errors}"),
-        }
-    }
-}
-
-impl std::error::Error for LoadError {}
