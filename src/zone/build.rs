@@ -10,6 +10,7 @@ use super::master::SourceRecord;
 use super::{Node, Zone, ZoneError, ZoneErrors, Zones};
 use crate::dns::encode::{Answer, EncodeError, Owner, Section, Writer, name_key};
 use hickory_proto::rr::{Name, RData, RecordType};
+use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -496,7 +497,7 @@ pub fn build_zones(parsed: Vec<(PathBuf, Name, Vec<SourceRecord>)>) -> Result<Zo
 
     let mut zones = Vec::new();
     let mut nodes: Vec<Node> = Vec::new();
-    let mut index: HashMap<Box<[u8]>, u32> = HashMap::new();
+    let mut index: FxHashMap<Box<[u8]>, u32> = FxHashMap::default();
     let mut failures = Vec::new();
     for (zi, z) in data.iter().enumerate() {
         let RData::SOA(soa) = &z.soa else {
@@ -534,7 +535,7 @@ fn encode_zone(
     zi: u32,
     owner_of: &dyn Fn(&[u8]) -> Option<usize>,
     nodes: &mut Vec<Node>,
-    index: &mut HashMap<Box<[u8]>, u32>,
+    index: &mut FxHashMap<Box<[u8]>, u32>,
 ) -> Result<Answer, EncodeError> {
     let star = Name::from_ascii("*").unwrap();
     let nx_model = star

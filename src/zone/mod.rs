@@ -11,7 +11,7 @@ pub mod master;
 
 use crate::dns::encode::Answer;
 use hickory_proto::rr::Name;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -24,7 +24,7 @@ pub struct Zones {
     nodes: Vec<Node>,
     /// Lower-case wire name → node, for every name of every zone (empty non-terminals
     /// included). Where zones nest, the most specific zone owns the name.
-    index: HashMap<Box<[u8]>, u32>,
+    index: FxHashMap<Box<[u8]>, u32>,
 }
 
 /// One zone's summary and its shared negative answer.
