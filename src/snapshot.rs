@@ -23,36 +23,18 @@ impl Snapshot {
     pub fn load(config_path: &std::path::Path) -> Result<Snapshot, LoadError> {
         let config = crate::config::load(config_path).map_err(LoadError::Config)?;
         let zones = Zones::load_dir(&config.server.zones_dir).map_err(LoadError::Zones)?;
-        Ok(Snapshot { config: Arc::new(config), zones: Arc::new(zones) })
+        Ok(Snapshot {
+            config: Arc::new(config),
+            zones: Arc::new(zones),
+        })
     }
 }
 
 /// Why a snapshot could not be built.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    #[error("{0}")]
     Config(crate::config::ConfigErrors),
+    #[error("{0}")]
     Zones(crate::zone::ZoneErrors),
 }
-
-impl std::fmt::Display for LoadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            LoadError::Config(errors) => {
-                for (i, e) in errors.0.iter().enumerate() {
-                    if i > 0 {
-                        writeln!(f)?;
-                    }
-                    write!(f, "{}:", e.file.display())?;
-                    if let Some(line) = e.line {
-                        write!(f, "{line}:")?;
-                    }
-                    write!(f, " {}: {}", e.key, e.message)?;
-                }
-                Ok(())
-            }
-            LoadError::Zones(errors) => write!(f, "{errors}"),
-        }
-    }
-}
-
-impl std::error::Error for LoadError {}

@@ -10,9 +10,19 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         Ok(snapshot) => {
             let zones = snapshot.zones.zones();
             let records: usize = zones.iter().map(|z| z.record_count).sum();
-            println!("{}: ok ({} zones, {records} records)", config_path.display(), zones.len());
+            println!(
+                "{}: ok ({} zones, {records} records)",
+                config_path.display(),
+                zones.len()
+            );
             for z in zones {
-                println!("  {} serial {} ({} records, {})", z.origin, z.serial, z.record_count, z.file.display());
+                println!(
+                    "  {} serial {} ({} records, {})",
+                    z.origin,
+                    z.serial,
+                    z.record_count,
+                    z.file.display()
+                );
             }
             Ok(ExitCode::SUCCESS)
         }

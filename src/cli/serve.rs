@@ -36,7 +36,8 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
     let mut bound = Vec::new();
     let mut tcp_listeners = Vec::new();
     for &addr in &config.server.dns_listen {
-        let (udp_sockets, tcp_listener) = bind_dns(addr, workers).with_context(|| format!("binding DNS on {addr}"))?;
+        let (udp_sockets, tcp_listener) =
+            bind_dns(addr, workers).with_context(|| format!("binding DNS on {addr}"))?;
         bound.push(udp_sockets[0].local_addr()?);
         for (i, socket) in udp_sockets.into_iter().enumerate() {
             udp::spawn_worker(format!("udp-{}-{i}", bound.len() - 1), socket, live.clone())?;
@@ -60,7 +61,14 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
             tokio::spawn(tcp::serve(listener, live.clone(), limits));
         }
         let addrs: Vec<String> = bound.iter().map(|a| format!("dns={a}")).collect();
-        tracing::info!("serving DNS on {} (UDP and TCP, {workers} UDP workers each)", bound.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "));
+        tracing::info!(
+            "serving DNS on {} (UDP and TCP, {workers} UDP workers each)",
+            bound
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         let mut stdout = std::io::stdout();
         writeln!(stdout, "meridian ready {}", addrs.join(" "))?;
         stdout.flush()?;
@@ -70,7 +78,10 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
 
 /// Binds `workers` UDP sockets and one TCP listener on the same address and port. With
 /// port 0, the kernel's choice for UDP is taken for TCP too (retrying if TCP has it in use).
-fn bind_dns(addr: SocketAddr, workers: usize) -> anyhow::Result<(Vec<std::net::UdpSocket>, std::net::TcpListener)> {
+fn bind_dns(
+    addr: SocketAddr,
+    workers: usize,
+) -> anyhow::Result<(Vec<std::net::UdpSocket>, std::net::TcpListener)> {
     for _ in 0..20 {
         let first = udp::bind(addr)?;
         let port_addr = first.local_addr()?;
@@ -102,7 +113,11 @@ fn bind_tcp(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
 
 /// Reloads on SIGHUP (an invalid new config is refused and the old one keeps serving);
 /// returns on SIGTERM or SIGINT.
-async fn signals(config_path: &Path, live: &Arc<Live>, started: &Config) -> anyhow::Result<ExitCode> {
+async fn signals(
+    config_path: &Path,
+    live: &Arc<Live>,
+    started: &Config,
+) -> anyhow::Result<ExitCode> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut hup = signal(SignalKind::hangup())?;
     let mut term = signal(SignalKind::terminate())?;
@@ -130,7 +145,9 @@ async fn reload(config_path: &Path, live: &Arc<Live>, started: &Config) {
             live.store(Arc::new(snapshot));
             tracing::info!(zones, "reloaded");
         }
-        Ok(Err(e)) => tracing::error!("reload refused, still serving the previous configuration:\n{e}"),
+        Ok(Err(e)) => {
+            tracing::error!("reload refused, still serving the previous configuration:\n{e}")
+        }
         Err(e) => tracing::error!("reload failed: {e}"),
     }
 }

@@ -222,7 +222,13 @@ impl Writer {
     }
 
     /// Writes a raw address record (the load-balanced path).
-    pub fn address(&mut self, section: Section, owner: Owner<'_>, ttl: u32, addr: std::net::IpAddr) {
+    pub fn address(
+        &mut self,
+        section: Section,
+        owner: Owner<'_>,
+        ttl: u32,
+        addr: std::net::IpAddr,
+    ) {
         self.owner(owner);
         let (rtype, bytes): (u16, &[u8]) = match &addr {
             std::net::IpAddr::V4(_) => (1, &[]),
@@ -251,7 +257,11 @@ impl Writer {
         if end > u16::MAX as usize {
             return Err(EncodeError::TooLarge);
         }
-        self.sets.push(SetEnd { end: end as u16, counts: self.counts, required });
+        self.sets.push(SetEnd {
+            end: end as u16,
+            counts: self.counts,
+            required,
+        });
         Ok(())
     }
 
@@ -270,7 +280,13 @@ impl Writer {
             RData::SOA(soa) => {
                 self.name(&soa.mname);
                 self.name(&soa.rname);
-                for v in [soa.serial, soa.refresh as u32, soa.retry as u32, soa.expire as u32, soa.minimum] {
+                for v in [
+                    soa.serial,
+                    soa.refresh as u32,
+                    soa.retry as u32,
+                    soa.expire as u32,
+                    soa.minimum,
+                ] {
                     self.buf.extend_from_slice(&v.to_be_bytes());
                 }
             }
@@ -278,7 +294,9 @@ impl Writer {
                 let mut bytes = Vec::new();
                 let mut enc = BinEncoder::new(&mut bytes);
                 enc.set_name_encoding(NameEncoding::Uncompressed);
-                other.emit(&mut enc).map_err(|e| EncodeError::Rdata(e.to_string()))?;
+                other
+                    .emit(&mut enc)
+                    .map_err(|e| EncodeError::Rdata(e.to_string()))?;
                 self.buf.extend_from_slice(&bytes);
             }
         }
@@ -318,6 +336,34 @@ pub fn name_key(name: &Name) -> Box<[u8]> {
     lower_wire(&labels).into_boxed_slice()
 }
 
+/// Renders a whole response for `qname` around an answer, as the responder does (tests).
+#[cfg(test)]
+pub(crate) fn render_for_test(ans: &Answer, qname: &Name, qtype: u16) -> Vec<u8> {
+    let mut out = vec![0u8; 12];
+    let mut q = Vec::new();
+    for label in qname.iter() {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label);
+    }
+    q.push(0);
+    out.extend_from_slice(&q);
+    out.extend_from_slice(&qtype.to_be_bytes());
+    out.extend_from_slice(&[0, 1]);
+    let c = ans.counts();
+    out[4..6].copy_from_slice(&1u16.to_be_bytes());
+    out[6..8].copy_from_slice(&c[0].to_be_bytes());
+    out[8..10].copy_from_slice(&c[1].to_be_bytes());
+    out[10..12].copy_from_slice(&c[2].to_be_bytes());
+    out[2] = 0x80 | if ans.authoritative { 0x04 } else { 0 };
+    out[3] = ans.rcode;
+    ans.write_body(
+        &mut out,
+        ans.body.len(),
+        q.len() as isize - ans.model_qname_len as isize,
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,34 +373,38 @@ mod tests {
         Name::from_ascii(s).unwrap()
     }
 
-    /// Renders a full message for `qname` around an answer, as the responder does.
-    fn render(ans: &Answer, qname: &Name) -> Vec<u8> {
-        let mut out = vec![0u8; 12];
-        let q = name_key(qname);
-        out.extend_from_slice(&q);
-        out.extend_from_slice(&[0, 1, 0, 1]);
-        let c = ans.counts();
-        out[4..6].copy_from_slice(&1u16.to_be_bytes());
-        out[6..8].copy_from_slice(&c[0].to_be_bytes());
-        out[8..10].copy_from_slice(&c[1].to_be_bytes());
-        out[10..12].copy_from_slice(&c[2].to_be_bytes());
-        out[2] = 0x84;
-        ans.write_body(&mut out, ans.body.len(), q.len() as isize - ans.model_qname_len as isize);
-        out
-    }
-
     #[test]
     fn relocated_answer_decodes_for_longer_and_shorter_names() {
         let model = n("*.wild.example.com.");
         let mut w = Writer::new(&model);
         let target = RData::CNAME(CNAME(n("t.wild.example.com.")));
-        w.rrset(Section::Answer, Owner::Qname, RecordType::CNAME, 60, [&target], true).unwrap();
+        w.rrset(
+            Section::Answer,
+            Owner::Qname,
+            RecordType::CNAME,
+            60,
+            [&target],
+            true,
+        )
+        .unwrap();
         let a = RData::A(A::new(192, 0, 2, 1));
-        w.rrset(Section::Answer, Owner::Name(&n("t.wild.example.com.")), RecordType::A, 60, [&a], true)
-            .unwrap();
+        w.rrset(
+            Section::Answer,
+            Owner::Name(&n("t.wild.example.com.")),
+            RecordType::A,
+            60,
+            [&a],
+            true,
+        )
+        .unwrap();
         let ans = w.finish(0, true).unwrap();
-        for q in ["abc.def.wild.example.com.", "x.wild.example.com.", "wild.example.com."] {
-            let msg = hickory_proto::op::Message::from_vec(&render(&ans, &n(q))).unwrap();
+        for q in [
+            "abc.def.wild.example.com.",
+            "x.wild.example.com.",
+            "wild.example.com.",
+        ] {
+            let msg =
+                hickory_proto::op::Message::from_vec(&render_for_test(&ans, &n(q), 1)).unwrap();
             assert_eq!(msg.answers.len(), 2, "{q}");
             assert_eq!(msg.answers[0].name, n(q));
             assert_eq!(msg.answers[1].name, n("t.wild.example.com."), "{q}");
@@ -365,7 +415,8 @@ mod tests {
     fn fit_never_splits_a_set() {
         let mut w = Writer::new(&n("www.example.com."));
         let rd: Vec<RData> = (0..10).map(|i| RData::A(A::new(192, 0, 2, i))).collect();
-        w.rrset(Section::Answer, Owner::Qname, RecordType::A, 60, &rd, true).unwrap();
+        w.rrset(Section::Answer, Owner::Qname, RecordType::A, 60, &rd, true)
+            .unwrap();
         let ans = w.finish(0, true).unwrap();
         let (end, counts, tc) = ans.fit(ans.body.len() - 1);
         assert_eq!((end, counts, tc), (0, [0, 0, 0], true));

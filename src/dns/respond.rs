@@ -34,7 +34,13 @@ const CLASS_ANY: u16 = 255;
 const OPT_LEN: usize = 11;
 
 /// Writes the response to `msg` into `out`; returns false when no response is due.
-pub fn respond(snap: &Snapshot, msg: &[u8], transport: Transport, out: &mut Vec<u8>, stats: &mut QueryStats) -> bool {
+pub fn respond(
+    snap: &Snapshot,
+    msg: &[u8],
+    transport: Transport,
+    out: &mut Vec<u8>,
+    stats: &mut QueryStats,
+) -> bool {
     out.clear();
     let payload = snap.config.server.max_udp_payload.max(512);
     let q = match wire::parse(msg) {
@@ -44,12 +50,26 @@ pub fn respond(snap: &Snapshot, msg: &[u8], transport: Transport, out: &mut Vec<
             return false;
         }
         Err(QueryError::FormErr { question_end, edns }) => {
-            error_response(msg, question_end, wire::RCODE_FORMERR as u16, edns, payload, out);
+            error_response(
+                msg,
+                question_end,
+                wire::RCODE_FORMERR as u16,
+                edns,
+                payload,
+                out,
+            );
             stats.responses_by_rcode[wire::RCODE_FORMERR as usize] += 1;
             return true;
         }
         Err(QueryError::NotImp { question_end }) => {
-            error_response(msg, question_end, wire::RCODE_NOTIMP as u16, None, payload, out);
+            error_response(
+                msg,
+                question_end,
+                wire::RCODE_NOTIMP as u16,
+                None,
+                payload,
+                out,
+            );
             stats.responses_by_rcode[wire::RCODE_NOTIMP as usize] += 1;
             return true;
         }
@@ -91,12 +111,23 @@ pub fn respond(snap: &Snapshot, msg: &[u8], transport: Transport, out: &mut Vec<
 }
 
 /// Writes header, question, the answer's sections (cut to fit `max`) and OPT.
-fn render(q: &Query<'_>, answer: &Answer, ecs_scope: u8, max: usize, payload: u16, out: &mut Vec<u8>, stats: &mut QueryStats) {
-    let opt_len = q.edns.map_or(0, |e| OPT_LEN + e.client_subnet.map_or(0, |c| 8 + c.addr_len as usize));
+fn render(
+    q: &Query<'_>,
+    answer: &Answer,
+    ecs_scope: u8,
+    max: usize,
+    payload: u16,
+    out: &mut Vec<u8>,
+    stats: &mut QueryStats,
+) {
+    let opt_len = q.edns.map_or(0, |e| {
+        OPT_LEN + e.client_subnet.map_or(0, |c| 8 + c.addr_len as usize)
+    });
     let fixed = 12 + q.question.len() + opt_len;
     let room = max.saturating_sub(fixed);
     let (end, counts, truncated) = answer.fit(room);
-    let mut flags = wire::FLAG_QR | (q.flags & (wire::FLAG_RD | wire::FLAG_CD)) | answer.rcode as u16;
+    let mut flags =
+        wire::FLAG_QR | (q.flags & (wire::FLAG_RD | wire::FLAG_CD)) | answer.rcode as u16;
     if answer.authoritative {
         flags |= wire::FLAG_AA;
     }
@@ -149,10 +180,18 @@ fn opt(out: &mut Vec<u8>, payload: u16, extended_rcode: u16, e: Edns, ecs_scope:
 }
 
 /// An answerless response with `rcode` (extended rcodes go into OPT).
-fn error_response(msg: &[u8], question_end: Option<u16>, rcode: u16, edns: Option<Edns>, payload: u16, out: &mut Vec<u8>) {
+fn error_response(
+    msg: &[u8],
+    question_end: Option<u16>,
+    rcode: u16,
+    edns: Option<Edns>,
+    payload: u16,
+    out: &mut Vec<u8>,
+) {
     let id = u16::from_be_bytes([msg[0], msg[1]]);
     let query_flags = u16::from_be_bytes([msg[2], msg[3]]);
-    let flags = wire::FLAG_QR | (query_flags & (0x7800 | wire::FLAG_RD | wire::FLAG_CD)) | (rcode & 0xF);
+    let flags =
+        wire::FLAG_QR | (query_flags & (0x7800 | wire::FLAG_RD | wire::FLAG_CD)) | (rcode & 0xF);
     let qd = question_end.is_some() as u16;
     header(out, id, flags, qd, [0, 0, edns.is_some() as u16]);
     if let Some(end) = question_end {

@@ -33,7 +33,11 @@ pub fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
 }
 
 /// Starts a worker thread answering queries on `socket` until the process exits.
-pub fn spawn_worker(name: String, socket: UdpSocket, live: Arc<Live>) -> io::Result<std::thread::JoinHandle<()>> {
+pub fn spawn_worker(
+    name: String,
+    socket: UdpSocket,
+    live: Arc<Live>,
+) -> io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new().name(name).spawn(move || {
         let mut worker = Worker::new(socket, live);
         worker.run();
@@ -80,7 +84,10 @@ impl Worker {
         let fd = self.socket.as_raw_fd();
         loop {
             for i in 0..BATCH {
-                self.recv_iov[i] = libc::iovec { iov_base: self.recv_bufs[i].as_mut_ptr().cast(), iov_len: RECV_SIZE };
+                self.recv_iov[i] = libc::iovec {
+                    iov_base: self.recv_bufs[i].as_mut_ptr().cast(),
+                    iov_len: RECV_SIZE,
+                };
                 let h = &mut self.recv_msgs[i].msg_hdr;
                 h.msg_iov = &mut self.recv_iov[i];
                 h.msg_iovlen = 1;
@@ -92,7 +99,13 @@ impl Worker {
             }
             // SAFETY: every mmsghdr points at live buffers owned by `self` for the whole call.
             let n = unsafe {
-                libc::recvmmsg(fd, self.recv_msgs.as_mut_ptr(), BATCH as u32, libc::MSG_WAITFORONE, std::ptr::null_mut())
+                libc::recvmmsg(
+                    fd,
+                    self.recv_msgs.as_mut_ptr(),
+                    BATCH as u32,
+                    libc::MSG_WAITFORONE,
+                    std::ptr::null_mut(),
+                )
             };
             if n <= 0 {
                 let err = io::Error::last_os_error();
@@ -110,7 +123,10 @@ impl Worker {
                 if !respond(&snapshot, query, Transport::Udp, out, &mut self.stats) {
                     continue;
                 }
-                self.send_iov[k] = libc::iovec { iov_base: out.as_mut_ptr().cast(), iov_len: out.len() };
+                self.send_iov[k] = libc::iovec {
+                    iov_base: out.as_mut_ptr().cast(),
+                    iov_len: out.len(),
+                };
                 let h = &mut self.send_msgs[k].msg_hdr;
                 h.msg_iov = &mut self.send_iov[k];
                 h.msg_iovlen = 1;
@@ -122,7 +138,14 @@ impl Worker {
             let mut sent = 0;
             while sent < k {
                 // SAFETY: the first k send headers point at filled buffers and addresses.
-                let r = unsafe { libc::sendmmsg(fd, self.send_msgs.as_mut_ptr().add(sent), (k - sent) as u32, 0) };
+                let r = unsafe {
+                    libc::sendmmsg(
+                        fd,
+                        self.send_msgs.as_mut_ptr().add(sent),
+                        (k - sent) as u32,
+                        0,
+                    )
+                };
                 if r <= 0 {
                     let err = io::Error::last_os_error();
                     if err.kind() == io::ErrorKind::Interrupted {

@@ -82,7 +82,10 @@ pub enum QueryError {
     Drop,
     /// FORMERR; `question_end` is set when the question parsed, so it can be echoed,
     /// `edns` when the OPT record did.
-    FormErr { question_end: Option<u16>, edns: Option<Edns> },
+    FormErr {
+        question_end: Option<u16>,
+        edns: Option<Edns>,
+    },
     /// NOTIMP for an opcode other than QUERY.
     NotImp { question_end: Option<u16> },
 }
@@ -148,14 +151,22 @@ pub fn parse(msg: &[u8]) -> Result<Query<'_>, QueryError> {
         return Err(if opcode != 0 {
             QueryError::NotImp { question_end: None }
         } else {
-            QueryError::FormErr { question_end: None, edns: None }
+            QueryError::FormErr {
+                question_end: None,
+                edns: None,
+            }
         });
     };
     let question_end = qname_end + 4;
     if opcode != 0 {
-        return Err(QueryError::NotImp { question_end: Some(question_end as u16) });
+        return Err(QueryError::NotImp {
+            question_end: Some(question_end as u16),
+        });
     }
-    let formerr = |edns| QueryError::FormErr { question_end: Some(question_end as u16), edns };
+    let formerr = |edns| QueryError::FormErr {
+        question_end: Some(question_end as u16),
+        edns,
+    };
 
     // Skip any answer and authority records, then look for OPT in the additional section.
     let mut pos = question_end;
@@ -186,12 +197,19 @@ pub fn parse(msg: &[u8]) -> Result<Query<'_>, QueryError> {
         if rdata_end > msg.len() {
             return Err(formerr(None));
         }
-        let mut e = Edns { udp_payload, version, dnssec_ok, client_subnet: None };
+        let mut e = Edns {
+            udp_payload,
+            version,
+            dnssec_ok,
+            client_subnet: None,
+        };
         let mut opt = rdata_start;
         while opt < rdata_end {
             let code = u16_at(msg, opt).ok_or(formerr(None))?;
             let len = u16_at(msg, opt + 2).ok_or(formerr(None))? as usize;
-            let data = msg.get(opt + 4..opt + 4 + len).filter(|_| opt + 4 + len <= rdata_end);
+            let data = msg
+                .get(opt + 4..opt + 4 + len)
+                .filter(|_| opt + 4 + len <= rdata_end);
             let data = data.ok_or(formerr(None))?;
             if code == OPT_ECS {
                 if e.client_subnet.is_some() {
@@ -251,13 +269,19 @@ fn parse_ecs(data: &[u8]) -> Option<ClientSubnet> {
     if addr.len() != want {
         return None;
     }
-    if source_prefix % 8 != 0 {
+    if !source_prefix.is_multiple_of(8) {
         let mask = 0xFFu8 >> (source_prefix % 8);
         if addr[want - 1] & mask != 0 {
             return None;
         }
     }
-    let mut ecs = ClientSubnet { family, source_prefix, scope_prefix, addr: [0; 16], addr_len: want as u8 };
+    let mut ecs = ClientSubnet {
+        family,
+        source_prefix,
+        scope_prefix,
+        addr: [0; 16],
+        addr_len: want as u8,
+    };
     ecs.addr[..want].copy_from_slice(addr);
     Some(ecs)
 }
@@ -322,12 +346,24 @@ mod tests {
             ("v6 prefix 129", ecs(2, 129, &[0; 17])),
             ("too many bytes", ecs(1, 16, &[192, 0, 2, 0])),
             ("too few bytes", ecs(1, 24, &[192, 0])),
-            ("v6 bits beyond /56", ecs(2, 56, &[0x20, 1, 0xd, 0xb8, 0, 0, 1])),
+            (
+                "v6 bits beyond /52",
+                ecs(2, 52, &[0x20, 1, 0xd, 0xb8, 0, 0, 1]),
+            ),
             ("bit beyond /23", ecs(1, 23, &[192, 0, 3])),
         ];
         for (what, o) in cases {
             let m = query(WWW, &opt(o), 1);
-            assert!(matches!(parse(&m), Err(QueryError::FormErr { question_end: Some(_), .. })), "{what}");
+            assert!(
+                matches!(
+                    parse(&m),
+                    Err(QueryError::FormErr {
+                        question_end: Some(_),
+                        ..
+                    })
+                ),
+                "{what}"
+            );
         }
     }
 
@@ -345,16 +381,30 @@ mod tests {
         assert_eq!(parse(&resp).unwrap_err(), QueryError::Drop);
         let mut no_q = query(WWW, &[], 0);
         no_q[5] = 0;
-        assert!(matches!(parse(&no_q), Err(QueryError::FormErr { question_end: None, .. })));
+        assert!(matches!(
+            parse(&no_q),
+            Err(QueryError::FormErr {
+                question_end: None,
+                ..
+            })
+        ));
         let compressed = query(b"\x03www\xC0\x0C", &[], 0);
-        assert!(matches!(parse(&compressed), Err(QueryError::FormErr { .. })));
+        assert!(matches!(
+            parse(&compressed),
+            Err(QueryError::FormErr { .. })
+        ));
         let truncated = &query(WWW, &[], 0)[..20];
         assert!(matches!(parse(truncated), Err(QueryError::FormErr { .. })));
         let two_opts = query(WWW, &[opt(&[]), opt(&[])].concat(), 2);
         assert!(matches!(parse(&two_opts), Err(QueryError::FormErr { .. })));
         let mut notimp = query(WWW, &[], 0);
         notimp[2] |= 2 << 3;
-        assert!(matches!(parse(&notimp), Err(QueryError::NotImp { question_end: Some(_) })));
+        assert!(matches!(
+            parse(&notimp),
+            Err(QueryError::NotImp {
+                question_end: Some(_)
+            })
+        ));
     }
 
     #[test]

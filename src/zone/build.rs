@@ -10,6 +10,7 @@ use super::master::SourceRecord;
 use super::{Node, Zone, ZoneError, ZoneErrors, Zones};
 use crate::dns::encode::{Answer, EncodeError, Owner, Section, Writer, name_key};
 use hickory_proto::rr::{Name, RData, RecordType};
+use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -50,6 +51,9 @@ enum Found<'a> {
     Delegated,
     Outside,
 }
+
+/// File and line a record was read from.
+type SourcePlace = (PathBuf, usize);
 
 /// One zone's names, checked, before encoding.
 struct ZoneData {
@@ -130,7 +134,14 @@ impl ZoneData {
     }
 
     fn soa_authority(&self, w: &mut Writer) -> Result<(), EncodeError> {
-        w.rrset(Section::Authority, Owner::Name(&self.origin), RecordType::SOA, self.negative_ttl, [&self.soa], true)
+        w.rrset(
+            Section::Authority,
+            Owner::Name(&self.origin),
+            RecordType::SOA,
+            self.negative_ttl,
+            [&self.soa],
+            true,
+        )
     }
 
     /// Additional-section addresses for the names an NS, MX or SRV RRset points at.
@@ -145,7 +156,14 @@ impl ZoneData {
             if let Some(n) = self.addresses(target) {
                 for t in [RecordType::A, RecordType::AAAA] {
                     if let Some(s) = n.get(t) {
-                        w.rrset(Section::Additional, Owner::Name(target), t, s.ttl, &s.rdatas, false)?;
+                        w.rrset(
+                            Section::Additional,
+                            Owner::Name(target),
+                            t,
+                            s.ttl,
+                            &s.rdatas,
+                            false,
+                        )?;
                     }
                 }
             }
@@ -159,20 +177,39 @@ impl ZoneData {
         if let Some(cname) = node.get(RecordType::CNAME)
             && qtype != u16::from(RecordType::CNAME)
         {
-            w.rrset(Section::Answer, Owner::Qname, RecordType::CNAME, cname.ttl, &cname.rdatas, true)?;
-            let RData::CNAME(target) = &cname.rdatas[0] else { unreachable!("checked at load") };
+            w.rrset(
+                Section::Answer,
+                Owner::Qname,
+                RecordType::CNAME,
+                cname.ttl,
+                &cname.rdatas,
+                true,
+            )?;
+            let RData::CNAME(target) = &cname.rdatas[0] else {
+                unreachable!("checked at load")
+            };
             let rcode = self.chase(&mut w, &target.0, qtype)?;
             return w.finish(rcode, true);
         }
         let set = if qtype == u16::from(RecordType::ANY) {
             // RFC 8482 §4.2: answer ANY with one RRset, not all of them.
-            node.rrsets.iter().find(|s| s.rtype != RecordType::SOA).or(node.rrsets.first())
+            node.rrsets
+                .iter()
+                .find(|s| s.rtype != RecordType::SOA)
+                .or(node.rrsets.first())
         } else {
             node.get(RecordType::from(qtype))
         };
         match set {
             Some(set) => {
-                w.rrset(Section::Answer, Owner::Qname, set.rtype, set.ttl, &set.rdatas, true)?;
+                w.rrset(
+                    Section::Answer,
+                    Owner::Qname,
+                    set.rtype,
+                    set.ttl,
+                    &set.rdatas,
+                    true,
+                )?;
                 self.additional(&mut w, set)?;
             }
             None => self.soa_authority(&mut w)?,
@@ -193,14 +230,30 @@ impl ZoneData {
                 Found::Delegated | Found::Outside => return Ok(RCODE_NOERROR),
             };
             if let Some(cname) = node.get(RecordType::CNAME) {
-                w.rrset(Section::Answer, Owner::Name(&target), RecordType::CNAME, cname.ttl, &cname.rdatas, true)?;
-                let RData::CNAME(next) = &cname.rdatas[0] else { unreachable!("checked at load") };
+                w.rrset(
+                    Section::Answer,
+                    Owner::Name(&target),
+                    RecordType::CNAME,
+                    cname.ttl,
+                    &cname.rdatas,
+                    true,
+                )?;
+                let RData::CNAME(next) = &cname.rdatas[0] else {
+                    unreachable!("checked at load")
+                };
                 target = next.0.clone();
                 continue;
             }
             match node.get(RecordType::from(qtype)) {
                 Some(set) => {
-                    w.rrset(Section::Answer, Owner::Name(&target), set.rtype, set.ttl, &set.rdatas, true)?;
+                    w.rrset(
+                        Section::Answer,
+                        Owner::Name(&target),
+                        set.rtype,
+                        set.ttl,
+                        &set.rdatas,
+                        true,
+                    )?;
                     self.additional(w, set)?;
                 }
                 None => self.soa_authority(w)?,
@@ -214,10 +267,20 @@ impl ZoneData {
     fn referral(&self, cut: &[u8]) -> Result<Answer, EncodeError> {
         let node = &self.names[cut];
         let cut_name = node.name.clone().expect("a cut has records");
-        let model = Name::from_ascii("*").unwrap().append_domain(&cut_name).unwrap_or(cut_name.clone());
+        let model = Name::from_ascii("*")
+            .unwrap()
+            .append_domain(&cut_name)
+            .unwrap_or(cut_name.clone());
         let ns = node.get(RecordType::NS).expect("a cut has NS");
         let mut w = Writer::new(&model);
-        w.rrset(Section::Authority, Owner::Name(&cut_name), RecordType::NS, ns.ttl, &ns.rdatas, true)?;
+        w.rrset(
+            Section::Authority,
+            Owner::Name(&cut_name),
+            RecordType::NS,
+            ns.ttl,
+            &ns.rdatas,
+            true,
+        )?;
         for rd in &ns.rdatas {
             let RData::NS(target) = rd else { continue };
             if let Some(n) = self.addresses(&target.0) {
@@ -225,7 +288,14 @@ impl ZoneData {
                 let in_domain = cut_name.zone_of(&target.0);
                 for t in [RecordType::A, RecordType::AAAA] {
                     if let Some(s) = n.get(t) {
-                        w.rrset(Section::Additional, Owner::Name(&target.0), t, s.ttl, &s.rdatas, in_domain)?;
+                        w.rrset(
+                            Section::Additional,
+                            Owner::Name(&target.0),
+                            t,
+                            s.ttl,
+                            &s.rdatas,
+                            in_domain,
+                        )?;
                     }
                 }
             }
@@ -235,9 +305,22 @@ impl ZoneData {
 }
 
 /// Checks one zone's records and groups them by name.
-fn check_zone(file: &Path, origin: &Name, records: Vec<SourceRecord>, errors: &mut Vec<ZoneError>) -> Option<ZoneData> {
-    let at = |r: &SourceRecord, message: String| ZoneError { file: r.file.to_path_buf(), line: r.line, message };
-    let whole = |message: String| ZoneError { file: file.to_path_buf(), line: 0, message };
+fn check_zone(
+    file: &Path,
+    origin: &Name,
+    records: Vec<SourceRecord>,
+    errors: &mut Vec<ZoneError>,
+) -> Option<ZoneData> {
+    let at = |r: &SourceRecord, message: String| ZoneError {
+        file: r.file.to_path_buf(),
+        line: r.line,
+        message,
+    };
+    let whole = |message: String| ZoneError {
+        file: file.to_path_buf(),
+        line: 0,
+        message,
+    };
     let origin_key = name_key(origin);
     let mut names: BTreeMap<Box<[u8]>, NameData> = BTreeMap::new();
     let mut soa: Option<(RData, u32)> = None;
@@ -245,7 +328,7 @@ fn check_zone(file: &Path, origin: &Name, records: Vec<SourceRecord>, errors: &m
     let mut types = BTreeSet::new();
     let before = errors.len();
     // Where each RRset was first written, for messages about conflicts.
-    let mut first_line: HashMap<(Box<[u8]>, RecordType), (PathBuf, usize)> = HashMap::new();
+    let mut first_line: HashMap<(Box<[u8]>, RecordType), SourcePlace> = HashMap::new();
 
     for r in &records {
         if !origin.zone_of(&r.name) {
@@ -256,17 +339,29 @@ fn check_zone(file: &Path, origin: &Name, records: Vec<SourceRecord>, errors: &m
         let key = name_key(&r.name);
         if rtype == RecordType::SOA {
             if key != origin_key {
-                errors.push(at(r, format!("SOA record at {} is not at the zone apex {origin}", r.name)));
+                errors.push(at(
+                    r,
+                    format!("SOA record at {} is not at the zone apex {origin}", r.name),
+                ));
                 continue;
             }
             if soa.is_some() {
-                errors.push(at(r, format!("second SOA record for {origin}: a zone has exactly one")));
+                errors.push(at(
+                    r,
+                    format!("second SOA record for {origin}: a zone has exactly one"),
+                ));
                 continue;
             }
             soa = Some((r.rdata.clone(), r.ttl));
         }
-        if matches!(rtype, RecordType::OPT | RecordType::ANY | RecordType::AXFR | RecordType::IXFR) {
-            errors.push(at(r, format!("{rtype} is not a record type that can be stored in a zone")));
+        if matches!(
+            rtype,
+            RecordType::OPT | RecordType::ANY | RecordType::AXFR | RecordType::IXFR
+        ) {
+            errors.push(at(
+                r,
+                format!("{rtype} is not a record type that can be stored in a zone"),
+            ));
             continue;
         }
         let node = names.entry(key.clone()).or_default();
@@ -280,7 +375,14 @@ fn check_zone(file: &Path, origin: &Name, records: Vec<SourceRecord>, errors: &m
                 }
                 if rtype == RecordType::CNAME {
                     let (f, l) = &first_line[&(key.clone(), rtype)];
-                    errors.push(at(r, format!("second CNAME at {} (first at {}:{l}): a name has at most one", r.name, f.display())));
+                    errors.push(at(
+                        r,
+                        format!(
+                            "second CNAME at {} (first at {}:{l}): a name has at most one",
+                            r.name,
+                            f.display()
+                        ),
+                    ));
                     continue;
                 }
                 if set.ttl != r.ttl {
@@ -291,7 +393,11 @@ fn check_zone(file: &Path, origin: &Name, records: Vec<SourceRecord>, errors: &m
             }
             None => {
                 first_line.insert((key.clone(), rtype), (r.file.to_path_buf(), r.line));
-                node.rrsets.push(RRset { rtype, ttl: r.ttl, rdatas: vec![r.rdata.clone()] });
+                node.rrsets.push(RRset {
+                    rtype,
+                    ttl: r.ttl,
+                    rdatas: vec![r.rdata.clone()],
+                });
             }
         }
         types.insert(u16::from(rtype));
@@ -305,8 +411,20 @@ fn check_zone(file: &Path, origin: &Name, records: Vec<SourceRecord>, errors: &m
             && r.rdata.record_type() == RecordType::CNAME
             && node.rrsets.len() > 1
         {
-            let others: Vec<String> = node.rrsets.iter().filter(|s| s.rtype != RecordType::CNAME).map(|s| s.rtype.to_string()).collect();
-            errors.push(at(r, format!("CNAME at {} next to other data ({}): a CNAME must stand alone", r.name, others.join(", "))));
+            let others: Vec<String> = node
+                .rrsets
+                .iter()
+                .filter(|s| s.rtype != RecordType::CNAME)
+                .map(|s| s.rtype.to_string())
+                .collect();
+            errors.push(at(
+                r,
+                format!(
+                    "CNAME at {} next to other data ({}): a CNAME must stand alone",
+                    r.name,
+                    others.join(", ")
+                ),
+            ));
         }
     }
 
@@ -314,7 +432,11 @@ fn check_zone(file: &Path, origin: &Name, records: Vec<SourceRecord>, errors: &m
         errors.push(whole(format!("no SOA record at the apex of {origin}")));
         return None;
     };
-    if names.get(&origin_key).and_then(|n| n.get(RecordType::NS)).is_none() {
+    if names
+        .get(&origin_key)
+        .and_then(|n| n.get(RecordType::NS))
+        .is_none()
+    {
         errors.push(whole(format!("no NS records at the apex of {origin}")));
     }
     if errors.len() > before {
@@ -361,7 +483,11 @@ pub fn build_zones(parsed: Vec<(PathBuf, Name, Vec<SourceRecord>)>) -> Result<Zo
         return Err(ZoneErrors(errors));
     }
     // The most specific zone owns a name: an origin → zone map to decide it.
-    let origins: HashMap<Box<[u8]>, usize> = data.iter().enumerate().map(|(i, z)| (name_key(&z.origin), i)).collect();
+    let origins: HashMap<Box<[u8]>, usize> = data
+        .iter()
+        .enumerate()
+        .map(|(i, z)| (name_key(&z.origin), i))
+        .collect();
     let owner_of = |key: &[u8]| -> Option<usize> {
         if let Some(&i) = origins.get(key) {
             return Some(i);
@@ -371,10 +497,12 @@ pub fn build_zones(parsed: Vec<(PathBuf, Name, Vec<SourceRecord>)>) -> Result<Zo
 
     let mut zones = Vec::new();
     let mut nodes: Vec<Node> = Vec::new();
-    let mut index: HashMap<Box<[u8]>, u32> = HashMap::new();
+    let mut index: FxHashMap<Box<[u8]>, u32> = FxHashMap::default();
     let mut failures = Vec::new();
     for (zi, z) in data.iter().enumerate() {
-        let RData::SOA(soa) = &z.soa else { unreachable!() };
+        let RData::SOA(soa) = &z.soa else {
+            unreachable!()
+        };
         let encoded = encode_zone(z, zi as u32, &owner_of, &mut nodes, &mut index);
         match encoded {
             Ok(nxdomain) => zones.push(Zone {
@@ -384,13 +512,21 @@ pub fn build_zones(parsed: Vec<(PathBuf, Name, Vec<SourceRecord>)>) -> Result<Zo
                 record_count: z.record_count,
                 nxdomain,
             }),
-            Err(e) => failures.push(ZoneError { file: z.file.clone(), line: 0, message: format!("cannot encode an answer: {e}") }),
+            Err(e) => failures.push(ZoneError {
+                file: z.file.clone(),
+                line: 0,
+                message: format!("cannot encode an answer: {e}"),
+            }),
         }
     }
     if !failures.is_empty() {
         return Err(ZoneErrors(failures));
     }
-    Ok(Zones { zones, nodes, index })
+    Ok(Zones {
+        zones,
+        nodes,
+        index,
+    })
 }
 
 /// Encodes one zone's nodes into `nodes`/`index`; returns the zone's NXDOMAIN answer.
@@ -399,10 +535,13 @@ fn encode_zone(
     zi: u32,
     owner_of: &dyn Fn(&[u8]) -> Option<usize>,
     nodes: &mut Vec<Node>,
-    index: &mut HashMap<Box<[u8]>, u32>,
+    index: &mut FxHashMap<Box<[u8]>, u32>,
 ) -> Result<Answer, EncodeError> {
     let star = Name::from_ascii("*").unwrap();
-    let nx_model = star.clone().append_domain(&z.origin).unwrap_or(z.origin.clone());
+    let nx_model = star
+        .clone()
+        .append_domain(&z.origin)
+        .unwrap_or(z.origin.clone());
     let mut w = Writer::new(&nx_model);
     z.soa_authority(&mut w)?;
     let nxdomain = w.finish(RCODE_NXDOMAIN, true)?;
@@ -429,11 +568,21 @@ fn encode_zone(
             let mut answers = Vec::new();
             if cut == &key[..] {
                 // DS is the parent side's data (RFC 4035 §3.1.4.1): answer it here.
-                answers.push((u16::from(RecordType::DS), z.answer(&model, node, u16::from(RecordType::DS))?));
+                answers.push((
+                    u16::from(RecordType::DS),
+                    z.answer(&model, node, u16::from(RecordType::DS))?,
+                ));
             }
-            Node { zone: zi, answers: answers.into(), other: referral, delegated: true, wildcard: None }
+            Node {
+                zone: zi,
+                answers: answers.into(),
+                other: referral,
+                delegated: true,
+                wildcard: None,
+            }
         } else {
-            let mut qtypes: BTreeSet<u16> = node.rrsets.iter().map(|s| u16::from(s.rtype)).collect();
+            let mut qtypes: BTreeSet<u16> =
+                node.rrsets.iter().map(|s| u16::from(s.rtype)).collect();
             qtypes.insert(u16::from(RecordType::ANY));
             if node.get(RecordType::CNAME).is_some() {
                 qtypes.extend(z.types.iter().copied());
@@ -445,13 +594,19 @@ fn encode_zone(
             }
             // Any type the zone never holds: the same as a type this name lacks.
             let other = z.answer(&model, node, 65280)?;
-            Node { zone: zi, answers: answers.into(), other, delegated: false, wildcard: None }
+            Node {
+                zone: zi,
+                answers: answers.into(),
+                other,
+                delegated: false,
+                wildcard: None,
+            }
         };
         index.insert(key.clone(), nodes.len() as u32);
         nodes.push(built);
     }
     // Link each name to its wildcard child.
-    for (key, _) in &z.names {
+    for key in z.names.keys() {
         let mut wild = b"\x01*".to_vec();
         wild.extend_from_slice(key);
         if let (Some(&parent), Some(&child)) = (index.get(&key[..]), index.get(wild.as_slice()))

@@ -11,7 +11,7 @@ pub mod master;
 
 use crate::dns::encode::Answer;
 use hickory_proto::rr::Name;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -24,7 +24,7 @@ pub struct Zones {
     nodes: Vec<Node>,
     /// Lower-case wire name → node, for every name of every zone (empty non-terminals
     /// included). Where zones nest, the most specific zone owns the name.
-    index: HashMap<Box<[u8]>, u32>,
+    index: FxHashMap<Box<[u8]>, u32>,
 }
 
 /// One zone's summary and its shared negative answer.
@@ -94,7 +94,10 @@ impl Zones {
     /// Loads every `*.zone` file in `dir`; the origin is the file name without `.zone`.
     pub fn load_dir(dir: &Path) -> Result<Zones, ZoneErrors> {
         let entries = std::fs::read_dir(dir).map_err(|e| {
-            ZoneErrors(vec![ZoneError::file(dir, format!("cannot read zones directory: {e}"))])
+            ZoneErrors(vec![ZoneError::file(
+                dir,
+                format!("cannot read zones directory: {e}"),
+            )])
         })?;
         let mut files: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -102,16 +105,25 @@ impl Zones {
             .collect();
         files.sort();
         if files.is_empty() {
-            return Err(ZoneErrors(vec![ZoneError::file(dir, "no *.zone file in the zones directory".into())]));
+            return Err(ZoneErrors(vec![ZoneError::file(
+                dir,
+                "no *.zone file in the zones directory".into(),
+            )]));
         }
         let mut errors = Vec::new();
         let mut parsed = Vec::new();
         for file in files {
-            let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+            let stem = file
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default();
             let origin = match Name::from_ascii(stem).and_then(|n| n.append_domain(&Name::root())) {
                 Ok(o) if !stem.is_empty() => o,
                 _ => {
-                    errors.push(ZoneError::file(&file, format!("file name {stem:?} is not a domain name")));
+                    errors.push(ZoneError::file(
+                        &file,
+                        format!("file name {stem:?} is not a domain name"),
+                    ));
                     continue;
                 }
             };
@@ -142,13 +154,21 @@ pub struct ZoneError {
 
 impl ZoneError {
     fn file(file: &Path, message: String) -> ZoneError {
-        ZoneError { file: file.to_path_buf(), line: 0, message }
+        ZoneError {
+            file: file.to_path_buf(),
+            line: 0,
+            message,
+        }
     }
 }
 
 impl From<master::MasterFileError> for ZoneError {
     fn from(e: master::MasterFileError) -> ZoneError {
-        ZoneError { file: e.file, line: e.line, message: e.message }
+        ZoneError {
+            file: e.file,
+            line: e.line,
+            message: e.message,
+        }
     }
 }
 
@@ -179,3 +199,6 @@ impl fmt::Display for ZoneErrors {
 }
 
 impl std::error::Error for ZoneErrors {}
+
+#[cfg(test)]
+mod tests;
