@@ -682,12 +682,10 @@ fn parse_rdata(
     origin: &Name,
     record_line: usize,
 ) -> Result<RData, Fail> {
-    let kind = type_name(record_type);
     let bad = |line: usize, detail: String| {
-        (
-            line,
-            format!("bad {kind} record data \"{}\": {detail}", excerpt(tokens)),
-        )
+        let kind = type_name(record_type);
+        let data = excerpt(tokens);
+        (line, format!("bad {kind} record data \"{data}\": {detail}"))
     };
 
     if tokens.first().is_some_and(|t| !t.quoted && t.text == "\\#") {
