@@ -68,7 +68,7 @@ def table(rows, max_foreign):
                 med[name] = statistics.median(r["qps_per_server_core"] for r in used)
         out.append(f"\n### profile={key[0]}  config={key[1]}\n")
         out.append("| server | runs | q per server CPU-s (median) | ratio to gdnsd | ratio to ceiling | "
-                   "qps (median) | server CPU cores | foreign+unattr. CPU (median / max) | lost | notes |")
+                   "qps (median) | server CPU cores | foreign+unattr. CPU of the runs used (median / max) | lost | notes |")
         out.append("|---|---|---|---|---|---|---|---|---|---|")
         for name in sorted(servers, key=lambda n: -med.get(n, -1)):
             runs = servers[name]
@@ -88,7 +88,7 @@ def table(rows, max_foreign):
             rc = {r.get("rcodes", "") for r in used}
             if any("SERVFAIL" in x or "REFUSED" in x or "FORMERR" in x or "NOTIMP" in x for x in rc):
                 notes.append("rcodes: " + "; ".join(sorted(rc)))
-            fg = [noise(r) for r in runs if ok(r)]
+            fg = [noise(r) for r in used]
             out.append("| %s | %d/%d | %.0f | %s | %s | %.0f | %.2f | %.2f / %.2f | %d | %s |" % (
                 name, len(used), len(runs), m, ratios[0], ratios[1],
                 statistics.median(r["qps"] for r in used),

@@ -5,10 +5,10 @@
 # and prints the table (bench/report.py). See bench/README.md.
 #
 #   bench/run.sh [--profiles plain,edns,ecs] [--reps 3] [--duration 15]
-#                [--servers meridian,gdnsd,...] [--no-build] [--no-retry] [--out FILE]
+#                [--servers meridian,gdnsd,...] [--retries 2] [--no-build] [--out FILE]
 #                [-- extra bench.py run args]
 #
-# Env (flags win): PROFILES, REPS, DURATION, SERVERS, MAX_FOREIGN (0.25),
+# Env (flags win): PROFILES, REPS, DURATION, SERVERS, RETRIES, MAX_FOREIGN (0.25),
 #   PEERBENCH (default <repo>/../shared/bench), MERIDIAN_BIN, CARGO_TARGET_DIR.
 set -euo pipefail
 
@@ -19,7 +19,7 @@ reps=${REPS:-3}
 duration=${DURATION:-15}
 servers=${SERVERS:-}
 max_foreign=${MAX_FOREIGN:-0.25}
-build=1 retry=1
+build=1 retries=${RETRIES:-2}
 out=""
 extra=()
 
@@ -32,7 +32,8 @@ while [ $# -gt 0 ]; do
         --servers) servers=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         --no-build) build=0; shift ;;
-        --no-retry) retry=0; shift ;;
+        --retries) retries=$2; shift 2 ;;
+        --no-retry) retries=0; shift ;;
         -h|--help) usage 0 ;;
         --) shift; extra=("$@"); break ;;
         *) echo "run.sh: unknown argument $1" >&2; usage 2 ;;
@@ -77,15 +78,17 @@ echo "== servers: $servers  profiles: $profiles  reps: $reps  duration: ${durati
 echo "== results: $out"
 bench --servers "$servers" --profiles "$profiles" --reps "$reps"
 
-# Rerun (once) the runs during which other processes used more than $max_foreign cores
-# (this is a shared 2-core box) or that failed; the table then uses the quiet runs.
-if [ "$retry" = 1 ]; then
-    python3 "$repo/bench/report.py" noisy "$out" --reps "$reps" --max-foreign "$max_foreign" |
+# Rerun the runs during which other processes used more than $max_foreign cores (this is
+# a shared 2-core box) or that failed, up to $retries passes, until every server has
+# $reps quiet runs per profile; the table then uses the quiet runs.
+for ((pass = 1; pass <= retries; pass++)); do
+    todo=$(python3 "$repo/bench/report.py" noisy "$out" --reps "$reps" --max-foreign "$max_foreign")
+    [ -n "$todo" ] || break
     while read -r prof cfg name; do
-        echo "== rerun (noisy or failed): $prof $cfg $name"
+        echo "== rerun $pass/$retries (noisy or failed): $prof $cfg $name"
         bench --servers "$name" --profiles "$prof" --reps 1 </dev/null
-    done
-fi
+    done <<<"$todo"
+done
 
 echo
 echo "== $out"
