@@ -222,7 +222,13 @@ impl Writer {
     }
 
     /// Writes one address record (the load-balanced path, which encodes per query).
-    pub fn address(&mut self, section: Section, owner: Owner<'_>, ttl: u32, addr: std::net::IpAddr) {
+    pub fn address(
+        &mut self,
+        section: Section,
+        owner: Owner<'_>,
+        ttl: u32,
+        addr: std::net::IpAddr,
+    ) {
         self.owner(owner);
         let rtype: u16 = if addr.is_ipv4() { 1 } else { 28 };
         self.buf.extend_from_slice(&rtype.to_be_bytes());

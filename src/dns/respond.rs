@@ -61,12 +61,12 @@ pub fn respond(
             stats.responses_by_rcode[wire::RCODE_FORMERR as usize] += 1;
             return true;
         }
-        Err(QueryError::NotImp { question_end }) => {
+        Err(QueryError::NotImp { question_end, edns }) => {
             error_response(
                 msg,
                 question_end,
                 wire::RCODE_NOTIMP as u16,
-                None,
+                edns,
                 payload,
                 out,
             );

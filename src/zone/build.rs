@@ -188,7 +188,7 @@ impl ZoneData {
             let RData::CNAME(target) = &cname.rdatas[0] else {
                 unreachable!("checked at load")
             };
-            let rcode = self.chase(&mut w, &target.0, qtype)?;
+            let rcode = self.chase(&mut w, model, &target.0, qtype)?;
             return w.finish(rcode, true);
         }
         let set = if qtype == u16::from(RecordType::ANY) {
@@ -218,9 +218,22 @@ impl ZoneData {
     }
 
     /// Follows a CNAME chain from `target` inside the zone, writing each step; returns the rcode.
-    fn chase(&self, w: &mut Writer, target: &Name, qtype: u16) -> Result<u8, EncodeError> {
+    fn chase(
+        &self,
+        w: &mut Writer,
+        start: &Name,
+        target: &Name,
+        qtype: u16,
+    ) -> Result<u8, EncodeError> {
         let mut target = target.clone();
+        // RFC 1034 §3.6.2: stop at a loop; each CNAME appears once.
+        let mut seen = vec![name_key(start)];
         for _ in 0..MAX_CNAME_CHAIN {
+            let key = name_key(&target);
+            if seen.contains(&key) {
+                return Ok(RCODE_NOERROR);
+            }
+            seen.push(key);
             let node = match self.find(&target) {
                 Found::Exact(n) | Found::Wildcard(n) => n,
                 Found::NxDomain => {
@@ -316,14 +329,14 @@ fn check_zone(
         line: r.line,
         message,
     };
-    let whole = |message: String| ZoneError {
+    let whole = |line: usize, message: String| ZoneError {
         file: file.to_path_buf(),
-        line: 0,
+        line,
         message,
     };
     let origin_key = name_key(origin);
     let mut names: BTreeMap<Box<[u8]>, NameData> = BTreeMap::new();
-    let mut soa: Option<(RData, u32)> = None;
+    let mut soa: Option<(RData, u32, usize)> = None;
     let mut record_count = 0;
     let mut types = BTreeSet::new();
     let before = errors.len();
@@ -352,7 +365,7 @@ fn check_zone(
                 ));
                 continue;
             }
-            soa = Some((r.rdata.clone(), r.ttl));
+            soa = Some((r.rdata.clone(), r.ttl, r.line));
         }
         if matches!(
             rtype,
@@ -428,8 +441,13 @@ fn check_zone(
         }
     }
 
-    let Some((soa, soa_ttl)) = soa else {
-        errors.push(whole(format!("no SOA record at the apex of {origin}")));
+    // A missing record has no line of its own: name the first record (or line 1).
+    let first_record_line = records.first().map_or(1, |r| r.line);
+    let Some((soa, soa_ttl, soa_line)) = soa else {
+        errors.push(whole(
+            first_record_line,
+            format!("no SOA record at the apex of {origin}"),
+        ));
         return None;
     };
     if names
@@ -437,7 +455,10 @@ fn check_zone(
         .and_then(|n| n.get(RecordType::NS))
         .is_none()
     {
-        errors.push(whole(format!("no NS records at the apex of {origin}")));
+        errors.push(whole(
+            soa_line,
+            format!("no NS records at the apex of {origin}"),
+        ));
     }
     if errors.len() > before {
         return None;

@@ -402,11 +402,11 @@ fn zone_errors_name_file_and_line() {
     let cases: &[(&[&str], &str)] = &[
         (
             &["example.com. 60 NS ns1.example.com."],
-            "test.zone: no SOA record at the apex of example.com.",
+            "test.zone:1: no SOA record at the apex of example.com.",
         ),
         (
             &["example.com. 60 SOA a.example.com. b.example.com. 1 1 1 1 1"],
-            "test.zone: no NS records at the apex of example.com.",
+            "test.zone:1: no NS records at the apex of example.com.",
         ),
         (
             &[EXAMPLE[0], EXAMPLE[1], "www.example.org. 60 A 192.0.2.1"],
