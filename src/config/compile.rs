@@ -72,11 +72,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
             tcp_max_connections: 1024,
         },
         geoip: GeoipConfig { database: None },
-        fleet: FleetConfig {
-            token_file: base.join("fleet.token"),
-            quorum: Quorum::Majority,
-            local_prober: true,
-        },
+        fleet: FleetConfig { token_file: base.join("fleet.token"), quorum: Quorum::Majority, local_prober: true },
         regions: vec![],
     })
 }

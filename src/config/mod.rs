@@ -7,6 +7,4 @@
 mod compile;
 mod raw;
 
-pub use compile::{
-    Config, ConfigError, ConfigErrors, FleetConfig, GeoipConfig, Quorum, Region, ServerConfig, load,
-};
+pub use compile::{Config, ConfigError, ConfigErrors, FleetConfig, GeoipConfig, Quorum, Region, ServerConfig, load};
