@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "meridian", version, about = "Authoritative GeoDNS load balancer")]
+#[command(
+    name = "meridian",
+    version,
+    about = "Authoritative GeoDNS load balancer"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -7,4 +7,7 @@
 mod compile;
 mod raw;
 
-pub use compile::{Config, ConfigError, ConfigErrors, FleetConfig, GeoipConfig, Quorum, Region, ServerConfig, load};
+pub use compile::{
+    Config, ConfigError, ConfigErrors, FleetConfig, GeoipConfig, Quorum, Region, ServerConfig,
+    load, parse,
+};

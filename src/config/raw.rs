@@ -1,1 +1,163 @@
-//! serde shapes of `meridian.toml` exactly as written.
+//! serde shapes of `meridian.toml` exactly as written: every key optional, no defaults, no checks.
+//!
+//! Values that `compile.rs` checks keep their `Spanned` position so errors can name a line.
+//! Integers stay `i64` (what TOML holds) so a range error says "above the maximum", not "expected u16".
+//! Nothing here validates, resolves paths or knows defaults; that is `compile.rs`.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+use std::cell::Cell;
+use std::fmt;
+use toml::Spanned;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawConfig {
+    pub server: Option<RawServer>,
+    pub geoip: Option<RawGeoip>,
+    pub fleet: Option<RawFleet>,
+    /// File order matters (`Config.regions` keeps it), hence `IndexMap`.
+    pub regions: Option<IndexMap<Spanned<String>, RawRegion>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawServer {
+    pub region: Option<Spanned<String>>,
+    pub dns_listen: Option<Spanned<Vec<Spanned<String>>>>,
+    pub api_listen: Option<Spanned<String>>,
+    pub zones_dir: Option<Spanned<String>>,
+    pub state_dir: Option<Spanned<String>>,
+    pub udp_workers: Option<Spanned<i64>>,
+    pub max_udp_payload: Option<Spanned<i64>>,
+    pub tcp_idle_timeout: Option<Spanned<String>>,
+    pub tcp_max_connections: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawGeoip {
+    pub database: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawFleet {
+    pub token_file: Option<Spanned<String>>,
+    pub quorum: Option<Spanned<RawQuorum>>,
+    pub local_prober: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawRegion {
+    pub lat: Option<Spanned<f64>>,
+    pub lon: Option<Spanned<f64>>,
+}
+
+/// `quorum` is a word (`"majority"`, ...) or a count of probers; which word is valid is
+/// decided in `compile.rs`. A hand-written visitor rather than `#[serde(untagged)]`, whose
+/// error ("did not match any variant") would tell the operator nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawQuorum {
+    Word(String),
+    Count(i64),
+}
+
+impl<'de> Deserialize<'de> for RawQuorum {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct QuorumVisitor;
+        impl Visitor<'_> for QuorumVisitor {
+            type Value = RawQuorum;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(r#""majority", "all", "any" or a number of probers"#)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawQuorum, E> {
+                Ok(RawQuorum::Word(v.to_owned()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawQuorum, E> {
+                Ok(RawQuorum::Count(v))
+            }
+        }
+        deserializer.deserialize_any(QuorumVisitor)
+    }
+}
+
+/// The keys a `#[derive(Deserialize)]` struct accepts, asked of serde itself.
+///
+/// `compile.rs` uses this to report every unknown key at once (serde's
+/// `deny_unknown_fields` stops at the first), without a second hand-kept key list
+/// that could drift from the structs above.
+pub fn known_keys<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+    let seen = Cell::new(None);
+    let _ = T::deserialize(KeyLister { seen: &seen });
+    seen.get().unwrap_or(&[])
+}
+
+/// A deserializer that records the field list serde hands to `deserialize_struct`, then stops.
+struct KeyLister<'a> {
+    seen: &'a Cell<Option<&'static [&'static str]>>,
+}
+
+#[derive(Debug)]
+struct Stop;
+
+impl fmt::Display for Stop {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("listing keys")
+    }
+}
+
+impl std::error::Error for Stop {}
+
+impl de::Error for Stop {
+    fn custom<T: fmt::Display>(_: T) -> Self {
+        Stop
+    }
+}
+
+impl<'de> Deserializer<'de> for KeyLister<'_> {
+    type Error = Stop;
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value, Stop> {
+        self.seen.set(Some(fields));
+        Err(Stop)
+    }
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Stop> {
+        Err(Stop)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_keys_come_from_the_structs() {
+        assert_eq!(
+            known_keys::<RawConfig>(),
+            ["server", "geoip", "fleet", "regions"]
+        );
+        assert_eq!(known_keys::<RawRegion>(), ["lat", "lon"]);
+        assert_eq!(
+            known_keys::<RawFleet>(),
+            ["token_file", "quorum", "local_prober"]
+        );
+        assert_eq!(known_keys::<RawGeoip>(), ["database"]);
+        assert_eq!(known_keys::<RawServer>().len(), 9);
+        assert!(known_keys::<String>().is_empty());
+    }
+}

@@ -1,1 +1,17 @@
-//! The DNS wire protocol and listeners.
+//! The DNS protocol side: bytes in, bytes out, and the sockets around it.
+//!
+//! ```text
+//!  udp.rs (one thread + SO_REUSEPORT socket per worker, recvmmsg/sendmmsg batches)
+//!  tcp.rs (tokio: RFC 7766 framing, pipelining, idle timeout, connection cap)
+//!      │ query bytes                               ▲ response bytes
+//!      ▼                                           │
+//!  respond.rs ── wire.rs (parse header, question, OPT, ECS)
+//!      │
+//!      └── zone::Zones::lookup → encode::Answer (pre-encoded sections) → copied out
+//! ```
+
+pub mod encode;
+pub mod respond;
+pub mod tcp;
+pub mod udp;
+pub mod wire;

@@ -23,11 +23,19 @@ pub struct MasterFileError {
 
 pub fn parse_file(path: &Path, origin: &Name) -> Result<Vec<SourceRecord>, Vec<MasterFileError>> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        vec![MasterFileError { file: path.to_path_buf(), line: 0, message: e.to_string() }]
+        vec![MasterFileError {
+            file: path.to_path_buf(),
+            line: 0,
+            message: e.to_string(),
+        }]
     })?;
     parse_str(&text, path, origin)
 }
 
-pub fn parse_str(_text: &str, _path: &Path, _origin: &Name) -> Result<Vec<SourceRecord>, Vec<MasterFileError>> {
+pub fn parse_str(
+    _text: &str,
+    _path: &Path,
+    _origin: &Name,
+) -> Result<Vec<SourceRecord>, Vec<MasterFileError>> {
     Ok(Vec::new())
 }

@@ -1,3 +1,204 @@
-//! Zones: RFC 1035 master files → immutable [`Zones`] with precomputed answers.
+//! Zones: RFC 1035 master files → immutable [`Zones`] with every answer precomputed.
+//!
+//! `master.rs` reads one file (with line numbers); `build.rs` checks a zone (SOA, NS,
+//! names inside the origin, CNAME rules), resolves CNAME chains, glue and wildcards, and
+//! encodes each answer once. [`Zones::lookup`] then maps a lower-case query name and type to
+//! a ready [`Answer`] with at most a few hash lookups. Nothing here knows about sockets,
+//! geography or health.
 
+mod build;
 pub mod master;
+
+use crate::dns::encode::Answer;
+use hickory_proto::rr::Name;
+use rustc_hash::FxHashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use build::build_zones;
+
+/// Every zone this server is authoritative for.
+#[derive(Debug)]
+pub struct Zones {
+    zones: Vec<Zone>,
+    nodes: Vec<Node>,
+    /// Lower-case wire name → node, for every name of every zone (empty non-terminals
+    /// included). Where zones nest, the most specific zone owns the name.
+    index: FxHashMap<Box<[u8]>, u32>,
+}
+
+/// One zone's summary and its shared negative answer.
+#[derive(Debug)]
+pub struct Zone {
+    pub origin: Name,
+    pub file: PathBuf,
+    pub serial: u32,
+    pub record_count: usize,
+    /// NXDOMAIN with the SOA, encoded against `*.<origin>` so it fits every missing name.
+    nxdomain: Answer,
+}
+
+/// The answers for one name.
+#[derive(Debug)]
+struct Node {
+    zone: u32,
+    /// Answers by query type, sorted by type.
+    answers: Box<[(u16, Answer)]>,
+    /// The answer for every other query type: NODATA, a CNAME chain, or a referral.
+    other: Answer,
+    /// The node is a zone cut or below one: every name under it gets the referral.
+    delegated: bool,
+    /// `*.<this name>` exists: its node, for wildcard synthesis (RFC 4592).
+    wildcard: Option<u32>,
+}
+
+impl Node {
+    fn answer(&self, qtype: u16) -> &Answer {
+        match self.answers.binary_search_by_key(&qtype, |(t, _)| *t) {
+            Ok(i) => &self.answers[i].1,
+            Err(_) => &self.other,
+        }
+    }
+}
+
+impl Zones {
+    /// The answer for a lower-case wire-format name and a query type, or `None` when the
+    /// name is in none of our zones (REFUSED).
+    pub fn lookup(&self, key: &[u8], qtype: u16) -> Option<&Answer> {
+        if let Some(&i) = self.index.get(key) {
+            return Some(self.nodes[i as usize].answer(qtype));
+        }
+        // The closest encloser: the longest existing ancestor (RFC 4592 §3.3.1).
+        let mut pos = 0;
+        while pos < key.len() && key[pos] != 0 {
+            pos += 1 + key[pos] as usize;
+            let Some(&i) = self.index.get(&key[pos.min(key.len())..]) else {
+                continue;
+            };
+            let encloser = &self.nodes[i as usize];
+            if encloser.delegated {
+                return Some(&encloser.other);
+            }
+            if let Some(w) = encloser.wildcard {
+                return Some(self.nodes[w as usize].answer(qtype));
+            }
+            return Some(&self.zones[encloser.zone as usize].nxdomain);
+        }
+        None
+    }
+
+    pub fn zones(&self) -> &[Zone] {
+        &self.zones
+    }
+
+    /// Loads every `*.zone` file in `dir`; the origin is the file name without `.zone`.
+    pub fn load_dir(dir: &Path) -> Result<Zones, ZoneErrors> {
+        let entries = std::fs::read_dir(dir).map_err(|e| {
+            ZoneErrors(vec![ZoneError::file(
+                dir,
+                format!("cannot read zones directory: {e}"),
+            )])
+        })?;
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "zone") && p.is_file())
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(ZoneErrors(vec![ZoneError::file(
+                dir,
+                "no *.zone file in the zones directory".into(),
+            )]));
+        }
+        let mut errors = Vec::new();
+        let mut parsed = Vec::new();
+        for file in files {
+            let stem = file
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default();
+            let origin = match Name::from_ascii(stem).and_then(|n| n.append_domain(&Name::root())) {
+                Ok(o) if !stem.is_empty() => o,
+                _ => {
+                    errors.push(ZoneError::file(
+                        &file,
+                        format!("file name {stem:?} is not a domain name"),
+                    ));
+                    continue;
+                }
+            };
+            match master::parse_file(&file, &origin) {
+                Ok(records) => parsed.push((file, origin, records)),
+                Err(errs) => errors.extend(errs.into_iter().map(ZoneError::from)),
+            }
+        }
+        match build_zones(parsed) {
+            Ok(z) if errors.is_empty() => Ok(z),
+            Ok(_) => Err(ZoneErrors(errors)),
+            Err(ZoneErrors(more)) => {
+                errors.extend(more);
+                Err(ZoneErrors(errors))
+            }
+        }
+    }
+}
+
+/// A problem in a zone, at a file and (when known) a line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneError {
+    pub file: PathBuf,
+    /// 0 when the problem is the zone as a whole (a missing SOA, say).
+    pub line: usize,
+    pub message: String,
+}
+
+impl ZoneError {
+    fn file(file: &Path, message: String) -> ZoneError {
+        ZoneError {
+            file: file.to_path_buf(),
+            line: 0,
+            message,
+        }
+    }
+}
+
+impl From<master::MasterFileError> for ZoneError {
+    fn from(e: master::MasterFileError) -> ZoneError {
+        ZoneError {
+            file: e.file,
+            line: e.line,
+            message: e.message,
+        }
+    }
+}
+
+impl fmt::Display for ZoneError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line > 0 {
+            write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+        } else {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        }
+    }
+}
+
+/// Every problem found while loading zones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneErrors(pub Vec<ZoneError>);
+
+impl fmt::Display for ZoneErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ZoneErrors {}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,425 @@
+//! Pre-encoded answers: response sections as wire bytes, built once at load time.
+//!
+//! An [`Answer`] holds everything after the question (answer, authority and additional
+//! sections), encoded against a *model* question name. Compression pointers into the
+//! question are kept relocatable, so one `Answer` serves every query name that ends in the
+//! same suffix (wildcards, NXDOMAIN, names below a zone cut): rendering copies the bytes and
+//! shifts those pointers by the difference in name length. [`Writer`] builds them.
+
+use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
+use std::collections::HashMap;
+
+/// Offset of the question name in every DNS message.
+pub const QNAME_OFFSET: usize = 12;
+/// Compression pointers can address only the first 16 KiB; keep headroom for relocation.
+const MAX_POINTER_TARGET: usize = 0x3FFF - 256;
+
+/// Where a set of records ends, and the section counts up to that point: the places a
+/// response may be cut when it does not fit, so that no RRset is ever split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SetEnd {
+    pub end: u16,
+    pub counts: [u16; 3],
+    /// Dropping this set forces TC: it belongs to the answer or authority section, or is
+    /// glue that a referral needs (RFC 9471).
+    pub required: bool,
+}
+
+/// Response sections as wire bytes, ready to follow a copied question.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub rcode: u8,
+    pub authoritative: bool,
+    /// Wire length of the name the body was encoded against.
+    pub model_qname_len: u16,
+    pub body: Box<[u8]>,
+    /// Offsets in `body` of compression pointers that target the question name after its
+    /// first label, or the body: these move when the real query name is longer or shorter.
+    pub relocs: Box<[u16]>,
+    /// Cut points, in order; the last one is the whole body.
+    pub sets: Box<[SetEnd]>,
+}
+
+impl Answer {
+    /// Section counts of the full answer.
+    pub fn counts(&self) -> [u16; 3] {
+        self.sets.last().map_or([0; 3], |s| s.counts)
+    }
+
+    /// The longest prefix of the body that fits in `room` bytes: (end, counts, truncated).
+    pub fn fit(&self, room: usize) -> (usize, [u16; 3], bool) {
+        if self.body.len() <= room {
+            return (self.body.len(), self.counts(), false);
+        }
+        let mut best = (0usize, [0u16; 3]);
+        let mut truncated = false;
+        for set in self.sets.iter() {
+            if (set.end as usize) <= room {
+                best = (set.end as usize, set.counts);
+            } else if set.required {
+                truncated = true;
+            }
+        }
+        (best.0, best.1, truncated)
+    }
+
+    /// Appends `body[..end]` to `out`, moving relocatable pointers by `delta` bytes.
+    pub fn write_body(&self, out: &mut Vec<u8>, end: usize, delta: isize) {
+        let start = out.len();
+        out.extend_from_slice(&self.body[..end]);
+        if delta != 0 {
+            for &r in self.relocs.iter() {
+                let r = r as usize;
+                if r + 2 > end {
+                    break;
+                }
+                let p = start + r;
+                let target = (u16::from_be_bytes([out[p], out[p + 1]]) & 0x3FFF) as isize;
+                let moved = (target + delta) as u16 | 0xC000;
+                out[p..p + 2].copy_from_slice(&moved.to_be_bytes());
+            }
+        }
+    }
+}
+
+/// The owner name of a record being written.
+#[derive(Clone, Copy)]
+pub enum Owner<'a> {
+    /// The query name itself (a pointer to the question).
+    Qname,
+    Name(&'a Name),
+}
+
+/// Section a record goes into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Answer = 0,
+    Authority = 1,
+    Additional = 2,
+}
+
+/// Errors building an answer: both mean the zone holds more than one message can carry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    #[error("answer larger than 65535 bytes")]
+    TooLarge,
+    #[error("record data cannot be encoded: {0}")]
+    Rdata(String),
+}
+
+/// Builds an [`Answer`] with name compression against a model question.
+pub struct Writer {
+    buf: Vec<u8>,
+    body_start: usize,
+    suffixes: HashMap<Vec<u8>, u16>,
+    relocs: Vec<u16>,
+    sets: Vec<SetEnd>,
+    counts: [u16; 3],
+}
+
+impl Writer {
+    /// Starts a message whose question name is `model` (the zone node's name, or
+    /// `*.<suffix>` for answers shared by every name under a suffix).
+    pub fn new(model: &Name) -> Writer {
+        let mut w = Writer {
+            buf: Vec::with_capacity(512),
+            body_start: 0,
+            suffixes: HashMap::new(),
+            relocs: Vec::new(),
+            sets: Vec::new(),
+            counts: [0; 3],
+        };
+        w.buf.resize(QNAME_OFFSET, 0);
+        let labels: Vec<&[u8]> = model.iter().collect();
+        for i in 0..labels.len() {
+            let key = lower_wire(&labels[i..]);
+            w.suffixes.entry(key).or_insert(w.buf.len() as u16);
+            w.buf.push(labels[i].len() as u8);
+            w.buf.extend_from_slice(labels[i]);
+        }
+        w.buf.push(0);
+        w.buf.extend_from_slice(&[0, 0, 0, 0]); // qtype, qclass: copied from the query
+        w.body_start = w.buf.len();
+        w
+    }
+
+    fn model_qname_len(&self) -> usize {
+        self.body_start - 4 - QNAME_OFFSET
+    }
+
+    /// Writes a name, compressed against what was written before.
+    fn name(&mut self, name: &Name) {
+        let labels: Vec<&[u8]> = name.iter().collect();
+        for i in 0..labels.len() {
+            if let Some(&target) = self.suffixes.get(&lower_wire(&labels[i..])) {
+                self.pointer(target);
+                return;
+            }
+            let here = self.buf.len();
+            if here <= MAX_POINTER_TARGET {
+                self.suffixes.insert(lower_wire(&labels[i..]), here as u16);
+            }
+            self.buf.push(labels[i].len() as u8);
+            self.buf.extend_from_slice(labels[i]);
+        }
+        self.buf.push(0);
+    }
+
+    fn pointer(&mut self, target: u16) {
+        if target as usize > QNAME_OFFSET {
+            self.relocs.push((self.buf.len() - self.body_start) as u16);
+        }
+        self.buf.extend_from_slice(&(0xC000 | target).to_be_bytes());
+    }
+
+    fn owner(&mut self, owner: Owner<'_>) {
+        match owner {
+            Owner::Qname => self.pointer(QNAME_OFFSET as u16),
+            Owner::Name(n) => self.name(n),
+        }
+    }
+
+    /// Writes one RRset (all of `rdatas`, one TTL) into `section`, then marks a cut point.
+    pub fn rrset<'r>(
+        &mut self,
+        section: Section,
+        owner: Owner<'_>,
+        rtype: RecordType,
+        ttl: u32,
+        rdatas: impl IntoIterator<Item = &'r RData>,
+        required: bool,
+    ) -> Result<(), EncodeError> {
+        for rdata in rdatas {
+            self.record(section, owner, rtype, ttl, rdata)?;
+        }
+        self.mark(required)
+    }
+
+    /// Writes a single record without marking a cut point.
+    pub fn record(
+        &mut self,
+        section: Section,
+        owner: Owner<'_>,
+        rtype: RecordType,
+        ttl: u32,
+        rdata: &RData,
+    ) -> Result<(), EncodeError> {
+        self.owner(owner);
+        self.buf.extend_from_slice(&u16::from(rtype).to_be_bytes());
+        self.buf.extend_from_slice(&1u16.to_be_bytes()); // class IN
+        self.buf.extend_from_slice(&ttl.to_be_bytes());
+        let len_at = self.buf.len();
+        self.buf.extend_from_slice(&[0, 0]);
+        self.rdata(rdata)?;
+        let rdlen = self.buf.len() - len_at - 2;
+        if rdlen > u16::MAX as usize {
+            return Err(EncodeError::TooLarge);
+        }
+        self.buf[len_at..len_at + 2].copy_from_slice(&(rdlen as u16).to_be_bytes());
+        self.counts[section as usize] += 1;
+        Ok(())
+    }
+
+    /// Writes a raw address record (the load-balanced path).
+    pub fn address(
+        &mut self,
+        section: Section,
+        owner: Owner<'_>,
+        ttl: u32,
+        addr: std::net::IpAddr,
+    ) {
+        self.owner(owner);
+        let (rtype, bytes): (u16, &[u8]) = match &addr {
+            std::net::IpAddr::V4(_) => (1, &[]),
+            std::net::IpAddr::V6(_) => (28, &[]),
+        };
+        let _ = bytes;
+        self.buf.extend_from_slice(&rtype.to_be_bytes());
+        self.buf.extend_from_slice(&1u16.to_be_bytes());
+        self.buf.extend_from_slice(&ttl.to_be_bytes());
+        match addr {
+            std::net::IpAddr::V4(a) => {
+                self.buf.extend_from_slice(&4u16.to_be_bytes());
+                self.buf.extend_from_slice(&a.octets());
+            }
+            std::net::IpAddr::V6(a) => {
+                self.buf.extend_from_slice(&16u16.to_be_bytes());
+                self.buf.extend_from_slice(&a.octets());
+            }
+        }
+        self.counts[section as usize] += 1;
+    }
+
+    /// Marks the end of a set of records: a response may be cut here.
+    pub fn mark(&mut self, required: bool) -> Result<(), EncodeError> {
+        let end = self.buf.len() - self.body_start;
+        if end > u16::MAX as usize {
+            return Err(EncodeError::TooLarge);
+        }
+        self.sets.push(SetEnd {
+            end: end as u16,
+            counts: self.counts,
+            required,
+        });
+        Ok(())
+    }
+
+    fn rdata(&mut self, rdata: &RData) -> Result<(), EncodeError> {
+        // RFC 3597 §4: only the RFC 1035 types may carry compressed names.
+        match rdata {
+            RData::A(a) => self.buf.extend_from_slice(&a.0.octets()),
+            RData::AAAA(a) => self.buf.extend_from_slice(&a.0.octets()),
+            RData::CNAME(n) => self.name(&n.0),
+            RData::NS(n) => self.name(&n.0),
+            RData::PTR(n) => self.name(&n.0),
+            RData::MX(mx) => {
+                self.buf.extend_from_slice(&mx.preference.to_be_bytes());
+                self.name(&mx.exchange);
+            }
+            RData::SOA(soa) => {
+                self.name(&soa.mname);
+                self.name(&soa.rname);
+                for v in [
+                    soa.serial,
+                    soa.refresh as u32,
+                    soa.retry as u32,
+                    soa.expire as u32,
+                    soa.minimum,
+                ] {
+                    self.buf.extend_from_slice(&v.to_be_bytes());
+                }
+            }
+            other => {
+                let mut bytes = Vec::new();
+                let mut enc = BinEncoder::new(&mut bytes);
+                enc.set_name_encoding(NameEncoding::Uncompressed);
+                other
+                    .emit(&mut enc)
+                    .map_err(|e| EncodeError::Rdata(e.to_string()))?;
+                self.buf.extend_from_slice(&bytes);
+            }
+        }
+        Ok(())
+    }
+
+    /// Finishes the answer with the given rcode and AA bit.
+    pub fn finish(mut self, rcode: u8, authoritative: bool) -> Result<Answer, EncodeError> {
+        if self.sets.last().map(|s| s.counts) != Some(self.counts) {
+            self.mark(true)?;
+        }
+        Ok(Answer {
+            rcode,
+            authoritative,
+            model_qname_len: self.model_qname_len() as u16,
+            body: self.buf[self.body_start..].into(),
+            relocs: self.relocs.into(),
+            sets: self.sets.into(),
+        })
+    }
+}
+
+/// Lower-case wire form of a name given as labels (the key of every name table).
+pub fn lower_wire(labels: &[&[u8]]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(labels.iter().map(|l| l.len() + 1).sum::<usize>() + 1);
+    for l in labels {
+        v.push(l.len() as u8);
+        v.extend(l.iter().map(u8::to_ascii_lowercase));
+    }
+    v.push(0);
+    v
+}
+
+/// Lower-case wire form of a name.
+pub fn name_key(name: &Name) -> Box<[u8]> {
+    let labels: Vec<&[u8]> = name.iter().collect();
+    lower_wire(&labels).into_boxed_slice()
+}
+
+/// Renders a whole response for `qname` around an answer, as the responder does (tests).
+#[cfg(test)]
+pub(crate) fn render_for_test(ans: &Answer, qname: &Name, qtype: u16) -> Vec<u8> {
+    let mut out = vec![0u8; 12];
+    let mut q = Vec::new();
+    for label in qname.iter() {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label);
+    }
+    q.push(0);
+    out.extend_from_slice(&q);
+    out.extend_from_slice(&qtype.to_be_bytes());
+    out.extend_from_slice(&[0, 1]);
+    let c = ans.counts();
+    out[4..6].copy_from_slice(&1u16.to_be_bytes());
+    out[6..8].copy_from_slice(&c[0].to_be_bytes());
+    out[8..10].copy_from_slice(&c[1].to_be_bytes());
+    out[10..12].copy_from_slice(&c[2].to_be_bytes());
+    out[2] = 0x80 | if ans.authoritative { 0x04 } else { 0 };
+    out[3] = ans.rcode;
+    ans.write_body(
+        &mut out,
+        ans.body.len(),
+        q.len() as isize - ans.model_qname_len as isize,
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::rr::rdata::{A, CNAME};
+
+    fn n(s: &str) -> Name {
+        Name::from_ascii(s).unwrap()
+    }
+
+    #[test]
+    fn relocated_answer_decodes_for_longer_and_shorter_names() {
+        let model = n("*.wild.example.com.");
+        let mut w = Writer::new(&model);
+        let target = RData::CNAME(CNAME(n("t.wild.example.com.")));
+        w.rrset(
+            Section::Answer,
+            Owner::Qname,
+            RecordType::CNAME,
+            60,
+            [&target],
+            true,
+        )
+        .unwrap();
+        let a = RData::A(A::new(192, 0, 2, 1));
+        w.rrset(
+            Section::Answer,
+            Owner::Name(&n("t.wild.example.com.")),
+            RecordType::A,
+            60,
+            [&a],
+            true,
+        )
+        .unwrap();
+        let ans = w.finish(0, true).unwrap();
+        for q in [
+            "abc.def.wild.example.com.",
+            "x.wild.example.com.",
+            "wild.example.com.",
+        ] {
+            let msg =
+                hickory_proto::op::Message::from_vec(&render_for_test(&ans, &n(q), 1)).unwrap();
+            assert_eq!(msg.answers.len(), 2, "{q}");
+            assert_eq!(msg.answers[0].name, n(q));
+            assert_eq!(msg.answers[1].name, n("t.wild.example.com."), "{q}");
+        }
+    }
+
+    #[test]
+    fn fit_never_splits_a_set() {
+        let mut w = Writer::new(&n("www.example.com."));
+        let rd: Vec<RData> = (0..10).map(|i| RData::A(A::new(192, 0, 2, i))).collect();
+        w.rrset(Section::Answer, Owner::Qname, RecordType::A, 60, &rd, true)
+            .unwrap();
+        let ans = w.finish(0, true).unwrap();
+        let (end, counts, tc) = ans.fit(ans.body.len() - 1);
+        assert_eq!((end, counts, tc), (0, [0, 0, 0], true));
+        assert_eq!(ans.fit(ans.body.len()), (ans.body.len(), [10, 0, 0], false));
+    }
+}

@@ -1,0 +1,203 @@
+//! One query in, one response out: the same code for UDP and TCP.
+//!
+//! Parses the query, finds the pre-encoded answer in the snapshot's zones, and writes
+//! header, copied question, answer sections and OPT into the caller's buffer. It sizes the
+//! response for the transport (TC without splitting an RRset) and never allocates once the
+//! buffer has grown. No logging here above debug; counts go into [`QueryStats`].
+
+use super::encode::Answer;
+use super::wire::{self, Edns, Query, QueryError};
+use crate::snapshot::Snapshot;
+
+/// How the response travels, which bounds its size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+/// Per-worker counters, summed when someone asks; no shared atomics per query.
+#[derive(Debug, Default, Clone)]
+pub struct QueryStats {
+    pub responses_by_rcode: [u64; 24],
+    pub truncated: u64,
+    pub dropped: u64,
+}
+
+const TYPE_AXFR: u16 = 252;
+const TYPE_IXFR: u16 = 251;
+const TYPE_MAILB: u16 = 253;
+const TYPE_MAILA: u16 = 254;
+const CLASS_IN: u16 = 1;
+const CLASS_ANY: u16 = 255;
+/// Size of an OPT record without options.
+const OPT_LEN: usize = 11;
+
+/// Writes the response to `msg` into `out`; returns false when no response is due.
+pub fn respond(
+    snap: &Snapshot,
+    msg: &[u8],
+    transport: Transport,
+    out: &mut Vec<u8>,
+    stats: &mut QueryStats,
+) -> bool {
+    out.clear();
+    let payload = snap.config.server.max_udp_payload.max(512);
+    let q = match wire::parse(msg) {
+        Ok(q) => q,
+        Err(QueryError::Drop) => {
+            stats.dropped += 1;
+            return false;
+        }
+        Err(QueryError::FormErr { question_end, edns }) => {
+            error_response(
+                msg,
+                question_end,
+                wire::RCODE_FORMERR as u16,
+                edns,
+                payload,
+                out,
+            );
+            stats.responses_by_rcode[wire::RCODE_FORMERR as usize] += 1;
+            return true;
+        }
+        Err(QueryError::NotImp { question_end }) => {
+            error_response(
+                msg,
+                question_end,
+                wire::RCODE_NOTIMP as u16,
+                None,
+                payload,
+                out,
+            );
+            stats.responses_by_rcode[wire::RCODE_NOTIMP as usize] += 1;
+            return true;
+        }
+    };
+    let question_end = Some((12 + q.question.len()) as u16);
+    let refuse = |out: &mut Vec<u8>, rcode: u8, stats: &mut QueryStats| {
+        error_response(msg, question_end, rcode as u16, q.edns, payload, out);
+        stats.responses_by_rcode[rcode as usize] += 1;
+        true
+    };
+    if let Some(e) = q.edns
+        && e.version > 0
+    {
+        error_response(msg, question_end, wire::RCODE_BADVERS, q.edns, payload, out);
+        stats.responses_by_rcode[wire::RCODE_BADVERS as usize] += 1;
+        return true;
+    }
+    match q.qtype {
+        0 | wire::TYPE_OPT => return refuse(out, wire::RCODE_FORMERR, stats),
+        TYPE_AXFR | TYPE_IXFR => return refuse(out, wire::RCODE_REFUSED, stats),
+        TYPE_MAILA | TYPE_MAILB => return refuse(out, wire::RCODE_NOTIMP, stats),
+        _ => {}
+    }
+    if q.qclass != CLASS_IN && q.qclass != CLASS_ANY {
+        return refuse(out, wire::RCODE_REFUSED, stats);
+    }
+    let Some(answer) = snap.zones.lookup(q.key(), q.qtype) else {
+        return refuse(out, wire::RCODE_REFUSED, stats);
+    };
+    let max = match transport {
+        Transport::Tcp => u16::MAX as usize,
+        Transport::Udp => match q.edns {
+            Some(e) => e.udp_payload.clamp(512, payload) as usize,
+            None => 512,
+        },
+    };
+    render(&q, answer, 0, max, payload, out, stats);
+    true
+}
+
+/// Writes header, question, the answer's sections (cut to fit `max`) and OPT.
+fn render(
+    q: &Query<'_>,
+    answer: &Answer,
+    ecs_scope: u8,
+    max: usize,
+    payload: u16,
+    out: &mut Vec<u8>,
+    stats: &mut QueryStats,
+) {
+    let opt_len = q.edns.map_or(0, |e| {
+        OPT_LEN + e.client_subnet.map_or(0, |c| 8 + c.addr_len as usize)
+    });
+    let fixed = 12 + q.question.len() + opt_len;
+    let room = max.saturating_sub(fixed);
+    let (end, counts, truncated) = answer.fit(room);
+    let mut flags =
+        wire::FLAG_QR | (q.flags & (wire::FLAG_RD | wire::FLAG_CD)) | answer.rcode as u16;
+    if answer.authoritative {
+        flags |= wire::FLAG_AA;
+    }
+    if truncated {
+        flags |= wire::FLAG_TC;
+        stats.truncated += 1;
+    }
+    let arcount = counts[2] + q.edns.is_some() as u16;
+    header(out, q.id, flags, 1, [counts[0], counts[1], arcount]);
+    out.extend_from_slice(q.question);
+    let delta = q.qname.len() as isize - answer.model_qname_len as isize;
+    answer.write_body(out, end, delta);
+    if let Some(e) = q.edns {
+        opt(out, payload, 0, e, ecs_scope);
+    }
+    stats.responses_by_rcode[answer.rcode as usize] += 1;
+}
+
+fn header(out: &mut Vec<u8>, id: u16, flags: u16, qdcount: u16, counts: [u16; 3]) {
+    out.extend_from_slice(&id.to_be_bytes());
+    out.extend_from_slice(&flags.to_be_bytes());
+    out.extend_from_slice(&qdcount.to_be_bytes());
+    for c in counts {
+        out.extend_from_slice(&c.to_be_bytes());
+    }
+}
+
+/// An OPT record advertising our payload size; echoes ECS with the given scope (RFC 7871 §7.2.1).
+fn opt(out: &mut Vec<u8>, payload: u16, extended_rcode: u16, e: Edns, ecs_scope: u8) {
+    out.push(0); // root owner
+    out.extend_from_slice(&wire::TYPE_OPT.to_be_bytes());
+    out.extend_from_slice(&payload.to_be_bytes());
+    out.push((extended_rcode >> 4) as u8);
+    out.push(0); // version 0
+    out.push(if e.dnssec_ok { 0x80 } else { 0 });
+    out.push(0);
+    match e.client_subnet {
+        Some(c) => {
+            let len = 4 + c.addr_len as u16;
+            out.extend_from_slice(&(4 + len).to_be_bytes());
+            out.extend_from_slice(&wire::OPT_ECS.to_be_bytes());
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(&c.family.to_be_bytes());
+            out.push(c.source_prefix);
+            out.push(ecs_scope.min(c.source_prefix));
+            out.extend_from_slice(&c.addr[..c.addr_len as usize]);
+        }
+        None => out.extend_from_slice(&0u16.to_be_bytes()),
+    }
+}
+
+/// An answerless response with `rcode` (extended rcodes go into OPT).
+fn error_response(
+    msg: &[u8],
+    question_end: Option<u16>,
+    rcode: u16,
+    edns: Option<Edns>,
+    payload: u16,
+    out: &mut Vec<u8>,
+) {
+    let id = u16::from_be_bytes([msg[0], msg[1]]);
+    let query_flags = u16::from_be_bytes([msg[2], msg[3]]);
+    let flags =
+        wire::FLAG_QR | (query_flags & (0x7800 | wire::FLAG_RD | wire::FLAG_CD)) | (rcode & 0xF);
+    let qd = question_end.is_some() as u16;
+    header(out, id, flags, qd, [0, 0, edns.is_some() as u16]);
+    if let Some(end) = question_end {
+        out.extend_from_slice(&msg[12..end as usize]);
+    }
+    if let Some(e) = edns {
+        opt(out, payload, rcode, e, 0);
+    }
+}

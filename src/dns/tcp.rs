@@ -1,0 +1,83 @@
+//! DNS over TCP (RFC 7766): length-prefixed messages, several per connection.
+//!
+//! Queries on one connection are answered in the order they arrive; responses are
+//! batched into one write while more queries are already buffered (pipelining). A
+//! connection idle longer than the timeout is closed, and connections beyond the cap are
+//! closed at accept, so a flood of idle clients cannot starve the rest.
+
+use super::respond::{QueryStats, Transport, respond};
+use crate::snapshot::Live;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+/// Limits every connection shares.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpLimits {
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+}
+
+/// Accepts connections on `listener` until the task is dropped.
+pub async fn serve(listener: TcpListener, live: Arc<Live>, limits: TcpLimits) {
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(s) => s,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!("tcp accept: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            tracing::debug!(%peer, "tcp connection cap of {} reached; closing", limits.max_connections);
+            drop(stream);
+            continue;
+        };
+        let live = live.clone();
+        tokio::spawn(async move {
+            let _ = stream.set_nodelay(true);
+            if let Err(e) = connection(stream, &live, limits.idle_timeout).await {
+                tracing::debug!(%peer, "tcp connection: {e}");
+            }
+            drop(permit);
+        });
+    }
+}
+
+async fn connection(stream: TcpStream, live: &Live, idle: Duration) -> std::io::Result<()> {
+    let (read, write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    let mut writer = BufWriter::new(write);
+    let mut query = Vec::with_capacity(512);
+    let mut out = Vec::with_capacity(4096);
+    let mut stats = QueryStats::default();
+    loop {
+        let len = match tokio::time::timeout(idle, reader.read_u16()).await {
+            Ok(Ok(len)) => len as usize,
+            Ok(Err(_)) | Err(_) => break, // closed by the client, or idle too long
+        };
+        query.resize(len, 0);
+        match tokio::time::timeout(idle, reader.read_exact(&mut query)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) | Err(_) => break,
+        }
+        let answered = {
+            let snapshot = live.load();
+            respond(&snapshot, &query, Transport::Tcp, &mut out, &mut stats)
+        };
+        if answered {
+            writer.write_all(&(out.len() as u16).to_be_bytes()).await?;
+            writer.write_all(&out).await?;
+        }
+        if reader.buffer().is_empty() {
+            writer.flush().await?;
+        }
+    }
+    writer.flush().await?;
+    Ok(())
+}

@@ -1,0 +1,417 @@
+//! Query parsing: header, question, EDNS(0) OPT and Client Subnet, straight from the bytes.
+//!
+//! Bytes in, a borrowed [`Query`] out; nothing is allocated. Errors are small `Copy`
+//! values that say which response to send (FORMERR, NOTIMP) or that none is due.
+
+/// DNS header flag bits (second and third byte, as one u16).
+pub const FLAG_QR: u16 = 0x8000;
+pub const FLAG_AA: u16 = 0x0400;
+pub const FLAG_TC: u16 = 0x0200;
+pub const FLAG_RD: u16 = 0x0100;
+pub const FLAG_CD: u16 = 0x0010;
+
+pub const RCODE_FORMERR: u8 = 1;
+pub const RCODE_NXDOMAIN: u8 = 3;
+pub const RCODE_NOTIMP: u8 = 4;
+pub const RCODE_REFUSED: u8 = 5;
+/// Extended rcode 16 (RFC 6891): upper 8 bits in the OPT TTL = 1, header rcode 0.
+pub const RCODE_BADVERS: u16 = 16;
+
+pub const TYPE_OPT: u16 = 41;
+pub const OPT_ECS: u16 = 8;
+
+/// EDNS Client Subnet as sent by the resolver (RFC 7871).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientSubnet {
+    pub family: u16,
+    pub source_prefix: u8,
+    pub scope_prefix: u8,
+    /// Address bytes as sent (only the first `addr_len` are meaningful).
+    pub addr: [u8; 16],
+    pub addr_len: u8,
+}
+
+impl ClientSubnet {
+    pub fn ip(&self) -> std::net::IpAddr {
+        if self.family == 1 {
+            let mut b = [0u8; 4];
+            b.copy_from_slice(&self.addr[..4]);
+            std::net::IpAddr::from(b)
+        } else {
+            std::net::IpAddr::from(self.addr)
+        }
+    }
+}
+
+/// The query's OPT record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Edns {
+    pub udp_payload: u16,
+    pub version: u8,
+    pub dnssec_ok: bool,
+    pub client_subnet: Option<ClientSubnet>,
+}
+
+/// A parsed query. `qname` is as received (its case is echoed); `qname_lower` is the lookup key.
+#[derive(Debug)]
+pub struct Query<'a> {
+    pub id: u16,
+    pub flags: u16,
+    pub qname: &'a [u8],
+    pub qname_lower: [u8; 255],
+    pub qtype: u16,
+    pub qclass: u16,
+    /// The question section as received: name, type and class.
+    pub question: &'a [u8],
+    pub edns: Option<Edns>,
+}
+
+impl Query<'_> {
+    pub fn opcode(&self) -> u8 {
+        ((self.flags >> 11) & 0xF) as u8
+    }
+    pub fn key(&self) -> &[u8] {
+        &self.qname_lower[..self.qname.len()]
+    }
+}
+
+/// Why a query gets no normal answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryError {
+    /// Not worth a response: shorter than a header, or itself a response.
+    Drop,
+    /// FORMERR; `question_end` is set when the question parsed, so it can be echoed,
+    /// `edns` when the OPT record did.
+    FormErr {
+        question_end: Option<u16>,
+        edns: Option<Edns>,
+    },
+    /// NOTIMP for an opcode other than QUERY.
+    NotImp { question_end: Option<u16> },
+}
+
+/// Reads a name without compression (a query's question must not use it); returns its end.
+fn name_end(msg: &[u8], mut pos: usize) -> Option<usize> {
+    let start = pos;
+    loop {
+        let len = *msg.get(pos)? as usize;
+        if len == 0 {
+            pos += 1;
+            break;
+        }
+        if len & 0xC0 != 0 {
+            return None;
+        }
+        pos += 1 + len;
+        if pos - start > 254 {
+            return None;
+        }
+    }
+    (pos <= msg.len() && pos - start <= 255).then_some(pos)
+}
+
+/// Skips a name that may be compressed (records in the other sections).
+fn skip_name(msg: &[u8], mut pos: usize) -> Option<usize> {
+    loop {
+        let len = *msg.get(pos)? as usize;
+        match len & 0xC0 {
+            0x00 if len == 0 => return Some(pos + 1),
+            0x00 => pos += 1 + len,
+            0xC0 => return (pos + 2 <= msg.len()).then_some(pos + 2),
+            _ => return None,
+        }
+    }
+}
+
+fn u16_at(msg: &[u8], pos: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*msg.get(pos)?, *msg.get(pos + 1)?]))
+}
+
+pub fn parse(msg: &[u8]) -> Result<Query<'_>, QueryError> {
+    if msg.len() < 12 {
+        return Err(QueryError::Drop);
+    }
+    let id = u16::from_be_bytes([msg[0], msg[1]]);
+    let flags = u16::from_be_bytes([msg[2], msg[3]]);
+    if flags & FLAG_QR != 0 {
+        return Err(QueryError::Drop);
+    }
+    let qdcount = u16::from_be_bytes([msg[4], msg[5]]);
+    let ancount = u16::from_be_bytes([msg[6], msg[7]]);
+    let nscount = u16::from_be_bytes([msg[8], msg[9]]);
+    let arcount = u16::from_be_bytes([msg[10], msg[11]]);
+    let opcode = (flags >> 11) & 0xF;
+
+    let question = if qdcount == 1 {
+        name_end(msg, 12).and_then(|end| (end + 4 <= msg.len()).then_some(end))
+    } else {
+        None
+    };
+    let Some(qname_end) = question else {
+        return Err(if opcode != 0 {
+            QueryError::NotImp { question_end: None }
+        } else {
+            QueryError::FormErr {
+                question_end: None,
+                edns: None,
+            }
+        });
+    };
+    let question_end = qname_end + 4;
+    if opcode != 0 {
+        return Err(QueryError::NotImp {
+            question_end: Some(question_end as u16),
+        });
+    }
+    let formerr = |edns| QueryError::FormErr {
+        question_end: Some(question_end as u16),
+        edns,
+    };
+
+    // Skip any answer and authority records, then look for OPT in the additional section.
+    let mut pos = question_end;
+    for _ in 0..(ancount as u32 + nscount as u32) {
+        pos = skip_rr(msg, pos).ok_or(formerr(None))?;
+    }
+    let mut edns = None;
+    for _ in 0..arcount {
+        let name_start = pos;
+        let after_name = skip_name(msg, pos).ok_or(formerr(None))?;
+        let rtype = u16_at(msg, after_name).ok_or(formerr(None))?;
+        if rtype != TYPE_OPT {
+            pos = skip_rr(msg, name_start).ok_or(formerr(None))?;
+            continue;
+        }
+        if edns.is_some() || after_name != name_start + 1 || msg[name_start] != 0 {
+            return Err(formerr(None)); // RFC 6891 §6.1.1: one OPT, owner root
+        }
+        if after_name + 10 > msg.len() {
+            return Err(formerr(None));
+        }
+        let udp_payload = u16_at(msg, after_name + 2).unwrap_or(0);
+        let version = msg[after_name + 5];
+        let dnssec_ok = msg[after_name + 6] & 0x80 != 0;
+        let rdlen = u16_at(msg, after_name + 8).unwrap_or(0) as usize;
+        let rdata_start = after_name + 10;
+        let rdata_end = rdata_start + rdlen;
+        if rdata_end > msg.len() {
+            return Err(formerr(None));
+        }
+        let mut e = Edns {
+            udp_payload,
+            version,
+            dnssec_ok,
+            client_subnet: None,
+        };
+        let mut opt = rdata_start;
+        while opt < rdata_end {
+            let code = u16_at(msg, opt).ok_or(formerr(None))?;
+            let len = u16_at(msg, opt + 2).ok_or(formerr(None))? as usize;
+            let data = msg
+                .get(opt + 4..opt + 4 + len)
+                .filter(|_| opt + 4 + len <= rdata_end);
+            let data = data.ok_or(formerr(None))?;
+            if code == OPT_ECS {
+                if e.client_subnet.is_some() {
+                    return Err(formerr(Some(e)));
+                }
+                e.client_subnet = Some(parse_ecs(data).ok_or(formerr(Some(e)))?);
+            }
+            opt += 4 + len;
+        }
+        edns = Some(e);
+        pos = rdata_end;
+    }
+
+    let mut query = Query {
+        id,
+        flags,
+        qname: &msg[12..qname_end],
+        qname_lower: [0; 255],
+        qtype: u16::from_be_bytes([msg[qname_end], msg[qname_end + 1]]),
+        qclass: u16::from_be_bytes([msg[qname_end + 2], msg[qname_end + 3]]),
+        question: &msg[12..question_end],
+        edns,
+    };
+    for (d, s) in query.qname_lower.iter_mut().zip(query.qname) {
+        *d = s.to_ascii_lowercase();
+    }
+    // Label-length bytes are < 64, so lowercasing them is a no-op: the key is exact.
+    Ok(query)
+}
+
+fn skip_rr(msg: &[u8], pos: usize) -> Option<usize> {
+    let p = skip_name(msg, pos)?;
+    let rdlen = u16_at(msg, p + 8)? as usize;
+    let end = p + 10 + rdlen;
+    (end <= msg.len()).then_some(end)
+}
+
+/// RFC 7871 §6: family 1 or 2, source prefix within the family, exactly
+/// ceil(prefix/8) address bytes, no bits set beyond the prefix.
+fn parse_ecs(data: &[u8]) -> Option<ClientSubnet> {
+    if data.len() < 4 {
+        return None;
+    }
+    let family = u16::from_be_bytes([data[0], data[1]]);
+    let source_prefix = data[2];
+    let scope_prefix = data[3];
+    let max = match family {
+        1 => 32,
+        2 => 128,
+        _ => return None,
+    };
+    if source_prefix > max {
+        return None;
+    }
+    let addr = &data[4..];
+    let want = source_prefix.div_ceil(8) as usize;
+    if addr.len() != want {
+        return None;
+    }
+    if !source_prefix.is_multiple_of(8) {
+        let mask = 0xFFu8 >> (source_prefix % 8);
+        if addr[want - 1] & mask != 0 {
+            return None;
+        }
+    }
+    let mut ecs = ClientSubnet {
+        family,
+        source_prefix,
+        scope_prefix,
+        addr: [0; 16],
+        addr_len: want as u8,
+    };
+    ecs.addr[..want].copy_from_slice(addr);
+    Some(ecs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(name: &[u8], extra_ar: &[u8], arcount: u16) -> Vec<u8> {
+        let mut m = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0];
+        m.extend_from_slice(&arcount.to_be_bytes());
+        m.extend_from_slice(name);
+        m.extend_from_slice(&[0, 1, 0, 1]);
+        m.extend_from_slice(extra_ar);
+        m
+    }
+
+    fn opt(options: &[u8]) -> Vec<u8> {
+        let mut o = vec![0, 0, 41, 0x04, 0xD0, 0, 0, 0x80, 0];
+        o.extend_from_slice(&(options.len() as u16).to_be_bytes());
+        o.extend_from_slice(options);
+        o
+    }
+
+    fn ecs(family: u16, prefix: u8, addr: &[u8]) -> Vec<u8> {
+        let mut o = vec![0, 8];
+        o.extend_from_slice(&((4 + addr.len()) as u16).to_be_bytes());
+        o.extend_from_slice(&family.to_be_bytes());
+        o.extend_from_slice(&[prefix, 0]);
+        o.extend_from_slice(addr);
+        o
+    }
+
+    const WWW: &[u8] = b"\x03WwW\x07example\x03com\x00";
+
+    #[test]
+    fn parses_question_and_lowercases_the_key() {
+        let m = query(WWW, &[], 0);
+        let q = parse(&m).unwrap();
+        assert_eq!(q.id, 0x1234);
+        assert_eq!(q.qname, WWW);
+        assert_eq!(q.key(), b"\x03www\x07example\x03com\x00");
+        assert_eq!((q.qtype, q.qclass), (1, 1));
+        assert!(q.edns.is_none());
+    }
+
+    #[test]
+    fn parses_edns_and_ecs() {
+        let m = query(WWW, &opt(&ecs(1, 24, &[192, 0, 2])), 1);
+        let e = parse(&m).unwrap().edns.unwrap();
+        assert_eq!((e.udp_payload, e.version, e.dnssec_ok), (1232, 0, true));
+        let c = e.client_subnet.unwrap();
+        assert_eq!((c.family, c.source_prefix), (1, 24));
+        assert_eq!(c.ip(), "192.0.2.0".parse::<std::net::IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn rejects_bad_ecs() {
+        let cases: &[(&str, Vec<u8>)] = &[
+            ("unknown family", ecs(3, 8, &[1])),
+            ("v4 prefix 33", ecs(1, 33, &[1, 2, 3, 4, 5])),
+            ("v6 prefix 129", ecs(2, 129, &[0; 17])),
+            ("too many bytes", ecs(1, 16, &[192, 0, 2, 0])),
+            ("too few bytes", ecs(1, 24, &[192, 0])),
+            (
+                "v6 bits beyond /52",
+                ecs(2, 52, &[0x20, 1, 0xd, 0xb8, 0, 0, 1]),
+            ),
+            ("bit beyond /23", ecs(1, 23, &[192, 0, 3])),
+        ];
+        for (what, o) in cases {
+            let m = query(WWW, &opt(o), 1);
+            assert!(
+                matches!(
+                    parse(&m),
+                    Err(QueryError::FormErr {
+                        question_end: Some(_),
+                        ..
+                    })
+                ),
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_option_is_ignored() {
+        let m = query(WWW, &opt(&[0xFD, 0xE9, 0, 2, 1, 2]), 1);
+        assert!(parse(&m).unwrap().edns.unwrap().client_subnet.is_none());
+    }
+
+    #[test]
+    fn malformed_queries() {
+        assert_eq!(parse(&[0; 11]).unwrap_err(), QueryError::Drop);
+        let mut resp = query(WWW, &[], 0);
+        resp[2] |= 0x80;
+        assert_eq!(parse(&resp).unwrap_err(), QueryError::Drop);
+        let mut no_q = query(WWW, &[], 0);
+        no_q[5] = 0;
+        assert!(matches!(
+            parse(&no_q),
+            Err(QueryError::FormErr {
+                question_end: None,
+                ..
+            })
+        ));
+        let compressed = query(b"\x03www\xC0\x0C", &[], 0);
+        assert!(matches!(
+            parse(&compressed),
+            Err(QueryError::FormErr { .. })
+        ));
+        let truncated = &query(WWW, &[], 0)[..20];
+        assert!(matches!(parse(truncated), Err(QueryError::FormErr { .. })));
+        let two_opts = query(WWW, &[opt(&[]), opt(&[])].concat(), 2);
+        assert!(matches!(parse(&two_opts), Err(QueryError::FormErr { .. })));
+        let mut notimp = query(WWW, &[], 0);
+        notimp[2] |= 2 << 3;
+        assert!(matches!(
+            parse(&notimp),
+            Err(QueryError::NotImp {
+                question_end: Some(_)
+            })
+        ));
+    }
+
+    #[test]
+    fn never_panics_on_prefixes_of_a_valid_query() {
+        let m = query(WWW, &opt(&ecs(2, 56, &[0x20, 1, 0xd, 0xb8, 0, 0, 0])), 1);
+        for i in 0..m.len() {
+            let _ = parse(&m[..i]);
+        }
+    }
+}

@@ -1,0 +1,631 @@
+//! Records read from master files → checked zones with every answer encoded.
+//!
+//! Checks what makes a zone servable (one SOA and NS at the apex, every name inside the
+//! origin, CNAME alone at its name) and reports each problem with its file and line. Then,
+//! per name, it resolves what an authoritative server answers (RFC 1034 §4.3.2, RFC 2308,
+//! RFC 4592, RFC 8482): the data, CNAME chains inside the zone, NODATA and NXDOMAIN with
+//! the SOA, referrals with glue, and encodes each answer once as wire bytes.
+
+use super::master::SourceRecord;
+use super::{Node, Zone, ZoneError, ZoneErrors, Zones};
+use crate::dns::encode::{Answer, EncodeError, Owner, Section, Writer, name_key};
+use hickory_proto::rr::{Name, RData, RecordType};
+use rustc_hash::FxHashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+const RCODE_NOERROR: u8 = 0;
+const RCODE_NXDOMAIN: u8 = 3;
+/// Longest CNAME chain followed inside a zone.
+const MAX_CNAME_CHAIN: usize = 8;
+
+/// All records of one type at one name.
+#[derive(Debug)]
+struct RRset {
+    rtype: RecordType,
+    ttl: u32,
+    rdatas: Vec<RData>,
+}
+
+/// One name of a zone as written: its records, or none for an empty non-terminal.
+#[derive(Debug, Default)]
+struct NameData {
+    name: Option<Name>,
+    rrsets: Vec<RRset>,
+}
+
+impl NameData {
+    fn get(&self, t: RecordType) -> Option<&RRset> {
+        self.rrsets.iter().find(|s| s.rtype == t)
+    }
+}
+
+/// What a name resolves to inside one zone, at load time.
+enum Found<'a> {
+    /// The name exists (maybe as an empty non-terminal).
+    Exact(&'a NameData),
+    /// Synthesised from `*.<closest encloser>`.
+    Wildcard(&'a NameData),
+    NxDomain,
+    /// At or below a zone cut: not ours to answer.
+    Delegated,
+    Outside,
+}
+
+/// File and line a record was read from.
+type SourcePlace = (PathBuf, usize);
+
+/// One zone's names, checked, before encoding.
+struct ZoneData {
+    origin: Name,
+    origin_key: Box<[u8]>,
+    file: PathBuf,
+    names: BTreeMap<Box<[u8]>, NameData>,
+    /// Keys of names that are zone cuts (NS below the apex).
+    cuts: BTreeSet<Box<[u8]>>,
+    soa: RData,
+    negative_ttl: u32,
+    record_count: usize,
+    /// Every record type present in the zone: the types a CNAME chain is resolved for.
+    types: BTreeSet<u16>,
+}
+
+/// Lower-case wire keys of a name's ancestors up to (and including) `origin`, nearest first.
+fn ancestors(key: &[u8], origin_len: usize) -> impl Iterator<Item = &[u8]> {
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        if key.len() - pos <= origin_len {
+            return None;
+        }
+        pos += 1 + key[pos] as usize;
+        Some(&key[pos..])
+    })
+}
+
+impl ZoneData {
+    fn origin_len(&self) -> usize {
+        self.origin_key.len()
+    }
+
+    /// The highest cut at or above `key` (excluding the apex), if any.
+    fn cut_of<'k>(&self, key: &'k [u8]) -> Option<&'k [u8]> {
+        let mut found = None;
+        if self.cuts.contains(key) {
+            found = Some(key);
+        }
+        for a in ancestors(key, self.origin_len()) {
+            if self.cuts.contains(a) {
+                found = Some(a);
+            }
+        }
+        found
+    }
+
+    fn find(&self, name: &Name) -> Found<'_> {
+        if !self.origin.zone_of(name) {
+            return Found::Outside;
+        }
+        let key = name_key(name);
+        if self.cut_of(&key).is_some() {
+            return Found::Delegated;
+        }
+        if let Some(n) = self.names.get(&key) {
+            return Found::Exact(n);
+        }
+        for a in ancestors(&key, self.origin_len()) {
+            if self.names.contains_key(a) {
+                let mut wild = b"\x01*".to_vec();
+                wild.extend_from_slice(a);
+                return match self.names.get(wild.as_slice()) {
+                    Some(w) => Found::Wildcard(w),
+                    None => Found::NxDomain,
+                };
+            }
+        }
+        Found::NxDomain
+    }
+
+    /// A and AAAA records of `target` usable as additional data (glue included).
+    fn addresses(&self, target: &Name) -> Option<&NameData> {
+        if !self.origin.zone_of(target) {
+            return None;
+        }
+        self.names.get(&name_key(target))
+    }
+
+    fn soa_authority(&self, w: &mut Writer) -> Result<(), EncodeError> {
+        w.rrset(
+            Section::Authority,
+            Owner::Name(&self.origin),
+            RecordType::SOA,
+            self.negative_ttl,
+            [&self.soa],
+            true,
+        )
+    }
+
+    /// Additional-section addresses for the names an NS, MX or SRV RRset points at.
+    fn additional(&self, w: &mut Writer, set: &RRset) -> Result<(), EncodeError> {
+        for rd in &set.rdatas {
+            let target = match rd {
+                RData::NS(ns) => &ns.0,
+                RData::MX(mx) => &mx.exchange,
+                RData::SRV(srv) => &srv.target,
+                _ => continue,
+            };
+            if let Some(n) = self.addresses(target) {
+                for t in [RecordType::A, RecordType::AAAA] {
+                    if let Some(s) = n.get(t) {
+                        w.rrset(
+                            Section::Additional,
+                            Owner::Name(target),
+                            t,
+                            s.ttl,
+                            &s.rdatas,
+                            false,
+                        )?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The answer to `qtype` at `node`, whose name is the query name.
+    fn answer(&self, model: &Name, node: &NameData, qtype: u16) -> Result<Answer, EncodeError> {
+        let mut w = Writer::new(model);
+        if let Some(cname) = node.get(RecordType::CNAME)
+            && qtype != u16::from(RecordType::CNAME)
+        {
+            w.rrset(
+                Section::Answer,
+                Owner::Qname,
+                RecordType::CNAME,
+                cname.ttl,
+                &cname.rdatas,
+                true,
+            )?;
+            let RData::CNAME(target) = &cname.rdatas[0] else {
+                unreachable!("checked at load")
+            };
+            let rcode = self.chase(&mut w, &target.0, qtype)?;
+            return w.finish(rcode, true);
+        }
+        let set = if qtype == u16::from(RecordType::ANY) {
+            // RFC 8482 §4.2: answer ANY with one RRset, not all of them.
+            node.rrsets
+                .iter()
+                .find(|s| s.rtype != RecordType::SOA)
+                .or(node.rrsets.first())
+        } else {
+            node.get(RecordType::from(qtype))
+        };
+        match set {
+            Some(set) => {
+                w.rrset(
+                    Section::Answer,
+                    Owner::Qname,
+                    set.rtype,
+                    set.ttl,
+                    &set.rdatas,
+                    true,
+                )?;
+                self.additional(&mut w, set)?;
+            }
+            None => self.soa_authority(&mut w)?,
+        }
+        w.finish(RCODE_NOERROR, true)
+    }
+
+    /// Follows a CNAME chain from `target` inside the zone, writing each step; returns the rcode.
+    fn chase(&self, w: &mut Writer, target: &Name, qtype: u16) -> Result<u8, EncodeError> {
+        let mut target = target.clone();
+        for _ in 0..MAX_CNAME_CHAIN {
+            let node = match self.find(&target) {
+                Found::Exact(n) | Found::Wildcard(n) => n,
+                Found::NxDomain => {
+                    self.soa_authority(w)?;
+                    return Ok(RCODE_NXDOMAIN);
+                }
+                Found::Delegated | Found::Outside => return Ok(RCODE_NOERROR),
+            };
+            if let Some(cname) = node.get(RecordType::CNAME) {
+                w.rrset(
+                    Section::Answer,
+                    Owner::Name(&target),
+                    RecordType::CNAME,
+                    cname.ttl,
+                    &cname.rdatas,
+                    true,
+                )?;
+                let RData::CNAME(next) = &cname.rdatas[0] else {
+                    unreachable!("checked at load")
+                };
+                target = next.0.clone();
+                continue;
+            }
+            match node.get(RecordType::from(qtype)) {
+                Some(set) => {
+                    w.rrset(
+                        Section::Answer,
+                        Owner::Name(&target),
+                        set.rtype,
+                        set.ttl,
+                        &set.rdatas,
+                        true,
+                    )?;
+                    self.additional(w, set)?;
+                }
+                None => self.soa_authority(w)?,
+            }
+            return Ok(RCODE_NOERROR);
+        }
+        Ok(RCODE_NOERROR) // a loop or a long chain: the resolver follows the rest
+    }
+
+    /// The referral for names at or below the cut `cut`, encoded against `*.<cut>`.
+    fn referral(&self, cut: &[u8]) -> Result<Answer, EncodeError> {
+        let node = &self.names[cut];
+        let cut_name = node.name.clone().expect("a cut has records");
+        let model = Name::from_ascii("*")
+            .unwrap()
+            .append_domain(&cut_name)
+            .unwrap_or(cut_name.clone());
+        let ns = node.get(RecordType::NS).expect("a cut has NS");
+        let mut w = Writer::new(&model);
+        w.rrset(
+            Section::Authority,
+            Owner::Name(&cut_name),
+            RecordType::NS,
+            ns.ttl,
+            &ns.rdatas,
+            true,
+        )?;
+        for rd in &ns.rdatas {
+            let RData::NS(target) = rd else { continue };
+            if let Some(n) = self.addresses(&target.0) {
+                // Glue for a name inside the delegated zone is required (RFC 9471).
+                let in_domain = cut_name.zone_of(&target.0);
+                for t in [RecordType::A, RecordType::AAAA] {
+                    if let Some(s) = n.get(t) {
+                        w.rrset(
+                            Section::Additional,
+                            Owner::Name(&target.0),
+                            t,
+                            s.ttl,
+                            &s.rdatas,
+                            in_domain,
+                        )?;
+                    }
+                }
+            }
+        }
+        w.finish(RCODE_NOERROR, false)
+    }
+}
+
+/// Checks one zone's records and groups them by name.
+fn check_zone(
+    file: &Path,
+    origin: &Name,
+    records: Vec<SourceRecord>,
+    errors: &mut Vec<ZoneError>,
+) -> Option<ZoneData> {
+    let at = |r: &SourceRecord, message: String| ZoneError {
+        file: r.file.to_path_buf(),
+        line: r.line,
+        message,
+    };
+    let whole = |message: String| ZoneError {
+        file: file.to_path_buf(),
+        line: 0,
+        message,
+    };
+    let origin_key = name_key(origin);
+    let mut names: BTreeMap<Box<[u8]>, NameData> = BTreeMap::new();
+    let mut soa: Option<(RData, u32)> = None;
+    let mut record_count = 0;
+    let mut types = BTreeSet::new();
+    let before = errors.len();
+    // Where each RRset was first written, for messages about conflicts.
+    let mut first_line: HashMap<(Box<[u8]>, RecordType), SourcePlace> = HashMap::new();
+
+    for r in &records {
+        if !origin.zone_of(&r.name) {
+            errors.push(at(r, format!("{} is outside the zone {origin}", r.name)));
+            continue;
+        }
+        let rtype = r.rdata.record_type();
+        let key = name_key(&r.name);
+        if rtype == RecordType::SOA {
+            if key != origin_key {
+                errors.push(at(
+                    r,
+                    format!("SOA record at {} is not at the zone apex {origin}", r.name),
+                ));
+                continue;
+            }
+            if soa.is_some() {
+                errors.push(at(
+                    r,
+                    format!("second SOA record for {origin}: a zone has exactly one"),
+                ));
+                continue;
+            }
+            soa = Some((r.rdata.clone(), r.ttl));
+        }
+        if matches!(
+            rtype,
+            RecordType::OPT | RecordType::ANY | RecordType::AXFR | RecordType::IXFR
+        ) {
+            errors.push(at(
+                r,
+                format!("{rtype} is not a record type that can be stored in a zone"),
+            ));
+            continue;
+        }
+        let node = names.entry(key.clone()).or_default();
+        if node.name.is_none() {
+            node.name = Some(r.name.clone());
+        }
+        match node.rrsets.iter_mut().find(|s| s.rtype == rtype) {
+            Some(set) => {
+                if set.rdatas.contains(&r.rdata) {
+                    continue; // a duplicate record is one record (RFC 2181 §5)
+                }
+                if rtype == RecordType::CNAME {
+                    let (f, l) = &first_line[&(key.clone(), rtype)];
+                    errors.push(at(
+                        r,
+                        format!(
+                            "second CNAME at {} (first at {}:{l}): a name has at most one",
+                            r.name,
+                            f.display()
+                        ),
+                    ));
+                    continue;
+                }
+                if set.ttl != r.ttl {
+                    tracing::warn!(file = %r.file.display(), line = r.line, "TTL {} differs from the RRset's {}; using {}", r.ttl, set.ttl, set.ttl.min(r.ttl));
+                    set.ttl = set.ttl.min(r.ttl);
+                }
+                set.rdatas.push(r.rdata.clone());
+            }
+            None => {
+                first_line.insert((key.clone(), rtype), (r.file.to_path_buf(), r.line));
+                node.rrsets.push(RRset {
+                    rtype,
+                    ttl: r.ttl,
+                    rdatas: vec![r.rdata.clone()],
+                });
+            }
+        }
+        types.insert(u16::from(rtype));
+        record_count += 1;
+    }
+
+    // CNAME and other data (RFC 1034 §3.6.2; RFC 2181 §10.1).
+    for r in &records {
+        let key = name_key(&r.name);
+        if let Some(node) = names.get(&key)
+            && r.rdata.record_type() == RecordType::CNAME
+            && node.rrsets.len() > 1
+        {
+            let others: Vec<String> = node
+                .rrsets
+                .iter()
+                .filter(|s| s.rtype != RecordType::CNAME)
+                .map(|s| s.rtype.to_string())
+                .collect();
+            errors.push(at(
+                r,
+                format!(
+                    "CNAME at {} next to other data ({}): a CNAME must stand alone",
+                    r.name,
+                    others.join(", ")
+                ),
+            ));
+        }
+    }
+
+    let Some((soa, soa_ttl)) = soa else {
+        errors.push(whole(format!("no SOA record at the apex of {origin}")));
+        return None;
+    };
+    if names
+        .get(&origin_key)
+        .and_then(|n| n.get(RecordType::NS))
+        .is_none()
+    {
+        errors.push(whole(format!("no NS records at the apex of {origin}")));
+    }
+    if errors.len() > before {
+        return None;
+    }
+
+    // Empty non-terminals: every ancestor of a name, up to the origin, exists.
+    let keys: Vec<Box<[u8]>> = names.keys().cloned().collect();
+    for k in &keys {
+        for a in ancestors(k, origin_key.len()) {
+            names.entry(a.into()).or_default();
+        }
+    }
+    let cuts = names
+        .iter()
+        .filter(|(k, n)| **k != origin_key && n.get(RecordType::NS).is_some())
+        .map(|(k, _)| k.clone())
+        .collect();
+    let RData::SOA(s) = &soa else { unreachable!() };
+    let negative_ttl = soa_ttl.min(s.minimum);
+    Some(ZoneData {
+        origin: origin.clone(),
+        origin_key,
+        file: file.to_path_buf(),
+        names,
+        cuts,
+        soa,
+        negative_ttl,
+        record_count,
+        types,
+    })
+}
+
+/// Checks and encodes every zone; the result answers queries for all of them.
+pub fn build_zones(parsed: Vec<(PathBuf, Name, Vec<SourceRecord>)>) -> Result<Zones, ZoneErrors> {
+    let mut errors = Vec::new();
+    let mut data = Vec::new();
+    for (file, origin, records) in parsed {
+        if let Some(z) = check_zone(&file, &origin, records, &mut errors) {
+            data.push(z);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ZoneErrors(errors));
+    }
+    // The most specific zone owns a name: an origin → zone map to decide it.
+    let origins: HashMap<Box<[u8]>, usize> = data
+        .iter()
+        .enumerate()
+        .map(|(i, z)| (name_key(&z.origin), i))
+        .collect();
+    let owner_of = |key: &[u8]| -> Option<usize> {
+        if let Some(&i) = origins.get(key) {
+            return Some(i);
+        }
+        ancestors(key, 1).find_map(|a| origins.get(a).copied())
+    };
+
+    let mut zones = Vec::new();
+    let mut nodes: Vec<Node> = Vec::new();
+    let mut index: FxHashMap<Box<[u8]>, u32> = FxHashMap::default();
+    let mut failures = Vec::new();
+    for (zi, z) in data.iter().enumerate() {
+        let RData::SOA(soa) = &z.soa else {
+            unreachable!()
+        };
+        let encoded = encode_zone(z, zi as u32, &owner_of, &mut nodes, &mut index);
+        match encoded {
+            Ok(nxdomain) => zones.push(Zone {
+                origin: z.origin.clone(),
+                file: z.file.clone(),
+                serial: soa.serial,
+                record_count: z.record_count,
+                nxdomain,
+            }),
+            Err(e) => failures.push(ZoneError {
+                file: z.file.clone(),
+                line: 0,
+                message: format!("cannot encode an answer: {e}"),
+            }),
+        }
+    }
+    if !failures.is_empty() {
+        return Err(ZoneErrors(failures));
+    }
+    Ok(Zones {
+        zones,
+        nodes,
+        index,
+    })
+}
+
+/// Encodes one zone's nodes into `nodes`/`index`; returns the zone's NXDOMAIN answer.
+fn encode_zone(
+    z: &ZoneData,
+    zi: u32,
+    owner_of: &dyn Fn(&[u8]) -> Option<usize>,
+    nodes: &mut Vec<Node>,
+    index: &mut FxHashMap<Box<[u8]>, u32>,
+) -> Result<Answer, EncodeError> {
+    let star = Name::from_ascii("*").unwrap();
+    let nx_model = star
+        .clone()
+        .append_domain(&z.origin)
+        .unwrap_or(z.origin.clone());
+    let mut w = Writer::new(&nx_model);
+    z.soa_authority(&mut w)?;
+    let nxdomain = w.finish(RCODE_NXDOMAIN, true)?;
+
+    let mut referrals: HashMap<&[u8], Answer> = HashMap::new();
+    let first = nodes.len();
+    for (key, node) in &z.names {
+        if owner_of(key) != Some(zi as usize) {
+            continue; // a more specific zone of ours owns this name
+        }
+        let model = match &node.name {
+            Some(n) => n.clone(),
+            None => key_to_name(key),
+        };
+        let built = if let Some(cut) = z.cut_of(key) {
+            let referral = match referrals.get(cut) {
+                Some(r) => r.clone(),
+                None => {
+                    let r = z.referral(cut)?;
+                    referrals.insert(cut, r.clone());
+                    r
+                }
+            };
+            let mut answers = Vec::new();
+            if cut == &key[..] {
+                // DS is the parent side's data (RFC 4035 §3.1.4.1): answer it here.
+                answers.push((
+                    u16::from(RecordType::DS),
+                    z.answer(&model, node, u16::from(RecordType::DS))?,
+                ));
+            }
+            Node {
+                zone: zi,
+                answers: answers.into(),
+                other: referral,
+                delegated: true,
+                wildcard: None,
+            }
+        } else {
+            let mut qtypes: BTreeSet<u16> =
+                node.rrsets.iter().map(|s| u16::from(s.rtype)).collect();
+            qtypes.insert(u16::from(RecordType::ANY));
+            if node.get(RecordType::CNAME).is_some() {
+                qtypes.extend(z.types.iter().copied());
+                qtypes.extend([u16::from(RecordType::A), u16::from(RecordType::AAAA)]);
+            }
+            let mut answers = Vec::with_capacity(qtypes.len());
+            for t in qtypes {
+                answers.push((t, z.answer(&model, node, t)?));
+            }
+            // Any type the zone never holds: the same as a type this name lacks.
+            let other = z.answer(&model, node, 65280)?;
+            Node {
+                zone: zi,
+                answers: answers.into(),
+                other,
+                delegated: false,
+                wildcard: None,
+            }
+        };
+        index.insert(key.clone(), nodes.len() as u32);
+        nodes.push(built);
+    }
+    // Link each name to its wildcard child.
+    for key in z.names.keys() {
+        let mut wild = b"\x01*".to_vec();
+        wild.extend_from_slice(key);
+        if let (Some(&parent), Some(&child)) = (index.get(&key[..]), index.get(wild.as_slice()))
+            && parent as usize >= first
+        {
+            nodes[parent as usize].wildcard = Some(child);
+        }
+    }
+    Ok(nxdomain)
+}
+
+/// A name from its lower-case wire key (for empty non-terminals, which have no written form).
+fn key_to_name(key: &[u8]) -> Name {
+    let mut labels = Vec::new();
+    let mut pos = 0;
+    while pos < key.len() && key[pos] != 0 {
+        let len = key[pos] as usize;
+        labels.push(&key[pos + 1..pos + 1 + len]);
+        pos += 1 + len;
+    }
+    Name::from_labels(labels).unwrap_or_else(|_| Name::root())
+}

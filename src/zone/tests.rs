@@ -1,0 +1,442 @@
+//! Zone answers, table-driven: records in, then query → rcode, AA, sections.
+
+use super::master::SourceRecord;
+use super::*;
+use crate::dns::encode::render_for_test;
+use hickory_proto::op::Message;
+use hickory_proto::rr::{RData, RecordType};
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+
+fn name(s: &str) -> Name {
+    Name::from_ascii(s).unwrap()
+}
+
+/// Builds records from `owner ttl TYPE rdata` lines (absolute names only).
+fn records(lines: &[&str]) -> Vec<SourceRecord> {
+    let file: Arc<Path> = Arc::from(Path::new("test.zone"));
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut parts = l.splitn(4, ' ');
+            let owner = name(parts.next().unwrap());
+            let ttl: u32 = parts.next().unwrap().parse().unwrap();
+            let rtype = RecordType::from_str(parts.next().unwrap()).unwrap();
+            let rdata = RData::try_from_str(rtype, parts.next().unwrap()).unwrap();
+            SourceRecord {
+                name: owner,
+                ttl,
+                rdata,
+                file: file.clone(),
+                line: i + 1,
+            }
+        })
+        .collect()
+}
+
+const EXAMPLE: &[&str] = &[
+    "example.com. 3600 SOA ns1.example.com. hostmaster.example.com. 1 7200 3600 1209600 300",
+    "example.com. 3600 NS ns1.example.com.",
+    "example.com. 300 MX 10 mail.example.com.",
+    "ns1.example.com. 300 A 192.0.2.53",
+    "mail.example.com. 300 A 192.0.2.25",
+    "www.example.com. 300 A 192.0.2.10",
+    "www.example.com. 300 A 192.0.2.11",
+    "www.example.com. 300 AAAA 2001:db8::10",
+    "www.example.com. 300 TXT \"hello\"",
+    "a.b.example.com. 300 A 192.0.2.12",
+    "alias.example.com. 60 CNAME chain.example.com.",
+    "chain.example.com. 60 CNAME www.example.com.",
+    "dangling.example.com. 60 CNAME nowhere.example.com.",
+    "away.example.com. 60 CNAME www.example.org.",
+    "*.wild.example.com. 120 A 192.0.2.99",
+    "*.wild.example.com. 120 TXT \"wild\"",
+    "real.wild.example.com. 120 A 192.0.2.98",
+    "*.cw.example.com. 120 CNAME www.example.com.",
+    "sub.example.com. 86400 NS ns.sub.example.com.",
+    "sub.example.com. 86400 NS ns1.example.com.",
+    "ns.sub.example.com. 86400 A 192.0.2.77",
+    "deep.example.com. 3600 NS ns1.example.com.",
+];
+
+const DEEP: &[&str] = &[
+    "deep.example.com. 60 SOA ns1.example.com. h.example.com. 7 7200 3600 1209600 300",
+    "deep.example.com. 60 NS ns1.example.com.",
+    "www.deep.example.com. 60 A 192.0.2.200",
+];
+
+fn zones() -> Zones {
+    build_zones(vec![
+        (
+            "example.com.zone".into(),
+            name("example.com."),
+            records(EXAMPLE),
+        ),
+        (
+            "deep.example.com.zone".into(),
+            name("deep.example.com."),
+            records(DEEP),
+        ),
+    ])
+    .unwrap()
+}
+
+fn ask(zones: &Zones, qname: &str, qtype: RecordType) -> Option<Message> {
+    let n = name(qname);
+    let answer = zones.lookup(&crate::dns::encode::name_key(&n), u16::from(qtype))?;
+    Some(Message::from_vec(&render_for_test(answer, &n, u16::from(qtype))).unwrap())
+}
+
+/// rcode, AA, answer (name type), authority types, additional names.
+fn summary(m: &Message) -> (u16, bool, Vec<String>, Vec<String>, usize) {
+    (
+        u16::from(m.metadata.response_code),
+        m.metadata.authoritative,
+        m.answers
+            .iter()
+            .map(|r| format!("{} {}", r.name, r.record_type()))
+            .collect(),
+        m.authorities
+            .iter()
+            .map(|r| format!("{} {} {}", r.name, r.record_type(), r.ttl))
+            .collect(),
+        m.additionals.len(),
+    )
+}
+
+#[test]
+fn answers_by_rfc_1034_rules() {
+    let z = zones();
+    use RecordType::*;
+    let soa = "example.com. SOA 300".to_string();
+    // query name, type → rcode, AA, answer, authority, number of additional records
+    type Row<'a> = (
+        &'a str,
+        RecordType,
+        u16,
+        bool,
+        Vec<&'a str>,
+        Vec<String>,
+        usize,
+    );
+    let rows: Vec<Row> = vec![
+        (
+            "www.example.com.",
+            A,
+            0,
+            true,
+            vec!["www.example.com. A"; 2],
+            vec![],
+            0,
+        ),
+        (
+            "WWW.Example.COM.",
+            AAAA,
+            0,
+            true,
+            vec!["WWW.Example.COM. AAAA"],
+            vec![],
+            0,
+        ),
+        (
+            "www.example.com.",
+            MX,
+            0,
+            true,
+            vec![],
+            vec![soa.clone()],
+            0,
+        ),
+        (
+            "nope.example.com.",
+            A,
+            3,
+            true,
+            vec![],
+            vec![soa.clone()],
+            0,
+        ),
+        ("b.example.com.", A, 0, true, vec![], vec![soa.clone()], 0),
+        ("x.b.example.com.", A, 3, true, vec![], vec![soa.clone()], 0),
+        (
+            "example.com.",
+            MX,
+            0,
+            true,
+            vec!["example.com. MX"],
+            vec![],
+            1,
+        ),
+        (
+            "example.com.",
+            NS,
+            0,
+            true,
+            vec!["example.com. NS"],
+            vec![],
+            1,
+        ),
+        (
+            "alias.example.com.",
+            A,
+            0,
+            true,
+            vec![
+                "alias.example.com. CNAME",
+                "chain.example.com. CNAME",
+                "www.example.com. A",
+                "www.example.com. A",
+            ],
+            vec![],
+            0,
+        ),
+        (
+            "alias.example.com.",
+            CNAME,
+            0,
+            true,
+            vec!["alias.example.com. CNAME"],
+            vec![],
+            0,
+        ),
+        (
+            "alias.example.com.",
+            MX,
+            0,
+            true,
+            vec!["alias.example.com. CNAME", "chain.example.com. CNAME"],
+            vec![soa.clone()],
+            0,
+        ),
+        (
+            "alias.example.com.",
+            SRV,
+            0,
+            true,
+            vec!["alias.example.com. CNAME", "chain.example.com. CNAME"],
+            vec![soa.clone()],
+            0,
+        ),
+        (
+            "dangling.example.com.",
+            A,
+            3,
+            true,
+            vec!["dangling.example.com. CNAME"],
+            vec![soa.clone()],
+            0,
+        ),
+        (
+            "away.example.com.",
+            A,
+            0,
+            true,
+            vec!["away.example.com. CNAME"],
+            vec![],
+            0,
+        ),
+        (
+            "x.wild.example.com.",
+            A,
+            0,
+            true,
+            vec!["x.wild.example.com. A"],
+            vec![],
+            0,
+        ),
+        (
+            "a.very.long.name.under.wild.example.com.",
+            TXT,
+            0,
+            true,
+            vec!["a.very.long.name.under.wild.example.com. TXT"],
+            vec![],
+            0,
+        ),
+        (
+            "x.wild.example.com.",
+            AAAA,
+            0,
+            true,
+            vec![],
+            vec![soa.clone()],
+            0,
+        ),
+        (
+            "real.wild.example.com.",
+            TXT,
+            0,
+            true,
+            vec![],
+            vec![soa.clone()],
+            0,
+        ),
+        (
+            "wild.example.com.",
+            A,
+            0,
+            true,
+            vec![],
+            vec![soa.clone()],
+            0,
+        ),
+        (
+            "q.cw.example.com.",
+            A,
+            0,
+            true,
+            vec![
+                "q.cw.example.com. CNAME",
+                "www.example.com. A",
+                "www.example.com. A",
+            ],
+            vec![],
+            0,
+        ),
+        (
+            "sub.example.com.",
+            A,
+            0,
+            false,
+            vec![],
+            vec!["sub.example.com. NS 86400".into(); 2],
+            2,
+        ),
+        (
+            "sub.example.com.",
+            NS,
+            0,
+            false,
+            vec![],
+            vec!["sub.example.com. NS 86400".into(); 2],
+            2,
+        ),
+        (
+            "x.y.sub.example.com.",
+            A,
+            0,
+            false,
+            vec![],
+            vec!["sub.example.com. NS 86400".into(); 2],
+            2,
+        ),
+        (
+            "ns.sub.example.com.",
+            A,
+            0,
+            false,
+            vec![],
+            vec!["sub.example.com. NS 86400".into(); 2],
+            2,
+        ),
+        (
+            "sub.example.com.",
+            DS,
+            0,
+            true,
+            vec![],
+            vec![soa.clone()],
+            0,
+        ),
+        (
+            "www.deep.example.com.",
+            A,
+            0,
+            true,
+            vec!["www.deep.example.com. A"],
+            vec![],
+            0,
+        ),
+        (
+            "nope.deep.example.com.",
+            A,
+            3,
+            true,
+            vec![],
+            vec!["deep.example.com. SOA 60".into()],
+            0,
+        ),
+        (
+            "deep.example.com.",
+            NS,
+            0,
+            true,
+            vec!["deep.example.com. NS"],
+            vec![],
+            0,
+        ),
+    ];
+    for (qname, qtype, rcode, aa, answer, authority, additional) in rows {
+        let m = ask(&z, qname, qtype).unwrap_or_else(|| panic!("{qname} refused"));
+        let want = (
+            rcode,
+            aa,
+            answer.iter().map(|s| s.to_string()).collect(),
+            authority,
+            additional,
+        );
+        assert_eq!(summary(&m), want, "{qname} {qtype}");
+    }
+}
+
+#[test]
+fn names_outside_every_zone_are_refused() {
+    let z = zones();
+    assert!(ask(&z, "example.org.", RecordType::A).is_none());
+    assert!(ask(&z, "com.", RecordType::A).is_none());
+    assert!(ask(&z, ".", RecordType::NS).is_none());
+}
+
+#[test]
+fn any_gets_one_rrset() {
+    let z = zones();
+    let m = ask(&z, "www.example.com.", RecordType::ANY).unwrap();
+    let types: std::collections::BTreeSet<_> = m.answers.iter().map(|r| r.record_type()).collect();
+    assert_eq!(types.len(), 1, "{types:?}");
+}
+
+#[test]
+fn zone_errors_name_file_and_line() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["example.com. 60 NS ns1.example.com."],
+            "test.zone: no SOA record at the apex of example.com.",
+        ),
+        (
+            &["example.com. 60 SOA a.example.com. b.example.com. 1 1 1 1 1"],
+            "test.zone: no NS records at the apex of example.com.",
+        ),
+        (
+            &[EXAMPLE[0], EXAMPLE[1], "www.example.org. 60 A 192.0.2.1"],
+            "test.zone:3: www.example.org. is outside the zone example.com.",
+        ),
+        (
+            &[
+                EXAMPLE[0],
+                EXAMPLE[1],
+                "x.example.com. 60 CNAME a.example.com.",
+                "x.example.com. 60 A 192.0.2.1",
+            ],
+            "test.zone:3: CNAME at x.example.com. next to other data (A): a CNAME must stand alone",
+        ),
+        (
+            &[
+                EXAMPLE[0],
+                EXAMPLE[1],
+                "x.example.com. 60 SOA a.example.com. b.example.com. 1 1 1 1 1",
+            ],
+            "test.zone:3: SOA record at x.example.com. is not at the zone apex example.com.",
+        ),
+    ];
+    for (lines, want) in cases {
+        let err = build_zones(vec![(
+            "test.zone".into(),
+            name("example.com."),
+            records(lines),
+        )])
+        .unwrap_err();
+        assert_eq!(err.to_string(), *want);
+    }
+}
