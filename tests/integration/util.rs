@@ -1155,3 +1155,14 @@ impl Prng {
         (0..n).map(|_| self.next_u64() as u8).collect()
     }
 }
+
+#[test]
+fn ready_line_may_carry_more_tokens() {
+    assert_eq!(
+        parse_ready_line("meridian ready dns=127.0.0.1:5300 api=127.0.0.1:5380"),
+        [
+            ("dns".to_string(), "127.0.0.1:5300".to_string()),
+            ("api".to_string(), "127.0.0.1:5380".to_string())
+        ]
+    );
+}
