@@ -1,7 +1,7 @@
 //! EDNS(0) (RFC 6891): OPT echo, BADVERS, the DO bit, unknown options, and the UDP payload
 //! size with truncation (RFC 1035 §4.2.1, RFC 2181 §9).
 
-use crate::util::{Edns, Fixture, Query, Rdata, Response, Server, rcode};
+use crate::util::{ECS, Edns, Fixture, Query, Rdata, Response, Server, ecs_option, rcode};
 use hickory_proto::rr::RecordType;
 
 /// `count` TXT records of `len` bytes each on one owner, all different.
@@ -63,6 +63,39 @@ fn opt_is_in_the_response_iff_the_query_had_one() {
         assert_eq!(opt.version, 0, "{name} {qtype}: OPT version\n{r}");
         assert!(opt.payload >= 512, "{name} {qtype}: OPT payload size\n{r}");
     }
+}
+
+/// RFC 6891 §6.1.1: a responder MUST include an OPT when the request had one, error
+/// responses included.
+#[test]
+fn opt_is_in_error_responses_too() {
+    let server = Fixture::standard().start();
+    let bad_ecs = ecs_option(1, 24, 0, &[192, 0, 2, 1]);
+    let rows = [
+        (
+            "NOTIMP (opcode 3)",
+            Query::new("www.example.com.", RecordType::A)
+                .opcode(3)
+                .edns(Edns::new(1232)),
+            rcode::NOTIMP,
+        ),
+        (
+            "FORMERR (bad ECS)",
+            Query::new("www.example.com.", RecordType::A)
+                .edns(Edns::new(1232).option(ECS, bad_ecs)),
+            rcode::FORMERR,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, q, expected_rcode) in rows {
+        let r = server.query(&q);
+        assert_eq!(r.id, q.id, "{what}\n{r}");
+        assert_eq!(r.rcode(), expected_rcode, "{what}\n{r}");
+        if r.opt.is_none() {
+            failures.push(format!("{what}: OPT missing\n{r}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]
