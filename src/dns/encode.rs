@@ -221,20 +221,10 @@ impl Writer {
         Ok(())
     }
 
-    /// Writes a raw address record (the load-balanced path).
-    pub fn address(
-        &mut self,
-        section: Section,
-        owner: Owner<'_>,
-        ttl: u32,
-        addr: std::net::IpAddr,
-    ) {
+    /// Writes one address record (the load-balanced path, which encodes per query).
+    pub fn address(&mut self, section: Section, owner: Owner<'_>, ttl: u32, addr: std::net::IpAddr) {
         self.owner(owner);
-        let (rtype, bytes): (u16, &[u8]) = match &addr {
-            std::net::IpAddr::V4(_) => (1, &[]),
-            std::net::IpAddr::V6(_) => (28, &[]),
-        };
-        let _ = bytes;
+        let rtype: u16 = if addr.is_ipv4() { 1 } else { 28 };
         self.buf.extend_from_slice(&rtype.to_be_bytes());
         self.buf.extend_from_slice(&1u16.to_be_bytes());
         self.buf.extend_from_slice(&ttl.to_be_bytes());
