@@ -409,7 +409,8 @@ mod tests {
         assert!(matches!(
             parse(&notimp),
             Err(QueryError::NotImp {
-                question_end: Some(_)
+                question_end: Some(_),
+                edns: None
             })
         ));
     }
