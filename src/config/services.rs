@@ -1056,3 +1056,5 @@ impl ServiceChecker<'_> {
     }
 }
 
+#[cfg(test)]
+mod tests;
