@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
-    let snapshot = match Snapshot::load(config_path) {
+    let snapshot = match Snapshot::load(config_path, None) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
@@ -135,7 +135,8 @@ async fn signals(
 
 async fn reload(config_path: &Path, live: &Arc<Live>, started: &Config) {
     let path = config_path.to_path_buf();
-    let loaded = tokio::task::spawn_blocking(move || Snapshot::load(&path)).await;
+    let previous = live.load_full();
+    let loaded = tokio::task::spawn_blocking(move || Snapshot::load(&path, Some(&previous))).await;
     match loaded {
         Ok(Ok(snapshot)) => {
             if snapshot.config.server.dns_listen != started.server.dns_listen {

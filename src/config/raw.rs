@@ -105,6 +105,8 @@ pub struct RawService {
     pub route: Option<Vec<Spanned<RawRoute>>>,
     pub on_all_down: Option<Spanned<String>>,
     pub unknown_location: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Share a partly healthy region keeps: healthy fraction × this (Envoy's factor).
+    pub overprovision: Option<Spanned<f64>>,
 }
 
 /// `check = { ... }` or `[services.NAME.check]`: one table whatever the kind, so a key
@@ -255,7 +257,8 @@ mod tests {
                 "endpoints",
                 "route",
                 "on_all_down",
-                "unknown_location"
+                "unknown_location",
+                "overprovision"
             ]
         );
         assert_eq!(

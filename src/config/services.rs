@@ -27,7 +27,7 @@ use super::raw::{RawCheck, RawEndpoint, RawRoute, RawService, RawStatus, SERVICE
 
 /// A load-balanced name: answered from its endpoints by the routing decision, not from the
 /// zone file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Service {
     /// Fully qualified. The case is kept as written (`Name` compares without case).
     pub name: Name,
@@ -52,6 +52,12 @@ pub struct Service {
     /// Regions (indices into `Config.regions`) for clients that cannot be located.
     /// Empty: weighted by capacity over all regions, since no region is nearer than another.
     pub unknown_location: Vec<usize>,
+    /// A region keeps `healthy fraction × overprovision` of its traffic (capped at all of
+    /// it); the rest spills to the next region. 1.0 (the default) moves exactly the share
+    /// of capacity that was lost; 1.4 is Envoy's default, which rides out small losses.
+    pub overprovision: f64,
+    /// Seeds the per-network hash, so services spread independently of each other.
+    pub salt: u64,
 }
 
 /// How regions are ranked for a client.
@@ -606,8 +612,21 @@ impl ServiceChecker<'_> {
             Some(list) => self.regions(list, &format!("{key}.unknown_location")),
             None => Vec::new(),
         };
+        let overprovision = match &raw.overprovision {
+            None => 1.0,
+            Some(v) if (1.0..=10.0).contains(v.get_ref()) => *v.get_ref(),
+            Some(v) => {
+                let message = format!("{} is outside 1.0..=10.0", v.get_ref());
+                self.error(v.span(), format!("{key}.overprovision"), message);
+                1.0
+            }
+        };
+        let name = name.unwrap_or_else(|| self.origin.clone());
+        let salt = name_salt(&name);
         Service {
-            name: name.unwrap_or_else(|| self.origin.clone()),
+            name,
+            overprovision,
+            salt,
             origin: self.origin.clone(),
             file: self.check.file.to_path_buf(),
             line,
@@ -1058,3 +1077,13 @@ impl ServiceChecker<'_> {
 
 #[cfg(test)]
 mod tests;
+
+/// FNV-1a of the lower-case name: stable across restarts and builds.
+fn name_salt(name: &Name) -> u64 {
+    name.to_ascii()
+        .to_ascii_lowercase()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+        })
+}

@@ -7,7 +7,10 @@
 
 use super::encode::Answer;
 use super::wire::{self, Edns, Query, QueryError};
+use crate::route::{self, Client, Decision, Family};
 use crate::snapshot::Snapshot;
+use crate::zone::Found;
+use std::net::IpAddr;
 
 /// How the response travels, which bounds its size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +31,7 @@ const TYPE_AXFR: u16 = 252;
 const TYPE_IXFR: u16 = 251;
 const TYPE_MAILB: u16 = 253;
 const TYPE_MAILA: u16 = 254;
+const TYPE_AAAA: u16 = 28;
 const CLASS_IN: u16 = 1;
 const CLASS_ANY: u16 = 255;
 /// Size of an OPT record without options.
@@ -38,6 +42,7 @@ pub fn respond(
     snap: &Snapshot,
     msg: &[u8],
     transport: Transport,
+    peer: IpAddr,
     out: &mut Vec<u8>,
     stats: &mut QueryStats,
 ) -> bool {
@@ -96,7 +101,7 @@ pub fn respond(
     if q.qclass != CLASS_IN && q.qclass != CLASS_ANY {
         return refuse(out, wire::RCODE_REFUSED, stats);
     }
-    let Some(answer) = snap.zones.lookup(q.key(), q.qtype) else {
+    let Some(found) = snap.zones.lookup(q.key(), q.qtype) else {
         return refuse(out, wire::RCODE_REFUSED, stats);
     };
     let max = match transport {
@@ -106,8 +111,101 @@ pub fn respond(
             None => 512,
         },
     };
-    render(&q, answer, 0, max, payload, out, stats);
+    match found {
+        Found::Answer(answer) => render(&q, answer, 0, max, payload, out, stats),
+        Found::Balanced { service, nodata } => {
+            let decision = decide_for(snap, &q, service as usize, peer);
+            if decision.is_empty() {
+                render(&q, nodata, decision.scope, max, payload, out, stats);
+            } else {
+                render_addresses(&q, &decision, max, payload, out, stats);
+            }
+        }
+    }
     true
+}
+
+/// Locates the client (ECS, else the resolver) and runs the route decision.
+pub fn decide_for(snap: &Snapshot, q: &Query<'_>, service: usize, peer: IpAddr) -> Decision {
+    let full = |a: IpAddr| if a.is_ipv4() { 32 } else { 128 };
+    let (addr, source_prefix) = match q.edns.and_then(|e| e.client_subnet) {
+        // Source prefix 0: the client asks us not to use its subnet (RFC 7871 §7.1.2).
+        Some(c) if c.source_prefix == 0 => (peer, 0),
+        Some(c) => (c.ip(), c.source_prefix),
+        None => (peer, full(peer)),
+    };
+    let location = snap.locate(addr);
+    let client = Client {
+        addr,
+        source_prefix,
+        location: &location,
+    };
+    let family = if q.qtype == TYPE_AAAA {
+        Family::V6
+    } else {
+        Family::V4
+    };
+    route::decide(
+        &snap.services[service],
+        &snap.config.regions,
+        &client,
+        &snap.health.service(service),
+        family,
+        None,
+    )
+}
+
+/// Writes an authoritative answer holding the decision's addresses (TC with no answer
+/// when they do not all fit).
+fn render_addresses(
+    q: &Query<'_>,
+    decision: &Decision,
+    max: usize,
+    payload: u16,
+    out: &mut Vec<u8>,
+    stats: &mut QueryStats,
+) {
+    let opt_len = q.edns.map_or(0, |e| {
+        OPT_LEN + e.client_subnet.map_or(0, |c| 8 + c.addr_len as usize)
+    });
+    let records: usize = decision
+        .addresses()
+        .map(|a| if a.is_ipv4() { 16 } else { 28 })
+        .sum();
+    let truncated = 12 + q.question.len() + records + opt_len > max;
+    let mut flags = wire::FLAG_QR | wire::FLAG_AA | (q.flags & (wire::FLAG_RD | wire::FLAG_CD));
+    let count = if truncated {
+        flags |= wire::FLAG_TC;
+        stats.truncated += 1;
+        0
+    } else {
+        decision.addresses().count() as u16
+    };
+    header(out, q.id, flags, 1, [count, 0, q.edns.is_some() as u16]);
+    out.extend_from_slice(q.question);
+    if !truncated {
+        for a in decision.addresses() {
+            out.extend_from_slice(&[0xC0, 0x0C]); // owner: the question name
+            match a {
+                IpAddr::V4(v4) => {
+                    out.extend_from_slice(&[0, 1, 0, 1]);
+                    out.extend_from_slice(&decision.ttl.to_be_bytes());
+                    out.extend_from_slice(&[0, 4]);
+                    out.extend_from_slice(&v4.octets());
+                }
+                IpAddr::V6(v6) => {
+                    out.extend_from_slice(&[0, 28, 0, 1]);
+                    out.extend_from_slice(&decision.ttl.to_be_bytes());
+                    out.extend_from_slice(&[0, 16]);
+                    out.extend_from_slice(&v6.octets());
+                }
+            }
+        }
+    }
+    if let Some(e) = q.edns {
+        opt(out, payload, 0, e, decision.scope);
+    }
+    stats.responses_by_rcode[0] += 1;
 }
 
 /// Writes header, question, the answer's sections (cut to fit `max`) and OPT.

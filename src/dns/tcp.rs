@@ -41,7 +41,7 @@ pub async fn serve(listener: TcpListener, live: Arc<Live>, limits: TcpLimits) {
         let live = live.clone();
         tokio::spawn(async move {
             let _ = stream.set_nodelay(true);
-            if let Err(e) = connection(stream, &live, limits.idle_timeout).await {
+            if let Err(e) = connection(stream, peer.ip(), &live, limits.idle_timeout).await {
                 tracing::debug!(%peer, "tcp connection: {e}");
             }
             drop(permit);
@@ -49,7 +49,12 @@ pub async fn serve(listener: TcpListener, live: Arc<Live>, limits: TcpLimits) {
     }
 }
 
-async fn connection(stream: TcpStream, live: &Live, idle: Duration) -> std::io::Result<()> {
+async fn connection(
+    stream: TcpStream,
+    peer: std::net::IpAddr,
+    live: &Live,
+    idle: Duration,
+) -> std::io::Result<()> {
     let (read, write) = stream.into_split();
     let mut reader = BufReader::new(read);
     let mut writer = BufWriter::new(write);
@@ -68,7 +73,14 @@ async fn connection(stream: TcpStream, live: &Live, idle: Duration) -> std::io::
         }
         let answered = {
             let snapshot = live.load();
-            respond(&snapshot, &query, Transport::Tcp, &mut out, &mut stats)
+            respond(
+                &snapshot,
+                &query,
+                Transport::Tcp,
+                peer,
+                &mut out,
+                &mut stats,
+            )
         };
         if answered {
             writer.write_all(&(out.len() as u16).to_be_bytes()).await?;

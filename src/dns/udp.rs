@@ -9,7 +9,7 @@ use crate::snapshot::Live;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::mem::{size_of, zeroed};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
@@ -120,7 +120,8 @@ impl Worker {
                 let len = self.recv_msgs[i].msg_len as usize;
                 let query = &self.recv_bufs[i][..len.min(RECV_SIZE)];
                 let out = &mut self.send_bufs[k];
-                if !respond(&snapshot, query, Transport::Udp, out, &mut self.stats) {
+                let peer = peer_ip(&self.addrs[i]);
+                if !respond(&snapshot, query, Transport::Udp, peer, out, &mut self.stats) {
                     continue;
                 }
                 self.send_iov[k] = libc::iovec {
@@ -159,5 +160,24 @@ impl Worker {
                 sent += r as usize;
             }
         }
+    }
+}
+
+/// The IP address in a socket address the kernel filled in.
+fn peer_ip(sa: &libc::sockaddr_storage) -> IpAddr {
+    match sa.ss_family as i32 {
+        libc::AF_INET => {
+            // SAFETY: the kernel wrote a sockaddr_in when the family is AF_INET.
+            let sin =
+                unsafe { &*(sa as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the kernel wrote a sockaddr_in6 when the family is AF_INET6.
+            let sin6 =
+                unsafe { &*(sa as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr))
+        }
+        _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
     }
 }

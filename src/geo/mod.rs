@@ -68,7 +68,10 @@ pub struct GeoDb {
 
 impl std::fmt::Debug for GeoDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GeoDb").field("path", &self.path).field("records", &self.places.len()).finish()
+        f.debug_struct("GeoDb")
+            .field("path", &self.path)
+            .field("records", &self.places.len())
+            .finish()
     }
 }
 
@@ -115,7 +118,10 @@ type FieldPath = &'static [PathElement<'static>];
 
 const COUNTRY_PATHS: &[FieldPath] = &[
     &[PathElement::Key("country"), PathElement::Key("iso_code")],
-    &[PathElement::Key("registered_country"), PathElement::Key("iso_code")],
+    &[
+        PathElement::Key("registered_country"),
+        PathElement::Key("iso_code"),
+    ],
     &[PathElement::Key("country_code")],
     &[PathElement::Key("country")],
 ];
@@ -136,25 +142,36 @@ const LONGITUDE_PATHS: &[FieldPath] = &[
     &[PathElement::Key("lon")],
 ];
 
-fn first<'a, T: Deserialize<'a>>(r: &maxminddb::LookupResult<'a, Vec<u8>>, paths: &[FieldPath]) -> Option<T> {
-    paths.iter().find_map(|p| r.decode_path::<T>(p).ok().flatten())
+fn first<'a, T: Deserialize<'a>>(
+    r: &maxminddb::LookupResult<'a, Vec<u8>>,
+    paths: &[FieldPath],
+) -> Option<T> {
+    paths
+        .iter()
+        .find_map(|p| r.decode_path::<T>(p).ok().flatten())
 }
 
 fn code(s: Option<String>) -> Option<[u8; 2]> {
     let s = s?;
     let b = s.as_bytes();
-    (b.len() == 2 && b.iter().all(u8::is_ascii_alphabetic)).then(|| [b[0].to_ascii_uppercase(), b[1].to_ascii_uppercase()])
+    (b.len() == 2 && b.iter().all(u8::is_ascii_alphabetic))
+        .then(|| [b[0].to_ascii_uppercase(), b[1].to_ascii_uppercase()])
 }
 
 impl GeoDb {
     /// Opens a database and decodes every record it holds.
     pub fn open(path: &Path) -> Result<GeoDb, GeoError> {
-        let err = |reason: String| GeoError::Open { path: path.to_path_buf(), reason };
+        let err = |reason: String| GeoError::Open {
+            path: path.to_path_buf(),
+            reason,
+        };
         let reader = Reader::open_readfile(path).map_err(|e| err(e.to_string()))?;
         let database_type = reader.metadata().database_type.clone();
         let ipv4_only = reader.metadata().ip_version == 4;
         let mut places = FxHashMap::default();
-        let networks = reader.networks(Default::default()).map_err(|e| err(e.to_string()))?;
+        let networks = reader
+            .networks(Default::default())
+            .map_err(|e| err(e.to_string()))?;
         for item in networks {
             let r = item.map_err(|e| err(e.to_string()))?;
             let Some(offset) = r.offset() else { continue };
@@ -163,7 +180,13 @@ impl GeoDb {
             }
             places.insert(offset, decode_place(&r));
         }
-        Ok(GeoDb { path: path.to_path_buf(), database_type, reader, places, ipv4_only })
+        Ok(GeoDb {
+            path: path.to_path_buf(),
+            database_type,
+            reader,
+            places,
+            ipv4_only,
+        })
     }
 
     /// Number of distinct records.
@@ -203,7 +226,9 @@ fn decode_place(r: &maxminddb::LookupResult<'_, Vec<u8>>) -> Place {
     let lat = first::<Number>(r, LATITUDE_PATHS).map(|n| n.0);
     let lon = first::<Number>(r, LONGITUDE_PATHS).map(|n| n.0);
     let (coordinates, coordinates_from) = match (lat, lon) {
-        (Some(la), Some(lo)) if la.is_finite() && lo.is_finite() && la.abs() <= 90.0 && lo.abs() <= 180.0 => {
+        (Some(la), Some(lo))
+            if la.is_finite() && lo.is_finite() && la.abs() <= 90.0 && lo.abs() <= 180.0 =>
+        {
             (Some((la, lo)), CoordinatesFrom::Record)
         }
         _ => match country.and_then(centroids::country) {
@@ -214,5 +239,10 @@ fn decode_place(r: &maxminddb::LookupResult<'_, Vec<u8>>) -> Place {
             },
         },
     };
-    Place { country, continent, coordinates, coordinates_from }
+    Place {
+        country,
+        continent,
+        coordinates,
+        coordinates_from,
+    }
 }

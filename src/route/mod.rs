@@ -119,7 +119,10 @@ pub enum Family {
 
 impl Family {
     fn matches(self, a: &IpAddr) -> bool {
-        matches!((self, a), (Family::V4, IpAddr::V4(_)) | (Family::V6, IpAddr::V6(_)))
+        matches!(
+            (self, a),
+            (Family::V4, IpAddr::V4(_)) | (Family::V6, IpAddr::V6(_))
+        )
     }
 }
 
@@ -143,14 +146,19 @@ pub fn decide(
 ) -> Decision {
     let mut decision = Decision {
         addrs: [None; MAX_ANSWERS],
-        ttl: health.ttl_cap.map_or(service.ttl, |cap| cap.min(service.ttl)),
+        ttl: health
+            .ttl_cap
+            .map_or(service.ttl, |cap| cap.min(service.ttl)),
         scope: 0,
     };
     let loc = client.location;
     let mut scope = 0u8;
 
     // 1. Candidate regions: the first matching route's, else every region with endpoints.
-    let route = service.routes.iter().position(|r| route_matches(r, loc, client.addr));
+    let route = service
+        .routes
+        .iter()
+        .position(|r| route_matches(r, loc, client.addr));
     scope = scope.max(route_scope(service, loc, client.addr));
     let mut cands = [Candidate::default(); MAX_REGIONS];
     let mut n = 0;
@@ -161,8 +169,14 @@ pub fn decide(
         }
     };
     match route {
-        Some(r) => service.routes[r].regions.iter().for_each(|&reg| add(reg, &mut cands)),
-        None => service.endpoints.iter().for_each(|e| add(e.region, &mut cands)),
+        Some(r) => service.routes[r]
+            .regions
+            .iter()
+            .for_each(|&reg| add(reg, &mut cands)),
+        None => service
+            .endpoints
+            .iter()
+            .for_each(|e| add(e.region, &mut cands)),
     }
     for c in cands[..n].iter_mut() {
         for (e, state) in service.endpoints.iter().zip(health.endpoints) {
@@ -197,15 +211,25 @@ pub fn decide(
         Policy::Nearest => match coords {
             Some((lat, lon)) => {
                 for c in cands.iter_mut() {
-                    c.distance_km = distance_km(lat, lon, regions[c.region].lat, regions[c.region].lon);
+                    c.distance_km =
+                        distance_km(lat, lon, regions[c.region].lat, regions[c.region].lon);
                 }
-                cands.sort_by(|a, b| a.distance_km.total_cmp(&b.distance_km).then(a.region.cmp(&b.region)));
+                cands.sort_by(|a, b| {
+                    a.distance_km
+                        .total_cmp(&b.distance_km)
+                        .then(a.region.cmp(&b.region))
+                });
                 scope = scope.max(loc.network_prefix);
                 ("distance", true)
             }
             None if !service.unknown_location.is_empty() => {
                 let order = &service.unknown_location;
-                cands.sort_by_key(|c| order.iter().position(|&r| r == c.region).unwrap_or(usize::MAX));
+                cands.sort_by_key(|c| {
+                    order
+                        .iter()
+                        .position(|&r| r == c.region)
+                        .unwrap_or(usize::MAX)
+                });
                 scope = scope.max(loc.network_prefix);
                 ("unknown-location list", true)
             }
@@ -215,7 +239,12 @@ pub fn decide(
             }
         },
         Policy::Failover { order } => {
-            cands.sort_by_key(|c| order.iter().position(|&r| r == c.region).unwrap_or(usize::MAX));
+            cands.sort_by_key(|c| {
+                order
+                    .iter()
+                    .position(|&r| r == c.region)
+                    .unwrap_or(usize::MAX)
+            });
             ("failover order", true)
         }
         Policy::Weighted => ("weighted", false),
@@ -236,7 +265,10 @@ pub fn decide(
         }
         // Fail open: every endpoint of the candidates, as if all were healthy.
         for e in &service.endpoints {
-            if family.matches(&e.address) && cands.iter().any(|c| c.region == e.region) && !decision.push(e.address) {
+            if family.matches(&e.address)
+                && cands.iter().any(|c| c.region == e.region)
+                && !decision.push(e.address)
+            {
                 break;
             }
         }
@@ -255,7 +287,9 @@ pub fn decide(
             cands.iter_mut().for_each(|c| c.share /= assigned);
         }
     } else {
-        cands.iter_mut().for_each(|c| c.share = c.healthy as f64 / healthy_total as f64);
+        cands
+            .iter_mut()
+            .for_each(|c| c.share = c.healthy as f64 / healthy_total as f64);
     }
 
     // 4. Pick a region by the client network's hash.
@@ -382,11 +416,19 @@ fn common_prefix(a: IpAddr, b: IpAddr) -> u8 {
 pub fn mask(addr: IpAddr, prefix: u8) -> IpAddr {
     match addr {
         IpAddr::V4(a) => {
-            let m = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix.min(32) as u32) };
+            let m = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - prefix.min(32) as u32)
+            };
             IpAddr::V4((u32::from(a) & m).into())
         }
         IpAddr::V6(a) => {
-            let m = if prefix == 0 { 0 } else { u128::MAX << (128 - prefix.min(128) as u32) };
+            let m = if prefix == 0 {
+                0
+            } else {
+                u128::MAX << (128 - prefix.min(128) as u32)
+            };
             IpAddr::V6((u128::from(a) & m).into())
         }
     }
@@ -411,7 +453,8 @@ impl HashStream {
             IpAddr::V4(a) => u32::from(a) as u128,
             IpAddr::V6(a) => u128::from(a),
         };
-        let seed = salt ^ (bits as u64) ^ ((bits >> 64) as u64).rotate_left(17) ^ ((prefix as u64) << 56);
+        let seed =
+            salt ^ (bits as u64) ^ ((bits >> 64) as u64).rotate_left(17) ^ ((prefix as u64) << 56);
         HashStream(seed)
     }
     fn next(&mut self) -> u64 {

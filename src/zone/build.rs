@@ -7,7 +7,7 @@
 //! the SOA, referrals with glue, and encodes each answer once as wire bytes.
 
 use super::master::SourceRecord;
-use super::{Node, Zone, ZoneError, ZoneErrors, Zones};
+use super::{BalancedName, Node, Zone, ZoneError, ZoneErrors, Zones};
 use crate::dns::encode::{Answer, EncodeError, Owner, Section, Writer, name_key};
 use hickory_proto::rr::{Name, RData, RecordType};
 use rustc_hash::FxHashMap;
@@ -68,6 +68,8 @@ struct ZoneData {
     record_count: usize,
     /// Every record type present in the zone: the types a CNAME chain is resolved for.
     types: BTreeSet<u16>,
+    /// Load-balanced names → service index.
+    balanced: BTreeMap<Box<[u8]>, u32>,
 }
 
 /// Lower-case wire keys of a name's ancestors up to (and including) `origin`, nearest first.
@@ -233,8 +235,12 @@ impl ZoneData {
             if seen.contains(&key) {
                 return Ok(RCODE_NOERROR);
             }
-            seen.push(key);
+            seen.push(key.clone());
             let node = match self.find(&target) {
+                // A load-balanced target is decided per query: the resolver asks for it.
+                Found::Exact(_) if self.balanced.contains_key(&key) && is_address_type(qtype) => {
+                    return Ok(RCODE_NOERROR);
+                }
                 Found::Exact(n) | Found::Wildcard(n) => n,
                 Found::NxDomain => {
                     self.soa_authority(w)?;
@@ -317,11 +323,18 @@ impl ZoneData {
     }
 }
 
+fn is_address_type(qtype: u16) -> bool {
+    qtype == u16::from(RecordType::A)
+        || qtype == u16::from(RecordType::AAAA)
+        || qtype == u16::from(RecordType::ANY)
+}
+
 /// Checks one zone's records and groups them by name.
 fn check_zone(
     file: &Path,
     origin: &Name,
     records: Vec<SourceRecord>,
+    balanced_here: &[&BalancedName],
     errors: &mut Vec<ZoneError>,
 ) -> Option<ZoneData> {
     let at = |r: &SourceRecord, message: String| ZoneError {
@@ -464,6 +477,36 @@ fn check_zone(
         return None;
     }
 
+    // Load-balanced names: their addresses come from the service, not from records.
+    let mut balanced = BTreeMap::new();
+    for b in balanced_here {
+        let key = name_key(&b.name);
+        if let Some(node) = names.get(&key) {
+            for t in [RecordType::A, RecordType::AAAA, RecordType::CNAME] {
+                if node.get(t).is_some() {
+                    let (f, l) = &first_line[&(key.clone(), t)];
+                    errors.push(ZoneError {
+                        file: b.file.clone(),
+                        line: b.line,
+                        message: format!(
+                            "{} is load-balanced, but {}:{l} gives it static {t} records; remove them from the zone file",
+                            b.name,
+                            f.display()
+                        ),
+                    });
+                }
+            }
+        }
+        let node = names.entry(key.clone()).or_default();
+        if node.name.is_none() {
+            node.name = Some(b.name.clone());
+        }
+        balanced.insert(key, b.service);
+    }
+    if errors.len() > before {
+        return None;
+    }
+
     // Empty non-terminals: every ancestor of a name, up to the origin, exists.
     let keys: Vec<Box<[u8]>> = names.keys().cloned().collect();
     for k in &keys {
@@ -471,11 +514,31 @@ fn check_zone(
             names.entry(a.into()).or_default();
         }
     }
-    let cuts = names
+    let cuts: BTreeSet<Box<[u8]>> = names
         .iter()
         .filter(|(k, n)| **k != origin_key && n.get(RecordType::NS).is_some())
         .map(|(k, _)| k.clone())
         .collect();
+    for b in balanced_here {
+        let key = name_key(&b.name);
+        if let Some(cut) = ancestors(&key, origin_key.len())
+            .chain([&key[..]])
+            .find(|a| cuts.contains(*a))
+        {
+            errors.push(ZoneError {
+                file: b.file.clone(),
+                line: b.line,
+                message: format!(
+                    "{} is load-balanced, but it is at or below the delegation {}",
+                    b.name,
+                    key_to_name(cut)
+                ),
+            });
+        }
+    }
+    if errors.len() > before {
+        return None;
+    }
     let RData::SOA(s) = &soa else { unreachable!() };
     let negative_ttl = soa_ttl.min(s.minimum);
     Some(ZoneData {
@@ -488,15 +551,43 @@ fn check_zone(
         negative_ttl,
         record_count,
         types,
+        balanced,
     })
 }
 
 /// Checks and encodes every zone; the result answers queries for all of them.
-pub fn build_zones(parsed: Vec<(PathBuf, Name, Vec<SourceRecord>)>) -> Result<Zones, ZoneErrors> {
+pub fn build_zones(
+    parsed: Vec<(PathBuf, Name, Vec<SourceRecord>)>,
+    balanced: &[BalancedName],
+) -> Result<Zones, ZoneErrors> {
     let mut errors = Vec::new();
     let mut data = Vec::new();
+    // Each balanced name belongs to the most specific zone that contains it.
+    let zone_of = |b: &BalancedName| {
+        parsed
+            .iter()
+            .filter(|(_, origin, _)| origin.zone_of(&b.name))
+            .max_by_key(|(_, origin, _)| origin.num_labels())
+            .map(|(_, origin, _)| origin.clone())
+    };
+    let owners: Vec<Option<Name>> = balanced.iter().map(zone_of).collect();
+    for (b, owner) in balanced.iter().zip(&owners) {
+        if owner.is_none() {
+            errors.push(ZoneError {
+                file: b.file.clone(),
+                line: b.line,
+                message: format!("{} is in none of the zones served", b.name),
+            });
+        }
+    }
     for (file, origin, records) in parsed {
-        if let Some(z) = check_zone(&file, &origin, records, &mut errors) {
+        let here: Vec<&BalancedName> = balanced
+            .iter()
+            .zip(&owners)
+            .filter(|(_, o)| o.as_ref() == Some(&origin))
+            .map(|(b, _)| b)
+            .collect();
+        if let Some(z) = check_zone(&file, &origin, records, &here, &mut errors) {
             data.push(z);
         }
     }
@@ -600,6 +691,7 @@ fn encode_zone(
                 other: referral,
                 delegated: true,
                 wildcard: None,
+                balanced: None,
             }
         } else {
             let mut qtypes: BTreeSet<u16> =
@@ -621,6 +713,7 @@ fn encode_zone(
                 other,
                 delegated: false,
                 wildcard: None,
+                balanced: z.balanced.get(key).copied(),
             }
         };
         index.insert(key.clone(), nodes.len() as u32);

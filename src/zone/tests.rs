@@ -68,24 +68,31 @@ const DEEP: &[&str] = &[
 ];
 
 fn zones() -> Zones {
-    build_zones(vec![
-        (
-            "example.com.zone".into(),
-            name("example.com."),
-            records(EXAMPLE),
-        ),
-        (
-            "deep.example.com.zone".into(),
-            name("deep.example.com."),
-            records(DEEP),
-        ),
-    ])
+    build_zones(
+        vec![
+            (
+                "example.com.zone".into(),
+                name("example.com."),
+                records(EXAMPLE),
+            ),
+            (
+                "deep.example.com.zone".into(),
+                name("deep.example.com."),
+                records(DEEP),
+            ),
+        ],
+        &[],
+    )
     .unwrap()
 }
 
 fn ask(zones: &Zones, qname: &str, qtype: RecordType) -> Option<Message> {
     let n = name(qname);
-    let answer = zones.lookup(&crate::dns::encode::name_key(&n), u16::from(qtype))?;
+    let Found::Answer(answer) =
+        zones.lookup(&crate::dns::encode::name_key(&n), u16::from(qtype))?
+    else {
+        panic!("{qname} is load-balanced");
+    };
     Some(Message::from_vec(&render_for_test(answer, &n, u16::from(qtype))).unwrap())
 }
 
@@ -431,11 +438,10 @@ fn zone_errors_name_file_and_line() {
         ),
     ];
     for (lines, want) in cases {
-        let err = build_zones(vec![(
-            "test.zone".into(),
-            name("example.com."),
-            records(lines),
-        )])
+        let err = build_zones(
+            vec![("test.zone".into(), name("example.com."), records(lines))],
+            &[],
+        )
         .unwrap_err();
         assert_eq!(err.to_string(), *want);
     }

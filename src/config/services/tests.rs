@@ -105,6 +105,8 @@ endpoints = [{ region = "eu-west", address = "192.0.2.7", capacity = 1000000 }]
     let expected = vec![
         Service {
             name: name("www.example.com."),
+            overprovision: 1.0,
+            salt: super::name_salt(&name("www.example.com.")),
             origin: name("example.com."),
             file: file.clone(),
             line: 2,
@@ -165,6 +167,8 @@ endpoints = [{ region = "eu-west", address = "192.0.2.7", capacity = 1000000 }]
         },
         Service {
             name: name("example.com."),
+            overprovision: 1.0,
+            salt: super::name_salt(&name("example.com.")),
             origin: name("example.com."),
             file: file.clone(),
             line: 24,
@@ -202,6 +206,8 @@ endpoints = [{ region = "eu-west", address = "192.0.2.7", capacity = 1000000 }]
         },
         Service {
             name: name("API.example.com."),
+            overprovision: 1.0,
+            salt: super::name_salt(&name("API.example.com.")),
             origin: name("example.com."),
             file,
             line: 33,
@@ -1016,7 +1022,7 @@ fn unknown_keys_are_caught_in_every_table() {
     let known = [
         (
             www("ttl_secs = 30\n"),
-            "ttl, max_answers, policy, order, check, endpoints, route, on_all_down, unknown_location",
+            "ttl, max_answers, policy, order, check, endpoints, route, on_all_down, unknown_location, overprovision",
         ),
         (
             format!("[services.www]\nendpoints = [{{ {endpoint}, weight = 5 }}]\n"),
