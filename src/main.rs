@@ -24,6 +24,23 @@ enum Command {
         #[arg(long, default_value = "meridian.toml")]
         config: PathBuf,
     },
+    /// Show how a load-balanced name is answered for a client, step by step.
+    Explain {
+        /// The name, e.g. www.example.com
+        name: String,
+        /// A or AAAA.
+        #[arg(long = "type", default_value = "A")]
+        qtype: String,
+        /// The client: an address, or a network as sent in EDNS Client Subnet (IP/PREFIX).
+        #[arg(long)]
+        client: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Configuration file.
+        #[arg(long, default_value = "meridian.toml")]
+        config: PathBuf,
+    },
     /// Validate the configuration and every zone, as `serve` would load them.
     Check {
         /// Configuration file.
@@ -44,6 +61,13 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { config } => meridian::cli::serve::run(&config),
         Command::Check { config } => meridian::cli::check::run(&config),
+        Command::Explain {
+            name,
+            qtype,
+            client,
+            json,
+            config,
+        } => meridian::cli::explain::run(&config, &name, &qtype, &client, json),
     };
     match result {
         Ok(code) => code,

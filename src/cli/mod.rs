@@ -2,4 +2,5 @@
 //! Nothing here decides an answer; `anyhow` is used only here and in `main.rs`.
 
 pub mod check;
+pub mod explain;
 pub mod serve;

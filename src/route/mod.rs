@@ -10,6 +10,7 @@
 //! lost spills to the next), then hash the client's network to pick a region and, inside
 //! it, endpoints by capacity. The ECS scope says which part of the address decided it.
 
+pub mod explain;
 #[cfg(test)]
 mod tests;
 
@@ -118,7 +119,7 @@ pub enum Family {
 }
 
 impl Family {
-    fn matches(self, a: &IpAddr) -> bool {
+    pub fn matches(self, a: &IpAddr) -> bool {
         matches!(
             (self, a),
             (Family::V4, IpAddr::V4(_)) | (Family::V6, IpAddr::V6(_))
