@@ -30,6 +30,7 @@ pub struct Snapshot {
 pub struct GeoFile {
     pub db: GeoDb,
     pub modified: Option<SystemTime>,
+    pub fields: crate::config::GeoFields,
 }
 
 /// The answer swap: queries load it, reloads and health changes store a new one.
@@ -69,7 +70,7 @@ impl Snapshot {
         let (services, zones) = services;
         let geo = match &config.geoip.database {
             None => None,
-            Some(path) => Some(open_geo(path, previous)?),
+            Some(path) => Some(open_geo(path, &config.geoip.fields, previous)?),
         };
         let health = HealthTable::all_up(&services);
         Ok(Snapshot {
@@ -106,17 +107,22 @@ fn modified(path: &Path) -> Option<SystemTime> {
 }
 
 /// Opens the database, or reuses the previous snapshot's when the file is unchanged.
-fn open_geo(path: &Path, previous: Option<&Snapshot>) -> Result<Arc<GeoFile>, LoadError> {
+fn open_geo(
+    path: &Path,
+    fields: &crate::config::GeoFields,
+    previous: Option<&Snapshot>,
+) -> Result<Arc<GeoFile>, LoadError> {
     let now = modified(path);
     if let Some(prev) = previous.and_then(|p| p.geo.as_ref())
         && prev.db.path == path
+        && prev.fields == *fields
         && prev.modified == now
         && now.is_some()
     {
         return Ok(prev.clone());
     }
-    let db = GeoDb::open(path).map_err(LoadError::Geo)?;
-    Ok(Arc::new(GeoFile { db, modified: now }))
+    let db = GeoDb::open(path, fields).map_err(LoadError::Geo)?;
+    Ok(Arc::new(GeoFile { db, modified: now, fields: fields.clone() }))
 }
 
 /// True when the configured database file changed since `snapshot` read it.

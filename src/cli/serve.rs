@@ -111,6 +111,9 @@ fn bind_tcp(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     Ok(socket.into())
 }
 
+/// How often the geolocation database file is checked for replacement.
+const GEO_WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Reloads on SIGHUP (an invalid new config is refused and the old one keeps serving);
 /// returns on SIGTERM or SIGINT.
 async fn signals(
@@ -122,9 +125,18 @@ async fn signals(
     let mut hup = signal(SignalKind::hangup())?;
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    // A replaced geolocation database is picked up without a SIGHUP.
+    let mut geo_watch = tokio::time::interval(GEO_WATCH_INTERVAL);
+    geo_watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = hup.recv() => reload(config_path, live, started).await,
+            _ = geo_watch.tick() => {
+                if crate::snapshot::geo_changed(&live.load()) {
+                    tracing::info!("geolocation database changed on disk; reloading");
+                    reload(config_path, live, started).await;
+                }
+            }
             _ = term.recv() => break,
             _ = int.recv() => break,
         }

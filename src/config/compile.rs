@@ -50,6 +50,18 @@ pub struct ServerConfig {
 pub struct GeoipConfig {
     /// `None`: no database, every client is "unknown location".
     pub database: Option<PathBuf>,
+    /// Field paths tried before the known layouts (GeoIP2, DB-IP, IPinfo): each a list of
+    /// map keys, with a number meaning an array index (`subdivisions.0.iso_code`).
+    pub fields: GeoFields,
+}
+
+/// Where a record keeps what we need, when the layout is not one we know.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GeoFields {
+    pub country: Option<Vec<String>>,
+    pub continent: Option<Vec<String>>,
+    pub latitude: Option<Vec<String>>,
+    pub longitude: Option<Vec<String>>,
 }
 
 /// How many fresh probers must agree before an endpoint changes state.
@@ -463,7 +475,23 @@ impl<'a> Checker<'a> {
         let database = raw
             .database
             .map(|db| self.path(Some(db), "geoip.database", ""));
-        GeoipConfig { database }
+        let mut field = |value: Option<Spanned<String>>, key: &str| {
+            let value = value?;
+            let parts: Vec<String> = value.get_ref().split('.').map(str::to_owned).collect();
+            if parts.iter().any(|p| p.is_empty()) {
+                let message = format!("{:?} is not a dotted path like \"location.latitude\"", value.get_ref());
+                self.error(Some(value.span()), key, message);
+                return None;
+            }
+            Some(parts)
+        };
+        let fields = GeoFields {
+            country: field(raw.country_field, "geoip.country_field"),
+            continent: field(raw.continent_field, "geoip.continent_field"),
+            latitude: field(raw.latitude_field, "geoip.latitude_field"),
+            longitude: field(raw.longitude_field, "geoip.longitude_field"),
+        };
+        GeoipConfig { database, fields }
     }
 
     fn fleet(&mut self, raw: RawFleet) -> FleetConfig {

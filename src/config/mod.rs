@@ -11,7 +11,8 @@ mod raw;
 mod services;
 
 pub use compile::{
-    Config, ConfigError, ConfigErrors, FleetConfig, GeoipConfig, Quorum, Region, ServerConfig,
+    Config, ConfigError, ConfigErrors, FleetConfig, GeoFields, GeoipConfig, Quorum, Region,
+    ServerConfig,
     load, parse,
 };
 pub use services::{

@@ -40,6 +40,11 @@ pub struct RawServer {
 #[serde(deny_unknown_fields, expecting = "a table")]
 pub struct RawGeoip {
     pub database: Option<Spanned<String>>,
+    /// Dotted paths into the database's records, for layouts we do not know.
+    pub country_field: Option<Spanned<String>>,
+    pub continent_field: Option<Spanned<String>>,
+    pub latitude_field: Option<Spanned<String>>,
+    pub longitude_field: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -243,7 +248,16 @@ mod tests {
             known_keys::<RawFleet>(),
             ["token_file", "quorum", "local_prober"]
         );
-        assert_eq!(known_keys::<RawGeoip>(), ["database"]);
+        assert_eq!(
+            known_keys::<RawGeoip>(),
+            [
+                "database",
+                "country_field",
+                "continent_field",
+                "latitude_field",
+                "longitude_field"
+            ]
+        );
         assert_eq!(known_keys::<RawServer>().len(), 9);
         assert!(known_keys::<String>().is_empty());
         assert_eq!(

@@ -5,6 +5,7 @@
 //! load, so a lookup is a tree walk plus a hash lookup. Coordinates missing from a record
 //! fall back to the country's, then the continent's centroid. Knows nothing of services.
 
+use crate::config::GeoFields;
 use maxminddb::{PathElement, Reader};
 use rustc_hash::FxHashMap;
 use serde::Deserialize;
@@ -142,13 +143,37 @@ const LONGITUDE_PATHS: &[FieldPath] = &[
     &[PathElement::Key("lon")],
 ];
 
+/// The first of the configured path, then the known ones, that the record holds.
 fn first<'a, T: Deserialize<'a>>(
     r: &maxminddb::LookupResult<'a, Vec<u8>>,
-    paths: &[FieldPath],
+    configured: Option<&[PathElement<'_>]>,
+    known: &[FieldPath],
 ) -> Option<T> {
-    paths
-        .iter()
+    configured
+        .into_iter()
+        .chain(known.iter().copied())
         .find_map(|p| r.decode_path::<T>(p).ok().flatten())
+}
+
+/// A configured dotted path as path elements (numbers index arrays).
+fn elements(path: &Option<Vec<String>>) -> Option<Vec<PathElement<'_>>> {
+    path.as_ref().map(|parts| {
+        parts
+            .iter()
+            .map(|p| match p.parse::<usize>() {
+                Ok(i) => PathElement::Index(i),
+                Err(_) => PathElement::Key(p),
+            })
+            .collect()
+    })
+}
+
+/// Configured field paths, borrowed as path elements while the database is decoded.
+struct Paths<'a> {
+    country: Option<Vec<PathElement<'a>>>,
+    continent: Option<Vec<PathElement<'a>>>,
+    latitude: Option<Vec<PathElement<'a>>>,
+    longitude: Option<Vec<PathElement<'a>>>,
 }
 
 fn code(s: Option<String>) -> Option<[u8; 2]> {
@@ -160,7 +185,13 @@ fn code(s: Option<String>) -> Option<[u8; 2]> {
 
 impl GeoDb {
     /// Opens a database and decodes every record it holds.
-    pub fn open(path: &Path) -> Result<GeoDb, GeoError> {
+    pub fn open(path: &Path, fields: &GeoFields) -> Result<GeoDb, GeoError> {
+        let paths = Paths {
+            country: elements(&fields.country),
+            continent: elements(&fields.continent),
+            latitude: elements(&fields.latitude),
+            longitude: elements(&fields.longitude),
+        };
         let err = |reason: String| GeoError::Open {
             path: path.to_path_buf(),
             reason,
@@ -178,7 +209,7 @@ impl GeoDb {
             if places.contains_key(&offset) {
                 continue;
             }
-            places.insert(offset, decode_place(&r));
+            places.insert(offset, decode_place(&r, &paths));
         }
         Ok(GeoDb {
             path: path.to_path_buf(),
@@ -217,14 +248,14 @@ impl GeoDb {
     }
 }
 
-fn decode_place(r: &maxminddb::LookupResult<'_, Vec<u8>>) -> Place {
-    let country = code(first::<String>(r, COUNTRY_PATHS));
-    let mut continent = code(first::<String>(r, CONTINENT_PATHS));
+fn decode_place(r: &maxminddb::LookupResult<'_, Vec<u8>>, paths: &Paths<'_>) -> Place {
+    let country = code(first::<String>(r, paths.country.as_deref(), COUNTRY_PATHS));
+    let mut continent = code(first::<String>(r, paths.continent.as_deref(), CONTINENT_PATHS));
     if continent.is_none() {
         continent = country.and_then(centroids::continent_of);
     }
-    let lat = first::<Number>(r, LATITUDE_PATHS).map(|n| n.0);
-    let lon = first::<Number>(r, LONGITUDE_PATHS).map(|n| n.0);
+    let lat = first::<Number>(r, paths.latitude.as_deref(), LATITUDE_PATHS).map(|n| n.0);
+    let lon = first::<Number>(r, paths.longitude.as_deref(), LONGITUDE_PATHS).map(|n| n.0);
     let (coordinates, coordinates_from) = match (lat, lon) {
         (Some(la), Some(lo))
             if la.is_finite() && lo.is_finite() && la.abs() <= 90.0 && lo.abs() <= 180.0 =>
