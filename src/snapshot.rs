@@ -122,7 +122,11 @@ fn open_geo(
         return Ok(prev.clone());
     }
     let db = GeoDb::open(path, fields).map_err(LoadError::Geo)?;
-    Ok(Arc::new(GeoFile { db, modified: now, fields: fields.clone() }))
+    Ok(Arc::new(GeoFile {
+        db,
+        modified: now,
+        fields: fields.clone(),
+    }))
 }
 
 /// True when the configured database file changed since `snapshot` read it.

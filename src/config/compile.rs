@@ -479,7 +479,10 @@ impl<'a> Checker<'a> {
             let value = value?;
             let parts: Vec<String> = value.get_ref().split('.').map(str::to_owned).collect();
             if parts.iter().any(|p| p.is_empty()) {
-                let message = format!("{:?} is not a dotted path like \"location.latitude\"", value.get_ref());
+                let message = format!(
+                    "{:?} is not a dotted path like \"location.latitude\"",
+                    value.get_ref()
+                );
                 self.error(Some(value.span()), key, message);
                 return None;
             }

@@ -12,8 +12,7 @@ mod services;
 
 pub use compile::{
     Config, ConfigError, ConfigErrors, FleetConfig, GeoFields, GeoipConfig, Quorum, Region,
-    ServerConfig,
-    load, parse,
+    ServerConfig, load, parse,
 };
 pub use services::{
     Check, CheckKind, Endpoint, OnAllDown, Policy, Route, Service, load_services, parse_services,

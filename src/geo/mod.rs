@@ -250,7 +250,11 @@ impl GeoDb {
 
 fn decode_place(r: &maxminddb::LookupResult<'_, Vec<u8>>, paths: &Paths<'_>) -> Place {
     let country = code(first::<String>(r, paths.country.as_deref(), COUNTRY_PATHS));
-    let mut continent = code(first::<String>(r, paths.continent.as_deref(), CONTINENT_PATHS));
+    let mut continent = code(first::<String>(
+        r,
+        paths.continent.as_deref(),
+        CONTINENT_PATHS,
+    ));
     if continent.is_none() {
         continent = country.and_then(centroids::continent_of);
     }

@@ -4,6 +4,8 @@
 //! [`Health`] view of one service from it. Nothing here is locked or mutated in place.
 
 use crate::config::Service;
+pub mod quorum;
+
 use crate::route::{EndpointState, Health};
 
 /// Health of every service's endpoints, indexed like the snapshot's services.
