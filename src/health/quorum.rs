@@ -118,7 +118,9 @@ mod tests {
         let fresh = now - 1000;
         let stale = now - 16_000; // interval 5 s: stale after 15 s
         use Quorum::*;
-        let rows: &[(&[(&str, bool, u64)], Option<bool>, Quorum, bool, &str)] = &[
+        // votes (prober, up, at), last state, quorum → up, why
+        type Row<'a> = (&'a [(&'a str, bool, u64)], Option<bool>, Quorum, bool, &'a str);
+        let rows: &[Row] = &[
             (&[], None, Majority, true, "never judged: healthy"),
             (&[], Some(false), Majority, false, "no votes: last known"),
             (
