@@ -4,7 +4,10 @@
 //! [`Health`] view of one service from it. Nothing here is locked or mutated in place.
 
 use crate::config::Service;
+pub mod fleet;
 pub mod quorum;
+pub mod store;
+pub mod task;
 
 use crate::route::{EndpointState, Health};
 
@@ -33,6 +36,10 @@ impl HealthTable {
                 })
                 .collect(),
         }
+    }
+
+    pub fn from_services(services: Vec<ServiceHealth>) -> HealthTable {
+        HealthTable { services }
     }
 
     /// Sets one endpoint's state (building a new table, as tests and the health task do).
