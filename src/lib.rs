@@ -8,8 +8,10 @@
 //! - `health`: endpoint health as the DNS path reads it ([`health::HealthTable`]).
 //! - `dns`: the wire protocol: query parsing, response rendering, UDP and TCP listeners.
 //! - `snapshot`: [`snapshot::Snapshot`] (everything a query reads) and [`snapshot::Live`], its atomic swap.
-//! - `cli`: the `serve` and `check` commands: builds the pieces and starts them.
+//! - `api`: the HTTP API (status, explain, reload, drains, fleet reports, metrics, status page).
+//! - `cli`: the commands (`serve`, `check`, `explain`, `probe`): build the pieces and start them.
 
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod dns;

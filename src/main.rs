@@ -41,6 +41,24 @@ enum Command {
         #[arg(long, default_value = "meridian.toml")]
         config: PathBuf,
     },
+    /// Run one prober of the fleet: check the servers' targets, report to every server.
+    Probe {
+        /// The region this prober checks from (one of the servers' regions).
+        #[arg(long)]
+        region: String,
+        /// A server's HTTP API, e.g. http://127.0.0.1:5380 (repeat for every server).
+        #[arg(long = "server", required = true)]
+        servers: Vec<String>,
+        /// File holding the fleet's bearer token.
+        #[arg(long)]
+        token_file: PathBuf,
+        /// This prober's name, unique in the fleet (default: REGION-PID).
+        #[arg(long)]
+        name: Option<String>,
+        /// Local address to check from.
+        #[arg(long)]
+        source: Option<std::net::IpAddr>,
+    },
     /// Validate the configuration and every zone, as `serve` would load them.
     Check {
         /// Configuration file.
@@ -61,6 +79,19 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { config } => meridian::cli::serve::run(&config),
         Command::Check { config } => meridian::cli::check::run(&config),
+        Command::Probe {
+            region,
+            servers,
+            token_file,
+            name,
+            source,
+        } => meridian::cli::probe::run(meridian::cli::probe::ProbeArgs {
+            region: &region,
+            servers: &servers,
+            token_file: &token_file,
+            name: name.as_deref(),
+            source,
+        }),
         Command::Explain {
             name,
             qtype,

@@ -6,6 +6,7 @@
 //! buffer has grown. No logging here above debug; counts go into [`QueryStats`].
 
 use super::encode::Answer;
+pub use super::stats::QueryStats;
 use super::wire::{self, Edns, Query, QueryError};
 use crate::route::{self, Client, Decision, Family};
 use crate::snapshot::Snapshot;
@@ -17,14 +18,6 @@ use std::net::IpAddr;
 pub enum Transport {
     Udp,
     Tcp,
-}
-
-/// Per-worker counters, summed when someone asks; no shared atomics per query.
-#[derive(Debug, Default, Clone)]
-pub struct QueryStats {
-    pub responses_by_rcode: [u64; 24],
-    pub truncated: u64,
-    pub dropped: u64,
 }
 
 const TYPE_AXFR: u16 = 252;
@@ -63,7 +56,7 @@ pub fn respond(
                 payload,
                 out,
             );
-            stats.responses_by_rcode[wire::RCODE_FORMERR as usize] += 1;
+            stats.unzoned(wire::RCODE_FORMERR as u16);
             return true;
         }
         Err(QueryError::NotImp { question_end, edns }) => {
@@ -75,21 +68,21 @@ pub fn respond(
                 payload,
                 out,
             );
-            stats.responses_by_rcode[wire::RCODE_NOTIMP as usize] += 1;
+            stats.unzoned(wire::RCODE_NOTIMP as u16);
             return true;
         }
     };
     let question_end = Some((12 + q.question.len()) as u16);
     let refuse = |out: &mut Vec<u8>, rcode: u8, stats: &mut QueryStats| {
         error_response(msg, question_end, rcode as u16, q.edns, payload, out);
-        stats.responses_by_rcode[rcode as usize] += 1;
+        stats.unzoned(rcode as u16);
         true
     };
     if let Some(e) = q.edns
         && e.version > 0
     {
         error_response(msg, question_end, wire::RCODE_BADVERS, q.edns, payload, out);
-        stats.responses_by_rcode[wire::RCODE_BADVERS as usize] += 1;
+        stats.unzoned(wire::RCODE_BADVERS);
         return true;
     }
     match q.qtype {
@@ -101,7 +94,7 @@ pub fn respond(
     if q.qclass != CLASS_IN && q.qclass != CLASS_ANY {
         return refuse(out, wire::RCODE_REFUSED, stats);
     }
-    let Some(found) = snap.zones.lookup(q.key(), q.qtype) else {
+    let Some((zone, found)) = snap.zones.lookup(q.key(), q.qtype) else {
         return refuse(out, wire::RCODE_REFUSED, stats);
     };
     let max = match transport {
@@ -111,17 +104,26 @@ pub fn respond(
             None => 512,
         },
     };
-    match found {
-        Found::Answer(answer) => render(&q, answer, 0, max, payload, out, stats),
+    let rcode = match found {
+        Found::Answer(answer) => {
+            render(&q, answer, 0, max, payload, out, stats);
+            answer.rcode
+        }
         Found::Balanced { service, nodata } => {
             let decision = decide_for(snap, &q, service as usize, peer);
+            if let Some(region) = decision.region {
+                stats.choice(service, region);
+            }
             if decision.is_empty() {
                 render(&q, nodata, decision.scope, max, payload, out, stats);
+                nodata.rcode
             } else {
                 render_addresses(&q, &decision, max, payload, out, stats);
+                0
             }
         }
-    }
+    };
+    stats.zone(zone, rcode as u16);
     true
 }
 
@@ -205,7 +207,6 @@ fn render_addresses(
     if let Some(e) = q.edns {
         opt(out, payload, 0, e, decision.scope);
     }
-    stats.responses_by_rcode[0] += 1;
 }
 
 /// Writes header, question, the answer's sections (cut to fit `max`) and OPT.
@@ -241,7 +242,6 @@ fn render(
     if let Some(e) = q.edns {
         opt(out, payload, 0, e, ecs_scope);
     }
-    stats.responses_by_rcode[answer.rcode as usize] += 1;
 }
 
 fn header(out: &mut Vec<u8>, id: u16, flags: u16, qdcount: u16, counts: [u16; 3]) {

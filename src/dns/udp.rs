@@ -5,6 +5,7 @@
 //! `sendmmsg`. No task per packet, no lock, no allocation once the buffers have grown.
 
 use super::respond::{QueryStats, Transport, respond};
+use super::stats::Totals;
 use crate::snapshot::Live;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
@@ -12,6 +13,7 @@ use std::mem::{size_of, zeroed};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
+use std::sync::Mutex;
 
 /// Datagrams taken per `recvmmsg` call.
 const BATCH: usize = 32;
@@ -37,9 +39,10 @@ pub fn spawn_worker(
     name: String,
     socket: UdpSocket,
     live: Arc<Live>,
+    totals: Arc<Mutex<Totals>>,
 ) -> io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new().name(name).spawn(move || {
-        let mut worker = Worker::new(socket, live);
+        let mut worker = Worker::new(socket, live, totals);
         worker.run();
     })
 }
@@ -48,6 +51,7 @@ struct Worker {
     socket: UdpSocket,
     live: Arc<Live>,
     stats: QueryStats,
+    totals: Arc<Mutex<Totals>>,
     recv_bufs: Vec<[u8; RECV_SIZE]>,
     send_bufs: Vec<Vec<u8>>,
     addrs: Vec<libc::sockaddr_storage>,
@@ -61,7 +65,7 @@ struct Worker {
 unsafe impl Send for Worker {}
 
 impl Worker {
-    fn new(socket: UdpSocket, live: Arc<Live>) -> Worker {
+    fn new(socket: UdpSocket, live: Arc<Live>, totals: Arc<Mutex<Totals>>) -> Worker {
         // SAFETY: these are plain C structs for which all-zero is a valid value.
         let zero_addr: libc::sockaddr_storage = unsafe { zeroed() };
         let zero_iov: libc::iovec = unsafe { zeroed() };
@@ -70,6 +74,7 @@ impl Worker {
             socket,
             live,
             stats: QueryStats::default(),
+            totals,
             recv_bufs: vec![[0u8; RECV_SIZE]; BATCH],
             send_bufs: (0..BATCH).map(|_| Vec::with_capacity(RECV_SIZE)).collect(),
             addrs: vec![zero_addr; BATCH],
@@ -135,6 +140,7 @@ impl Worker {
                 h.msg_namelen = self.recv_msgs[i].msg_hdr.msg_namelen;
                 k += 1;
             }
+            self.stats.flush(&snapshot, &self.totals);
             drop(snapshot);
             let mut sent = 0;
             while sent < k {

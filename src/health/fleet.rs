@@ -119,7 +119,17 @@ pub fn target_id(address: IpAddr, check: &Check) -> String {
             q.push("insecure".into());
         }
         if check.expect != [(200, 399)] {
-            let e: Vec<String> = check.expect.iter().map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") }).collect();
+            let e: Vec<String> = check
+                .expect
+                .iter()
+                .map(|(a, b)| {
+                    if a == b {
+                        a.to_string()
+                    } else {
+                        format!("{a}-{b}")
+                    }
+                })
+                .collect();
             q.push(format!("expect={}", e.join(",")));
         }
         if let Some(b) = &check.body {

@@ -4,7 +4,9 @@
 //! [`Health`] view of one service from it. Nothing here is locked or mutated in place.
 
 use crate::config::Service;
+pub mod check;
 pub mod fleet;
+pub mod prober;
 pub mod quorum;
 pub mod store;
 pub mod task;

@@ -119,7 +119,13 @@ mod tests {
         let stale = now - 16_000; // interval 5 s: stale after 15 s
         use Quorum::*;
         // votes (prober, up, at), last state, quorum → up, why
-        type Row<'a> = (&'a [(&'a str, bool, u64)], Option<bool>, Quorum, bool, &'a str);
+        type Row<'a> = (
+            &'a [(&'a str, bool, u64)],
+            Option<bool>,
+            Quorum,
+            bool,
+            &'a str,
+        );
         let rows: &[Row] = &[
             (&[], None, Majority, true, "never judged: healthy"),
             (&[], Some(false), Majority, false, "no votes: last known"),

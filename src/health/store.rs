@@ -48,6 +48,19 @@ pub enum ReportError {
     Duplicate(usize, String),
 }
 
+/// Upper bounds (seconds) of the check latency histogram buckets.
+pub const LATENCY_BUCKETS: [f64; 10] =
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
+
+/// Check latency as probers report it, cumulative since start (a Prometheus histogram).
+#[derive(Debug, Clone, Default)]
+pub struct LatencyHistogram {
+    /// Observations at or below each bound of [`LATENCY_BUCKETS`].
+    pub buckets: [u64; LATENCY_BUCKETS.len()],
+    pub count: u64,
+    pub sum_secs: f64,
+}
+
 /// The fleet's view of every target, as this server judges it.
 #[derive(Debug)]
 pub struct HealthStore {
@@ -59,6 +72,7 @@ pub struct HealthStore {
     judged: BTreeMap<String, Judgement>,
     saved: Saved,
     pub probers: BTreeMap<String, ProberInfo>,
+    pub latency: LatencyHistogram,
 }
 
 impl HealthStore {
@@ -69,10 +83,16 @@ impl HealthStore {
         let (saved, warning) = match std::fs::read(&path) {
             Ok(bytes) => match serde_json::from_slice(&bytes) {
                 Ok(s) => (s, None),
-                Err(e) => (Saved::default(), Some(format!("{}: ignored: {e}", path.display()))),
+                Err(e) => (
+                    Saved::default(),
+                    Some(format!("{}: ignored: {e}", path.display())),
+                ),
             },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Saved::default(), None),
-            Err(e) => (Saved::default(), Some(format!("{}: ignored: {e}", path.display()))),
+            Err(e) => (
+                Saved::default(),
+                Some(format!("{}: ignored: {e}", path.display())),
+            ),
         };
         let store = HealthStore {
             path,
@@ -83,6 +103,7 @@ impl HealthStore {
             judged: BTreeMap::new(),
             saved,
             probers: BTreeMap::new(),
+            latency: LatencyHistogram::default(),
         };
         (store, warning)
     }
@@ -104,13 +125,25 @@ impl HealthStore {
     /// Records a batch, stamped with the server's clock (probers' clocks may drift).
     /// Returns (accepted, ignored): reports on targets this server does not have are
     /// ignored (a prober may still be on an older target list).
-    pub fn apply(&mut self, batch: &ReportBatch, now_ms: u64) -> Result<(usize, usize), ReportError> {
+    pub fn apply(
+        &mut self,
+        batch: &ReportBatch,
+        now_ms: u64,
+    ) -> Result<(usize, usize), ReportError> {
         let p = &batch.prober;
-        if p.is_empty() || p.len() > 64 || !p.bytes().all(|b| b.is_ascii_alphanumeric() || b".-_:".contains(&b)) {
+        if p.is_empty()
+            || p.len() > 64
+            || !p
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-_:".contains(&b))
+        {
             return Err(ReportError::BadProber);
         }
         if !self.regions.is_empty() && !self.regions.contains(&batch.region) {
-            return Err(ReportError::UnknownRegion(batch.region.clone(), self.regions.join(", ")));
+            return Err(ReportError::UnknownRegion(
+                batch.region.clone(),
+                self.regions.join(", "),
+            ));
         }
         if batch.reports.len() > MAX_REPORTS_PER_BATCH {
             return Err(ReportError::TooMany(batch.reports.len()));
@@ -129,11 +162,34 @@ impl HealthStore {
             if !self.targets.contains_key(&r.target) {
                 continue;
             }
-            let vote = Vote { up: r.up, at_ms: now_ms, changing: r.changing, rtt_ms: r.rtt_ms, reason: r.reason.clone() };
-            self.votes.entry(r.target.clone()).or_default().insert(p.clone(), vote);
+            if let Some(rtt) = r.rtt_ms {
+                let secs = rtt as f64 / 1000.0;
+                self.latency.count += 1;
+                self.latency.sum_secs += secs;
+                for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
+                    if secs <= *bound {
+                        self.latency.buckets[i] += 1;
+                    }
+                }
+            }
+            let vote = Vote {
+                up: r.up,
+                at_ms: now_ms,
+                changing: r.changing,
+                rtt_ms: r.rtt_ms,
+                reason: r.reason.clone(),
+            };
+            self.votes
+                .entry(r.target.clone())
+                .or_default()
+                .insert(p.clone(), vote);
             accepted += 1;
         }
-        let info = self.probers.entry(p.clone()).or_insert(ProberInfo { region: batch.region.clone(), last_report_ms: 0, reports: 0 });
+        let info = self.probers.entry(p.clone()).or_insert(ProberInfo {
+            region: batch.region.clone(),
+            last_report_ms: 0,
+            reports: 0,
+        });
         info.region = batch.region.clone();
         info.last_report_ms = now_ms;
         info.reports += accepted as u64;
@@ -146,7 +202,11 @@ impl HealthStore {
         let empty = BTreeMap::new();
         for (id, (spec, _)) in &self.targets {
             let votes = self.votes.get(id).unwrap_or(&empty);
-            let last = self.judged.get(id).map(|j| j.up).or_else(|| self.saved.states.get(id).copied());
+            let last = self
+                .judged
+                .get(id)
+                .map(|j| j.up)
+                .or_else(|| self.saved.states.get(id).copied());
             let j = judge(votes, last, self.quorum, now_ms, spec.interval_ms);
             let before = self.judged.insert(id.clone(), j);
             if before.map(|b| (b.up, b.unsettled)) != Some((j.up, j.unsettled)) {
@@ -174,7 +234,11 @@ impl HealthStore {
 
     /// Drains (or undrains) a region; true when it changed.
     pub fn set_drain(&mut self, region: &str, drained: bool) -> bool {
-        if drained { self.saved.drains.insert(region.to_string()) } else { self.saved.drains.remove(region) }
+        if drained {
+            self.saved.drains.insert(region.to_string())
+        } else {
+            self.saved.drains.remove(region)
+        }
     }
 
     /// The table the DNS path reads for `services`.
@@ -204,14 +268,19 @@ impl HealthStore {
                         let up = match self.judged.get(*id) {
                             Some(j) => {
                                 if j.unsettled {
-                                    let cap = ((spec.interval_ms / 1000) as u32).max(MIN_CHANGING_TTL);
+                                    let cap =
+                                        ((spec.interval_ms / 1000) as u32).max(MIN_CHANGING_TTL);
                                     ttl_cap = Some(ttl_cap.map_or(cap, |c| c.min(cap)));
                                 }
                                 j.up
                             }
                             None => self.saved.states.get(*id).copied().unwrap_or(true),
                         };
-                        if up { EndpointState::Up } else { EndpointState::Down }
+                        if up {
+                            EndpointState::Up
+                        } else {
+                            EndpointState::Down
+                        }
                     })
                     .collect();
                 ServiceHealth { endpoints, ttl_cap }
@@ -229,5 +298,149 @@ impl HealthStore {
         let text = serde_json::to_vec_pretty(&self.saved).map_err(std::io::Error::other)?;
         std::fs::write(&tmp, text)?;
         std::fs::rename(&tmp, &self.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config;
+    use crate::health::fleet::Report;
+    use hickory_proto::rr::Name;
+
+    const CONFIG: &str = "[server]\nregion = \"eu-west\"\n[regions.eu-west]\nlat = 53.35\nlon = -6.26\n[regions.us-east]\nlat = 39.04\nlon = -77.49\n";
+    const SERVICES: &str = r#"
+[services.www]
+check = { kind = "tcp", port = 80, interval = "5s" }
+endpoints = [
+  { region = "eu-west", address = "192.0.2.1" },
+  { region = "us-east", address = "192.0.2.2" },
+]
+[services.api]
+check = { kind = "tcp", port = 80, interval = "5s" }
+endpoints = [{ region = "us-east", address = "192.0.2.2" }]
+[services.plain]
+endpoints = [{ region = "us-east", address = "192.0.2.3" }]
+"#;
+
+    fn setup(dir: &Path) -> (HealthStore, config::Config, Vec<config::Service>) {
+        let config = config::parse(CONFIG, Path::new("meridian.toml")).unwrap();
+        let origin = Name::from_ascii("example.com.").unwrap();
+        let services =
+            config::parse_services(SERVICES, Path::new("example.com.toml"), &origin, &config)
+                .unwrap();
+        let (mut store, warning) = HealthStore::open(dir);
+        assert!(warning.is_none());
+        store.configure(&services, &config.regions, config.fleet.quorum);
+        (store, config, services)
+    }
+
+    fn batch(prober: &str, reports: &[(&str, bool)]) -> ReportBatch {
+        ReportBatch {
+            prober: prober.into(),
+            region: "eu-west".into(),
+            reports: reports
+                .iter()
+                .map(|(t, up)| Report {
+                    target: t.to_string(),
+                    up: *up,
+                    changing: false,
+                    rtt_ms: Some(3),
+                    reason: String::new(),
+                })
+                .collect(),
+        }
+    }
+
+    fn states(
+        store: &HealthStore,
+        config: &config::Config,
+        services: &[config::Service],
+    ) -> Vec<Vec<EndpointState>> {
+        let t = store.table(services, &config.regions);
+        (0..services.len())
+            .map(|i| t.service(i).endpoints.to_vec())
+            .collect()
+    }
+
+    #[test]
+    fn shared_targets_quorum_drains_and_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, config, services) = setup(dir.path());
+        let ids: Vec<String> = store.targets().map(|t| t.id.clone()).collect();
+        // 192.0.2.2:80 is named by two services: one target.
+        assert_eq!(
+            ids,
+            [
+                "tcp://192.0.2.1:80#timeout=2000ms",
+                "tcp://192.0.2.2:80#timeout=2000ms"
+            ]
+        );
+        use EndpointState::*;
+        assert_eq!(
+            states(&store, &config, &services),
+            [vec![Up, Up], vec![Up], vec![Up]],
+            "healthy before any check"
+        );
+
+        let b = &ids[1];
+        let now = 1_000_000;
+        store.apply(&batch("p1", &[(b, false)]), now).unwrap();
+        store.judge_all(now);
+        // One of one fresh vote says down: majority of 1.
+        assert_eq!(
+            states(&store, &config, &services),
+            [vec![Up, Down], vec![Down], vec![Up]]
+        );
+        store.apply(&batch("p2", &[(b, true)]), now).unwrap();
+        store.apply(&batch("p3", &[(b, true)]), now).unwrap();
+        store.judge_all(now);
+        assert_eq!(states(&store, &config, &services)[1], vec![Up]);
+        // p2 and p3 go quiet: their votes go stale, p1's fresh "down" decides.
+        store
+            .apply(&batch("p1", &[(b, false)]), now + 20_000)
+            .unwrap();
+        store.judge_all(now + 20_000);
+        assert_eq!(states(&store, &config, &services)[1], vec![Down]);
+
+        assert!(store.set_drain("eu-west", true));
+        assert_eq!(states(&store, &config, &services)[0], vec![Drained, Down]);
+        store.save().unwrap();
+
+        // A restart keeps the drain and the last state, before any new vote.
+        let (mut again, config, services) = setup(dir.path());
+        again.judge_all(now + 60_000);
+        assert_eq!(
+            states(&again, &config, &services),
+            [vec![Drained, Down], vec![Down], vec![Up]]
+        );
+    }
+
+    #[test]
+    fn bad_batches_change_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, _, _) = setup(dir.path());
+        let id = store.targets().next().unwrap().id.clone();
+        let mut bad_region = batch("p1", &[(&id, false)]);
+        bad_region.region = "mars".into();
+        assert!(matches!(
+            store.apply(&bad_region, 1),
+            Err(ReportError::UnknownRegion(..))
+        ));
+        assert_eq!(
+            store.apply(&batch("bad name!", &[(&id, false)]), 1),
+            Err(ReportError::BadProber)
+        );
+        let dup = batch("p1", &[(&id, false), (&id, true)]);
+        assert!(matches!(
+            store.apply(&dup, 1),
+            Err(ReportError::Duplicate(1, _))
+        ));
+        assert!(store.votes(&id).is_none());
+        // Unknown targets are ignored, the rest applied.
+        assert_eq!(
+            store.apply(&batch("p1", &[(&id, true), ("tcp://x", true)]), 1),
+            Ok((1, 1))
+        );
     }
 }

@@ -109,8 +109,8 @@ pub fn explain(
     let qtype = if family == Family::V6 { 28 } else { 1 };
     let service = match snap.zones.lookup(&key, qtype) {
         None => return Err(ExplainError::NotOurs(fqdn)),
-        Some(Found::Answer(_)) => return Err(ExplainError::Static(fqdn)),
-        Some(Found::Balanced { service, .. }) => service as usize,
+        Some((_, Found::Answer(_))) => return Err(ExplainError::Static(fqdn)),
+        Some((_, Found::Balanced { service, .. })) => service as usize,
     };
     let addr = mask(addr, prefix);
     let location = snap.locate(addr);

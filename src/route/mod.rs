@@ -61,6 +61,8 @@ pub struct Decision {
     /// ECS SCOPE PREFIX-LENGTH: every address in the client's network of this length gets
     /// this same answer.
     pub scope: u8,
+    /// The region the client's network drew (None when all were down or none served).
+    pub region: Option<usize>,
 }
 
 impl Decision {
@@ -151,6 +153,7 @@ pub fn decide(
             .ttl_cap
             .map_or(service.ttl, |cap| cap.min(service.ttl)),
         scope: 0,
+        region: None,
     };
     let loc = client.location;
     let mut scope = 0u8;
@@ -358,6 +361,7 @@ pub fn decide(
         scope = scope.max(hash_prefix);
     }
     decision.scope = scope.min(client.source_prefix);
+    decision.region = Some(cands[picked].region);
     if let Some(t) = trace {
         t.ranking = ranking;
         t.regions = cands.iter().map(region_trace).collect();

@@ -91,18 +91,22 @@ impl Node {
 impl Zones {
     /// The answer for a lower-case wire-format name and a query type, or `None` when the
     /// name is in none of our zones (REFUSED).
-    pub fn lookup(&self, key: &[u8], qtype: u16) -> Option<Found<'_>> {
+    /// Also returns the index of the zone that answers (for per-zone counters).
+    pub fn lookup(&self, key: &[u8], qtype: u16) -> Option<(u32, Found<'_>)> {
         if let Some(&i) = self.index.get(key) {
             let node = &self.nodes[i as usize];
             if let Some(service) = node.balanced
                 && matches!(qtype, TYPE_A | TYPE_AAAA | TYPE_ANY)
             {
-                return Some(Found::Balanced {
-                    service,
-                    nodata: &node.other,
-                });
+                return Some((
+                    node.zone,
+                    Found::Balanced {
+                        service,
+                        nodata: &node.other,
+                    },
+                ));
             }
-            return Some(Found::Answer(node.answer(qtype)));
+            return Some((node.zone, Found::Answer(node.answer(qtype))));
         }
         // The closest encloser: the longest existing ancestor (RFC 4592 §3.3.1).
         let mut pos = 0;
@@ -113,12 +117,18 @@ impl Zones {
             };
             let encloser = &self.nodes[i as usize];
             if encloser.delegated {
-                return Some(Found::Answer(&encloser.other));
+                return Some((encloser.zone, Found::Answer(&encloser.other)));
             }
             if let Some(w) = encloser.wildcard {
-                return Some(Found::Answer(self.nodes[w as usize].answer(qtype)));
+                return Some((
+                    encloser.zone,
+                    Found::Answer(self.nodes[w as usize].answer(qtype)),
+                ));
             }
-            return Some(Found::Answer(&self.zones[encloser.zone as usize].nxdomain));
+            return Some((
+                encloser.zone,
+                Found::Answer(&self.zones[encloser.zone as usize].nxdomain),
+            ));
         }
         None
     }

@@ -88,7 +88,7 @@ fn zones() -> Zones {
 
 fn ask(zones: &Zones, qname: &str, qtype: RecordType) -> Option<Message> {
     let n = name(qname);
-    let Found::Answer(answer) =
+    let (_, Found::Answer(answer)) =
         zones.lookup(&crate::dns::encode::name_key(&n), u16::from(qtype))?
     else {
         panic!("{qname} is load-balanced");
