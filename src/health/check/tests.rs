@@ -73,6 +73,8 @@ struct Reply {
     body: Vec<u8>,
     /// Sleep before answering.
     delay: Duration,
+    /// Sleep between the head and the body.
+    body_delay: Duration,
     /// Close the connection without answering.
     hang_up: bool,
 }
@@ -84,6 +86,7 @@ impl Reply {
             headers: Vec::new(),
             body: b"fine".to_vec(),
             delay: Duration::ZERO,
+            body_delay: Duration::ZERO,
             hang_up: false,
         }
     }
@@ -221,6 +224,8 @@ async fn exchange<S>(
     response.push_str("\r\n");
     // The client may stop reading early (body limit): write errors are expected then.
     let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.flush().await;
+    tokio::time::sleep(reply.body_delay).await;
     let _ = stream.write_all(&reply.body).await;
     let _ = stream.shutdown().await;
 }
@@ -447,6 +452,31 @@ async fn http_slow_server_is_down_after_the_timeout() {
 }
 
 #[tokio::test]
+async fn http_slow_body_is_down_after_the_timeout() {
+    bounded(async {
+        let server = Server::http(|_| Reply {
+            body_delay: Duration::from_secs(60),
+            ..Reply::status(200)
+        })
+        .await;
+        let checker = Checker::new(None).unwrap();
+        let mut target = local(check(CheckKind::Http, server.port()));
+        target.check.timeout = Duration::from_millis(300);
+        target.check.body = Some("fine".to_owned());
+        let observation = checker.check(&target).await;
+        assert_eq!(
+            down_reason(&observation),
+            "timeout after 300ms reading the body"
+        );
+        assert!(observation.rtt.is_some(), "the head did arrive");
+        // Without a body to look for, the head is enough.
+        target.check.body = None;
+        assert_eq!(checker.check(&target).await.verdict, Verdict::Up);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn http_refused_and_hang_up_are_down() {
     bounded(async {
         let checker = Checker::new(None).unwrap();
@@ -642,6 +672,17 @@ async fn source_of_the_other_address_family_is_no_vote() {
 }
 
 // --- pieces ---
+
+#[test]
+fn checks_can_run_on_spawned_tasks() {
+    fn send<T: Send>(_: &T) {}
+    fn shared<T: Send + Sync + Clone>() {}
+    shared::<Checker>();
+    let checker = Checker::new(None).unwrap();
+    let target = local(check(CheckKind::Https, 443));
+    // Built, never polled: nothing is sent.
+    send(&checker.check(&target));
+}
 
 #[test]
 fn request_urls_put_ipv6_in_brackets_and_the_host_name_in_the_url() {
