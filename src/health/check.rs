@@ -600,3 +600,6 @@ fn os_text(err: &io::Error) -> String {
         None => String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests;
