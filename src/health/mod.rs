@@ -3,7 +3,6 @@
 //! The table is built whole and swapped in with the snapshot; `route::decide` reads a
 //! [`Health`] view of one service from it. Nothing here is locked or mutated in place.
 
-
 use crate::config::Service;
 pub mod check;
 pub mod fleet;
