@@ -267,12 +267,25 @@ pub fn decide(
         if service.on_all_down == OnAllDown::NoData {
             return decision;
         }
-        // Fail open: every endpoint of the candidates, as if all were healthy.
-        for e in &service.endpoints {
-            if family.matches(&e.address)
-                && cands.iter().any(|c| c.region == e.region)
-                && !decision.push(e.address)
-            {
+        // Fail open: every endpoint of the candidates, as if all were healthy, except
+        // those the operator drained (unless everything is drained).
+        let eligible = |e: &crate::config::Endpoint| {
+            family.matches(&e.address) && cands.iter().any(|c| c.region == e.region)
+        };
+        let undrained = |(e, s): (&crate::config::Endpoint, &EndpointState)| {
+            (*s != EndpointState::Drained).then_some(e)
+        };
+        let any_undrained = service
+            .endpoints
+            .iter()
+            .zip(health.endpoints)
+            .filter_map(undrained)
+            .any(eligible);
+        for (e, s) in service.endpoints.iter().zip(health.endpoints) {
+            if !eligible(e) || (any_undrained && *s == EndpointState::Drained) {
+                continue;
+            }
+            if !decision.push(e.address) {
                 break;
             }
         }
