@@ -272,15 +272,11 @@ pub fn decide(
         let eligible = |e: &crate::config::Endpoint| {
             family.matches(&e.address) && cands.iter().any(|c| c.region == e.region)
         };
-        let undrained = |(e, s): (&crate::config::Endpoint, &EndpointState)| {
-            (*s != EndpointState::Drained).then_some(e)
-        };
         let any_undrained = service
             .endpoints
             .iter()
             .zip(health.endpoints)
-            .filter_map(undrained)
-            .any(eligible);
+            .any(|(e, s)| *s != EndpointState::Drained && eligible(e));
         for (e, s) in service.endpoints.iter().zip(health.endpoints) {
             if !eligible(e) || (any_undrained && *s == EndpointState::Drained) {
                 continue;
