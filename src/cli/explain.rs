@@ -2,10 +2,9 @@
 //! Loads the same snapshot `serve` builds (health: every endpoint up, as before any check).
 
 use crate::route::Family;
-use crate::route::explain::explain;
+use crate::route::explain::{explain, parse_client};
 use crate::snapshot::Snapshot;
-use anyhow::{Context, bail};
-use std::net::IpAddr;
+use anyhow::bail;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -21,7 +20,7 @@ pub fn run(
         "AAAA" => Family::V6,
         other => bail!("--type {other}: only A and AAAA are load-balanced"),
     };
-    let (addr, prefix) = parse_client(client)?;
+    let (addr, prefix) = parse_client(client).map_err(|e| anyhow::anyhow!("--{e}"))?;
     let snapshot = match Snapshot::load(config_path, None) {
         Ok(s) => s,
         Err(e) => {
@@ -36,24 +35,4 @@ pub fn run(
         println!("{explanation}");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// `IP` or `IP/PREFIX`.
-pub fn parse_client(s: &str) -> anyhow::Result<(IpAddr, u8)> {
-    let (ip, prefix) = match s.split_once('/') {
-        Some((ip, p)) => (ip, Some(p)),
-        None => (s, None),
-    };
-    let addr: IpAddr = ip
-        .parse()
-        .with_context(|| format!("--client {s}: not an IP address"))?;
-    let max = if addr.is_ipv4() { 32 } else { 128 };
-    let prefix = match prefix {
-        None => max,
-        Some(p) => match p.parse::<u8>() {
-            Ok(p) if p <= max => p,
-            _ => bail!("--client {s}: prefix must be 0..={max}"),
-        },
-    };
-    Ok((addr, prefix))
 }

@@ -333,3 +333,23 @@ impl fmt::Display for Explanation {
         write!(f, "ecs scope: /{}", self.ecs_scope)
     }
 }
+
+/// Parses a client given as `IP` or `IP/PREFIX` (as `explain` takes it).
+pub fn parse_client(s: &str) -> Result<(IpAddr, u8), String> {
+    let (ip, prefix) = match s.split_once('/') {
+        Some((ip, p)) => (ip, Some(p)),
+        None => (s, None),
+    };
+    let addr: IpAddr = ip
+        .parse()
+        .map_err(|_| format!("client {s:?}: not an IP address"))?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let prefix = match prefix {
+        None => max,
+        Some(p) => match p.parse::<u8>() {
+            Ok(p) if p <= max => p,
+            _ => return Err(format!("client {s:?}: prefix must be 0..={max}")),
+        },
+    };
+    Ok((addr, prefix))
+}
