@@ -37,6 +37,9 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Ask a running server's HTTP API (live health), e.g. http://127.0.0.1:5380.
+        #[arg(long)]
+        server: Option<String>,
         /// Configuration file.
         #[arg(long, default_value = "meridian.toml")]
         config: PathBuf,
@@ -97,8 +100,9 @@ fn main() -> ExitCode {
             qtype,
             client,
             json,
+            server,
             config,
-        } => meridian::cli::explain::run(&config, &name, &qtype, &client, json),
+        } => meridian::cli::explain::run(&config, &name, &qtype, &client, json, server.as_deref()),
     };
     match result {
         Ok(code) => code,
