@@ -77,6 +77,8 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
+        // Handlers first: until they exist, SIGHUP's default action would end the process.
+        let signals = Signals::new()?;
         let (store, warning) = HealthStore::open(&config.server.state_dir);
         if let Some(w) = warning {
             tracing::warn!("{w}");
@@ -119,7 +121,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         let mut stdout = std::io::stdout();
         writeln!(stdout, "meridian ready {} api={api_addr}", addrs.join(" "))?;
         stdout.flush()?;
-        signals(config_path, &health).await
+        signals.run(config_path, &health).await
     })
 }
 
@@ -192,30 +194,44 @@ fn bind_tcp(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     Ok(socket.into())
 }
 
-/// Reloads on SIGHUP (an invalid new config is refused and the old one keeps serving)
-/// and when the geolocation database file is replaced; returns on SIGTERM or SIGINT.
-async fn signals(config_path: &Path, health: &HealthHandle) -> anyhow::Result<ExitCode> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hup = signal(SignalKind::hangup())?;
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut geo_watch = tokio::time::interval(GEO_WATCH_INTERVAL);
-    geo_watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = hup.recv() => {
-                let _ = health.reload(config_path).await;
-            }
-            _ = geo_watch.tick() => {
-                if crate::snapshot::geo_changed(&health.live().load()) {
-                    tracing::info!("geolocation database changed on disk; reloading");
+/// The signals `serve` handles.
+struct Signals {
+    hup: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            hup: signal(SignalKind::hangup())?,
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Reloads on SIGHUP (an invalid new config is refused and the old one keeps serving)
+    /// and when the geolocation database file is replaced; returns on SIGTERM or SIGINT.
+    async fn run(mut self, config_path: &Path, health: &HealthHandle) -> anyhow::Result<ExitCode> {
+        let mut geo_watch = tokio::time::interval(GEO_WATCH_INTERVAL);
+        geo_watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = self.hup.recv() => {
                     let _ = health.reload(config_path).await;
                 }
+                _ = geo_watch.tick() => {
+                    if crate::snapshot::geo_changed(&health.live().load()) {
+                        tracing::info!("geolocation database changed on disk; reloading");
+                        let _ = health.reload(config_path).await;
+                    }
+                }
+                _ = self.term.recv() => break,
+                _ = self.int.recv() => break,
             }
-            _ = term.recv() => break,
-            _ = int.recv() => break,
         }
+        tracing::info!("stopping");
+        Ok(ExitCode::SUCCESS)
     }
-    tracing::info!("stopping");
-    Ok(ExitCode::SUCCESS)
 }
