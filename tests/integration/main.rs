@@ -9,6 +9,7 @@ mod cname;
 mod delegation;
 mod ecs;
 mod edns;
+mod fleet;
 mod malformed;
 mod negative;
 mod tcp;
