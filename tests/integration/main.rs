@@ -4,6 +4,7 @@
 //! parallel. One module per area; the zones they serve are in `tests/data/zones/`.
 
 mod answers;
+mod api;
 mod check;
 mod cname;
 mod delegation;
