@@ -37,6 +37,9 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Ask a running server's HTTP API (live health), e.g. http://127.0.0.1:5380.
+        #[arg(long)]
+        server: Option<String>,
         /// Configuration file.
         #[arg(long, default_value = "meridian.toml")]
         config: PathBuf,
@@ -76,6 +79,8 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // HTTPS (probes, `probe` and `explain --server`) uses rustls with the ring provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let result = match cli.command {
         Command::Serve { config } => meridian::cli::serve::run(&config),
         Command::Check { config } => meridian::cli::check::run(&config),
@@ -97,8 +102,9 @@ fn main() -> ExitCode {
             qtype,
             client,
             json,
+            server,
             config,
-        } => meridian::cli::explain::run(&config, &name, &qtype, &client, json),
+        } => meridian::cli::explain::run(&config, &name, &qtype, &client, json, server.as_deref()),
     };
     match result {
         Ok(code) => code,

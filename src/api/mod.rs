@@ -13,7 +13,7 @@ use crate::dns::stats::StatsRegistry;
 use crate::health::fleet::{ReportBatch, TargetList};
 use crate::health::task::HealthHandle;
 use crate::route::Family;
-use crate::route::explain::{ExplainError, explain};
+use crate::route::explain::{ExplainError, explain, parse_client};
 use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -195,26 +195,6 @@ async fn get_explain(
         Err(e @ ExplainError::BadName(_)) => Err(ApiError::BadRequest(e.to_string())),
         Err(e) => Err(ApiError::NotFound(e.to_string())),
     }
-}
-
-/// `IP` or `IP/PREFIX`.
-pub fn parse_client(s: &str) -> Result<(std::net::IpAddr, u8), String> {
-    let (ip, prefix) = match s.split_once('/') {
-        Some((ip, p)) => (ip, Some(p)),
-        None => (s, None),
-    };
-    let addr: std::net::IpAddr = ip
-        .parse()
-        .map_err(|_| format!("client {s:?}: not an IP address"))?;
-    let max = if addr.is_ipv4() { 32 } else { 128 };
-    let prefix = match prefix {
-        None => max,
-        Some(p) => match p.parse::<u8>() {
-            Ok(p) if p <= max => p,
-            _ => return Err(format!("client {s:?}: prefix must be 0..={max}")),
-        },
-    };
-    Ok((addr, prefix))
 }
 
 async fn post_reload(

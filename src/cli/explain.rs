@@ -2,10 +2,9 @@
 //! Loads the same snapshot `serve` builds (health: every endpoint up, as before any check).
 
 use crate::route::Family;
-use crate::route::explain::explain;
+use crate::route::explain::{explain, parse_client};
 use crate::snapshot::Snapshot;
-use anyhow::{Context, bail};
-use std::net::IpAddr;
+use anyhow::bail;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -15,13 +14,17 @@ pub fn run(
     qtype: &str,
     client: &str,
     json: bool,
+    server: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     let family = match qtype.to_ascii_uppercase().as_str() {
         "A" => Family::V4,
         "AAAA" => Family::V6,
         other => bail!("--type {other}: only A and AAAA are load-balanced"),
     };
-    let (addr, prefix) = parse_client(client)?;
+    let (addr, prefix) = parse_client(client).map_err(|e| anyhow::anyhow!("--{e}"))?;
+    if let Some(server) = server {
+        return ask_server(server, name, qtype, client, json);
+    }
     let snapshot = match Snapshot::load(config_path, None) {
         Ok(s) => s,
         Err(e) => {
@@ -38,22 +41,59 @@ pub fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `IP` or `IP/PREFIX`.
-pub fn parse_client(s: &str) -> anyhow::Result<(IpAddr, u8)> {
-    let (ip, prefix) = match s.split_once('/') {
-        Some((ip, p)) => (ip, Some(p)),
-        None => (s, None),
-    };
-    let addr: IpAddr = ip
-        .parse()
-        .with_context(|| format!("--client {s}: not an IP address"))?;
-    let max = if addr.is_ipv4() { 32 } else { 128 };
-    let prefix = match prefix {
-        None => max,
-        Some(p) => match p.parse::<u8>() {
-            Ok(p) if p <= max => p,
-            _ => bail!("--client {s}: prefix must be 0..={max}"),
-        },
-    };
-    Ok((addr, prefix))
+/// Asks a running server (its live health) instead of loading the config here.
+fn ask_server(
+    server: &str,
+    name: &str,
+    qtype: &str,
+    client: &str,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let url = format!(
+            "{}/v1/explain?name={}&type={}&client={}",
+            server.trim_end_matches('/'),
+            encode(name),
+            encode(qtype),
+            encode(client)
+        );
+        let response = reqwest::Client::builder()
+            .no_proxy()
+            .build()?
+            .get(&url)
+            .timeout(std::time::Duration::from_secs(10))
+            .send()
+            .await?;
+        let status = response.status();
+        let body: Vec<u8> = response.bytes().await?.to_vec();
+        if !status.is_success() {
+            let reason = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+                .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+            bail!("{url}: {status}: {reason}");
+        }
+        let explanation: crate::route::explain::Explanation = serde_json::from_slice(&body)?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&explanation)?);
+        } else {
+            println!("{explanation}");
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Percent-encodes a query value.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b':' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -48,27 +48,15 @@ pub fn respond(
             return false;
         }
         Err(QueryError::FormErr { question_end, edns }) => {
-            error_response(
-                msg,
-                question_end,
-                wire::RCODE_FORMERR as u16,
-                edns,
-                payload,
-                out,
-            );
-            stats.unzoned(wire::RCODE_FORMERR as u16);
+            let rcode = wire::RCODE_FORMERR as u16;
+            error_response(msg, question_end, rcode, edns, payload, out);
+            stats.unzoned(rcode);
             return true;
         }
         Err(QueryError::NotImp { question_end, edns }) => {
-            error_response(
-                msg,
-                question_end,
-                wire::RCODE_NOTIMP as u16,
-                edns,
-                payload,
-                out,
-            );
-            stats.unzoned(wire::RCODE_NOTIMP as u16);
+            let rcode = wire::RCODE_NOTIMP as u16;
+            error_response(msg, question_end, rcode, edns, payload, out);
+            stats.unzoned(rcode);
             return true;
         }
     };

@@ -8,21 +8,21 @@ use crate::geo::CoordinatesFrom;
 use crate::snapshot::Snapshot;
 use crate::zone::Found;
 use hickory_proto::rr::Name;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::IpAddr;
 
 /// Everything `explain` shows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Explanation {
     pub name: String,
-    pub qtype: &'static str,
+    pub qtype: String,
     /// `None` for a name answered from the zone file.
     pub service: Option<ServiceInfo>,
     pub client: ClientInfo,
     pub location: LocationInfo,
     pub route: Option<String>,
-    pub ranking: &'static str,
+    pub ranking: String,
     pub regions: Vec<RegionInfo>,
     pub all_down: bool,
     pub hash_network: Option<String>,
@@ -33,33 +33,33 @@ pub struct Explanation {
     pub ecs_scope: u8,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServiceInfo {
     pub name: String,
     pub defined_at: String,
-    pub policy: &'static str,
+    pub policy: String,
     pub max_answers: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClientInfo {
     pub address: IpAddr,
     pub prefix: u8,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LocationInfo {
     pub country: Option<String>,
     pub continent: Option<String>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
-    pub coordinates_from: &'static str,
+    pub coordinates_from: String,
     /// The database network that matched.
     pub network: String,
     pub database: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RegionInfo {
     pub region: String,
     pub distance_km: Option<f64>,
@@ -69,11 +69,11 @@ pub struct RegionInfo {
     pub endpoints: Vec<EndpointInfo>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EndpointInfo {
     pub address: IpAddr,
     pub capacity: u32,
-    pub state: &'static str,
+    pub state: String,
 }
 
 /// Why a name cannot be explained.
@@ -152,7 +152,8 @@ pub fn explain(
                         super::EndpointState::Up => "up",
                         super::EndpointState::Down => "down",
                         super::EndpointState::Drained => "drained",
-                    },
+                    }
+                    .into(),
                 })
                 .collect(),
         })
@@ -202,7 +203,7 @@ pub fn explain(
     });
     Ok(Explanation {
         name: svc.name.to_ascii(),
-        qtype: if family == Family::V6 { "AAAA" } else { "A" },
+        qtype: if family == Family::V6 { "AAAA" } else { "A" }.into(),
         service: Some(ServiceInfo {
             name: svc.name.to_ascii(),
             defined_at: format!("{}:{}", svc.file.display(), svc.line),
@@ -210,7 +211,8 @@ pub fn explain(
                 crate::config::Policy::Nearest => "nearest",
                 crate::config::Policy::Failover { .. } => "failover",
                 crate::config::Policy::Weighted => "weighted",
-            },
+            }
+            .into(),
             max_answers: svc.max_answers,
         }),
         client: ClientInfo {
@@ -227,7 +229,8 @@ pub fn explain(
                 CoordinatesFrom::CountryCentroid => "country centroid",
                 CoordinatesFrom::ContinentCentroid => "continent centroid",
                 CoordinatesFrom::None => "none",
-            },
+            }
+            .into(),
             network: format!(
                 "{}/{}",
                 mask(addr, location.network_prefix),
@@ -236,7 +239,7 @@ pub fn explain(
             database: snap.geo.as_ref().map(|g| g.db.path.display().to_string()),
         },
         route,
-        ranking: trace.ranking,
+        ranking: trace.ranking.into(),
         regions,
         all_down: trace.all_down,
         hash_network: trace.hash_network.map(|(a, p)| format!("{a}/{p}")),
@@ -332,4 +335,24 @@ impl fmt::Display for Explanation {
         writeln!(f, "ttl:       {}", self.ttl)?;
         write!(f, "ecs scope: /{}", self.ecs_scope)
     }
+}
+
+/// Parses a client given as `IP` or `IP/PREFIX` (as `explain` takes it).
+pub fn parse_client(s: &str) -> Result<(IpAddr, u8), String> {
+    let (ip, prefix) = match s.split_once('/') {
+        Some((ip, p)) => (ip, Some(p)),
+        None => (s, None),
+    };
+    let addr: IpAddr = ip
+        .parse()
+        .map_err(|_| format!("client {s:?}: not an IP address"))?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let prefix = match prefix {
+        None => max,
+        Some(p) => match p.parse::<u8>() {
+            Ok(p) if p <= max => p,
+            _ => return Err(format!("client {s:?}: prefix must be 0..={max}")),
+        },
+    };
+    Ok((addr, prefix))
 }
