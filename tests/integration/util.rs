@@ -14,7 +14,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
@@ -1442,7 +1442,6 @@ struct BackendShared {
     per_peer: Mutex<HashMap<IpAddr, Reply>>,
     /// Set on drop: hanging connections are released.
     closed: AtomicBool,
-    requests: AtomicU64,
 }
 
 /// A tiny HTTP (or HTTPS, or plain TCP) server on one 127.0.0.x address: answers as told,
@@ -1476,7 +1475,6 @@ impl Backend {
                 default: Mutex::new(reply),
                 per_peer: Mutex::new(HashMap::new()),
                 closed: AtomicBool::new(false),
-                requests: AtomicU64::new(0),
             }),
             accept: None,
         };
@@ -1486,20 +1484,6 @@ impl Backend {
 
     pub fn port(&self) -> u16 {
         self.addr.port()
-    }
-
-    pub fn ip(&self) -> IpAddr {
-        self.addr.ip()
-    }
-
-    /// Connections accepted so far.
-    pub fn requests(&self) -> u64 {
-        self.shared.requests.load(Ordering::Relaxed)
-    }
-
-    /// Answers `reply` to every peer without a rule of its own.
-    pub fn set_reply(&self, reply: Reply) {
-        *self.shared.default.lock().unwrap() = reply;
     }
 
     /// Answers `reply` to connections from `peer` (a prober's `--source`).
@@ -1533,7 +1517,6 @@ impl Backend {
                 while !stop.load(Ordering::Relaxed) {
                     match listener.accept() {
                         Ok((stream, peer)) => {
-                            shared.requests.fetch_add(1, Ordering::Relaxed);
                             let shared = shared.clone();
                             let tls = tls.clone();
                             std::thread::spawn(move || serve_backend(stream, peer, shared, tls));
