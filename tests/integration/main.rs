@@ -4,11 +4,13 @@
 //! parallel. One module per area; the zones they serve are in `tests/data/zones/`.
 
 mod answers;
+mod api;
 mod check;
 mod cname;
 mod delegation;
 mod ecs;
 mod edns;
+mod fleet;
 mod malformed;
 mod negative;
 mod tcp;

@@ -7,14 +7,15 @@
 
 use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
+use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 /// How long the server may take to print its start-up line.
@@ -212,8 +213,9 @@ impl Run {
 /// A running `meridian serve`. Killed by PID, and waited for, on drop.
 pub struct Server {
     child: Child,
-    /// Removed (with the config, zones and stderr) when the server is dropped.
-    _dir: tempfile::TempDir,
+    /// Removed (with the config, zones and stderr) when the server is dropped; taken by
+    /// [`Server::stop`] to start again on the same files.
+    dir: Option<tempfile::TempDir>,
     stderr_path: PathBuf,
     /// The DNS address (UDP and TCP) from the start-up line.
     pub dns: SocketAddr,
@@ -240,7 +242,7 @@ impl Server {
         let stdout = child.stdout.take().unwrap();
         let mut server = Server {
             child,
-            _dir: dir,
+            dir: Some(dir),
             stderr_path,
             dns: "0.0.0.0:0".parse().unwrap(),
             ready: Vec::new(),
@@ -282,6 +284,48 @@ impl Server {
 
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// The HTTP API address from the start-up line.
+    pub fn api(&self) -> SocketAddr {
+        let (_, addr) = self
+            .ready
+            .iter()
+            .find(|(k, _)| k == "api")
+            .unwrap_or_else(|| panic!("no api= in start-up line {:?}", self.ready));
+        addr.parse()
+            .unwrap_or_else(|e| panic!("bad api= {addr:?}: {e}"))
+    }
+
+    /// The child's PID, to send it signals.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The temp dir holding the config, zones and state.
+    pub fn dir(&self) -> &Path {
+        self.dir.as_ref().expect("server has its dir").path()
+    }
+
+    /// Stops the server (SIGTERM, then SIGKILL after [`STARTUP_TIMEOUT`]) and hands back
+    /// its files, so a test can start it again on the same config and state_dir.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        // SAFETY: kill(2) on our own child's PID; no memory is involved.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        while self.child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                self.child.kill().ok();
+                self.child.wait().ok();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let stderr = self.stderr();
+        let dir = self.dir.take().expect("server has its dir");
+        // The stderr file is kept in the dir, but a second start overwrites it.
+        std::fs::write(dir.path().join("serve.stderr.previous"), stderr).ok();
+        dir
     }
 
     /// Panics if the process has exited.
@@ -334,6 +378,216 @@ pub fn parse_ready_line(line: &str) -> Vec<(String, String)> {
             (k.to_string(), v.to_string())
         })
         .collect()
+}
+
+/// A running `meridian probe`. Killed by PID, and waited for, on drop.
+pub struct Probe {
+    child: Child,
+    stderr_path: PathBuf,
+    _dir: tempfile::TempDir,
+    pub name: String,
+}
+
+impl Probe {
+    /// Starts `meridian probe --region REGION --server http://API ... --token-file FILE
+    /// --name NAME --source SOURCE` and waits for `meridian probe ready name=NAME`.
+    pub fn start(
+        name: &str,
+        region: &str,
+        servers: &[SocketAddr],
+        token_file: &Path,
+        source: Option<std::net::IpAddr>,
+    ) -> Probe {
+        let dir = tempfile::Builder::new()
+            .prefix("meridian-probe-")
+            .tempdir()
+            .expect("temp dir");
+        let stderr_path = dir.path().join("probe.stderr");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_meridian"));
+        cmd.arg("probe")
+            .arg("--region")
+            .arg(region)
+            .arg("--token-file")
+            .arg(token_file)
+            .arg("--name")
+            .arg(name);
+        for server in servers {
+            cmd.arg("--server").arg(format!("http://{server}"));
+        }
+        if let Some(source) = source {
+            cmd.arg("--source").arg(source.to_string());
+        }
+        let mut child = cmd
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(File::create(&stderr_path).unwrap())
+            .spawn()
+            .expect("spawn meridian probe");
+        let stdout = child.stdout.take().unwrap();
+        let mut probe = Probe {
+            child,
+            stderr_path,
+            _dir: dir,
+            name: name.to_string(),
+        };
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if line.starts_with("meridian probe ready") {
+                    tx.send(line).ok();
+                }
+            }
+        });
+        match rx.recv_timeout(STARTUP_TIMEOUT) {
+            Ok(line) => assert_eq!(line, format!("meridian probe ready name={name}")),
+            Err(_) => {
+                let exited = probe.child.try_wait().unwrap();
+                panic!(
+                    "no `meridian probe ready` line within {STARTUP_TIMEOUT:?} (exit: {exited:?}); stderr:\n{}",
+                    probe.stderr()
+                );
+            }
+        }
+        probe
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// Kills the prober (SIGKILL, its PID only) and waits for it.
+    pub fn kill(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!(
+                "--- meridian probe {} stderr ---\n{}",
+                self.name,
+                self.stderr()
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// HTTP: a minimal HTTP/1.1 client for the API (one request per connection).
+
+/// A response from the HTTP API.
+#[derive(Debug, Clone)]
+pub struct HttpReply {
+    pub status: u16,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpReply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON; panics (showing it) if it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.body))
+    }
+}
+
+/// Sends one request to `addr` with `Connection: close` and reads the whole response.
+/// `token` goes in `Authorization: Bearer`; `body` is sent as JSON.
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> HttpReply {
+    let mut stream = TcpStream::connect_timeout(&addr, REPLY_TIMEOUT)
+        .unwrap_or_else(|e| panic!("connect to the API at {addr}: {e}"));
+    stream.set_read_timeout(Some(REPLY_TIMEOUT)).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    if let Some(token) = token {
+        req.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    let body = body.unwrap_or("");
+    if method != "GET" {
+        req.push_str("Content-Type: application/json\r\n");
+        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    stream
+        .write_all(req.as_bytes())
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    let mut raw = Vec::new();
+    stream
+        .read_to_end(&mut raw)
+        .unwrap_or_else(|e| panic!("{method} {path}: reading the response: {e}"));
+    parse_http(&raw).unwrap_or_else(|e| {
+        panic!(
+            "{method} {path}: bad HTTP response ({e}): {:?}",
+            String::from_utf8_lossy(&raw)
+        )
+    })
+}
+
+fn parse_http(raw: &[u8]) -> Result<HttpReply, String> {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("no end of headers")?;
+    let head = std::str::from_utf8(&raw[..end]).map_err(|e| e.to_string())?;
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().ok_or("empty response")?;
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("bad status line {status_line:?}"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = raw[end + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    if chunked {
+        let mut out = Vec::new();
+        let mut rest = &body[..];
+        loop {
+            let nl = rest
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .ok_or("bad chunk")?;
+            let size_text = std::str::from_utf8(&rest[..nl]).map_err(|e| e.to_string())?;
+            let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16)
+                .map_err(|e| format!("chunk size {size_text:?}: {e}"))?;
+            rest = &rest[nl + 2..];
+            if size == 0 {
+                break;
+            }
+            out.extend_from_slice(rest.get(..size).ok_or("short chunk")?);
+            rest = rest.get(size + 2..).ok_or("short chunk")?;
+        }
+        body = out;
+    }
+    Ok(HttpReply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1165,4 +1419,333 @@ fn ready_line_may_carry_more_tokens() {
             ("api".to_string(), "127.0.0.1:5380".to_string())
         ]
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Fleet: health-check backends in the test process, and a server with load-balanced names.
+
+/// What a [`Backend`] does with a connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// `200 OK`, body `ok`.
+    Ok,
+    /// This status code, body `ok`.
+    Status(u16),
+    /// `200 OK` with this body.
+    Body(String),
+    /// Accepts and never answers (until the backend is dropped, at most 10 s).
+    Hang,
+}
+
+struct BackendShared {
+    default: Mutex<Reply>,
+    per_peer: Mutex<HashMap<IpAddr, Reply>>,
+    /// Set on drop: hanging connections are released.
+    closed: AtomicBool,
+}
+
+/// A tiny HTTP (or HTTPS, or plain TCP) server on one 127.0.0.x address: answers as told,
+/// per peer address if told so. [`Backend::stop`] closes the listener, so connections are
+/// refused; [`Backend::start`] binds the same address and port again.
+pub struct Backend {
+    pub addr: SocketAddr,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shared: Arc<BackendShared>,
+    accept: Option<(Arc<AtomicBool>, std::thread::JoinHandle<()>)>,
+}
+
+impl Backend {
+    /// An HTTP backend on `ip:port` (port 0: any free port) answering `reply`.
+    pub fn http(ip: &str, port: u16, reply: Reply) -> Backend {
+        Backend::new(ip, port, reply, None)
+    }
+
+    /// An HTTPS backend presenting `tls`'s certificate.
+    pub fn https(ip: &str, port: u16, reply: Reply, tls: Arc<rustls::ServerConfig>) -> Backend {
+        Backend::new(ip, port, reply, Some(tls))
+    }
+
+    fn new(ip: &str, port: u16, reply: Reply, tls: Option<Arc<rustls::ServerConfig>>) -> Backend {
+        let ip: IpAddr = ip.parse().expect("backend address");
+        assert!(ip.is_loopback(), "backends live on loopback only: {ip}");
+        let mut b = Backend {
+            addr: SocketAddr::new(ip, port),
+            tls,
+            shared: Arc::new(BackendShared {
+                default: Mutex::new(reply),
+                per_peer: Mutex::new(HashMap::new()),
+                closed: AtomicBool::new(false),
+            }),
+            accept: None,
+        };
+        b.start();
+        b
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Answers `reply` to connections from `peer` (a prober's `--source`).
+    pub fn set_reply_for(&self, peer: &str, reply: Reply) {
+        let peer: IpAddr = peer.parse().unwrap();
+        self.shared.per_peer.lock().unwrap().insert(peer, reply);
+    }
+
+    /// Drops every per-peer rule.
+    pub fn clear_peer_rules(&self) {
+        self.shared.per_peer.lock().unwrap().clear();
+    }
+
+    /// Binds the listener (again) and accepts in a thread.
+    pub fn start(&mut self) {
+        assert!(
+            self.accept.is_none(),
+            "backend {} already running",
+            self.addr
+        );
+        let listener = std::net::TcpListener::bind(self.addr)
+            .unwrap_or_else(|e| panic!("bind backend {}: {e}", self.addr));
+        self.addr = listener.local_addr().unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = stop.clone();
+            let shared = self.shared.clone();
+            let tls = self.tls.clone();
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    match listener.accept() {
+                        Ok((stream, peer)) => {
+                            let shared = shared.clone();
+                            let tls = tls.clone();
+                            std::thread::spawn(move || serve_backend(stream, peer, shared, tls));
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            std::thread::sleep(Duration::from_millis(5));
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                    }
+                }
+                // The listener is dropped here: new connections are refused.
+            })
+        };
+        self.accept = Some((stop, thread));
+    }
+
+    /// Closes the listener; returns once connections are refused.
+    pub fn stop(&mut self) {
+        if let Some((stop, thread)) = self.accept.take() {
+            stop.store(true, Ordering::Relaxed);
+            thread.join().ok();
+        }
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::Relaxed);
+        self.stop();
+    }
+}
+
+fn serve_backend(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<BackendShared>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) {
+    stream.set_nonblocking(false).ok();
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok();
+    stream.set_write_timeout(Some(Duration::from_secs(2))).ok();
+    let reply = shared
+        .per_peer
+        .lock()
+        .unwrap()
+        .get(&peer.ip())
+        .cloned()
+        .unwrap_or_else(|| shared.default.lock().unwrap().clone());
+    if reply == Reply::Hang {
+        let until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < until && !shared.closed.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        return;
+    }
+    match tls {
+        Some(config) => {
+            let Ok(conn) = rustls::ServerConnection::new(config) else {
+                return;
+            };
+            let mut s = rustls::StreamOwned::new(conn, stream);
+            answer_http(&mut s, &reply);
+            s.conn.send_close_notify();
+            s.flush().ok();
+        }
+        None => {
+            let mut s = stream;
+            answer_http(&mut s, &reply);
+        }
+    }
+}
+
+/// Reads the request head (a TCP check sends none and closes) and writes the reply.
+fn answer_http(s: &mut (impl Read + Write), reply: &Reply) {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    let (code, body) = match reply {
+        Reply::Ok => (200, "ok".to_string()),
+        Reply::Status(code) => (*code, "ok".to_string()),
+        Reply::Body(body) => (200, body.clone()),
+        Reply::Hang => unreachable!(),
+    };
+    let text = format!(
+        "HTTP/1.1 {code} X\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(text.as_bytes()).ok();
+    s.flush().ok();
+}
+
+/// A self-signed certificate for `ip` (as an IP SAN), as a rustls server config: valid in
+/// every way except that no prober trusts its issuer.
+pub fn self_signed_tls(ip: &str) -> Arc<rustls::ServerConfig> {
+    let ck = rcgen::generate_simple_self_signed(vec![ip.to_string(), "localhost".to_string()])
+        .expect("rcgen");
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![ck.cert.der().clone()], key)
+    .expect("server config");
+    Arc::new(config)
+}
+
+/// The fleet token every fleet test writes to `fleet.token`.
+pub const FLEET_TOKEN: &str = "itest-fleet-token-0123456789";
+
+/// A server in region eu-west with regions eu-west, us-east and ap-south, the standard
+/// `example.com` zone, `services` as `zones/example.com.toml`, and [`FLEET_TOKEN`].
+pub fn fleet_fixture(local_prober: bool, services: &str) -> Fixture {
+    let config = format!(
+        "[server]\nregion = \"eu-west\"\ndns_listen = [\"127.0.0.1:0\"]\n\
+         api_listen = \"127.0.0.1:0\"\nzones_dir = \"zones\"\nstate_dir = \"state\"\n\
+         udp_workers = 1\n\n[fleet]\ntoken_file = \"fleet.token\"\nquorum = \"majority\"\n\
+         local_prober = {local_prober}\n\n[regions.eu-west]\nlat = 53.35\nlon = -6.26\n\n\
+         [regions.us-east]\nlat = 39.04\nlon = -77.49\n\n[regions.ap-south]\nlat = 19.08\n\
+         lon = 72.88\n"
+    );
+    Fixture::new()
+        .zone("example.com", EXAMPLE_COM)
+        .config_text(&config)
+        .file("fleet.token", &format!("{FLEET_TOKEN}\n"))
+        .file("zones/example.com.toml", services)
+}
+
+/// Polls `f` every 50 ms until it gives `Some`, or panics after `limit` saying `what`.
+pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {limit:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl Server {
+    /// `GET /v1/status` as JSON.
+    pub fn status(&self) -> serde_json::Value {
+        let r = http(self.api(), "GET", "/v1/status", None, None);
+        assert_eq!(r.status, 200, "GET /v1/status: {}", r.body);
+        r.json()
+    }
+
+    /// A request to the API carrying [`FLEET_TOKEN`].
+    pub fn post(&self, path: &str, body: Option<&str>) -> HttpReply {
+        http(self.api(), "POST", path, Some(FLEET_TOKEN), body)
+    }
+
+    /// The A records of `name` over UDP: the addresses, sorted, and the TTL of the first.
+    /// NOERROR and AA are asserted.
+    pub fn a_records(&self, name: &str) -> (Vec<Ipv4Addr>, Option<u32>) {
+        let q = Query::new(name, RecordType::A);
+        let r = self.query(&q);
+        r.assert_answer(&q);
+        let mut addrs: Vec<Ipv4Addr> = r
+            .answers
+            .iter()
+            .filter_map(|rec| match rec.data {
+                Rdata::A(a) => Some(a),
+                _ => None,
+            })
+            .collect();
+        addrs.sort();
+        (addrs, r.answers.first().map(|rec| rec.ttl))
+    }
+
+    /// The A addresses of `name`, as strings, sorted.
+    pub fn answer(&self, name: &str) -> Vec<String> {
+        self.a_records(name)
+            .0
+            .iter()
+            .map(|a| a.to_string())
+            .collect()
+    }
+}
+
+/// In a `/v1/status` document: the endpoint `address` of the service `name` (with or
+/// without the trailing dot).
+pub fn status_endpoint<'a>(
+    status: &'a serde_json::Value,
+    name: &str,
+    address: &str,
+) -> &'a serde_json::Value {
+    let name = name.trim_end_matches('.');
+    let service = status["services"]
+        .as_array()
+        .expect("services[]")
+        .iter()
+        .find(|s| s["name"].as_str().unwrap_or("").trim_end_matches('.') == name)
+        .unwrap_or_else(|| panic!("no service {name} in status {status:#}"));
+    service["endpoints"]
+        .as_array()
+        .expect("endpoints[]")
+        .iter()
+        .find(|e| e["address"] == address)
+        .unwrap_or_else(|| panic!("no endpoint {address} of {name} in status {status:#}"))
+}
+
+/// The endpoint's `state` ("up", "down", "drained").
+pub fn endpoint_state(status: &serde_json::Value, name: &str, address: &str) -> String {
+    status_endpoint(status, name, address)["state"]
+        .as_str()
+        .expect("state")
+        .to_string()
+}
+
+/// The endpoint's vote from `prober`, if it has one.
+pub fn vote<'a>(
+    status: &'a serde_json::Value,
+    name: &str,
+    address: &str,
+    prober: &str,
+) -> Option<&'a serde_json::Value> {
+    status_endpoint(status, name, address)["votes"]
+        .as_array()
+        .expect("votes[]")
+        .iter()
+        .find(|v| v["prober"] == prober)
 }
