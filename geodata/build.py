@@ -24,6 +24,8 @@ Coarsening (see SOURCES.md for the reasons):
   * an area's location is the centroid of its networks' city coordinates on the sphere,
     weighted by IPv4 address count; areas with no IPv4 networks use their IPv6
     networks, weighted by /48 count capped at 65536 (one /32) per network;
+  * an IPv4 /24 or IPv6 /40 that holds several areas goes whole to the area with most
+    of its addresses (FINEST_V4, FINEST_V6);
   * adjacent networks with identical records are merged.
 
 Everything is sorted and no clock is read: the same input gives the same bytes.
@@ -217,14 +219,6 @@ class Source:
                 self.networks[fam] += 1
         finally:
             reader.close()
-
-
-def km_between(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Great-circle distance in km between two (lat, lon) points."""
-    la1, lo1, la2, lo2 = map(math.radians, (a[0], a[1], b[0], b[1]))
-    h = math.sin((la2 - la1) / 2) ** 2 + \
-        math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
 def coarsen(ranges: list, bits: int, finest: int) -> tuple[list, int, int]:
