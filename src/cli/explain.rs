@@ -33,12 +33,21 @@ pub fn run(
         }
     };
     let explanation = explain(&snapshot, name, family, addr, prefix)?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&explanation)?);
+    print(&explanation, json)
+}
+
+/// Prints text or JSON; a closed stdout (`| head`) is not an error.
+fn print(explanation: &crate::route::explain::Explanation, json: bool) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    let text = if json {
+        serde_json::to_string_pretty(explanation)?
     } else {
-        println!("{explanation}");
+        explanation.to_string()
+    };
+    match writeln!(std::io::stdout(), "{text}") {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(ExitCode::SUCCESS),
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Asks a running server (its live health) instead of loading the config here.
@@ -77,12 +86,7 @@ fn ask_server(
             bail!("{url}: {status}: {reason}");
         }
         let explanation: crate::route::explain::Explanation = serde_json::from_slice(&body)?;
-        if json {
-            println!("{}", serde_json::to_string_pretty(&explanation)?);
-        } else {
-            println!("{explanation}");
-        }
-        Ok(ExitCode::SUCCESS)
+        print(&explanation, json)
     })
 }
 

@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-/// `geodata/centroids.tsv`: a header row, then country code, continent, latitude, longitude.
+/// `geodata/centroids.tsv`: a header row (kind, code, continent, latitude, longitude, ...),
+/// then one row per country and per continent.
 const TABLE: &str = include_str!("../../geodata/centroids.tsv");
 
 struct Centroid {
@@ -14,36 +15,61 @@ struct Centroid {
     lon: f64,
 }
 
-fn table() -> &'static HashMap<[u8; 2], Centroid> {
-    static TABLE_MAP: OnceLock<HashMap<[u8; 2], Centroid>> = OnceLock::new();
-    TABLE_MAP.get_or_init(|| {
+/// Countries and continents, each by code.
+struct Tables {
+    countries: HashMap<[u8; 2], Centroid>,
+    continents: HashMap<[u8; 2], (f64, f64)>,
+}
+
+fn tables() -> &'static Tables {
+    static TABLES: OnceLock<Tables> = OnceLock::new();
+    TABLES.get_or_init(|| {
+        let mut tables = Tables {
+            countries: HashMap::new(),
+            continents: HashMap::new(),
+        };
         let mut lines = TABLE
             .lines()
             .filter(|l| !l.starts_with('#') && !l.trim().is_empty());
         let header: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
-        let col = |names: &[&str]| header.iter().position(|h| names.contains(&h.trim()));
-        let (Some(c), Some(k), Some(la), Some(lo)) = (
-            col(&["code", "country", "iso_code"]),
-            col(&["continent"]),
-            col(&["latitude", "lat"]),
-            col(&["longitude", "lon"]),
+        let col = |name: &str| header.iter().position(|h| h.trim() == name);
+        let (Some(kind), Some(code), Some(continent), Some(lat), Some(lon)) = (
+            col("kind"),
+            col("code"),
+            col("continent"),
+            col("latitude"),
+            col("longitude"),
         ) else {
-            return HashMap::new();
+            return tables;
         };
-        lines
-            .filter_map(|l| {
-                let f: Vec<&str> = l.split('\t').collect();
-                let code = two(f.get(c)?)?;
-                Some((
-                    code,
-                    Centroid {
-                        continent: two(f.get(k)?)?,
-                        lat: f.get(la)?.trim().parse().ok()?,
-                        lon: f.get(lo)?.trim().parse().ok()?,
-                    },
-                ))
-            })
-            .collect()
+        for line in lines {
+            let f: Vec<&str> = line.split('\t').collect();
+            let field = |i: usize| f.get(i).map(|s| s.trim()).unwrap_or_default();
+            let (Some(c), Ok(la), Ok(lo)) =
+                (two(field(code)), field(lat).parse(), field(lon).parse())
+            else {
+                continue;
+            };
+            match field(kind) {
+                "country" => {
+                    if let Some(k) = two(field(continent)) {
+                        tables.countries.insert(
+                            c,
+                            Centroid {
+                                continent: k,
+                                lat: la,
+                                lon: lo,
+                            },
+                        );
+                    }
+                }
+                "continent" => {
+                    tables.continents.insert(c, (la, lo));
+                }
+                _ => {}
+            }
+        }
+        tables
     })
 }
 
@@ -54,38 +80,30 @@ fn two(s: &str) -> Option<[u8; 2]> {
 
 /// A country's centroid (latitude, longitude).
 pub fn country(code: [u8; 2]) -> Option<(f64, f64)> {
-    table().get(&code).map(|c| (c.lat, c.lon))
+    tables().countries.get(&code).map(|c| (c.lat, c.lon))
 }
 
 /// The continent a country is on.
 pub fn continent_of(code: [u8; 2]) -> Option<[u8; 2]> {
-    table().get(&code).map(|c| c.continent)
+    tables().countries.get(&code).map(|c| c.continent)
 }
 
-/// A continent's rough centre of population (latitude, longitude).
+/// A continent's centroid (latitude, longitude).
 pub fn continent(code: [u8; 2]) -> Option<(f64, f64)> {
-    Some(match &code {
-        b"AF" => (7.2, 21.1),
-        b"AN" => (-80.0, 0.0),
-        b"AS" => (29.8, 94.0),
-        b"EU" => (50.0, 10.0),
-        b"NA" => (39.0, -96.0),
-        b"OC" => (-25.0, 140.0),
-        b"SA" => (-15.0, -60.0),
-        _ => return None,
-    })
+    tables().continents.get(&code).copied()
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn table_has_the_big_countries() {
+    fn table_has_countries_and_continents() {
         for (code, continent) in [
             (*b"US", *b"NA"),
             (*b"DE", *b"EU"),
             (*b"AU", *b"OC"),
             (*b"JP", *b"AS"),
             (*b"BR", *b"SA"),
+            (*b"AF", *b"AS"),
         ] {
             assert!(
                 super::country(code).is_some(),
@@ -94,5 +112,16 @@ mod tests {
             );
             assert_eq!(super::continent_of(code), Some(continent));
         }
+        for c in [*b"AF", *b"AN", *b"AS", *b"EU", *b"NA", *b"OC", *b"SA"] {
+            assert!(
+                super::continent(c).is_some(),
+                "{}",
+                String::from_utf8_lossy(&c)
+            );
+        }
+        // Continent AF (Africa) and country AF (Afghanistan) are kept apart.
+        let africa = super::continent(*b"AF").unwrap();
+        let afghanistan = super::country(*b"AF").unwrap();
+        assert!((africa.0 - afghanistan.0).abs() > 10.0);
     }
 }

@@ -281,3 +281,6 @@ fn decode_place(r: &maxminddb::LookupResult<'_, Vec<u8>>, paths: &Paths<'_>) -> 
         coordinates_from,
     }
 }
+
+#[cfg(test)]
+mod tests;

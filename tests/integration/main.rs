@@ -11,6 +11,7 @@ mod delegation;
 mod ecs;
 mod edns;
 mod fleet;
+mod geo;
 mod malformed;
 mod negative;
 mod tcp;
