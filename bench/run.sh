@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# bench/run.sh — build Meridian (release) and run the peer benchmark against it:
+# Meridian vs gdnsd, Knot, NSD and the raw-UDP ceiling (whichever are installed), server
+# pinned to CPU 0, dnsperf on CPU 1, all on 127.0.0.1. Writes bench/results/<stamp>.jsonl
+# and prints the table (bench/report.py). See bench/README.md.
+#
+#   bench/run.sh [--profiles plain,edns,ecs] [--reps 3] [--duration 15]
+#                [--servers meridian,gdnsd,...] [--no-build] [--no-retry] [--out FILE]
+#                [-- extra bench.py run args]
+#
+# Env (flags win): PROFILES, REPS, DURATION, SERVERS, MAX_FOREIGN (0.25),
+#   PEERBENCH (default <repo>/../shared/bench), MERIDIAN_BIN, CARGO_TARGET_DIR.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+peerbench=${PEERBENCH:-$repo/../shared/bench}
+profiles=${PROFILES:-plain,edns,ecs}
+reps=${REPS:-3}
+duration=${DURATION:-15}
+servers=${SERVERS:-}
+max_foreign=${MAX_FOREIGN:-0.25}
+build=1 retry=1
+out=""
+extra=()
+
+usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+while [ $# -gt 0 ]; do
+    case $1 in
+        --profiles) profiles=$2; shift 2 ;;
+        --reps) reps=$2; shift 2 ;;
+        --duration) duration=$2; shift 2 ;;
+        --servers) servers=$2; shift 2 ;;
+        --out) out=$2; shift 2 ;;
+        --no-build) build=0; shift ;;
+        --no-retry) retry=0; shift ;;
+        -h|--help) usage 0 ;;
+        --) shift; extra=("$@"); break ;;
+        *) echo "run.sh: unknown argument $1" >&2; usage 2 ;;
+    esac
+done
+
+if [ ! -f "$peerbench/bench.py" ]; then
+    echo "run.sh: no peer benchmark at $peerbench (set PEERBENCH=/path/to/shared/bench)" >&2
+    exit 1
+fi
+peerbench=$(cd "$peerbench" && pwd)
+
+if [ "$build" = 1 ]; then
+    (cd "$repo" && cargo build --release)
+fi
+export MERIDIAN_BIN=${MERIDIAN_BIN:-${CARGO_TARGET_DIR:-$repo/target}/release/meridian}
+
+# The peers that are installed (install: sudo $peerbench/install.sh).
+ceiling=${UDP_CEILING:-${XDG_CACHE_HOME:-$HOME/.cache}/peerbench/udp-ceiling/target/release/udp-ceiling}
+if [ -z "$servers" ]; then
+    servers=meridian
+    for peer in gdnsd:gdnsd knot:knotd nsd:nsd "ceiling-mmsg:$ceiling"; do
+        name=${peer%%:*} cmd=${peer#*:}
+        if command -v "$cmd" >/dev/null 2>&1; then
+            servers+=",$name"
+        else
+            echo "run.sh: $name not installed ($cmd), skipped" >&2
+        fi
+    done
+fi
+
+mkdir -p "$repo/bench/results"
+out=${out:-$repo/bench/results/$(date +%Y%m%d-%H%M%S).jsonl}
+custom="meridian=5320='$repo/bench/meridian-wrapper.sh' {rundir} {port} {threads} {pbdir}"
+
+bench() {
+    python3 "$peerbench/bench.py" run --custom "$custom" --configs pinned \
+        --duration "$duration" --out "$out" ${extra[@]+"${extra[@]}"} "$@"
+}
+
+echo "== servers: $servers  profiles: $profiles  reps: $reps  duration: ${duration}s"
+echo "== results: $out"
+bench --servers "$servers" --profiles "$profiles" --reps "$reps"
+
+# Rerun (once) the runs during which other processes used more than $max_foreign cores
+# (this is a shared 2-core box) or that failed; the table then uses the quiet runs.
+if [ "$retry" = 1 ]; then
+    python3 "$repo/bench/report.py" noisy "$out" --reps "$reps" --max-foreign "$max_foreign" |
+    while read -r prof cfg name; do
+        echo "== rerun (noisy or failed): $prof $cfg $name"
+        bench --servers "$name" --profiles "$prof" --reps 1 </dev/null
+    done
+fi
+
+echo
+echo "== $out"
+python3 "$repo/bench/report.py" table "$out" --max-foreign "$max_foreign"
