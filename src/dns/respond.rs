@@ -5,7 +5,7 @@
 //! response for the transport (TC without splitting an RRset) and never allocates once the
 //! buffer has grown. No logging here above debug; counts go into [`QueryStats`].
 
-use super::encode::Answer;
+use super::encode::{Answer, address_record};
 pub use super::stats::QueryStats;
 use super::wire::{self, Edns, Query, QueryError};
 use crate::route::{self, Client, Decision, Family};
@@ -155,14 +155,11 @@ fn render_addresses(
     out: &mut Vec<u8>,
     stats: &mut QueryStats,
 ) {
-    let opt_len = q.edns.map_or(0, |e| {
-        OPT_LEN + e.client_subnet.map_or(0, |c| 8 + c.addr_len as usize)
-    });
     let records: usize = decision
         .addresses()
         .map(|a| if a.is_ipv4() { 16 } else { 28 })
         .sum();
-    let truncated = 12 + q.question.len() + records + opt_len > max;
+    let truncated = 12 + q.question.len() + records + opt_len(q) > max;
     let mut flags = wire::FLAG_QR | wire::FLAG_AA | (q.flags & (wire::FLAG_RD | wire::FLAG_CD));
     let count = if truncated {
         flags |= wire::FLAG_TC;
@@ -175,26 +172,19 @@ fn render_addresses(
     out.extend_from_slice(q.question);
     if !truncated {
         for a in decision.addresses() {
-            out.extend_from_slice(&[0xC0, 0x0C]); // owner: the question name
-            match a {
-                IpAddr::V4(v4) => {
-                    out.extend_from_slice(&[0, 1, 0, 1]);
-                    out.extend_from_slice(&decision.ttl.to_be_bytes());
-                    out.extend_from_slice(&[0, 4]);
-                    out.extend_from_slice(&v4.octets());
-                }
-                IpAddr::V6(v6) => {
-                    out.extend_from_slice(&[0, 28, 0, 1]);
-                    out.extend_from_slice(&decision.ttl.to_be_bytes());
-                    out.extend_from_slice(&[0, 16]);
-                    out.extend_from_slice(&v6.octets());
-                }
-            }
+            address_record(out, decision.ttl, a);
         }
     }
     if let Some(e) = q.edns {
         opt(out, payload, 0, e, decision.scope);
     }
+}
+
+/// Size of the OPT record the response to `q` carries (0 without EDNS).
+fn opt_len(q: &Query<'_>) -> usize {
+    q.edns.map_or(0, |e| {
+        OPT_LEN + e.client_subnet.map_or(0, |c| 8 + c.addr_len as usize)
+    })
 }
 
 /// Writes header, question, the answer's sections (cut to fit `max`) and OPT.
@@ -207,10 +197,7 @@ fn render(
     out: &mut Vec<u8>,
     stats: &mut QueryStats,
 ) {
-    let opt_len = q.edns.map_or(0, |e| {
-        OPT_LEN + e.client_subnet.map_or(0, |c| 8 + c.addr_len as usize)
-    });
-    let fixed = 12 + q.question.len() + opt_len;
+    let fixed = 12 + q.question.len() + opt_len(q);
     let room = max.saturating_sub(fixed);
     let (end, counts, truncated) = answer.fit(room);
     let mut flags =
