@@ -8,7 +8,7 @@
 # Env:
 #   MERIDIAN_BIN       binary to run (default: <repo>/target/release/meridian, or
 #                      $CARGO_TARGET_DIR/release/meridian)
-#   MERIDIAN_BENCH_GEO 1 = serve geo.example.test as a load-balanced service (TODO, below)
+#   MERIDIAN_BENCH_GEO 1 = serve geo.example.test as a load-balanced service
 set -euo pipefail
 
 if [ $# -ne 4 ]; then
@@ -26,9 +26,14 @@ fi
 
 mkdir -p "$rundir/zones" "$rundir/state"
 
+# In geo mode the server names its region (regions are defined below).
+region_line=""
+[ "${MERIDIAN_BENCH_GEO:-0}" = "1" ] && region_line='region = "dca"'
+
 cat > "$rundir/meridian.toml" <<TOML
 # written by bench/meridian-wrapper.sh for one benchmark run
 [server]
+$region_line
 dns_listen = ["127.0.0.1:$port"]
 api_listen = "127.0.0.1:0"
 zones_dir = "zones"
@@ -37,21 +42,38 @@ udp_workers = $threads
 TOML
 
 if [ "${MERIDIAN_BENCH_GEO:-0}" = "1" ]; then
-    # Geo mode: the zone file without the geo name; geo.example.test comes from a
-    # load-balanced service in zones/example.test.toml. With ECS 127.0.1.0/24 it should
-    # answer 127.0.3.1, else 127.0.2.1 (what the geo-capable peers do).
+    # Geo mode: geo.example.test is a load-balanced service. Clients are located in the
+    # shipped database (loopback has no location: unknown_location sends them to dca);
+    # the route sends ECS 127.0.1.0/24 to dcb, so it answers 127.0.3.1 there and
+    # 127.0.2.1 elsewhere, as the geo-capable peers do.
     cp "$pbdir/zones/example.test.zone" "$rundir/zones/example.test.zone"
-    # TODO(issue 4): write zones/example.test.toml with a [services.geo] whose endpoints
-    # map client 127.0.1.0/24 -> 127.0.3.1 and everyone else -> 127.0.2.1 (a route
-    # override by `networks`). The service TOML shape is not final yet, so nothing is
-    # written here: until it is, geo.example.test answers NXDOMAIN in this mode.
-    echo "meridian-wrapper: MERIDIAN_BENCH_GEO=1: zones/example.test.toml not written yet (TODO issue 4)" >&2
+    cat >> "$rundir/meridian.toml" <<TOML
+[geoip]
+database = "$repo/geodata/meridian-city.mmdb"
+[fleet]
+local_prober = false
+[regions.dca]
+lat = 50.11
+lon = 8.68
+[regions.dcb]
+lat = 52.37
+lon = 4.90
+TOML
+    cat > "$rundir/zones/example.test.toml" <<TOML
+[services.geo]
+ttl = 300
+unknown_location = ["dca"]
+endpoints = [
+  { region = "dca", address = "127.0.2.1" },
+  { region = "dcb", address = "127.0.3.1" },
+]
+[[services.geo.route]]
+networks = ["127.0.1.0/24"]
+regions = ["dcb"]
+TOML
 else
-    # Static mode (default, for now): geo.example.test is a plain A record (127.0.2.1) in
-    # the zone file, so this measures the DNS core only.
-    # Once geo routing lands (issue 4), the geo name moves to a load-balanced service in
-    # zones/example.test.toml (the MERIDIAN_BENCH_GEO=1 branch above) and that becomes
-    # the default here.
+    # Static mode: geo.example.test is a plain A record (127.0.2.1) in the zone file, so
+    # this measures the DNS core only.
     cp "$pbdir/zones/example.test.static.zone" "$rundir/zones/example.test.zone"
 fi
 

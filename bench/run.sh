@@ -5,10 +5,11 @@
 # and prints the table (bench/report.py). See bench/README.md.
 #
 #   bench/run.sh [--profiles plain,edns,ecs] [--reps 3] [--duration 15]
-#                [--servers meridian,gdnsd,...] [--retries 2] [--no-build] [--out FILE]
+#                [--servers meridian,meridian-geo,gdnsd,...] [--mix standard|geo]
+#                [--retries 2] [--no-retry] [--no-build] [--out FILE]
 #                [-- extra bench.py run args]
 #
-# Env (flags win): PROFILES, REPS, DURATION, SERVERS, RETRIES, MAX_FOREIGN (0.25),
+# Env (flags win): PROFILES, REPS, DURATION, SERVERS, MIX, RETRIES, MAX_FOREIGN (0.25),
 #   PEERBENCH (default <repo>/../shared/bench), MERIDIAN_BIN, CARGO_TARGET_DIR.
 set -euo pipefail
 
@@ -19,7 +20,7 @@ reps=${REPS:-3}
 duration=${DURATION:-15}
 servers=${SERVERS:-}
 max_foreign=${MAX_FOREIGN:-0.25}
-build=1 retries=${RETRIES:-2}
+build=1 retries=${RETRIES:-2} mix=${MIX:-standard}
 out=""
 extra=()
 
@@ -34,6 +35,7 @@ while [ $# -gt 0 ]; do
         --no-build) build=0; shift ;;
         --retries) retries=$2; shift 2 ;;
         --no-retry) retries=0; shift ;;
+        --mix) mix=$2; shift 2 ;;
         -h|--help) usage 0 ;;
         --) shift; extra=("$@"); break ;;
         *) echo "run.sh: unknown argument $1" >&2; usage 2 ;;
@@ -54,7 +56,7 @@ export MERIDIAN_BIN=${MERIDIAN_BIN:-${CARGO_TARGET_DIR:-$repo/target}/release/me
 # The peers that are installed (install: sudo $peerbench/install.sh).
 ceiling=${UDP_CEILING:-${XDG_CACHE_HOME:-$HOME/.cache}/peerbench/udp-ceiling/target/release/udp-ceiling}
 if [ -z "$servers" ]; then
-    servers=meridian
+    servers=meridian,meridian-geo
     for peer in gdnsd:gdnsd knot:knotd nsd:nsd "ceiling-mmsg:$ceiling"; do
         name=${peer%%:*} cmd=${peer#*:}
         if command -v "$cmd" >/dev/null 2>&1; then
@@ -65,13 +67,25 @@ if [ -z "$servers" ]; then
     done
 fi
 
+case $mix in
+    standard) mixfile="" ;;
+    geo) mixfile="$repo/bench/queries/geo.txt" ;;
+    *) echo "run.sh: --mix standard|geo" >&2; exit 2 ;;
+esac
+
 mkdir -p "$repo/bench/results"
 out=${out:-$repo/bench/results/$(date +%Y%m%d-%H%M%S).jsonl}
+# meridian: geo.example.test is a static record (the DNS core alone);
+# meridian-geo: it is a load-balanced service (geolocation, route, decision per query).
 custom="meridian=5320='$repo/bench/meridian-wrapper.sh' {rundir} {port} {threads} {pbdir}"
+custom_geo="meridian-geo=5321=env MERIDIAN_BENCH_GEO=1 '$repo/bench/meridian-wrapper.sh' {rundir} {port} {threads} {pbdir}"
+# --mix geo: every query is `geo.example.test A` (with the ecs profile: each one a geo
+# decision with ECS); default: the peer benchmark's 5-name mix.
+dnsperf_args=(--dnsperf-args "-c 20 -T 2 -q 100${mixfile:+ -d $mixfile}")
 
 bench() {
-    python3 "$peerbench/bench.py" run --custom "$custom" --configs pinned \
-        --duration "$duration" --out "$out" ${extra[@]+"${extra[@]}"} "$@"
+    python3 "$peerbench/bench.py" run --custom "$custom" --custom "$custom_geo" --configs pinned \
+        --duration "$duration" --out "$out" "${dnsperf_args[@]}" ${extra[@]+"${extra[@]}"} "$@"
 }
 
 echo "== servers: $servers  profiles: $profiles  reps: $reps  duration: ${duration}s"

@@ -3,12 +3,20 @@
 //! # Layout
 //! - `config`: `meridian.toml` → validated [`config::Config`]; errors name file, line and key.
 //! - `zone`: RFC 1035 master files → immutable [`zone::Zones`] with precomputed answers.
+//! - `geo`: a MaxMind-format database → [`geo::Location`] of an address.
+//! - `route`: the decision: `route::decide` picks the addresses of a load-balanced name.
+//! - `health`: endpoint health as the DNS path reads it ([`health::HealthTable`]).
 //! - `dns`: the wire protocol: query parsing, response rendering, UDP and TCP listeners.
 //! - `snapshot`: [`snapshot::Snapshot`] (everything a query reads) and [`snapshot::Live`], its atomic swap.
-//! - `cli`: the `serve` and `check` commands: builds the pieces and starts them.
+//! - `api`: the HTTP API (status, explain, reload, drains, fleet reports, metrics, status page).
+//! - `cli`: the commands (`serve`, `check`, `explain`, `probe`): build the pieces and start them.
 
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod dns;
+pub mod geo;
+pub mod health;
+pub mod route;
 pub mod snapshot;
 pub mod zone;

@@ -1,32 +1,139 @@
 //! Everything one query reads, as one immutable value, and the atomic swap that replaces it.
 //!
 //! A reload builds a whole new [`Snapshot`] and stores it in [`Live`]; DNS workers load
-//! the current one once per batch and never wait for a lock held by slow work.
+//! the current one once per batch and never wait for a lock held by slow work. Config and
+//! health live in the same snapshot, so an answer never mixes a new config with old health.
 
-use crate::config::Config;
-use crate::zone::Zones;
+use crate::config::{Config, Service};
+use crate::geo::{GeoDb, Location};
+use crate::health::HealthTable;
+use crate::zone::{BalancedName, Zones};
 use arc_swap::ArcSwap;
+use std::net::IpAddr;
+use std::path::Path;
 use std::sync::Arc;
+use std::time::SystemTime;
 
-/// Config and zones as of one load; never mutated after it is built.
+/// Config, zones, services, geolocation and health as of one load; never mutated.
 #[derive(Debug)]
 pub struct Snapshot {
     pub config: Arc<Config>,
     pub zones: Arc<Zones>,
+    /// Load-balanced names, indexed as `zone::Found::Balanced::service`.
+    pub services: Arc<[Service]>,
+    pub geo: Option<Arc<GeoFile>>,
+    pub health: Arc<HealthTable>,
 }
 
-/// The snapshot queries are answered from.
+/// An opened geolocation database and the file's modification time when it was read.
+#[derive(Debug)]
+pub struct GeoFile {
+    pub db: GeoDb,
+    pub modified: Option<SystemTime>,
+    pub fields: crate::config::GeoFields,
+}
+
+/// The answer swap: queries load it, reloads and health changes store a new one.
 pub type Live = ArcSwap<Snapshot>;
 
 impl Snapshot {
-    /// Loads the config file and every zone it names; the errors name file, line and key.
-    pub fn load(config_path: &std::path::Path) -> Result<Snapshot, LoadError> {
+    /// Loads the config file and everything it names; errors name file, line and key.
+    /// `previous` lends its geolocation database when the file has not changed.
+    pub fn load(config_path: &Path, previous: Option<&Snapshot>) -> Result<Snapshot, LoadError> {
         let config = crate::config::load(config_path).map_err(LoadError::Config)?;
-        let zones = Zones::load_dir(&config.server.zones_dir).map_err(LoadError::Zones)?;
+        let origins: Vec<_> = Zones::files_in(&config.server.zones_dir)
+            .map_err(LoadError::Zones)?
+            .into_iter()
+            .map(|(_, origin)| origin)
+            .collect();
+        let services = crate::config::load_services(&config, &origins);
+        let balanced: Vec<BalancedName> = match &services {
+            Ok(services) => services
+                .iter()
+                .enumerate()
+                .map(|(i, s)| BalancedName {
+                    name: s.name.clone(),
+                    service: i as u32,
+                    file: s.file.clone(),
+                    line: s.line,
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let zones = Zones::load_dir(&config.server.zones_dir, &balanced);
+        let services = match (services, zones) {
+            (Ok(s), Ok(z)) => (s, z),
+            (Err(s), Ok(_)) => return Err(LoadError::Config(s)),
+            (Ok(_), Err(z)) => return Err(LoadError::Zones(z)),
+            (Err(s), Err(z)) => return Err(LoadError::Both(s, z)),
+        };
+        let (services, zones) = services;
+        let geo = match &config.geoip.database {
+            None => None,
+            Some(path) => Some(open_geo(path, &config.geoip.fields, previous)?),
+        };
+        let health = HealthTable::all_up(&services);
         Ok(Snapshot {
             config: Arc::new(config),
             zones: Arc::new(zones),
+            services: services.into(),
+            geo,
+            health: Arc::new(health),
         })
+    }
+
+    /// The same snapshot with another health table (the health task's swap).
+    pub fn with_health(&self, health: HealthTable) -> Snapshot {
+        Snapshot {
+            config: self.config.clone(),
+            zones: self.zones.clone(),
+            services: self.services.clone(),
+            geo: self.geo.clone(),
+            health: Arc::new(health),
+        }
+    }
+
+    /// Where an address is; unknown when no database is configured.
+    pub fn locate(&self, addr: IpAddr) -> Location {
+        match &self.geo {
+            Some(g) => g.db.locate(addr),
+            None => Location::unknown(0),
+        }
+    }
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Opens the database, or reuses the previous snapshot's when the file is unchanged.
+fn open_geo(
+    path: &Path,
+    fields: &crate::config::GeoFields,
+    previous: Option<&Snapshot>,
+) -> Result<Arc<GeoFile>, LoadError> {
+    let now = modified(path);
+    if let Some(prev) = previous.and_then(|p| p.geo.as_ref())
+        && prev.db.path == path
+        && prev.fields == *fields
+        && prev.modified == now
+        && now.is_some()
+    {
+        return Ok(prev.clone());
+    }
+    let db = GeoDb::open(path, fields).map_err(LoadError::Geo)?;
+    Ok(Arc::new(GeoFile {
+        db,
+        modified: now,
+        fields: fields.clone(),
+    }))
+}
+
+/// True when the configured database file changed since `snapshot` read it.
+pub fn geo_changed(snapshot: &Snapshot) -> bool {
+    match (&snapshot.config.geoip.database, &snapshot.geo) {
+        (Some(path), Some(g)) => modified(path) != g.modified,
+        _ => false,
     }
 }
 
@@ -37,4 +144,8 @@ pub enum LoadError {
     Config(crate::config::ConfigErrors),
     #[error("{0}")]
     Zones(crate::zone::ZoneErrors),
+    #[error("{0}\n{1}")]
+    Both(crate::config::ConfigErrors, crate::zone::ZoneErrors),
+    #[error("{0}")]
+    Geo(crate::geo::GeoError),
 }

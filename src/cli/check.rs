@@ -6,14 +6,16 @@ use std::path::Path;
 use std::process::ExitCode;
 
 pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
-    match Snapshot::load(config_path) {
+    match Snapshot::load(config_path, None) {
         Ok(snapshot) => {
             let zones = snapshot.zones.zones();
             let records: usize = zones.iter().map(|z| z.record_count).sum();
             println!(
-                "{}: ok ({} zones, {records} records)",
+                "{}: ok ({} zones, {records} records, {} load-balanced names, {} regions)",
                 config_path.display(),
-                zones.len()
+                zones.len(),
+                snapshot.services.len(),
+                snapshot.config.regions.len()
             );
             for z in zones {
                 println!(
@@ -22,6 +24,23 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
                     z.serial,
                     z.record_count,
                     z.file.display()
+                );
+            }
+            for s in snapshot.services.iter() {
+                println!(
+                    "  {} {} endpoints ({}:{})",
+                    s.name,
+                    s.endpoints.len(),
+                    s.file.display(),
+                    s.line
+                );
+            }
+            if let Some(g) = &snapshot.geo {
+                println!(
+                    "  geolocation: {} ({}, {} records)",
+                    g.db.path.display(),
+                    g.db.database_type,
+                    g.db.records()
                 );
             }
             Ok(ExitCode::SUCCESS)

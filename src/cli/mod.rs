@@ -2,4 +2,6 @@
 //! Nothing here decides an answer; `anyhow` is used only here and in `main.rs`.
 
 pub mod check;
+pub mod explain;
+pub mod probe;
 pub mod serve;

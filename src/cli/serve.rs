@@ -1,11 +1,15 @@
-//! `meridian serve`: load config and zones, bind every socket, start the DNS workers,
-//! then reload on SIGHUP and stop on SIGTERM/SIGINT.
+//! `meridian serve`: load everything, bind every socket, then run the DNS workers (their
+//! own threads), and on a separate control runtime the TCP listener, the health task, the
+//! HTTP API and the local prober. Reloads on SIGHUP; stops on SIGTERM/SIGINT.
 //!
 //! Prints one line on stdout once every socket is bound:
-//! `meridian ready dns=ADDR [dns=ADDR ...]` (tests and scripts read the ports from it).
+//! `meridian ready dns=ADDR [dns=ADDR ...] api=ADDR` (tests and scripts read ports from it).
 
-use crate::config::Config;
+use crate::api::{self, ApiState};
+use crate::dns::stats::StatsRegistry;
 use crate::dns::{tcp, udp};
+use crate::health::store::HealthStore;
+use crate::health::task::{self, HealthHandle};
 use crate::snapshot::{Live, Snapshot};
 use anyhow::Context;
 use std::io::Write;
@@ -14,8 +18,11 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// How often the geolocation database file is checked for replacement.
+const GEO_WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
-    let snapshot = match Snapshot::load(config_path) {
+    let snapshot = match Snapshot::load(config_path, None) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
@@ -27,7 +34,18 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
     for z in snapshot.zones.zones() {
         tracing::info!(zone = %z.origin, serial = z.serial, records = z.record_count, file = %z.file.display(), "zone loaded");
     }
+    if let Some(g) = &snapshot.geo {
+        tracing::info!(database = %g.db.path.display(), kind = %g.db.database_type, records = g.db.records(), "geolocation loaded");
+    }
+    tracing::info!(
+        services = snapshot.services.len(),
+        regions = config.regions.len(),
+        "load-balanced names loaded"
+    );
+    let token = fleet_token(&config.fleet.token_file)
+        .with_context(|| format!("fleet token {}", config.fleet.token_file.display()))?;
     let live = Arc::new(Live::from_pointee(snapshot));
+    let stats = Arc::new(StatsRegistry::default());
 
     let workers = match config.server.udp_workers {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -40,10 +58,18 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
             bind_dns(addr, workers).with_context(|| format!("binding DNS on {addr}"))?;
         bound.push(udp_sockets[0].local_addr()?);
         for (i, socket) in udp_sockets.into_iter().enumerate() {
-            udp::spawn_worker(format!("udp-{}-{i}", bound.len() - 1), socket, live.clone())?;
+            udp::spawn_worker(
+                format!("udp-{}-{i}", bound.len() - 1),
+                socket,
+                live.clone(),
+                stats.slot(),
+            )?;
         }
         tcp_listeners.push(tcp_listener);
     }
+    let api_listener = std::net::TcpListener::bind(config.server.api_listen)
+        .with_context(|| format!("binding the HTTP API on {}", config.server.api_listen))?;
+    let api_addr = api_listener.local_addr()?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -51,6 +77,13 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
+        // Handlers first: until they exist, SIGHUP's default action would end the process.
+        let signals = Signals::new()?;
+        let (store, warning) = HealthStore::open(&config.server.state_dir);
+        if let Some(w) = warning {
+            tracing::warn!("{w}");
+        }
+        let health = task::spawn(store, live.clone());
         let limits = tcp::TcpLimits {
             idle_timeout: config.server.tcp_idle_timeout,
             max_connections: config.server.tcp_max_connections,
@@ -58,11 +91,27 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         for listener in tcp_listeners {
             listener.set_nonblocking(true)?;
             let listener = tokio::net::TcpListener::from_std(listener)?;
-            tokio::spawn(tcp::serve(listener, live.clone(), limits));
+            tokio::spawn(tcp::serve(listener, live.clone(), limits, stats.slot()));
+        }
+        api_listener.set_nonblocking(true)?;
+        let api_listener = tokio::net::TcpListener::from_std(api_listener)?;
+        let state = ApiState::new(
+            health.clone(),
+            stats.clone(),
+            token,
+            config_path.to_path_buf(),
+        );
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(api_listener, api::router(state)).await {
+                tracing::error!("HTTP API stopped: {e}");
+            }
+        });
+        if config.fleet.local_prober {
+            crate::health::prober::spawn_local(&config.server.region, health.clone())?;
         }
         let addrs: Vec<String> = bound.iter().map(|a| format!("dns={a}")).collect();
         tracing::info!(
-            "serving DNS on {} (UDP and TCP, {workers} UDP workers each)",
+            "serving DNS on {} (UDP and TCP, {workers} UDP workers each); HTTP API on {api_addr}",
             bound
                 .iter()
                 .map(|a| a.to_string())
@@ -70,10 +119,44 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
                 .join(", ")
         );
         let mut stdout = std::io::stdout();
-        writeln!(stdout, "meridian ready {}", addrs.join(" "))?;
+        writeln!(stdout, "meridian ready {} api={api_addr}", addrs.join(" "))?;
         stdout.flush()?;
-        signals(config_path, &live, &config).await
+        signals.run(config_path, &health).await
     })
+}
+
+/// Reads the fleet's shared secret; when the file does not exist, makes a random one
+/// (mode 0600) so a first `serve` works, and says where it is.
+fn fleet_token(path: &Path) -> anyhow::Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let token = text.trim().to_string();
+            anyhow::ensure!(
+                token.len() >= 16,
+                "the token must be at least 16 characters"
+            );
+            Ok(token)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            use std::io::Read;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut bytes = [0u8; 24];
+            std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+            let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)?;
+            writeln!(f, "{token}")?;
+            tracing::warn!(
+                "{} did not exist: wrote a new random fleet token there; give it to every prober",
+                path.display()
+            );
+            Ok(token)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Binds `workers` UDP sockets and one TCP listener on the same address and port. With
@@ -111,43 +194,44 @@ fn bind_tcp(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     Ok(socket.into())
 }
 
-/// Reloads on SIGHUP (an invalid new config is refused and the old one keeps serving);
-/// returns on SIGTERM or SIGINT.
-async fn signals(
-    config_path: &Path,
-    live: &Arc<Live>,
-    started: &Config,
-) -> anyhow::Result<ExitCode> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hup = signal(SignalKind::hangup())?;
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    loop {
-        tokio::select! {
-            _ = hup.recv() => reload(config_path, live, started).await,
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-        }
-    }
-    tracing::info!("stopping");
-    Ok(ExitCode::SUCCESS)
+/// The signals `serve` handles.
+struct Signals {
+    hup: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
 }
 
-async fn reload(config_path: &Path, live: &Arc<Live>, started: &Config) {
-    let path = config_path.to_path_buf();
-    let loaded = tokio::task::spawn_blocking(move || Snapshot::load(&path)).await;
-    match loaded {
-        Ok(Ok(snapshot)) => {
-            if snapshot.config.server.dns_listen != started.server.dns_listen {
-                tracing::warn!("server.dns_listen changed: it takes effect at the next restart");
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            hup: signal(SignalKind::hangup())?,
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Reloads on SIGHUP (an invalid new config is refused and the old one keeps serving)
+    /// and when the geolocation database file is replaced; returns on SIGTERM or SIGINT.
+    async fn run(mut self, config_path: &Path, health: &HealthHandle) -> anyhow::Result<ExitCode> {
+        let mut geo_watch = tokio::time::interval(GEO_WATCH_INTERVAL);
+        geo_watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = self.hup.recv() => {
+                    let _ = health.reload(config_path).await;
+                }
+                _ = geo_watch.tick() => {
+                    if crate::snapshot::geo_changed(&health.live().load()) {
+                        tracing::info!("geolocation database changed on disk; reloading");
+                        let _ = health.reload(config_path).await;
+                    }
+                }
+                _ = self.term.recv() => break,
+                _ = self.int.recv() => break,
             }
-            let zones = snapshot.zones.zones().len();
-            live.store(Arc::new(snapshot));
-            tracing::info!(zones, "reloaded");
         }
-        Ok(Err(e)) => {
-            tracing::error!("reload refused, still serving the previous configuration:\n{e}")
-        }
-        Err(e) => tracing::error!("reload failed: {e}"),
+        tracing::info!("stopping");
+        Ok(ExitCode::SUCCESS)
     }
 }

@@ -50,6 +50,18 @@ pub struct ServerConfig {
 pub struct GeoipConfig {
     /// `None`: no database, every client is "unknown location".
     pub database: Option<PathBuf>,
+    /// Field paths tried before the known layouts (GeoIP2, DB-IP, IPinfo): each a list of
+    /// map keys, with a number meaning an array index (`subdivisions.0.iso_code`).
+    pub fields: GeoFields,
+}
+
+/// Where a record keeps what we need, when the layout is not one we know.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GeoFields {
+    pub country: Option<Vec<String>>,
+    pub continent: Option<Vec<String>>,
+    pub latitude: Option<Vec<String>>,
+    pub longitude: Option<Vec<String>>,
 }
 
 /// How many fresh probers must agree before an endpoint changes state.
@@ -147,11 +159,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 
 /// Validates config `text`; `path` names the file in errors and anchors relative paths.
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
-    let mut check = Checker {
-        file: path,
-        text,
-        errors: Vec::new(),
-    };
+    let mut check = Checker::new(path, text);
 
     let (mut root, syntax_errors) = DeTable::parse_recoverable(text);
     if !syntax_errors.is_empty() {
@@ -189,7 +197,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
 
 /// serde names Rust types in its messages ("expected i64"); an operator writes TOML.
 /// A message this does not recognise is passed through as it is.
-fn in_toml_words(message: &str) -> String {
+pub(super) fn in_toml_words(message: &str) -> String {
     const WORDS: [(&str, &str); 4] = [
         ("expected i64", "expected an integer"),
         ("expected f64", "expected a number"),
@@ -230,8 +238,16 @@ fn prune_unknown_keys(check: &mut Checker, root: &mut DeTable) {
     }
 }
 
-fn prune_table<'de, T: Deserialize<'de>>(check: &mut Checker, table: &mut DeTable, prefix: &str) {
-    let known = known_keys::<T>();
+pub(super) fn prune_table<'de, T: Deserialize<'de>>(
+    check: &mut Checker,
+    table: &mut DeTable,
+    prefix: &str,
+) {
+    prune_keys(check, table, prefix, known_keys::<T>());
+}
+
+/// Reports and removes the keys of `table` that are not in `known`.
+pub(super) fn prune_keys(check: &mut Checker, table: &mut DeTable, prefix: &str, known: &[&str]) {
     let mut unknown = Vec::new();
     for key in table.keys() {
         let name: &str = key.get_ref();
@@ -264,7 +280,11 @@ fn key_at(table: &DeTable, span: &Range<usize>, prefix: &str) -> Option<String> 
     None
 }
 
-fn key_in_value(value: &Spanned<DeValue>, span: &Range<usize>, path: &str) -> Option<String> {
+pub(super) fn key_in_value(
+    value: &Spanned<DeValue>,
+    span: &Range<usize>,
+    path: &str,
+) -> Option<String> {
     match value.get_ref() {
         DeValue::Table(table) => key_at(table, span, &format!("{path}.")),
         DeValue::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
@@ -279,16 +299,25 @@ fn covers(outer: &Range<usize>, inner: &Range<usize>) -> bool {
     outer.start <= inner.start && inner.end <= outer.end && outer.start < outer.end
 }
 
-/// Collects errors while turning a [`RawConfig`] into a [`Config`]. Each check records its
-/// problem and returns a stand-in value, so later checks still run.
-struct Checker<'a> {
-    file: &'a Path,
-    text: &'a str,
-    errors: Vec<ConfigError>,
+/// Collects errors while turning a [`RawConfig`] into a [`Config`] (and, in `services.rs`,
+/// a services file into services). Each check records its problem and returns a stand-in
+/// value, so later checks still run.
+pub(super) struct Checker<'a> {
+    pub(super) file: &'a Path,
+    pub(super) text: &'a str,
+    pub(super) errors: Vec<ConfigError>,
 }
 
-impl Checker<'_> {
-    fn error(
+impl<'a> Checker<'a> {
+    pub(super) fn new(file: &'a Path, text: &'a str) -> Checker<'a> {
+        Checker {
+            file,
+            text,
+            errors: Vec::new(),
+        }
+    }
+
+    pub(super) fn error(
         &mut self,
         span: Option<Range<usize>>,
         key: impl Into<String>,
@@ -303,7 +332,7 @@ impl Checker<'_> {
         });
     }
 
-    fn finish(mut self) -> ConfigErrors {
+    pub(super) fn finish(mut self) -> ConfigErrors {
         // Stable: errors on one line keep the order they were found in.
         self.errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
         ConfigErrors(self.errors)
@@ -446,7 +475,26 @@ impl Checker<'_> {
         let database = raw
             .database
             .map(|db| self.path(Some(db), "geoip.database", ""));
-        GeoipConfig { database }
+        let mut field = |value: Option<Spanned<String>>, key: &str| {
+            let value = value?;
+            let parts: Vec<String> = value.get_ref().split('.').map(str::to_owned).collect();
+            if parts.iter().any(|p| p.is_empty()) {
+                let message = format!(
+                    "{:?} is not a dotted path like \"location.latitude\"",
+                    value.get_ref()
+                );
+                self.error(Some(value.span()), key, message);
+                return None;
+            }
+            Some(parts)
+        };
+        let fields = GeoFields {
+            country: field(raw.country_field, "geoip.country_field"),
+            continent: field(raw.continent_field, "geoip.continent_field"),
+            latitude: field(raw.latitude_field, "geoip.latitude_field"),
+            longitude: field(raw.longitude_field, "geoip.longitude_field"),
+        };
+        GeoipConfig { database, fields }
     }
 
     fn fleet(&mut self, raw: RawFleet) -> FleetConfig {
@@ -540,7 +588,7 @@ impl Checker<'_> {
     }
 
     /// An integer in `range`, or `default` when absent (or out of range, after an error).
-    fn int(
+    pub(super) fn int(
         &mut self,
         raw: Option<Spanned<i64>>,
         key: &str,
@@ -569,7 +617,12 @@ impl Checker<'_> {
     }
 
     fn duration(&mut self, raw: Option<Spanned<String>>, key: &str, default: Duration) -> Duration {
-        let Some(text) = raw else { return default };
+        raw.and_then(|text| self.parse_duration(&text, key))
+            .unwrap_or(default)
+    }
+
+    /// A duration greater than 0 written like `"500ms"`, `"10s"` or `"2m"`; `None` after an error.
+    pub(super) fn parse_duration(&mut self, text: &Spanned<String>, key: &str) -> Option<Duration> {
         match humantime::parse_duration(text.get_ref()) {
             Ok(d) if d.is_zero() => {
                 self.error(
@@ -577,16 +630,16 @@ impl Checker<'_> {
                     key,
                     format!("{:?} must be greater than 0", text.get_ref()),
                 );
-                default
+                None
             }
-            Ok(d) => d,
+            Ok(d) => Some(d),
             Err(e) => {
                 let message = format!(
                     r#"{:?} is not a duration like "500ms", "10s" or "2m" ({e})"#,
                     text.get_ref()
                 );
                 self.error(Some(text.span()), key, message);
-                default
+                None
             }
         }
     }
@@ -613,7 +666,7 @@ fn is_region_name(name: &str) -> bool {
 }
 
 /// 1-based line of byte `offset` in `text`.
-fn line_of(text: &str, offset: usize) -> usize {
+pub(super) fn line_of(text: &str, offset: usize) -> usize {
     let end = offset.min(text.len());
     1 + text.as_bytes()[..end]
         .iter()

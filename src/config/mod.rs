@@ -1,13 +1,19 @@
-//! Server settings: `meridian.toml` → validated [`Config`].
+//! Server settings and load-balanced names: `meridian.toml` → validated [`Config`], and
+//! `zones/<origin>.toml` → validated [`Service`]s.
 //!
-//! `raw.rs` holds the serde shapes as written; `compile.rs` checks them and resolves paths.
+//! `raw.rs` holds the serde shapes as written; `compile.rs` checks `meridian.toml` and
+//! resolves paths; `services.rs` checks the services files and resolves region names.
 //! Errors name file, line and key, and every error is reported, not just the first.
 //! Nothing here opens sockets or runs per query.
 
 mod compile;
 mod raw;
+mod services;
 
 pub use compile::{
-    Config, ConfigError, ConfigErrors, FleetConfig, GeoipConfig, Quorum, Region, ServerConfig,
-    load, parse,
+    Config, ConfigError, ConfigErrors, FleetConfig, GeoFields, GeoipConfig, Quorum, Region,
+    ServerConfig, load, parse,
+};
+pub use services::{
+    Check, CheckKind, Endpoint, OnAllDown, Policy, Route, Service, load_services, parse_services,
 };

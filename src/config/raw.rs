@@ -1,8 +1,9 @@
-//! serde shapes of `meridian.toml` exactly as written: every key optional, no defaults, no checks.
+//! serde shapes of `meridian.toml` and `zones/<origin>.toml` exactly as written: every key
+//! optional, no defaults, no checks.
 //!
-//! Values that `compile.rs` checks keep their `Spanned` position so errors can name a line.
-//! Integers stay `i64` (what TOML holds) so a range error says "above the maximum", not "expected u16".
-//! Nothing here validates, resolves paths or knows defaults; that is `compile.rs`.
+//! Values that `compile.rs` and `services.rs` check keep their `Spanned` position so errors
+//! can name a line. Integers stay `i64` (what TOML holds) so a range error says "above the
+//! maximum", not "expected u16". Nothing here validates, resolves names or knows defaults.
 
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -39,6 +40,11 @@ pub struct RawServer {
 #[serde(deny_unknown_fields, expecting = "a table")]
 pub struct RawGeoip {
     pub database: Option<Spanned<String>>,
+    /// Dotted paths into the database's records, for layouts we do not know.
+    pub country_field: Option<Spanned<String>>,
+    pub continent_field: Option<Spanned<String>>,
+    pub latitude_field: Option<Spanned<String>>,
+    pub longitude_field: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -81,6 +87,92 @@ impl<'de> Deserialize<'de> for RawQuorum {
             }
         }
         deserializer.deserialize_any(QuorumVisitor)
+    }
+}
+
+/// The top-level keys of `zones/<origin>.toml`. There is no struct for the whole file:
+/// `services.rs` deserializes each `[services.NAME]` on its own, so that a value of the
+/// wrong type in one service does not hide the problems of the others.
+pub const SERVICES_FILE_KEYS: &[&str] = &["services"];
+
+/// One `[services.NAME]` table of `zones/<origin>.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawService {
+    pub ttl: Option<Spanned<i64>>,
+    pub max_answers: Option<Spanned<i64>>,
+    pub policy: Option<Spanned<String>>,
+    /// Region names, for `policy = "failover"` only.
+    pub order: Option<Spanned<Vec<Spanned<String>>>>,
+    pub check: Option<Spanned<RawCheck>>,
+    pub endpoints: Option<Spanned<Vec<Spanned<RawEndpoint>>>>,
+    /// `[[services.NAME.route]]`, singular as written.
+    pub route: Option<Vec<Spanned<RawRoute>>>,
+    pub on_all_down: Option<Spanned<String>>,
+    pub unknown_location: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Share a partly healthy region keeps: healthy fraction × this (Envoy's factor).
+    pub overprovision: Option<Spanned<f64>>,
+}
+
+/// `check = { ... }` or `[services.NAME.check]`: one table whatever the kind, so a key
+/// that does not apply to the kind (`path` on tcp) can be named in an error.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawCheck {
+    pub kind: Option<Spanned<String>>,
+    pub port: Option<Spanned<i64>>,
+    pub path: Option<Spanned<String>>,
+    pub host: Option<Spanned<String>>,
+    pub insecure: Option<Spanned<bool>>,
+    pub expect: Option<Spanned<Vec<Spanned<RawStatus>>>>,
+    pub body: Option<Spanned<String>>,
+    pub interval: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub rise: Option<Spanned<i64>>,
+    pub fall: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawEndpoint {
+    pub region: Option<Spanned<String>>,
+    pub address: Option<Spanned<String>>,
+    pub capacity: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawRoute {
+    pub countries: Option<Spanned<Vec<Spanned<String>>>>,
+    pub continents: Option<Spanned<Vec<Spanned<String>>>>,
+    pub networks: Option<Spanned<Vec<Spanned<String>>>>,
+    pub regions: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// One item of `expect`: a status code (`204`) or a range written as a string (`"200-299"`).
+/// A hand-written visitor, like [`RawQuorum`], so a wrong type gets a useful message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawStatus {
+    Code(i64),
+    Range(String),
+}
+
+impl<'de> Deserialize<'de> for RawStatus {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StatusVisitor;
+        impl Visitor<'_> for StatusVisitor {
+            type Value = RawStatus;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(r#"a status code like 200 or a range like "200-299""#)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawStatus, E> {
+                Ok(RawStatus::Range(v.to_owned()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawStatus, E> {
+                Ok(RawStatus::Code(v))
+            }
+        }
+        deserializer.deserialize_any(StatusVisitor)
     }
 }
 
@@ -156,8 +248,41 @@ mod tests {
             known_keys::<RawFleet>(),
             ["token_file", "quorum", "local_prober"]
         );
-        assert_eq!(known_keys::<RawGeoip>(), ["database"]);
+        assert_eq!(
+            known_keys::<RawGeoip>(),
+            [
+                "database",
+                "country_field",
+                "continent_field",
+                "latitude_field",
+                "longitude_field"
+            ]
+        );
         assert_eq!(known_keys::<RawServer>().len(), 9);
         assert!(known_keys::<String>().is_empty());
+        assert_eq!(
+            known_keys::<RawService>(),
+            [
+                "ttl",
+                "max_answers",
+                "policy",
+                "order",
+                "check",
+                "endpoints",
+                "route",
+                "on_all_down",
+                "unknown_location",
+                "overprovision"
+            ]
+        );
+        assert_eq!(
+            known_keys::<RawEndpoint>(),
+            ["region", "address", "capacity"]
+        );
+        assert_eq!(
+            known_keys::<RawRoute>(),
+            ["countries", "continents", "networks", "regions"]
+        );
+        assert_eq!(known_keys::<RawCheck>().len(), 11);
     }
 }

@@ -221,36 +221,6 @@ impl Writer {
         Ok(())
     }
 
-    /// Writes a raw address record (the load-balanced path).
-    pub fn address(
-        &mut self,
-        section: Section,
-        owner: Owner<'_>,
-        ttl: u32,
-        addr: std::net::IpAddr,
-    ) {
-        self.owner(owner);
-        let (rtype, bytes): (u16, &[u8]) = match &addr {
-            std::net::IpAddr::V4(_) => (1, &[]),
-            std::net::IpAddr::V6(_) => (28, &[]),
-        };
-        let _ = bytes;
-        self.buf.extend_from_slice(&rtype.to_be_bytes());
-        self.buf.extend_from_slice(&1u16.to_be_bytes());
-        self.buf.extend_from_slice(&ttl.to_be_bytes());
-        match addr {
-            std::net::IpAddr::V4(a) => {
-                self.buf.extend_from_slice(&4u16.to_be_bytes());
-                self.buf.extend_from_slice(&a.octets());
-            }
-            std::net::IpAddr::V6(a) => {
-                self.buf.extend_from_slice(&16u16.to_be_bytes());
-                self.buf.extend_from_slice(&a.octets());
-            }
-        }
-        self.counts[section as usize] += 1;
-    }
-
     /// Marks the end of a set of records: a response may be cut here.
     pub fn mark(&mut self, required: bool) -> Result<(), EncodeError> {
         let end = self.buf.len() - self.body_start;
@@ -316,6 +286,26 @@ impl Writer {
             relocs: self.relocs.into(),
             sets: self.sets.into(),
         })
+    }
+}
+
+/// Appends one A or AAAA record owned by the question name (the load-balanced path,
+/// which encodes per query).
+pub fn address_record(out: &mut Vec<u8>, ttl: u32, addr: std::net::IpAddr) {
+    out.extend_from_slice(&[0xC0, QNAME_OFFSET as u8]);
+    match addr {
+        std::net::IpAddr::V4(a) => {
+            out.extend_from_slice(&[0, 1, 0, 1]);
+            out.extend_from_slice(&ttl.to_be_bytes());
+            out.extend_from_slice(&[0, 4]);
+            out.extend_from_slice(&a.octets());
+        }
+        std::net::IpAddr::V6(a) => {
+            out.extend_from_slice(&[0, 28, 0, 1]);
+            out.extend_from_slice(&ttl.to_be_bytes());
+            out.extend_from_slice(&[0, 16]);
+            out.extend_from_slice(&a.octets());
+        }
     }
 }
 

@@ -12,6 +12,7 @@
 
 pub mod encode;
 pub mod respond;
+pub mod stats;
 pub mod tcp;
 pub mod udp;
 pub mod wire;

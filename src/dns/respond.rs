@@ -5,9 +5,13 @@
 //! response for the transport (TC without splitting an RRset) and never allocates once the
 //! buffer has grown. No logging here above debug; counts go into [`QueryStats`].
 
-use super::encode::Answer;
+use super::encode::{Answer, address_record};
+pub use super::stats::QueryStats;
 use super::wire::{self, Edns, Query, QueryError};
+use crate::route::{self, Client, Decision, Family};
 use crate::snapshot::Snapshot;
+use crate::zone::Found;
+use std::net::IpAddr;
 
 /// How the response travels, which bounds its size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,18 +20,11 @@ pub enum Transport {
     Tcp,
 }
 
-/// Per-worker counters, summed when someone asks; no shared atomics per query.
-#[derive(Debug, Default, Clone)]
-pub struct QueryStats {
-    pub responses_by_rcode: [u64; 24],
-    pub truncated: u64,
-    pub dropped: u64,
-}
-
 const TYPE_AXFR: u16 = 252;
 const TYPE_IXFR: u16 = 251;
 const TYPE_MAILB: u16 = 253;
 const TYPE_MAILA: u16 = 254;
+const TYPE_AAAA: u16 = 28;
 const CLASS_IN: u16 = 1;
 const CLASS_ANY: u16 = 255;
 /// Size of an OPT record without options.
@@ -38,6 +35,7 @@ pub fn respond(
     snap: &Snapshot,
     msg: &[u8],
     transport: Transport,
+    peer: IpAddr,
     out: &mut Vec<u8>,
     stats: &mut QueryStats,
 ) -> bool {
@@ -50,41 +48,29 @@ pub fn respond(
             return false;
         }
         Err(QueryError::FormErr { question_end, edns }) => {
-            error_response(
-                msg,
-                question_end,
-                wire::RCODE_FORMERR as u16,
-                edns,
-                payload,
-                out,
-            );
-            stats.responses_by_rcode[wire::RCODE_FORMERR as usize] += 1;
+            let rcode = wire::RCODE_FORMERR as u16;
+            error_response(msg, question_end, rcode, edns, payload, out);
+            stats.unzoned(rcode);
             return true;
         }
-        Err(QueryError::NotImp { question_end }) => {
-            error_response(
-                msg,
-                question_end,
-                wire::RCODE_NOTIMP as u16,
-                None,
-                payload,
-                out,
-            );
-            stats.responses_by_rcode[wire::RCODE_NOTIMP as usize] += 1;
+        Err(QueryError::NotImp { question_end, edns }) => {
+            let rcode = wire::RCODE_NOTIMP as u16;
+            error_response(msg, question_end, rcode, edns, payload, out);
+            stats.unzoned(rcode);
             return true;
         }
     };
     let question_end = Some((12 + q.question.len()) as u16);
     let refuse = |out: &mut Vec<u8>, rcode: u8, stats: &mut QueryStats| {
         error_response(msg, question_end, rcode as u16, q.edns, payload, out);
-        stats.responses_by_rcode[rcode as usize] += 1;
+        stats.unzoned(rcode as u16);
         true
     };
     if let Some(e) = q.edns
         && e.version > 0
     {
         error_response(msg, question_end, wire::RCODE_BADVERS, q.edns, payload, out);
-        stats.responses_by_rcode[wire::RCODE_BADVERS as usize] += 1;
+        stats.unzoned(wire::RCODE_BADVERS);
         return true;
     }
     match q.qtype {
@@ -96,7 +82,7 @@ pub fn respond(
     if q.qclass != CLASS_IN && q.qclass != CLASS_ANY {
         return refuse(out, wire::RCODE_REFUSED, stats);
     }
-    let Some(answer) = snap.zones.lookup(q.key(), q.qtype) else {
+    let Some((zone, found)) = snap.zones.lookup(q.key(), q.qtype) else {
         return refuse(out, wire::RCODE_REFUSED, stats);
     };
     let max = match transport {
@@ -106,8 +92,99 @@ pub fn respond(
             None => 512,
         },
     };
-    render(&q, answer, 0, max, payload, out, stats);
+    let rcode = match found {
+        Found::Answer(answer) => {
+            render(&q, answer, 0, max, payload, out, stats);
+            answer.rcode
+        }
+        Found::Balanced { service, nodata } => {
+            let decision = decide_for(snap, &q, service as usize, peer);
+            if let Some(region) = decision.region {
+                stats.choice(service, region);
+            }
+            if decision.is_empty() {
+                render(&q, nodata, decision.scope, max, payload, out, stats);
+                nodata.rcode
+            } else {
+                render_addresses(&q, &decision, max, payload, out, stats);
+                0
+            }
+        }
+    };
+    stats.zone(zone, rcode as u16);
     true
+}
+
+/// Locates the client (ECS, else the resolver) and runs the route decision.
+pub fn decide_for(snap: &Snapshot, q: &Query<'_>, service: usize, peer: IpAddr) -> Decision {
+    let full = |a: IpAddr| if a.is_ipv4() { 32 } else { 128 };
+    let (addr, source_prefix) = match q.edns.and_then(|e| e.client_subnet) {
+        // Source prefix 0: the client asks us not to use its subnet (RFC 7871 §7.1.2).
+        Some(c) if c.source_prefix == 0 => (peer, 0),
+        Some(c) => (c.ip(), c.source_prefix),
+        None => (peer, full(peer)),
+    };
+    let location = snap.locate(addr);
+    let client = Client {
+        addr,
+        source_prefix,
+        location: &location,
+    };
+    let family = if q.qtype == TYPE_AAAA {
+        Family::V6
+    } else {
+        Family::V4
+    };
+    route::decide(
+        &snap.services[service],
+        &snap.config.regions,
+        &client,
+        &snap.health.service(service),
+        family,
+        None,
+    )
+}
+
+/// Writes an authoritative answer holding the decision's addresses (TC with no answer
+/// when they do not all fit).
+fn render_addresses(
+    q: &Query<'_>,
+    decision: &Decision,
+    max: usize,
+    payload: u16,
+    out: &mut Vec<u8>,
+    stats: &mut QueryStats,
+) {
+    let records: usize = decision
+        .addresses()
+        .map(|a| if a.is_ipv4() { 16 } else { 28 })
+        .sum();
+    let truncated = 12 + q.question.len() + records + opt_len(q) > max;
+    let mut flags = wire::FLAG_QR | wire::FLAG_AA | (q.flags & (wire::FLAG_RD | wire::FLAG_CD));
+    let count = if truncated {
+        flags |= wire::FLAG_TC;
+        stats.truncated += 1;
+        0
+    } else {
+        decision.addresses().count() as u16
+    };
+    header(out, q.id, flags, 1, [count, 0, q.edns.is_some() as u16]);
+    out.extend_from_slice(q.question);
+    if !truncated {
+        for a in decision.addresses() {
+            address_record(out, decision.ttl, a);
+        }
+    }
+    if let Some(e) = q.edns {
+        opt(out, payload, 0, e, decision.scope);
+    }
+}
+
+/// Size of the OPT record the response to `q` carries (0 without EDNS).
+fn opt_len(q: &Query<'_>) -> usize {
+    q.edns.map_or(0, |e| {
+        OPT_LEN + e.client_subnet.map_or(0, |c| 8 + c.addr_len as usize)
+    })
 }
 
 /// Writes header, question, the answer's sections (cut to fit `max`) and OPT.
@@ -120,10 +197,7 @@ fn render(
     out: &mut Vec<u8>,
     stats: &mut QueryStats,
 ) {
-    let opt_len = q.edns.map_or(0, |e| {
-        OPT_LEN + e.client_subnet.map_or(0, |c| 8 + c.addr_len as usize)
-    });
-    let fixed = 12 + q.question.len() + opt_len;
+    let fixed = 12 + q.question.len() + opt_len(q);
     let room = max.saturating_sub(fixed);
     let (end, counts, truncated) = answer.fit(room);
     let mut flags =
@@ -143,7 +217,6 @@ fn render(
     if let Some(e) = q.edns {
         opt(out, payload, 0, e, ecs_scope);
     }
-    stats.responses_by_rcode[answer.rcode as usize] += 1;
 }
 
 fn header(out: &mut Vec<u8>, id: u16, flags: u16, qdcount: u16, counts: [u16; 3]) {

@@ -6,8 +6,10 @@
 //! closed at accept, so a flood of idle clients cannot starve the rest.
 
 use super::respond::{QueryStats, Transport, respond};
+use super::stats::Totals;
 use crate::snapshot::Live;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
@@ -21,7 +23,12 @@ pub struct TcpLimits {
 }
 
 /// Accepts connections on `listener` until the task is dropped.
-pub async fn serve(listener: TcpListener, live: Arc<Live>, limits: TcpLimits) {
+pub async fn serve(
+    listener: TcpListener,
+    live: Arc<Live>,
+    limits: TcpLimits,
+    totals: Arc<Mutex<Totals>>,
+) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -39,9 +46,11 @@ pub async fn serve(listener: TcpListener, live: Arc<Live>, limits: TcpLimits) {
             continue;
         };
         let live = live.clone();
+        let totals = totals.clone();
         tokio::spawn(async move {
             let _ = stream.set_nodelay(true);
-            if let Err(e) = connection(stream, &live, limits.idle_timeout).await {
+            if let Err(e) = connection(stream, peer.ip(), &live, limits.idle_timeout, &totals).await
+            {
                 tracing::debug!(%peer, "tcp connection: {e}");
             }
             drop(permit);
@@ -49,7 +58,13 @@ pub async fn serve(listener: TcpListener, live: Arc<Live>, limits: TcpLimits) {
     }
 }
 
-async fn connection(stream: TcpStream, live: &Live, idle: Duration) -> std::io::Result<()> {
+async fn connection(
+    stream: TcpStream,
+    peer: std::net::IpAddr,
+    live: &Live,
+    idle: Duration,
+    totals: &Mutex<Totals>,
+) -> std::io::Result<()> {
     let (read, write) = stream.into_split();
     let mut reader = BufReader::new(read);
     let mut writer = BufWriter::new(write);
@@ -68,7 +83,16 @@ async fn connection(stream: TcpStream, live: &Live, idle: Duration) -> std::io::
         }
         let answered = {
             let snapshot = live.load();
-            respond(&snapshot, &query, Transport::Tcp, &mut out, &mut stats)
+            let answered = respond(
+                &snapshot,
+                &query,
+                Transport::Tcp,
+                peer,
+                &mut out,
+                &mut stats,
+            );
+            stats.flush(&snapshot, totals);
+            answered
         };
         if answered {
             writer.write_all(&(out.len() as u16).to_be_bytes()).await?;

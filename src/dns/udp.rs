@@ -5,13 +5,15 @@
 //! `sendmmsg`. No task per packet, no lock, no allocation once the buffers have grown.
 
 use super::respond::{QueryStats, Transport, respond};
+use super::stats::Totals;
 use crate::snapshot::Live;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
 use std::mem::{size_of, zeroed};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
+use std::sync::Mutex;
 
 /// Datagrams taken per `recvmmsg` call.
 const BATCH: usize = 32;
@@ -37,9 +39,10 @@ pub fn spawn_worker(
     name: String,
     socket: UdpSocket,
     live: Arc<Live>,
+    totals: Arc<Mutex<Totals>>,
 ) -> io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new().name(name).spawn(move || {
-        let mut worker = Worker::new(socket, live);
+        let mut worker = Worker::new(socket, live, totals);
         worker.run();
     })
 }
@@ -48,6 +51,7 @@ struct Worker {
     socket: UdpSocket,
     live: Arc<Live>,
     stats: QueryStats,
+    totals: Arc<Mutex<Totals>>,
     recv_bufs: Vec<[u8; RECV_SIZE]>,
     send_bufs: Vec<Vec<u8>>,
     addrs: Vec<libc::sockaddr_storage>,
@@ -61,7 +65,7 @@ struct Worker {
 unsafe impl Send for Worker {}
 
 impl Worker {
-    fn new(socket: UdpSocket, live: Arc<Live>) -> Worker {
+    fn new(socket: UdpSocket, live: Arc<Live>, totals: Arc<Mutex<Totals>>) -> Worker {
         // SAFETY: these are plain C structs for which all-zero is a valid value.
         let zero_addr: libc::sockaddr_storage = unsafe { zeroed() };
         let zero_iov: libc::iovec = unsafe { zeroed() };
@@ -70,6 +74,7 @@ impl Worker {
             socket,
             live,
             stats: QueryStats::default(),
+            totals,
             recv_bufs: vec![[0u8; RECV_SIZE]; BATCH],
             send_bufs: (0..BATCH).map(|_| Vec::with_capacity(RECV_SIZE)).collect(),
             addrs: vec![zero_addr; BATCH],
@@ -120,7 +125,8 @@ impl Worker {
                 let len = self.recv_msgs[i].msg_len as usize;
                 let query = &self.recv_bufs[i][..len.min(RECV_SIZE)];
                 let out = &mut self.send_bufs[k];
-                if !respond(&snapshot, query, Transport::Udp, out, &mut self.stats) {
+                let peer = peer_ip(&self.addrs[i]);
+                if !respond(&snapshot, query, Transport::Udp, peer, out, &mut self.stats) {
                     continue;
                 }
                 self.send_iov[k] = libc::iovec {
@@ -134,6 +140,7 @@ impl Worker {
                 h.msg_namelen = self.recv_msgs[i].msg_hdr.msg_namelen;
                 k += 1;
             }
+            self.stats.flush(&snapshot, &self.totals);
             drop(snapshot);
             let mut sent = 0;
             while sent < k {
@@ -159,5 +166,24 @@ impl Worker {
                 sent += r as usize;
             }
         }
+    }
+}
+
+/// The IP address in a socket address the kernel filled in.
+fn peer_ip(sa: &libc::sockaddr_storage) -> IpAddr {
+    match sa.ss_family as i32 {
+        libc::AF_INET => {
+            // SAFETY: the kernel wrote a sockaddr_in when the family is AF_INET.
+            let sin =
+                unsafe { &*(sa as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the kernel wrote a sockaddr_in6 when the family is AF_INET6.
+            let sin6 =
+                unsafe { &*(sa as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr))
+        }
+        _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
     }
 }

@@ -86,8 +86,11 @@ pub enum QueryError {
         question_end: Option<u16>,
         edns: Option<Edns>,
     },
-    /// NOTIMP for an opcode other than QUERY.
-    NotImp { question_end: Option<u16> },
+    /// NOTIMP for an opcode other than QUERY; `edns` when the OPT record parsed.
+    NotImp {
+        question_end: Option<u16>,
+        edns: Option<Edns>,
+    },
 }
 
 /// Reads a name without compression (a query's question must not use it); returns its end.
@@ -149,7 +152,10 @@ pub fn parse(msg: &[u8]) -> Result<Query<'_>, QueryError> {
     };
     let Some(qname_end) = question else {
         return Err(if opcode != 0 {
-            QueryError::NotImp { question_end: None }
+            QueryError::NotImp {
+                question_end: None,
+                edns: None,
+            }
         } else {
             QueryError::FormErr {
                 question_end: None,
@@ -158,11 +164,6 @@ pub fn parse(msg: &[u8]) -> Result<Query<'_>, QueryError> {
         });
     };
     let question_end = qname_end + 4;
-    if opcode != 0 {
-        return Err(QueryError::NotImp {
-            question_end: Some(question_end as u16),
-        });
-    }
     let formerr = |edns| QueryError::FormErr {
         question_end: Some(question_end as u16),
         edns,
@@ -221,6 +222,12 @@ pub fn parse(msg: &[u8]) -> Result<Query<'_>, QueryError> {
         }
         edns = Some(e);
         pos = rdata_end;
+    }
+    if opcode != 0 {
+        return Err(QueryError::NotImp {
+            question_end: Some(question_end as u16),
+            edns,
+        });
     }
 
     let mut query = Query {
@@ -402,7 +409,8 @@ mod tests {
         assert!(matches!(
             parse(&notimp),
             Err(QueryError::NotImp {
-                question_end: Some(_)
+                question_end: Some(_),
+                edns: None
             })
         ));
     }

@@ -7,7 +7,7 @@
 //! the SOA, referrals with glue, and encodes each answer once as wire bytes.
 
 use super::master::SourceRecord;
-use super::{Node, Zone, ZoneError, ZoneErrors, Zones};
+use super::{BalancedName, Node, Zone, ZoneError, ZoneErrors, Zones};
 use crate::dns::encode::{Answer, EncodeError, Owner, Section, Writer, name_key};
 use hickory_proto::rr::{Name, RData, RecordType};
 use rustc_hash::FxHashMap;
@@ -68,6 +68,8 @@ struct ZoneData {
     record_count: usize,
     /// Every record type present in the zone: the types a CNAME chain is resolved for.
     types: BTreeSet<u16>,
+    /// Load-balanced names → service index.
+    balanced: BTreeMap<Box<[u8]>, u32>,
 }
 
 /// Lower-case wire keys of a name's ancestors up to (and including) `origin`, nearest first.
@@ -188,7 +190,7 @@ impl ZoneData {
             let RData::CNAME(target) = &cname.rdatas[0] else {
                 unreachable!("checked at load")
             };
-            let rcode = self.chase(&mut w, &target.0, qtype)?;
+            let rcode = self.chase(&mut w, model, &target.0, qtype)?;
             return w.finish(rcode, true);
         }
         let set = if qtype == u16::from(RecordType::ANY) {
@@ -218,10 +220,27 @@ impl ZoneData {
     }
 
     /// Follows a CNAME chain from `target` inside the zone, writing each step; returns the rcode.
-    fn chase(&self, w: &mut Writer, target: &Name, qtype: u16) -> Result<u8, EncodeError> {
+    fn chase(
+        &self,
+        w: &mut Writer,
+        start: &Name,
+        target: &Name,
+        qtype: u16,
+    ) -> Result<u8, EncodeError> {
         let mut target = target.clone();
+        // RFC 1034 §3.6.2: stop at a loop; each CNAME appears once.
+        let mut seen = vec![name_key(start)];
         for _ in 0..MAX_CNAME_CHAIN {
+            let key = name_key(&target);
+            if seen.contains(&key) {
+                return Ok(RCODE_NOERROR);
+            }
+            seen.push(key.clone());
             let node = match self.find(&target) {
+                // A load-balanced target is decided per query: the resolver asks for it.
+                Found::Exact(_) if self.balanced.contains_key(&key) && is_address_type(qtype) => {
+                    return Ok(RCODE_NOERROR);
+                }
                 Found::Exact(n) | Found::Wildcard(n) => n,
                 Found::NxDomain => {
                     self.soa_authority(w)?;
@@ -304,11 +323,18 @@ impl ZoneData {
     }
 }
 
+fn is_address_type(qtype: u16) -> bool {
+    qtype == u16::from(RecordType::A)
+        || qtype == u16::from(RecordType::AAAA)
+        || qtype == u16::from(RecordType::ANY)
+}
+
 /// Checks one zone's records and groups them by name.
 fn check_zone(
     file: &Path,
     origin: &Name,
     records: Vec<SourceRecord>,
+    balanced_here: &[&BalancedName],
     errors: &mut Vec<ZoneError>,
 ) -> Option<ZoneData> {
     let at = |r: &SourceRecord, message: String| ZoneError {
@@ -316,14 +342,14 @@ fn check_zone(
         line: r.line,
         message,
     };
-    let whole = |message: String| ZoneError {
+    let whole = |line: usize, message: String| ZoneError {
         file: file.to_path_buf(),
-        line: 0,
+        line,
         message,
     };
     let origin_key = name_key(origin);
     let mut names: BTreeMap<Box<[u8]>, NameData> = BTreeMap::new();
-    let mut soa: Option<(RData, u32)> = None;
+    let mut soa: Option<(RData, u32, usize)> = None;
     let mut record_count = 0;
     let mut types = BTreeSet::new();
     let before = errors.len();
@@ -352,7 +378,7 @@ fn check_zone(
                 ));
                 continue;
             }
-            soa = Some((r.rdata.clone(), r.ttl));
+            soa = Some((r.rdata.clone(), r.ttl, r.line));
         }
         if matches!(
             rtype,
@@ -428,8 +454,13 @@ fn check_zone(
         }
     }
 
-    let Some((soa, soa_ttl)) = soa else {
-        errors.push(whole(format!("no SOA record at the apex of {origin}")));
+    // A missing record has no line of its own: name the first record (or line 1).
+    let first_record_line = records.first().map_or(1, |r| r.line);
+    let Some((soa, soa_ttl, soa_line)) = soa else {
+        errors.push(whole(
+            first_record_line,
+            format!("no SOA record at the apex of {origin}"),
+        ));
         return None;
     };
     if names
@@ -437,7 +468,40 @@ fn check_zone(
         .and_then(|n| n.get(RecordType::NS))
         .is_none()
     {
-        errors.push(whole(format!("no NS records at the apex of {origin}")));
+        errors.push(whole(
+            soa_line,
+            format!("no NS records at the apex of {origin}"),
+        ));
+    }
+    if errors.len() > before {
+        return None;
+    }
+
+    // Load-balanced names: their addresses come from the service, not from records.
+    let mut balanced = BTreeMap::new();
+    for b in balanced_here {
+        let key = name_key(&b.name);
+        if let Some(node) = names.get(&key) {
+            for t in [RecordType::A, RecordType::AAAA, RecordType::CNAME] {
+                if node.get(t).is_some() {
+                    let (f, l) = &first_line[&(key.clone(), t)];
+                    errors.push(ZoneError {
+                        file: b.file.clone(),
+                        line: b.line,
+                        message: format!(
+                            "{} is load-balanced, but {}:{l} gives it static {t} records; remove them from the zone file",
+                            b.name,
+                            f.display()
+                        ),
+                    });
+                }
+            }
+        }
+        let node = names.entry(key.clone()).or_default();
+        if node.name.is_none() {
+            node.name = Some(b.name.clone());
+        }
+        balanced.insert(key, b.service);
     }
     if errors.len() > before {
         return None;
@@ -450,11 +514,31 @@ fn check_zone(
             names.entry(a.into()).or_default();
         }
     }
-    let cuts = names
+    let cuts: BTreeSet<Box<[u8]>> = names
         .iter()
         .filter(|(k, n)| **k != origin_key && n.get(RecordType::NS).is_some())
         .map(|(k, _)| k.clone())
         .collect();
+    for b in balanced_here {
+        let key = name_key(&b.name);
+        if let Some(cut) = ancestors(&key, origin_key.len())
+            .chain([&key[..]])
+            .find(|a| cuts.contains(*a))
+        {
+            errors.push(ZoneError {
+                file: b.file.clone(),
+                line: b.line,
+                message: format!(
+                    "{} is load-balanced, but it is at or below the delegation {}",
+                    b.name,
+                    key_to_name(cut)
+                ),
+            });
+        }
+    }
+    if errors.len() > before {
+        return None;
+    }
     let RData::SOA(s) = &soa else { unreachable!() };
     let negative_ttl = soa_ttl.min(s.minimum);
     Some(ZoneData {
@@ -467,15 +551,43 @@ fn check_zone(
         negative_ttl,
         record_count,
         types,
+        balanced,
     })
 }
 
 /// Checks and encodes every zone; the result answers queries for all of them.
-pub fn build_zones(parsed: Vec<(PathBuf, Name, Vec<SourceRecord>)>) -> Result<Zones, ZoneErrors> {
+pub fn build_zones(
+    parsed: Vec<(PathBuf, Name, Vec<SourceRecord>)>,
+    balanced: &[BalancedName],
+) -> Result<Zones, ZoneErrors> {
     let mut errors = Vec::new();
     let mut data = Vec::new();
+    // Each balanced name belongs to the most specific zone that contains it.
+    let zone_of = |b: &BalancedName| {
+        parsed
+            .iter()
+            .filter(|(_, origin, _)| origin.zone_of(&b.name))
+            .max_by_key(|(_, origin, _)| origin.num_labels())
+            .map(|(_, origin, _)| origin.clone())
+    };
+    let owners: Vec<Option<Name>> = balanced.iter().map(zone_of).collect();
+    for (b, owner) in balanced.iter().zip(&owners) {
+        if owner.is_none() {
+            errors.push(ZoneError {
+                file: b.file.clone(),
+                line: b.line,
+                message: format!("{} is in none of the zones served", b.name),
+            });
+        }
+    }
     for (file, origin, records) in parsed {
-        if let Some(z) = check_zone(&file, &origin, records, &mut errors) {
+        let here: Vec<&BalancedName> = balanced
+            .iter()
+            .zip(&owners)
+            .filter(|(_, o)| o.as_ref() == Some(&origin))
+            .map(|(b, _)| b)
+            .collect();
+        if let Some(z) = check_zone(&file, &origin, records, &here, &mut errors) {
             data.push(z);
         }
     }
@@ -579,6 +691,7 @@ fn encode_zone(
                 other: referral,
                 delegated: true,
                 wildcard: None,
+                balanced: None,
             }
         } else {
             let mut qtypes: BTreeSet<u16> =
@@ -600,6 +713,7 @@ fn encode_zone(
                 other,
                 delegated: false,
                 wildcard: None,
+                balanced: z.balanced.get(key).copied(),
             }
         };
         index.insert(key.clone(), nodes.len() as u32);

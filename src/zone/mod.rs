@@ -17,6 +17,27 @@ use std::path::{Path, PathBuf};
 
 pub use build::build_zones;
 
+/// A load-balanced name: its A and AAAA answers are decided per query.
+#[derive(Debug, Clone)]
+pub struct BalancedName {
+    pub name: Name,
+    /// The service's index in the snapshot.
+    pub service: u32,
+    /// Where the service is written, for errors.
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+/// What a query name and type resolve to.
+#[derive(Debug, Clone, Copy)]
+pub enum Found<'a> {
+    /// A pre-encoded answer: data, NODATA, NXDOMAIN or a referral.
+    Answer(&'a Answer),
+    /// A load-balanced name asked for A or AAAA: the route decides. `nodata` is the answer
+    /// to send when the decision has no address of that family.
+    Balanced { service: u32, nodata: &'a Answer },
+}
+
 /// Every zone this server is authoritative for.
 #[derive(Debug)]
 pub struct Zones {
@@ -48,9 +69,15 @@ struct Node {
     other: Answer,
     /// The node is a zone cut or below one: every name under it gets the referral.
     delegated: bool,
+    /// The name is load-balanced: A and AAAA come from this service.
+    balanced: Option<u32>,
     /// `*.<this name>` exists: its node, for wildcard synthesis (RFC 4592).
     wildcard: Option<u32>,
 }
+
+const TYPE_A: u16 = 1;
+const TYPE_AAAA: u16 = 28;
+const TYPE_ANY: u16 = 255;
 
 impl Node {
     fn answer(&self, qtype: u16) -> &Answer {
@@ -64,9 +91,22 @@ impl Node {
 impl Zones {
     /// The answer for a lower-case wire-format name and a query type, or `None` when the
     /// name is in none of our zones (REFUSED).
-    pub fn lookup(&self, key: &[u8], qtype: u16) -> Option<&Answer> {
+    /// Also returns the index of the zone that answers (for per-zone counters).
+    pub fn lookup(&self, key: &[u8], qtype: u16) -> Option<(u32, Found<'_>)> {
         if let Some(&i) = self.index.get(key) {
-            return Some(self.nodes[i as usize].answer(qtype));
+            let node = &self.nodes[i as usize];
+            if let Some(service) = node.balanced
+                && matches!(qtype, TYPE_A | TYPE_AAAA | TYPE_ANY)
+            {
+                return Some((
+                    node.zone,
+                    Found::Balanced {
+                        service,
+                        nodata: &node.other,
+                    },
+                ));
+            }
+            return Some((node.zone, Found::Answer(node.answer(qtype))));
         }
         // The closest encloser: the longest existing ancestor (RFC 4592 §3.3.1).
         let mut pos = 0;
@@ -77,12 +117,18 @@ impl Zones {
             };
             let encloser = &self.nodes[i as usize];
             if encloser.delegated {
-                return Some(&encloser.other);
+                return Some((encloser.zone, Found::Answer(&encloser.other)));
             }
             if let Some(w) = encloser.wildcard {
-                return Some(self.nodes[w as usize].answer(qtype));
+                return Some((
+                    encloser.zone,
+                    Found::Answer(self.nodes[w as usize].answer(qtype)),
+                ));
             }
-            return Some(&self.zones[encloser.zone as usize].nxdomain);
+            return Some((
+                encloser.zone,
+                Found::Answer(&self.zones[encloser.zone as usize].nxdomain),
+            ));
         }
         None
     }
@@ -91,8 +137,8 @@ impl Zones {
         &self.zones
     }
 
-    /// Loads every `*.zone` file in `dir`; the origin is the file name without `.zone`.
-    pub fn load_dir(dir: &Path) -> Result<Zones, ZoneErrors> {
+    /// The zone files in `dir` and their origins (the file name without `.zone`).
+    pub fn files_in(dir: &Path) -> Result<Vec<(PathBuf, Name)>, ZoneErrors> {
         let entries = std::fs::read_dir(dir).map_err(|e| {
             ZoneErrors(vec![ZoneError::file(
                 dir,
@@ -111,7 +157,7 @@ impl Zones {
             )]));
         }
         let mut errors = Vec::new();
-        let mut parsed = Vec::new();
+        let mut found = Vec::new();
         for file in files {
             let stem = file
                 .file_stem()
@@ -127,12 +173,26 @@ impl Zones {
                     continue;
                 }
             };
+            found.push((file, origin));
+        }
+        if errors.is_empty() {
+            Ok(found)
+        } else {
+            Err(ZoneErrors(errors))
+        }
+    }
+
+    /// Loads every `*.zone` file in `dir`, with `balanced` names answered by their services.
+    pub fn load_dir(dir: &Path, balanced: &[BalancedName]) -> Result<Zones, ZoneErrors> {
+        let mut errors = Vec::new();
+        let mut parsed = Vec::new();
+        for (file, origin) in Zones::files_in(dir)? {
             match master::parse_file(&file, &origin) {
                 Ok(records) => parsed.push((file, origin, records)),
                 Err(errs) => errors.extend(errs.into_iter().map(ZoneError::from)),
             }
         }
-        match build_zones(parsed) {
+        match build_zones(parsed, balanced) {
             Ok(z) if errors.is_empty() => Ok(z),
             Ok(_) => Err(ZoneErrors(errors)),
             Err(ZoneErrors(more)) => {

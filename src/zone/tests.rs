@@ -68,24 +68,31 @@ const DEEP: &[&str] = &[
 ];
 
 fn zones() -> Zones {
-    build_zones(vec![
-        (
-            "example.com.zone".into(),
-            name("example.com."),
-            records(EXAMPLE),
-        ),
-        (
-            "deep.example.com.zone".into(),
-            name("deep.example.com."),
-            records(DEEP),
-        ),
-    ])
+    build_zones(
+        vec![
+            (
+                "example.com.zone".into(),
+                name("example.com."),
+                records(EXAMPLE),
+            ),
+            (
+                "deep.example.com.zone".into(),
+                name("deep.example.com."),
+                records(DEEP),
+            ),
+        ],
+        &[],
+    )
     .unwrap()
 }
 
 fn ask(zones: &Zones, qname: &str, qtype: RecordType) -> Option<Message> {
     let n = name(qname);
-    let answer = zones.lookup(&crate::dns::encode::name_key(&n), u16::from(qtype))?;
+    let (_, Found::Answer(answer)) =
+        zones.lookup(&crate::dns::encode::name_key(&n), u16::from(qtype))?
+    else {
+        panic!("{qname} is load-balanced");
+    };
     Some(Message::from_vec(&render_for_test(answer, &n, u16::from(qtype))).unwrap())
 }
 
@@ -402,11 +409,11 @@ fn zone_errors_name_file_and_line() {
     let cases: &[(&[&str], &str)] = &[
         (
             &["example.com. 60 NS ns1.example.com."],
-            "test.zone: no SOA record at the apex of example.com.",
+            "test.zone:1: no SOA record at the apex of example.com.",
         ),
         (
             &["example.com. 60 SOA a.example.com. b.example.com. 1 1 1 1 1"],
-            "test.zone: no NS records at the apex of example.com.",
+            "test.zone:1: no NS records at the apex of example.com.",
         ),
         (
             &[EXAMPLE[0], EXAMPLE[1], "www.example.org. 60 A 192.0.2.1"],
@@ -431,11 +438,10 @@ fn zone_errors_name_file_and_line() {
         ),
     ];
     for (lines, want) in cases {
-        let err = build_zones(vec![(
-            "test.zone".into(),
-            name("example.com."),
-            records(lines),
-        )])
+        let err = build_zones(
+            vec![("test.zone".into(), name("example.com."), records(lines))],
+            &[],
+        )
         .unwrap_err();
         assert_eq!(err.to_string(), *want);
     }

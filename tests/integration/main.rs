@@ -1,1 +1,20 @@
 //! Integration tests: start the real `meridian` binary and talk to it over real sockets.
+//!
+//! Every test starts its own server on `127.0.0.1:0` (see `util`), so tests run in
+//! parallel. One module per area; the zones they serve are in `tests/data/zones/`.
+
+mod answers;
+mod api;
+mod check;
+mod cname;
+mod delegation;
+mod ecs;
+mod edns;
+mod fleet;
+mod geo;
+mod malformed;
+mod negative;
+mod tcp;
+mod util;
+mod wildcard;
+mod zones;

@@ -1,0 +1,279 @@
+//! The HTTP API on `api_listen`: status, explain, reload, drains, fleet reports, metrics.
+//!
+//! `router(state)` builds the axum `Router`; handlers read the live snapshot or ask the
+//! health task, and compute no answers themselves (`explain` calls `route::decide`). Every
+//! POST and the fleet endpoints need `Authorization: Bearer <fleet token>`, compared in
+//! constant time. Errors are [`ApiError`]: a status code and a JSON reason.
+
+mod metrics;
+mod page;
+mod status;
+
+use crate::dns::stats::StatsRegistry;
+use crate::health::fleet::{ReportBatch, TargetList};
+use crate::health::task::HealthHandle;
+use crate::route::Family;
+use crate::route::explain::{ExplainError, explain, parse_client};
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use subtle::ConstantTimeEq;
+
+pub use status::{Status, status};
+
+/// Largest report batch body accepted.
+const MAX_BODY: usize = 8 << 20;
+/// Report batches accepted per second (a burst of twice this is allowed).
+const REPORTS_PER_SECOND: f64 = 200.0;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct ApiState {
+    pub health: HealthHandle,
+    pub stats: Arc<StatsRegistry>,
+    pub token: Arc<str>,
+    pub config_path: PathBuf,
+    limiter: Arc<Mutex<Bucket>>,
+}
+
+impl ApiState {
+    pub fn new(
+        health: HealthHandle,
+        stats: Arc<StatsRegistry>,
+        token: String,
+        config_path: PathBuf,
+    ) -> ApiState {
+        let limiter = Bucket {
+            tokens: 2.0 * REPORTS_PER_SECOND,
+            at: Instant::now(),
+        };
+        ApiState {
+            health,
+            stats,
+            token: token.into(),
+            config_path,
+            limiter: Arc::new(Mutex::new(limiter)),
+        }
+    }
+}
+
+/// A token bucket bounding how fast report batches are taken.
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.at).as_secs_f64() * REPORTS_PER_SECOND;
+        self.tokens = (self.tokens + refill).min(2.0 * REPORTS_PER_SECOND);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Everything a handler can answer besides success.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("missing or wrong bearer token")]
+    Unauthorized,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("too many report batches; slow down")]
+    TooMany,
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::TooMany => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Internal(reason) => {
+                tracing::error!("api: {reason}");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        let mut response = (
+            status,
+            Json(serde_json::json!({ "error": self.to_string() })),
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}
+
+impl From<crate::health::task::Stopped> for ApiError {
+    fn from(e: crate::health::task::Stopped) -> ApiError {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+/// The API's routes.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/", get(page::index))
+        .route("/metrics", get(metrics::metrics))
+        .route("/v1/status", get(get_status))
+        .route("/v1/explain", get(get_explain))
+        .route("/v1/reload", post(post_reload))
+        .route("/v1/regions/{region}/drain", post(post_drain))
+        .route("/v1/regions/{region}/undrain", post(post_undrain))
+        .route("/v1/fleet/targets", get(get_targets))
+        .route("/v1/fleet/reports", post(post_reports))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+/// Checks `Authorization: Bearer <token>` in constant time.
+fn authorize(state: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let ok: bool = given.as_bytes().ct_eq(state.token.as_bytes()).into();
+    if ok && !state.token.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+async fn get_status(State(state): State<ApiState>) -> Result<Json<Status>, ApiError> {
+    Ok(Json(status(&state.health).await?))
+}
+
+#[derive(Debug, Deserialize)]
+struct ExplainQuery {
+    name: String,
+    #[serde(rename = "type", default)]
+    qtype: Option<String>,
+    client: String,
+}
+
+async fn get_explain(
+    State(state): State<ApiState>,
+    Query(q): Query<ExplainQuery>,
+) -> Result<Response, ApiError> {
+    let family = match q.qtype.as_deref().map(str::to_ascii_uppercase).as_deref() {
+        None | Some("A") => Family::V4,
+        Some("AAAA") => Family::V6,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "type {other}: only A and AAAA are load-balanced"
+            )));
+        }
+    };
+    let (addr, prefix) = parse_client(&q.client).map_err(ApiError::BadRequest)?;
+    let snapshot = state.health.live().load_full();
+    match explain(&snapshot, &q.name, family, addr, prefix) {
+        Ok(e) => Ok(Json(e).into_response()),
+        Err(e @ ExplainError::BadName(_)) => Err(ApiError::BadRequest(e.to_string())),
+        Err(e) => Err(ApiError::NotFound(e.to_string())),
+    }
+}
+
+async fn post_reload(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    match state.health.reload(&state.config_path).await {
+        Ok(summary) => {
+            Ok(Json(serde_json::json!({ "reloaded": true, "loaded": summary })).into_response())
+        }
+        Err(reason) => Err(ApiError::BadRequest(format!(
+            "reload refused; still serving the previous configuration:\n{reason}"
+        ))),
+    }
+}
+
+async fn drain(
+    state: ApiState,
+    headers: HeaderMap,
+    region: String,
+    drained: bool,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    match state.health.drain(&region, drained).await? {
+        Ok(changed) => Ok(Json(
+            serde_json::json!({ "region": region, "drained": drained, "changed": changed }),
+        )
+        .into_response()),
+        Err(reason) => Err(ApiError::NotFound(reason)),
+    }
+}
+
+async fn post_drain(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    UrlPath(region): UrlPath<String>,
+) -> Result<Response, ApiError> {
+    drain(state, headers, region, true).await
+}
+
+async fn post_undrain(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    UrlPath(region): UrlPath<String>,
+) -> Result<Response, ApiError> {
+    drain(state, headers, region, false).await
+}
+
+async fn get_targets(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+) -> Result<Json<TargetList>, ApiError> {
+    authorize(&state, &headers)?;
+    let targets = state.health.targets().borrow().as_ref().clone();
+    Ok(Json(TargetList { targets }))
+}
+
+async fn post_reports(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers)?;
+    if !state
+        .limiter
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+    {
+        return Err(ApiError::TooMany);
+    }
+    let batch: ReportBatch = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("bad report batch: {e}")))?;
+    match state.health.report(batch).await? {
+        Ok((accepted, ignored)) => Ok(Json(
+            serde_json::json!({ "accepted": accepted, "ignored": ignored }),
+        )
+        .into_response()),
+        Err(e) => Err(ApiError::BadRequest(format!("report batch refused: {e}"))),
+    }
+}

@@ -1,0 +1,1089 @@
+//! Load-balanced names: `zones/<origin>.toml` → validated [`Service`]s, one file per zone.
+//!
+//! Service names are relative to the zone (`www`, `api.eu`, `@` for the apex); absolute
+//! names (trailing dot) are refused with the relative spelling to use, so one name has one
+//! spelling. Region names resolve to indices into `Config.regions`. Every problem is a
+//! [`ConfigError`] naming file, line and key, and all of them are reported together.
+//! Nothing here probes, resolves host names or runs per query.
+
+use std::net::IpAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hickory_proto::rr::Name;
+use indexmap::IndexMap;
+use ipnet::IpNet;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+
+use super::compile::{
+    Checker, Config, ConfigError, ConfigErrors, in_toml_words, key_in_value, line_of, prune_keys,
+    prune_table,
+};
+use super::raw::{RawCheck, RawEndpoint, RawRoute, RawService, RawStatus, SERVICES_FILE_KEYS};
+
+/// A load-balanced name: answered from its endpoints by the routing decision, not from the
+/// zone file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    /// Fully qualified. The case is kept as written (`Name` compares without case).
+    pub name: Name,
+    /// The zone it belongs to: the entry of `origins` given to [`load_services`].
+    pub origin: Name,
+    /// Where `[services.NAME]` is written, for `explain`, the status page and errors.
+    pub file: PathBuf,
+    /// 1-based.
+    pub line: usize,
+    /// Short (default 30 s) so clients move soon after a region fails.
+    pub ttl: u32,
+    /// Addresses per answer; 1..=16.
+    pub max_answers: usize,
+    pub policy: Policy,
+    /// `None`: never probed, and its endpoints count as up (drains still apply).
+    pub check: Option<Check>,
+    /// Never empty; no address is listed twice.
+    pub endpoints: Vec<Endpoint>,
+    /// In file order: the first route that matches the client wins.
+    pub routes: Vec<Route>,
+    pub on_all_down: OnAllDown,
+    /// Regions (indices into `Config.regions`) for clients that cannot be located.
+    /// Empty: weighted by capacity over all regions, since no region is nearer than another.
+    pub unknown_location: Vec<usize>,
+    /// A region keeps `healthy fraction × overprovision` of its traffic (capped at all of
+    /// it); the rest spills to the next region. 1.0 (the default) moves exactly the share
+    /// of capacity that was lost; 1.4 is Envoy's default, which rides out small losses.
+    pub overprovision: f64,
+    /// Seeds the per-network hash, so services spread independently of each other.
+    pub salt: u64,
+}
+
+/// How regions are ranked for a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Policy {
+    /// By great-circle distance from the client (the default).
+    Nearest,
+    /// A fixed order of regions (indices into `Config.regions`): non-empty, each once.
+    Failover { order: Vec<usize> },
+    /// By capacity alone, wherever the client is.
+    Weighted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Index into `Config.regions`.
+    pub region: usize,
+    pub address: IpAddr,
+    /// Relative weight within the service. 0 is allowed: drained by config, still probed
+    /// and shown, never answered.
+    pub capacity: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckKind {
+    Http,
+    Https,
+    Tcp,
+}
+
+/// How a prober checks each endpoint of a service (a *target* is endpoint + check).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub kind: CheckKind,
+    pub port: u16,
+    /// HTTP(S) request path; starts with `/`. `/` for tcp, where it is unused.
+    pub path: String,
+    /// HTTP(S) `Host` header, and SNI for https; `None`: the endpoint's address.
+    pub host: Option<String>,
+    /// https only: skip certificate verification.
+    pub insecure: bool,
+    /// Inclusive ranges of HTTP status codes that count as up; `[(200, 399)]` by default.
+    pub expect: Vec<(u16, u16)>,
+    /// HTTP(S): a substring the response body must contain.
+    pub body: Option<String>,
+    /// 1 s ..= 1 h; 5 s by default.
+    pub interval: Duration,
+    /// Shorter than `interval`. Default 2 s, or half the interval when that is shorter, so
+    /// that `interval = "1s"` alone is valid.
+    pub timeout: Duration,
+    /// Consecutive successes before a down endpoint counts as up.
+    pub rise: u32,
+    /// Consecutive failures before an up endpoint counts as down.
+    pub fall: u32,
+}
+
+/// `[[services.NAME.route]]`: clients that match any of the countries, continents or
+/// networks are sent to `regions` instead of the policy's ranking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// ISO 3166-1 alpha-2, upper case (`*b"AU"`).
+    pub countries: Vec<[u8; 2]>,
+    /// One of AF AN AS EU NA OC SA, the codes MaxMind databases use.
+    pub continents: Vec<[u8; 2]>,
+    /// No host bits set.
+    pub networks: Vec<IpNet>,
+    /// Indices into `Config.regions`: non-empty, each once.
+    pub regions: Vec<usize>,
+    /// Where `[[services.NAME.route]]` (or the inline table) is written.
+    pub line: usize,
+}
+
+/// What to answer when no endpoint of the service is healthy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnAllDown {
+    /// Fail open (`"all"`, the default): the checks may be what is broken.
+    AllEndpoints,
+    /// `"nodata"`: an empty answer.
+    NoData,
+}
+
+const DEFAULT_TTL: i64 = 30;
+const DEFAULT_MAX_ANSWERS: i64 = 1;
+const DEFAULT_CAPACITY: i64 = 100;
+const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+const MIN_INTERVAL: Duration = Duration::from_secs(1);
+const MAX_INTERVAL: Duration = Duration::from_secs(3600);
+const DEFAULT_RISE: i64 = 2;
+const DEFAULT_FALL: i64 = 3;
+const DEFAULT_EXPECT: (u16, u16) = (200, 399);
+
+const POLICIES: &str = "nearest, failover, weighted";
+const CHECK_KINDS: &str = "http, https, tcp";
+const CONTINENTS: [&str; 7] = ["AF", "AN", "AS", "EU", "NA", "OC", "SA"];
+
+/// ISO 3166-1 alpha-2 (249 codes), plus XK (Kosovo), which geolocation databases use.
+/// Checked so that a typo such as "UK" is an error rather than a route that never matches.
+const COUNTRIES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ \
+    BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ \
+    DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP \
+    GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI \
+    KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP \
+    MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM \
+    PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX \
+    SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU \
+    WF WS YE YT ZA ZM ZW XK";
+
+/// Loads `zones_dir/*.toml` in sorted file order; the result is in file order, then service
+/// order. `origins` are the zones that have a `.zone` file: a `.toml` without one is an error
+/// naming the file, and so is a service whose name lies in another of `origins` (a nested
+/// zone with its own files).
+pub fn load_services(config: &Config, origins: &[Name]) -> Result<Vec<Service>, ConfigErrors> {
+    let dir = &config.server.zones_dir;
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        ConfigErrors(vec![file_error(
+            dir,
+            format!("cannot read zones directory: {e}"),
+        )])
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .collect();
+    files.sort();
+
+    let mut services = Vec::new();
+    let mut errors = Vec::new();
+    for file in files {
+        let stem = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        let Some(origin) = zone_named(stem, origins) else {
+            let message = format!(
+                "no zone file {stem}.zone beside it: services are added to the zone of the same name"
+            );
+            errors.push(file_error(&file, message));
+            continue;
+        };
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(e) => {
+                errors.push(file_error(&file, format!("cannot read: {e}")));
+                continue;
+            }
+        };
+        match parse_services(&text, &file, origin, config) {
+            Ok(found) => {
+                errors.extend(found.iter().filter_map(|s| in_nested_zone(s, origins)));
+                services.extend(found);
+            }
+            Err(e) => errors.extend(e.0),
+        }
+    }
+    if errors.is_empty() {
+        Ok(services)
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+/// Validates the services file `text` of the zone `origin`; `path` names it in errors.
+pub fn parse_services(
+    text: &str,
+    path: &Path,
+    origin: &Name,
+    config: &Config,
+) -> Result<Vec<Service>, ConfigErrors> {
+    let mut check = ServiceChecker {
+        check: Checker::new(path, text),
+        config,
+        origin,
+    };
+
+    let (root, syntax_errors) = DeTable::parse_recoverable(text);
+    if !syntax_errors.is_empty() {
+        // The recovered tree is a guess; checking it would report noise.
+        for e in &syntax_errors {
+            check.check.error(e.span(), "", e.message());
+        }
+        return Err(check.check.finish());
+    }
+    let mut root = root.into_inner();
+    prune_keys(&mut check.check, &mut root, "", SERVICES_FILE_KEYS);
+
+    let services = match root.remove("services") {
+        Some(services) => check.services(services),
+        None => Vec::new(),
+    };
+    if check.check.errors.is_empty() {
+        Ok(services)
+    } else {
+        Err(check.check.finish())
+    }
+}
+
+/// The origin among `origins` that the file name stem `example.com` stands for.
+fn zone_named<'a>(stem: &str, origins: &'a [Name]) -> Option<&'a Name> {
+    let name = Name::from_ascii(stem)
+        .and_then(|n| n.append_domain(&Name::root()))
+        .ok()?;
+    origins.iter().find(|o| **o == name)
+}
+
+/// An error if `service` lies inside a more specific zone of `origins` than its own: that
+/// zone answers for it, so the service belongs in that zone's file.
+fn in_nested_zone(service: &Service, origins: &[Name]) -> Option<ConfigError> {
+    let inner = origins
+        .iter()
+        .filter(|o| label_count(o) > label_count(&service.origin))
+        .filter(|o| service.origin.zone_of(o) && o.zone_of(&service.name))
+        .max_by_key(|o| label_count(o))?;
+    let zone = inner.to_ascii();
+    Some(ConfigError {
+        file: service.file.clone(),
+        line: Some(service.line),
+        key: service_key(&relative_text(&service.name, &service.origin)),
+        message: format!(
+            "{} is in the zone {zone}, which has its own zone file: define it in {}.toml",
+            service.name.to_ascii(),
+            zone.trim_end_matches('.')
+        ),
+    })
+}
+
+fn label_count(name: &Name) -> usize {
+    name.iter().count()
+}
+
+/// `name` written relative to `origin` (`@` for the origin itself).
+fn relative_text(name: &Name, origin: &Name) -> String {
+    let own = label_count(name).saturating_sub(label_count(origin));
+    if own == 0 {
+        return "@".to_owned();
+    }
+    name.iter()
+        .take(own)
+        .map(String::from_utf8_lossy)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The key of a service as an operator would write it: `services.www`, `services."api.eu"`.
+fn service_key(name: &str) -> String {
+    let bare = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if bare {
+        format!("services.{name}")
+    } else {
+        format!("services.{name:?}")
+    }
+}
+
+fn file_error(file: &Path, message: String) -> ConfigError {
+    ConfigError {
+        file: file.to_path_buf(),
+        line: None,
+        key: String::new(),
+        message,
+    }
+}
+
+/// The fully qualified name for the service key `text` in the zone `origin`, or why not.
+fn service_name(text: &str, origin: &Name) -> Result<Name, String> {
+    let zone = origin.to_ascii();
+    if text == "@" {
+        return Ok(origin.clone());
+    }
+    if text.is_empty() {
+        return Err(r#"empty name (write "@" for the zone's apex)"#.to_owned());
+    }
+    if text.contains('*') {
+        return Err(format!(
+            "{text:?}: a wildcard cannot be load-balanced; list each name"
+        ));
+    }
+    if text.ends_with('.') {
+        let relative = Name::from_ascii(text)
+            .ok()
+            .filter(|n| origin.zone_of(n))
+            .map(|n| relative_text(&n, origin));
+        return Err(match relative {
+            Some(relative) => format!(
+                "{text:?} is absolute; names here are relative to the zone {zone}: write {relative:?}"
+            ),
+            None => format!(
+                "{text:?} is absolute and not in the zone {zone}; names here are relative to it"
+            ),
+        });
+    }
+    for label in text.split('.') {
+        if label.is_empty() {
+            return Err(format!("{text:?} has an empty label"));
+        }
+        if label.len() > 63 {
+            return Err(format!(
+                "{text:?}: the label {label:?} is longer than 63 bytes"
+            ));
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(format!(
+                "{text:?} is not a DNS name: use labels of letters, digits, '-' and '_' \
+                 separated by '.', or \"@\" for the apex"
+            ));
+        }
+    }
+    Name::from_ascii(text)
+        .and_then(|n| n.append_domain(origin))
+        .map_err(|_| format!("{text:?} in the zone {zone} is longer than 255 bytes"))
+}
+
+/// A region name → its index in `config.regions`, or the error listing the known ones.
+fn region_index(config: &Config, name: &str) -> Result<usize, String> {
+    match config.regions.iter().position(|r| r.name == name) {
+        Some(i) => Ok(i),
+        None => Err(format!(
+            "unknown region {name:?} ({})",
+            known_regions(config)
+        )),
+    }
+}
+
+/// `known: eu-west, us-east`, for messages about a region name.
+fn known_regions(config: &Config) -> String {
+    if config.regions.is_empty() {
+        return format!(
+            "no [regions.NAME] tables are defined in {}",
+            config.path.display()
+        );
+    }
+    let known = config
+        .regions
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("known: {known}")
+}
+
+fn country(text: &str) -> Result<[u8; 2], String> {
+    let upper = text.to_ascii_uppercase();
+    if upper.len() == 2 && COUNTRIES.split(' ').any(|c| c == upper) {
+        let b = upper.as_bytes();
+        return Ok([b[0], b[1]]);
+    }
+    if upper == "UK" {
+        return Err(r#""UK" is not an ISO 3166 country code (the United Kingdom is "GB")"#.into());
+    }
+    Err(format!(
+        r#"{text:?} is not an ISO 3166-1 alpha-2 country code (like "AU" or "NZ")"#
+    ))
+}
+
+fn continent(text: &str) -> Result<[u8; 2], String> {
+    let upper = text.to_ascii_uppercase();
+    if CONTINENTS.contains(&upper.as_str()) {
+        let b = upper.as_bytes();
+        return Ok([b[0], b[1]]);
+    }
+    Err(format!(
+        "{text:?} is not a continent code (known: {})",
+        CONTINENTS.join(", ")
+    ))
+}
+
+fn network(text: &str) -> Result<IpNet, String> {
+    let net: IpNet = text.parse().map_err(|_| {
+        format!(r#"{text:?} is not a network like "10.0.0.0/8" or "2001:db8::/32""#)
+    })?;
+    if net.trunc() != net {
+        return Err(format!(
+            "{text:?} has host bits set (did you mean \"{}\"?)",
+            net.trunc()
+        ));
+    }
+    Ok(net)
+}
+
+fn address(text: &str) -> Result<IpAddr, String> {
+    let addr: IpAddr = text.parse().map_err(|_| {
+        format!(r#"{text:?} is not an IP address (like "203.0.113.10" or "2001:db8::10")"#)
+    })?;
+    let broadcast = matches!(addr, IpAddr::V4(v4) if v4.is_broadcast());
+    if addr.is_unspecified() || addr.is_multicast() || broadcast {
+        return Err(format!("{addr} is not a unicast address"));
+    }
+    Ok(addr)
+}
+
+/// `"200-299"` (or `"204"`) → the two ends, not yet range-checked.
+fn status_range(text: &str) -> Option<(i64, i64)> {
+    let (low, high) = text.split_once('-').unwrap_or((text, text));
+    Some((low.trim().parse().ok()?, high.trim().parse().ok()?))
+}
+
+/// Collects errors while turning one services file into [`Service`]s; like `compile.rs`,
+/// each check records its problem and returns a stand-in, so later checks still run.
+struct ServiceChecker<'a> {
+    check: Checker<'a>,
+    config: &'a Config,
+    origin: &'a Name,
+}
+
+type RawList = Spanned<Vec<Spanned<String>>>;
+
+impl ServiceChecker<'_> {
+    fn error(&mut self, span: Range<usize>, key: impl Into<String>, message: impl Into<String>) {
+        self.check.error(Some(span), key, message);
+    }
+
+    /// The `services` table: each service is checked on its own, so a value of the wrong
+    /// type stops only the service it is in.
+    fn services(&mut self, value: Spanned<DeValue>) -> Vec<Service> {
+        let span = value.span();
+        let table = match value.into_inner() {
+            DeValue::Table(table) => table,
+            other => {
+                // Let serde word the type error, as it does for meridian.toml.
+                let value = ValueDeserializer::from(Spanned::new(span.clone(), other));
+                let message = match IndexMap::<String, IgnoredAny>::deserialize(value) {
+                    Err(e) => in_toml_words(e.message()),
+                    Ok(_) => "expected a table".to_owned(),
+                };
+                self.error(span, "services", message);
+                return Vec::new();
+            }
+        };
+        let mut services = Vec::new();
+        // (name, key as written, line) of the names seen so far, for duplicates.
+        let mut seen: Vec<(Name, String, usize)> = Vec::new();
+        for (written, mut value) in table {
+            let text: &str = written.get_ref();
+            let key = service_key(text);
+            let line = line_of(self.check.text, written.span().start);
+            let name = match service_name(text, self.origin) {
+                Ok(name) => Some(name),
+                Err(message) => {
+                    self.error(written.span(), key.clone(), message);
+                    None
+                }
+            };
+            if let Some(name) = &name {
+                if let Some((_, first, first_line)) = seen.iter().find(|(n, ..)| n == name) {
+                    let message = format!(
+                        "{text:?} is the same name as {first:?} on line {first_line} (DNS names ignore case)"
+                    );
+                    self.error(written.span(), key.clone(), message);
+                } else {
+                    seen.push((name.clone(), text.to_owned(), line));
+                }
+            }
+            self.prune(&mut value, &key);
+            let tree = value.clone();
+            let raw = match RawService::deserialize(ValueDeserializer::from(value)) {
+                Ok(raw) => raw,
+                Err(e) => {
+                    let span = e.span().unwrap_or_else(|| written.span());
+                    let at = key_in_value(&tree, &span, &key).unwrap_or(key);
+                    self.error(span, at, in_toml_words(e.message()));
+                    continue;
+                }
+            };
+            let at = written.span();
+            let service = self.service(raw, name.clone(), line, at, &key);
+            if name.is_some() {
+                services.push(service);
+            }
+        }
+        services
+    }
+
+    /// Reports and removes unknown keys in a service and the tables inside it.
+    fn prune(&mut self, service: &mut Spanned<DeValue>, key: &str) {
+        let DeValue::Table(table) = service.get_mut() else {
+            return;
+        };
+        prune_table::<RawService>(&mut self.check, table, &format!("{key}."));
+        if let Some(check) = table.get_mut("check")
+            && let DeValue::Table(check) = check.get_mut()
+        {
+            prune_table::<RawCheck>(&mut self.check, check, &format!("{key}.check."));
+        }
+        for (field, prune) in [
+            (
+                "endpoints",
+                prune_table::<RawEndpoint> as fn(&mut Checker, &mut DeTable, &str),
+            ),
+            ("route", prune_table::<RawRoute>),
+        ] {
+            if let Some(list) = table.get_mut(field)
+                && let DeValue::Array(items) = list.get_mut()
+            {
+                for (i, item) in items.iter_mut().enumerate() {
+                    if let DeValue::Table(item) = item.get_mut() {
+                        prune(&mut self.check, item, &format!("{key}.{field}[{i}]."));
+                    }
+                }
+            }
+        }
+    }
+
+    /// `name` is `None` when it was invalid (already reported); the rest is still checked.
+    fn service(
+        &mut self,
+        raw: RawService,
+        name: Option<Name>,
+        line: usize,
+        at: Range<usize>,
+        key: &str,
+    ) -> Service {
+        // The casts are lossless: `int` returns a value inside the range it was given.
+        let ttl = self
+            .check
+            .int(raw.ttl, &format!("{key}.ttl"), DEFAULT_TTL, 1..=86_400) as u32;
+        let max_answers = self.check.int(
+            raw.max_answers,
+            &format!("{key}.max_answers"),
+            DEFAULT_MAX_ANSWERS,
+            1..=16,
+        ) as usize;
+        let policy = self.policy(raw.policy, raw.order, key);
+        let check = raw
+            .check
+            .map(|check| self.health_check(check, &format!("{key}.check")));
+        let endpoints = self.endpoints(raw.endpoints, at, key);
+        let routes = raw
+            .route
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(i, route)| self.route(route, &format!("{key}.route[{i}]")))
+            .collect();
+        let on_all_down = match &raw.on_all_down {
+            None => OnAllDown::AllEndpoints,
+            Some(word) => match word.get_ref().as_str() {
+                "all" => OnAllDown::AllEndpoints,
+                "nodata" => OnAllDown::NoData,
+                other => {
+                    let message = format!("unknown value {other:?} (known: all, nodata)");
+                    self.error(word.span(), format!("{key}.on_all_down"), message);
+                    OnAllDown::AllEndpoints
+                }
+            },
+        };
+        let unknown_location = match &raw.unknown_location {
+            Some(list) => self.regions(list, &format!("{key}.unknown_location")),
+            None => Vec::new(),
+        };
+        let overprovision = match &raw.overprovision {
+            None => 1.0,
+            Some(v) if (1.0..=10.0).contains(v.get_ref()) => *v.get_ref(),
+            Some(v) => {
+                let message = format!("{} is outside 1.0..=10.0", v.get_ref());
+                self.error(v.span(), format!("{key}.overprovision"), message);
+                1.0
+            }
+        };
+        let name = name.unwrap_or_else(|| self.origin.clone());
+        let salt = name_salt(&name);
+        Service {
+            name,
+            overprovision,
+            salt,
+            origin: self.origin.clone(),
+            file: self.check.file.to_path_buf(),
+            line,
+            ttl,
+            max_answers,
+            policy,
+            check,
+            endpoints,
+            routes,
+            on_all_down,
+            unknown_location,
+        }
+    }
+
+    fn policy(
+        &mut self,
+        raw: Option<Spanned<String>>,
+        order: Option<RawList>,
+        key: &str,
+    ) -> Policy {
+        let order_key = format!("{key}.order");
+        let word = raw.as_ref().map_or("nearest", |p| p.get_ref().as_str());
+        let policy = match word {
+            "nearest" => Some(Policy::Nearest),
+            "failover" => Some(Policy::Failover { order: Vec::new() }),
+            "weighted" => Some(Policy::Weighted),
+            _ => None,
+        };
+        match (policy, &raw, order) {
+            (None, Some(written), order) => {
+                let message = format!("unknown policy {word:?} (known: {POLICIES})");
+                self.error(written.span(), format!("{key}.policy"), message);
+                // Still check the regions, so their typos show up in the same run.
+                if let Some(order) = order {
+                    self.required_regions(&order, &order_key);
+                }
+                Policy::Nearest
+            }
+            (Some(Policy::Failover { .. }), _, Some(order)) => Policy::Failover {
+                order: self.required_regions(&order, &order_key),
+            },
+            (Some(Policy::Failover { .. }), Some(written), None) => {
+                let message =
+                    r#"required when policy is "failover": the regions in the order to try them"#;
+                self.error(written.span(), order_key, message);
+                Policy::Failover { order: Vec::new() }
+            }
+            (Some(policy), _, Some(order)) => {
+                let message = format!(r#"applies only to policy "failover" (policy is {word:?})"#);
+                self.error(order.span(), order_key, message);
+                policy
+            }
+            (Some(policy), _, None) => policy,
+            (None, None, _) => unreachable!("the default policy is known"),
+        }
+    }
+
+    fn health_check(&mut self, raw: Spanned<RawCheck>, key: &str) -> Check {
+        let at = raw.span();
+        let raw = raw.into_inner();
+        let kind = match &raw.kind {
+            None => {
+                let message = format!("missing (known: {CHECK_KINDS})");
+                self.error(at.clone(), format!("{key}.kind"), message);
+                None
+            }
+            Some(kind) => match kind.get_ref().as_str() {
+                "http" => Some(CheckKind::Http),
+                "https" => Some(CheckKind::Https),
+                "tcp" => Some(CheckKind::Tcp),
+                other => {
+                    let message = format!("unknown check kind {other:?} (known: {CHECK_KINDS})");
+                    self.error(kind.span(), format!("{key}.kind"), message);
+                    None
+                }
+            },
+        };
+        let port = match raw.port {
+            None => {
+                self.error(at, format!("{key}.port"), "missing (1..=65535)");
+                0
+            }
+            Some(port) => {
+                self.check
+                    .int(Some(port), &format!("{key}.port"), 0, 1..=65535) as u16
+            }
+        };
+
+        // Keys that do not apply to the kind are errors, not ignored: the operator expected
+        // them to do something. With the kind unknown, they are left alone.
+        let mut applies = |field: &str, span: Option<Range<usize>>, only: &[CheckKind]| -> bool {
+            let Some(kind) = kind else { return true };
+            match span {
+                Some(span) if !only.contains(&kind) => {
+                    let kinds = if only.len() == 1 {
+                        "https checks"
+                    } else {
+                        "http and https checks"
+                    };
+                    let message = format!(
+                        "applies only to {kinds} (kind is {:?})",
+                        raw.kind.as_ref().map_or("", |k| k.get_ref().as_str())
+                    );
+                    self.error(span, format!("{key}.{field}"), message);
+                    false
+                }
+                _ => true,
+            }
+        };
+        let http = [CheckKind::Http, CheckKind::Https];
+        let path_applies = applies("path", raw.path.as_ref().map(Spanned::span), &http);
+        let host_applies = applies("host", raw.host.as_ref().map(Spanned::span), &http);
+        let expect_applies = applies("expect", raw.expect.as_ref().map(Spanned::span), &http);
+        let body_applies = applies("body", raw.body.as_ref().map(Spanned::span), &http);
+        let insecure_applies = applies(
+            "insecure",
+            raw.insecure.as_ref().map(Spanned::span),
+            &[CheckKind::Https],
+        );
+
+        let path = match raw.path.filter(|_| path_applies) {
+            Some(path) => self.request_path(path, &format!("{key}.path")),
+            None => "/".to_owned(),
+        };
+        let host = raw
+            .host
+            .filter(|_| host_applies)
+            .and_then(|host| self.host(host, &format!("{key}.host")));
+        let expect = match raw.expect.filter(|_| expect_applies) {
+            Some(list) => self.expect(list, &format!("{key}.expect")),
+            None => vec![DEFAULT_EXPECT],
+        };
+        let body = raw.body.filter(|_| body_applies).and_then(|body| {
+            if body.get_ref().is_empty() {
+                let message = "must not be empty (leave body out to accept any body)";
+                self.error(body.span(), format!("{key}.body"), message);
+                None
+            } else {
+                Some(body.into_inner())
+            }
+        });
+        let insecure = raw
+            .insecure
+            .filter(|_| insecure_applies)
+            .is_some_and(Spanned::into_inner);
+
+        let interval = raw.interval.as_ref().and_then(|text| {
+            let key = format!("{key}.interval");
+            let d = self.check.parse_duration(text, &key)?;
+            let limit = if d < MIN_INTERVAL {
+                format!(
+                    "below the minimum {}",
+                    humantime::format_duration(MIN_INTERVAL)
+                )
+            } else if d > MAX_INTERVAL {
+                format!(
+                    "above the maximum {}",
+                    humantime::format_duration(MAX_INTERVAL)
+                )
+            } else {
+                return Some(d);
+            };
+            self.error(text.span(), key, format!("{:?} is {limit}", text.get_ref()));
+            None
+        });
+        let interval_written = raw.interval.is_some();
+        let interval_ok = interval.is_some() || !interval_written;
+        let interval = interval.unwrap_or(DEFAULT_INTERVAL);
+        let default_timeout = DEFAULT_TIMEOUT.min(interval / 2);
+        let timeout = match &raw.timeout {
+            None => default_timeout,
+            Some(text) => {
+                let key = format!("{key}.timeout");
+                match self.check.parse_duration(text, &key) {
+                    Some(d) if interval_ok && d >= interval => {
+                        let message = format!(
+                            "{:?} must be shorter than the interval ({})",
+                            text.get_ref(),
+                            humantime::format_duration(interval)
+                        );
+                        self.error(text.span(), key, message);
+                        default_timeout
+                    }
+                    Some(d) => d,
+                    None => default_timeout,
+                }
+            }
+        };
+        Check {
+            kind: kind.unwrap_or(CheckKind::Tcp),
+            port,
+            path,
+            host,
+            insecure,
+            expect,
+            body,
+            interval,
+            timeout,
+            rise: self
+                .check
+                .int(raw.rise, &format!("{key}.rise"), DEFAULT_RISE, 1..=100)
+                as u32,
+            fall: self
+                .check
+                .int(raw.fall, &format!("{key}.fall"), DEFAULT_FALL, 1..=100)
+                as u32,
+        }
+    }
+
+    fn request_path(&mut self, path: Spanned<String>, key: &str) -> String {
+        let text = path.get_ref();
+        let problem = if !text.starts_with('/') {
+            format!(r#"{text:?} must start with "/""#)
+        } else if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            format!("{text:?} must not contain spaces or control characters")
+        } else {
+            return path.into_inner();
+        };
+        self.error(path.span(), key, problem);
+        "/".to_owned()
+    }
+
+    fn host(&mut self, host: Spanned<String>, key: &str) -> Option<String> {
+        let text = host.get_ref();
+        let bad = text.is_empty()
+            || text
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '/');
+        if bad {
+            let message = format!(r#"{text:?} is not a host name (like "www.example.com")"#);
+            self.error(host.span(), key, message);
+            return None;
+        }
+        Some(host.into_inner())
+    }
+
+    fn expect(&mut self, list: Spanned<Vec<Spanned<RawStatus>>>, key: &str) -> Vec<(u16, u16)> {
+        if list.get_ref().is_empty() {
+            self.error(
+                list.span(),
+                key,
+                "must list at least one status code or range",
+            );
+            return vec![DEFAULT_EXPECT];
+        }
+        let mut ranges = Vec::new();
+        for (i, item) in list.get_ref().iter().enumerate() {
+            let key = format!("{key}[{i}]");
+            let (low, high) = match item.get_ref() {
+                RawStatus::Code(code) => (*code, *code),
+                RawStatus::Range(text) => match status_range(text) {
+                    Some(range) => range,
+                    None => {
+                        let message =
+                            format!(r#"{text:?} is not a status code or range like "200-299""#);
+                        self.error(item.span(), key, message);
+                        continue;
+                    }
+                },
+            };
+            if let Some(code) = [low, high].into_iter().find(|c| !(100..=599).contains(c)) {
+                self.error(item.span(), key, format!("{code} is outside 100..=599"));
+            } else if low > high {
+                let message = format!("{low}-{high} is empty ({low} is above {high})");
+                self.error(item.span(), key, message);
+            } else {
+                // Lossless: both are inside 100..=599.
+                ranges.push((low as u16, high as u16));
+            }
+        }
+        ranges
+    }
+
+    fn endpoints(
+        &mut self,
+        raw: Option<Spanned<Vec<Spanned<RawEndpoint>>>>,
+        service: Range<usize>,
+        key: &str,
+    ) -> Vec<Endpoint> {
+        let key = format!("{key}.endpoints");
+        let Some(list) = raw else {
+            self.error(
+                service,
+                key,
+                "missing (a service needs at least one endpoint)",
+            );
+            return Vec::new();
+        };
+        if list.get_ref().is_empty() {
+            self.error(list.span(), key.clone(), "must list at least one endpoint");
+        }
+        let config = self.config;
+        let mut endpoints = Vec::new();
+        // (address, index as written) of the addresses seen so far, for duplicates.
+        let mut seen: Vec<(IpAddr, usize)> = Vec::new();
+        for (i, item) in list.into_inner().into_iter().enumerate() {
+            let key = format!("{key}[{i}]");
+            let at = item.span();
+            let raw = item.into_inner();
+            let region = match &raw.region {
+                None => {
+                    let message = format!("missing ({})", known_regions(config));
+                    self.error(at.clone(), format!("{key}.region"), message);
+                    None
+                }
+                Some(name) => self.one(name, &format!("{key}.region"), |n| region_index(config, n)),
+            };
+            let address = match &raw.address {
+                None => {
+                    self.error(
+                        at,
+                        format!("{key}.address"),
+                        "missing (an IPv4 or IPv6 address)",
+                    );
+                    None
+                }
+                Some(text) => {
+                    let addr = self.one(text, &format!("{key}.address"), address);
+                    match addr.and_then(|a| seen.iter().find(|(s, _)| *s == a).map(|f| (a, f.1))) {
+                        Some((addr, first)) => {
+                            let message =
+                                format!("{addr} is listed twice (also endpoints[{first}])");
+                            self.error(text.span(), format!("{key}.address"), message);
+                            None
+                        }
+                        None => {
+                            if let Some(addr) = addr {
+                                seen.push((addr, i));
+                            }
+                            addr
+                        }
+                    }
+                }
+            };
+            let capacity = self.check.int(
+                raw.capacity,
+                &format!("{key}.capacity"),
+                DEFAULT_CAPACITY,
+                0..=1_000_000,
+            ) as u32;
+            if let (Some(region), Some(address)) = (region, address) {
+                endpoints.push(Endpoint {
+                    region,
+                    address,
+                    capacity,
+                });
+            }
+        }
+        endpoints
+    }
+
+    fn route(&mut self, raw: Spanned<RawRoute>, key: &str) -> Route {
+        let at = raw.span();
+        let line = line_of(self.check.text, at.start);
+        let raw = raw.into_inner();
+        let written =
+            |list: &Option<RawList>| list.as_ref().is_some_and(|l| !l.get_ref().is_empty());
+        if !written(&raw.countries) && !written(&raw.continents) && !written(&raw.networks) {
+            let message = "matches no client: give countries, continents or networks";
+            self.error(at.clone(), key, message);
+        }
+        let countries = self.list(raw.countries.as_ref(), &format!("{key}.countries"), country);
+        let continents = self.list(
+            raw.continents.as_ref(),
+            &format!("{key}.continents"),
+            continent,
+        );
+        let networks = self.list(raw.networks.as_ref(), &format!("{key}.networks"), network);
+        let regions_key = format!("{key}.regions");
+        let regions = match &raw.regions {
+            Some(list) => self.required_regions(list, &regions_key),
+            None => {
+                let message = "missing (the regions to send matching clients to)";
+                self.error(at, regions_key, message);
+                Vec::new()
+            }
+        };
+        Route {
+            countries,
+            continents,
+            networks,
+            regions,
+            line,
+        }
+    }
+
+    /// Region names → indices; the list must not be empty.
+    fn required_regions(&mut self, list: &RawList, key: &str) -> Vec<usize> {
+        if list.get_ref().is_empty() {
+            self.error(list.span(), key, "must list at least one region");
+        }
+        self.regions(list, key)
+    }
+
+    /// Region names → indices, each defined and listed once.
+    fn regions(&mut self, list: &RawList, key: &str) -> Vec<usize> {
+        let config = self.config;
+        self.list(Some(list), key, |name| region_index(config, name))
+    }
+
+    /// Each item of `list` through `parse`, reporting bad items and items listed twice.
+    fn list<T: PartialEq>(
+        &mut self,
+        list: Option<&RawList>,
+        key: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Vec<T> {
+        let Some(list) = list else { return Vec::new() };
+        let field = key.rsplit('.').next().unwrap_or(key);
+        let mut values: Vec<T> = Vec::new();
+        let mut firsts: Vec<usize> = Vec::new();
+        for (i, item) in list.get_ref().iter().enumerate() {
+            let item_key = format!("{key}[{i}]");
+            let Some(value) = self.one(item, &item_key, &parse) else {
+                continue;
+            };
+            if let Some(seen) = values.iter().position(|v| *v == value) {
+                let message = format!(
+                    "{:?} is listed twice (also {field}[{}])",
+                    item.get_ref(),
+                    firsts[seen]
+                );
+                self.error(item.span(), item_key, message);
+            } else {
+                values.push(value);
+                firsts.push(i);
+            }
+        }
+        values
+    }
+
+    /// `text` through `parse`, reporting the error at its span.
+    fn one<T>(
+        &mut self,
+        text: &Spanned<String>,
+        key: &str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        match parse(text.get_ref()) {
+            Ok(value) => Some(value),
+            Err(message) => {
+                self.error(text.span(), key, message);
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+/// FNV-1a of the lower-case name: stable across restarts and builds.
+fn name_salt(name: &Name) -> u64 {
+    name.to_ascii()
+        .to_ascii_lowercase()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+        })
+}

@@ -1,0 +1,286 @@
+//! Geolocation: a MaxMind-format database → [`Location`] for an address.
+//!
+//! Reads GeoIP2/GeoLite2 City and Country, DB-IP and IPinfo layouts (known field paths are
+//! tried in order; configured ones first). Every distinct data record is decoded once at
+//! load, so a lookup is a tree walk plus a hash lookup. Coordinates missing from a record
+//! fall back to the country's, then the continent's centroid. Knows nothing of services.
+
+use crate::config::GeoFields;
+use maxminddb::{PathElement, Reader};
+use rustc_hash::FxHashMap;
+use serde::Deserialize;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+mod centroids;
+
+/// Where an address is, as far as the database knows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Location {
+    pub country: Option<[u8; 2]>,
+    pub continent: Option<[u8; 2]>,
+    /// Latitude, longitude in degrees.
+    pub coordinates: Option<(f64, f64)>,
+    pub coordinates_from: CoordinatesFrom,
+    /// Prefix length of the database network that matched (or of the gap that did not):
+    /// every address in it gets this same location.
+    pub network_prefix: u8,
+}
+
+/// How the coordinates were found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CoordinatesFrom {
+    Record,
+    CountryCentroid,
+    ContinentCentroid,
+    None,
+}
+
+impl Location {
+    /// No data: not in the database (private ranges, unknown space).
+    pub fn unknown(network_prefix: u8) -> Location {
+        Location {
+            country: None,
+            continent: None,
+            coordinates: None,
+            coordinates_from: CoordinatesFrom::None,
+            network_prefix,
+        }
+    }
+}
+
+/// Location data of one database record (everything but the network).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Place {
+    country: Option<[u8; 2]>,
+    continent: Option<[u8; 2]>,
+    coordinates: Option<(f64, f64)>,
+    coordinates_from: CoordinatesFrom,
+}
+
+/// An opened database with every record decoded.
+pub struct GeoDb {
+    pub path: PathBuf,
+    pub database_type: String,
+    reader: Reader<Vec<u8>>,
+    places: FxHashMap<usize, Place>,
+    ipv4_only: bool,
+}
+
+impl std::fmt::Debug for GeoDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeoDb")
+            .field("path", &self.path)
+            .field("records", &self.places.len())
+            .finish()
+    }
+}
+
+/// Why a database could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum GeoError {
+    #[error("{path}: cannot open geolocation database: {reason}")]
+    Open { path: PathBuf, reason: String },
+}
+
+/// A field that may be written as a number or a string, f32 or f64.
+#[derive(Debug, Clone, Copy)]
+struct Number(f64);
+
+impl<'de> Deserialize<'de> for Number {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Number;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number")
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Number, E> {
+                Ok(Number(v))
+            }
+            fn visit_f32<E>(self, v: f32) -> Result<Number, E> {
+                Ok(Number(v as f64))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Number, E> {
+                Ok(Number(v as f64))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Number, E> {
+                Ok(Number(v as f64))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Number, E> {
+                v.trim().parse().map(Number).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+type FieldPath = &'static [PathElement<'static>];
+
+const COUNTRY_PATHS: &[FieldPath] = &[
+    &[PathElement::Key("country"), PathElement::Key("iso_code")],
+    &[
+        PathElement::Key("registered_country"),
+        PathElement::Key("iso_code"),
+    ],
+    &[PathElement::Key("country_code")],
+    &[PathElement::Key("country")],
+];
+const CONTINENT_PATHS: &[FieldPath] = &[
+    &[PathElement::Key("continent"), PathElement::Key("code")],
+    &[PathElement::Key("continent_code")],
+    &[PathElement::Key("continent")],
+];
+const LATITUDE_PATHS: &[FieldPath] = &[
+    &[PathElement::Key("location"), PathElement::Key("latitude")],
+    &[PathElement::Key("latitude")],
+    &[PathElement::Key("lat")],
+];
+const LONGITUDE_PATHS: &[FieldPath] = &[
+    &[PathElement::Key("location"), PathElement::Key("longitude")],
+    &[PathElement::Key("longitude")],
+    &[PathElement::Key("lng")],
+    &[PathElement::Key("lon")],
+];
+
+/// The first of the configured path, then the known ones, that the record holds.
+fn first<'a, T: Deserialize<'a>>(
+    r: &maxminddb::LookupResult<'a, Vec<u8>>,
+    configured: Option<&[PathElement<'_>]>,
+    known: &[FieldPath],
+) -> Option<T> {
+    configured
+        .into_iter()
+        .chain(known.iter().copied())
+        .find_map(|p| r.decode_path::<T>(p).ok().flatten())
+}
+
+/// A configured dotted path as path elements (numbers index arrays).
+fn elements(path: &Option<Vec<String>>) -> Option<Vec<PathElement<'_>>> {
+    path.as_ref().map(|parts| {
+        parts
+            .iter()
+            .map(|p| match p.parse::<usize>() {
+                Ok(i) => PathElement::Index(i),
+                Err(_) => PathElement::Key(p),
+            })
+            .collect()
+    })
+}
+
+/// Configured field paths, borrowed as path elements while the database is decoded.
+struct Paths<'a> {
+    country: Option<Vec<PathElement<'a>>>,
+    continent: Option<Vec<PathElement<'a>>>,
+    latitude: Option<Vec<PathElement<'a>>>,
+    longitude: Option<Vec<PathElement<'a>>>,
+}
+
+fn code(s: Option<String>) -> Option<[u8; 2]> {
+    let s = s?;
+    let b = s.as_bytes();
+    (b.len() == 2 && b.iter().all(u8::is_ascii_alphabetic))
+        .then(|| [b[0].to_ascii_uppercase(), b[1].to_ascii_uppercase()])
+}
+
+impl GeoDb {
+    /// Opens a database and decodes every record it holds.
+    pub fn open(path: &Path, fields: &GeoFields) -> Result<GeoDb, GeoError> {
+        let paths = Paths {
+            country: elements(&fields.country),
+            continent: elements(&fields.continent),
+            latitude: elements(&fields.latitude),
+            longitude: elements(&fields.longitude),
+        };
+        let err = |reason: String| GeoError::Open {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let reader = Reader::open_readfile(path).map_err(|e| err(e.to_string()))?;
+        let database_type = reader.metadata().database_type.clone();
+        let ipv4_only = reader.metadata().ip_version == 4;
+        let mut places = FxHashMap::default();
+        let networks = reader
+            .networks(Default::default())
+            .map_err(|e| err(e.to_string()))?;
+        for item in networks {
+            let r = item.map_err(|e| err(e.to_string()))?;
+            let Some(offset) = r.offset() else { continue };
+            if places.contains_key(&offset) {
+                continue;
+            }
+            places.insert(offset, decode_place(&r, &paths));
+        }
+        Ok(GeoDb {
+            path: path.to_path_buf(),
+            database_type,
+            reader,
+            places,
+            ipv4_only,
+        })
+    }
+
+    /// Number of distinct records.
+    pub fn records(&self) -> usize {
+        self.places.len()
+    }
+
+    /// Locates an address. An IPv6 address in an IPv4-only database is no data.
+    pub fn locate(&self, addr: IpAddr) -> Location {
+        let full = if addr.is_ipv4() { 32 } else { 128 };
+        if self.ipv4_only && addr.is_ipv6() {
+            return Location::unknown(0);
+        }
+        let Ok(r) = self.reader.lookup(addr) else {
+            return Location::unknown(full);
+        };
+        let prefix = r.network().map(|n| n.prefix()).unwrap_or(full);
+        match r.offset().and_then(|o| self.places.get(&o)) {
+            Some(p) => Location {
+                country: p.country,
+                continent: p.continent,
+                coordinates: p.coordinates,
+                coordinates_from: p.coordinates_from,
+                network_prefix: prefix,
+            },
+            None => Location::unknown(prefix),
+        }
+    }
+}
+
+fn decode_place(r: &maxminddb::LookupResult<'_, Vec<u8>>, paths: &Paths<'_>) -> Place {
+    let country = code(first::<String>(r, paths.country.as_deref(), COUNTRY_PATHS));
+    let mut continent = code(first::<String>(
+        r,
+        paths.continent.as_deref(),
+        CONTINENT_PATHS,
+    ));
+    if continent.is_none() {
+        continent = country.and_then(centroids::continent_of);
+    }
+    let lat = first::<Number>(r, paths.latitude.as_deref(), LATITUDE_PATHS).map(|n| n.0);
+    let lon = first::<Number>(r, paths.longitude.as_deref(), LONGITUDE_PATHS).map(|n| n.0);
+    let (coordinates, coordinates_from) = match (lat, lon) {
+        (Some(la), Some(lo))
+            if la.is_finite() && lo.is_finite() && la.abs() <= 90.0 && lo.abs() <= 180.0 =>
+        {
+            (Some((la, lo)), CoordinatesFrom::Record)
+        }
+        _ => match country.and_then(centroids::country) {
+            Some(c) => (Some(c), CoordinatesFrom::CountryCentroid),
+            None => match continent.and_then(centroids::continent) {
+                Some(c) => (Some(c), CoordinatesFrom::ContinentCentroid),
+                None => (None, CoordinatesFrom::None),
+            },
+        },
+    };
+    Place {
+        country,
+        continent,
+        coordinates,
+        coordinates_from,
+    }
+}
+
+#[cfg(test)]
+mod tests;

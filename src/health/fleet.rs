@@ -1,0 +1,178 @@
+//! What probers and servers say to each other: targets out, reports in (JSON over HTTP).
+//!
+//! A *target* is one endpoint address with one check; endpoints of several services that
+//! share address and check are one target, checked once per interval. Its `id` is a
+//! readable, stable string built from everything that changes the result of the check.
+
+use crate::config::{Check, CheckKind, Service};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// `GET /v1/fleet/targets`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetList {
+    pub targets: Vec<TargetSpec>,
+}
+
+/// One target as a prober needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetSpec {
+    pub id: String,
+    pub address: IpAddr,
+    pub kind: String,
+    pub port: u16,
+    #[serde(default)]
+    pub path: String,
+    #[serde(default)]
+    pub host: Option<String>,
+    #[serde(default)]
+    pub insecure: bool,
+    #[serde(default)]
+    pub expect: Vec<(u16, u16)>,
+    #[serde(default)]
+    pub body: Option<String>,
+    pub interval_ms: u64,
+    pub timeout_ms: u64,
+    pub rise: u32,
+    pub fall: u32,
+}
+
+/// `POST /v1/fleet/reports`: one prober's latest results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportBatch {
+    /// The prober's name, unique in the fleet.
+    pub prober: String,
+    /// The region it probes from.
+    pub region: String,
+    pub reports: Vec<Report>,
+}
+
+/// One target's vote from one prober.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    pub target: String,
+    pub up: bool,
+    /// Counting toward rise or fall: the vote may flip soon.
+    #[serde(default)]
+    pub changing: bool,
+    #[serde(default)]
+    pub rtt_ms: Option<u32>,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Most reports one batch may carry.
+pub const MAX_REPORTS_PER_BATCH: usize = 20_000;
+
+impl TargetSpec {
+    /// The check as `config::Check` (for the prober's checker).
+    pub fn check(&self) -> Option<Check> {
+        let kind = match self.kind.as_str() {
+            "http" => CheckKind::Http,
+            "https" => CheckKind::Https,
+            "tcp" => CheckKind::Tcp,
+            _ => return None,
+        };
+        Some(Check {
+            kind,
+            port: self.port,
+            path: self.path.clone(),
+            host: self.host.clone(),
+            insecure: self.insecure,
+            expect: self.expect.clone(),
+            body: self.body.clone(),
+            interval: Duration::from_millis(self.interval_ms),
+            timeout: Duration::from_millis(self.timeout_ms),
+            rise: self.rise,
+            fall: self.fall,
+        })
+    }
+}
+
+fn kind_name(kind: &CheckKind) -> &'static str {
+    match kind {
+        CheckKind::Http => "http",
+        CheckKind::Https => "https",
+        CheckKind::Tcp => "tcp",
+    }
+}
+
+/// The stable id of (address, check): what a prober reports against.
+pub fn target_id(address: IpAddr, check: &Check) -> String {
+    let host = match address {
+        IpAddr::V4(a) => a.to_string(),
+        IpAddr::V6(a) => format!("[{a}]"),
+    };
+    let kind = kind_name(&check.kind);
+    let mut id = format!("{kind}://{host}:{}", check.port);
+    if check.kind != CheckKind::Tcp {
+        id.push_str(&check.path);
+        let mut q = Vec::new();
+        if let Some(h) = &check.host {
+            q.push(format!("host={h}"));
+        }
+        if check.insecure {
+            q.push("insecure".into());
+        }
+        if check.expect != [(200, 399)] {
+            let e: Vec<String> = check
+                .expect
+                .iter()
+                .map(|(a, b)| {
+                    if a == b {
+                        a.to_string()
+                    } else {
+                        format!("{a}-{b}")
+                    }
+                })
+                .collect();
+            q.push(format!("expect={}", e.join(",")));
+        }
+        if let Some(b) = &check.body {
+            q.push(format!("body={b:?}"));
+        }
+        if !q.is_empty() {
+            id.push('?');
+            id.push_str(&q.join("&"));
+        }
+    }
+    id.push_str(&format!("#timeout={}ms", check.timeout.as_millis()));
+    id
+}
+
+/// Every target of a set of services, with the (service, endpoint) pairs it decides.
+/// Shared targets take the shortest interval of the services naming them.
+pub fn targets_of(services: &[Service]) -> BTreeMap<String, (TargetSpec, Vec<(usize, usize)>)> {
+    let mut out: BTreeMap<String, (TargetSpec, Vec<(usize, usize)>)> = BTreeMap::new();
+    for (si, s) in services.iter().enumerate() {
+        let Some(check) = &s.check else { continue };
+        for (ei, e) in s.endpoints.iter().enumerate() {
+            let id = target_id(e.address, check);
+            let entry = out.entry(id.clone()).or_insert_with(|| {
+                let spec = TargetSpec {
+                    id,
+                    address: e.address,
+                    kind: kind_name(&check.kind).into(),
+                    port: check.port,
+                    path: check.path.clone(),
+                    host: check.host.clone(),
+                    insecure: check.insecure,
+                    expect: check.expect.clone(),
+                    body: check.body.clone(),
+                    interval_ms: check.interval.as_millis() as u64,
+                    timeout_ms: check.timeout.as_millis() as u64,
+                    rise: check.rise,
+                    fall: check.fall,
+                };
+                (spec, Vec::new())
+            });
+            entry.0.interval_ms = entry.0.interval_ms.min(check.interval.as_millis() as u64);
+            entry.1.push((si, ei));
+        }
+    }
+    out
+}

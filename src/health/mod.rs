@@ -1,0 +1,59 @@
+//! Endpoint health as the DNS path reads it: one immutable table per snapshot.
+//!
+//! The table is built whole and swapped in with the snapshot; `route::decide` reads a
+//! [`Health`] view of one service from it. Nothing here is locked or mutated in place.
+
+use crate::config::Service;
+pub mod check;
+pub mod fleet;
+pub mod prober;
+pub mod quorum;
+pub mod store;
+pub mod task;
+
+use crate::route::{EndpointState, Health};
+
+/// Health of every service's endpoints, indexed like the snapshot's services.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HealthTable {
+    services: Vec<ServiceHealth>,
+}
+
+/// One service's endpoint states (same order as `service.endpoints`) and TTL cap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceHealth {
+    pub endpoints: Vec<EndpointState>,
+    pub ttl_cap: Option<u32>,
+}
+
+impl HealthTable {
+    /// Every endpoint up: the state before any check has run.
+    pub fn all_up(services: &[Service]) -> HealthTable {
+        HealthTable {
+            services: services
+                .iter()
+                .map(|s| ServiceHealth {
+                    endpoints: vec![EndpointState::Up; s.endpoints.len()],
+                    ttl_cap: None,
+                })
+                .collect(),
+        }
+    }
+
+    pub fn from_services(services: Vec<ServiceHealth>) -> HealthTable {
+        HealthTable { services }
+    }
+
+    /// Sets one endpoint's state (building a new table, as tests and the health task do).
+    pub fn set(&mut self, service: usize, endpoint: usize, state: EndpointState) {
+        self.services[service].endpoints[endpoint] = state;
+    }
+
+    pub fn service(&self, service: usize) -> Health<'_> {
+        let s = &self.services[service];
+        Health {
+            endpoints: &s.endpoints,
+            ttl_cap: s.ttl_cap,
+        }
+    }
+}

@@ -1,0 +1,411 @@
+//! The prober: checks every target once per interval and reports the votes.
+//!
+//! Checks are spread over the interval (each target has a fixed offset from a hash of its
+//! id), run with bounded concurrency, and debounced by `rise`/`fall` into this prober's
+//! vote. Votes go out in batches every half second, at once when one flips. A failure on
+//! our own side (`NoVote`) sends nothing, so our vote goes stale instead of wrong. `serve`
+//! runs one that reports to its own health task; `meridian probe` runs one that fetches
+//! targets from servers over HTTP and reports to all of them.
+
+use super::check::{Checker, Target, Verdict};
+use super::fleet::{Report, ReportBatch, TargetSpec};
+use super::task::HealthHandle;
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::time::Instant;
+
+/// Checks in flight at once.
+pub const MAX_CONCURRENT_CHECKS: usize = 1024;
+/// How often collected votes are sent when none flipped.
+const FLUSH_EVERY: Duration = Duration::from_millis(500);
+/// Scheduler resolution.
+const TICK: Duration = Duration::from_millis(20);
+
+/// This prober's debounced opinion of one target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Debounce {
+    pub up: bool,
+    /// Consecutive raw results that disagree with `up`.
+    pub streak: u32,
+}
+
+impl Default for Debounce {
+    fn default() -> Self {
+        Debounce {
+            up: true,
+            streak: 0,
+        }
+    }
+}
+
+impl Debounce {
+    /// Takes one raw result; true when the vote flipped.
+    pub fn observe(&mut self, up: bool, rise: u32, fall: u32) -> bool {
+        if up == self.up {
+            self.streak = 0;
+            return false;
+        }
+        self.streak += 1;
+        let needed = if self.up { fall } else { rise };
+        if self.streak >= needed.max(1) {
+            self.up = up;
+            self.streak = 0;
+            return true;
+        }
+        false
+    }
+}
+
+/// Where a prober's batches go.
+pub trait ReportSink: Send + 'static {
+    fn send(&mut self, batch: ReportBatch) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+}
+
+/// The local prober's sink: straight into this server's health task.
+struct LocalSink(HealthHandle);
+
+impl ReportSink for LocalSink {
+    fn send(&mut self, batch: ReportBatch) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            match self.0.report(batch).await {
+                Ok(Err(e)) => tracing::warn!("local prober report refused: {e}"),
+                Err(e) => tracing::debug!("local prober: {e}"),
+                Ok(Ok(_)) => {}
+            }
+        })
+    }
+}
+
+/// Starts the prober that `serve` runs, named after the server's region.
+pub fn spawn_local(region: &str, health: HealthHandle) -> Result<(), super::check::CheckerError> {
+    let checker = Checker::new(None)?;
+    let name = format!(
+        "local-{}",
+        if region.is_empty() { "server" } else { region }
+    );
+    let targets = health.targets();
+    let prober = Prober {
+        name,
+        region: region.to_string(),
+        checker: Arc::new(checker),
+    };
+    tokio::spawn(prober.run(targets, LocalSink(health)));
+    Ok(())
+}
+
+/// One prober of the fleet.
+pub struct Prober {
+    pub name: String,
+    pub region: String,
+    pub checker: Arc<Checker>,
+}
+
+struct Scheduled {
+    spec: TargetSpec,
+    target: Target,
+    next: Instant,
+    debounce: Debounce,
+    in_flight: bool,
+}
+
+/// A fixed offset in [0, interval) from the target id, so checks spread over the interval
+/// and stay spread after a restart.
+fn offset(id: &str, interval: Duration) -> Duration {
+    let h = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    });
+    let ms = interval.as_millis().max(1) as u64;
+    Duration::from_millis(h % ms)
+}
+
+impl Prober {
+    /// Runs until the target list's sender is dropped.
+    pub async fn run(
+        self,
+        mut targets: watch::Receiver<Arc<Vec<TargetSpec>>>,
+        mut sink: impl ReportSink,
+    ) {
+        let mut scheduled: HashMap<String, Scheduled> = HashMap::new();
+        let permits = Arc::new(Semaphore::new(MAX_CONCURRENT_CHECKS));
+        let (results_tx, mut results) = mpsc::channel::<(String, super::check::Observation)>(4096);
+        let mut outbox: HashMap<String, Report> = HashMap::new();
+        let mut flush_due = Instant::now() + FLUSH_EVERY;
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut list = targets.borrow_and_update().clone();
+        let mut list_changed = true;
+        loop {
+            if list_changed {
+                self.update(&mut scheduled, &list);
+                list_changed = false;
+            }
+            tokio::select! {
+                changed = targets.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    list = targets.borrow_and_update().clone();
+                    list_changed = true;
+                }
+                Some((id, obs)) = results.recv() => {
+                    let Some(s) = scheduled.get_mut(&id) else { continue };
+                    s.in_flight = false;
+                    let (raw_up, reason) = match obs.verdict {
+                        Verdict::Up => (true, String::new()),
+                        Verdict::Down(reason) => (false, reason),
+                        Verdict::NoVote(reason) => {
+                            tracing::debug!(target = %id, "no vote: {reason}");
+                            continue;
+                        }
+                    };
+                    let flipped = s.debounce.observe(raw_up, s.spec.rise, s.spec.fall);
+                    if flipped {
+                        tracing::info!(prober = %self.name, target = %id, up = s.debounce.up, "vote changed{}", if reason.is_empty() { String::new() } else { format!(": {reason}") });
+                        flush_due = Instant::now();
+                    }
+                    let rtt_ms = obs.rtt.map(|d| d.as_millis().min(u32::MAX as u128) as u32);
+                    let reason = if s.debounce.up { String::new() } else { reason };
+                    outbox.insert(id.clone(), Report { target: id, up: s.debounce.up, changing: s.debounce.streak > 0, rtt_ms, reason });
+                }
+                _ = tick.tick() => {
+                    let now = Instant::now();
+                    for (id, s) in scheduled.iter_mut() {
+                        if s.in_flight || s.next > now {
+                            continue;
+                        }
+                        let interval = Duration::from_millis(s.spec.interval_ms.max(100));
+                        // Keep the schedule's phase; skip missed slots rather than bunching.
+                        while s.next <= now {
+                            s.next += interval;
+                        }
+                        s.in_flight = true;
+                        let checker = self.checker.clone();
+                        let target = s.target.clone();
+                        let tx = results_tx.clone();
+                        let id = id.clone();
+                        let permits = permits.clone();
+                        tokio::spawn(async move {
+                            let Ok(_permit) = permits.acquire_owned().await else { return };
+                            let obs = checker.check(&target).await;
+                            let _ = tx.send((id, obs)).await;
+                        });
+                    }
+                    if now >= flush_due && !outbox.is_empty() {
+                        let reports: Vec<Report> = outbox.drain().map(|(_, r)| r).collect();
+                        sink.send(ReportBatch { prober: self.name.clone(), region: self.region.clone(), reports }).await;
+                        flush_due = Instant::now() + FLUSH_EVERY;
+                    } else if now >= flush_due {
+                        flush_due = now + FLUSH_EVERY;
+                    }
+                }
+            }
+        }
+    }
+
+    fn update(&self, scheduled: &mut HashMap<String, Scheduled>, list: &[TargetSpec]) {
+        let now = Instant::now();
+        scheduled.retain(|id, _| list.iter().any(|t| &t.id == id));
+        for spec in list {
+            let Some(check) = spec.check() else { continue };
+            let target = Target {
+                address: spec.address,
+                check,
+            };
+            match scheduled.get_mut(&spec.id) {
+                Some(s) => {
+                    s.spec = spec.clone();
+                    s.target = target;
+                }
+                None => {
+                    let interval = Duration::from_millis(spec.interval_ms.max(100));
+                    let next = now + offset(&spec.id, interval);
+                    scheduled.insert(
+                        spec.id.clone(),
+                        Scheduled {
+                            spec: spec.clone(),
+                            target,
+                            next,
+                            debounce: Debounce::default(),
+                            in_flight: false,
+                        },
+                    );
+                }
+            }
+        }
+        tracing::info!(prober = %self.name, targets = scheduled.len(), "target list updated");
+    }
+}
+
+/// The remote prober's sink: POST every batch to every server; a server that is down is
+/// logged (at most every 30 s each) and the others still get it.
+pub struct HttpSink {
+    pub client: reqwest::Client,
+    pub servers: Vec<String>,
+    pub token: String,
+    last_warned: HashMap<String, Instant>,
+}
+
+impl HttpSink {
+    pub fn new(client: reqwest::Client, servers: Vec<String>, token: String) -> HttpSink {
+        HttpSink {
+            client,
+            servers,
+            token,
+            last_warned: HashMap::new(),
+        }
+    }
+}
+
+impl ReportSink for HttpSink {
+    fn send(&mut self, batch: ReportBatch) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            let body = match serde_json::to_vec(&batch) {
+                Ok(b) => b,
+                Err(e) => return tracing::error!("cannot encode reports: {e}"),
+            };
+            let mut sends = tokio::task::JoinSet::new();
+            for server in &self.servers {
+                let url = format!("{}/v1/fleet/reports", server.trim_end_matches('/'));
+                let request = self
+                    .client
+                    .post(url)
+                    .bearer_auth(&self.token)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .timeout(Duration::from_secs(5));
+                let server = server.clone();
+                sends.spawn(async move {
+                    let result = match request.send().await {
+                        Ok(r) if r.status().is_success() => Ok(()),
+                        Ok(r) => {
+                            let status = r.status();
+                            Err(format!("{status}: {}", r.text().await.unwrap_or_default()))
+                        }
+                        Err(e) => Err(e.to_string()),
+                    };
+                    (server, result)
+                });
+            }
+            while let Some(Ok((server, result))) = sends.join_next().await {
+                if let Err(e) = result {
+                    let now = Instant::now();
+                    let warn = self
+                        .last_warned
+                        .get(&server)
+                        .is_none_or(|t| now.duration_since(*t) > Duration::from_secs(30));
+                    if warn {
+                        tracing::warn!(%server, "report not delivered: {e}");
+                        self.last_warned.insert(server, now);
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// Fetches the union of every server's targets every `every`, into `tx`. A server that
+/// cannot be reached keeps its last list; the union changes only when something did.
+pub async fn fetch_targets(
+    client: reqwest::Client,
+    servers: Vec<String>,
+    token: String,
+    every: Duration,
+    tx: watch::Sender<Arc<Vec<TargetSpec>>>,
+) {
+    let mut per_server: HashMap<String, Vec<TargetSpec>> = HashMap::new();
+    let mut warned: HashMap<String, Instant> = HashMap::new();
+    loop {
+        for server in &servers {
+            let url = format!("{}/v1/fleet/targets", server.trim_end_matches('/'));
+            let result = async {
+                let r = client
+                    .get(&url)
+                    .bearer_auth(&token)
+                    .timeout(Duration::from_secs(5))
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if !r.status().is_success() {
+                    return Err(format!("{}", r.status()));
+                }
+                let body = r.bytes().await.map_err(|e| e.to_string())?;
+                serde_json::from_slice::<super::fleet::TargetList>(&body).map_err(|e| e.to_string())
+            }
+            .await;
+            match result {
+                Ok(list) => {
+                    per_server.insert(server.clone(), list.targets);
+                }
+                Err(e) => {
+                    let now = Instant::now();
+                    if warned
+                        .get(server)
+                        .is_none_or(|t| now.duration_since(*t) > Duration::from_secs(30))
+                    {
+                        tracing::warn!(%server, "cannot fetch targets: {e}");
+                        warned.insert(server.clone(), now);
+                    }
+                }
+            }
+        }
+        let mut union: Vec<TargetSpec> = Vec::new();
+        for list in per_server.values() {
+            for t in list {
+                match union.iter_mut().find(|u| u.id == t.id) {
+                    Some(u) => u.interval_ms = u.interval_ms.min(t.interval_ms),
+                    None => union.push(t.clone()),
+                }
+            }
+        }
+        union.sort_by(|a, b| a.id.cmp(&b.id));
+        if **tx.borrow() != union {
+            tx.send_replace(Arc::new(union));
+        }
+        tokio::time::sleep(every).await;
+        if tx.is_closed() {
+            break;
+        }
+    }
+}
+
+/// The source address a remote prober binds its checks to, if any.
+pub type Source = Option<IpAddr>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debounce_needs_fall_failures_and_rise_successes() {
+        let mut d = Debounce::default();
+        let results = [
+            false, false, true, false, false, false, true, true, false, true,
+        ];
+        let mut votes = Vec::new();
+        for r in results {
+            d.observe(r, 2, 3);
+            votes.push(d.up);
+        }
+        // fall = 3: down after three failures in a row; rise = 2: up after two successes.
+        assert_eq!(
+            votes,
+            [true, true, true, true, true, false, false, true, true, true]
+        );
+    }
+
+    #[test]
+    fn offsets_spread_over_the_interval() {
+        let interval = Duration::from_secs(5);
+        let offsets: Vec<Duration> = (0..1000)
+            .map(|i| offset(&format!("tcp://127.0.0.{}:{}", i % 250, 8000 + i), interval))
+            .collect();
+        assert!(offsets.iter().all(|o| *o < interval));
+        let first_half = offsets.iter().filter(|o| **o < interval / 2).count();
+        assert!((400..600).contains(&first_half), "{first_half}");
+    }
+}

@@ -1,0 +1,358 @@
+//! `explain`: the decision for one name and client, step by step, for people and for JSON.
+//!
+//! It runs [`super::decide`] with a [`Trace`], never a second implementation, and only
+//! formats what the trace and the decision say.
+
+use super::{Client, Decision, Family, Trace, decide, mask};
+use crate::geo::CoordinatesFrom;
+use crate::snapshot::Snapshot;
+use crate::zone::Found;
+use hickory_proto::rr::Name;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::IpAddr;
+
+/// Everything `explain` shows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Explanation {
+    pub name: String,
+    pub qtype: String,
+    /// `None` for a name answered from the zone file.
+    pub service: Option<ServiceInfo>,
+    pub client: ClientInfo,
+    pub location: LocationInfo,
+    pub route: Option<String>,
+    pub ranking: String,
+    pub regions: Vec<RegionInfo>,
+    pub all_down: bool,
+    pub hash_network: Option<String>,
+    pub draw: f64,
+    pub picked_region: Option<String>,
+    pub answer: Vec<IpAddr>,
+    pub ttl: u32,
+    pub ecs_scope: u8,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceInfo {
+    pub name: String,
+    pub defined_at: String,
+    pub policy: String,
+    pub max_answers: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClientInfo {
+    pub address: IpAddr,
+    pub prefix: u8,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LocationInfo {
+    pub country: Option<String>,
+    pub continent: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub coordinates_from: String,
+    /// The database network that matched.
+    pub network: String,
+    pub database: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegionInfo {
+    pub region: String,
+    pub distance_km: Option<f64>,
+    pub healthy_capacity: u64,
+    pub total_capacity: u64,
+    pub share: f64,
+    pub endpoints: Vec<EndpointInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EndpointInfo {
+    pub address: IpAddr,
+    pub capacity: u32,
+    pub state: String,
+}
+
+/// Why a name cannot be explained.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExplainError {
+    #[error("{0:?} is not a domain name")]
+    BadName(String),
+    #[error("{0} is in none of the zones served")]
+    NotOurs(String),
+    #[error("{0} is not load-balanced: it is answered from its zone file")]
+    Static(String),
+}
+
+fn code(c: Option<[u8; 2]>) -> Option<String> {
+    c.map(|c| String::from_utf8_lossy(&c).into_owned())
+}
+
+/// Explains the answer to `name` (`family` A or AAAA) for a client at `addr`/`prefix`.
+pub fn explain(
+    snap: &Snapshot,
+    name: &str,
+    family: Family,
+    addr: IpAddr,
+    prefix: u8,
+) -> Result<Explanation, ExplainError> {
+    let fqdn = if name.ends_with('.') {
+        name.to_string()
+    } else {
+        format!("{name}.")
+    };
+    let parsed = Name::from_ascii(&fqdn).map_err(|_| ExplainError::BadName(name.to_string()))?;
+    let key = crate::dns::encode::name_key(&parsed);
+    let qtype = if family == Family::V6 { 28 } else { 1 };
+    let service = match snap.zones.lookup(&key, qtype) {
+        None => return Err(ExplainError::NotOurs(fqdn)),
+        Some((_, Found::Answer(_))) => return Err(ExplainError::Static(fqdn)),
+        Some((_, Found::Balanced { service, .. })) => service as usize,
+    };
+    let addr = mask(addr, prefix);
+    let location = snap.locate(addr);
+    let client = Client {
+        addr,
+        source_prefix: prefix,
+        location: &location,
+    };
+    let svc = &snap.services[service];
+    let health = snap.health.service(service);
+    let mut trace = Trace::default();
+    let decision: Decision = decide(
+        svc,
+        &snap.config.regions,
+        &client,
+        &health,
+        family,
+        Some(&mut trace),
+    );
+    let region_name = |i: usize| snap.config.regions[i].name.clone();
+    let regions = trace
+        .regions
+        .iter()
+        .map(|r| RegionInfo {
+            region: region_name(r.region),
+            distance_km: r.distance_km.map(|d| (d * 10.0).round() / 10.0),
+            healthy_capacity: r.healthy_capacity,
+            total_capacity: r.total_capacity,
+            share: r.share,
+            endpoints: svc
+                .endpoints
+                .iter()
+                .zip(health.endpoints)
+                .filter(|(e, _)| e.region == r.region && family.matches(&e.address))
+                .map(|(e, s)| EndpointInfo {
+                    address: e.address,
+                    capacity: e.capacity,
+                    state: match s {
+                        super::EndpointState::Up => "up",
+                        super::EndpointState::Down => "down",
+                        super::EndpointState::Drained => "drained",
+                    }
+                    .into(),
+                })
+                .collect(),
+        })
+        .collect();
+    let route = trace.route.map(|i| {
+        let r = &svc.routes[i];
+        let mut what = Vec::new();
+        if !r.networks.is_empty() {
+            what.push(format!(
+                "networks {}",
+                r.networks
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if !r.countries.is_empty() {
+            what.push(format!(
+                "countries {}",
+                r.countries
+                    .iter()
+                    .filter_map(|c| code(Some(*c)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if !r.continents.is_empty() {
+            what.push(format!(
+                "continents {}",
+                r.continents
+                    .iter()
+                    .filter_map(|c| code(Some(*c)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let regions: Vec<String> = r.regions.iter().map(|&i| region_name(i)).collect();
+        format!(
+            "route #{} ({}:{}): {} -> {}",
+            i + 1,
+            svc.file.display(),
+            r.line,
+            what.join("; "),
+            regions.join(", ")
+        )
+    });
+    Ok(Explanation {
+        name: svc.name.to_ascii(),
+        qtype: if family == Family::V6 { "AAAA" } else { "A" }.into(),
+        service: Some(ServiceInfo {
+            name: svc.name.to_ascii(),
+            defined_at: format!("{}:{}", svc.file.display(), svc.line),
+            policy: match svc.policy {
+                crate::config::Policy::Nearest => "nearest",
+                crate::config::Policy::Failover { .. } => "failover",
+                crate::config::Policy::Weighted => "weighted",
+            }
+            .into(),
+            max_answers: svc.max_answers,
+        }),
+        client: ClientInfo {
+            address: addr,
+            prefix,
+        },
+        location: LocationInfo {
+            country: code(location.country),
+            continent: code(location.continent),
+            latitude: location.coordinates.map(|c| c.0),
+            longitude: location.coordinates.map(|c| c.1),
+            coordinates_from: match location.coordinates_from {
+                CoordinatesFrom::Record => "database record",
+                CoordinatesFrom::CountryCentroid => "country centroid",
+                CoordinatesFrom::ContinentCentroid => "continent centroid",
+                CoordinatesFrom::None => "none",
+            }
+            .into(),
+            network: format!(
+                "{}/{}",
+                mask(addr, location.network_prefix),
+                location.network_prefix
+            ),
+            database: snap.geo.as_ref().map(|g| g.db.path.display().to_string()),
+        },
+        route,
+        ranking: trace.ranking.into(),
+        regions,
+        all_down: trace.all_down,
+        hash_network: trace.hash_network.map(|(a, p)| format!("{a}/{p}")),
+        draw: trace.draw,
+        picked_region: trace.picked_region.map(region_name),
+        answer: decision.addresses().collect(),
+        ttl: decision.ttl,
+        ecs_scope: decision.scope,
+    })
+}
+
+impl fmt::Display for Explanation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "name:      {} {}", self.name, self.qtype)?;
+        if let Some(s) = &self.service {
+            writeln!(
+                f,
+                "service:   policy {}, max_answers {} ({})",
+                s.policy, s.max_answers, s.defined_at
+            )?;
+        }
+        writeln!(
+            f,
+            "client:    {}/{}",
+            self.client.address, self.client.prefix
+        )?;
+        let l = &self.location;
+        let place = match (&l.country, &l.continent) {
+            (Some(c), Some(k)) => format!("{c}, {k}"),
+            (None, Some(k)) => k.clone(),
+            (Some(c), None) => c.clone(),
+            (None, None) => "unknown".into(),
+        };
+        let coords = match (l.latitude, l.longitude) {
+            (Some(a), Some(o)) => format!(" at {a:.2}, {o:.2} ({})", l.coordinates_from),
+            _ => " (no coordinates)".into(),
+        };
+        let db = l.database.as_deref().unwrap_or("no database configured");
+        writeln!(
+            f,
+            "location:  {place}{coords}; database network {} in {db}",
+            l.network
+        )?;
+        writeln!(
+            f,
+            "route:     {}",
+            self.route.as_deref().unwrap_or("no route matched")
+        )?;
+        writeln!(f, "ranking:   {}", self.ranking)?;
+        for (i, r) in self.regions.iter().enumerate() {
+            let dist = r
+                .distance_km
+                .map_or(String::from("-"), |d| format!("{d:.0} km"));
+            let picked = if self.picked_region.as_deref() == Some(&r.region) {
+                "  <- picked"
+            } else {
+                ""
+            };
+            writeln!(
+                f,
+                "  {}. {:<14} {:>9}  capacity {}/{} healthy  share {:>5.1}%{picked}",
+                i + 1,
+                r.region,
+                dist,
+                r.healthy_capacity,
+                r.total_capacity,
+                r.share * 100.0
+            )?;
+            for e in &r.endpoints {
+                writeln!(
+                    f,
+                    "       {} capacity {} {}",
+                    e.address, e.capacity, e.state
+                )?;
+            }
+        }
+        if self.all_down {
+            writeln!(f, "health:    no endpoint is healthy: on_all_down decides")?;
+        }
+        if let Some(h) = &self.hash_network {
+            writeln!(f, "hash:      {h} draws {:.4}", self.draw)?;
+        }
+        let answer: Vec<String> = self.answer.iter().map(|a| a.to_string()).collect();
+        writeln!(
+            f,
+            "answer:    {}",
+            if answer.is_empty() {
+                "NODATA".into()
+            } else {
+                answer.join(", ")
+            }
+        )?;
+        writeln!(f, "ttl:       {}", self.ttl)?;
+        write!(f, "ecs scope: /{}", self.ecs_scope)
+    }
+}
+
+/// Parses a client given as `IP` or `IP/PREFIX` (as `explain` takes it).
+pub fn parse_client(s: &str) -> Result<(IpAddr, u8), String> {
+    let (ip, prefix) = match s.split_once('/') {
+        Some((ip, p)) => (ip, Some(p)),
+        None => (s, None),
+    };
+    let addr: IpAddr = ip
+        .parse()
+        .map_err(|_| format!("client {s:?}: not an IP address"))?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let prefix = match prefix {
+        None => max,
+        Some(p) => match p.parse::<u8>() {
+            Ok(p) if p <= max => p,
+            _ => return Err(format!("client {s:?}: prefix must be 0..={max}")),
+        },
+    };
+    Ok((addr, prefix))
+}

@@ -1,0 +1,513 @@
+//! The decision, table-driven: inline config, then client → answer, scope, shares.
+
+use super::*;
+use crate::config::{self, Config, Service};
+use crate::geo::{CoordinatesFrom, Location};
+use crate::health::HealthTable;
+use hickory_proto::rr::Name;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const REGIONS: &str = r#"
+[server]
+region = "eu-west"
+[regions.eu-west]
+lat = 53.35
+lon = -6.26
+[regions.us-east]
+lat = 39.04
+lon = -77.49
+[regions.us-west]
+lat = 37.34
+lon = -121.89
+[regions.ap-southeast]
+lat = -33.87
+lon = 151.21
+[regions.ap-northeast]
+lat = 35.68
+lon = 139.69
+"#;
+
+fn setup(services: &str) -> (Config, Vec<Service>) {
+    let config = config::parse(REGIONS, Path::new("meridian.toml")).unwrap();
+    let origin = Name::from_ascii("example.com.").unwrap();
+    let services = config::parse_services(
+        services,
+        Path::new("zones/example.com.toml"),
+        &origin,
+        &config,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    (config, services)
+}
+
+fn at(country: &str, continent: &str, lat: f64, lon: f64, prefix: u8) -> Location {
+    let b = |s: &str| [s.as_bytes()[0], s.as_bytes()[1]];
+    Location {
+        country: Some(b(country)),
+        continent: Some(b(continent)),
+        coordinates: Some((lat, lon)),
+        coordinates_from: CoordinatesFrom::Record,
+        network_prefix: prefix,
+    }
+}
+
+fn london() -> Location {
+    at("GB", "EU", 51.51, -0.13, 20)
+}
+fn new_york() -> Location {
+    at("US", "NA", 40.71, -74.01, 18)
+}
+fn california() -> Location {
+    at("US", "NA", 37.77, -122.42, 16)
+}
+fn sydney() -> Location {
+    at("AU", "OC", -33.87, 151.21, 22)
+}
+fn perth() -> Location {
+    at("AU", "OC", -31.95, 115.86, 22)
+}
+fn tokyo() -> Location {
+    at("JP", "AS", 35.68, 139.69, 19)
+}
+
+fn ask(
+    config: &Config,
+    svc: &Service,
+    health: &HealthTable,
+    addr: &str,
+    loc: &Location,
+    family: Family,
+) -> Decision {
+    let addr: IpAddr = addr.parse().unwrap();
+    let client = Client {
+        addr,
+        source_prefix: if addr.is_ipv4() { 24 } else { 56 },
+        location: loc,
+    };
+    decide(
+        svc,
+        &config.regions,
+        &client,
+        &health.service(0),
+        family,
+        None,
+    )
+}
+
+fn addrs(d: &Decision) -> Vec<String> {
+    d.addresses().map(|a| a.to_string()).collect()
+}
+
+const FIVE_REGIONS: &str = r#"
+[services.www]
+endpoints = [
+  { region = "eu-west", address = "203.0.113.1" },
+  { region = "us-east", address = "198.51.100.1" },
+  { region = "us-west", address = "198.51.100.2" },
+  { region = "ap-southeast", address = "203.0.113.2" },
+  { region = "ap-northeast", address = "203.0.113.3" },
+  { region = "eu-west", address = "2001:db8::1" },
+]
+"#;
+
+#[test]
+fn nearest_region_by_great_circle_distance() {
+    let (config, services) = setup(FIVE_REGIONS);
+    let health = HealthTable::all_up(&services);
+    let rows: &[(&str, Location, &str, u8)] = &[
+        ("192.0.2.1", london(), "203.0.113.1", 20),
+        ("192.0.2.1", new_york(), "198.51.100.1", 18),
+        ("192.0.2.1", california(), "198.51.100.2", 16),
+        ("192.0.2.1", sydney(), "203.0.113.2", 22),
+        ("192.0.2.1", perth(), "203.0.113.2", 22),
+        ("192.0.2.1", tokyo(), "203.0.113.3", 19),
+    ];
+    for (client, loc, want, scope) in rows {
+        let d = ask(&config, &services[0], &health, client, loc, Family::V4);
+        assert_eq!(addrs(&d), vec![want.to_string()], "{loc:?}");
+        // One endpoint per region: only the database network decided it.
+        assert_eq!(d.scope, *scope, "{loc:?}");
+        assert_eq!(d.ttl, 30);
+    }
+    // AAAA: only eu-west has IPv6, so everyone gets it; the answer still depends on
+    // nothing finer than the location.
+    let d = ask(
+        &config,
+        &services[0],
+        &health,
+        "192.0.2.1",
+        &tokyo(),
+        Family::V6,
+    );
+    assert_eq!(addrs(&d), vec!["2001:db8::1"]);
+}
+
+/// Share of `n` client /24s answered from each address.
+fn shares(
+    config: &Config,
+    svc: &Service,
+    health: &HealthTable,
+    loc: &Location,
+    n: u32,
+) -> BTreeMap<String, f64> {
+    let mut counts = BTreeMap::new();
+    for i in 0..n {
+        let addr = format!("10.{}.{}.7", (i >> 8) & 0xFF, i & 0xFF);
+        let d = ask(config, svc, health, &addr, loc, Family::V4);
+        for a in addrs(&d) {
+            *counts.entry(a).or_insert(0.0) += 1.0 / n as f64;
+        }
+    }
+    counts
+}
+
+fn close(got: &BTreeMap<String, f64>, want: &[(&str, f64)]) {
+    for (addr, share) in want {
+        let g = got.get(*addr).copied().unwrap_or(0.0);
+        assert!(
+            (g - share).abs() < 0.025,
+            "{addr}: got {g:.3}, want {share:.3} (all: {got:?})"
+        );
+    }
+    assert_eq!(
+        got.len(),
+        want.iter().filter(|w| w.1 > 0.0).count(),
+        "{got:?}"
+    );
+}
+
+const SPILL: &str = r#"
+[services.www]
+endpoints = [
+  { region = "us-east", address = "198.51.100.1", capacity = 100 },
+  { region = "us-east", address = "198.51.100.2", capacity = 100 },
+  { region = "us-west", address = "198.51.100.3", capacity = 100 },
+  { region = "eu-west", address = "203.0.113.1", capacity = 100 },
+]
+"#;
+
+#[test]
+fn lost_capacity_spills_to_the_next_regions_in_proportion() {
+    let (config, services) = setup(SPILL);
+    let svc = &services[0];
+    let mut health = HealthTable::all_up(&services);
+    // All healthy: New York stays in us-east, split by capacity between its endpoints.
+    close(
+        &shares(&config, svc, &health, &new_york(), 4000),
+        &[("198.51.100.1", 0.5), ("198.51.100.2", 0.5)],
+    );
+    // Half of us-east down: the half it lost goes to the next region (us-west), not all.
+    health.set(0, 1, EndpointState::Down);
+    close(
+        &shares(&config, svc, &health, &new_york(), 4000),
+        &[("198.51.100.1", 0.5), ("198.51.100.3", 0.5)],
+    );
+    // us-west also down: the lost share goes one further, to eu-west.
+    health.set(0, 2, EndpointState::Down);
+    close(
+        &shares(&config, svc, &health, &new_york(), 4000),
+        &[("198.51.100.1", 0.5), ("203.0.113.1", 0.5)],
+    );
+    // Drained counts as no capacity, like down.
+    let mut drained = HealthTable::all_up(&services);
+    drained.set(0, 0, EndpointState::Drained);
+    drained.set(0, 1, EndpointState::Drained);
+    close(
+        &shares(&config, svc, &drained, &new_york(), 1000),
+        &[("198.51.100.3", 1.0)],
+    );
+}
+
+#[test]
+fn overprovisioning_absorbs_small_losses_like_envoy_priorities() {
+    let (config, services) =
+        setup(&SPILL.replace("[services.www]", "[services.www]\noverprovision = 1.4"));
+    let mut health = HealthTable::all_up(&services);
+    health.set(0, 1, EndpointState::Down);
+    // 50 % healthy × 1.4 = 70 % stays; 30 % spills.
+    close(
+        &shares(&config, &services[0], &health, &new_york(), 4000),
+        &[("198.51.100.1", 0.7), ("198.51.100.3", 0.3)],
+    );
+}
+
+#[test]
+fn weighted_policy_shares_follow_capacity() {
+    let (config, services) = setup(
+        r#"
+[services.www]
+policy = "weighted"
+endpoints = [
+  { region = "us-east", address = "198.51.100.1", capacity = 300 },
+  { region = "eu-west", address = "203.0.113.1", capacity = 100 },
+]
+"#,
+    );
+    let health = HealthTable::all_up(&services);
+    close(
+        &shares(&config, &services[0], &health, &london(), 4000),
+        &[("198.51.100.1", 0.75), ("203.0.113.1", 0.25)],
+    );
+    // The answer depends on the /24 only, not on where the client is.
+    let d = ask(
+        &config,
+        &services[0],
+        &health,
+        "192.0.2.1",
+        &london(),
+        Family::V4,
+    );
+    assert_eq!(d.scope, 24);
+}
+
+#[test]
+fn failover_follows_the_fixed_order() {
+    let (config, services) = setup(
+        r#"
+[services.www]
+policy = "failover"
+order = ["us-west", "eu-west"]
+endpoints = [
+  { region = "eu-west", address = "203.0.113.1" },
+  { region = "us-west", address = "198.51.100.3" },
+]
+"#,
+    );
+    let mut health = HealthTable::all_up(&services);
+    let d = ask(
+        &config,
+        &services[0],
+        &health,
+        "192.0.2.1",
+        &london(),
+        Family::V4,
+    );
+    assert_eq!(addrs(&d), vec!["198.51.100.3"]);
+    assert_eq!(
+        d.scope, 0,
+        "a failover answer does not depend on the client"
+    );
+    health.set(0, 1, EndpointState::Down);
+    let d = ask(
+        &config,
+        &services[0],
+        &health,
+        "192.0.2.1",
+        &california(),
+        Family::V4,
+    );
+    assert_eq!(addrs(&d), vec!["203.0.113.1"]);
+}
+
+#[test]
+fn routes_override_by_country_continent_and_network() {
+    let (config, services) = setup(
+        r#"
+[services.www]
+endpoints = [
+  { region = "eu-west", address = "203.0.113.1" },
+  { region = "us-east", address = "198.51.100.1" },
+  { region = "ap-southeast", address = "203.0.113.2" },
+]
+[[services.www.route]]
+networks = ["10.1.0.0/16"]
+regions = ["ap-southeast"]
+[[services.www.route]]
+countries = ["JP"]
+regions = ["us-east"]
+[[services.www.route]]
+continents = ["EU"]
+regions = ["eu-west"]
+"#,
+    );
+    let health = HealthTable::all_up(&services);
+    let svc = &services[0];
+    let rows: &[(&str, Location, &str)] = &[
+        ("10.1.2.3", london(), "203.0.113.2"), // network wins (first match)
+        ("192.0.2.1", tokyo(), "198.51.100.1"), // country
+        ("192.0.2.1", at("IS", "EU", 64.1, -21.9, 16), "203.0.113.1"),
+        ("192.0.2.1", sydney(), "203.0.113.2"), // no route: nearest
+    ];
+    for (client, loc, want) in rows {
+        assert_eq!(
+            addrs(&ask(&config, svc, &health, client, loc, Family::V4)),
+            vec![want.to_string()],
+            "{client} {loc:?}"
+        );
+    }
+    // A network route makes the scope at least its prefix; outside it, enough bits to stay out.
+    assert_eq!(
+        ask(&config, svc, &health, "10.1.2.3", &london(), Family::V4).scope,
+        20
+    );
+    let outside = ask(&config, svc, &health, "10.2.0.1", &sydney(), Family::V4);
+    assert!(outside.scope >= 15, "{}", outside.scope);
+}
+
+#[test]
+fn all_down_fails_open_or_answers_nodata() {
+    let (config, services) = setup(SPILL);
+    let mut health = HealthTable::all_up(&services);
+    for i in 0..4 {
+        health.set(0, i, EndpointState::Down);
+    }
+    let d = ask(
+        &config,
+        &services[0],
+        &health,
+        "192.0.2.1",
+        &london(),
+        Family::V4,
+    );
+    assert_eq!(
+        addrs(&d),
+        vec![
+            "198.51.100.1",
+            "198.51.100.2",
+            "198.51.100.3",
+            "203.0.113.1"
+        ]
+    );
+    let (config, services) =
+        setup(&SPILL.replace("[services.www]", "[services.www]\non_all_down = \"nodata\""));
+    let d = ask(
+        &config,
+        &services[0],
+        &health,
+        "192.0.2.1",
+        &london(),
+        Family::V4,
+    );
+    assert!(d.is_empty());
+}
+
+#[test]
+fn max_answers_picks_distinct_endpoints_and_fills_from_the_next_region() {
+    let (config, services) =
+        setup(&SPILL.replace("[services.www]", "[services.www]\nmax_answers = 3"));
+    let health = HealthTable::all_up(&services);
+    let d = ask(
+        &config,
+        &services[0],
+        &health,
+        "192.0.2.1",
+        &new_york(),
+        Family::V4,
+    );
+    let mut got = addrs(&d);
+    got.sort();
+    assert_eq!(got, vec!["198.51.100.1", "198.51.100.2", "198.51.100.3"]);
+}
+
+#[test]
+fn same_network_same_answer_and_scope_says_so() {
+    let (config, services) = setup(SPILL);
+    let health = HealthTable::all_up(&services);
+    let svc = &services[0];
+    let first = ask(&config, svc, &health, "192.0.2.1", &new_york(), Family::V4);
+    for host in 2..=254 {
+        let d = ask(
+            &config,
+            svc,
+            &health,
+            &format!("192.0.2.{host}"),
+            &new_york(),
+            Family::V4,
+        );
+        assert_eq!(d, first, "192.0.2.{host}");
+    }
+    // Two endpoints in the region, one answer: the pick depends on the /24.
+    assert_eq!(first.scope, 24);
+    // Never longer than what the client sent.
+    let loc = new_york();
+    let client = Client {
+        addr: "192.0.0.0".parse().unwrap(),
+        source_prefix: 16,
+        location: &loc,
+    };
+    assert_eq!(
+        decide(
+            svc,
+            &config.regions,
+            &client,
+            &health.service(0),
+            Family::V4,
+            None
+        )
+        .scope,
+        16
+    );
+}
+
+#[test]
+fn unknown_location_uses_the_configured_regions_else_weighted() {
+    let (config, services) = setup(&FIVE_REGIONS.replace(
+        "[services.www]",
+        "[services.www]\nunknown_location = [\"us-west\"]",
+    ));
+    let health = HealthTable::all_up(&services);
+    let nowhere = Location::unknown(8);
+    let d = ask(
+        &config,
+        &services[0],
+        &health,
+        "10.0.0.1",
+        &nowhere,
+        Family::V4,
+    );
+    assert_eq!(addrs(&d), vec!["198.51.100.2"]);
+    assert_eq!(d.scope, 8);
+    let (config, services) = setup(FIVE_REGIONS);
+    let got = shares(&config, &services[0], &health, &nowhere, 5000);
+    for a in [
+        "203.0.113.1",
+        "198.51.100.1",
+        "198.51.100.2",
+        "203.0.113.2",
+        "203.0.113.3",
+    ] {
+        assert!((got[a] - 0.2).abs() < 0.025, "{got:?}");
+    }
+}
+
+#[test]
+fn explain_trace_records_the_steps() {
+    let (config, services) = setup(SPILL);
+    let mut health = HealthTable::all_up(&services);
+    health.set(0, 1, EndpointState::Down);
+    let loc = new_york();
+    let client = Client {
+        addr: "192.0.2.9".parse().unwrap(),
+        source_prefix: 24,
+        location: &loc,
+    };
+    let mut trace = Trace::default();
+    let d = decide(
+        &services[0],
+        &config.regions,
+        &client,
+        &health.service(0),
+        Family::V4,
+        Some(&mut trace),
+    );
+    assert_eq!(trace.ranking, "distance");
+    let names: Vec<&str> = trace
+        .regions
+        .iter()
+        .map(|r| config.regions[r.region].name.as_str())
+        .collect();
+    assert_eq!(names, ["us-east", "us-west", "eu-west"]);
+    assert_eq!(
+        (
+            trace.regions[0].healthy_capacity,
+            trace.regions[0].total_capacity
+        ),
+        (100, 200)
+    );
+    assert!((trace.regions[0].share - 0.5).abs() < 1e-9);
+    assert!((trace.regions[1].share - 0.5).abs() < 1e-9);
+    assert_eq!(trace.regions[2].share, 0.0);
+    assert_eq!(trace.hash_network, Some(("192.0.2.0".parse().unwrap(), 24)));
+    assert!(!d.is_empty());
+}

@@ -1,0 +1,421 @@
+//! Health checks and the prober fleet, end to end: real HTTP, HTTPS and TCP backends on
+//! 127.0.0.x in this process, the real `serve` and `probe` binaries, answers read over DNS.
+//!
+//! Every test uses its own block of loopback addresses (127.0.N.x), so backends of tests
+//! running in parallel never meet. Checks run every second with a 500 ms timeout,
+//! `rise = 2` and `fall = 2`, so a failover must show within fall × interval + 1 s.
+
+use crate::util::{
+    Backend, Probe, Reply, Server, endpoint_state, fleet_fixture, self_signed_tls, vote, wait_for,
+};
+use std::time::{Duration, Instant};
+
+const INTERVAL: Duration = Duration::from_secs(1);
+const RISE: u32 = 2;
+const FALL: u32 = 2;
+/// How long an answer may take to move after a backend's state changes.
+const FAILOVER_BOUND: Duration = Duration::from_secs(FALL as u64 + 1);
+const RECOVERY_BOUND: Duration = Duration::from_secs(RISE as u64 + 1);
+/// How long a test waits for something that should take a few intervals.
+const SETTLE: Duration = Duration::from_secs(10);
+
+/// A failover service `name` (eu-west first, then us-east) checked with `check` (the
+/// fields after `kind`, e.g. `kind = "http", port = 80`).
+fn service(name: &str, check: &str, eu: &str, us: &str) -> String {
+    format!(
+        "[services.{name}]\nttl = 20\npolicy = \"failover\"\norder = [\"eu-west\", \"us-east\"]\n\
+         check = {{ {check}, interval = \"1s\", timeout = \"500ms\", rise = {RISE}, fall = {FALL} }}\n\
+         endpoints = [\n  {{ region = \"eu-west\", address = \"{eu}\" }},\n  \
+         {{ region = \"us-east\", address = \"{us}\" }},\n]\n\n"
+    )
+}
+
+fn http_check(port: u16) -> String {
+    format!("kind = \"http\", port = {port}, path = \"/healthz\"")
+}
+
+/// Waits until `prober` has a fresh vote on every (service, address).
+fn wait_for_votes(server: &Server, prober: &str, endpoints: &[(&str, &str)]) {
+    wait_for(
+        &format!("{prober}'s fresh votes on {endpoints:?}"),
+        SETTLE,
+        || {
+            let status = server.status();
+            endpoints
+                .iter()
+                .all(|(name, addr)| {
+                    vote(&status, name, addr, prober).is_some_and(|v| v["fresh"] == true)
+                })
+                .then_some(())
+        },
+    );
+}
+
+/// Polls the answer for `name` every 50 ms until it is `want`; returns how long that took
+/// from `since`. Any answer other than `before` or `want` on the way fails the test.
+fn time_until_answer(
+    server: &Server,
+    name: &str,
+    before: &[&str],
+    want: &[&str],
+    since: Instant,
+) -> Duration {
+    let deadline = since + SETTLE;
+    loop {
+        let got = server.answer(name);
+        if got == want {
+            return since.elapsed();
+        }
+        assert_eq!(got, before, "{name}: an answer neither before nor after");
+        assert!(
+            Instant::now() < deadline,
+            "{name} still answers {got:?} after {SETTLE:?}, want {want:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn failover_within_fall_times_interval_and_back_after_rise() {
+    let mut app_eu = Backend::http("127.0.1.11", 0, Reply::Ok);
+    let _app_us = Backend::http("127.0.1.12", app_eu.port(), Reply::Ok);
+    let mut db_eu = Backend::http("127.0.1.13", 0, Reply::Ok);
+    let _db_us = Backend::http("127.0.1.14", db_eu.port(), Reply::Ok);
+    let services = service(
+        "app",
+        &http_check(app_eu.port()),
+        "127.0.1.11",
+        "127.0.1.12",
+    ) + &service(
+        "db",
+        &format!("kind = \"tcp\", port = {}", db_eu.port()),
+        "127.0.1.13",
+        "127.0.1.14",
+    );
+    let server = fleet_fixture(true, &services).start();
+    let local = "local-eu-west";
+    wait_for_votes(
+        &server,
+        local,
+        &[
+            ("app.example.com", "127.0.1.11"),
+            ("app.example.com", "127.0.1.12"),
+            ("db.example.com", "127.0.1.13"),
+            ("db.example.com", "127.0.1.14"),
+        ],
+    );
+    assert_eq!(server.answer("app.example.com"), ["127.0.1.11"]);
+    assert_eq!(server.answer("db.example.com"), ["127.0.1.13"]);
+
+    // eu-west's backends stop: connections are refused from now on.
+    app_eu.stop();
+    db_eu.stop();
+    let stopped = Instant::now();
+    let app = time_until_answer(
+        &server,
+        "app.example.com",
+        &["127.0.1.11"],
+        &["127.0.1.12"],
+        stopped,
+    );
+    let db = time_until_answer(
+        &server,
+        "db.example.com",
+        &["127.0.1.13"],
+        &["127.0.1.14"],
+        stopped,
+    );
+    assert!(
+        app <= FAILOVER_BOUND && db <= FAILOVER_BOUND,
+        "failover took {app:?} (http) and {db:?} (tcp); bound {FAILOVER_BOUND:?}"
+    );
+    let status = server.status();
+    for (name, addr) in [
+        ("app.example.com", "127.0.1.11"),
+        ("db.example.com", "127.0.1.13"),
+    ] {
+        assert_eq!(endpoint_state(&status, name, addr), "down", "{name} {addr}");
+        let v = vote(&status, name, addr, local).unwrap();
+        assert_eq!(v["up"], false, "{v}");
+        let reason = v["reason"].as_str().unwrap();
+        assert!(reason.contains("refused"), "{name}: reason {reason:?}");
+    }
+    assert_eq!(
+        endpoint_state(&status, "app.example.com", "127.0.1.12"),
+        "up"
+    );
+
+    // They come back: traffic returns after `rise` good checks, not at the first one.
+    app_eu.start();
+    db_eu.start();
+    let started = Instant::now();
+    let app = time_until_answer(
+        &server,
+        "app.example.com",
+        &["127.0.1.12"],
+        &["127.0.1.11"],
+        started,
+    );
+    let db = time_until_answer(
+        &server,
+        "db.example.com",
+        &["127.0.1.14"],
+        &["127.0.1.13"],
+        started,
+    );
+    let at_least = INTERVAL * (RISE - 1) - Duration::from_millis(100);
+    for (what, took) in [("http", app), ("tcp", db)] {
+        assert!(
+            took <= RECOVERY_BOUND,
+            "{what}: traffic came back after {took:?}; bound {RECOVERY_BOUND:?}"
+        );
+        assert!(
+            took >= at_least,
+            "{what}: traffic came back after {took:?}, before rise = {RISE} checks could pass"
+        );
+    }
+}
+
+#[test]
+fn every_kind_of_check_failure_counts_as_down() {
+    // eu-west endpoints fail, each in its own way; us-east endpoints are healthy.
+    let s500 = Backend::http("127.0.2.11", 0, Reply::Status(500));
+    let _s500_us = Backend::http("127.0.2.31", s500.port(), Reply::Ok);
+    let body = Backend::http("127.0.2.12", 0, Reply::Body("sick".into()));
+    let _body_us = Backend::http("127.0.2.32", body.port(), Reply::Body("all healthy".into()));
+    let hang = Backend::http("127.0.2.13", 0, Reply::Hang);
+    let _hang_us = Backend::http("127.0.2.33", hang.port(), Reply::Ok);
+    // Nothing listens on 127.0.2.14 and 127.0.2.15 at these ports: refused.
+    let refused_us = Backend::http("127.0.2.34", 0, Reply::Ok);
+    let tcp_us = Backend::http("127.0.2.35", 0, Reply::Ok);
+    // A self-signed certificate that names the endpoint: only its issuer is unknown.
+    let tls = Backend::https("127.0.2.16", 0, Reply::Ok, self_signed_tls("127.0.2.16"));
+
+    let services = service("s500", &http_check(s500.port()), "127.0.2.11", "127.0.2.31")
+        + &service(
+            "body",
+            &format!("{}, body = \"healthy\"", http_check(body.port())),
+            "127.0.2.12",
+            "127.0.2.32",
+        )
+        + &service("hang", &http_check(hang.port()), "127.0.2.13", "127.0.2.33")
+        + &service(
+            "refused",
+            &http_check(refused_us.port()),
+            "127.0.2.14",
+            "127.0.2.34",
+        )
+        + &service(
+            "tcp",
+            &format!("kind = \"tcp\", port = {}", tcp_us.port()),
+            "127.0.2.15",
+            "127.0.2.35",
+        )
+        + &format!(
+            "[services.tls]\nttl = 20\non_all_down = \"nodata\"\n\
+             check = {{ kind = \"https\", port = {port}, path = \"/healthz\", interval = \"1s\", timeout = \"500ms\", rise = 2, fall = 2 }}\n\
+             endpoints = [{{ region = \"eu-west\", address = \"127.0.2.16\" }}]\n\n\
+             [services.tls-insecure]\nttl = 20\non_all_down = \"nodata\"\n\
+             check = {{ kind = \"https\", port = {port}, path = \"/healthz\", insecure = true, interval = \"1s\", timeout = \"500ms\", rise = 2, fall = 2 }}\n\
+             endpoints = [{{ region = \"eu-west\", address = \"127.0.2.16\" }}]\n",
+            port = tls.port()
+        );
+    let server = fleet_fixture(true, &services).start();
+
+    // (service, failing endpoint, healthy endpoint, what the reason must say)
+    let rows = [
+        ("s500", "127.0.2.11", Some("127.0.2.31"), "HTTP 500"),
+        ("body", "127.0.2.12", Some("127.0.2.32"), "body"),
+        ("hang", "127.0.2.13", Some("127.0.2.33"), "timeout"),
+        ("refused", "127.0.2.14", Some("127.0.2.34"), "refused"),
+        ("tcp", "127.0.2.15", Some("127.0.2.35"), "refused"),
+        ("tls", "127.0.2.16", None, "certificate"),
+    ];
+    let status = wait_for("every failing endpoint down", SETTLE, || {
+        let status = server.status();
+        rows.iter()
+            .all(|(name, addr, _, _)| {
+                endpoint_state(&status, &format!("{name}.example.com"), addr) == "down"
+            })
+            .then_some(status)
+    });
+    for (name, addr, healthy, reason_has) in rows {
+        let fqdn = format!("{name}.example.com");
+        let v = vote(&status, &fqdn, addr, "local-eu-west").expect("local vote");
+        assert_eq!(v["up"], false, "{fqdn} {addr}: {v}");
+        let reason = v["reason"].as_str().unwrap();
+        assert!(
+            reason.contains(reason_has),
+            "{fqdn}: reason {reason:?} should say {reason_has:?}"
+        );
+        match healthy {
+            Some(healthy) => {
+                assert_eq!(endpoint_state(&status, &fqdn, healthy), "up", "{fqdn}");
+                assert_eq!(server.answer(&fqdn), [healthy], "{fqdn} fails over");
+            }
+            None => assert_eq!(
+                server.answer(&fqdn),
+                Vec::<String>::new(),
+                "{fqdn}: on_all_down = nodata"
+            ),
+        }
+    }
+    // The same TLS backend is healthy when the certificate is not verified: it is the
+    // certificate, and nothing else, that made `tls` down.
+    assert_eq!(
+        endpoint_state(&status, "tls-insecure.example.com", "127.0.2.16"),
+        "up"
+    );
+    let v = vote(
+        &status,
+        "tls-insecure.example.com",
+        "127.0.2.16",
+        "local-eu-west",
+    )
+    .expect("local vote");
+    assert_eq!(v["up"], true, "{v}");
+    assert_eq!(server.answer("tls-insecure.example.com"), ["127.0.2.16"]);
+}
+
+/// Three external probers (p1, p2, p3 from 127.0.N.21/22/23), no local prober.
+fn three_probers(server: &Server, n: u8) -> Vec<Probe> {
+    let token = server.dir().join("fleet.token");
+    ["eu-west", "us-east", "ap-south"]
+        .iter()
+        .enumerate()
+        .map(|(i, region)| {
+            let source = format!("127.0.{n}.{}", 21 + i).parse().unwrap();
+            Probe::start(
+                &format!("p{}", i + 1),
+                region,
+                &[server.api()],
+                &token,
+                Some(source),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn one_probers_partition_moves_nothing_two_fail_over() {
+    let eu = Backend::http("127.0.0.11", 0, Reply::Ok);
+    let _us = Backend::http("127.0.0.12", eu.port(), Reply::Ok);
+    let services = service("app", &http_check(eu.port()), "127.0.0.11", "127.0.0.12");
+    let server = fleet_fixture(false, &services).start();
+    let _probers = three_probers(&server, 0);
+    let name = "app.example.com";
+    for p in ["p1", "p2", "p3"] {
+        wait_for_votes(&server, p, &[(name, "127.0.0.11"), (name, "127.0.0.12")]);
+    }
+    let (addrs, ttl) = server.a_records(name);
+    assert_eq!(addrs, ["127.0.0.11".parse::<std::net::Ipv4Addr>().unwrap()]);
+    assert_eq!(ttl, Some(20), "votes agree: the service TTL");
+
+    // p1's network to eu-west breaks: it sees HTTP 500, the others 200.
+    eu.set_reply_for("127.0.0.21", Reply::Status(500));
+    let start = Instant::now();
+    let mut p1_down_at = None;
+    let mut short_ttls = Vec::new();
+    while p1_down_at.is_none_or(|t: Instant| t.elapsed() < Duration::from_secs(1)) {
+        assert!(start.elapsed() < SETTLE, "p1 never voted eu-west down");
+        let (addrs, ttl) = server.a_records(name);
+        let status = server.status();
+        assert_eq!(
+            addrs,
+            ["127.0.0.11".parse::<std::net::Ipv4Addr>().unwrap()],
+            "one prober's partition moved the answer after {:?}",
+            start.elapsed()
+        );
+        assert_eq!(endpoint_state(&status, name, "127.0.0.11"), "up");
+        let p1 = vote(&status, name, "127.0.0.11", "p1").unwrap();
+        if p1["up"] == false && p1_down_at.is_none() {
+            p1_down_at = Some(Instant::now());
+            let reason = p1["reason"].as_str().unwrap();
+            assert!(reason.contains("HTTP 500"), "p1's reason {reason:?}");
+            for p in ["p2", "p3"] {
+                let v = vote(&status, name, "127.0.0.11", p).unwrap();
+                assert_eq!(v["up"], true, "{p}: {v}");
+            }
+        }
+        if p1_down_at.is_some() {
+            short_ttls.push(ttl.unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // While the votes disagree, answers carry a short TTL so clients come back soon.
+    assert!(
+        short_ttls.iter().all(|&t| (5..20).contains(&t)),
+        "TTLs while votes disagree: {short_ttls:?} (want >= 5 and < 20)"
+    );
+
+    // p2 sees it too: two of three say down, and the answer fails over.
+    eu.set_reply_for("127.0.0.22", Reply::Status(500));
+    let second = Instant::now();
+    let took = time_until_answer(&server, name, &["127.0.0.11"], &["127.0.0.12"], second);
+    assert!(
+        took <= FAILOVER_BOUND,
+        "two of three down: failover took {took:?}; bound {FAILOVER_BOUND:?}"
+    );
+    assert_eq!(endpoint_state(&server.status(), name, "127.0.0.11"), "down");
+
+    // The partitions heal: back after rise.
+    eu.clear_peer_rules();
+    let healed = Instant::now();
+    let took = time_until_answer(&server, name, &["127.0.0.12"], &["127.0.0.11"], healed);
+    assert!(
+        took <= RECOVERY_BOUND,
+        "back after {took:?}; bound {RECOVERY_BOUND:?}"
+    );
+}
+
+#[test]
+fn a_killed_probers_votes_go_stale_and_nothing_flaps() {
+    let eu = Backend::http("127.0.3.11", 0, Reply::Ok);
+    let _us = Backend::http("127.0.3.12", eu.port(), Reply::Ok);
+    let services = service("app", &http_check(eu.port()), "127.0.3.11", "127.0.3.12");
+    let server = fleet_fixture(false, &services).start();
+    let mut probers = three_probers(&server, 3);
+    let name = "app.example.com";
+    for p in ["p1", "p2", "p3"] {
+        wait_for_votes(&server, p, &[(name, "127.0.3.11"), (name, "127.0.3.12")]);
+    }
+    let before = server.a_records(name);
+
+    probers[2].kill();
+    let killed = Instant::now();
+    let stale_limit = INTERVAL * 3 + Duration::from_secs(1);
+    let mut stale_at = None;
+    // Sample every 200 ms until p3 has been stale for a second.
+    while stale_at.is_none_or(|t: Instant| t.elapsed() < Duration::from_secs(1)) {
+        assert!(
+            killed.elapsed() < stale_limit + Duration::from_secs(1),
+            "p3's votes still fresh {:?} after it was killed",
+            killed.elapsed()
+        );
+        let now = server.a_records(name);
+        assert_eq!(
+            now,
+            before,
+            "the answer changed {:?} after a prober died",
+            killed.elapsed()
+        );
+        let status = server.status();
+        assert_eq!(endpoint_state(&status, name, "127.0.3.11"), "up");
+        let p3 = vote(&status, name, "127.0.3.11", "p3").expect("p3's last vote is kept");
+        if p3["fresh"] == false && stale_at.is_none() {
+            stale_at = Some(Instant::now());
+            let age = p3["age_ms"].as_u64().unwrap();
+            assert!(age > 3000, "stale at age {age} ms, before 3 intervals");
+            assert!(
+                killed.elapsed() <= stale_limit,
+                "p3 went stale {:?} after it was killed",
+                killed.elapsed()
+            );
+            for p in ["p1", "p2"] {
+                let v = vote(&status, name, "127.0.3.11", p).unwrap();
+                assert_eq!(v["fresh"], true, "{p}: {v}");
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

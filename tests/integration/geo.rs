@@ -1,0 +1,217 @@
+//! Geo routing over the wire: ECS queries for clients in different places get their
+//! nearest region, with the scope of the database network that located them; `explain`
+//! tells why; `check` names file and key for a bad service.
+
+use crate::util::*;
+use hickory_proto::rr::RecordType;
+use std::net::IpAddr;
+use std::process::Command;
+
+/// Regions on five continents, one endpoint each (and one IPv6 endpoint in eu-west).
+const SERVICES: &str = r#"
+[services.lb]
+ttl = 30
+endpoints = [
+  { region = "eu-west",      address = "203.0.113.10" },
+  { region = "eu-west",      address = "2001:db8:e1::10" },
+  { region = "us-east",      address = "198.51.100.10" },
+  { region = "us-west",      address = "198.51.100.20" },
+  { region = "sa-east",      address = "203.0.113.50" },
+  { region = "ap-southeast", address = "203.0.113.30" },
+  { region = "ap-northeast", address = "203.0.113.40" },
+]
+"#;
+
+fn config(database: &str) -> String {
+    format!(
+        r#"[server]
+region = "eu-west"
+dns_listen = ["127.0.0.1:0"]
+api_listen = "127.0.0.1:0"
+zones_dir = "zones"
+state_dir = "state"
+udp_workers = 1
+[geoip]
+database = "{database}"
+[fleet]
+local_prober = false
+[regions.eu-west]
+lat = 53.35
+lon = -6.26
+[regions.us-east]
+lat = 39.04
+lon = -77.49
+[regions.us-west]
+lat = 37.34
+lon = -121.89
+[regions.sa-east]
+lat = -23.55
+lon = -46.63
+[regions.ap-southeast]
+lat = -33.87
+lon = 151.21
+[regions.ap-northeast]
+lat = 35.68
+lon = 139.69
+"#
+    )
+}
+
+fn data(file: &str) -> String {
+    format!("{}/tests/data/{file}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn shipped_database() -> String {
+    format!("{}/geodata/meridian-city.mmdb", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn fixture(database: &str) -> Fixture {
+    Fixture::new()
+        .config_text(&config(database))
+        .zone("example.com", EXAMPLE_COM)
+        .file("zones/example.com.toml", SERVICES)
+}
+
+/// Queries `name` with ECS `client/prefix`; returns the addresses and the ECS scope.
+fn ask(
+    server: &Server,
+    name: &str,
+    qtype: RecordType,
+    client: &str,
+    prefix: u8,
+) -> (Vec<String>, u8) {
+    let addr: IpAddr = client.parse().unwrap();
+    let (family, bytes) = match addr {
+        IpAddr::V4(a) => (1, a.octets().to_vec()),
+        IpAddr::V6(a) => (2, a.octets().to_vec()),
+    };
+    let len = (prefix as usize).div_ceil(8);
+    let option = ecs_option(family, prefix, 0, &bytes[..len]);
+    let q = Query::new(name, qtype).edns(Edns::new(1232).option(ECS, option));
+    let r = server.query(&q);
+    assert_eq!(r.rcode(), rcode::NOERROR, "{name} for {client}/{prefix}");
+    assert!(r.aa, "balanced answers are authoritative");
+    let ecs = r
+        .opt
+        .as_ref()
+        .and_then(|o| o.option(ECS))
+        .expect("ECS echoed")
+        .to_vec();
+    assert_eq!(
+        &ecs[..3],
+        &[0, family as u8, prefix],
+        "family and source prefix echoed"
+    );
+    assert_eq!(&ecs[4..], &bytes[..len], "address echoed");
+    let addrs = r
+        .answers
+        .iter()
+        .map(|rec| rec.text().rsplit(' ').next().unwrap().to_string())
+        .collect();
+    (addrs, ecs[3])
+}
+
+#[test]
+fn ecs_clients_get_their_nearest_region_with_the_database_scope() {
+    let server = fixture(&data("meridian-test-city.mmdb")).start();
+    // The fixture database: 192.0.2.0/24 California, 198.51.100.0/24 New York,
+    // 203.0.113.0/24 Sydney, 2001:db8::/32 London (see tests/data/README.md).
+    let rows: &[(&str, u8, &str, u8)] = &[
+        ("192.0.2.0", 24, "198.51.100.20", 24),
+        ("198.51.100.0", 24, "198.51.100.10", 24),
+        ("203.0.113.0", 24, "203.0.113.30", 24),
+        ("2001:db8:1234::", 48, "203.0.113.10", 32),
+    ];
+    for (client, prefix, want, scope) in rows {
+        let (addrs, got_scope) = ask(&server, "lb.example.com", RecordType::A, client, *prefix);
+        assert_eq!(addrs, vec![want.to_string()], "{client}/{prefix}");
+        assert_eq!(got_scope, *scope, "scope for {client}/{prefix}");
+    }
+    // A shorter client prefix caps the scope.
+    let (_, scope) = ask(&server, "lb.example.com", RecordType::A, "192.0.0.0", 16);
+    assert!(scope <= 16, "{scope}");
+    // AAAA: only eu-west has IPv6.
+    let (addrs, _) = ask(&server, "lb.example.com", RecordType::AAAA, "192.0.2.0", 24);
+    assert_eq!(addrs, vec!["2001:db8:e1::10"]);
+    // A static name does not depend on the client: scope 0.
+    let (_, scope) = ask(&server, "mail.example.com", RecordType::A, "192.0.2.0", 24);
+    assert_eq!(scope, 0);
+}
+
+#[test]
+fn the_same_network_gets_the_same_answer() {
+    let server = fixture(&data("meridian-test-city.mmdb")).start();
+    let first = ask(&server, "lb.example.com", RecordType::A, "198.51.100.0", 24);
+    for _ in 0..20 {
+        assert_eq!(
+            ask(&server, "lb.example.com", RecordType::A, "198.51.100.0", 24),
+            first
+        );
+    }
+}
+
+/// Real resolver networks in five cities, as the shipped database places them.
+#[test]
+fn shipped_database_sends_five_cities_to_their_nearest_regions() {
+    let server = fixture(&shipped_database()).start();
+    let rows: &[(&str, &str, &str)] = &[
+        ("california", CALIFORNIA, "198.51.100.20"),
+        ("new york", NEW_YORK, "198.51.100.10"),
+        ("london", LONDON, "203.0.113.10"),
+        ("sydney", SYDNEY, "203.0.113.30"),
+        ("tokyo", TOKYO, "203.0.113.40"),
+    ];
+    for (city, client, want) in rows {
+        let (addrs, scope) = ask(&server, "lb.example.com", RecordType::A, client, 24);
+        assert_eq!(addrs, vec![want.to_string()], "{city} ({client}/24)");
+        assert!(scope > 0 && scope <= 24, "{city}: scope {scope}");
+    }
+}
+
+// Networks whose location in the shipped database is the named city (see
+// geodata/verify.py, which checks the same addresses).
+const CALIFORNIA: &str = "8.8.8.0"; // Mountain View
+const NEW_YORK: &str = "173.52.0.0";
+const LONDON: &str = "212.58.244.0";
+const SYDNEY: &str = "13.54.0.0";
+const TOKYO: &str = "13.112.0.0";
+
+#[test]
+fn explain_names_the_location_ranking_and_answer() {
+    let dir = fixture(&data("meridian-test-city.mmdb")).write();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_meridian"));
+    cmd.arg("explain")
+        .arg("lb.example.com")
+        .arg("--client")
+        .arg("203.0.113.7/24")
+        .arg("--config")
+        .arg(dir.path().join("meridian.toml"));
+    let run = Run::bounded(cmd, dir.path(), STARTUP_TIMEOUT);
+    assert!(run.status.success(), "{}", run.stderr);
+    let out = &run.stdout;
+    assert!(out.contains("AU"), "{out}");
+    assert!(out.contains("ranking:   distance"), "{out}");
+    let picked = out
+        .lines()
+        .find(|l| l.contains("<- picked"))
+        .unwrap_or_default();
+    assert!(picked.contains("ap-southeast"), "{out}");
+    assert!(out.contains("answer:    203.0.113.30"), "{out}");
+    assert!(out.contains("ecs scope: /24"), "{out}");
+}
+
+#[test]
+fn check_names_file_line_and_key_of_a_bad_service() {
+    let bad = SERVICES.replace("\"us-west\"", "\"us-wset\"");
+    let run = fixture(&data("meridian-test-city.mmdb"))
+        .file("zones/example.com.toml", &bad)
+        .check();
+    assert!(!run.status.success());
+    assert!(
+        run.stderr.contains(
+            "example.com.toml:8: services.lb.endpoints[3].region: unknown region \"us-wset\""
+        ),
+        "{}",
+        run.stderr
+    );
+}
