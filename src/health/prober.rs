@@ -353,16 +353,18 @@ pub async fn fetch_targets(
                 }
             }
         }
-        let mut union: Vec<TargetSpec> = Vec::new();
-        for list in per_server.values() {
-            for t in list {
-                match union.iter_mut().find(|u| u.id == t.id) {
-                    Some(u) => u.interval_ms = u.interval_ms.min(t.interval_ms),
-                    None => union.push(t.clone()),
+        // Keyed by id, so a large fleet's union stays linear (and comes out sorted).
+        let mut by_id: std::collections::BTreeMap<&str, TargetSpec> =
+            std::collections::BTreeMap::new();
+        for t in per_server.values().flatten() {
+            match by_id.get_mut(t.id.as_str()) {
+                Some(u) => u.interval_ms = u.interval_ms.min(t.interval_ms),
+                None => {
+                    by_id.insert(&t.id, t.clone());
                 }
             }
         }
-        union.sort_by(|a, b| a.id.cmp(&b.id));
+        let union: Vec<TargetSpec> = by_id.into_values().collect();
         if **tx.borrow() != union {
             tx.send_replace(Arc::new(union));
         }
