@@ -35,7 +35,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import fleetlib as fl  # noqa: E402
+import harness as fl  # noqa: E402
 
 PRIMARY = "127.0.20.1"
 SECONDARY = "127.0.20.2"

@@ -27,7 +27,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import fleetlib as fl  # noqa: E402
+import harness as fl  # noqa: E402
 
 
 def write_services(d, addresses, first_octets, base_port, ports, interval, timeout):

@@ -1,4 +1,4 @@
-"""Shared helpers for the fleet benchmarks (python3 standard library only).
+"""The fleet benchmarks' harness: processes, configs, /proc and DNS (python3 stdlib only).
 
 Every process a script starts goes through `Procs.start`, which puts it in its own
 process group and records it; `Procs.stop_all` (called from `finally`) stops each of
