@@ -35,7 +35,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness as fl  # noqa: E402
+import harness  # noqa: E402
 
 PRIMARY = "127.0.20.1"
 SECONDARY = "127.0.20.2"
@@ -90,7 +90,7 @@ def wait_stable(dns, api, probers, expect, stable_s, timeout):
     deadline = time.monotonic() + timeout
     since = None
     while time.monotonic() < deadline:
-        st = fl.get_json(f"{api}/v1/status")
+        st = harness.get_json(f"{api}/v1/status")
         eps = [e for s in st["services"] if s["checked"] for e in s["endpoints"]]
         votes_ok = all(
             e["state"] == "up"
@@ -132,16 +132,16 @@ def main():
         sys.exit("--port must be in 1024..32767")
     rng = random.Random(a.seed)
 
-    binary = fl.ensure_binary(a.binary)
-    load_before = fl.wait_for_quiet(a.max_load, a.load_tries, a.load_wait)
+    binary = harness.ensure_binary(a.binary)
+    load_before = harness.wait_for_quiet(a.max_load, a.load_tries, a.load_wait)
     d = tempfile.mkdtemp(prefix="meridian-failover-")
-    procs = fl.Procs()
+    procs = harness.Procs()
     dns = None
     try:
-        config, token = fl.write_server_config(
+        config, token = harness.write_server_config(
             d, {"eu-west": (53.35, -6.26), "us-east": (39.04, -77.49)}, "eu-west"
         )
-        fl.write_zone(d)
+        harness.write_zone(d)
         path = ', path = "/"' if a.kind == "http" else ""
         with open(os.path.join(d, "zones", "example.com.toml"), "w") as f:
             f.write(f"""[services.app]
@@ -161,9 +161,9 @@ endpoints = [
 
         serve = procs.start("serve", [binary, "serve", "--config", config],
                             stderr=open(os.path.join(d, "serve.log"), "w"), cwd=d)
-        dns_addr, (api_host, api_port) = fl.parse_ready(fl.wait_line(serve, "meridian ready", 60))
+        dns_addr, (api_host, api_port) = harness.parse_ready(harness.wait_line(serve, "meridian ready", 60))
         api = f"http://{api_host}:{api_port}"
-        dns = fl.DnsClient(dns_addr)
+        dns = harness.DnsClient(dns_addr)
 
         names = []
         regions = ["eu-west", "us-east", "eu-west"]
@@ -176,9 +176,9 @@ endpoints = [
                  "--source", f"127.0.30.{i + 1}"],
                 stderr=open(os.path.join(d, f"probe-{name}.log"), "w"), cwd=d,
             )
-            fl.wait_line(p, "meridian probe ready", 30)
+            harness.wait_line(p, "meridian probe ready", 30)
             names.append(name)
-        fl.log(f"serve at dns={dns_addr[0]}:{dns_addr[1]} {api}; probers {', '.join(names)}")
+        harness.log(f"serve at dns={dns_addr[0]}:{dns_addr[1]} {api}; probers {', '.join(names)}")
 
         wait_stable(dns, api, names, PRIMARY, a.stable, 60)
         load_start = os.getloadavg()[0]
@@ -226,7 +226,7 @@ endpoints = [
             dns.close()
         procs.stop_all()
         if a.keep:
-            fl.log(f"kept {d}")
+            harness.log(f"kept {d}")
         else:
             import shutil
             shutil.rmtree(d, ignore_errors=True)

@@ -27,7 +27,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness as fl  # noqa: E402
+import harness  # noqa: E402
 
 
 def write_services(d, addresses, first_octets, base_port, ports, interval, timeout):
@@ -101,18 +101,18 @@ def main():
     if a.base_port < 1024 or a.base_port + a.ports > 32768:
         sys.exit("ports must stay in 1024..32767 (below the ephemeral range, never 53)")
 
-    binary = fl.ensure_binary(a.binary)
+    binary = harness.ensure_binary(a.binary)
     targets = a.addresses * a.ports
-    load_before = fl.wait_for_quiet(a.max_load, a.load_tries, a.load_wait)
-    fl.log(f"load average {load_before:.2f}; {targets} targets")
+    load_before = harness.wait_for_quiet(a.max_load, a.load_tries, a.load_wait)
+    harness.log(f"load average {load_before:.2f}; {targets} targets")
 
     d = tempfile.mkdtemp(prefix="meridian-prober-scale-")
-    procs = fl.Procs()
+    procs = harness.Procs()
     try:
-        config, token = fl.write_server_config(
+        config, token = harness.write_server_config(
             d, {"eu-west": (53.35, -6.26), "us-east": (39.04, -77.49)}, "eu-west"
         )
-        fl.write_zone(d)
+        harness.write_zone(d)
         write_services(d, a.addresses, (127, 0, 10, 1), a.base_port, a.ports, a.interval, a.timeout_ms)
 
         here = os.path.dirname(os.path.abspath(__file__))
@@ -123,20 +123,20 @@ def main():
              "--ports", str(a.ports), "--skip-every", str(a.skip_every)],
             stderr=open(os.path.join(d, "listeners.log"), "w"),
         )
-        line = fl.wait_line(lst, "listening", 120)
+        line = harness.wait_line(lst, "listening", 120)
         listening, skipped = int(line.split()[1]), int(line.split()[3])
-        fl.log(f"listeners: {listening} listening sockets, {skipped} refused ports")
+        harness.log(f"listeners: {listening} listening sockets, {skipped} refused ports")
 
         serve = procs.start(
             "serve", [binary, "serve", "--config", config],
             stderr=open(os.path.join(d, "serve.log"), "w"), cwd=d,
         )
-        _, (api_host, api_port) = fl.parse_ready(fl.wait_line(serve, "meridian ready", 120))
+        _, (api_host, api_port) = harness.parse_ready(harness.wait_line(serve, "meridian ready", 120))
         api = f"http://{api_host}:{api_port}"
-        n = len(fl.get_json(f"{api}/v1/fleet/targets", token)["targets"])
+        n = len(harness.get_json(f"{api}/v1/fleet/targets", token)["targets"])
         if n != targets:
             raise RuntimeError(f"server lists {n} targets, expected {targets}")
-        fl.log(f"serve pid {serve.pid}: {n} targets at {api}/v1/fleet/targets")
+        harness.log(f"serve pid {serve.pid}: {n} targets at {api}/v1/fleet/targets")
 
         name = "bench-prober"
         probe = procs.start(
@@ -145,14 +145,14 @@ def main():
              "--token-file", os.path.join(d, "fleet.token"), "--name", name],
             stderr=open(os.path.join(d, "probe.log"), "w"), cwd=d,
         )
-        fl.wait_line(probe, "meridian probe ready", 60)
+        harness.wait_line(probe, "meridian probe ready", 60)
         t_start = time.monotonic()
-        fl.log(f"probe pid {probe.pid}: waiting for a fresh vote on every endpoint")
+        harness.log(f"probe pid {probe.pid}: waiting for a fresh vote on every endpoint")
 
         deadline = time.monotonic() + a.settle_timeout
         while True:
-            s = status_summary(fl.get_json(f"{api}/v1/status"), name, a.interval, a.slack)
-            fl.log(f"  votes: {s['endpoints'] - s['missing']}/{s['endpoints']}, late {s['late']}")
+            s = status_summary(harness.get_json(f"{api}/v1/status"), name, a.interval, a.slack)
+            harness.log(f"  votes: {s['endpoints'] - s['missing']}/{s['endpoints']}, late {s['late']}")
             if s["missing"] == 0 and s["late"] == 0 and s["endpoints"] == targets:
                 break
             if time.monotonic() > deadline:
@@ -161,24 +161,24 @@ def main():
                 raise RuntimeError(f"probe exited with {probe.returncode}")
             time.sleep(2)
         settled = time.monotonic() - t_start
-        fl.log(f"all {targets} endpoints voted on {settled:.1f}s after the prober started; steady state for one more interval")
+        harness.log(f"all {targets} endpoints voted on {settled:.1f}s after the prober started; steady state for one more interval")
         time.sleep(a.interval)
 
         load_start = os.getloadavg()[0]
         pids = {"probe": probe.pid, "serve": serve.pid, "listeners": lst.pid}
-        s0 = status_summary(fl.get_json(f"{api}/v1/status"), name, a.interval, a.slack)
+        s0 = status_summary(harness.get_json(f"{api}/v1/status"), name, a.interval, a.slack)
         w0 = time.monotonic()
-        c0 = {k: fl.proc_cpu_seconds(p) for k, p in pids.items()}
+        c0 = {k: harness.proc_cpu_seconds(p) for k, p in pids.items()}
         rss = []
         while time.monotonic() - w0 < a.window:
             time.sleep(min(5, max(0, a.window - (time.monotonic() - w0))))
-            rss.append(fl.proc_status(probe.pid)["VmRSS"])
+            rss.append(harness.proc_status(probe.pid)["VmRSS"])
             if probe.poll() is not None:
                 raise RuntimeError(f"probe exited with {probe.returncode} during the window")
-        c1 = {k: fl.proc_cpu_seconds(p) for k, p in pids.items()}
+        c1 = {k: harness.proc_cpu_seconds(p) for k, p in pids.items()}
         w1 = time.monotonic()
-        st = fl.proc_status(probe.pid)
-        s1 = status_summary(fl.get_json(f"{api}/v1/status"), name, a.interval, a.slack)
+        st = harness.proc_status(probe.pid)
+        s1 = status_summary(harness.get_json(f"{api}/v1/status"), name, a.interval, a.slack)
         load_end = os.getloadavg()[0]
 
         wall = w1 - w0
@@ -223,7 +223,7 @@ def main():
     finally:
         procs.stop_all()
         if a.keep:
-            fl.log(f"kept {d}")
+            harness.log(f"kept {d}")
         else:
             import shutil
             shutil.rmtree(d, ignore_errors=True)
