@@ -1,9 +1,11 @@
-//! Endpoint health as the DNS path reads it: one immutable table per snapshot.
+//! Health: checks, the prober fleet, quorum, and the table the DNS path reads.
 //!
-//! The table is built whole and swapped in with the snapshot; `route::decide` reads a
-//! [`Health`] view of one service from it. Nothing here is locked or mutated in place.
+//! `check.rs` runs one probe → `Observation`; `prober.rs` schedules probes and sends
+//! reports; `fleet.rs` is the wire format between probers and servers; `quorum.rs` turns
+//! votes into states (pure); `store.rs` keeps votes, states and drains; `task.rs` is the
+//! health task, the only writer of the live snapshot. The [`HealthTable`] is built whole
+//! and swapped in with the snapshot; `route::decide` reads a [`Health`] view from it.
 
-use crate::config::Service;
 pub mod check;
 pub mod fleet;
 pub mod prober;
@@ -11,6 +13,7 @@ pub mod quorum;
 pub mod store;
 pub mod task;
 
+use crate::config::Service;
 use crate::route::{EndpointState, Health};
 
 /// Health of every service's endpoints, indexed like the snapshot's services.
