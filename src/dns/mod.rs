@@ -7,7 +7,10 @@
 //!      ▼                                           │
 //!  respond.rs ── wire.rs (parse header, question, OPT, ECS)
 //!      │
-//!      └── zone::Zones::lookup → encode::Answer (pre-encoded sections) → copied out
+//!      └── zone::Zones::lookup ─┬─ encode::Answer (pre-encoded sections) → copied out
+//!                               └─ Balanced → geo locate (ECS or source) → route::decide
+//!                                  → encode::address_record per address, ECS scope
+//!  stats.rs: per-worker counters, added to the registry once per batch
 //! ```
 
 pub mod encode;
