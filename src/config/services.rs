@@ -851,10 +851,13 @@ impl ServiceChecker<'_> {
 
     fn host(&mut self, host: Spanned<String>, key: &str) -> Option<String> {
         let text = host.get_ref();
+        // A bare name: it becomes the URL's host, the Host header and the TLS SNI, so a
+        // port, a path or an address would silently mean something else.
         let bad = text.is_empty()
+            || text.parse::<IpAddr>().is_ok()
             || text
                 .chars()
-                .any(|c| c.is_whitespace() || c.is_control() || c == '/');
+                .any(|c| c.is_whitespace() || c.is_control() || "/:@?#[]".contains(c));
         if bad {
             let message = format!(r#"{text:?} is not a host name (like "www.example.com")"#);
             self.error(host.span(), key, message);

@@ -592,6 +592,14 @@ fn each_error_names_line_and_key() {
             "3: services.www.check.host: \"a b\" is not a host name (like \"www.example.com\")",
         ),
         (
+            www_check("kind = \"https\", port = 443, host = \"svc.test:8443\""),
+            "3: services.www.check.host: \"svc.test:8443\" is not a host name (like \"www.example.com\")",
+        ),
+        (
+            www_check("kind = \"http\", port = 80, host = \"192.0.2.1\""),
+            "3: services.www.check.host: \"192.0.2.1\" is not a host name (like \"www.example.com\")",
+        ),
+        (
             www_check("kind = \"http\", port = 80, body = \"\""),
             "3: services.www.check.body: must not be empty (leave body out to accept any body)",
         ),
