@@ -166,6 +166,12 @@ impl Writer {
         self.buf.push(0);
     }
 
+    /// Where `name` was written in the message so far, if it was (and is addressable).
+    pub fn name_offset(&self, name: &Name) -> Option<u16> {
+        let labels: Vec<&[u8]> = name.iter().collect();
+        self.suffixes.get(&lower_wire(&labels)).copied()
+    }
+
     fn pointer(&mut self, target: u16) {
         if target as usize > QNAME_OFFSET {
             self.relocs.push((self.buf.len() - self.body_start) as u16);
@@ -289,10 +295,10 @@ impl Writer {
     }
 }
 
-/// Appends one A or AAAA record owned by the question name (the load-balanced path,
-/// which encodes per query).
-pub fn address_record(out: &mut Vec<u8>, ttl: u32, addr: std::net::IpAddr) {
-    out.extend_from_slice(&[0xC0, QNAME_OFFSET as u8]);
+/// Appends one A or AAAA record whose owner is the name at message offset `owner` (the
+/// load-balanced path, which encodes per query).
+pub fn address_record(out: &mut Vec<u8>, owner: u16, ttl: u32, addr: std::net::IpAddr) {
+    out.extend_from_slice(&(0xC000 | owner).to_be_bytes());
     match addr {
         std::net::IpAddr::V4(a) => {
             out.extend_from_slice(&[0, 1, 0, 1]);

@@ -5,7 +5,7 @@
 //! response for the transport (TC without splitting an RRset) and never allocates once the
 //! buffer has grown. No logging here above debug; counts go into [`QueryStats`].
 
-use super::encode::{Answer, address_record};
+use super::encode::{Answer, QNAME_OFFSET, address_record};
 pub use super::stats::QueryStats;
 use super::wire::{self, Edns, Query, QueryError};
 use crate::route::{self, Client, Decision, Family};
@@ -97,7 +97,11 @@ pub fn respond(
             render(&q, answer, 0, max, payload, out, stats);
             answer.rcode
         }
-        Found::Balanced { service, nodata } => {
+        Found::Balanced {
+            service,
+            nodata,
+            chain,
+        } => {
             let decision = decide_for(snap, &q, service as usize, peer);
             if let Some(region) = decision.region {
                 stats.choice(service, region);
@@ -106,7 +110,7 @@ pub fn respond(
                 render(&q, nodata, decision.scope, max, payload, out, stats);
                 nodata.rcode
             } else {
-                render_addresses(&q, &decision, max, payload, out, stats);
+                render_addresses(&q, chain, &decision, max, payload, out, stats);
                 0
             }
         }
@@ -145,10 +149,12 @@ pub fn decide_for(snap: &Snapshot, q: &Query<'_>, service: usize, peer: IpAddr) 
     )
 }
 
-/// Writes an authoritative answer holding the decision's addresses (TC with no answer
-/// when they do not all fit).
+/// Writes an authoritative answer holding the decision's addresses, after the CNAME chain
+/// that led to the load-balanced name if there is one (TC with no answer when it does not
+/// all fit).
 fn render_addresses(
     q: &Query<'_>,
+    chain: Option<(&Answer, u16)>,
     decision: &Decision,
     max: usize,
     payload: u16,
@@ -159,20 +165,26 @@ fn render_addresses(
         .addresses()
         .map(|a| if a.is_ipv4() { 16 } else { 28 })
         .sum();
-    let truncated = 12 + q.question.len() + records + opt_len(q) > max;
+    let (chain_body, chain_count, owner): (&[u8], u16, u16) = match chain {
+        Some((c, owner)) => (&c.body, c.counts()[0], owner),
+        None => (&[], 0, QNAME_OFFSET as u16),
+    };
+    let truncated = 12 + q.question.len() + chain_body.len() + records + opt_len(q) > max;
     let mut flags = wire::FLAG_QR | wire::FLAG_AA | (q.flags & (wire::FLAG_RD | wire::FLAG_CD));
     let count = if truncated {
         flags |= wire::FLAG_TC;
         stats.truncated += 1;
         0
     } else {
-        decision.addresses().count() as u16
+        chain_count + decision.addresses().count() as u16
     };
     header(out, q.id, flags, 1, [count, 0, q.edns.is_some() as u16]);
     out.extend_from_slice(q.question);
     if !truncated {
+        // The chain was encoded for this exact name: no pointer needs moving.
+        out.extend_from_slice(chain_body);
         for a in decision.addresses() {
-            address_record(out, decision.ttl, a);
+            address_record(out, owner, decision.ttl, a);
         }
     }
     if let Some(e) = q.edns {

@@ -7,7 +7,7 @@
 //! the SOA, referrals with glue, and encodes each answer once as wire bytes.
 
 use super::master::SourceRecord;
-use super::{BalancedName, Node, Zone, ZoneError, ZoneErrors, Zones};
+use super::{BalancedChain, BalancedName, Node, Zone, ZoneError, ZoneErrors, Zones};
 use crate::dns::encode::{Answer, EncodeError, Owner, Section, Writer, name_key};
 use hickory_proto::rr::{Name, RData, RecordType};
 use rustc_hash::FxHashMap;
@@ -190,7 +190,7 @@ impl ZoneData {
             let RData::CNAME(target) = &cname.rdatas[0] else {
                 unreachable!("checked at load")
             };
-            let rcode = self.chase(&mut w, model, &target.0, qtype)?;
+            let (rcode, _) = self.chase(&mut w, model, &target.0, qtype)?;
             return w.finish(rcode, true);
         }
         let set = if qtype == u16::from(RecordType::ANY) {
@@ -219,34 +219,35 @@ impl ZoneData {
         w.finish(RCODE_NOERROR, true)
     }
 
-    /// Follows a CNAME chain from `target` inside the zone, writing each step; returns the rcode.
+    /// Follows a CNAME chain from `target` inside the zone, writing each step; returns the
+    /// rcode, and the load-balanced name (with its service) where an address query stopped.
     fn chase(
         &self,
         w: &mut Writer,
         start: &Name,
         target: &Name,
         qtype: u16,
-    ) -> Result<u8, EncodeError> {
+    ) -> Result<(u8, Option<(u32, Name)>), EncodeError> {
         let mut target = target.clone();
         // RFC 1034 §3.6.2: stop at a loop; each CNAME appears once.
         let mut seen = vec![name_key(start)];
         for _ in 0..MAX_CNAME_CHAIN {
             let key = name_key(&target);
             if seen.contains(&key) {
-                return Ok(RCODE_NOERROR);
+                return Ok((RCODE_NOERROR, None));
             }
             seen.push(key.clone());
             let node = match self.find(&target) {
-                // A load-balanced target is decided per query: the resolver asks for it.
-                Found::Exact(_) if self.balanced.contains_key(&key) && is_address_type(qtype) => {
-                    return Ok(RCODE_NOERROR);
+                // A load-balanced target is decided per query (see `balanced_chain`).
+                Found::Exact(_) if is_address_type(qtype) && self.balanced.contains_key(&key) => {
+                    return Ok((RCODE_NOERROR, Some((self.balanced[&key], target))));
                 }
                 Found::Exact(n) | Found::Wildcard(n) => n,
                 Found::NxDomain => {
                     self.soa_authority(w)?;
-                    return Ok(RCODE_NXDOMAIN);
+                    return Ok((RCODE_NXDOMAIN, None));
                 }
-                Found::Delegated | Found::Outside => return Ok(RCODE_NOERROR),
+                Found::Delegated | Found::Outside => return Ok((RCODE_NOERROR, None)),
             };
             if let Some(cname) = node.get(RecordType::CNAME) {
                 w.rrset(
@@ -277,9 +278,46 @@ impl ZoneData {
                 }
                 None => self.soa_authority(w)?,
             }
-            return Ok(RCODE_NOERROR);
+            return Ok((RCODE_NOERROR, None));
         }
-        Ok(RCODE_NOERROR) // a loop or a long chain: the resolver follows the rest
+        Ok((RCODE_NOERROR, None)) // a loop or a long chain: the resolver follows the rest
+    }
+
+    /// For a CNAME whose chain ends at a load-balanced name: the chain as an answer, the
+    /// service, and where the last target's name stands in it (the owner of the addresses
+    /// the decision adds per query).
+    fn balanced_chain(
+        &self,
+        model: &Name,
+        node: &NameData,
+    ) -> Result<Option<BalancedChain>, EncodeError> {
+        let Some(cname) = node.get(RecordType::CNAME) else {
+            return Ok(None);
+        };
+        let mut w = Writer::new(model);
+        w.rrset(
+            Section::Answer,
+            Owner::Qname,
+            RecordType::CNAME,
+            cname.ttl,
+            &cname.rdatas,
+            true,
+        )?;
+        let RData::CNAME(target) = &cname.rdatas[0] else {
+            unreachable!("checked at load")
+        };
+        let (_, end) = self.chase(&mut w, model, &target.0, u16::from(RecordType::A))?;
+        let Some((service, name)) = end else {
+            return Ok(None);
+        };
+        let Some(owner) = w.name_offset(&name) else {
+            return Ok(None);
+        };
+        Ok(Some(BalancedChain {
+            service,
+            answer: w.finish(RCODE_NOERROR, true)?,
+            owner,
+        }))
     }
 
     /// The referral for names at or below the cut `cut`, encoded against `*.<cut>`.
@@ -692,6 +730,7 @@ fn encode_zone(
                 delegated: true,
                 wildcard: None,
                 balanced: None,
+                chain: None,
             }
         } else {
             let mut qtypes: BTreeSet<u16> =
@@ -714,6 +753,7 @@ fn encode_zone(
                 delegated: false,
                 wildcard: None,
                 balanced: z.balanced.get(key).copied(),
+                chain: z.balanced_chain(&model, node)?.map(Box::new),
             }
         };
         index.insert(key.clone(), nodes.len() as u32);

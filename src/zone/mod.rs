@@ -34,8 +34,24 @@ pub enum Found<'a> {
     /// A pre-encoded answer: data, NODATA, NXDOMAIN or a referral.
     Answer(&'a Answer),
     /// A load-balanced name asked for A or AAAA: the route decides. `nodata` is the answer
-    /// to send when the decision has no address of that family.
-    Balanced { service: u32, nodata: &'a Answer },
+    /// to send when the decision has no address of that family. `chain` is set when the
+    /// query name is a CNAME (chain) to the load-balanced name: the CNAMEs to send first,
+    /// and the offset of the name that owns the addresses.
+    Balanced {
+        service: u32,
+        nodata: &'a Answer,
+        chain: Option<(&'a Answer, u16)>,
+    },
+}
+
+/// A CNAME chain that ends at a load-balanced name, encoded once.
+#[derive(Debug)]
+pub struct BalancedChain {
+    pub service: u32,
+    /// The CNAME records (answer section only).
+    pub answer: Answer,
+    /// Offset in the message of the chain's last target name.
+    pub owner: u16,
 }
 
 /// Every zone this server is authoritative for.
@@ -71,6 +87,8 @@ struct Node {
     delegated: bool,
     /// The name is load-balanced: A and AAAA come from this service.
     balanced: Option<u32>,
+    /// The name is a CNAME whose chain ends at a load-balanced name.
+    chain: Option<Box<BalancedChain>>,
     /// `*.<this name>` exists: its node, for wildcard synthesis (RFC 4592).
     wildcard: Option<u32>,
 }
@@ -95,14 +113,31 @@ impl Zones {
     pub fn lookup(&self, key: &[u8], qtype: u16) -> Option<(u32, Found<'_>)> {
         if let Some(&i) = self.index.get(key) {
             let node = &self.nodes[i as usize];
+            let address_query = matches!(qtype, TYPE_A | TYPE_AAAA | TYPE_ANY);
             if let Some(service) = node.balanced
-                && matches!(qtype, TYPE_A | TYPE_AAAA | TYPE_ANY)
+                && address_query
             {
+                let nodata = &node.other;
                 return Some((
                     node.zone,
                     Found::Balanced {
                         service,
-                        nodata: &node.other,
+                        nodata,
+                        chain: None,
+                    },
+                ));
+            }
+            if let Some(c) = &node.chain
+                && address_query
+            {
+                let nodata = node.answer(qtype);
+                let chain = Some((&c.answer, c.owner));
+                return Some((
+                    node.zone,
+                    Found::Balanced {
+                        service: c.service,
+                        nodata,
+                        chain,
                     },
                 ));
             }

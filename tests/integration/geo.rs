@@ -215,3 +215,30 @@ fn check_names_file_line_and_key_of_a_bad_service() {
         run.stderr
     );
 }
+
+#[test]
+fn a_cname_to_a_load_balanced_name_is_followed_with_the_decision() {
+    let server = fixture(&data("meridian-test-city.mmdb"))
+        .append("example.com", "alias-lb 60 IN CNAME lb\n")
+        .start();
+    let q = Query::new("alias-lb.example.com", RecordType::A)
+        .edns(Edns::new(1232).option(ECS, ecs_option(1, 24, 0, &[203, 0, 113])));
+    let r = server.query(&q);
+    assert_eq!(r.rcode(), rcode::NOERROR);
+    assert!(r.aa);
+    assert_eq!(
+        r.answer_texts(),
+        [
+            "alias-lb.example.com. 60 CNAME lb.example.com.",
+            "lb.example.com. 30 A 203.0.113.30"
+        ]
+    );
+    let ecs = r.opt.as_ref().and_then(|o| o.option(ECS)).unwrap().to_vec();
+    assert_eq!(ecs[3], 24, "the scope of the decision");
+    // Other types at the alias are the plain chain.
+    let r = server.query(&Query::new("alias-lb.example.com", RecordType::TXT));
+    assert_eq!(
+        r.answer_texts(),
+        ["alias-lb.example.com. 60 CNAME lb.example.com."]
+    );
+}
