@@ -242,3 +242,34 @@ fn a_cname_to_a_load_balanced_name_is_followed_with_the_decision() {
         ["alias-lb.example.com. 60 CNAME lb.example.com."]
     );
 }
+
+#[test]
+fn a_replaced_database_file_is_picked_up_without_a_restart() {
+    // The server reads its own copy of the fixture database, which the test then replaces.
+    let dir = fixture("{DIR}/geo.mmdb").write();
+    std::fs::copy(data("meridian-test-city.mmdb"), dir.path().join("geo.mmdb")).unwrap();
+    let server = Server::start_in(dir, None);
+    let country = || {
+        let reply = http(
+            server.api(),
+            "GET",
+            "/v1/explain?name=lb.example.com&client=192.0.2.1",
+            None,
+            None,
+        );
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let v: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        v["location"]["country"].as_str().map(str::to_owned)
+    };
+    assert_eq!(country().as_deref(), Some("US"));
+    // MaxMind's test database has no data for 192.0.2.0/24. Replace by rename, as
+    // database updaters do.
+    let tmp = server.dir().join("geo.mmdb.new");
+    std::fs::copy(data("maxmind/GeoIP2-City-Test.mmdb"), &tmp).unwrap();
+    std::fs::rename(&tmp, server.dir().join("geo.mmdb")).unwrap();
+    wait_for(
+        "the new database",
+        std::time::Duration::from_secs(15),
+        || country().is_none().then_some(()),
+    );
+}
