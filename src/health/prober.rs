@@ -12,7 +12,6 @@ use super::fleet::{Report, ReportBatch, TargetSpec};
 use super::task::HealthHandle;
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -374,9 +373,6 @@ pub async fn fetch_targets(
         }
     }
 }
-
-/// The source address a remote prober binds its checks to, if any.
-pub type Source = Option<IpAddr>;
 
 #[cfg(test)]
 mod tests {
