@@ -175,24 +175,13 @@ impl ZoneData {
 
     /// The answer to `qtype` at `node`, whose name is the query name.
     fn answer(&self, model: &Name, node: &NameData, qtype: u16) -> Result<Answer, EncodeError> {
-        let mut w = Writer::new(model);
         if let Some(cname) = node.get(RecordType::CNAME)
             && qtype != u16::from(RecordType::CNAME)
         {
-            w.rrset(
-                Section::Answer,
-                Owner::Qname,
-                RecordType::CNAME,
-                cname.ttl,
-                &cname.rdatas,
-                true,
-            )?;
-            let RData::CNAME(target) = &cname.rdatas[0] else {
-                unreachable!("checked at load")
-            };
-            let (rcode, _) = self.chase(&mut w, model, &target.0, qtype)?;
+            let (w, rcode, _) = self.cname_chain(model, cname, qtype)?;
             return w.finish(rcode, true);
         }
+        let mut w = Writer::new(model);
         let set = if qtype == u16::from(RecordType::ANY) {
             // RFC 8482 §4.2: answer ANY with one RRset, not all of them.
             node.rrsets
@@ -217,6 +206,30 @@ impl ZoneData {
             None => self.soa_authority(&mut w)?,
         }
         w.finish(RCODE_NOERROR, true)
+    }
+
+    /// The query name's CNAME, then the chain it starts, written for `qtype`: the writer,
+    /// the rcode, and the load-balanced name where an address query stopped.
+    fn cname_chain(
+        &self,
+        model: &Name,
+        cname: &RRset,
+        qtype: u16,
+    ) -> Result<(Writer, u8, Option<(u32, Name)>), EncodeError> {
+        let mut w = Writer::new(model);
+        w.rrset(
+            Section::Answer,
+            Owner::Qname,
+            RecordType::CNAME,
+            cname.ttl,
+            &cname.rdatas,
+            true,
+        )?;
+        let RData::CNAME(target) = &cname.rdatas[0] else {
+            unreachable!("checked at load")
+        };
+        let (rcode, end) = self.chase(&mut w, model, &target.0, qtype)?;
+        Ok((w, rcode, end))
     }
 
     /// Follows a CNAME chain from `target` inside the zone, writing each step; returns the
@@ -294,19 +307,7 @@ impl ZoneData {
         let Some(cname) = node.get(RecordType::CNAME) else {
             return Ok(None);
         };
-        let mut w = Writer::new(model);
-        w.rrset(
-            Section::Answer,
-            Owner::Qname,
-            RecordType::CNAME,
-            cname.ttl,
-            &cname.rdatas,
-            true,
-        )?;
-        let RData::CNAME(target) = &cname.rdatas[0] else {
-            unreachable!("checked at load")
-        };
-        let (_, end) = self.chase(&mut w, model, &target.0, u16::from(RecordType::A))?;
+        let (w, _, end) = self.cname_chain(model, cname, u16::from(RecordType::A))?;
         let Some((service, name)) = end else {
             return Ok(None);
         };
