@@ -52,6 +52,9 @@ enum Found<'a> {
     Outside,
 }
 
+/// Where a CNAME chain reached a load-balanced name: its service and the name.
+type BalancedEnd = (u32, Name);
+
 /// File and line a record was read from.
 type SourcePlace = (PathBuf, usize);
 
@@ -215,7 +218,7 @@ impl ZoneData {
         model: &Name,
         cname: &RRset,
         qtype: u16,
-    ) -> Result<(Writer, u8, Option<(u32, Name)>), EncodeError> {
+    ) -> Result<(Writer, u8, Option<BalancedEnd>), EncodeError> {
         let mut w = Writer::new(model);
         w.rrset(
             Section::Answer,
@@ -240,7 +243,7 @@ impl ZoneData {
         start: &Name,
         target: &Name,
         qtype: u16,
-    ) -> Result<(u8, Option<(u32, Name)>), EncodeError> {
+    ) -> Result<(u8, Option<BalancedEnd>), EncodeError> {
         let mut target = target.clone();
         // RFC 1034 §3.6.2: stop at a loop; each CNAME appears once.
         let mut seen = vec![name_key(start)];
