@@ -62,17 +62,12 @@ fn ask_server(
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let url = format!(
-            "{}/v1/explain?name={}&type={}&client={}",
-            server.trim_end_matches('/'),
-            encode(name),
-            encode(qtype),
-            encode(client)
-        );
+        let url = format!("{}/v1/explain", server.trim_end_matches('/'));
         let response = reqwest::Client::builder()
             .no_proxy()
             .build()?
             .get(&url)
+            .query(&[("name", name), ("type", qtype), ("client", client)])
             .timeout(std::time::Duration::from_secs(10))
             .send()
             .await?;
@@ -88,16 +83,4 @@ fn ask_server(
         let explanation: crate::route::explain::Explanation = serde_json::from_slice(&body)?;
         print(&explanation, json)
     })
-}
-
-/// Percent-encodes a query value.
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b':' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -273,3 +273,49 @@ fn a_replaced_database_file_is_picked_up_without_a_restart() {
         || country().is_none().then_some(()),
     );
 }
+
+#[test]
+fn explain_server_asks_the_running_server() {
+    let server = fixture(&data("meridian-test-city.mmdb")).start();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_meridian"));
+    cmd.args([
+        "explain",
+        "lb.example.com",
+        "--type",
+        "AAAA",
+        "--client",
+        "2001:db8:1234::/48",
+        "--server",
+    ])
+    .arg(format!("http://{}", server.api()));
+    let run = Run::bounded(cmd, server.dir(), STARTUP_TIMEOUT);
+    assert!(run.status.success(), "{}", run.stderr);
+    assert!(
+        run.stdout.contains("name:      lb.example.com. AAAA"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("GB, EU"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("answer:    2001:db8:e1::10"),
+        "{}",
+        run.stdout
+    );
+    // A static name is refused with the server's reason.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_meridian"));
+    cmd.args([
+        "explain",
+        "mail.example.com",
+        "--client",
+        "192.0.2.1",
+        "--server",
+    ])
+    .arg(format!("http://{}", server.api()));
+    let run = Run::bounded(cmd, server.dir(), STARTUP_TIMEOUT);
+    assert!(!run.status.success());
+    assert!(
+        run.stderr.contains("is not load-balanced"),
+        "{}",
+        run.stderr
+    );
+}
