@@ -13,6 +13,15 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// One table row; the cells are already escaped.
+fn row(h: &mut String, cells: &[&dyn std::fmt::Display]) {
+    h.push_str("<tr>");
+    for c in cells {
+        let _ = write!(h, "<td>{c}</td>");
+    }
+    h.push_str("</tr>");
+}
+
 pub async fn index(State(state): State<ApiState>) -> Result<Html<String>, ApiError> {
     let st = status(&state.health).await?;
     let mut h = String::new();
@@ -33,18 +42,12 @@ pub async fn index(State(state): State<ApiState>) -> Result<Html<String>, ApiErr
         "<h2>Regions</h2><table><tr><th>region</th><th>lat</th><th>lon</th><th>drained</th></tr>",
     );
     for r in &st.regions {
-        let _ = write!(
-            h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&r.name),
-            r.lat,
-            r.lon,
-            if r.drained {
-                "<span class=drained>drained</span>"
-            } else {
-                ""
-            }
-        );
+        let drained = if r.drained {
+            "<span class=drained>drained</span>"
+        } else {
+            ""
+        };
+        row(&mut h, &[&esc(&r.name), &r.lat, &r.lon, &drained]);
     }
     h.push_str("</table><h2>Load-balanced names</h2>");
     for s in &st.services {
@@ -94,24 +97,14 @@ pub async fn index(State(state): State<ApiState>) -> Result<Html<String>, ApiErr
     }
     h.push_str("<h2>Probers</h2><table><tr><th>prober</th><th>region</th><th>last report</th><th>reports</th></tr>");
     for p in &st.probers {
-        let _ = write!(
-            h,
-            "<tr><td>{}</td><td>{}</td><td>{:.1}s ago</td><td>{}</td></tr>",
-            esc(&p.name),
-            esc(&p.region),
-            p.last_report_age_ms as f64 / 1000.0,
-            p.reports
-        );
+        let age = format!("{:.1}s ago", p.last_report_age_ms as f64 / 1000.0);
+        row(&mut h, &[&esc(&p.name), &esc(&p.region), &age, &p.reports]);
     }
     h.push_str("</table><h2>Zones</h2><table><tr><th>zone</th><th>serial</th><th>records</th><th>file</th></tr>");
     for z in &st.zones {
-        let _ = write!(
-            h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&z.origin),
-            z.serial,
-            z.records,
-            esc(&z.file)
+        row(
+            &mut h,
+            &[&esc(&z.origin), &z.serial, &z.records, &esc(&z.file)],
         );
     }
     h.push_str("</table><p><a href=\"/v1/status\">/v1/status</a> · <a href=\"/metrics\">/metrics</a></p></body></html>");
