@@ -21,6 +21,8 @@ pub struct Snapshot {
     pub zones: Arc<Zones>,
     /// Load-balanced names, indexed as `zone::Found::Balanced::service`.
     pub services: Arc<[Service]>,
+    /// Each service's name as text, made once (per-query counters are filed under it).
+    pub service_names: Arc<[String]>,
     pub geo: Option<Arc<GeoFile>>,
     pub health: Arc<HealthTable>,
 }
@@ -73,10 +75,12 @@ impl Snapshot {
             Some(path) => Some(open_geo(path, &config.geoip.fields, previous)?),
         };
         let health = HealthTable::all_up(&services);
+        let service_names = services.iter().map(|s| s.name.to_ascii()).collect();
         Ok(Snapshot {
             config: Arc::new(config),
             zones: Arc::new(zones),
             services: services.into(),
+            service_names,
             geo,
             health: Arc::new(health),
         })
@@ -88,6 +92,7 @@ impl Snapshot {
             config: self.config.clone(),
             zones: self.zones.clone(),
             services: self.services.clone(),
+            service_names: self.service_names.clone(),
             geo: self.geo.clone(),
             health: Arc::new(health),
         }

@@ -68,7 +68,11 @@ pub async fn metrics(State(state): State<ApiState>) -> Result<impl IntoResponse,
         "# HELP meridian_dns_balanced_answers_total Load-balanced answers by service and chosen region."
     );
     let _ = writeln!(w, "# TYPE meridian_dns_balanced_answers_total counter");
-    for ((service, region), n) in &totals.by_choice {
+    for (service, region, n) in totals
+        .by_choice
+        .iter()
+        .flat_map(|(s, r)| r.iter().map(move |(r, n)| (s, r, n)))
+    {
         let _ = writeln!(
             w,
             "meridian_dns_balanced_answers_total{{service=\"{}\",region=\"{}\"}} {n}",

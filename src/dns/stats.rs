@@ -64,33 +64,44 @@ impl QueryStats {
         for (i, c) in self.unzoned.iter_mut().enumerate() {
             t.unzoned[i] += std::mem::take(c);
         }
+        // Names come from the snapshot, made once; a key is allocated only the first time
+        // a zone or service is counted.
         for z in self.touched_zones.drain(..) {
-            let row = &mut self.by_zone[z as usize];
-            if let Some(zone) = snap.zones.zones().get(z as usize) {
-                let total = t
+            let row = std::mem::replace(&mut self.by_zone[z as usize], [0; RCODES]);
+            let Some(zone) = snap.zones.zones().get(z as usize) else {
+                continue;
+            };
+            let total = match t.by_zone.get_mut(zone.origin_text.as_str()) {
+                Some(total) => total,
+                None => t
                     .by_zone
-                    .entry(zone.origin.to_ascii())
-                    .or_insert([0; RCODES]);
-                for (i, c) in row.iter_mut().enumerate() {
-                    total[i] += std::mem::take(c);
-                }
-            } else {
-                *row = [0; RCODES];
+                    .entry(zone.origin_text.clone())
+                    .or_insert([0; RCODES]),
+            };
+            for (sum, c) in total.iter_mut().zip(row) {
+                *sum += c;
             }
         }
         for s in self.touched_services.drain(..) {
             let row = &mut self.by_choice[s as usize];
-            let Some(service) = snap.services.get(s as usize) else {
+            let Some(service) = snap.service_names.get(s as usize) else {
                 row.iter_mut().for_each(|c| *c = 0);
                 continue;
+            };
+            let per_region = match t.by_choice.get_mut(service.as_str()) {
+                Some(m) => m,
+                None => t.by_choice.entry(service.clone()).or_default(),
             };
             for (r, c) in row.iter_mut().enumerate() {
                 if *c > 0
                     && let Some(region) = snap.config.regions.get(r)
                 {
-                    *t.by_choice
-                        .entry((service.name.to_ascii(), region.name.clone()))
-                        .or_insert(0) += *c;
+                    match per_region.get_mut(region.name.as_str()) {
+                        Some(n) => *n += *c,
+                        None => {
+                            per_region.insert(region.name.clone(), *c);
+                        }
+                    }
                 }
                 *c = 0;
             }
@@ -105,7 +116,8 @@ impl QueryStats {
 pub struct Totals {
     pub unzoned: [u64; RCODES],
     pub by_zone: BTreeMap<String, [u64; RCODES]>,
-    pub by_choice: BTreeMap<(String, String), u64>,
+    /// Service → region → answers.
+    pub by_choice: BTreeMap<String, BTreeMap<String, u64>>,
     pub truncated: u64,
     pub dropped: u64,
 }
@@ -141,8 +153,11 @@ impl StatsRegistry {
                     s[i] += row[i];
                 }
             }
-            for (k, v) in &t.by_choice {
-                *sum.by_choice.entry(k.clone()).or_insert(0) += v;
+            for (service, regions) in &t.by_choice {
+                let s = sum.by_choice.entry(service.clone()).or_default();
+                for (region, n) in regions {
+                    *s.entry(region.clone()).or_insert(0) += n;
+                }
             }
             sum.truncated += t.truncated;
             sum.dropped += t.dropped;

@@ -661,6 +661,7 @@ pub fn build_zones(
         match encoded {
             Ok(nxdomain) => zones.push(Zone {
                 origin: z.origin.clone(),
+                origin_text: z.origin.to_ascii(),
                 file: z.file.clone(),
                 serial: soa.serial,
                 record_count: z.record_count,

@@ -68,6 +68,8 @@ pub struct Zones {
 #[derive(Debug)]
 pub struct Zone {
     pub origin: Name,
+    /// `origin` as text, made once (per-query counters are filed under it).
+    pub origin_text: String,
     pub file: PathBuf,
     pub serial: u32,
     pub record_count: usize,

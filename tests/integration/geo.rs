@@ -319,3 +319,31 @@ fn explain_server_asks_the_running_server() {
         run.stderr
     );
 }
+
+#[test]
+fn metrics_count_responses_by_zone_and_rcode_and_answers_by_region() {
+    let server = fixture(&data("meridian-test-city.mmdb")).start();
+    for _ in 0..3 {
+        ask(&server, "lb.example.com", RecordType::A, "203.0.113.0", 24);
+    }
+    server.query(&Query::new("nope.example.com", RecordType::A));
+    server.query(&Query::new("example.org", RecordType::A));
+    // Workers add their counts once per batch; a batch ends with each reply.
+    let body = wait_for("the counters", std::time::Duration::from_secs(5), || {
+        let body = http(server.api(), "GET", "/metrics", None, None).body;
+        body.contains("meridian_dns_balanced_answers_total{service=\"lb.example.com.\",region=\"ap-southeast\"} 3")
+            .then_some(body)
+    });
+    assert!(
+        body.contains("meridian_dns_responses_total{zone=\"example.com.\",rcode=\"NOERROR\"} 3"),
+        "{body}"
+    );
+    assert!(
+        body.contains("meridian_dns_responses_total{zone=\"example.com.\",rcode=\"NXDOMAIN\"} 1"),
+        "{body}"
+    );
+    assert!(
+        body.contains("meridian_dns_responses_total{zone=\"\",rcode=\"REFUSED\"} 1"),
+        "{body}"
+    );
+}
