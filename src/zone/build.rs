@@ -8,7 +8,7 @@
 
 use super::master::SourceRecord;
 use super::{BalancedChain, BalancedName, Node, Zone, ZoneError, ZoneErrors, Zones};
-use crate::dns::encode::{Answer, EncodeError, Owner, Section, Writer, name_key};
+use crate::answer::{Answer, EncodeError, Owner, Section, Writer, name_key};
 use hickory_proto::rr::{Name, RData, RecordType};
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet, HashMap};

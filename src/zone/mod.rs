@@ -9,7 +9,7 @@
 mod build;
 pub mod master;
 
-use crate::dns::encode::Answer;
+use crate::answer::Answer;
 use hickory_proto::rr::Name;
 use rustc_hash::FxHashMap;
 use std::fmt;

@@ -2,7 +2,7 @@
 
 use super::master::SourceRecord;
 use super::*;
-use crate::dns::encode::render_for_test;
+use crate::answer::render_for_test;
 use hickory_proto::op::Message;
 use hickory_proto::rr::{RData, RecordType};
 use std::path::Path;
@@ -89,7 +89,7 @@ fn zones() -> Zones {
 fn ask(zones: &Zones, qname: &str, qtype: RecordType) -> Option<Message> {
     let n = name(qname);
     let (_, Found::Answer(answer)) =
-        zones.lookup(&crate::dns::encode::name_key(&n), u16::from(qtype))?
+        zones.lookup(&crate::answer::name_key(&n), u16::from(qtype))?
     else {
         panic!("{qname} is load-balanced");
     };
