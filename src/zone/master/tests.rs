@@ -1,6 +1,11 @@
+use super::reader::MAX_ERRORS;
 use super::*;
-use hickory_proto::rr::rdata::{A, AAAA};
+use crate::zone::ZoneError;
+use hickory_proto::rr::RecordType;
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, HTTPS, NS, NULL, PTR};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 const ZONE: &str = "zones/example.com.zone";
@@ -13,7 +18,7 @@ fn origin() -> Name {
     name("example.com.")
 }
 
-fn parse(text: &str) -> Result<Vec<SourceRecord>, Vec<MasterFileError>> {
+fn parse(text: &str) -> Result<Vec<SourceRecord>, Vec<ZoneError>> {
     parse_str(text, Path::new(ZONE), &origin())
 }
 
