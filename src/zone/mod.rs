@@ -1,12 +1,12 @@
 //! Zones: RFC 1035 master files → immutable [`Zones`] with every answer precomputed.
 //!
-//! `master.rs` reads one file (with line numbers); `build.rs` checks a zone (SOA, NS,
-//! names inside the origin, CNAME rules), resolves CNAME chains, glue and wildcards, and
+//! `master/` reads one file (with line numbers); `check.rs` checks a zone (SOA, NS, names
+//! inside the origin, CNAME rules); `build.rs` resolves CNAME chains, glue and wildcards and
 //! encodes each answer once. [`Zones::lookup`] then maps a lower-case query name and type to
-//! a ready [`Answer`] with at most a few hash lookups. Nothing here knows about sockets,
-//! geography or health.
+//! a ready [`Answer`] with at most a few hash lookups. No sockets, geography or health here.
 
 mod build;
+mod check;
 mod error;
 pub mod master;
 
