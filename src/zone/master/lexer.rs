@@ -4,6 +4,9 @@
 //! reader and rdata parser decode them), and notes syntax problems with their line
 //! instead of failing, so the reader can report them all.
 
+#[cfg(test)]
+mod tests;
+
 /// One word of an entry, exactly as written (quotes and escapes kept).
 #[derive(Debug)]
 pub(super) struct Token<'a> {

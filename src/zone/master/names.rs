@@ -7,6 +7,9 @@
 use super::lexer::Token;
 use hickory_proto::rr::Name;
 
+#[cfg(test)]
+mod tests;
+
 /// Decodes RFC 1035 escapes: `\X` is X, `\DDD` is the byte with decimal value DDD.
 pub(super) fn unescape(text: &str) -> Result<Vec<u8>, String> {
     let bytes = text.as_bytes();

@@ -13,6 +13,9 @@ use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, Restrict};
 use hickory_proto::serialize::txt::parse_ttl;
 use std::fmt;
 
+#[cfg(test)]
+mod tests;
+
 /// The mnemonic of a type, or `TYPEnnn` when hickory has none.
 fn type_name(record_type: RecordType) -> String {
     match record_type {

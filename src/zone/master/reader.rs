@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
+#[cfg(test)]
+mod tests;
+
 /// Stop collecting after this many errors (one more says that we stopped).
 pub(super) const MAX_ERRORS: usize = 100;
 /// How many `$INCLUDE`s may be nested inside each other.
