@@ -11,6 +11,9 @@ use hickory_proto::rr::{Name, RData, RecordType};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
+#[cfg(test)]
+mod tests;
+
 /// All records of one type at one name.
 #[derive(Debug)]
 pub(super) struct RRset {

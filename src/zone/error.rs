@@ -61,3 +61,22 @@ impl fmt::Display for ZoneErrors {
 }
 
 impl std::error::Error for ZoneErrors {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_print_file_and_line_or_file_alone() {
+        let dir = Path::new("zones");
+        let errors = ZoneErrors(vec![
+            ZoneError::at(&dir.join("example.com.zone"), 12, "bad TTL \"1x\"".into()),
+            ZoneError::file(dir, "no *.zone file in the zones directory".into()),
+        ]);
+        assert_eq!(
+            errors.to_string(),
+            "zones/example.com.zone:12: bad TTL \"1x\"\n\
+             zones: no *.zone file in the zones directory"
+        );
+    }
+}
