@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - `config`: `meridian.toml` → validated [`config::Config`]; errors name file, line and key.
+//! - `answer`: pre-encoded response sections ([`answer::Answer`]), written by `zone`, read by `dns`.
 //! - `zone`: RFC 1035 master files → immutable [`zone::Zones`] with precomputed answers.
 //! - `geo`: a MaxMind-format database → [`geo::Location`] of an address.
 //! - `route`: the decision: `route::decide` picks the addresses of a load-balanced name.
@@ -11,6 +12,7 @@
 //! - `api`: the HTTP API (status, explain, reload, drains, fleet reports, metrics, status page).
 //! - `cli`: the commands (`serve`, `check`, `explain`, `probe`): build the pieces and start them.
 
+pub mod answer;
 pub mod api;
 pub mod cli;
 pub mod config;

@@ -7,13 +7,12 @@
 //!      ▼                                           │
 //!  respond.rs ── wire.rs (parse header, question, OPT, ECS)
 //!      │
-//!      └── zone::Zones::lookup ─┬─ encode::Answer (pre-encoded sections) → copied out
+//!      └── zone::Zones::lookup ─┬─ answer::Answer (pre-encoded sections) → copied out
 //!                               └─ Balanced → geo locate (ECS or source) → route::decide
-//!                                  → encode::address_record per address, ECS scope
+//!                                  → answer::address_record per address, ECS scope
 //!  stats.rs: per-worker counters, added to the registry once per batch
 //! ```
 
-pub mod encode;
 pub mod respond;
 pub mod stats;
 pub mod tcp;

@@ -5,9 +5,9 @@
 //! response for the transport (TC without splitting an RRset) and never allocates once the
 //! buffer has grown. No logging here above debug; counts go into [`QueryStats`].
 
-use super::encode::{Answer, QNAME_OFFSET, address_record};
 pub use super::stats::QueryStats;
 use super::wire::{self, Edns, Query, QueryError};
+use crate::answer::{Answer, QNAME_OFFSET, address_record};
 use crate::route::{self, Client, Decision, Family};
 use crate::snapshot::Snapshot;
 use crate::zone::Found;

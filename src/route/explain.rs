@@ -105,7 +105,7 @@ pub fn explain(
         format!("{name}.")
     };
     let parsed = Name::from_ascii(&fqdn).map_err(|_| ExplainError::BadName(name.to_string()))?;
-    let key = crate::dns::encode::name_key(&parsed);
+    let key = crate::answer::name_key(&parsed);
     let qtype = if family == Family::V6 { 28 } else { 1 };
     let service = match snap.zones.lookup(&key, qtype) {
         None => return Err(ExplainError::NotOurs(fqdn)),

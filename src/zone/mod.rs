@@ -1,21 +1,22 @@
 //! Zones: RFC 1035 master files → immutable [`Zones`] with every answer precomputed.
 //!
-//! `master.rs` reads one file (with line numbers); `build.rs` checks a zone (SOA, NS,
-//! names inside the origin, CNAME rules), resolves CNAME chains, glue and wildcards, and
+//! `master/` reads one file (with line numbers); `check.rs` checks a zone (SOA, NS, names
+//! inside the origin, CNAME rules); `build.rs` resolves CNAME chains, glue and wildcards and
 //! encodes each answer once. [`Zones::lookup`] then maps a lower-case query name and type to
-//! a ready [`Answer`] with at most a few hash lookups. Nothing here knows about sockets,
-//! geography or health.
+//! a ready [`Answer`] with at most a few hash lookups. No sockets, geography or health here.
 
 mod build;
+mod check;
+mod error;
 pub mod master;
 
-use crate::dns::encode::Answer;
+use crate::answer::Answer;
 use hickory_proto::rr::Name;
 use rustc_hash::FxHashMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use build::build_zones;
+pub use error::{ZoneError, ZoneErrors};
 
 /// A load-balanced name: its A and AAAA answers are decided per query.
 #[derive(Debug, Clone)]
@@ -226,7 +227,7 @@ impl Zones {
         for (file, origin) in Zones::files_in(dir)? {
             match master::parse_file(&file, &origin) {
                 Ok(records) => parsed.push((file, origin, records)),
-                Err(errs) => errors.extend(errs.into_iter().map(ZoneError::from)),
+                Err(errs) => errors.extend(errs),
             }
         }
         match build_zones(parsed, balanced) {
@@ -239,63 +240,6 @@ impl Zones {
         }
     }
 }
-
-/// A problem in a zone, at a file and (when known) a line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ZoneError {
-    pub file: PathBuf,
-    /// 0 when the problem is the zone as a whole (a missing SOA, say).
-    pub line: usize,
-    pub message: String,
-}
-
-impl ZoneError {
-    fn file(file: &Path, message: String) -> ZoneError {
-        ZoneError {
-            file: file.to_path_buf(),
-            line: 0,
-            message,
-        }
-    }
-}
-
-impl From<master::MasterFileError> for ZoneError {
-    fn from(e: master::MasterFileError) -> ZoneError {
-        ZoneError {
-            file: e.file,
-            line: e.line,
-            message: e.message,
-        }
-    }
-}
-
-impl fmt::Display for ZoneError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line > 0 {
-            write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
-        } else {
-            write!(f, "{}: {}", self.file.display(), self.message)
-        }
-    }
-}
-
-/// Every problem found while loading zones.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ZoneErrors(pub Vec<ZoneError>);
-
-impl fmt::Display for ZoneErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{e}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ZoneErrors {}
 
 #[cfg(test)]
 mod tests;

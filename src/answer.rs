@@ -1,10 +1,9 @@
 //! Pre-encoded answers: response sections as wire bytes, built once at load time.
 //!
-//! An [`Answer`] holds everything after the question (answer, authority and additional
-//! sections), encoded against a *model* question name. Compression pointers into the
-//! question are kept relocatable, so one `Answer` serves every query name that ends in the
-//! same suffix (wildcards, NXDOMAIN, names below a zone cut): rendering copies the bytes and
-//! shifts those pointers by the difference in name length. [`Writer`] builds them.
+//! Sits below both `zone` (writes answers with [`Writer`]) and `dns` (copies them out and
+//! appends per-query addresses), so neither imports the other: wire format only, no zone rules.
+//! An [`Answer`] is encoded against a model question name with relocatable pointers into the
+//! question, so one serves every name with the same suffix (wildcards, NXDOMAIN, referrals).
 
 use hickory_proto::rr::{Name, RData, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};

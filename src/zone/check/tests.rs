@@ -1,0 +1,48 @@
+//! Zone check tests: each broken zone gives one error naming file and line, as `check`
+//! prints it. Record helpers and the example zone are in `zone/tests.rs`.
+
+use crate::zone::build_zones;
+use crate::zone::tests::{EXAMPLE, name, records};
+
+#[test]
+fn zone_errors_name_file_and_line() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["example.com. 60 NS ns1.example.com."],
+            "test.zone:1: no SOA record at the apex of example.com.",
+        ),
+        (
+            &["example.com. 60 SOA a.example.com. b.example.com. 1 1 1 1 1"],
+            "test.zone:1: no NS records at the apex of example.com.",
+        ),
+        (
+            &[EXAMPLE[0], EXAMPLE[1], "www.example.org. 60 A 192.0.2.1"],
+            "test.zone:3: www.example.org. is outside the zone example.com.",
+        ),
+        (
+            &[
+                EXAMPLE[0],
+                EXAMPLE[1],
+                "x.example.com. 60 CNAME a.example.com.",
+                "x.example.com. 60 A 192.0.2.1",
+            ],
+            "test.zone:3: CNAME at x.example.com. next to other data (A): a CNAME must stand alone",
+        ),
+        (
+            &[
+                EXAMPLE[0],
+                EXAMPLE[1],
+                "x.example.com. 60 SOA a.example.com. b.example.com. 1 1 1 1 1",
+            ],
+            "test.zone:3: SOA record at x.example.com. is not at the zone apex example.com.",
+        ),
+    ];
+    for (lines, want) in cases {
+        let err = build_zones(
+            vec![("test.zone".into(), name("example.com."), records(lines))],
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), *want);
+    }
+}

@@ -1,0 +1,56 @@
+//! Reader for RFC 1035 master (zone) files. It turns zone text into records that
+//! remember the file and line they were written on, and reports every problem it
+//! finds with file and line. It only reads: it must not judge zone-level rules
+//! (SOA present, names inside the zone, CNAME conflicts), which a later stage
+//! checks, and it must never panic, whatever the input.
+//!
+//! `lexer.rs` cuts text into entries, `reader.rs` follows directives and fills in owner,
+//! TTL and class, `rdata.rs` parses record data, `names.rs` domain names and escapes.
+
+mod lexer;
+mod names;
+mod rdata;
+mod reader;
+
+use crate::zone::ZoneError;
+use hickory_proto::rr::{Name, RData};
+use std::path::Path;
+use std::sync::Arc;
+
+#[cfg(test)]
+mod tests;
+
+/// RFC 2181 §8: a TTL is an unsigned number between 0 and 2^31 - 1.
+const MAX_TTL: u32 = i32::MAX as u32;
+
+/// (line, message) of a problem in the file being read.
+type Fail = (usize, String);
+
+/// One resource record as read from a master file, with where it was written.
+#[derive(Debug, Clone)]
+pub struct SourceRecord {
+    pub name: Name,
+    pub ttl: u32,
+    pub rdata: RData,
+    pub file: Arc<Path>,
+    pub line: usize,
+}
+
+/// Reads the master file at `path`; `origin` (an FQDN) is the initial `$ORIGIN`.
+pub fn parse_file(path: &Path, origin: &Name) -> Result<Vec<SourceRecord>, Vec<ZoneError>> {
+    let text = reader::read_source(path)
+        .map_err(|(line, message)| vec![ZoneError::at(path, line, message)])?;
+    parse_str(&text, path, origin)
+}
+
+/// Reads master-file `text`. `path` names it in errors and records, and relative
+/// `$INCLUDE` files are looked up in its directory.
+pub fn parse_str(
+    text: &str,
+    path: &Path,
+    origin: &Name,
+) -> Result<Vec<SourceRecord>, Vec<ZoneError>> {
+    let mut origin = origin.clone();
+    origin.set_fqdn(true);
+    reader::read(text, path, origin)
+}

@@ -1,0 +1,240 @@
+//! Record-data tests, through the reader: every type's text form, generic data, TXT escapes.
+//! Helpers and fixtures are in `master/tests.rs`.
+
+use crate::zone::master::tests::*;
+use hickory_proto::rr::rdata::{A, CNAME, HTTPS, NS, NULL, PTR};
+use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+use std::net::Ipv4Addr;
+
+fn txt_strings(rdata: &RData) -> Vec<Vec<u8>> {
+    match rdata {
+        RData::TXT(txt) => txt.txt_data.iter().map(|s| s.to_vec()).collect(),
+        other => panic!("not TXT: {other:?}"),
+    }
+}
+
+#[test]
+fn record_types() {
+    let text = "$TTL 60
+lower a 192.0.2.1
+numbered TYPE1 192.0.2.2
+generic-a A \\# 4 C0000203
+generic-type TYPE65400 \\# 3 ab CDef
+empty TYPE65401 \\# 0
+split TYPE65402 \\# 4 ( 0102
+                        0304 )
+caa CAA 0 issue \"letsencrypt.org\"
+hinfo HINFO \"DEC 2060\" TOPS20
+https HTTPS 1 . alpn=\"h2,h3\"
+caa2 CAA 0 issue \"\\108etsencrypt.org\"
+caa3 CAA 0 issue \\108etsencrypt.org
+hinfo2 HINFO \"say \\\"hi\\\"\" @
+";
+    let records = ok(text);
+    assert_eq!(records[0].rdata, RData::A(A(Ipv4Addr::new(192, 0, 2, 1))));
+    assert_eq!(records[1].rdata, RData::A(A(Ipv4Addr::new(192, 0, 2, 2))));
+    assert_eq!(records[2].rdata, RData::A(A(Ipv4Addr::new(192, 0, 2, 3))));
+    assert_eq!(
+        records[3].rdata,
+        RData::Unknown {
+            code: RecordType::Unknown(65400),
+            rdata: NULL::with(vec![0xab, 0xcd, 0xef])
+        }
+    );
+    assert_eq!(
+        records[4].rdata,
+        RData::Unknown {
+            code: RecordType::Unknown(65401),
+            rdata: NULL::new()
+        }
+    );
+    assert_eq!(
+        records[5].rdata,
+        RData::Unknown {
+            code: RecordType::Unknown(65402),
+            rdata: NULL::with(vec![1, 2, 3, 4])
+        }
+    );
+    assert_eq!(records[5].line, 7);
+    let RData::CAA(caa) = &records[6].rdata else {
+        panic!("not CAA: {:?}", records[6].rdata)
+    };
+    assert_eq!(caa.tag, "issue");
+    let RData::HINFO(hinfo) = &records[7].rdata else {
+        panic!("not HINFO")
+    };
+    assert_eq!(&*hinfo.cpu, b"DEC 2060");
+    assert_eq!(&*hinfo.os, b"TOPS20");
+    let RData::HTTPS(HTTPS(svcb)) = &records[8].rdata else {
+        panic!("not HTTPS")
+    };
+    assert_eq!(svcb.svc_priority, 1);
+    assert_eq!(svcb.target_name, Name::root());
+    assert_eq!(svcb.svc_params.len(), 1);
+    // \DDD is decimal in quoted and bare words alike.
+    assert_eq!(records[9].rdata, records[6].rdata);
+    assert_eq!(records[10].rdata, records[6].rdata);
+    let RData::HINFO(hinfo) = &records[11].rdata else {
+        panic!("not HINFO")
+    };
+    assert_eq!(&*hinfo.cpu, b"say \"hi\"");
+    assert_eq!(&*hinfo.os, b"example.com.", "a bare @ is the origin");
+}
+
+#[test]
+fn relative_names_in_rdata_get_the_origin() {
+    let text = "$TTL 60
+ns NS ns1
+mx MX 10 mail
+mx2 MX 20 mail.other.org.
+mx3 MX 30 @
+cn CNAME www
+cn2 CNAME @
+_sip._tcp SRV 0 5 5060 sipserver
+ptr PTR Host.Sub
+naptr NAPTR 100 10 \"S\" \"SIP+D2U\" \"\" _sip._udp
+svc SVCB 1 svc-target port=8443
+dn DNAME other
+soa SOA ns1.other.org. hostmaster 1 2 3 4 5
+upper CNAME WWW.Example.NET.
+";
+    let records = ok(text);
+    let expect_name = |rdata: &RData| -> Name {
+        match rdata {
+            RData::NS(NS(n)) | RData::CNAME(CNAME(n)) | RData::PTR(PTR(n)) => n.clone(),
+            RData::MX(mx) => mx.exchange.clone(),
+            RData::SRV(srv) => srv.target.clone(),
+            RData::NAPTR(naptr) => naptr.replacement.clone(),
+            RData::SVCB(svcb) => svcb.target_name.clone(),
+            RData::SOA(soa) => soa.rname.clone(),
+            RData::Unknown { code, rdata } if *code == RecordType::DNAME => {
+                Name::read(&mut BinDecoder::new(&rdata.anything)).unwrap()
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    let got: Vec<String> = records
+        .iter()
+        .map(|r| {
+            let n = expect_name(&r.rdata);
+            assert!(n.is_fqdn(), "{n:?}");
+            n.to_ascii()
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "ns1.example.com.",
+            "mail.example.com.",
+            "mail.other.org.",
+            "example.com.",
+            "www.example.com.",
+            "example.com.",
+            "sipserver.example.com.",
+            "Host.Sub.example.com.",
+            "_sip._udp.example.com.",
+            "svc-target.example.com.",
+            "other.example.com.",
+            "hostmaster.example.com.",
+            "WWW.Example.NET.",
+        ]
+    );
+    let RData::MX(mx) = &records[1].rdata else {
+        panic!()
+    };
+    assert_eq!(mx.preference, 10);
+    let RData::SRV(srv) = &records[6].rdata else {
+        panic!()
+    };
+    assert_eq!((srv.priority, srv.weight, srv.port), (0, 5, 5060));
+    let RData::SOA(soa) = &records[11].rdata else {
+        panic!()
+    };
+    assert_eq!(soa.mname.to_ascii(), "ns1.other.org.");
+    // Case inside rdata names is kept too.
+    let RData::CNAME(CNAME(upper)) = &records[12].rdata else {
+        panic!()
+    };
+    assert!(upper.eq_case(&Name::from_labels(vec![&b"WWW"[..], b"Example", b"NET"]).unwrap()));
+    // DNAME is hickory's wire-form Unknown with an uncompressed name.
+    assert_eq!(
+        records[10].rdata,
+        RData::Unknown {
+            code: RecordType::DNAME,
+            rdata: NULL::with(b"\x05other\x07example\x03com\x00".to_vec())
+        }
+    );
+}
+
+#[test]
+fn generic_dname_is_stored_like_text_dname() {
+    let records = ok(
+        "$TTL 60\na DNAME b.example.org.\nc TYPE39 \\# 15 01 62 07 6578616d706c65 03 6f7267 00\n",
+    );
+    assert_eq!(records[0].rdata, records[1].rdata);
+}
+
+#[test]
+fn txt_strings_and_escapes() {
+    let cases: &[(&str, &[&[u8]])] = &[
+        (r#"TXT "hello world""#, &[b"hello world"]),
+        (r#"TXT "a" "b c" d"#, &[b"a", b"b c", b"d"]),
+        (r#"TXT "say \"hi\"""#, &[b"say \"hi\""]),
+        (r#"TXT "back\\slash""#, &[b"back\\slash"]),
+        (r#"TXT "\065\066C""#, &[b"ABC"]),
+        (r#"TXT "\255\000""#, &[b"\xff\x00"]),
+        (r#"TXT "semi;colon" ; comment"#, &[b"semi;colon"]),
+        (r#"TXT """#, &[b""]),
+        (r#"TXT "(not a paren)""#, &[b"(not a paren)"]),
+        (r#"TXT unquoted\032word"#, &[b"unquoted word"]),
+        (
+            r#"TXT "v=spf1 include:_spf.example.net ~all""#,
+            &[b"v=spf1 include:_spf.example.net ~all"],
+        ),
+        ("TXT \"caf\u{e9}\"", &["caf\u{e9}".as_bytes()]),
+        ("TXT ( \"one\"\n  \"two\" )", &[b"one", b"two"]),
+    ];
+    for (rdata, want) in cases {
+        let record = one(&format!("$TTL 60\nt {rdata}\n"));
+        let want: Vec<Vec<u8>> = want.iter().map(|s| s.to_vec()).collect();
+        assert_eq!(txt_strings(&record.rdata), want, "{rdata}");
+    }
+    let long = "x".repeat(255);
+    let record = one(&format!("$TTL 60\nt TXT \"{long}\" {long}\n"));
+    assert_eq!(txt_strings(&record.rdata).len(), 2);
+}
+
+#[test]
+fn errors_inside_multiline_soa_name_the_bad_line() {
+    let text = "$TTL 1h
+@ IN SOA ns1 hostmaster (
+        2024010101
+        7200
+        36x0
+        1209600
+        300 )
+";
+    assert_eq!(one_error(text).0, 5);
+    // A bad name on a continuation line is reported there.
+    let text = "$TTL 1h\n@ IN SOA ns1 (\n   host..master 1 2 3 4 5 )\n";
+    let (line, message) = one_error(text);
+    assert_eq!(line, 3);
+    assert!(message.contains("empty label"), "{message}");
+    // Wrong field count, too many: the first extra field.
+    let text = "$TTL 1h\n@ SOA ns1 hm (\n 1 2 3 4 5\n 6 )\n";
+    assert_eq!(one_error(text).0, 4);
+    // hickory's own errors name the line the record starts on.
+    let text = "$TTL 1h\n; x\n\nwww MX (\n  99999\n  mail )\n";
+    let (line, message) = one_error(text);
+    assert_eq!(line, 4);
+    assert!(
+        message.starts_with("bad MX record data \"99999 mail\": "),
+        "{message}"
+    );
+    // Unclosed '(' names the line it opened on.
+    let text = "$TTL 1h\n@ SOA ns1 hm (\n 1 2 3 4 5\n\nfoo A 192.0.2.1\n";
+    let (line, message) = one_error(text);
+    assert_eq!(line, 2);
+    assert!(message.contains("never closed"), "{message}");
+}

@@ -1,0 +1,398 @@
+//! Entries → records: directives ($ORIGIN, $TTL, $INCLUDE), and the owner, TTL and
+//! class each record inherits when it does not state them (RFC 1035 §5.1).
+//!
+//! Collects every error with its file and line, up to `MAX_ERRORS`; an included file
+//! is read with its own origin and owner, and loops and deep nesting are refused.
+
+use super::lexer::{Entry, Lexer, Token};
+use super::names::{parse_name, unescape};
+use super::rdata::parse_rdata;
+use super::{Fail, MAX_TTL, SourceRecord};
+use crate::zone::ZoneError;
+use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::serialize::txt::parse_ttl;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+#[cfg(test)]
+mod tests;
+
+/// Stop collecting after this many errors (one more says that we stopped).
+pub(super) const MAX_ERRORS: usize = 100;
+/// How many `$INCLUDE`s may be nested inside each other.
+const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// Reads `text` as the file `path`, starting at `origin` (an FQDN).
+pub(super) fn read(
+    text: &str,
+    path: &Path,
+    origin: Name,
+) -> Result<Vec<SourceRecord>, Vec<ZoneError>> {
+    let mut reader = Reader::default();
+    reader
+        .include_stack
+        .push(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
+    reader.read_text(text, Arc::from(path), origin);
+    if reader.errors.is_empty() {
+        Ok(reader.records)
+    } else {
+        Err(reader.errors)
+    }
+}
+
+/// Reads a file as UTF-8. On failure gives the line to blame (0 when the file
+/// could not be read at all) and a message.
+pub(super) fn read_source(path: &Path) -> Result<String, (usize, String)> {
+    let bytes =
+        std::fs::read(path).map_err(|e| (0, format!("cannot read {}: {e}", path.display())))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let good = e.utf8_error().valid_up_to();
+        let line = 1 + e.as_bytes()[..good].iter().filter(|&&b| b == b'\n').count();
+        (
+            line,
+            "file is not valid UTF-8 (bad byte on this line)".to_string(),
+        )
+    })
+}
+
+/// The owner a record without one inherits: the last one written in this file.
+enum Owner {
+    /// No owner yet in this file.
+    Unset,
+    /// The last owner could not be parsed (already reported).
+    Bad,
+    Name(Name),
+}
+
+/// What belongs to one file: `$INCLUDE` starts a fresh one, and nothing in it
+/// leaks back into the including file.
+struct FileState {
+    path: Arc<Path>,
+    origin: Name,
+    owner: Owner,
+}
+
+#[derive(Default)]
+struct Reader {
+    records: Vec<SourceRecord>,
+    errors: Vec<ZoneError>,
+    /// The `$TTL` default, once set.
+    dollar_ttl: Option<u32>,
+    /// TTL of the last record that stated one (RFC 1035 default).
+    last_ttl: Option<u32>,
+    /// Canonical paths of the files being read, outermost first.
+    include_stack: Vec<PathBuf>,
+    gave_up: bool,
+}
+
+impl Reader {
+    fn error(&mut self, file: &Path, line: usize, message: String) {
+        if self.gave_up {
+            return;
+        }
+        let message = if self.errors.len() >= MAX_ERRORS {
+            self.gave_up = true;
+            format!("too many errors (more than {MAX_ERRORS}); giving up")
+        } else {
+            message
+        };
+        self.errors.push(ZoneError::at(file, line, message));
+    }
+
+    fn read_text(&mut self, text: &str, path: Arc<Path>, origin: Name) {
+        let mut st = FileState {
+            path,
+            origin,
+            owner: Owner::Unset,
+        };
+        let mut lexer = Lexer::new(text);
+        while !self.gave_up {
+            let Some(entry) = lexer.next_entry() else {
+                break;
+            };
+            let is_directive = !entry.indented
+                && entry
+                    .tokens
+                    .first()
+                    .is_some_and(|t| !t.quoted && t.text.starts_with('$'));
+            let result = if !entry.problems.is_empty() {
+                if !entry.indented && !is_directive {
+                    // The owner of this broken record is unknown; records that
+                    // inherit it should not each complain about that.
+                    st.owner = Owner::Bad;
+                }
+                for (line, message) in entry.problems {
+                    self.error(&st.path, line, message);
+                }
+                Ok(())
+            } else if is_directive {
+                self.directive(&mut st, &entry)
+            } else {
+                self.record(&mut st, &entry)
+            };
+            if let Err((line, message)) = result {
+                self.error(&st.path, line, message);
+            }
+        }
+    }
+
+    fn directive(&mut self, st: &mut FileState, entry: &Entry) -> Result<(), Fail> {
+        let name = entry.tokens[0].text;
+        let args = &entry.tokens[1..];
+        let upper = name.to_ascii_uppercase();
+        let want_one = |args: &[Token]| match args.len() {
+            1 => Ok(()),
+            0 => Err((entry.line, format!("{name} needs a value"))),
+            _ => Err((args[1].line, format!("{name} takes one value"))),
+        };
+        match upper.as_str() {
+            "$ORIGIN" => {
+                want_one(args)?;
+                st.origin = parse_name(&args[0], &st.origin).map_err(|m| {
+                    (
+                        args[0].line,
+                        format!("bad $ORIGIN \"{}\": {m}", args[0].text),
+                    )
+                })?;
+                Ok(())
+            }
+            "$TTL" => {
+                want_one(args)?;
+                self.dollar_ttl = Some(parse_ttl_token(&args[0])?);
+                Ok(())
+            }
+            "$INCLUDE" => self.include(st, entry),
+            _ => Err((
+                entry.line,
+                format!("unsupported directive {name} (only $ORIGIN, $TTL and $INCLUDE)"),
+            )),
+        }
+    }
+
+    fn include(&mut self, st: &FileState, entry: &Entry) -> Result<(), Fail> {
+        let args = &entry.tokens[1..];
+        if args.is_empty() || args.len() > 2 {
+            return Err((
+                entry.line,
+                "$INCLUDE takes a file name and optionally an origin".to_string(),
+            ));
+        }
+        let file = unescape(args[0].content())
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .filter(|f| !f.is_empty())
+            .ok_or_else(|| {
+                (
+                    args[0].line,
+                    format!("bad $INCLUDE file name {}", args[0].text),
+                )
+            })?;
+        let origin = match args.get(1) {
+            Some(t) => parse_name(t, &st.origin)
+                .map_err(|m| (t.line, format!("bad $INCLUDE origin \"{}\": {m}", t.text)))?,
+            None => st.origin.clone(),
+        };
+        let target = st.path.parent().unwrap_or(Path::new("")).join(file);
+        if self.include_stack.len() > MAX_INCLUDE_DEPTH {
+            return Err((
+                entry.line,
+                format!("$INCLUDE nested more than {MAX_INCLUDE_DEPTH} deep"),
+            ));
+        }
+        let canonical = std::fs::canonicalize(&target).map_err(|e| {
+            (
+                entry.line,
+                format!("cannot read included file {}: {e}", target.display()),
+            )
+        })?;
+        if self.include_stack.contains(&canonical) {
+            return Err((
+                entry.line,
+                format!("$INCLUDE loop: {} is already being read", target.display()),
+            ));
+        }
+        let text = match read_source(&target) {
+            Ok(text) => text,
+            Err((0, message)) => return Err((entry.line, message)),
+            Err((line, message)) => {
+                self.error(&target, line, message);
+                return Ok(());
+            }
+        };
+        self.include_stack.push(canonical);
+        self.read_text(&text, Arc::from(target.as_path()), origin);
+        self.include_stack.pop();
+        Ok(())
+    }
+
+    fn record(&mut self, st: &mut FileState, entry: &Entry) -> Result<(), Fail> {
+        let tokens = &entry.tokens;
+        let mut next = 0;
+        // None: the owner is broken and was reported; check the rest, emit nothing.
+        let owner = if entry.indented {
+            match &st.owner {
+                Owner::Name(name) => Some(name.clone()),
+                Owner::Bad => None,
+                Owner::Unset => {
+                    return Err((
+                        entry.line,
+                        "line starts with a space but there is no previous owner name to reuse"
+                            .to_string(),
+                    ));
+                }
+            }
+        } else {
+            next = 1;
+            match parse_name(&tokens[0], &st.origin) {
+                Ok(name) => {
+                    st.owner = Owner::Name(name.clone());
+                    Some(name)
+                }
+                Err(m) => {
+                    st.owner = Owner::Bad;
+                    return Err((
+                        tokens[0].line,
+                        format!("bad owner name \"{}\": {m}", tokens[0].text),
+                    ));
+                }
+            }
+        };
+
+        // [TTL] [class] type, TTL and class in either order.
+        let mut ttl = None;
+        let mut class_seen = false;
+        let record_type = loop {
+            let Some(token) = tokens.get(next) else {
+                let line = tokens.last().map_or(entry.line, |t| t.line);
+                return Err((line, "missing record type".to_string()));
+            };
+            next += 1;
+            if !token.quoted
+                && token
+                    .text
+                    .bytes()
+                    .next()
+                    .is_some_and(|b| b.is_ascii_digit())
+            {
+                if ttl.is_some() {
+                    return Err((token.line, format!("second TTL \"{}\"", token.text)));
+                }
+                let value = parse_ttl_token(token)?;
+                ttl = Some(value);
+                self.last_ttl = Some(value);
+                continue;
+            }
+            // ANY is both a class and a type; after a class it is the type.
+            let any_type = class_seen && token.text.eq_ignore_ascii_case("ANY");
+            if !token.quoted && is_class(token.text) && !any_type {
+                if class_seen {
+                    return Err((token.line, format!("second class \"{}\"", token.text)));
+                }
+                class_seen = true;
+                let upper = token.text.to_ascii_uppercase();
+                if upper != "IN" && upper != "CLASS1" {
+                    return Err((
+                        token.line,
+                        format!("class {} is not supported (only IN)", token.text),
+                    ));
+                }
+                continue;
+            }
+            break parse_type(token)?;
+        };
+
+        let rdata = parse_rdata(record_type, &tokens[next..], &st.origin, entry.line)?;
+        let ttl = match ttl.or(self.dollar_ttl).or(self.last_ttl) {
+            Some(ttl) => ttl,
+            None => match &rdata {
+                RData::SOA(soa) if soa.minimum <= MAX_TTL => {
+                    self.last_ttl = Some(soa.minimum);
+                    soa.minimum
+                }
+                RData::SOA(soa) => {
+                    return Err((
+                        entry.line,
+                        format!(
+                            "no TTL and no $TTL, and the SOA minimum {} is above {MAX_TTL}",
+                            soa.minimum
+                        ),
+                    ));
+                }
+                _ => {
+                    return Err((
+                        entry.line,
+                        "no TTL and no $TTL: give this record a TTL or put $TTL before it"
+                            .to_string(),
+                    ));
+                }
+            },
+        };
+        if let Some(name) = owner {
+            self.records.push(SourceRecord {
+                name,
+                ttl,
+                rdata,
+                file: st.path.clone(),
+                line: entry.line,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn parse_ttl_token(token: &Token) -> Result<u32, Fail> {
+    let value = (!token.quoted)
+        .then(|| parse_ttl(token.text).ok())
+        .flatten()
+        .ok_or_else(|| (token.line, format!("bad TTL \"{}\"", token.text)))?;
+    if value > MAX_TTL {
+        return Err((
+            token.line,
+            format!("TTL {value} is above the maximum {MAX_TTL}"),
+        ));
+    }
+    Ok(value)
+}
+
+fn is_class(text: &str) -> bool {
+    let upper = text.to_ascii_uppercase();
+    matches!(
+        upper.as_str(),
+        "IN" | "CH" | "CHAOS" | "HS" | "HESIOD" | "CS" | "NONE" | "ANY"
+    ) || upper
+        .strip_prefix("CLASS")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn parse_type(token: &Token) -> Result<RecordType, Fail> {
+    let upper = token.text.to_ascii_uppercase();
+    let unknown = || {
+        (
+            token.line,
+            format!(
+                "unknown record type \"{}\" (a type hickory does not know can be \
+                 written as TYPEnnn \\# <length> <hex>)",
+                token.text
+            ),
+        )
+    };
+    let record_type = match upper.strip_prefix("TYPE") {
+        Some(number) if !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()) => {
+            RecordType::from(number.parse::<u16>().map_err(|_| unknown())?)
+        }
+        _ if token.quoted || upper == "*" => return Err(unknown()),
+        _ => RecordType::from_str(&upper).map_err(|_| unknown())?,
+    };
+    let code = u16::from(record_type);
+    if code == 0 || code == 41 || (128..=255).contains(&code) {
+        return Err((
+            token.line,
+            format!(
+                "{} is a query or meta type and cannot appear in zone data",
+                token.text
+            ),
+        ));
+    }
+    Ok(record_type)
+}
