@@ -1,0 +1,116 @@
+//! Fixture: the config and zone files a test's server reads, written to a fresh temp dir.
+
+use super::*;
+
+/// A config and zone files, written to a fresh temp dir by [`Fixture::write`].
+#[derive(Clone, Default)]
+pub struct Fixture {
+    zones: Vec<(String, String)>,
+    files: Vec<(String, String)>,
+    server_keys: Vec<String>,
+    config: Option<String>,
+}
+
+impl Fixture {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `example.com` and `deep.example.com` from `tests/data/zones/`.
+    pub fn standard() -> Self {
+        Self::new()
+            .zone("example.com", EXAMPLE_COM)
+            .zone("deep.example.com", DEEP_EXAMPLE_COM)
+    }
+
+    /// Adds `zones/<origin>.zone`.
+    pub fn zone(mut self, origin: &str, text: &str) -> Self {
+        self.zones.push((origin.to_string(), text.to_string()));
+        self
+    }
+
+    /// Appends lines to a zone added before.
+    pub fn append(mut self, origin: &str, lines: &str) -> Self {
+        let zone = self
+            .zones
+            .iter_mut()
+            .find(|(o, _)| o == origin)
+            .unwrap_or_else(|| panic!("no zone {origin} to append to"));
+        if !zone.1.ends_with('\n') {
+            zone.1.push('\n');
+        }
+        zone.1.push_str(lines);
+        self
+    }
+
+    /// Adds a line to `[server]`, e.g. `max_udp_payload = 1232`.
+    pub fn server_key(mut self, line: &str) -> Self {
+        self.server_keys.push(line.to_string());
+        self
+    }
+
+    /// Replaces the whole `meridian.toml`.
+    pub fn config_text(mut self, text: &str) -> Self {
+        self.config = Some(text.to_string());
+        self
+    }
+
+    /// Adds any other file, by path relative to the config's directory.
+    pub fn file(mut self, rel: &str, text: &str) -> Self {
+        self.files.push((rel.to_string(), text.to_string()));
+        self
+    }
+
+    pub fn config(&self) -> String {
+        if let Some(text) = &self.config {
+            return text.clone();
+        }
+        let mut text = String::from(
+            "[server]\ndns_listen = [\"127.0.0.1:0\"]\napi_listen = \"127.0.0.1:0\"\n\
+             zones_dir = \"zones\"\nstate_dir = \"state\"\nudp_workers = 1\n",
+        );
+        for line in &self.server_keys {
+            text.push_str(line);
+            text.push('\n');
+        }
+        text
+    }
+
+    /// Writes everything to a fresh temp dir; `{DIR}` in any file becomes its path.
+    pub fn write(&self) -> tempfile::TempDir {
+        let dir = tempfile::Builder::new()
+            .prefix("meridian-itest-")
+            .tempdir()
+            .expect("temp dir");
+        let subst = |text: &str| text.replace("{DIR}", &dir.path().display().to_string());
+        std::fs::create_dir_all(dir.path().join("zones")).unwrap();
+        std::fs::write(dir.path().join("meridian.toml"), subst(&self.config())).unwrap();
+        for (origin, text) in &self.zones {
+            let path = dir.path().join("zones").join(format!("{origin}.zone"));
+            std::fs::write(path, subst(text)).unwrap();
+        }
+        for (rel, text) in &self.files {
+            let path = dir.path().join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, subst(text)).unwrap();
+        }
+        dir
+    }
+
+    pub fn start(&self) -> Server {
+        Server::start_in(self.write(), None)
+    }
+
+    /// Runs `meridian check --config <dir>/meridian.toml`.
+    pub fn check(&self) -> Run {
+        let dir = self.write();
+        let config = dir.path().join("meridian.toml");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_meridian"));
+        cmd.arg("check").arg("--config").arg(&config);
+        let run = Run::bounded(cmd, dir.path(), STARTUP_TIMEOUT);
+        Run {
+            dir: Some(dir),
+            ..run
+        }
+    }
+}
