@@ -1,8 +1,8 @@
 //! `meridian explain`: the decision for one name and client, as the server would make it.
 //! Loads the same snapshot `serve` builds (health: every endpoint up, as before any check).
 
+use crate::explain::{explain, parse_client};
 use crate::route::Family;
-use crate::route::explain::{explain, parse_client};
 use crate::snapshot::Snapshot;
 use anyhow::bail;
 use std::path::Path;
@@ -37,7 +37,7 @@ pub fn run(
 }
 
 /// Prints text or JSON; a closed stdout (`| head`) is not an error.
-fn print(explanation: &crate::route::explain::Explanation, json: bool) -> anyhow::Result<ExitCode> {
+fn print(explanation: &crate::explain::Explanation, json: bool) -> anyhow::Result<ExitCode> {
     use std::io::Write;
     let text = if json {
         serde_json::to_string_pretty(explanation)?
@@ -80,7 +80,7 @@ fn ask_server(
                 .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
             bail!("{url}: {status}: {reason}");
         }
-        let explanation: crate::route::explain::Explanation = serde_json::from_slice(&body)?;
+        let explanation: crate::explain::Explanation = serde_json::from_slice(&body)?;
         print(&explanation, json)
     })
 }

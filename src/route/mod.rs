@@ -10,7 +10,6 @@
 //! lost spills to the next), then hash the client's network to pick a region and, inside
 //! it, endpoints by capacity. The ECS scope says which part of the address decided it.
 
-pub mod explain;
 #[cfg(test)]
 mod tests;
 

@@ -1,10 +1,10 @@
 //! `explain`: the decision for one name and client, step by step, for people and for JSON.
 //!
-//! It runs [`super::decide`] with a [`Trace`], never a second implementation, and only
+//! It runs [`route::decide`](crate::route::decide) with a [`Trace`], never a second implementation, and only
 //! formats what the trace and the decision say.
 
-use super::{Client, Decision, Family, Trace, decide, mask};
 use crate::geo::CoordinatesFrom;
+use crate::route::{Client, Decision, EndpointState, Family, Trace, decide, mask};
 use crate::snapshot::Snapshot;
 use crate::zone::Found;
 use hickory_proto::rr::Name;
@@ -149,9 +149,9 @@ pub fn explain(
                     address: e.address,
                     capacity: e.capacity,
                     state: match s {
-                        super::EndpointState::Up => "up",
-                        super::EndpointState::Down => "down",
-                        super::EndpointState::Drained => "drained",
+                        EndpointState::Up => "up",
+                        EndpointState::Down => "down",
+                        EndpointState::Drained => "drained",
                     }
                     .into(),
                 })
