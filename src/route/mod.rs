@@ -154,7 +154,7 @@ pub enum Outcome {
     /// Kept although its first choice is down: overprovisioning lets the region keep more
     /// than its healthy fraction.
     Overprovisioned,
-    /// Its first choice here is down (or the region has no healthy capacity): walked on.
+    /// Its first choice here is down or drained: walked on.
     PassedOn,
     /// No region kept it (all short of capacity): its best-ranked healthy endpoint of all,
     /// weighted by the regions' shares, is here.
@@ -169,7 +169,7 @@ impl Outcome {
             Outcome::NotReached => "not reached",
             Outcome::FirstChoiceUp => "kept: first choice is up",
             Outcome::Overprovisioned => "kept: first choice is down, overprovision keeps it",
-            Outcome::PassedOn => "passed on: first choice is down",
+            Outcome::PassedOn => "passed on: first choice is down or drained",
             Outcome::Leftover => "kept: no region had room, best healthy by share",
             Outcome::BestOfAll => "kept: best-ranked healthy endpoint of all",
         }
