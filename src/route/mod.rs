@@ -7,17 +7,17 @@
 //! health store).
 //!
 //! Steps (one function each; [`decide`] calls them in order):
-//! 1. [`candidates`]: the first matching route's regions, else every region with an
+//! 1. `candidates`: the first matching route's regions, else every region with an
 //!    endpoint of the family; each with its healthy and total capacity.
-//! 2. [`rank`]: by great-circle distance, a fixed failover order, or none (`weighted`).
-//! 3. [`shares`]: the nearest region keeps what its healthy capacity allows
+//! 2. `rank`: by great-circle distance, a fixed failover order, or none (`weighted`).
+//! 3. `shares`: the nearest region keeps what its healthy capacity allows
 //!    (× `overprovision`), the share it lost spills to the next; for `weighted`, shares by
-//!    healthy capacity. When nothing is healthy, [`fail_open`] decides.
-//! 4. [`pick_region`]: the client network's own ranking of the endpoints decides which
+//!    healthy capacity. When nothing is healthy, `fail_open` decides.
+//! 4. `pick_region`: the client network's own ranking of the endpoints decides which
 //!    region keeps it (see "Minimal disruption").
-//! 5. [`pick_endpoints`]: the top `max_answers` healthy endpoints of that ranking, the
+//! 5. `pick_endpoints`: the top `max_answers` healthy endpoints of that ranking, the
 //!    picked region first, then the next regions.
-//! 6. [`ttl_of`] and [`scope_of`]: the TTL (capped while health changes) and the ECS
+//! 6. `ttl_of` and `scope_of`: the TTL (capped while health changes) and the ECS
 //!    scope, the part of the address the answer depended on.
 //!
 //! # Minimal disruption
@@ -143,7 +143,7 @@ pub struct RegionTrace {
     pub outcome: Outcome,
 }
 
-/// What a region did with the client network (step 4, [`pick_region`]).
+/// What a region did with the client network (step 4, `pick_region`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Outcome {
     /// The walk stopped before this region.
