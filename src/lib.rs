@@ -6,6 +6,7 @@
 //! - `zone`: RFC 1035 master files → immutable [`zone::Zones`] with precomputed answers.
 //! - `geo`: a MaxMind-format database → [`geo::Location`] of an address.
 //! - `route`: the decision: `route::decide` picks the addresses of a load-balanced name.
+//! - `explain`: `route::decide` with a trace, for one name and client, as text or JSON.
 //! - `health`: endpoint health as the DNS path reads it ([`health::HealthTable`]).
 //! - `dns`: the wire protocol: query parsing, response rendering, UDP and TCP listeners.
 //! - `snapshot`: [`snapshot::Snapshot`] (everything a query reads) and [`snapshot::Live`], its atomic swap.
@@ -17,6 +18,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod dns;
+pub mod explain;
 pub mod geo;
 pub mod health;
 pub mod route;

@@ -10,10 +10,10 @@ mod page;
 mod status;
 
 use crate::dns::stats::StatsRegistry;
+use crate::explain::{ExplainError, explain, parse_client};
 use crate::health::fleet::{ReportBatch, TargetList};
 use crate::health::task::HealthHandle;
 use crate::route::Family;
-use crate::route::explain::{ExplainError, explain, parse_client};
 use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};

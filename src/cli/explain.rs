@@ -1,8 +1,13 @@
 //! `meridian explain`: the decision for one name and client, as the server would make it.
-//! Loads the same snapshot `serve` builds (health: every endpoint up, as before any check).
+//!
+//! Without `--server` it loads the snapshot `serve` builds and the health `serve` last
+//! saved in `state_dir/health.json` (read only: judged states and drains), or every
+//! endpoint up when none is saved; the explanation says which. With `--server URL` it asks
+//! the running server, which uses its live health.
 
+use crate::explain::{explain, parse_client};
+use crate::health::store::HealthStore;
 use crate::route::Family;
-use crate::route::explain::{explain, parse_client};
 use crate::snapshot::Snapshot;
 use anyhow::bail;
 use std::path::Path;
@@ -32,12 +37,48 @@ pub fn run(
             return Ok(ExitCode::FAILURE);
         }
     };
-    let explanation = explain(&snapshot, name, family, addr, prefix)?;
+    let (snapshot, health) = with_saved_health(snapshot);
+    let mut explanation = explain(&snapshot, name, family, addr, prefix)?;
+    explanation.health = health;
     print(&explanation, json)
 }
 
+/// The snapshot with the health `serve` saved in its `state_dir` (never written here),
+/// and a line saying which health that is.
+fn with_saved_health(snapshot: Snapshot) -> (Snapshot, String) {
+    let dir = &snapshot.config.server.state_dir;
+    let path = dir.join("health.json");
+    let modified = match std::fs::metadata(&path).and_then(|m| m.modified()) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let none = format!(
+                "none saved ({} does not exist), all endpoints assumed up",
+                path.display()
+            );
+            return (snapshot, none);
+        }
+        Err(e) => {
+            let bad = format!("{}: {e}; all endpoints assumed up", path.display());
+            return (snapshot, bad);
+        }
+    };
+    let (mut store, warning) = HealthStore::open(dir);
+    if let Some(w) = warning {
+        return (snapshot, format!("{w}; all endpoints assumed up"));
+    }
+    let config = &snapshot.config;
+    store.configure(&snapshot.services, &config.regions, config.fleet.quorum);
+    let table = store.table(&snapshot.services, &config.regions);
+    let said = format!(
+        "saved in {} at {}",
+        path.display(),
+        humantime::format_rfc3339_seconds(modified)
+    );
+    (snapshot.with_health(table), said)
+}
+
 /// Prints text or JSON; a closed stdout (`| head`) is not an error.
-fn print(explanation: &crate::route::explain::Explanation, json: bool) -> anyhow::Result<ExitCode> {
+fn print(explanation: &crate::explain::Explanation, json: bool) -> anyhow::Result<ExitCode> {
     use std::io::Write;
     let text = if json {
         serde_json::to_string_pretty(explanation)?
@@ -80,7 +121,7 @@ fn ask_server(
                 .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
             bail!("{url}: {status}: {reason}");
         }
-        let explanation: crate::route::explain::Explanation = serde_json::from_slice(&body)?;
+        let explanation: crate::explain::Explanation = serde_json::from_slice(&body)?;
         print(&explanation, json)
     })
 }

@@ -2,19 +2,41 @@
 //!
 //! [`decide`] is a pure function of the service, the regions, the client and a health
 //! view. No I/O, no locks, no clock, no allocation unless a [`Trace`] is asked for: unit
-//! tests, `explain` and the DNS path call it alike.
+//! tests, `explain` and the DNS path call it alike. It reads the config and the client's
+//! location; health comes in as a [`Health`] view (this module knows no snapshot, zone or
+//! health store).
 //!
-//! Steps: pick the candidate regions (first matching route, else all), rank them (by
-//! great-circle distance, a fixed failover order, or not at all for `weighted`), give each
-//! a share of the traffic (the nearest takes what its healthy capacity allows, the share it
-//! lost spills to the next), then hash the client's network to pick a region and, inside
-//! it, endpoints by capacity. The ECS scope says which part of the address decided it.
+//! Steps (one function each; [`decide`] calls them in order):
+//! 1. `candidates`: the first matching route's regions, else every region with an
+//!    endpoint of the family; each with its healthy and total capacity.
+//! 2. `rank`: by great-circle distance, a fixed failover order, or none (`weighted`).
+//! 3. `shares`: the nearest region keeps what its healthy capacity allows
+//!    (× `overprovision`), the share it lost spills to the next; for `weighted`, shares by
+//!    healthy capacity. When nothing is healthy, `fail_open` decides.
+//! 4. `pick_region`: the client network's own ranking of the endpoints decides which
+//!    region keeps it (see "Minimal disruption").
+//! 5. `pick_endpoints`: the top `max_answers` healthy endpoints of that ranking, the
+//!    picked region first, then the next regions.
+//! 6. `ttl_of` and `scope_of`: the TTL (capped while health changes) and the ECS
+//!    scope, the part of the address the answer depended on.
+//!
+//! # Minimal disruption
+//! Each client network (its /24 or /56, or the ECS prefix when shorter) ranks every
+//! endpoint by weighted rendezvous hashing: `score = -ln(u) / capacity`, `u` a hash of the
+//! network, the service salt and the endpoint's *address* (not its place in the config),
+//! lowest first. Inside a region the network's first choice is its best-ranked endpoint,
+//! up or not. Walking the regions in rank order, a region keeps the networks whose first
+//! choice there is up; when overprovisioning lets it keep more than its healthy fraction,
+//! it keeps that much more of the others (by a per-network, per-region draw); the rest
+//! walk on. A kept network gets its best-ranked *healthy* endpoint there. So when an
+//! endpoint fails only its networks move (to their next choice, spread by capacity), a
+//! region losing an endpoint spills that endpoint's networks, and on recovery they come
+//! back to exactly their earlier pick.
 
-pub mod explain;
 #[cfg(test)]
 mod tests;
 
-use crate::config::{OnAllDown, Policy, Region, Service};
+use crate::config::{Endpoint, OnAllDown, Policy, Region, Service};
 use crate::geo::Location;
 use std::net::IpAddr;
 
@@ -97,9 +119,8 @@ pub struct Trace {
     pub regions: Vec<RegionTrace>,
     /// True when no endpoint was healthy and `on_all_down` decided.
     pub all_down: bool,
-    /// The network whose hash picked among the shares, and the point it drew in [0, 1).
+    /// The network whose hash ranks the endpoints.
     pub hash_network: Option<(IpAddr, u8)>,
-    pub draw: f64,
     pub picked_region: Option<usize>,
 }
 
@@ -110,7 +131,49 @@ pub struct RegionTrace {
     pub distance_km: Option<f64>,
     pub healthy_capacity: u64,
     pub total_capacity: u64,
+    /// Fraction of all client networks this region answers.
     pub share: f64,
+    /// Fraction of the client networks reaching this region that it keeps (priority
+    /// rankings; 0 for `weighted`).
+    pub keep: f64,
+    /// This client network's best-ranked endpoint in the region, up or not (priority
+    /// rankings, regions the walk reached).
+    pub first_choice: Option<IpAddr>,
+    /// What the region did with this client network.
+    pub outcome: Outcome,
+}
+
+/// What a region did with the client network (step 4, `pick_region`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Outcome {
+    /// The walk stopped before this region.
+    #[default]
+    NotReached,
+    /// Kept: its first choice here is up.
+    FirstChoiceUp,
+    /// Kept although its first choice is down: overprovisioning lets the region keep more
+    /// than its healthy fraction.
+    Overprovisioned,
+    /// Its first choice here is down or drained: walked on.
+    PassedOn,
+    /// No region kept it (all short of capacity): its best-ranked healthy endpoint of all,
+    /// weighted by the regions' shares, is here.
+    Leftover,
+    /// `weighted`: its best-ranked healthy endpoint of all regions is here.
+    BestOfAll,
+}
+
+impl Outcome {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Outcome::NotReached => "not reached",
+            Outcome::FirstChoiceUp => "kept: first choice is up",
+            Outcome::Overprovisioned => "kept: first choice is down, overprovision keeps it",
+            Outcome::PassedOn => "passed on: first choice is down or drained",
+            Outcome::Leftover => "kept: no region had room, best healthy by share",
+            Outcome::BestOfAll => "kept: best-ranked healthy endpoint of all",
+        }
+    }
 }
 
 /// Which address family the query asks for.
@@ -135,10 +198,24 @@ struct Candidate {
     distance_km: f64,
     healthy: u64,
     total: u64,
+    /// Fraction of all client networks this region answers.
     share: f64,
+    /// Priority policies: fraction of the client networks reaching it that it keeps.
+    keep: f64,
+    /// The client network's best-ranked endpoint here (index into `service.endpoints`).
+    first_choice: Option<usize>,
+    outcome: Outcome,
 }
 
-/// Decides the answer for `service` to `client`. See the module comment for the steps.
+/// How step 2 ordered the candidates, and whether that order is a priority (the first
+/// keeps what it can, the rest spills on) or not (`weighted`: shares by capacity).
+#[derive(Debug, Clone, Copy)]
+struct Ranking {
+    name: &'static str,
+    priority: bool,
+}
+
+/// Decides the answer for `service` to `client`: the steps of the module comment, in order.
 pub fn decide(
     service: &Service,
     regions: &[Region],
@@ -149,58 +226,16 @@ pub fn decide(
 ) -> Decision {
     let mut decision = Decision {
         addrs: [None; MAX_ANSWERS],
-        ttl: health
-            .ttl_cap
-            .map_or(service.ttl, |cap| cap.min(service.ttl)),
+        ttl: ttl_of(service, health),
         scope: 0,
         region: None,
     };
-    let loc = client.location;
-    let mut scope = 0u8;
+    let mut scope = route_scope(service, client.location, client.addr);
 
-    // 1. Candidate regions: the first matching route's, else every region with endpoints.
-    let route = service
-        .routes
-        .iter()
-        .position(|r| route_matches(r, loc, client.addr));
-    scope = scope.max(route_scope(service, loc, client.addr));
-    let mut cands = [Candidate::default(); MAX_REGIONS];
-    let mut n = 0;
-    let mut add = |region: usize, cands: &mut [Candidate; MAX_REGIONS]| {
-        if n < MAX_REGIONS && !cands[..n].iter().any(|c| c.region == region) {
-            cands[n].region = region;
-            n += 1;
-        }
-    };
-    match route {
-        Some(r) => service.routes[r]
-            .regions
-            .iter()
-            .for_each(|&reg| add(reg, &mut cands)),
-        None => service
-            .endpoints
-            .iter()
-            .for_each(|e| add(e.region, &mut cands)),
-    }
-    for c in cands[..n].iter_mut() {
-        for (e, state) in service.endpoints.iter().zip(health.endpoints) {
-            if e.region == c.region && family.matches(&e.address) {
-                c.total += e.capacity as u64;
-                if *state == EndpointState::Up {
-                    c.healthy += e.capacity as u64;
-                }
-            }
-        }
-    }
-    // Regions without an endpoint of this family take no part.
-    let mut m = 0;
-    for i in 0..n {
-        if cands[i].total > 0 {
-            cands[m] = cands[i];
-            m += 1;
-        }
-    }
-    let cands = &mut cands[..m];
+    // 1. Candidate regions.
+    let mut storage = [Candidate::default(); MAX_REGIONS];
+    let (route, n) = candidates(service, client, health, family, &mut storage);
+    let cands = &mut storage[..n];
     if let Some(t) = trace.as_deref_mut() {
         t.route = route;
     }
@@ -210,184 +245,388 @@ pub fn decide(
     }
 
     // 2. Rank.
-    let coords = loc.coordinates;
-    let (ranking, priority) = match &service.policy {
-        Policy::Nearest => match coords {
-            Some((lat, lon)) => {
-                for c in cands.iter_mut() {
-                    c.distance_km =
-                        distance_km(lat, lon, regions[c.region].lat, regions[c.region].lon);
+    let ranking = rank(service, regions, client.location, cands, &mut scope);
+
+    // 3. Shares; when nothing is healthy, `on_all_down` decides.
+    if cands.iter().all(|c| c.healthy == 0) {
+        if let Some(t) = trace.as_deref_mut() {
+            t.ranking = ranking.name;
+            t.all_down = true;
+            t.regions = cands.iter().map(|c| region_trace(service, c)).collect();
+        }
+        decision.scope = scope.min(client.source_prefix);
+        fail_open(service, health, family, cands, &mut decision);
+        return decision;
+    }
+    shares(service, ranking, cands);
+
+    // 4. The region, by the client network's ranking of the endpoints.
+    let net = NetworkHash::of(client, service.salt);
+    let picked = pick_region(service, regions, health, family, ranking, &net, cands);
+
+    // 5. Endpoints: the top of the same ranking, picked region first.
+    let want = service.max_answers.clamp(1, MAX_ANSWERS);
+    let more_than_taken = pick_endpoints(
+        service,
+        health,
+        family,
+        &net,
+        cands,
+        picked,
+        want,
+        &mut decision,
+    );
+
+    // 6. ECS scope (the TTL was set at the start).
+    let several_regions = cands.iter().filter(|c| c.share > 0.0).count() > 1;
+    decision.scope = scope_of(scope, several_regions || more_than_taken, &net, client);
+    decision.region = Some(cands[picked].region);
+    if let Some(t) = trace {
+        t.ranking = ranking.name;
+        t.regions = cands.iter().map(|c| region_trace(service, c)).collect();
+        t.hash_network = Some((net.network, net.prefix));
+        t.picked_region = Some(cands[picked].region);
+    }
+    decision
+}
+
+/// Step 6, TTL: the service's, capped while some endpoint's state is changing.
+fn ttl_of(service: &Service, health: &Health<'_>) -> u32 {
+    health
+        .ttl_cap
+        .map_or(service.ttl, |cap| cap.min(service.ttl))
+}
+
+/// Step 1: the candidate regions: the first matching route's (in its order), else every
+/// region with an endpoint (in config order), each with its total and healthy capacity of
+/// `family`. Regions without an endpoint of the family take no part. Returns the index of
+/// the route that matched and how many candidates `out` holds.
+fn candidates(
+    service: &Service,
+    client: &Client<'_>,
+    health: &Health<'_>,
+    family: Family,
+    out: &mut [Candidate; MAX_REGIONS],
+) -> (Option<usize>, usize) {
+    let route = service
+        .routes
+        .iter()
+        .position(|r| route_matches(r, client.location, client.addr));
+    let mut n = 0;
+    let mut add = |region: usize| {
+        if n < MAX_REGIONS && !out[..n].iter().any(|c| c.region == region) {
+            out[n].region = region;
+            n += 1;
+        }
+    };
+    match route {
+        Some(r) => service.routes[r].regions.iter().for_each(|&reg| add(reg)),
+        None => service.endpoints.iter().for_each(|e| add(e.region)),
+    }
+    for c in out[..n].iter_mut() {
+        for (e, state) in service.endpoints.iter().zip(health.endpoints) {
+            if e.region == c.region && family.matches(&e.address) {
+                c.total += e.capacity as u64;
+                if *state == EndpointState::Up {
+                    c.healthy += e.capacity as u64;
                 }
-                cands.sort_by(|a, b| {
-                    a.distance_km
-                        .total_cmp(&b.distance_km)
-                        .then(a.region.cmp(&b.region))
-                });
-                scope = scope.max(loc.network_prefix);
-                ("distance", true)
             }
-            None if !service.unknown_location.is_empty() => {
-                let order = &service.unknown_location;
-                cands.sort_by_key(|c| {
-                    order
-                        .iter()
-                        .position(|&r| r == c.region)
-                        .unwrap_or(usize::MAX)
-                });
-                scope = scope.max(loc.network_prefix);
-                ("unknown-location list", true)
+        }
+    }
+    let mut m = 0;
+    for i in 0..n {
+        if out[i].total > 0 {
+            out[m] = out[i];
+            m += 1;
+        }
+    }
+    (route, m)
+}
+
+/// Step 2: orders the candidates. `nearest` with coordinates: by great-circle distance
+/// (ties by config order); without: the `unknown_location` list, else no order
+/// (`weighted`). `failover`: its fixed order. Raises `scope` to the database network when
+/// the location decided.
+fn rank(
+    service: &Service,
+    regions: &[Region],
+    loc: &Location,
+    cands: &mut [Candidate],
+    scope: &mut u8,
+) -> Ranking {
+    let by_list = |cands: &mut [Candidate], order: &[usize]| {
+        cands.sort_by_key(|c| {
+            order
+                .iter()
+                .position(|&r| r == c.region)
+                .unwrap_or(usize::MAX)
+        })
+    };
+    let (name, priority) = match &service.policy {
+        Policy::Nearest => {
+            *scope = (*scope).max(loc.network_prefix);
+            match loc.coordinates {
+                Some((lat, lon)) => {
+                    for c in cands.iter_mut() {
+                        let r = &regions[c.region];
+                        c.distance_km = distance_km(lat, lon, r.lat, r.lon);
+                    }
+                    cands.sort_by(|a, b| {
+                        a.distance_km
+                            .total_cmp(&b.distance_km)
+                            .then(a.region.cmp(&b.region))
+                    });
+                    ("distance", true)
+                }
+                None if !service.unknown_location.is_empty() => {
+                    by_list(cands, &service.unknown_location);
+                    ("unknown-location list", true)
+                }
+                None => ("weighted", false),
             }
-            None => {
-                scope = scope.max(loc.network_prefix);
-                ("weighted", false)
-            }
-        },
+        }
         Policy::Failover { order } => {
-            cands.sort_by_key(|c| {
-                order
-                    .iter()
-                    .position(|&r| r == c.region)
-                    .unwrap_or(usize::MAX)
-            });
+            by_list(cands, order);
             ("failover order", true)
         }
         Policy::Weighted => ("weighted", false),
     };
+    Ranking { name, priority }
+}
 
-    // 3. Shares.
-    let healthy_total: u64 = cands.iter().map(|c| c.healthy).sum();
-    let all_down = healthy_total == 0;
-    if all_down {
-        if let Some(t) = trace.as_deref_mut() {
-            t.ranking = ranking;
-            t.all_down = true;
-            t.regions = cands.iter().map(region_trace).collect();
-        }
-        decision.scope = scope.min(client.source_prefix);
-        if service.on_all_down == OnAllDown::NoData {
-            return decision;
-        }
-        // Fail open: every endpoint of the candidates, as if all were healthy, except
-        // those the operator drained (unless everything is drained).
-        let eligible = |e: &crate::config::Endpoint| {
-            family.matches(&e.address) && cands.iter().any(|c| c.region == e.region)
-        };
-        let any_undrained = service
-            .endpoints
-            .iter()
-            .zip(health.endpoints)
-            .any(|(e, s)| *s != EndpointState::Drained && eligible(e));
-        for (e, s) in service.endpoints.iter().zip(health.endpoints) {
-            if !eligible(e) || (any_undrained && *s == EndpointState::Drained) {
-                continue;
-            }
-            if !decision.push(e.address) {
-                break;
-            }
-        }
-        return decision;
+/// Step 3 when no candidate has healthy capacity: `on_all_down = "nodata"` answers
+/// nothing; failing open answers every endpoint of the candidates as if all were healthy,
+/// except those the operator drained (unless everything is drained).
+fn fail_open(
+    service: &Service,
+    health: &Health<'_>,
+    family: Family,
+    cands: &[Candidate],
+    decision: &mut Decision,
+) {
+    if service.on_all_down == OnAllDown::NoData {
+        return;
     }
-    if priority {
-        let overprovision = service.overprovision;
-        let mut left = 1.0f64;
-        for c in cands.iter_mut() {
-            let healthy_fraction = c.healthy as f64 / c.total as f64;
-            c.share = (healthy_fraction * overprovision).min(left);
-            left -= c.share;
+    let eligible =
+        |e: &Endpoint| family.matches(&e.address) && cands.iter().any(|c| c.region == e.region);
+    let any_undrained = service
+        .endpoints
+        .iter()
+        .zip(health.endpoints)
+        .any(|(e, s)| *s != EndpointState::Drained && eligible(e));
+    for (e, s) in service.endpoints.iter().zip(health.endpoints) {
+        if !eligible(e) || (any_undrained && *s == EndpointState::Drained) {
+            continue;
         }
-        let assigned = 1.0 - left;
-        if assigned > 0.0 && left > 1e-12 {
-            cands.iter_mut().for_each(|c| c.share /= assigned);
-        }
-    } else {
-        cands
-            .iter_mut()
-            .for_each(|c| c.share = c.healthy as f64 / healthy_total as f64);
-    }
-
-    // 4. Pick a region by the client network's hash.
-    let hash_prefix = match client.addr {
-        IpAddr::V4(_) => HASH_PREFIX_V4,
-        IpAddr::V6(_) => HASH_PREFIX_V6,
-    }
-    .min(client.source_prefix);
-    let hash_net = mask(client.addr, hash_prefix);
-    let mut stream = HashStream::new(hash_net, hash_prefix, service.salt);
-    let draw = stream.unit();
-    let mut depends_on_hash = cands.iter().filter(|c| c.share > 0.0).count() > 1;
-    let mut picked = cands.iter().rposition(|c| c.share > 0.0).unwrap_or(0);
-    let mut acc = 0.0;
-    for (i, c) in cands.iter().enumerate() {
-        acc += c.share;
-        if c.share > 0.0 && draw < acc {
-            picked = i;
+        if !decision.push(e.address) {
             break;
         }
     }
+}
 
-    // 5. Endpoints: weighted by capacity inside the picked region, then the next ones.
-    let want = service.max_answers.clamp(1, MAX_ANSWERS);
+/// Step 3: each candidate's share of all client networks and, for a priority ranking, the
+/// fraction of the networks reaching it that it keeps. A priority region keeps `healthy
+/// fraction × overprovision` of all traffic, capped by what the regions before it left;
+/// when all of them together cannot take everything, the shares are scaled up in
+/// proportion. `weighted`: shares by healthy capacity.
+fn shares(service: &Service, ranking: Ranking, cands: &mut [Candidate]) {
+    if !ranking.priority {
+        let healthy_total: u64 = cands.iter().map(|c| c.healthy).sum();
+        for c in cands.iter_mut() {
+            c.share = c.healthy as f64 / healthy_total as f64;
+        }
+        return;
+    }
+    let mut left = 1.0f64;
+    for c in cands.iter_mut() {
+        let healthy_fraction = c.healthy as f64 / c.total as f64;
+        c.share = (healthy_fraction * service.overprovision).min(left);
+        c.keep = if left > 0.0 { c.share / left } else { 0.0 };
+        left -= c.share;
+    }
+    let assigned = 1.0 - left;
+    if assigned > 0.0 && left > 1e-12 {
+        cands.iter_mut().for_each(|c| c.share /= assigned);
+    }
+}
+
+/// Step 4: the candidate that answers the client network (an index into `cands`).
+///
+/// Priority: walk the regions in rank order. A region keeps the network when the
+/// network's first choice there (its best-ranked endpoint, up or not) is up: that is the
+/// region's healthy fraction of the networks reaching it. When the region may keep more
+/// (`keep` above its healthy fraction, by overprovisioning), it also keeps the networks
+/// whose draw for the region falls in that extra part. The others walk on. Networks that
+/// no region kept (all short of capacity) go to the best-ranked healthy endpoint of all,
+/// weighted by the regions' shares. `weighted`: the best-ranked healthy endpoint of all.
+fn pick_region(
+    service: &Service,
+    regions: &[Region],
+    health: &Health<'_>,
+    family: Family,
+    ranking: Ranking,
+    net: &NetworkHash,
+    cands: &mut [Candidate],
+) -> usize {
+    if !ranking.priority {
+        let best = best_healthy(service, health, family, net, cands, |_| 1.0);
+        cands[best].outcome = Outcome::BestOfAll;
+        return best;
+    }
+    for (i, c) in cands.iter_mut().enumerate() {
+        c.first_choice = first_choice(service, family, net, c.region);
+        let first_up = c
+            .first_choice
+            .is_some_and(|e| health.endpoints[e] == EndpointState::Up);
+        if first_up && c.keep > 0.0 {
+            c.outcome = Outcome::FirstChoiceUp;
+            return i;
+        }
+        let healthy_fraction = c.healthy as f64 / c.total as f64;
+        if c.healthy > 0 && c.keep > healthy_fraction {
+            let extra = (c.keep - healthy_fraction) / (1.0 - healthy_fraction);
+            if net.region_draw(&regions[c.region].name) < extra {
+                c.outcome = Outcome::Overprovisioned;
+                return i;
+            }
+        }
+        c.outcome = Outcome::PassedOn;
+    }
+    let best = best_healthy(service, health, family, net, cands, |c| {
+        c.share / c.healthy.max(1) as f64
+    });
+    cands[best].outcome = Outcome::Leftover;
+    best
+}
+
+/// The network's best-ranked endpoint of `family` in `region`, whatever its health
+/// (endpoints of capacity 0 are never ranked).
+fn first_choice(
+    service: &Service,
+    family: Family,
+    net: &NetworkHash,
+    region: usize,
+) -> Option<usize> {
+    let mut best: Option<(f64, usize)> = None;
+    for (i, e) in service.endpoints.iter().enumerate() {
+        if e.region == region && family.matches(&e.address) && e.capacity > 0 {
+            let s = net.score(e, 1.0);
+            if best.is_none_or(|(b, _)| s < b) {
+                best = Some((s, i));
+            }
+        }
+    }
+    best.map(|(_, i)| i)
+}
+
+/// The candidate holding the network's best-ranked healthy endpoint among all candidates,
+/// each endpoint's capacity multiplied by `region_weight` of its region.
+fn best_healthy(
+    service: &Service,
+    health: &Health<'_>,
+    family: Family,
+    net: &NetworkHash,
+    cands: &[Candidate],
+    region_weight: impl Fn(&Candidate) -> f64,
+) -> usize {
+    let mut best: Option<(f64, usize)> = None;
+    for (e, s) in service.endpoints.iter().zip(health.endpoints) {
+        if *s != EndpointState::Up || e.capacity == 0 || !family.matches(&e.address) {
+            continue;
+        }
+        let Some(ci) = cands.iter().position(|c| c.region == e.region) else {
+            continue;
+        };
+        let score = net.score(e, region_weight(&cands[ci]));
+        if best.is_none_or(|(b, _)| score < b) {
+            best = Some((score, ci));
+        }
+    }
+    best.map_or(0, |(_, ci)| ci)
+}
+
+/// Step 5: up to `want` addresses: the healthy endpoints of the picked region in the
+/// client network's ranking, then those of the other candidates in rank order. True when
+/// some region had more healthy endpoints than were taken (the pick depended on the hash).
+#[allow(clippy::too_many_arguments)]
+fn pick_endpoints(
+    service: &Service,
+    health: &Health<'_>,
+    family: Family,
+    net: &NetworkHash,
+    cands: &[Candidate],
+    picked: usize,
+    want: usize,
+    decision: &mut Decision,
+) -> bool {
+    let mut more_than_taken = false;
     let order = std::iter::once(picked).chain((0..cands.len()).filter(|&i| i != picked));
     for i in order {
         if decision.len() >= want {
             break;
         }
         let region = cands[i].region;
-        let up = |e: &&crate::config::Endpoint| e.region == region && family.matches(&e.address);
-        let mut pool = [(0usize, 0u64); MAX_ANSWERS * 4];
-        let mut k = 0;
-        for (idx, (e, s)) in service.endpoints.iter().zip(health.endpoints).enumerate() {
-            if up(&e) && *s == EndpointState::Up && e.capacity > 0 && k < pool.len() {
-                pool[k] = (idx, e.capacity as u64);
-                k += 1;
-            }
-        }
+        let eligible = |e: &Endpoint, s: &EndpointState| {
+            e.region == region
+                && family.matches(&e.address)
+                && *s == EndpointState::Up
+                && e.capacity > 0
+        };
+        let healthy = service
+            .endpoints
+            .iter()
+            .zip(health.endpoints)
+            .filter(|(e, s)| eligible(e, s))
+            .count();
         let need = want - decision.len();
-        if k > need {
-            depends_on_hash = true;
-        }
-        let pool = &mut pool[..k];
-        for _ in 0..need.min(k) {
-            let total: u64 = pool.iter().map(|p| p.1).sum();
-            if total == 0 {
-                break;
-            }
-            let mut r = stream.next() % total;
-            let j = pool.iter().position(|p| {
-                if r < p.1 {
-                    true
-                } else {
-                    r -= p.1;
-                    false
+        more_than_taken |= healthy > need;
+        // Selection, best first: the least (score, index) above the last one taken.
+        let mut last: Option<(f64, usize)> = None;
+        for _ in 0..need.min(healthy) {
+            let mut next: Option<(f64, usize)> = None;
+            for (j, (e, s)) in service.endpoints.iter().zip(health.endpoints).enumerate() {
+                if !eligible(e, s) {
+                    continue;
                 }
-            });
-            let j = j.unwrap_or(0);
-            decision.push(service.endpoints[pool[j].0].address);
-            pool[j].1 = 0;
+                let key = (net.score(e, 1.0), j);
+                let after_last = last.is_none_or(|l| key_cmp(key, l).is_gt());
+                if after_last && next.is_none_or(|n| key_cmp(key, n).is_lt()) {
+                    next = Some(key);
+                }
+            }
+            let Some(key) = next else { break };
+            decision.push(service.endpoints[key.1].address);
+            last = Some(key);
         }
     }
-    if depends_on_hash {
-        scope = scope.max(hash_prefix);
-    }
-    decision.scope = scope.min(client.source_prefix);
-    decision.region = Some(cands[picked].region);
-    if let Some(t) = trace {
-        t.ranking = ranking;
-        t.regions = cands.iter().map(region_trace).collect();
-        t.hash_network = Some((hash_net, hash_prefix));
-        t.draw = draw;
-        t.picked_region = Some(cands[picked].region);
-    }
-    decision
+    more_than_taken
 }
 
-fn region_trace(c: &Candidate) -> RegionTrace {
+fn key_cmp(a: (f64, usize), b: (f64, usize)) -> std::cmp::Ordering {
+    a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
+}
+
+/// Step 6, ECS scope: the route and location bits, the hashed network's length when the
+/// answer depended on the hash, and never more than the client sent.
+fn scope_of(scope: u8, depends_on_hash: bool, net: &NetworkHash, client: &Client<'_>) -> u8 {
+    let scope = if depends_on_hash {
+        scope.max(net.prefix)
+    } else {
+        scope
+    };
+    scope.min(client.source_prefix)
+}
+
+fn region_trace(service: &Service, c: &Candidate) -> RegionTrace {
     RegionTrace {
         region: c.region,
         distance_km: (c.distance_km > 0.0).then_some(c.distance_km),
         healthy_capacity: c.healthy,
         total_capacity: c.total,
         share: c.share,
+        keep: c.keep,
+        first_choice: c.first_choice.map(|i| service.endpoints[i].address),
+        outcome: c.outcome,
     }
 }
 
@@ -457,29 +696,72 @@ pub fn distance_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     2.0 * 6371.0 * h.sqrt().min(1.0).asin()
 }
 
-/// A deterministic stream of pseudo-random numbers seeded by the client network and the
-/// service (splitmix64): the same network gets the same draws after a restart.
-struct HashStream(u64);
+/// A client network's hash: the network (the client's /24 or /56, or its ECS prefix when
+/// shorter) and a seed from it and the service salt. The same network ranks the endpoints
+/// the same way after a restart, and after the endpoints or regions are reordered in the
+/// config (endpoints are known by address, regions by name).
+struct NetworkHash {
+    network: IpAddr,
+    prefix: u8,
+    seed: u64,
+}
 
-impl HashStream {
-    fn new(net: IpAddr, prefix: u8, salt: u64) -> HashStream {
-        let bits = match net {
-            IpAddr::V4(a) => u32::from(a) as u128,
-            IpAddr::V6(a) => u128::from(a),
-        };
-        let seed =
-            salt ^ (bits as u64) ^ ((bits >> 64) as u64).rotate_left(17) ^ ((prefix as u64) << 56);
-        HashStream(seed)
+impl NetworkHash {
+    fn of(client: &Client<'_>, salt: u64) -> NetworkHash {
+        let prefix = match client.addr {
+            IpAddr::V4(_) => HASH_PREFIX_V4,
+            IpAddr::V6(_) => HASH_PREFIX_V6,
+        }
+        .min(client.source_prefix);
+        let network = mask(client.addr, prefix);
+        let bits = addr_bits(network);
+        let low = mix(bits as u64 ^ ((prefix as u64) << 56));
+        let seed = mix(salt ^ low ^ mix((bits >> 64) as u64).rotate_left(17));
+        NetworkHash {
+            network,
+            prefix,
+            seed,
+        }
     }
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+
+    /// Weighted rendezvous score of an endpoint for this network: `-ln(u) / weight`, `u`
+    /// in (0, 1] from the network and the endpoint's address. Lower ranks first; over
+    /// many networks an endpoint ranks first in proportion to its weight.
+    fn score(&self, e: &Endpoint, region_weight: f64) -> f64 {
+        let weight = e.capacity as f64 * region_weight;
+        if !(weight > 0.0 && weight.is_finite()) {
+            return f64::INFINITY;
+        }
+        let bits = addr_bits(e.address);
+        let family = if e.address.is_ipv4() { 4 } else { 6 };
+        let key = mix(mix(bits as u64 ^ family) ^ (bits >> 64) as u64);
+        let h = mix(self.seed ^ key);
+        let u = ((h >> 11) + 1) as f64 / (1u64 << 53) as f64;
+        -u.ln() / weight
     }
-    /// A draw in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+
+    /// This network's draw in [0, 1) for a region, known by name.
+    fn region_draw(&self, name: &str) -> f64 {
+        let mut k = 0xCBF2_9CE4_8422_2325u64; // FNV-1a
+        for b in name.bytes() {
+            k = (k ^ b as u64).wrapping_mul(0x0100_0000_01B3);
+        }
+        let h = mix(self.seed ^ mix(k));
+        (h >> 11) as f64 / (1u64 << 53) as f64
     }
+}
+
+fn addr_bits(a: IpAddr) -> u128 {
+    match a {
+        IpAddr::V4(a) => u32::from(a) as u128,
+        IpAddr::V6(a) => u128::from(a),
+    }
+}
+
+/// splitmix64's step and finalizer: a bijective mix of 64 bits.
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }

@@ -3,7 +3,6 @@
 use super::*;
 use crate::config::{self, Config, Service};
 use crate::geo::{CoordinatesFrom, Location};
-use crate::health::HealthTable;
 use hickory_proto::rr::Name;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -39,6 +38,30 @@ fn setup(services: &str) -> (Config, Vec<Service>) {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     (config, services)
+}
+
+/// Endpoint states of each service, as the health table would hold them (route knows no
+/// health module).
+struct HealthTable(Vec<Vec<EndpointState>>);
+
+impl HealthTable {
+    fn all_up(services: &[Service]) -> HealthTable {
+        HealthTable(
+            services
+                .iter()
+                .map(|s| vec![EndpointState::Up; s.endpoints.len()])
+                .collect(),
+        )
+    }
+    fn set(&mut self, service: usize, endpoint: usize, state: EndpointState) {
+        self.0[service][endpoint] = state;
+    }
+    fn service(&self, service: usize) -> Health<'_> {
+        Health {
+            endpoints: &self.0[service],
+            ttl_cap: None,
+        }
+    }
 }
 
 fn at(country: &str, continent: &str, lat: f64, lon: f64, prefix: u8) -> Location {
@@ -510,4 +533,236 @@ fn explain_trace_records_the_steps() {
     assert_eq!(trace.regions[2].share, 0.0);
     assert_eq!(trace.hash_network, Some(("192.0.2.0".parse().unwrap(), 24)));
     assert!(!d.is_empty());
+    // The walk: regions before the picked one passed the network on because its first
+    // choice there is down; the picked one kept it on its first choice.
+    let picked = trace
+        .regions
+        .iter()
+        .position(|r| Some(r.region) == trace.picked_region)
+        .unwrap();
+    for r in &trace.regions[..picked] {
+        assert_eq!(r.outcome, Outcome::PassedOn);
+        assert_eq!(r.first_choice, Some("198.51.100.2".parse().unwrap()));
+    }
+    assert_eq!(trace.regions[picked].outcome, Outcome::FirstChoiceUp);
+    assert_eq!(
+        trace.regions[picked].first_choice,
+        d.addresses().next(),
+        "answered on its first choice"
+    );
+    assert!((trace.regions[0].keep - 0.5).abs() < 1e-9);
+}
+
+// Minimal disruption: each client network ranks the endpoints by rendezvous hashing, so a
+// change of health moves only the networks it must. Measured over NETWORKS synthetic /24s.
+
+const NETWORKS: u32 = 16384;
+
+/// The first address answered to each of NETWORKS client /24s.
+fn picks(config: &Config, svc: &Service, health: &HealthTable, loc: &Location) -> Vec<String> {
+    (0..NETWORKS)
+        .map(|i| {
+            let addr = format!("10.{}.{}.7", (i >> 8) & 0xFF, i & 0xFF);
+            let d = ask(config, svc, health, &addr, loc, Family::V4);
+            d.addresses()
+                .next()
+                .map(|a| a.to_string())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Of the networks whose pick in `before` satisfies `from`, the fraction whose pick in
+/// `after` satisfies `to`.
+fn fraction(
+    before: &[String],
+    after: &[String],
+    from: impl Fn(&str) -> bool,
+    to: impl Fn(&str, &str) -> bool,
+) -> f64 {
+    let (mut n, mut hit) = (0, 0);
+    for (b, a) in before.iter().zip(after) {
+        if from(b) {
+            n += 1;
+            hit += to(b, a) as u32;
+        }
+    }
+    assert!(n > 0, "no network matched");
+    hit as f64 / n as f64
+}
+
+const FOUR: &str = r#"
+[services.www]
+endpoints = [
+  { region = "us-east", address = "198.51.100.1" },
+  { region = "us-east", address = "198.51.100.2" },
+  { region = "us-east", address = "198.51.100.3" },
+  { region = "us-east", address = "198.51.100.4" },
+]
+"#;
+
+#[test]
+fn one_of_four_failing_moves_only_its_own_networks() {
+    let (config, services) = setup(FOUR);
+    let svc = &services[0];
+    let all_up = HealthTable::all_up(&services);
+    let before = picks(&config, svc, &all_up, &new_york());
+    for failed in 0..4 {
+        let gone = svc.endpoints[failed].address.to_string();
+        let mut health = HealthTable::all_up(&services);
+        health.set(0, failed, EndpointState::Down);
+        let after = picks(&config, svc, &health, &new_york());
+        let others_moved = fraction(&before, &after, |b| b != gone, |b, a| a != b);
+        eprintln!(
+            "{gone} down: {:.4} of the others' networks moved",
+            others_moved
+        );
+        assert!(others_moved < 0.02, "{gone}: {others_moved}");
+        // Its own networks spread evenly over the three left.
+        for (i, e) in svc
+            .endpoints
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != failed)
+        {
+            let to_e = fraction(
+                &before,
+                &after,
+                |b| b == gone,
+                |_, a| a == e.address.to_string(),
+            );
+            eprintln!("  {gone}'s networks to {}: {to_e:.4}", e.address);
+            assert!((to_e - 1.0 / 3.0).abs() < 0.05, "{gone} -> #{i}: {to_e}");
+        }
+        assert!(after.iter().all(|a| *a != gone));
+        // (c) Recovery: every network back on exactly its earlier pick.
+        assert_eq!(
+            picks(&config, svc, &all_up, &new_york()),
+            before,
+            "{gone} back"
+        );
+    }
+}
+
+#[test]
+fn config_order_does_not_reshuffle_the_networks() {
+    let (config, services) = setup(FOUR);
+    let reversed: String = {
+        let mut lines: Vec<&str> = FOUR.lines().collect();
+        lines[3..7].reverse();
+        lines.join("\n")
+    };
+    let (_, reordered) = setup(&reversed);
+    assert_ne!(services[0].endpoints[0], reordered[0].endpoints[0]);
+    let health = HealthTable::all_up(&services);
+    assert_eq!(
+        picks(&config, &services[0], &health, &new_york()),
+        picks(&config, &reordered[0], &health, &new_york())
+    );
+}
+
+#[test]
+fn a_region_losing_an_endpoint_spills_only_that_endpoints_networks() {
+    // (overprovision, share of the lost endpoint's networks that leave us-east)
+    let rows: &[(f64, f64)] = &[(1.0, 1.0), (1.4, 0.6)];
+    for &(overprovision, leave) in rows {
+        let (config, services) = setup(&SPILL.replace(
+            "[services.www]",
+            &format!("[services.www]\noverprovision = {overprovision}"),
+        ));
+        let svc = &services[0];
+        let all_up = HealthTable::all_up(&services);
+        let before = picks(&config, svc, &all_up, &new_york());
+        let (kept, lost) = ("198.51.100.1", "198.51.100.2");
+        let mut health = HealthTable::all_up(&services);
+        health.set(0, 1, EndpointState::Down);
+        let after = picks(&config, svc, &health, &new_york());
+        let kept_moved = fraction(&before, &after, |b| b == kept, |b, a| a != b);
+        let lost_left = fraction(&before, &after, |b| b == lost, |_, a| a == "198.51.100.3");
+        let lost_stayed = fraction(&before, &after, |b| b == lost, |_, a| a == kept);
+        eprintln!(
+            "overprovision {overprovision}: {kept_moved:.4} of {kept}'s networks moved, \
+             {lost_left:.4} of {lost}'s spilled to us-west, {lost_stayed:.4} stayed on {kept}"
+        );
+        assert!(kept_moved < 0.02, "{overprovision}: {kept_moved}");
+        assert!(
+            (lost_left - leave).abs() < 0.03,
+            "{overprovision}: {lost_left}"
+        );
+        assert!((lost_left + lost_stayed - 1.0).abs() < 1e-9);
+        // us-west down too: only the networks it had taken over go one further.
+        health.set(0, 2, EndpointState::Down);
+        let further = picks(&config, svc, &health, &new_york());
+        let moved = fraction(&after, &further, |b| b != "198.51.100.3", |b, a| a != b);
+        assert!(moved < 0.02, "{overprovision}: {moved}");
+        assert!(further.iter().all(|a| a != "198.51.100.3"));
+        // (c) Recovery, in any order: every network back on exactly its earlier pick.
+        health.set(0, 1, EndpointState::Up);
+        health.set(0, 2, EndpointState::Up);
+        assert_eq!(picks(&config, svc, &health, &new_york()), before);
+    }
+}
+
+#[test]
+fn weighted_shares_hold_and_a_failure_moves_only_its_networks() {
+    let (config, services) = setup(
+        r#"
+[services.www]
+endpoints = [
+  { region = "us-east", address = "198.51.100.1", capacity = 10 },
+  { region = "us-east", address = "198.51.100.2", capacity = 20 },
+  { region = "us-east", address = "198.51.100.3", capacity = 30 },
+  { region = "us-east", address = "198.51.100.4", capacity = 40 },
+]
+"#,
+    );
+    let svc = &services[0];
+    let mut health = HealthTable::all_up(&services);
+    let got = shares(&config, svc, &health, &new_york(), NETWORKS);
+    close(
+        &got,
+        &[
+            ("198.51.100.1", 0.1),
+            ("198.51.100.2", 0.2),
+            ("198.51.100.3", 0.3),
+            ("198.51.100.4", 0.4),
+        ],
+    );
+    let before = picks(&config, svc, &health, &new_york());
+    health.set(0, 3, EndpointState::Down);
+    close(
+        &shares(&config, svc, &health, &new_york(), NETWORKS),
+        &[
+            ("198.51.100.1", 1.0 / 6.0),
+            ("198.51.100.2", 2.0 / 6.0),
+            ("198.51.100.3", 3.0 / 6.0),
+        ],
+    );
+    let after = picks(&config, svc, &health, &new_york());
+    let moved = fraction(&before, &after, |b| b != "198.51.100.4", |b, a| a != b);
+    assert!(moved < 0.02, "{moved}");
+}
+
+#[test]
+fn max_answers_takes_the_top_of_the_same_ranking() {
+    let (config, services) = setup(FOUR);
+    let (_, three) = setup(&FOUR.replace("[services.www]", "[services.www]\nmax_answers = 3"));
+    let mut health = HealthTable::all_up(&services);
+    health.set(0, 2, EndpointState::Down);
+    for i in 0..2000u32 {
+        let addr = format!("10.{}.{}.7", i >> 8, i & 0xFF);
+        let one = ask(
+            &config,
+            &services[0],
+            &health,
+            &addr,
+            &new_york(),
+            Family::V4,
+        );
+        let top = ask(&config, &three[0], &health, &addr, &new_york(), Family::V4);
+        let top = addrs(&top);
+        assert_eq!(top.len(), 3);
+        assert_eq!(top[0], addrs(&one)[0], "{addr}");
+        assert!(!top.contains(&"198.51.100.3".to_string()));
+    }
 }

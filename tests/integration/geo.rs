@@ -296,6 +296,13 @@ fn explain_server_asks_the_running_server() {
         run.stdout
     );
     assert!(run.stdout.contains("GB, EU"), "{}", run.stdout);
+    // The server's own health, and it says so.
+    assert!(
+        run.stdout
+            .contains("health:    live: the server's current view"),
+        "{}",
+        run.stdout
+    );
     assert!(
         run.stdout.contains("answer:    2001:db8:e1::10"),
         "{}",

@@ -10,6 +10,7 @@ mod cname;
 mod delegation;
 mod ecs;
 mod edns;
+mod explain;
 mod fleet;
 mod geo;
 mod malformed;

@@ -1,10 +1,10 @@
 //! `explain`: the decision for one name and client, step by step, for people and for JSON.
 //!
-//! It runs [`super::decide`] with a [`Trace`], never a second implementation, and only
+//! It runs [`route::decide`](crate::route::decide) with a [`Trace`], never a second implementation, and only
 //! formats what the trace and the decision say.
 
-use super::{Client, Decision, Family, Trace, decide, mask};
 use crate::geo::CoordinatesFrom;
+use crate::route::{Client, Decision, EndpointState, Family, Trace, decide, mask};
 use crate::snapshot::Snapshot;
 use crate::zone::Found;
 use hickory_proto::rr::Name;
@@ -17,6 +17,10 @@ use std::net::IpAddr;
 pub struct Explanation {
     pub name: String,
     pub qtype: String,
+    /// Which endpoint health the decision used: the server's live view, a saved file, or
+    /// none (all up).
+    #[serde(default)]
+    pub health: String,
     /// `None` for a name answered from the zone file.
     pub service: Option<ServiceInfo>,
     pub client: ClientInfo,
@@ -25,8 +29,8 @@ pub struct Explanation {
     pub ranking: String,
     pub regions: Vec<RegionInfo>,
     pub all_down: bool,
+    /// The client network whose hash ranks the endpoints.
     pub hash_network: Option<String>,
-    pub draw: f64,
     pub picked_region: Option<String>,
     pub answer: Vec<IpAddr>,
     pub ttl: u32,
@@ -66,6 +70,15 @@ pub struct RegionInfo {
     pub healthy_capacity: u64,
     pub total_capacity: u64,
     pub share: f64,
+    /// Fraction of the client networks reaching this region that it keeps.
+    #[serde(default)]
+    pub keep: f64,
+    /// This client network's best-ranked endpoint in the region, up or not.
+    #[serde(default)]
+    pub first_choice: Option<IpAddr>,
+    /// What the region did with this client network.
+    #[serde(default)]
+    pub outcome: String,
     pub endpoints: Vec<EndpointInfo>,
 }
 
@@ -90,6 +103,10 @@ pub enum ExplainError {
 fn code(c: Option<[u8; 2]>) -> Option<String> {
     c.map(|c| String::from_utf8_lossy(&c).into_owned())
 }
+
+/// What [`Explanation::health`] says by default: the snapshot's own health, which in the
+/// server is its live view. A caller that loaded health elsewhere says so instead.
+pub const LIVE_HEALTH: &str = "live: the server's current view";
 
 /// Explains the answer to `name` (`family` A or AAAA) for a client at `addr`/`prefix`.
 pub fn explain(
@@ -140,6 +157,9 @@ pub fn explain(
             healthy_capacity: r.healthy_capacity,
             total_capacity: r.total_capacity,
             share: r.share,
+            keep: r.keep,
+            first_choice: r.first_choice,
+            outcome: r.outcome.describe().into(),
             endpoints: svc
                 .endpoints
                 .iter()
@@ -149,9 +169,9 @@ pub fn explain(
                     address: e.address,
                     capacity: e.capacity,
                     state: match s {
-                        super::EndpointState::Up => "up",
-                        super::EndpointState::Down => "down",
-                        super::EndpointState::Drained => "drained",
+                        EndpointState::Up => "up",
+                        EndpointState::Down => "down",
+                        EndpointState::Drained => "drained",
                     }
                     .into(),
                 })
@@ -204,6 +224,7 @@ pub fn explain(
     Ok(Explanation {
         name: svc.name.to_ascii(),
         qtype: if family == Family::V6 { "AAAA" } else { "A" }.into(),
+        health: LIVE_HEALTH.into(),
         service: Some(ServiceInfo {
             name: svc.name.to_ascii(),
             defined_at: format!("{}:{}", svc.file.display(), svc.line),
@@ -243,7 +264,6 @@ pub fn explain(
         regions,
         all_down: trace.all_down,
         hash_network: trace.hash_network.map(|(a, p)| format!("{a}/{p}")),
-        draw: trace.draw,
         picked_region: trace.picked_region.map(region_name),
         answer: decision.addresses().collect(),
         ttl: decision.ttl,
@@ -283,6 +303,7 @@ impl fmt::Display for Explanation {
             "location:  {place}{coords}; database network {} in {db}",
             l.network
         )?;
+        writeln!(f, "health:    {}", self.health)?;
         writeln!(
             f,
             "route:     {}",
@@ -309,18 +330,26 @@ impl fmt::Display for Explanation {
                 r.share * 100.0
             )?;
             for e in &r.endpoints {
+                let first = if r.first_choice == Some(e.address) {
+                    "  <- first choice"
+                } else {
+                    ""
+                };
                 writeln!(
                     f,
-                    "       {} capacity {} {}",
+                    "       {} capacity {} {}{first}",
                     e.address, e.capacity, e.state
                 )?;
             }
+            if !r.outcome.is_empty() && r.outcome != "not reached" {
+                writeln!(f, "       -> {}", r.outcome)?;
+            }
         }
         if self.all_down {
-            writeln!(f, "health:    no endpoint is healthy: on_all_down decides")?;
+            writeln!(f, "all down:  no endpoint is healthy: on_all_down decides")?;
         }
         if let Some(h) = &self.hash_network {
-            writeln!(f, "hash:      {h} draws {:.4}", self.draw)?;
+            writeln!(f, "hash:      {h} ranks the endpoints (rendezvous)")?;
         }
         let answer: Vec<String> = self.answer.iter().map(|a| a.to_string()).collect();
         writeln!(
