@@ -5,7 +5,8 @@
 //! - `zone`: RFC 1035 master files → immutable [`zone::Zones`] with precomputed answers.
 //! - `geo`: a MaxMind-format database → [`geo::Location`] of an address.
 //! - `route`: the decision: `route::decide` picks the addresses of a load-balanced name.
-//! - `health`: endpoint health as the DNS path reads it ([`health::HealthTable`]).
+//! - `health`: checks, probers, quorum and the [`health::HealthTable`] the DNS path reads.
+//! - `control`: the control task: reports, reloads, drains → the one writer of [`snapshot::Live`].
 //! - `dns`: the wire protocol: query parsing, response rendering, UDP and TCP listeners.
 //! - `snapshot`: [`snapshot::Snapshot`] (everything a query reads) and [`snapshot::Live`], its atomic swap.
 //! - `api`: the HTTP API (status, explain, reload, drains, fleet reports, metrics, status page).
@@ -14,6 +15,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod dns;
 pub mod geo;
 pub mod health;

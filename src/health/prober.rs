@@ -4,12 +4,14 @@
 //! id), run with bounded concurrency, and debounced by `rise`/`fall` into this prober's
 //! vote. Votes go out in batches every half second, at once when one flips. A failure on
 //! our own side (`NoVote`) sends nothing, so our vote goes stale instead of wrong. `serve`
-//! runs one that reports to its own health task; `meridian probe` runs one that fetches
+//! runs one that reports to its own control task; `meridian probe` runs one that fetches
 //! targets from servers over HTTP and reports to all of them.
+//!
+//! All scheduling runs on `tokio::time` (its `Instant`, `interval`), so tests can run it
+//! under a paused clock with a fake [`CheckRunner`].
 
-use super::check::{Checker, Target, Verdict};
+use super::check::{Checker, Observation, Target, Verdict};
 use super::fleet::{Report, ReportBatch, TargetSpec};
-use super::task::HealthHandle;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -65,35 +67,41 @@ pub trait ReportSink: Send + 'static {
     fn send(&mut self, batch: ReportBatch) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
 }
 
-/// The local prober's sink: straight into this server's health task.
-struct LocalSink(HealthHandle);
+/// What runs one check: the real [`Checker`], or a fake in tests.
+pub trait CheckRunner: Send + Sync + 'static {
+    fn run<'a>(
+        &'a self,
+        target: &'a Target,
+    ) -> Pin<Box<dyn Future<Output = Observation> + Send + 'a>>;
+}
 
-impl ReportSink for LocalSink {
-    fn send(&mut self, batch: ReportBatch) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        Box::pin(async move {
-            match self.0.report(batch).await {
-                Ok(Err(e)) => tracing::warn!("local prober report refused: {e}"),
-                Err(e) => tracing::debug!("local prober: {e}"),
-                Ok(Ok(_)) => {}
-            }
-        })
+impl CheckRunner for Checker {
+    fn run<'a>(
+        &'a self,
+        target: &'a Target,
+    ) -> Pin<Box<dyn Future<Output = Observation> + Send + 'a>> {
+        Box::pin(self.check(target))
     }
 }
 
-/// Starts the prober that `serve` runs, named after the server's region.
-pub fn spawn_local(region: &str, health: HealthHandle) -> Result<(), super::check::CheckerError> {
+/// Starts the prober that `serve` runs, named after the server's region, checking the
+/// targets `targets` gives and reporting to `sink` (the server's own control task).
+pub fn spawn_local(
+    region: &str,
+    targets: watch::Receiver<Arc<Vec<TargetSpec>>>,
+    sink: impl ReportSink,
+) -> Result<(), super::check::CheckerError> {
     let checker = Checker::new(None)?;
     let name = format!(
         "local-{}",
         if region.is_empty() { "server" } else { region }
     );
-    let targets = health.targets();
     let prober = Prober {
         name,
         region: region.to_string(),
         checker: Arc::new(checker),
     };
-    tokio::spawn(prober.run(targets, LocalSink(health)));
+    tokio::spawn(prober.run(targets, sink));
     Ok(())
 }
 
@@ -101,7 +109,7 @@ pub fn spawn_local(region: &str, health: HealthHandle) -> Result<(), super::chec
 pub struct Prober {
     pub name: String,
     pub region: String,
-    pub checker: Arc<Checker>,
+    pub checker: Arc<dyn CheckRunner>,
 }
 
 struct Scheduled {
@@ -190,7 +198,7 @@ impl Prober {
                         let permits = permits.clone();
                         tokio::spawn(async move {
                             let Ok(_permit) = permits.acquire_owned().await else { return };
-                            let obs = checker.check(&target).await;
+                            let obs = checker.run(&target).await;
                             let _ = tx.send((id, obs)).await;
                         });
                     }

@@ -310,7 +310,7 @@ fn post_reload_picks_up_a_new_endpoint_and_refuses_a_broken_edit() {
     reload_flow(7, |server, refusal_expected| {
         let r = server.post("/v1/reload", None);
         if refusal_expected {
-            assert_eq!(r.status, 400, "a broken edit must be refused: {}", r.body);
+            assert_eq!(r.status, 422, "a broken edit must be refused: {}", r.body);
             r.json()["error"].as_str().unwrap().to_string()
         } else {
             assert_eq!(r.status, 200, "{}", r.body);
