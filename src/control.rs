@@ -64,8 +64,10 @@ pub enum DrainError {
     UnknownRegion { region: String, known: Vec<String> },
     #[error(transparent)]
     Stopped(#[from] Stopped),
-    /// The drain is applied to answers (traffic moves at once), but `state_dir` could not
-    /// be written, so a restart would forget it. Asking again retries the save.
+    /// The drain is applied to answers (traffic moves at once: an operator draining a
+    /// region in an incident should not wait for a disk), but `state_dir` could not be
+    /// written, so a restart would forget it. The task retries the save on every tick;
+    /// asking again says whether it has worked.
     #[error(
         "region {region:?} is {} in answers, but {source}; it will be lost if the server restarts",
         if *drained { "drained" } else { "undrained" }
@@ -166,14 +168,21 @@ impl Control {
 
     fn save(&mut self) -> Result<(), SaveError> {
         let result = self.store.save();
+        if result.is_ok() && self.unsaved {
+            tracing::info!("health state saved again");
+        }
         self.unsaved = result.is_err();
         result
     }
 
-    /// Saves, and logs a failure (for changes nobody is waiting on).
+    /// Saves, logging a failure once (for changes nobody is waiting on); while saves fail,
+    /// every tick tries again, quietly.
     fn save_or_log(&mut self) {
-        if let Err(e) = self.save() {
-            tracing::error!("{e}; will retry at the next change");
+        let was_unsaved = self.unsaved;
+        if let Err(e) = self.save()
+            && !was_unsaved
+        {
+            tracing::error!("{e}; retrying until it works");
         }
     }
 

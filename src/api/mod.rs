@@ -3,7 +3,7 @@
 //! `router(state)` builds the axum `Router`; handlers read the live snapshot or ask the
 //! control task, and compute no answers themselves (`explain` calls `route::decide`). Every
 //! POST and the fleet endpoints need `Authorization: Bearer <fleet token>`, compared in
-//! constant time. Errors are [`ApiError`]: a status code and a JSON reason; the control
+//! time that does not depend on where the bytes differ (only the length can show). Errors are [`ApiError`]: a status code and a JSON reason; the control
 //! plane's typed errors map onto it here, and only internal faults are logged.
 
 mod metrics;

@@ -385,6 +385,132 @@ pub async fn fetch_targets(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Checks that answer what `up` says, and note when they ran.
+    #[derive(Default)]
+    struct FakeChecks {
+        down: AtomicBool,
+        ran_at: Mutex<Vec<Instant>>,
+    }
+
+    impl CheckRunner for FakeChecks {
+        fn run<'a>(
+            &'a self,
+            _: &'a Target,
+        ) -> Pin<Box<dyn Future<Output = Observation> + Send + 'a>> {
+            Box::pin(async move {
+                self.ran_at.lock().unwrap().push(Instant::now());
+                let verdict = if self.down.load(Ordering::SeqCst) {
+                    Verdict::Down("test says down".into())
+                } else {
+                    Verdict::Up
+                };
+                Observation {
+                    verdict,
+                    rtt: Some(Duration::from_millis(1)),
+                }
+            })
+        }
+    }
+
+    /// Keeps every batch with the time it was sent.
+    #[derive(Clone, Default)]
+    struct Collect(Arc<Mutex<Vec<(Instant, ReportBatch)>>>);
+
+    impl ReportSink for Collect {
+        fn send(&mut self, batch: ReportBatch) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+            self.0.lock().unwrap().push((Instant::now(), batch));
+            Box::pin(async {})
+        }
+    }
+
+    fn spec(interval: Duration, fall: u32) -> TargetSpec {
+        TargetSpec {
+            id: "tcp://192.0.2.1:80#timeout=500ms".into(),
+            address: "192.0.2.1".parse().unwrap(),
+            kind: "tcp".into(),
+            port: 80,
+            path: String::new(),
+            host: None,
+            insecure: false,
+            expect: vec![(200, 399)],
+            body: None,
+            interval_ms: interval.as_millis() as u64,
+            timeout_ms: 500,
+            rise: 2,
+            fall,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn checks_keep_their_slot_and_a_flip_is_sent_at_the_fall_th_failure() {
+        let interval = Duration::from_secs(1);
+        let spec = spec(interval, 3);
+        let first = offset(&spec.id, interval);
+        let checks = Arc::new(FakeChecks::default());
+        let sink = Collect::default();
+        let (_targets_tx, targets) = watch::channel(Arc::new(vec![spec]));
+        let prober = Prober {
+            name: "p1".into(),
+            region: "eu-west".into(),
+            checker: checks.clone(),
+        };
+        let start = Instant::now();
+        tokio::spawn(prober.run(targets, sink.clone()));
+
+        // Five seconds of a healthy target: one check per interval, in the target's slot
+        // (its offset, to the scheduler's 20 ms resolution), never bunched.
+        tokio::time::sleep(Duration::from_millis(5010)).await;
+        let ran: Vec<Duration> = checks
+            .ran_at
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|t| *t - start)
+            .collect();
+        assert_eq!(ran.len(), 5, "{ran:?}");
+        for (k, at) in ran.iter().enumerate() {
+            let slot = first + interval * k as u32;
+            assert!(
+                *at >= slot && *at <= slot + TICK,
+                "check {k} at {at:?}, slot {slot:?}"
+            );
+        }
+        let sent = sink.0.lock().unwrap().clone();
+        assert!(!sent.is_empty() && sent.iter().all(|(_, b)| b.reports[0].up));
+
+        // The target fails from now on: `fall = 3` failed checks, then the down vote goes
+        // out at once (not at the next half-second flush).
+        checks.down.store(true, Ordering::SeqCst);
+        let failing = Instant::now();
+        sink.0.lock().unwrap().clear();
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let sent = sink.0.lock().unwrap().clone();
+        let (flip_at, flip) = sent
+            .iter()
+            .find(|(_, b)| !b.reports[0].up)
+            .expect("a down vote was sent");
+        let third_failure = checks.ran_at.lock().unwrap()[5 + 2];
+        assert!(
+            *flip_at >= third_failure && *flip_at <= third_failure + 2 * TICK,
+            "down vote sent {:?} after the third failed check",
+            *flip_at - third_failure
+        );
+        assert!(*flip_at - failing <= interval * 3 + TICK);
+        assert_eq!(flip.reports[0].reason, "test says down");
+        // While counting toward `fall`, the votes said up but changing.
+        let counting: Vec<bool> = sent
+            .iter()
+            .take_while(|(t, _)| t < flip_at)
+            .map(|(_, b)| b.reports[0].up && b.reports[0].changing)
+            .collect();
+        assert!(
+            !counting.is_empty() && counting.iter().all(|&c| c),
+            "{counting:?}"
+        );
+    }
 
     #[test]
     fn debounce_needs_fall_failures_and_rise_successes() {
