@@ -117,7 +117,7 @@ pub struct Control {
     store: HealthStore,
     live: Arc<Live>,
     targets: watch::Sender<Arc<Vec<TargetSpec>>>,
-    /// The last save failed: retry at the next chance, and say so to a drain.
+    /// The last save failed: every tick retries it, and a drain reports it.
     unsaved: bool,
 }
 

@@ -137,3 +137,25 @@ async fn a_refused_batch_is_400_and_changes_nothing() {
     let probers = f.control.inspect(|s| s.probers.len()).await.unwrap();
     assert_eq!(probers, 0);
 }
+
+#[test]
+fn control_plane_errors_map_to_status_codes() {
+    // (error, status): the variants the tests above cannot reach through a request.
+    let rows: [(ApiError, StatusCode); 3] = [
+        (
+            ReloadError::Internal("loader panicked".into()).into(),
+            StatusCode::INTERNAL_SERVER_ERROR,
+        ),
+        (
+            ReloadError::Stopped(Stopped).into(),
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
+        (
+            ReportError::Stopped(Stopped).into(),
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
+    ];
+    for (error, status) in rows {
+        assert_eq!(error.status(), status, "{error}");
+    }
+}
