@@ -1,8 +1,9 @@
 //! Everything one query reads, as one immutable value, and the atomic swap that replaces it.
 //!
-//! A reload builds a whole new [`Snapshot`] and stores it in [`Live`]; DNS workers load
-//! the current one once per batch and never wait for a lock held by slow work. Config and
-//! health live in the same snapshot, so an answer never mixes a new config with old health.
+//! A reload builds a whole new [`Snapshot`] (all endpoints up; the control task attaches
+//! the judged health before storing it in [`Live`]). DNS workers load the current one once
+//! per batch and never wait for a lock held by slow work. Config and health live in the
+//! same snapshot, so an answer never mixes a new config with old health.
 
 use crate::config::{Config, Service};
 use crate::geo::{GeoDb, Location};
@@ -35,7 +36,8 @@ pub struct GeoFile {
     pub fields: crate::config::GeoFields,
 }
 
-/// The answer swap: queries load it, reloads and health changes store a new one.
+/// The answer swap: queries load it; only the control task (`crate::control`) stores a
+/// new one, after a reload or a change of health.
 pub type Live = ArcSwap<Snapshot>;
 
 impl Snapshot {
@@ -86,7 +88,7 @@ impl Snapshot {
         })
     }
 
-    /// The same snapshot with another health table (the health task's swap).
+    /// The same snapshot with another health table (the control task's swap).
     pub fn with_health(&self, health: HealthTable) -> Snapshot {
         Snapshot {
             config: self.config.clone(),

@@ -1,8 +1,8 @@
 //! `GET /v1/status`: zones, regions, services and their endpoints with health, and what
 //! each prober last said about each endpoint (and how long ago).
 
+use crate::control::{self, ControlHandle as HealthHandle, Stopped};
 use crate::health::fleet::target_id;
-use crate::health::task::{HealthHandle, Stopped, now_ms};
 use crate::route::EndpointState;
 use serde::Serialize;
 use std::net::IpAddr;
@@ -77,7 +77,7 @@ pub async fn status(health: &HealthHandle) -> Result<Status, Stopped> {
     let snap2 = snap.clone();
     health
         .inspect(move |store| {
-            let now = now_ms();
+            let now = control::now();
             let snap = snap2;
             let regions = &snap.config.regions;
             let services = snap
@@ -105,8 +105,11 @@ pub async fn status(health: &HealthHandle) -> Result<Status, Stopped> {
                                         .map(|(p, v)| VoteStatus {
                                             prober: p.clone(),
                                             up: v.up,
-                                            age_ms: now.saturating_sub(v.at_ms),
-                                            fresh: now.saturating_sub(v.at_ms) <= interval * 3,
+                                            age_ms: v.age(now).as_millis() as u64,
+                                            fresh: v.is_fresh(
+                                                now,
+                                                std::time::Duration::from_millis(interval),
+                                            ),
                                             rtt_ms: v.rtt_ms,
                                             reason: v.reason.clone(),
                                         })
@@ -165,7 +168,8 @@ pub async fn status(health: &HealthHandle) -> Result<Status, Stopped> {
                     .map(|(name, p)| ProberStatus {
                         name: name.clone(),
                         region: p.region.clone(),
-                        last_report_age_ms: now.saturating_sub(p.last_report_ms),
+                        last_report_age_ms: now.saturating_duration_since(p.last_report).as_millis()
+                            as u64,
                         reports: p.reports,
                     })
                     .collect(),

@@ -4,12 +4,14 @@
 //! id), run with bounded concurrency, and debounced by `rise`/`fall` into this prober's
 //! vote. Votes go out in batches every half second, at once when one flips. A failure on
 //! our own side (`NoVote`) sends nothing, so our vote goes stale instead of wrong. `serve`
-//! runs one that reports to its own health task; `meridian probe` runs one that fetches
+//! runs one that reports to its own control task; `meridian probe` runs one that fetches
 //! targets from servers over HTTP and reports to all of them.
+//!
+//! All scheduling runs on `tokio::time` (its `Instant`, `interval`), so tests can run it
+//! under a paused clock with a fake [`CheckRunner`].
 
-use super::check::{Checker, Target, Verdict};
+use super::check::{Checker, Observation, Target, Verdict};
 use super::fleet::{Report, ReportBatch, TargetSpec};
-use super::task::HealthHandle;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -65,35 +67,41 @@ pub trait ReportSink: Send + 'static {
     fn send(&mut self, batch: ReportBatch) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
 }
 
-/// The local prober's sink: straight into this server's health task.
-struct LocalSink(HealthHandle);
+/// What runs one check: the real [`Checker`], or a fake in tests.
+pub trait CheckRunner: Send + Sync + 'static {
+    fn run<'a>(
+        &'a self,
+        target: &'a Target,
+    ) -> Pin<Box<dyn Future<Output = Observation> + Send + 'a>>;
+}
 
-impl ReportSink for LocalSink {
-    fn send(&mut self, batch: ReportBatch) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        Box::pin(async move {
-            match self.0.report(batch).await {
-                Ok(Err(e)) => tracing::warn!("local prober report refused: {e}"),
-                Err(e) => tracing::debug!("local prober: {e}"),
-                Ok(Ok(_)) => {}
-            }
-        })
+impl CheckRunner for Checker {
+    fn run<'a>(
+        &'a self,
+        target: &'a Target,
+    ) -> Pin<Box<dyn Future<Output = Observation> + Send + 'a>> {
+        Box::pin(self.check(target))
     }
 }
 
-/// Starts the prober that `serve` runs, named after the server's region.
-pub fn spawn_local(region: &str, health: HealthHandle) -> Result<(), super::check::CheckerError> {
+/// Starts the prober that `serve` runs, named after the server's region, checking the
+/// targets `targets` gives and reporting to `sink` (the server's own control task).
+pub fn spawn_local(
+    region: &str,
+    targets: watch::Receiver<Arc<Vec<TargetSpec>>>,
+    sink: impl ReportSink,
+) -> Result<(), super::check::CheckerError> {
     let checker = Checker::new(None)?;
     let name = format!(
         "local-{}",
         if region.is_empty() { "server" } else { region }
     );
-    let targets = health.targets();
     let prober = Prober {
         name,
         region: region.to_string(),
         checker: Arc::new(checker),
     };
-    tokio::spawn(prober.run(targets, LocalSink(health)));
+    tokio::spawn(prober.run(targets, sink));
     Ok(())
 }
 
@@ -101,7 +109,7 @@ pub fn spawn_local(region: &str, health: HealthHandle) -> Result<(), super::chec
 pub struct Prober {
     pub name: String,
     pub region: String,
-    pub checker: Arc<Checker>,
+    pub checker: Arc<dyn CheckRunner>,
 }
 
 struct Scheduled {
@@ -190,7 +198,7 @@ impl Prober {
                         let permits = permits.clone();
                         tokio::spawn(async move {
                             let Ok(_permit) = permits.acquire_owned().await else { return };
-                            let obs = checker.check(&target).await;
+                            let obs = checker.run(&target).await;
                             let _ = tx.send((id, obs)).await;
                         });
                     }
@@ -377,6 +385,132 @@ pub async fn fetch_targets(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Checks that answer what `up` says, and note when they ran.
+    #[derive(Default)]
+    struct FakeChecks {
+        down: AtomicBool,
+        ran_at: Mutex<Vec<Instant>>,
+    }
+
+    impl CheckRunner for FakeChecks {
+        fn run<'a>(
+            &'a self,
+            _: &'a Target,
+        ) -> Pin<Box<dyn Future<Output = Observation> + Send + 'a>> {
+            Box::pin(async move {
+                self.ran_at.lock().unwrap().push(Instant::now());
+                let verdict = if self.down.load(Ordering::SeqCst) {
+                    Verdict::Down("test says down".into())
+                } else {
+                    Verdict::Up
+                };
+                Observation {
+                    verdict,
+                    rtt: Some(Duration::from_millis(1)),
+                }
+            })
+        }
+    }
+
+    /// Keeps every batch with the time it was sent.
+    #[derive(Clone, Default)]
+    struct Collect(Arc<Mutex<Vec<(Instant, ReportBatch)>>>);
+
+    impl ReportSink for Collect {
+        fn send(&mut self, batch: ReportBatch) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+            self.0.lock().unwrap().push((Instant::now(), batch));
+            Box::pin(async {})
+        }
+    }
+
+    fn spec(interval: Duration, fall: u32) -> TargetSpec {
+        TargetSpec {
+            id: "tcp://192.0.2.1:80#timeout=500ms".into(),
+            address: "192.0.2.1".parse().unwrap(),
+            kind: "tcp".into(),
+            port: 80,
+            path: String::new(),
+            host: None,
+            insecure: false,
+            expect: vec![(200, 399)],
+            body: None,
+            interval_ms: interval.as_millis() as u64,
+            timeout_ms: 500,
+            rise: 2,
+            fall,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn checks_keep_their_slot_and_a_flip_is_sent_at_the_fall_th_failure() {
+        let interval = Duration::from_secs(1);
+        let spec = spec(interval, 3);
+        let first = offset(&spec.id, interval);
+        let checks = Arc::new(FakeChecks::default());
+        let sink = Collect::default();
+        let (_targets_tx, targets) = watch::channel(Arc::new(vec![spec]));
+        let prober = Prober {
+            name: "p1".into(),
+            region: "eu-west".into(),
+            checker: checks.clone(),
+        };
+        let start = Instant::now();
+        tokio::spawn(prober.run(targets, sink.clone()));
+
+        // Five seconds of a healthy target: one check per interval, in the target's slot
+        // (its offset, to the scheduler's 20 ms resolution), never bunched.
+        tokio::time::sleep(Duration::from_millis(5010)).await;
+        let ran: Vec<Duration> = checks
+            .ran_at
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|t| *t - start)
+            .collect();
+        assert_eq!(ran.len(), 5, "{ran:?}");
+        for (k, at) in ran.iter().enumerate() {
+            let slot = first + interval * k as u32;
+            assert!(
+                *at >= slot && *at <= slot + TICK,
+                "check {k} at {at:?}, slot {slot:?}"
+            );
+        }
+        let sent = sink.0.lock().unwrap().clone();
+        assert!(!sent.is_empty() && sent.iter().all(|(_, b)| b.reports[0].up));
+
+        // The target fails from now on: `fall = 3` failed checks, then the down vote goes
+        // out at once (not at the next half-second flush).
+        checks.down.store(true, Ordering::SeqCst);
+        let failing = Instant::now();
+        sink.0.lock().unwrap().clear();
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let sent = sink.0.lock().unwrap().clone();
+        let (flip_at, flip) = sent
+            .iter()
+            .find(|(_, b)| !b.reports[0].up)
+            .expect("a down vote was sent");
+        let third_failure = checks.ran_at.lock().unwrap()[5 + 2];
+        assert!(
+            *flip_at >= third_failure && *flip_at <= third_failure + 2 * TICK,
+            "down vote sent {:?} after the third failed check",
+            *flip_at - third_failure
+        );
+        assert!(*flip_at - failing <= interval * 3 + TICK);
+        assert_eq!(flip.reports[0].reason, "test says down");
+        // While counting toward `fall`, the votes said up but changing.
+        let counting: Vec<bool> = sent
+            .iter()
+            .take_while(|(t, _)| t < flip_at)
+            .map(|(_, b)| b.reports[0].up && b.reports[0].changing)
+            .collect();
+        assert!(
+            !counting.is_empty() && counting.iter().all(|&c| c),
+            "{counting:?}"
+        );
+    }
 
     #[test]
     fn debounce_needs_fall_failures_and_rise_successes() {

@@ -5,8 +5,12 @@
 //! is set by the test. Each test uses its own block of loopback addresses (127.0.N.x).
 
 use crate::util::{
-    FLEET_TOKEN, Server, endpoint_state, fleet_fixture, http, status_endpoint, vote, wait_for,
+    FLEET_TOKEN, Query, Response, Server, endpoint_state, fleet_fixture, http, status_endpoint,
+    vote, wait_for,
 };
+use hickory_proto::rr::RecordType;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// A failover service `app` over eu-west, us-east, ap-south at 127.0.N.11/12/13, checked
@@ -48,7 +52,7 @@ fn post_report(server: &Server, body: &str) {
     assert_eq!(r.json()["accepted"], 1, "{}", r.body);
 }
 
-/// Waits until `app` answers `want` (the health task publishes within a tick).
+/// Waits until `app` answers `want` (the control task publishes within a tick).
 fn wait_answer(server: &Server, want: &str) {
     wait_for(
         &format!("{APP} to answer {want}"),
@@ -103,6 +107,72 @@ fn drains_and_last_health_survive_a_restart() {
     let r = server.post("/v1/regions/eu-west/undrain", None);
     assert_eq!(r.status, 200, "{}", r.body);
     wait_answer(&server, "127.0.4.11");
+}
+
+/// Issue 9: the first answer after `meridian ready` applies what `state_dir` holds, even
+/// after SIGKILL (no shutdown code runs: only what was saved at each change survives).
+#[test]
+fn after_kill_9_the_first_answer_applies_the_saved_drain_and_health() {
+    let server = fleet_fixture(false, &app_service(10)).start();
+    assert_eq!(server.answer(APP), ["127.0.10.11"]);
+    let r = server.post("/v1/regions/eu-west/drain", None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let us = target_of(&server, "127.0.10.12");
+    post_report(&server, &report("p1", "us-east", &us, false));
+    // Once the API has answered, answers follow: no waiting here either.
+    assert_eq!(server.answer(APP), ["127.0.10.13"], "before the kill");
+
+    // The restart listens on the same DNS port, as a real server on port 53 would, so a
+    // client can ask before the ready line; it is asked all through the start-up. Its
+    // socket is bound now, while the server still holds the port.
+    let dns = server.dns;
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    // SAFETY: kill(2) on the server's own PID; no memory is involved.
+    let rc = unsafe { libc::kill(server.pid() as libc::pid_t, libc::SIGKILL) };
+    assert_eq!(rc, 0);
+    let dir = server.stop();
+    let config = dir.path().join("meridian.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let fixed = text.replace("127.0.0.1:0\"]", &format!("{dns}\"]"));
+    assert_ne!(text, fixed, "dns_listen in {text}");
+    std::fs::write(&config, fixed).unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let early = std::thread::spawn({
+        let done = done.clone();
+        move || {
+            let query = Query::new(APP, RecordType::A).to_wire();
+            let mut answers = Vec::new();
+            while !done.load(Ordering::SeqCst) {
+                client.send_to(&query, dns).unwrap();
+                let mut buf = [0u8; 1500];
+                if let Ok((n, _)) = client.recv_from(&mut buf) {
+                    let r = Response::parse(&buf[..n]).unwrap();
+                    answers.push(r.answer_texts());
+                }
+            }
+            answers
+        }
+    });
+    let server = Server::start_in(dir, None);
+    // One query, right after the ready line: no retry.
+    assert_eq!(
+        server.answer(APP),
+        ["127.0.10.13"],
+        "the first answer after a restart"
+    );
+    done.store(true, Ordering::SeqCst);
+    for texts in early.join().unwrap() {
+        assert!(
+            texts.len() == 1 && texts[0].ends_with(" 127.0.10.13"),
+            "an answer during start-up ignored the saved state: {texts:?}"
+        );
+    }
+    let status = server.status();
+    assert_eq!(endpoint_state(&status, APP, "127.0.10.11"), "drained");
+    assert_eq!(endpoint_state(&status, APP, "127.0.10.12"), "down");
 }
 
 #[test]
@@ -310,7 +380,7 @@ fn post_reload_picks_up_a_new_endpoint_and_refuses_a_broken_edit() {
     reload_flow(7, |server, refusal_expected| {
         let r = server.post("/v1/reload", None);
         if refusal_expected {
-            assert_eq!(r.status, 400, "a broken edit must be refused: {}", r.body);
+            assert_eq!(r.status, 422, "a broken edit must be refused: {}", r.body);
             r.json()["error"].as_str().unwrap().to_string()
         } else {
             assert_eq!(r.status, 200, "{}", r.body);
