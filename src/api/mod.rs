@@ -40,6 +40,8 @@ pub struct ApiState {
     pub token: Arc<str>,
     pub config_path: PathBuf,
     limiter: Arc<Mutex<Bucket>>,
+    /// Refused report batches, for `/metrics` and `/v1/status`.
+    pub refusals: Arc<metrics::Refusals>,
 }
 
 impl ApiState {
@@ -59,6 +61,7 @@ impl ApiState {
             token: token.into(),
             config_path,
             limiter: Arc::new(Mutex::new(limiter)),
+            refusals: Arc::default(),
         }
     }
 }
@@ -143,7 +146,13 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/regions/{region}/drain", post(post_drain))
         .route("/v1/regions/{region}/undrain", post(post_undrain))
         .route("/v1/fleet/targets", get(get_targets))
-        .route("/v1/fleet/reports", post(post_reports))
+        .route(
+            "/v1/fleet/reports",
+            post(post_reports).layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                metrics::count_refusals,
+            )),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
@@ -164,7 +173,7 @@ fn authorize(state: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 async fn get_status(State(state): State<ApiState>) -> Result<Json<Status>, ApiError> {
-    Ok(Json(status(&state.health).await?))
+    Ok(Json(status(&state).await?))
 }
 
 #[derive(Debug, Deserialize)]

@@ -114,7 +114,7 @@ fn unauthenticated_or_malformed_reports_are_refused_and_change_nothing() {
     let before = server.status();
 
     // (what, token, body, expected status)
-    let unknown_region = report("p1", "mars", &eu, false);
+    let bad_viewpoint = report("p1", "mars base!", &eu, false);
     let duplicate = serde_json::json!({
         "prober": "p1",
         "region": "eu-west",
@@ -136,7 +136,7 @@ fn unauthenticated_or_malformed_reports_are_refused_and_change_nothing() {
             400,
         ),
         ("not a batch", Some(FLEET_TOKEN), "[1, 2, 3]", 400),
-        ("unknown region", Some(FLEET_TOKEN), &unknown_region, 400),
+        ("bad viewpoint name", Some(FLEET_TOKEN), &bad_viewpoint, 400),
         ("duplicate target", Some(FLEET_TOKEN), &duplicate, 400),
         ("unknown field", Some(FLEET_TOKEN), &unknown_field, 400),
     ];
@@ -163,15 +163,16 @@ fn unauthenticated_or_malformed_reports_are_refused_and_change_nothing() {
         );
     }
 
-    // Nothing changed: no vote, no prober, no drain, the same answer.
+    // Nothing changed: no vote, no accepted report, no drain, the same answer. The three
+    // refused batches that carried the token and named p1 are counted against it.
     std::thread::sleep(Duration::from_millis(300));
     let after = server.status();
     assert_eq!(after["services"], before["services"], "services changed");
     assert_eq!(after["regions"], before["regions"], "drains changed");
     assert_eq!(
         after["probers"],
-        serde_json::json!([]),
-        "a prober was recorded"
+        serde_json::json!([{ "name": "p1", "viewpoint": "eu-west", "last_report_age_ms": null, "reports": 0, "refused": 3 }]),
+        "only refusals recorded"
     );
     assert!(vote(&after, APP, "127.0.5.11", "p1").is_none());
     assert_eq!(server.answer(APP), ["127.0.5.11"]);

@@ -13,6 +13,7 @@ mod edns;
 mod fleet;
 mod geo;
 mod malformed;
+mod metrics;
 mod negative;
 mod tcp;
 mod util;
