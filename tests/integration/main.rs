@@ -17,5 +17,6 @@ mod metrics;
 mod negative;
 mod tcp;
 mod util;
+mod viewpoints;
 mod wildcard;
 mod zones;
