@@ -213,3 +213,28 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+
+    #[test]
+    fn library_noise_is_off_unless_named() {
+        // (MERIDIAN_LOG, directive expected in the filter, directive that must not be)
+        let rows = [
+            (None, "meridian=info", "hyper=debug"),
+            (None, "hyper=off", "meridian=debug"),
+            (Some("debug"), "rustls=off", "rustls=debug"),
+            (Some("debug,hyper=trace"), "hyper=trace", "hyper=off"),
+            (Some("info,h2::codec=debug"), "h2::codec=debug", "h2=off"),
+            (Some("info"), "h2=off", "reqwest=info"),
+        ];
+        for (var, has, lacks) in rows {
+            let filter = log_filter(var).unwrap().to_string();
+            let directives: Vec<&str> = filter.split(',').collect();
+            assert!(directives.contains(&has), "{var:?}: {filter}");
+            assert!(!directives.contains(&lacks), "{var:?}: {filter}");
+        }
+        assert!(log_filter(Some("meridian=loud")).is_err());
+    }
+}

@@ -430,3 +430,52 @@ pub async fn metrics(State(state): State<ApiState>) -> Result<Response, super::A
     )
         .into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_by_status_and_by_prober() {
+        // (status, counted as)
+        let rows = [
+            (200, None),
+            (401, Some(Refusal::Unauthorized)),
+            (429, Some(Refusal::RateLimited)),
+            (400, Some(Refusal::Invalid)),
+            (413, Some(Refusal::Invalid)),
+            (500, None),
+        ];
+        for (code, want) in rows {
+            let status = StatusCode::from_u16(code).unwrap();
+            assert_eq!(Refusal::of(status), want, "{code}");
+        }
+
+        let r = Refusals::default();
+        r.count(Refusal::Unauthorized, None);
+        r.count(Refusal::Invalid, Some(("p1", "paris-isp2")));
+        r.count(Refusal::Invalid, Some(("p1", "not a name!")));
+        r.count(Refusal::Invalid, Some(("bad name!", "eu-west")));
+        assert_eq!(r.total(Refusal::Unauthorized), 1);
+        assert_eq!(r.total(Refusal::Invalid), 3);
+        assert_eq!(r.total(Refusal::RateLimited), 0);
+        let p1 = RefusedProber {
+            viewpoint: String::new(),
+            refused: 2,
+        };
+        assert_eq!(
+            r.probers().into_iter().collect::<Vec<_>>(),
+            [("p1".into(), p1)]
+        );
+
+        // Names come from requests: past the cap only the totals grow.
+        for i in 0..MAX_REFUSED_PROBERS + 10 {
+            r.count(Refusal::Invalid, Some((&format!("p{i}"), "x")));
+        }
+        assert_eq!(r.probers().len(), MAX_REFUSED_PROBERS);
+        assert_eq!(
+            r.total(Refusal::Invalid),
+            3 + MAX_REFUSED_PROBERS as u64 + 10
+        );
+    }
+}
