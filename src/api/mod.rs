@@ -42,6 +42,8 @@ pub struct ApiState {
     pub token: Arc<str>,
     pub config_path: PathBuf,
     limiter: Arc<Mutex<Bucket>>,
+    /// Refused report batches, for `/metrics` and `/v1/status`.
+    pub refusals: Arc<metrics::Refusals>,
 }
 
 impl ApiState {
@@ -61,6 +63,7 @@ impl ApiState {
             token: token.into(),
             config_path,
             limiter: Arc::new(Mutex::new(limiter)),
+            refusals: Arc::default(),
         }
     }
 }
@@ -191,7 +194,13 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/regions/{region}/drain", post(post_drain))
         .route("/v1/regions/{region}/undrain", post(post_undrain))
         .route("/v1/fleet/targets", get(get_targets))
-        .route("/v1/fleet/reports", post(post_reports))
+        .route(
+            "/v1/fleet/reports",
+            post(post_reports).layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                metrics::count_refusals,
+            )),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
@@ -212,7 +221,7 @@ fn authorize(state: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 async fn get_status(State(state): State<ApiState>) -> Result<Json<Status>, ApiError> {
-    Ok(Json(status(&state.health).await?))
+    Ok(Json(status(&state).await?))
 }
 
 #[derive(Debug, Deserialize)]

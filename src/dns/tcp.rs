@@ -1,9 +1,19 @@
 //! DNS over TCP (RFC 7766): length-prefixed messages, several per connection.
 //!
 //! Queries on one connection are answered in the order they arrive; responses are
-//! batched into one write while more queries are already buffered (pipelining). A
-//! connection idle longer than the timeout is closed, and connections beyond the cap are
-//! closed at accept, so a flood of idle clients cannot starve the rest.
+//! batched into one write while more queries are already buffered (pipelining).
+//!
+//! The limits, and what they do not do:
+//! - Each read (a length prefix, then the message) must finish within the idle timeout,
+//!   or the connection is closed. A client that sends a query more often than that keeps
+//!   its connection for as long as it likes.
+//! - Writes have no timeout: a client that stops reading its responses keeps its
+//!   connection (and its slot) until it goes away.
+//! - Past `max_connections`, new connections are closed at accept. That bounds the
+//!   sockets and memory TCP takes; it does not shield clients from each other: a flood of
+//!   idle connections fills every slot for up to the idle timeout each, and newcomers are
+//!   refused meanwhile (no per-client limit, no eviction of the idlest). UDP is not
+//!   affected.
 
 use super::respond::{QueryStats, Transport, respond};
 use super::stats::Totals;

@@ -248,13 +248,105 @@ impl Prober {
     }
 }
 
-/// The remote prober's sink: POST every batch to every server; a server that is down is
-/// logged (at most every 30 s each) and the others still get it.
+/// How often one server's refusal is logged again. The prober keeps running (the other
+/// servers may take its reports), so the error must stay visible without flooding.
+pub const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(60);
+/// How often one server's silence (down, unreachable, 5xx) is logged again.
+const FAILURE_LOG_EVERY: Duration = Duration::from_secs(30);
+
+/// Why one server did not take a request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServerError {
+    /// It answered no (4xx): our token or our batch is wrong, and trying again will not
+    /// help. `reason` is the server's own words.
+    #[error("refused: {status}: {reason}")]
+    Refused {
+        status: reqwest::StatusCode,
+        reason: String,
+    },
+    /// No answer, or a 5xx: the server may be down or restarting.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl ServerError {
+    /// A hint for the operator, for refusals whose cause is known.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            ServerError::Refused { status, .. } if status.as_u16() == 401 => {
+                " (the token in --token-file is not this server's fleet token)"
+            }
+            ServerError::Refused { status, .. } if status.as_u16() == 429 => {
+                " (the server is taking fewer batches per second than the fleet sends)"
+            }
+            _ => "",
+        }
+    }
+}
+
+/// Turns a server's answer into `Ok` or the [`ServerError`] it means.
+async fn outcome(
+    answer: Result<reqwest::Response, reqwest::Error>,
+) -> Result<Vec<u8>, ServerError> {
+    let r = answer.map_err(|e| ServerError::Failed(e.to_string()))?;
+    let status = r.status();
+    let body = r
+        .bytes()
+        .await
+        .map_err(|e| ServerError::Failed(e.to_string()))?;
+    if status.is_success() {
+        return Ok(body.to_vec());
+    }
+    let reason = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_string());
+    if status.is_client_error() {
+        Err(ServerError::Refused { status, reason })
+    } else {
+        Err(ServerError::Failed(format!("{status}: {reason}")))
+    }
+}
+
+/// When each server was last complained about, so each complaint is logged at most once
+/// per period per server.
+#[derive(Debug)]
+pub struct Complaints {
+    every: Duration,
+    last: HashMap<String, Instant>,
+}
+
+impl Complaints {
+    pub fn new(every: Duration) -> Complaints {
+        Complaints {
+            every,
+            last: HashMap::new(),
+        }
+    }
+
+    /// True when a complaint about `server` at `now` is to be logged (and notes it).
+    pub fn due(&mut self, server: &str, now: Instant) -> bool {
+        let due = self
+            .last
+            .get(server)
+            .is_none_or(|t| now.duration_since(*t) >= self.every);
+        if due {
+            self.last.insert(server.to_string(), now);
+        }
+        due
+    }
+}
+
+/// The remote prober's sink: POST every batch to every server. A refusal (wrong token,
+/// bad batch) is an ERROR naming the server, status and reason, at most once a minute
+/// per server; a server that is down is a warning (at most every 30 s each). Either way
+/// the others still get the batch.
 pub struct HttpSink {
     pub client: reqwest::Client,
     pub servers: Vec<String>,
     pub token: String,
-    last_warned: HashMap<String, Instant>,
+    refusals: Complaints,
+    failures: Complaints,
 }
 
 impl HttpSink {
@@ -263,7 +355,8 @@ impl HttpSink {
             client,
             servers,
             token,
-            last_warned: HashMap::new(),
+            refusals: Complaints::new(REFUSAL_LOG_EVERY),
+            failures: Complaints::new(FAILURE_LOG_EVERY),
         }
     }
 }
@@ -286,33 +379,49 @@ impl ReportSink for HttpSink {
                     .body(body.clone())
                     .timeout(Duration::from_secs(5));
                 let server = server.clone();
-                sends.spawn(async move {
-                    let result = match request.send().await {
-                        Ok(r) if r.status().is_success() => Ok(()),
-                        Ok(r) => {
-                            let status = r.status();
-                            Err(format!("{status}: {}", r.text().await.unwrap_or_default()))
-                        }
-                        Err(e) => Err(e.to_string()),
-                    };
-                    (server, result)
-                });
+                sends.spawn(async move { (server, outcome(request.send().await).await) });
             }
             while let Some(Ok((server, result))) = sends.join_next().await {
-                if let Err(e) = result {
-                    let now = Instant::now();
-                    let warn = self
-                        .last_warned
-                        .get(&server)
-                        .is_none_or(|t| now.duration_since(*t) > Duration::from_secs(30));
-                    if warn {
-                        tracing::warn!(%server, "report not delivered: {e}");
-                        self.last_warned.insert(server, now);
+                let now = Instant::now();
+                match result {
+                    Ok(_) => {}
+                    Err(e @ ServerError::Refused { .. }) => {
+                        if self.refusals.due(&server, now) {
+                            tracing::error!(
+                                %server,
+                                "report batch {e}{}; its votes do not count there",
+                                e.hint()
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        if self.failures.due(&server, now) {
+                            tracing::warn!(%server, "report not delivered: {e}");
+                        }
                     }
                 }
             }
         })
     }
+}
+
+/// One server's target list.
+pub async fn fetch_list(
+    client: &reqwest::Client,
+    server: &str,
+    token: &str,
+) -> Result<Vec<TargetSpec>, ServerError> {
+    let url = format!("{}/v1/fleet/targets", server.trim_end_matches('/'));
+    let answer = client
+        .get(&url)
+        .bearer_auth(token)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await;
+    let body = outcome(answer).await?;
+    serde_json::from_slice::<super::fleet::TargetList>(&body)
+        .map(|list| list.targets)
+        .map_err(|e| ServerError::Failed(format!("{url}: not a target list: {e}")))
 }
 
 /// Fetches the union of every server's targets every `every`, into `tx`. A server that
@@ -325,37 +434,22 @@ pub async fn fetch_targets(
     tx: watch::Sender<Arc<Vec<TargetSpec>>>,
 ) {
     let mut per_server: HashMap<String, Vec<TargetSpec>> = HashMap::new();
-    let mut warned: HashMap<String, Instant> = HashMap::new();
+    let mut refusals = Complaints::new(REFUSAL_LOG_EVERY);
+    let mut failures = Complaints::new(FAILURE_LOG_EVERY);
     loop {
         for server in &servers {
-            let url = format!("{}/v1/fleet/targets", server.trim_end_matches('/'));
-            let result = async {
-                let r = client
-                    .get(&url)
-                    .bearer_auth(&token)
-                    .timeout(Duration::from_secs(5))
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if !r.status().is_success() {
-                    return Err(format!("{}", r.status()));
-                }
-                let body = r.bytes().await.map_err(|e| e.to_string())?;
-                serde_json::from_slice::<super::fleet::TargetList>(&body).map_err(|e| e.to_string())
-            }
-            .await;
-            match result {
+            match fetch_list(&client, server, &token).await {
                 Ok(list) => {
-                    per_server.insert(server.clone(), list.targets);
+                    per_server.insert(server.clone(), list);
+                }
+                Err(e @ ServerError::Refused { .. }) => {
+                    if refusals.due(server, Instant::now()) {
+                        tracing::error!(%server, "target list {e}{}", e.hint());
+                    }
                 }
                 Err(e) => {
-                    let now = Instant::now();
-                    if warned
-                        .get(server)
-                        .is_none_or(|t| now.duration_since(*t) > Duration::from_secs(30))
-                    {
+                    if failures.due(server, Instant::now()) {
                         tracing::warn!(%server, "cannot fetch targets: {e}");
-                        warned.insert(server.clone(), now);
                     }
                 }
             }
@@ -528,6 +622,29 @@ mod tests {
             votes,
             [true, true, true, true, true, false, false, true, true, true]
         );
+    }
+
+    #[test]
+    fn a_refusing_server_is_logged_at_most_once_a_minute() {
+        let mut refusals = Complaints::new(REFUSAL_LOG_EVERY);
+        let t0 = Instant::now();
+        let at = |secs: u64| t0 + Duration::from_secs(secs);
+        let a = "http://a:5380";
+        let b = "http://b:5380";
+        // (server, seconds after t0, logged?)
+        let rows = [
+            (a, 0, true),
+            (a, 1, false),
+            (b, 1, true),
+            (a, 59, false),
+            (a, 60, true),
+            (b, 60, false),
+            (a, 119, false),
+            (b, 61, true),
+        ];
+        for (server, secs, want) in rows {
+            assert_eq!(refusals.due(server, at(secs)), want, "{server} at {secs}s");
+        }
     }
 
     #[test]

@@ -44,8 +44,8 @@ pub struct ProberInfo {
 pub enum BatchError {
     #[error("prober name must be 1 to 64 characters of [A-Za-z0-9._:-]")]
     BadProber,
-    #[error("region {0:?} is not defined (known: {1})")]
-    UnknownRegion(String, String),
+    #[error("viewpoint {0:?}: must be 1 to 64 characters of [A-Za-z0-9._:-]")]
+    BadViewpoint(String),
     #[error("{0} reports in one batch; at most {MAX_REPORTS_PER_BATCH}")]
     TooMany(usize),
     #[error("report {0}: reason longer than 1024 bytes")]
@@ -60,6 +60,14 @@ pub enum BatchError {
 pub struct SaveError {
     pub path: PathBuf,
     pub source: std::io::Error,
+}
+
+/// A prober or viewpoint name: 1 to 64 characters of [A-Za-z0-9._:-].
+pub fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_:".contains(&b))
 }
 
 /// Upper bounds (seconds) of the check latency histogram buckets.
@@ -80,7 +88,6 @@ pub struct LatencyHistogram {
 pub struct HealthStore {
     path: PathBuf,
     quorum: Quorum,
-    regions: Vec<String>,
     targets: BTreeMap<String, (TargetSpec, Vec<(usize, usize)>)>,
     votes: BTreeMap<String, BTreeMap<String, Vote>>,
     judged: BTreeMap<String, Judgement>,
@@ -111,7 +118,6 @@ impl HealthStore {
         let store = HealthStore {
             path,
             quorum: Quorum::Majority,
-            regions: Vec::new(),
             targets: BTreeMap::new(),
             votes: BTreeMap::new(),
             judged: BTreeMap::new(),
@@ -124,9 +130,8 @@ impl HealthStore {
 
     /// Takes the services and settings of a new snapshot; votes for targets that remain
     /// are kept.
-    pub fn configure(&mut self, services: &[Service], regions: &[Region], quorum: Quorum) {
+    pub fn configure(&mut self, services: &[Service], _regions: &[Region], quorum: Quorum) {
         self.quorum = quorum;
-        self.regions = regions.iter().map(|r| r.name.clone()).collect();
         self.targets = targets_of(services);
         self.votes.retain(|id, _| self.targets.contains_key(id));
         self.judged.retain(|id, _| self.targets.contains_key(id));
@@ -147,19 +152,12 @@ impl HealthStore {
         wall: SystemTime,
     ) -> Result<(usize, usize), BatchError> {
         let p = &batch.prober;
-        if p.is_empty()
-            || p.len() > 64
-            || !p
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b".-_:".contains(&b))
-        {
+        if !valid_name(p) {
             return Err(BatchError::BadProber);
         }
-        if !self.regions.is_empty() && !self.regions.contains(&batch.region) {
-            return Err(BatchError::UnknownRegion(
-                batch.region.clone(),
-                self.regions.join(", "),
-            ));
+        // A viewpoint is where a prober checks from; it need not be a serving region.
+        if !valid_name(&batch.region) {
+            return Err(BatchError::BadViewpoint(batch.region.clone()));
         }
         if batch.reports.len() > MAX_REPORTS_PER_BATCH {
             return Err(BatchError::TooMany(batch.reports.len()));
@@ -449,11 +447,11 @@ endpoints = [{ region = "us-east", address = "192.0.2.3" }]
         let (mut store, _, _) = setup(dir.path());
         let (now, wall) = (Instant::now(), SystemTime::UNIX_EPOCH);
         let id = store.targets().next().unwrap().id.clone();
-        let mut bad_region = batch("p1", &[(&id, false)]);
-        bad_region.region = "mars".into();
+        let mut bad_viewpoint = batch("p1", &[(&id, false)]);
+        bad_viewpoint.region = "mars base!".into();
         assert!(matches!(
-            store.apply(&bad_region, now, wall),
-            Err(BatchError::UnknownRegion(..))
+            store.apply(&bad_viewpoint, now, wall),
+            Err(BatchError::BadViewpoint(..))
         ));
         assert_eq!(
             store.apply(&batch("bad name!", &[(&id, false)]), now, wall),

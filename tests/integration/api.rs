@@ -184,7 +184,7 @@ fn unauthenticated_or_malformed_reports_are_refused_and_change_nothing() {
     let before = server.status();
 
     // (what, token, body, expected status)
-    let unknown_region = report("p1", "mars", &eu, false);
+    let bad_viewpoint = report("p1", "mars base!", &eu, false);
     let duplicate = serde_json::json!({
         "prober": "p1",
         "region": "eu-west",
@@ -206,7 +206,7 @@ fn unauthenticated_or_malformed_reports_are_refused_and_change_nothing() {
             400,
         ),
         ("not a batch", Some(FLEET_TOKEN), "[1, 2, 3]", 400),
-        ("unknown region", Some(FLEET_TOKEN), &unknown_region, 400),
+        ("bad viewpoint name", Some(FLEET_TOKEN), &bad_viewpoint, 400),
         ("duplicate target", Some(FLEET_TOKEN), &duplicate, 400),
         ("unknown field", Some(FLEET_TOKEN), &unknown_field, 400),
     ];
@@ -233,15 +233,16 @@ fn unauthenticated_or_malformed_reports_are_refused_and_change_nothing() {
         );
     }
 
-    // Nothing changed: no vote, no prober, no drain, the same answer.
+    // Nothing changed: no vote, no accepted report, no drain, the same answer. The three
+    // refused batches that carried the token and named p1 are counted against it.
     std::thread::sleep(Duration::from_millis(300));
     let after = server.status();
     assert_eq!(after["services"], before["services"], "services changed");
     assert_eq!(after["regions"], before["regions"], "drains changed");
     assert_eq!(
         after["probers"],
-        serde_json::json!([]),
-        "a prober was recorded"
+        serde_json::json!([{ "name": "p1", "viewpoint": "eu-west", "last_report_age_ms": null, "reports": 0, "refused": 3 }]),
+        "only refusals recorded"
     );
     assert!(vote(&after, APP, "127.0.5.11", "p1").is_none());
     assert_eq!(server.answer(APP), ["127.0.5.11"]);
@@ -428,6 +429,132 @@ fn sighup_right_after_the_ready_line_does_not_kill_the_server() {
             server.answer(APP),
             ["127.0.9.11", "127.0.9.20"],
             "round {round}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Logging and output (issue 9): what an operator sees on stderr and in pipes.
+
+/// Runs `meridian ARGS` from `dir` with `MERIDIAN_LOG` set to `log` (unset when `None`).
+fn run_with_log(dir: &std::path::Path, log: Option<&str>, args: &[&str]) -> crate::util::Run {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_meridian"));
+    cmd.args(args);
+    match log {
+        Some(v) => cmd.env("MERIDIAN_LOG", v),
+        None => cmd.env_remove("MERIDIAN_LOG"),
+    };
+    crate::util::Run::bounded(cmd, dir, crate::util::STARTUP_TIMEOUT)
+}
+
+#[test]
+fn an_invalid_meridian_log_is_an_error_naming_it() {
+    let dir = crate::util::Fixture::standard().write();
+    let config = dir.path().join("meridian.toml");
+    let config = config.to_str().unwrap();
+    for bad in ["meridian=loud", "info,[{", "=debug=2"] {
+        for args in [
+            &["check", "--config", config][..],
+            &["serve", "--config", config],
+        ] {
+            let run = run_with_log(dir.path(), Some(bad), args);
+            assert_eq!(
+                run.status.code(),
+                Some(2),
+                "{args:?} with {bad:?}: {}",
+                run.stderr
+            );
+            assert!(
+                run.stderr.contains("MERIDIAN_LOG") && run.stderr.contains(bad),
+                "{args:?}: the error names the variable and its value: {}",
+                run.stderr
+            );
+            assert!(run.stdout.is_empty(), "{args:?} went on: {}", run.stdout);
+        }
+    }
+    // A good one, and none at all, are fine.
+    for log in [Some("meridian=debug,warn"), Some(""), None] {
+        let run = run_with_log(dir.path(), log, &["check", "--config", config]);
+        assert!(run.status.success(), "{log:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn stderr_in_a_file_has_no_colour_and_one_line_per_event() {
+    let server = fleet_fixture(false, &reload_services(43, &[11])).start();
+    std::fs::write(server.dir().join("zones/example.com.toml"), BROKEN_SERVICES).unwrap();
+    let r = server.post("/v1/reload", None);
+    assert_eq!(r.status, 422, "{}", r.body);
+    let stderr = wait_for("the refusal in the log", Duration::from_secs(5), || {
+        let s = server.stderr();
+        s.contains("reload refused").then_some(s)
+    });
+    assert!(
+        !stderr.contains('\x1b'),
+        "escape bytes in a file:\n{stderr:?}"
+    );
+    // Every line is one event: a timestamp, a level, then the message; the refusal's
+    // error (file and line) is on the refusal's own line.
+    for line in stderr.lines() {
+        let level = line.split_whitespace().nth(1).unwrap_or("");
+        assert!(
+            ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"].contains(&level),
+            "not an event line: {line:?}\nin:\n{stderr}"
+        );
+    }
+    let refusal = stderr
+        .lines()
+        .find(|l| l.contains("reload refused"))
+        .unwrap();
+    assert!(refusal.contains("example.com.toml:2"), "{refusal}");
+    // No library chatter at the default level.
+    for noisy in ["hyper", "h2::", "reqwest", "rustls", "axum"] {
+        assert!(!stderr.contains(noisy), "{noisy} in the log:\n{stderr}");
+    }
+}
+
+#[test]
+fn a_closed_stdout_ends_check_and_explain_without_a_panic() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = fleet_fixture(false, &app_service(44)).write();
+    let config = dir.path().join("meridian.toml");
+    let config = config.to_str().unwrap();
+    let commands: [&[&str]; 3] = [
+        &["check", "--config", config],
+        &["explain", APP, "--client", "192.0.2.1", "--config", config],
+        &[
+            "explain",
+            APP,
+            "--client",
+            "192.0.2.1",
+            "--json",
+            "--config",
+            config,
+        ],
+    ];
+    for args in commands {
+        // `| head -0`: the reading end is closed before the command writes anything.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_meridian"))
+            .args(args)
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+        let status = child.wait().unwrap();
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "{args:?}: {stderr}"
+        );
+        // Ended by SIGPIPE, as `cat` is, or a clean exit: not a crash (101) or an error.
+        assert!(
+            status.success() || status.signal() == Some(libc::SIGPIPE),
+            "{args:?}: {status}: {stderr}"
         );
     }
 }
