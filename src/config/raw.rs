@@ -39,7 +39,10 @@ pub struct RawServer {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
 pub struct RawGeoip {
+    /// Left out: the shipped database; `""`: off.
     pub database: Option<Spanned<String>>,
+    /// `false`: off, the same as `database = ""`.
+    pub enabled: Option<Spanned<bool>>,
     /// Dotted paths into the database's records, for layouts we do not know.
     pub country_field: Option<Spanned<String>>,
     pub continent_field: Option<Spanned<String>>,
@@ -252,6 +255,7 @@ mod tests {
             known_keys::<RawGeoip>(),
             [
                 "database",
+                "enabled",
                 "country_field",
                 "continent_field",
                 "latitude_field",

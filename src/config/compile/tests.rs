@@ -44,7 +44,7 @@ fn empty_file_gives_all_defaults() {
         assert_eq!(c.server.max_udp_payload, 1232);
         assert_eq!(c.server.tcp_idle_timeout, Duration::from_secs(10));
         assert_eq!(c.server.tcp_max_connections, 1024);
-        assert_eq!(c.geoip.database, None);
+        assert_eq!(c.geoip.database, GeoDatabase::Shipped);
         assert_eq!(c.fleet.token_file, Path::new("fleet.token"));
         assert_eq!(c.fleet.quorum, Quorum::Majority);
         assert!(c.fleet.local_prober);
@@ -96,8 +96,8 @@ lon = -77.49
     assert_eq!(c.server.tcp_idle_timeout, Duration::from_secs(120));
     assert_eq!(c.server.tcp_max_connections, 7);
     assert_eq!(
-        c.geoip.database.as_deref(),
-        Some(Path::new("/etc/meridian/geodata/city.mmdb"))
+        c.geoip.database,
+        GeoDatabase::File("/etc/meridian/geodata/city.mmdb".into())
     );
     assert_eq!(c.fleet.token_file, Path::new("/etc/meridian/secret/token"));
     assert_eq!(c.fleet.quorum, Quorum::AtLeast(2));
@@ -154,8 +154,8 @@ fn relative_paths_resolve_against_the_config_dir() {
                 "{file} {written:?}"
             );
             assert_eq!(
-                c.geoip.database.as_deref(),
-                Some(Path::new(expected)),
+                c.geoip.database,
+                GeoDatabase::File(expected.into()),
                 "{file} {written:?}"
             );
             assert_eq!(
@@ -167,7 +167,7 @@ fn relative_paths_resolve_against_the_config_dir() {
             let dir = Path::new(file).parent().unwrap();
             assert_eq!(c.server.state_dir, dir.join("state"));
             assert_eq!(c.fleet.token_file, dir.join("fleet.token"));
-            assert_eq!(c.geoip.database, None);
+            assert_eq!(c.geoip.database, GeoDatabase::Shipped);
         }
     }
 }
@@ -242,10 +242,6 @@ fn each_error_names_line_and_key() {
             "meridian.toml:2: server.zones_dir: must not be empty",
         ),
         (
-            "[geoip]\ndatabase = \"\"\n",
-            "meridian.toml:2: geoip.database: must not be empty",
-        ),
-        (
             "[server]\nregion = \"eu-wset\"\n[regions.eu-west]\nlat = 1\nlon = 2\n[regions.us-east]\nlat = 1\nlon = 2\n",
             "meridian.toml:2: server.region: unknown region \"eu-wset\" (known: eu-west, us-east)",
         ),
@@ -304,8 +300,8 @@ fn each_error_names_line_and_key() {
             "meridian.toml:2: server.dns_listen[1]: invalid type: integer `53`, expected a string",
         ),
         (
-            "[regions.eu-west]\nlat = \"53\"\n",
-            "meridian.toml:2: regions.eu-west.lat: invalid type: string \"53\", expected a number",
+            "[server]\nregion = \"eu-west\"\n[regions.eu-west]\nlat = \"53\"\nlon = 1\n",
+            "meridian.toml:4: regions.eu-west.lat: invalid type: string \"53\", expected a number",
         ),
         (
             "server = 5\n",
@@ -330,7 +326,7 @@ fn each_error_names_line_and_key() {
         ),
         (
             "[server]\nregion = \"a\"\nregion = \"b\"\n",
-            "meridian.toml:3: duplicate key",
+            "meridian.toml:3: server.region: duplicate key (first defined on line 2)",
         ),
     ];
     for (text, expected) in rows {
