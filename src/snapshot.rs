@@ -178,8 +178,8 @@ fn warn_if_unlocatable(config: &Config, services: &[Service]) {
         .collect();
     if !by_location.is_empty() {
         tracing::warn!(
-            "geolocation is off ({}: [geoip]): clients of {} cannot be located; they get the \
-             service's unknown_location regions, else weighted by capacity",
+            "geolocation is off ([geoip] in {}): clients of {} cannot be located; they get \
+             each service's unknown_location regions, or all regions weighted by capacity",
             config.path.display(),
             by_location.join(", ")
         );
