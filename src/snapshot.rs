@@ -90,58 +90,11 @@ fn load_parts(config_path: &Path, previous: Option<&Snapshot>) -> Result<Parts, 
         config: compiled.errors,
         ..LoadError::default()
     };
-    let mut found = None;
-    if compiled.zones_dir_known {
-        let dir = &config.server.zones_dir;
-        match Zones::files_in(dir) {
-            Err(e) => errors.zones.extend(e.0.into_iter().map(FileError::Zone)),
-            Ok(files) => {
-                let origins: Vec<Name> = files.iter().map(|(_, o)| o.clone()).collect();
-                let checked =
-                    crate::config::check_services(&config, &origins, &compiled.unsure_regions);
-                errors
-                    .zones
-                    .extend(checked.errors.into_iter().map(FileError::Config));
-                let mut parsed = Vec::new();
-                let mut failed = Vec::new();
-                for (file, origin) in files {
-                    match crate::zone::master::parse_file(&file, &origin) {
-                        Ok(records) => parsed.push((file, origin, records)),
-                        Err(e) => {
-                            errors
-                                .zones
-                                .extend(e.into_iter().map(|e| FileError::Zone(e.into())));
-                            failed.push(origin);
-                        }
-                    }
-                }
-                // A name whose zone file failed to parse is left out: its zone's errors are
-                // already reported, and "in none of the zones" would only follow from them.
-                let balanced: Vec<BalancedName> = checked
-                    .names
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, n)| {
-                        let owner = origins
-                            .iter()
-                            .filter(|o| o.zone_of(&n.name))
-                            .max_by_key(|o| o.num_labels());
-                        owner.is_none_or(|o| !failed.contains(o))
-                    })
-                    .map(|(i, n)| BalancedName {
-                        name: n.name.clone(),
-                        service: i as u32,
-                        file: n.file.clone(),
-                        line: n.line,
-                    })
-                    .collect();
-                match crate::zone::build_zones(parsed, &balanced) {
-                    Ok(zones) => found = Some((checked.services, zones)),
-                    Err(e) => errors.zones.extend(e.0.into_iter().map(FileError::Zone)),
-                }
-            }
-        }
-    }
+    // Where zones_dir is unknown, its files are elsewhere: looking would only add noise.
+    let found = compiled
+        .zones_dir_known
+        .then(|| load_zones(&config, &compiled.unsure_regions, &mut errors.zones))
+        .flatten();
     errors.zones.sort_by(|a, b| a.at().cmp(&b.at()));
     let geo = match open_geo(&config, previous) {
         Ok(geo) => geo,
@@ -150,14 +103,70 @@ fn load_parts(config_path: &Path, previous: Option<&Snapshot>) -> Result<Parts, 
             None
         }
     };
-    if let Some((services, _)) = &found
-        && errors.is_empty()
-    {
-        warn_if_unlocatable(&config, services);
-    }
     match found {
-        Some((services, zones)) if errors.is_empty() => Ok((config, services, zones, geo)),
+        Some((services, zones)) if errors.is_empty() => {
+            warn_if_unlocatable(&config, &services);
+            Ok((config, services, zones, geo))
+        }
         _ => Err(errors),
+    }
+}
+
+/// The services files and zone files of `config.server.zones_dir`, every one checked and
+/// every problem added to `errors`; `None` when the zones could not be built.
+fn load_zones(
+    config: &Config,
+    unsure: &crate::config::UnsureRegions,
+    errors: &mut Vec<FileError>,
+) -> Option<(Vec<Service>, Zones)> {
+    let files = match Zones::files_in(&config.server.zones_dir) {
+        Ok(files) => files,
+        Err(e) => {
+            errors.extend(e.0.into_iter().map(FileError::Zone));
+            return None;
+        }
+    };
+    let origins: Vec<Name> = files.iter().map(|(_, o)| o.clone()).collect();
+    let checked = crate::config::check_services(config, &origins, unsure);
+    errors.extend(checked.errors.into_iter().map(FileError::Config));
+    let mut parsed = Vec::new();
+    let mut failed = Vec::new();
+    for (file, origin) in files {
+        match crate::zone::master::parse_file(&file, &origin) {
+            Ok(records) => parsed.push((file, origin, records)),
+            Err(e) => {
+                errors.extend(e.into_iter().map(|e| FileError::Zone(e.into())));
+                failed.push(origin);
+            }
+        }
+    }
+    // A name whose zone file failed to parse is left out: that zone's errors are already
+    // reported, and "in none of the zones served" would only follow from them. Names of
+    // services with errors stay in, so CNAMEs to them are no follow-on errors either.
+    let balanced: Vec<BalancedName> = checked
+        .names
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| {
+            let owner = origins
+                .iter()
+                .filter(|o| o.zone_of(&n.name))
+                .max_by_key(|o| o.num_labels());
+            owner.is_none_or(|o| !failed.contains(o))
+        })
+        .map(|(i, n)| BalancedName {
+            name: n.name.clone(),
+            service: i as u32,
+            file: n.file.clone(),
+            line: n.line,
+        })
+        .collect();
+    match crate::zone::build_zones(parsed, &balanced) {
+        Ok(zones) => Some((checked.services, zones)),
+        Err(e) => {
+            errors.extend(e.0.into_iter().map(FileError::Zone));
+            None
+        }
     }
 }
 
