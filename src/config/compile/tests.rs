@@ -658,6 +658,15 @@ fn a_value_of_the_wrong_type_hides_no_other_error() {
             "meridian.toml:6: fleet.quorum: \"most\" is not a quorum (use \"majority\", \"all\", \"any\" or a number >= 1)",
         ]
     );
+    // Inside an array, the whole array is refused (and its default used).
+    let text = "[server]\ndns_listen = [\"127.0.0.1:53\", 5]\nudp_workers = -1\n";
+    assert_eq!(
+        errors(text),
+        [
+            "meridian.toml:2: server.dns_listen[1]: invalid type: integer `5`, expected a string",
+            "meridian.toml:3: server.udp_workers: -1 is below the minimum 0",
+        ]
+    );
 }
 
 #[test]
