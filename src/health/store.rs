@@ -331,7 +331,6 @@ mod tests {
     use crate::health::fleet::Report;
     use hickory_proto::rr::Name;
 
-    const CONFIG: &str = "[server]\nregion = \"eu-west\"\n[regions.eu-west]\nlat = 53.35\nlon = -6.26\n[regions.us-east]\nlat = 39.04\nlon = -77.49\n";
     const SERVICES: &str = r#"
 [services.www]
 check = { kind = "tcp", port = 80, interval = "5s" }
@@ -347,7 +346,7 @@ endpoints = [{ region = "us-east", address = "192.0.2.3" }]
 "#;
 
     fn setup(dir: &Path) -> (HealthStore, config::Config, Vec<config::Service>) {
-        let config = config::parse(CONFIG, Path::new("meridian.toml")).unwrap();
+        let config = crate::fixtures::config();
         let origin = Name::from_ascii("example.com.").unwrap();
         let services =
             config::parse_services(SERVICES, Path::new("example.com.toml"), &origin, &config)
