@@ -389,6 +389,12 @@ impl Collector for Scrape {
             "Report batches refused, by reason (unauthorized, invalid, rate_limited).",
             &refused,
         )?;
+        gauges(
+            &mut enc,
+            "meridian_state_file_corrupt",
+            "1 while the state file found bad at start is kept aside for the operator.",
+            &[(Vec::new(), i64::from(self.status.state_file.is_some()))],
+        )?;
         let reloads = [("ok", self.reloads[0]), ("refused", self.reloads[1])]
             .map(|(result, n)| (vec![("result", result.to_string())], n));
         counters(

@@ -11,8 +11,8 @@ mod raw;
 mod services;
 
 pub use compile::{
-    Config, ConfigError, ConfigErrors, FleetConfig, GeoFields, GeoipConfig, Quorum, Region,
-    ServerConfig, load, parse,
+    ApiServerConfig, Config, ConfigError, ConfigErrors, FleetConfig, GeoFields, GeoipConfig,
+    Quorum, Region, ServerConfig, load, parse,
 };
 pub use services::{
     Check, CheckKind, Endpoint, OnAllDown, Policy, Route, Service, load_services, parse_services,
