@@ -11,11 +11,12 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// Batches one prober may send per second; a prober sends one every half second, and at
-/// once when a vote flips (at most every scheduler tick).
-pub const PER_PROBER_PER_SECOND: f64 = 20.0;
+/// Batches one prober may send per second: `meridian probe` sends one every half second,
+/// and at once when a vote flips, at most once per 20 ms scheduler tick, so even an
+/// outage flipping every target at once stays under it.
+pub const PER_PROBER_PER_SECOND: f64 = 50.0;
 /// Batches all probers together may send per second.
-pub const GLOBAL_PER_SECOND: f64 = 500.0;
+pub const GLOBAL_PER_SECOND: f64 = 1000.0;
 /// Most prober names with a bucket of their own.
 pub const MAX_PROBERS: usize = 4096;
 
