@@ -130,7 +130,9 @@ struct Sender {
 }
 
 /// Layer on `POST /v1/fleet/reports`: counts every refused batch by reason, and by prober
-/// when the batch carried the token but was not valid.
+/// when the batch carried the token but was not valid. Batches without the token never
+/// get here (`require_token` answers them from their headers and counts them), nor do
+/// bodies too large or too slow (`read_body` counts those as invalid).
 pub async fn count_refusals(
     State(state): State<ApiState>,
     request: Request,

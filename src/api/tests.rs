@@ -301,3 +301,29 @@ async fn a_flooding_prober_gets_429_and_the_honest_ones_votes_stay_fresh() {
         flooder_limited + 1
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_prober_silent_for_an_hour_disappears_from_status() {
+    let f = Fixture::start();
+    let state = state(&f);
+    f.vote("quiet", 0, true).await;
+    let names = |status: &serde_json::Value| -> Vec<String> {
+        status["probers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, status) = call(&state, "GET", "/v1/status", None).await;
+    assert_eq!(names(&status), ["quiet"]);
+    tokio::time::sleep(Duration::from_secs(3599)).await;
+    let (_, status) = call(&state, "GET", "/v1/status", None).await;
+    assert_eq!(names(&status), ["quiet"], "still within the hour");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (_, status) = call(&state, "GET", "/v1/status", None).await;
+    assert!(names(&status).is_empty(), "{status:#}");
+    assert!(status["viewpoints"].as_array().unwrap().is_empty());
+    let votes = &status["services"][0]["endpoints"][0]["votes"];
+    assert!(votes.as_array().unwrap().is_empty(), "{votes}");
+}

@@ -1,7 +1,10 @@
 //! `meridian serve`: load everything, open `state_dir` and put its drains and last health
 //! into the snapshot, bind every socket, then run the DNS workers (their own threads), and
 //! on a separate control runtime the TCP listener, the control task, the HTTP API and the
-//! local prober. Reloads on SIGHUP; stops on SIGTERM/SIGINT.
+//! local prober. Reloads on SIGHUP; stops on SIGTERM/SIGINT. The API is served by
+//! `api::listener` (TLS when `api_tls_cert`/`api_tls_key` are set, header and body
+//! timeouts, connection caps); those settings, like every listener's, take effect on a
+//! restart, not a reload.
 //!
 //! Prints one line on stdout once every socket is bound:
 //! `meridian ready dns=ADDR [dns=ADDR ...] api=ADDR` (tests and scripts read ports from it).

@@ -413,3 +413,42 @@ fn a_corrupt_state_file_is_kept_byte_for_byte_and_shown_in_status_and_metrics() 
         metrics.body
     );
 }
+
+/// File descriptors the process `pid` has open.
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+#[test]
+fn connections_from_many_sources_stop_at_the_cap_and_wait_their_turn() {
+    let server = fixture_with(
+        65,
+        "api_header_timeout = \"1s\"\napi_max_connections = 32\n\
+         api_max_connections_per_source = 16",
+    )
+    .start();
+    let baseline = open_fds(server.pid());
+    // 120 silent connections from 12 addresses, 10 each: none is over its source's cap.
+    let silent: Vec<TcpStream> = (1..=12)
+        .flat_map(|i| (0..10).map(move |_| format!("127.0.65.{i}")))
+        .map(|source| connect_from(&source, server.api()))
+        .collect();
+    // Give the server time to accept what it will: it stops at 32.
+    std::thread::sleep(Duration::from_millis(300));
+    let held = open_fds(server.pid()) - baseline;
+    assert!(held <= 32, "{held} descriptors for 120 silent connections");
+    // DNS over TCP is not starved of descriptors.
+    let q = Query::new("www.example.com", RecordType::A);
+    server.query_tcp(&q).assert_answer(&q);
+    // A legitimate request waits in the listen queue and is served once the header
+    // timeout has closed silent connections.
+    let mut legit = connect_from("127.0.0.2", server.api());
+    legit
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    legit
+        .write_all(b"GET /v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_status(&mut legit), 200);
+    drop(silent);
+}
