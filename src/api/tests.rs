@@ -296,6 +296,8 @@ async fn a_flooding_prober_gets_429_and_the_honest_ones_votes_stay_fresh() {
         .find(|v| v["prober"] == "honest")
         .unwrap_or_else(|| panic!("{votes}"));
     assert_eq!(honest["fresh"], true, "{votes}");
+    // One fresh "down" against one fresh "up" is no majority: the endpoint stays up.
+    assert_eq!(states(&f.live).0, [Up, Up, Up]);
     assert_eq!(
         state.refusals.total(metrics::Refusal::RateLimited),
         flooder_limited + 1

@@ -307,7 +307,8 @@ impl ServerError {
                 " (the token in --token-file is not this server's fleet token)"
             }
             ServerError::Refused { status, .. } if status.as_u16() == 429 => {
-                " (the server is taking fewer batches per second than the fleet sends)"
+                " (the server takes fewer batches per second from one prober, or from the \
+                 fleet, than are sent)"
             }
             ServerError::Untrusted(_) => {
                 " (give --ca-file with the CA that signed the server's certificate)"

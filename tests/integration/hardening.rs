@@ -394,6 +394,12 @@ fn a_corrupt_state_file_is_kept_byte_for_byte_and_shown_in_status_and_metrics() 
         "{}",
         metrics.body
     );
+    let page = http(server.api(), "GET", "/", None, None);
+    assert!(
+        page.body.contains("state file was bad at start"),
+        "{}",
+        page.body
+    );
     // The server runs on empty state, and a drain saves a fresh health.json, leaving the
     // kept copy as it was.
     assert_eq!(server.answer(APP), ["127.0.64.11"]);
@@ -451,4 +457,50 @@ fn connections_from_many_sources_stop_at_the_cap_and_wait_their_turn() {
         .unwrap();
     assert_eq!(read_status(&mut legit), 200);
     drop(silent);
+}
+
+#[test]
+fn api_settings_are_checked_and_a_missing_certificate_stops_serve() {
+    let config = |lines: &str| {
+        Fixture::new()
+            .zone("example.com", crate::util::EXAMPLE_COM)
+            .server_key(lines)
+    };
+    // (lines added to [server], what stderr must say)
+    let rows = [
+        (
+            "api_tls_cert = \"api.crt\"",
+            "meridian.toml:7: server.api_tls_cert: needs server.api_tls_key too",
+        ),
+        (
+            "api_tls_key = \"api.key\"",
+            "meridian.toml:7: server.api_tls_key: needs server.api_tls_cert too",
+        ),
+        (
+            "api_max_connections = 0",
+            "meridian.toml:7: server.api_max_connections: 0 is below the minimum 1",
+        ),
+        (
+            "api_header_timeout = \"soon\"",
+            "meridian.toml:7: server.api_header_timeout: \"soon\" is not a duration",
+        ),
+    ];
+    for (lines, says) in rows {
+        let run = config(lines).check();
+        assert!(!run.status.success(), "{lines}: {}", run.stderr);
+        assert!(run.stderr.contains(says), "{lines}: {}", run.stderr);
+    }
+    // Both set, to files that do not exist: `serve` names the key and the file.
+    let dir = config("api_tls_cert = \"api.crt\"\napi_tls_key = \"api.key\"").write();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_meridian"));
+    cmd.arg("serve")
+        .arg("--config")
+        .arg(dir.path().join("meridian.toml"));
+    let run = Run::bounded(cmd, dir.path(), STARTUP_TIMEOUT);
+    assert!(!run.status.success());
+    assert!(
+        run.stderr.contains("server.api_tls_cert") && run.stderr.contains("api.crt"),
+        "{}",
+        run.stderr
+    );
 }
