@@ -4,8 +4,9 @@
 //! prober's batches keep being taken (each has its own bucket), so their votes stay fresh.
 //! The global bucket bounds the control task's work when many names flood at once. Names
 //! come from requests, so the map is bounded: a bucket idle long enough to have refilled
-//! is the same as a new one and is forgotten; when the map is still full, batches from
-//! names it does not know are refused. Time comes in as an argument (the control plane's
+//! is the same as a new one and is forgotten (swept every [`SWEEP_EVERY`], and at once
+//! when the map is full); when the map is still full, batches from names it does not
+//! know are refused. Time comes in as an argument (the control plane's
 //! clock), never read here.
 
 use std::collections::HashMap;
@@ -19,6 +20,8 @@ pub const PER_PROBER_PER_SECOND: f64 = 50.0;
 pub const GLOBAL_PER_SECOND: f64 = 1000.0;
 /// Most prober names with a bucket of their own.
 pub const MAX_PROBERS: usize = 4096;
+/// How often full (idle) buckets are forgotten.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 /// A token bucket of `2 × rate` tokens, refilled at `rate` per second.
 #[derive(Debug, Clone)]
@@ -64,6 +67,7 @@ pub enum Limited {
 pub struct ReportLimiter {
     per_prober: HashMap<String, Bucket>,
     global: Bucket,
+    swept: Instant,
     per_second: f64,
     global_per_second: f64,
     max_probers: usize,
@@ -83,6 +87,7 @@ impl ReportLimiter {
         ReportLimiter {
             per_prober: HashMap::new(),
             global: Bucket::new(global_per_second, now),
+            swept: now,
             per_second,
             global_per_second,
             max_probers,
@@ -92,6 +97,10 @@ impl ReportLimiter {
     /// Takes one batch from `prober` at `now`, or says why not.
     pub fn take(&mut self, prober: &str, now: Instant) -> Result<(), Limited> {
         let rate = self.per_second;
+        if now.saturating_duration_since(self.swept) >= SWEEP_EVERY {
+            self.per_prober.retain(|_, b| !b.full_by(rate, now));
+            self.swept = now;
+        }
         if !self.per_prober.contains_key(prober) && self.per_prober.len() >= self.max_probers {
             self.per_prober.retain(|_, b| !b.full_by(rate, now));
             if self.per_prober.len() >= self.max_probers {
@@ -111,6 +120,11 @@ impl ReportLimiter {
         bucket.tokens -= 1.0;
         self.global.tokens -= 1.0;
         Ok(())
+    }
+
+    /// Batches one prober may send per second.
+    pub fn per_second(&self) -> f64 {
+        self.per_second
     }
 
     /// Prober names with a bucket now.
@@ -155,5 +169,9 @@ mod tests {
         let later = t0 + Duration::from_secs(2);
         assert_eq!(limiter.take("newcomer", later), Ok(()));
         assert_eq!(limiter.probers(), 1);
+        // A minute on, the newcomer's idle bucket is swept when anyone reports.
+        let minute = later + SWEEP_EVERY;
+        assert_eq!(limiter.take("p0", minute), Ok(()));
+        assert_eq!(limiter.probers(), 1, "only p0 is left");
     }
 }

@@ -8,7 +8,7 @@
 
 use super::{ApiState, MAX_BODY, status};
 use crate::dns::stats::{RCODES, Totals};
-use crate::health::store::{LATENCY_BUCKETS, LatencyHistogram, valid_name};
+use crate::health::store::{FORGET_PROBERS_AFTER, LATENCY_BUCKETS, LatencyHistogram, valid_name};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
@@ -70,6 +70,9 @@ pub struct RefusedProber {
     /// The viewpoint its last refused batch named (empty when that was not a name).
     pub viewpoint: String,
     pub refused: u64,
+    /// When its last batch was refused, on the control plane's clock: a name refused
+    /// for longer than probers are kept is forgotten like them.
+    pub last: std::time::Instant,
 }
 
 /// Refused report batches since start: by reason, and by prober for the batches that
@@ -91,18 +94,26 @@ impl Refusals {
             return;
         }
         let viewpoint = if valid_name(viewpoint) { viewpoint } else { "" };
+        let now = crate::control::now();
         let mut by_prober = self.by_prober.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(p) = by_prober.get_mut(prober) {
             p.refused += 1;
+            p.last = now;
             if p.viewpoint != viewpoint {
                 p.viewpoint = viewpoint.to_string();
             }
-        } else if by_prober.len() < MAX_REFUSED_PROBERS {
+            return;
+        }
+        if by_prober.len() >= MAX_REFUSED_PROBERS {
+            by_prober.retain(|_, p| now.saturating_duration_since(p.last) < FORGET_PROBERS_AFTER);
+        }
+        if by_prober.len() < MAX_REFUSED_PROBERS {
             by_prober.insert(
                 prober.to_string(),
                 RefusedProber {
                     viewpoint: viewpoint.to_string(),
                     refused: 1,
+                    last: now,
                 },
             );
         }
@@ -467,13 +478,11 @@ mod tests {
         assert_eq!(r.total(Refusal::Unauthorized), 1);
         assert_eq!(r.total(Refusal::Invalid), 3);
         assert_eq!(r.total(Refusal::RateLimited), 0);
-        let p1 = RefusedProber {
-            viewpoint: String::new(),
-            refused: 2,
-        };
+        let probers = r.probers();
+        assert_eq!(probers.keys().collect::<Vec<_>>(), ["p1"]);
         assert_eq!(
-            r.probers().into_iter().collect::<Vec<_>>(),
-            [("p1".into(), p1)]
+            (probers["p1"].viewpoint.as_str(), probers["p1"].refused),
+            ("", 2)
         );
 
         // Names come from requests: past the cap only the totals grow.

@@ -357,18 +357,17 @@ async fn post_reports(
 ) -> Result<Response, ApiError> {
     let batch: ReportBatch = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("bad report batch: {e}")))?;
-    let taken = state
-        .limiter
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take(&batch.prober, crate::control::now());
+    let (taken, per_second) = {
+        let mut limiter = state.limiter.lock().unwrap_or_else(|e| e.into_inner());
+        let taken = limiter.take(&batch.prober, crate::control::now());
+        (taken, limiter.per_second())
+    };
     match taken {
         Ok(()) => {}
         Err(Limited::Prober) => {
             return Err(ApiError::TooMany(format!(
-                "prober {:?} sent more than {} report batches per second; slow down",
-                batch.prober,
-                limit::PER_PROBER_PER_SECOND
+                "prober {:?} sent more than {per_second} report batches per second; slow down",
+                batch.prober
             )));
         }
         Err(Limited::Global) => {

@@ -235,6 +235,10 @@ impl Status {
                 (name.clone(), status)
             })
             .collect();
+        let forget_after = store.forget_after();
+        let refused = refused
+            .into_iter()
+            .filter(|(_, r)| now.saturating_duration_since(r.last) < forget_after);
         for (name, r) in refused {
             let p = probers.entry(name.clone()).or_insert_with(|| ProberStatus {
                 name,
