@@ -6,8 +6,8 @@
 //! workers load it without a lock. A new snapshot is stored only when the health table
 //! changed or a reload built one, and `state_dir` is saved on every change. A drain is
 //! saved before it is applied and refused when it cannot be; health judgements apply at
-//! once and their save is retried each tick. Probers silent for too long are forgotten. Its clock is
-//! `tokio::time`, so the tick and every `now` follow a paused clock in tests.
+//! once and their save is retried each tick. Probers silent for too long are forgotten.
+//! Its clock is `tokio::time`, so the tick and every `now` follow a paused clock in tests.
 
 use crate::health::HealthTable;
 use crate::health::fleet::{ReportBatch, TargetSpec};

@@ -74,7 +74,12 @@ pub enum BatchError {
     LongReason(usize),
     #[error("report {0}: target {1:?} appears twice")]
     Duplicate(usize, String),
+    #[error("{MAX_PROBERS} probers already report here; a new name is taken once one is forgotten")]
+    TooManyProbers,
 }
+
+/// Most probers the store keeps at once (names come from requests).
+pub const MAX_PROBERS: usize = 4096;
 
 /// `state_dir/health.json` could not be written; what it should hold is still in memory.
 #[derive(Debug, thiserror::Error)]
@@ -214,6 +219,9 @@ impl HealthStore {
         // A viewpoint is where a prober checks from; it need not be a serving region.
         if !valid_name(&batch.region) {
             return Err(BatchError::BadViewpoint(batch.region.clone()));
+        }
+        if !self.probers.contains_key(p) && self.probers.len() >= MAX_PROBERS {
+            return Err(BatchError::TooManyProbers);
         }
         if batch.reports.len() > MAX_REPORTS_PER_BATCH {
             return Err(BatchError::TooMany(batch.reports.len()));
@@ -598,6 +606,16 @@ endpoints = [{ region = "us-east", address = "192.0.2.3" }]
             Err(BatchError::Duplicate(1, _))
         ));
         assert!(store.votes(&id).is_none());
+        // Past MAX_PROBERS names, a new one is refused; known ones still report.
+        for i in 0..MAX_PROBERS {
+            store
+                .apply(&batch(&format!("p{i}"), &[]), now, wall)
+                .unwrap();
+        }
+        assert_eq!(
+            store.apply(&batch("one-too-many", &[]), now, wall),
+            Err(BatchError::TooManyProbers)
+        );
         // Unknown targets are ignored, the rest applied.
         assert_eq!(
             store.apply(&batch("p1", &[(&id, true), ("tcp://x", true)]), now, wall),
