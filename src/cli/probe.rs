@@ -20,6 +20,8 @@ use std::time::Duration;
 
 /// How often the target lists are fetched again (picks up reloads).
 const REFRESH: Duration = Duration::from_secs(5);
+/// How long an idle connection to a server is kept for the next request.
+const IDLE_CONNECTION: Duration = Duration::from_secs(5);
 
 pub struct ProbeArgs<'a> {
     pub region: &'a str,
@@ -61,6 +63,10 @@ fn api_client(ca_file: Option<&Path>) -> anyhow::Result<reqwest::Client> {
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(reqwest::Client::builder()
         .no_proxy()
+        // Below the servers' default api_header_timeout (10 s), which also closes idle
+        // keep-alive connections: a pooled connection is dropped here before the server
+        // closes it under a request.
+        .pool_idle_timeout(IDLE_CONNECTION)
         .tls_backend_preconfigured(tls)
         .build()?)
 }
