@@ -17,6 +17,7 @@ use hyper_util::service::TowerToHyperService;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -51,6 +52,33 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {
         })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// What the listener did, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct ConnectionStats {
+    /// Connections open now.
+    pub open: AtomicU64,
+    /// Closed at accept: their address already had `max_connections_per_source`.
+    pub over_source_cap: AtomicU64,
+    /// Closed for sending no request head (or no TLS handshake) in `header_timeout`.
+    pub timed_out: AtomicU64,
+}
+
+/// Counts one open connection; uncounted on drop.
+struct Open(Arc<ConnectionStats>);
+
+impl Open {
+    fn new(stats: &Arc<ConnectionStats>) -> Open {
+        stats.open.fetch_add(1, Ordering::Relaxed);
+        Open(stats.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Connections open per source address; an entry goes when its last connection does.
@@ -95,6 +123,7 @@ pub async fn serve(
     router: Router,
     limits: ApiServerConfig,
     tls: Option<TlsAcceptor>,
+    stats: Arc<ConnectionStats>,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let sources: Sources = Arc::default();
@@ -113,14 +142,17 @@ pub async fn serve(
         };
         let Some(slot) = SourceSlot::take(&sources, peer.ip(), limits.max_connections_per_source)
         else {
+            stats.over_source_cap.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(%peer, "HTTP API: too many connections from this address; closed");
             continue;
         };
+        let open = Open::new(&stats);
         let service = TowerToHyperService::new(router.clone());
         let tls = tls.clone();
         let header_timeout = limits.header_timeout;
         tokio::spawn(async move {
-            let _held = (permit, slot);
+            let stats = open.0.clone();
+            let _held = (permit, slot, open);
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(TokioTimer::new())
                 .header_read_timeout(header_timeout);
@@ -136,6 +168,7 @@ pub async fn serve(
                             return;
                         }
                         Err(_) => {
+                            stats.timed_out.fetch_add(1, Ordering::Relaxed);
                             tracing::debug!(%peer, "HTTP API: TLS handshake timed out");
                             return;
                         }
@@ -143,6 +176,9 @@ pub async fn serve(
                 }
             };
             if let Err(e) = result {
+                if e.is_timeout() {
+                    stats.timed_out.fetch_add(1, Ordering::Relaxed);
+                }
                 tracing::debug!(%peer, "HTTP API connection: {e}");
             }
         });

@@ -209,6 +209,8 @@ struct Scrape {
     latency: LatencyHistogram,
     reloads: [u64; 2],
     refused: [u64; 3],
+    /// API connections: open now, closed over the per-source cap, timed out.
+    connections: [u64; 3],
 }
 
 /// One family of counters; nothing at all when it has no sample.
@@ -404,6 +406,24 @@ impl Collector for Scrape {
         )?;
         gauges(
             &mut enc,
+            "meridian_api_connections",
+            "HTTP API connections open now.",
+            &[(Vec::new(), self.connections[0] as i64)],
+        )?;
+        let closed = [
+            ("source_cap", self.connections[1]),
+            ("timeout", self.connections[2]),
+        ]
+        .map(|(reason, n)| (vec![("reason", reason.to_string())], n));
+        counters(
+            &mut enc,
+            "meridian_api_connections_closed",
+            "HTTP API connections closed by the server: over the per-source cap at accept, \
+             or no request head (or TLS handshake) within api_header_timeout.",
+            &closed,
+        )?;
+        gauges(
+            &mut enc,
             "meridian_state_file_corrupt",
             "1 while the state file found bad at start is kept aside for the operator.",
             &[(Vec::new(), i64::from(self.status.state_file.is_some()))],
@@ -437,6 +457,10 @@ pub async fn metrics(State(state): State<ApiState>) -> Result<Response, super::A
         latency,
         reloads: [0, 1].map(|i| state.health.reloads[i].load(Ordering::Relaxed)),
         refused: Refusal::ALL.map(|r| state.refusals.total(r)),
+        connections: {
+            let c = &state.connections;
+            [&c.open, &c.over_source_cap, &c.timed_out].map(|n| n.load(Ordering::Relaxed))
+        },
     };
     let out = encode(scrape)
         .map_err(|_| super::ApiError::Internal("cannot encode the metrics".into()))?;

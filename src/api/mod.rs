@@ -55,6 +55,8 @@ pub struct ApiState {
     limiter: Arc<Mutex<ReportLimiter>>,
     /// Refused report batches, for `/metrics` and `/v1/status`.
     pub refusals: Arc<metrics::Refusals>,
+    /// What the listener did with connections, for `/metrics`.
+    pub connections: Arc<listener::ConnectionStats>,
 }
 
 impl ApiState {
@@ -89,6 +91,7 @@ impl ApiState {
             body_timeout: DEFAULT_BODY_TIMEOUT,
             limiter: Arc::new(Mutex::new(limiter)),
             refusals: Arc::default(),
+            connections: Arc::default(),
         }
     }
 }

@@ -115,11 +115,13 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         );
         state.body_timeout = config.server.api.body_timeout;
         let scheme = if api_tls.is_some() { "https" } else { "http" };
+        let connections = state.connections.clone();
         tokio::spawn(api::listener::serve(
             api_listener,
             api::router(state),
             config.server.api.clone(),
             api_tls,
+            connections,
         ));
         if config.fleet.local_prober {
             crate::health::prober::spawn_local(

@@ -174,6 +174,14 @@ fn silent_connections_are_capped_and_closed_and_dns_and_the_api_keep_answering()
         "the API from 127.0.0.1 again"
     );
     server.query_tcp(&q).assert_answer(&q);
+    let metrics = http(server.api(), "GET", "/metrics", None, None).body;
+    for line in [
+        "meridian_api_connections_closed_total{reason=\"source_cap\"} 284",
+        "meridian_api_connections_closed_total{reason=\"timeout\"} 16",
+        "meridian_api_connections 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line}:\n{metrics}");
+    }
 }
 
 /// A CA, and a certificate for 127.0.0.1 it signed: (CA PEM, certificate PEM, key PEM).
