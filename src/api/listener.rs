@@ -127,6 +127,7 @@ pub async fn serve(
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let sources: Sources = Arc::default();
+    let mut accept_error_logged: Option<tokio::time::Instant> = None;
     loop {
         let Ok(permit) = permits.clone().acquire_owned().await else {
             return;
@@ -134,8 +135,13 @@ pub async fn serve(
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
-                // Out of file descriptors, most likely: wait rather than spin.
-                tracing::warn!("HTTP API: cannot accept: {e}");
+                // Out of file descriptors, most likely: wait rather than spin, and say so
+                // at most once a minute.
+                let now = tokio::time::Instant::now();
+                if accept_error_logged.is_none_or(|t| now - t >= Duration::from_secs(60)) {
+                    tracing::warn!("HTTP API: cannot accept: {e}");
+                    accept_error_logged = Some(now);
+                }
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
