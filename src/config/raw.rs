@@ -34,6 +34,13 @@ pub struct RawServer {
     pub max_udp_payload: Option<Spanned<i64>>,
     pub tcp_idle_timeout: Option<Spanned<String>>,
     pub tcp_max_connections: Option<Spanned<i64>>,
+    /// The HTTP API's own limits and TLS (`ApiServerConfig`).
+    pub api_tls_cert: Option<Spanned<String>>,
+    pub api_tls_key: Option<Spanned<String>>,
+    pub api_max_connections: Option<Spanned<i64>>,
+    pub api_max_connections_per_source: Option<Spanned<i64>>,
+    pub api_header_timeout: Option<Spanned<String>>,
+    pub api_body_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -262,7 +269,7 @@ mod tests {
                 "longitude_field"
             ]
         );
-        assert_eq!(known_keys::<RawServer>().len(), 9);
+        assert_eq!(known_keys::<RawServer>().len(), 15);
         assert!(known_keys::<String>().is_empty());
         assert_eq!(
             known_keys::<RawService>(),

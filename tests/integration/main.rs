@@ -13,6 +13,7 @@ mod edns;
 mod explain;
 mod fleet;
 mod geo;
+mod hardening;
 mod malformed;
 mod metrics;
 mod negative;
