@@ -36,7 +36,9 @@ Checks (any failure -> exit 1):
     backends that changed state less than --settle-s ago (fall/rise x interval + slack),
     and always a non-empty subset of the service's endpoints; unanswered checker queries
     (1 s timeout) counted;
-  * RSS: first (after warm-up), last, max, least-squares slope in KiB/min.
+  * RSS: first (after --warmup-s), last, max, least-squares slope in KiB/min, which must
+    stay <= --max-rss-slope (128 KiB/min: 1.25 MiB over 10 minutes); open fds, threads;
+  * no ERROR line in the server's log.
 Every process started is stopped by process group in `finally` (bench/fleet/harness.py).
 """
 
@@ -265,6 +267,8 @@ class Backends:
             argv = [sys.executable, "-m", "http.server", str(WEB_PORT), "--bind", addr,
                     "--directory", self.www]
             port = WEB_PORT
+        with self.lock:  # in transition from now until it listens: not checked
+            self.changed[addr] = time.monotonic()
         p = self.procs.start(f"backend {addr}", argv, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
@@ -284,8 +288,9 @@ class Backends:
             self.starts += 1
 
     def stop(self, addr):
-        with self.lock:
+        with self.lock:  # in transition from now until it has exited: not checked
             p = self.running.pop(addr)
+            self.changed[addr] = time.monotonic()
         self.procs.stop(p, grace=0.0)  # SIGKILL right away (grace 0 -> TERM then KILL)
         self.procs.procs = [(l, q) for l, q in self.procs.procs if q is not p]
         with self.lock:
@@ -321,8 +326,12 @@ class Soak:
         self.wrong_count = {}
         self.samples = []     # (t, rss, hwm, threads, fds)
         self.flaps = 0
+        self.last_reload = time.monotonic()
 
     def bad(self, what, detail):
+        now = time.monotonic()
+        ago = ", ".join(f"{a} changed {now - t:.1f}s ago" for a, t in sorted(self.b.changed.items()))
+        detail = f"{detail} [last reload ended {(now - self.last_reload) * 1000:.0f} ms ago; {ago}]"
         with self.lock:
             self.wrong_count[what] = self.wrong_count.get(what, 0) + 1
             if len(self.wrong) < 50:
@@ -356,7 +365,8 @@ class Soak:
             except OSError as e:
                 status = f"error {e}"
                 self.reload_errors.append(status)
-            self.reload_ms.append((time.monotonic() - t0) * 1000)
+            self.last_reload = time.monotonic()
+            self.reload_ms.append((self.last_reload - t0) * 1000)
             with self.lock:
                 self.reloads[status] = self.reloads.get(status, 0) + 1
                 if status == 200:
@@ -503,6 +513,8 @@ def main():
     ap.add_argument("--rate", type=int, help="queries/s for the soak (skips the capacity run)")
     ap.add_argument("--capacity-s", type=int, default=15)
     ap.add_argument("--warmup-s", type=float, default=20, help="soak seconds before the first RSS sample counted")
+    ap.add_argument("--max-rss-slope", type=float, default=128,
+                    help="KiB/min of RSS growth (least squares, after warm-up) still called flat")
     ap.add_argument("--port", type=int, default=5399)
     ap.add_argument("--flap-s", type=float, default=2.0)
     ap.add_argument("--settle-s", type=float, default=5.0,
@@ -596,6 +608,7 @@ def main():
         reload_ok = soak.reloads.get(200, 0)
         reload_total = sum(soak.reloads.values())
         rms = sorted(soak.reload_ms)
+        flat = slope(s) <= a.max_rss_slope
         rows = [
             ("commit", commit),
             ("duration", f"{seconds} s (wall {wall:.0f} s)"),
@@ -612,7 +625,7 @@ def main():
             ("checker queries / unanswered (1 s)", f"{soak.checks} / {soak.unanswered}"),
             ("checker wrong answers", f"{sum(soak.wrong_count.values())}" + (f" {soak.wrong_count}" if soak.wrong_count else "")),
             ("RSS first / last / max (after warm-up)", f"{rss[0] / 1024:.1f} / {rss[-1] / 1024:.1f} / {max(rss) / 1024:.1f} MiB ({len(s)} samples)"),
-            ("RSS slope (least squares)", f"{slope(s):+.1f} KiB/min"),
+            ("RSS slope (least squares)", f"{slope(s):+.1f} KiB/min ({'flat' if flat else 'GROWING'}: limit {a.max_rss_slope:g})"),
             ("VmHWM at end", f"{s[-1][2] / 1024:.1f} MiB"),
             ("open fds first / last / max", f"{fds[0]} / {fds[-1]} / {max(fds)}"),
             ("threads first / last", f"{s[0][3]} / {s[-1][3]}"),
@@ -635,9 +648,9 @@ def main():
         for e in soak.reload_errors[:10]:
             print(f"RELOAD {e}")
         ok = (run["lost"] == 0 and not other_rc and reload_ok == reload_total and reload_total > 0
-              and not soak.wrong_count and alive and run["rc"] == 0 and not levels.get("ERROR"))
+              and not soak.wrong_count and alive and run["rc"] == 0 and not levels.get("ERROR") and flat)
         print("OK" if ok else "FAILED",
-              "(wanted: lost 0, rcodes NOERROR/NXDOMAIN only, every reload 200, no wrong answer, no ERROR logged)")
+              "(wanted: lost 0, rcodes NOERROR/NXDOMAIN only, every reload 200, no wrong answer, no ERROR logged, RSS flat)")
         if not ok and run["rc"] != 0:
             print(run["text"][-2000:])
         return 0 if ok else 1
