@@ -7,6 +7,7 @@
 //! Nothing here opens sockets or runs per query.
 
 mod compile;
+mod limits;
 mod raw;
 mod services;
 
@@ -14,6 +15,7 @@ pub use compile::{
     Config, ConfigError, ConfigErrors, FleetConfig, GeoFields, GeoipConfig, Quorum, Region,
     ServerConfig, load, parse,
 };
+pub use limits::{CookiesConfig, Limits, RrlConfig, TcpAbuseLimits};
 pub use services::{
     Check, CheckKind, Endpoint, OnAllDown, Policy, Route, Service, load_services, parse_services,
 };

@@ -20,6 +20,8 @@ pub struct RawConfig {
     pub fleet: Option<RawFleet>,
     /// File order matters (`Config.regions` keeps it), hence `IndexMap`.
     pub regions: Option<IndexMap<Spanned<String>, RawRegion>>,
+    pub rrl: Option<super::limits::RawRrl>,
+    pub cookies: Option<super::limits::RawCookies>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -34,6 +36,10 @@ pub struct RawServer {
     pub max_udp_payload: Option<Spanned<i64>>,
     pub tcp_idle_timeout: Option<Spanned<String>>,
     pub tcp_max_connections: Option<Spanned<i64>>,
+    /// Checked in `limits.rs`.
+    pub tcp_max_connections_per_source: Option<Spanned<i64>>,
+    pub tcp_write_timeout: Option<Spanned<String>>,
+    pub tcp_max_queued_replies: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -241,7 +247,7 @@ mod tests {
     fn known_keys_come_from_the_structs() {
         assert_eq!(
             known_keys::<RawConfig>(),
-            ["server", "geoip", "fleet", "regions"]
+            ["server", "geoip", "fleet", "regions", "rrl", "cookies"]
         );
         assert_eq!(known_keys::<RawRegion>(), ["lat", "lon"]);
         assert_eq!(
@@ -258,7 +264,7 @@ mod tests {
                 "longitude_field"
             ]
         );
-        assert_eq!(known_keys::<RawServer>().len(), 9);
+        assert_eq!(known_keys::<RawServer>().len(), 12);
         assert!(known_keys::<String>().is_empty());
         assert_eq!(
             known_keys::<RawService>(),

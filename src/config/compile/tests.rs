@@ -183,7 +183,8 @@ fn each_error_names_line_and_key() {
         (
             "[server]\nregion = \"\"\ndns_lisen = [\"127.0.0.1:53\"]\n",
             "meridian.toml:3: server.dns_lisen: unknown key (known: region, dns_listen, api_listen, zones_dir, \
-             state_dir, udp_workers, max_udp_payload, tcp_idle_timeout, tcp_max_connections)",
+             state_dir, udp_workers, max_udp_payload, tcp_idle_timeout, tcp_max_connections, \
+             tcp_max_connections_per_source, tcp_write_timeout, tcp_max_queued_replies)",
         ),
         (
             "[server]\nregion = \"eu-west\"\n\n[fleet]\nquorum = \"all\"\n\n\n\n\n\n[regions.eu-west]\nlat = 123.0\nlon = 0\n",
