@@ -13,7 +13,9 @@
 //!  stats.rs: per-worker counters, added to the registry once per batch
 //! ```
 
+pub mod cookie;
 pub mod respond;
+pub mod rrl;
 pub mod stats;
 pub mod tcp;
 pub mod udp;
