@@ -24,6 +24,9 @@ pub struct QueryStats {
     touched_services: Vec<u32>,
     pub truncated: u64,
     pub dropped: u64,
+    /// Responses response rate limiting dropped, and sent truncated instead (slipped).
+    pub rrl_dropped: u64,
+    pub rrl_slipped: u64,
 }
 
 impl QueryStats {
@@ -108,6 +111,8 @@ impl QueryStats {
         }
         t.truncated += std::mem::take(&mut self.truncated);
         t.dropped += std::mem::take(&mut self.dropped);
+        t.rrl_dropped += std::mem::take(&mut self.rrl_dropped);
+        t.rrl_slipped += std::mem::take(&mut self.rrl_slipped);
     }
 }
 
@@ -120,6 +125,8 @@ pub struct Totals {
     pub by_choice: BTreeMap<String, BTreeMap<String, u64>>,
     pub truncated: u64,
     pub dropped: u64,
+    pub rrl_dropped: u64,
+    pub rrl_slipped: u64,
 }
 
 /// Every worker's totals; `/metrics` sums them.
@@ -161,6 +168,8 @@ impl StatsRegistry {
             }
             sum.truncated += t.truncated;
             sum.dropped += t.dropped;
+            sum.rrl_dropped += t.rrl_dropped;
+            sum.rrl_slipped += t.rrl_slipped;
         }
         sum
     }

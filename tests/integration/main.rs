@@ -3,6 +3,7 @@
 //! Every test starts its own server on `127.0.0.1:0` (see `util`), so tests run in
 //! parallel. One module per area; the zones they serve are in `tests/data/zones/`.
 
+mod abuse;
 mod answers;
 mod api;
 mod check;
