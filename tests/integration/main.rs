@@ -16,6 +16,7 @@ mod fleet;
 mod geo;
 mod malformed;
 mod negative;
+mod rrl;
 mod tcp;
 mod util;
 mod wildcard;
