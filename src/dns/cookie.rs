@@ -8,7 +8,8 @@
 //!
 //! A cookie is valid from 1 hour in the past to 5 minutes in the future (RFC 9018 §4.3)
 //! and is replaced by a fresh one once older than half an hour. The secret files are read
-//! once at start; the pure functions below take `now` as an argument.
+//! once at start (to rotate: write the new secret, name the old file in
+//! `previous_secret_file`, restart); the pure functions below take `now`.
 
 use crate::config::CookiesConfig;
 use anyhow::Context;
@@ -130,12 +131,16 @@ pub fn check(secrets: &Secrets, opt: &CookieOpt, ip: IpAddr, now: u32) -> Verdic
         // Constant time: a timing difference must not tell how much of a guess was right.
         subtle::ConstantTimeEq::ct_eq(&want[..], &server[8..16]).into()
     };
-    let valid = ours(&secrets.current) || secrets.previous.as_ref().is_some_and(ours);
-    if !valid {
+    // A cookie made with the previous secret is accepted and replaced by a current one.
+    let old = if ours(&secrets.current) {
+        false
+    } else if secrets.previous.as_ref().is_some_and(ours) {
+        true
+    } else {
         return Verdict::Invalid;
-    }
+    };
     Verdict::Valid {
-        refresh: age <= LIFETIME && age > REFRESH_AFTER,
+        refresh: old || (age <= LIFETIME && age > REFRESH_AFTER),
     }
 }
 
@@ -297,13 +302,14 @@ mod tests {
             current: secret(new),
             previous: Some(secret(old)),
         };
+        // Accepted, and replaced by one made with the current secret.
         assert_eq!(
             check(&rotated, &a4, v6, now),
-            Verdict::Valid { refresh: false }
+            Verdict::Valid { refresh: true }
         );
         assert_eq!(
             check(&one(old), &a4, v6, now),
-            check(&rotated, &a4, v6, now)
+            Verdict::Valid { refresh: false }
         );
     }
 

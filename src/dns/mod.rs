@@ -1,11 +1,14 @@
 //! The DNS protocol side: bytes in, bytes out, and the sockets around it.
 //!
 //! ```text
-//!  udp.rs (one thread + SO_REUSEPORT socket per worker, recvmmsg/sendmmsg batches)
-//!  tcp.rs (tokio: RFC 7766 framing, pipelining, idle timeout, connection cap)
+//!  udp.rs (one thread + SO_REUSEPORT socket per worker, recvmmsg/sendmmsg batches,
+//!          65,535-byte datagrams; rrl.rs: per-worker rate limiter, drop or slip)
+//!  tcp.rs (tokio: RFC 7766 framing, pipelining, idle and write timeouts, per-source
+//!          and global connection caps, idle eviction at the cap)
 //!      │ query bytes                               ▲ response bytes
 //!      ▼                                           │
-//!  respond.rs ── wire.rs (parse header, question, OPT, ECS)
+//!  respond.rs ── wire.rs (parse header, question, OPT, ECS, COOKIE)
+//!      │   └──── cookie.rs (RFC 7873/9018 server cookies: check, make, BADCOOKIE)
 //!      │
 //!      └── zone::Zones::lookup ─┬─ answer::Answer (pre-encoded sections) → copied out
 //!                               └─ Balanced → geo locate (ECS or source) → route::decide

@@ -202,7 +202,7 @@ pub fn respond(
     Some(Reply {
         key,
         proven,
-        question_end: question_end.unwrap_or(12),
+        question_end: (12 + q.question.len()) as u16,
         opt_start: opt_start(out, q.edns, cookie),
     })
 }

@@ -8,6 +8,7 @@ mod answers;
 mod api;
 mod check;
 mod cname;
+mod cookies;
 mod delegation;
 mod ecs;
 mod edns;
