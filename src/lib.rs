@@ -7,7 +7,8 @@
 //! - `geo`: a MaxMind-format database → [`geo::Location`] of an address.
 //! - `route`: the decision: `route::decide` picks the addresses of a load-balanced name.
 //! - `explain`: `route::decide` with a trace, for one name and client, as text or JSON.
-//! - `health`: endpoint health as the DNS path reads it ([`health::HealthTable`]).
+//! - `health`: checks, probers, quorum and the [`health::HealthTable`] the DNS path reads.
+//! - `control`: the control task: reports, reloads, drains → the one writer of [`snapshot::Live`].
 //! - `dns`: the wire protocol: query parsing, response rendering, UDP and TCP listeners.
 //! - `snapshot`: [`snapshot::Snapshot`] (everything a query reads) and [`snapshot::Live`], its atomic swap.
 //! - `api`: the HTTP API (status, explain, reload, drains, fleet reports, metrics, status page).
@@ -17,6 +18,7 @@ pub mod answer;
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod dns;
 pub mod explain;
 pub mod geo;

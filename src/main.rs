@@ -1,9 +1,15 @@
 //! The `meridian` binary: parses the command line, sets up logging, runs a command,
 //! and turns its result into an exit code. All logic lives in the library.
+//!
+//! Logging: `MERIDIAN_LOG` (tracing's filter syntax) is checked at start, and a bad one is
+//! an error; events go to stderr one per line, coloured only on a terminal.
 
 use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
 
 #[derive(Parser)]
 #[command(
@@ -46,8 +52,9 @@ enum Command {
     },
     /// Run one prober of the fleet: check the servers' targets, report to every server.
     Probe {
-        /// The region this prober checks from (one of the servers' regions).
-        #[arg(long)]
+        /// The viewpoint this prober checks from: any name (1 to 64 of [A-Za-z0-9._:-]),
+        /// e.g. a serving region or a place that serves nothing, like `paris-isp2`.
+        #[arg(long, visible_alias = "viewpoint", value_name = "VIEWPOINT")]
         region: String,
         /// A server's HTTP API, e.g. http://127.0.0.1:5380 (repeat for every server).
         #[arg(long = "server", required = true)]
@@ -55,7 +62,7 @@ enum Command {
         /// File holding the fleet's bearer token.
         #[arg(long)]
         token_file: PathBuf,
-        /// This prober's name, unique in the fleet (default: REGION-PID).
+        /// This prober's name, unique in the fleet (default: VIEWPOINT-PID).
         #[arg(long)]
         name: Option<String>,
         /// Local address to check from.
@@ -70,17 +77,109 @@ enum Command {
     },
 }
 
+/// The filter when `MERIDIAN_LOG` is unset or empty: our own events from info up, other
+/// crates' warnings and errors.
+const DEFAULT_LOG: &str = "warn,meridian=info";
+
+/// Crates whose events are per-connection noise for an operator (an API client hanging
+/// up, a probed endpoint's bad certificate, which the check already reports). Off unless
+/// `MERIDIAN_LOG` names them, e.g. `MERIDIAN_LOG=info,hyper=debug`.
+const QUIET_CRATES: [&str; 8] = [
+    "hyper",
+    "hyper_util",
+    "h2",
+    "reqwest",
+    "rustls",
+    "axum",
+    "tower",
+    "tower_http",
+];
+
+/// The log filter for `MERIDIAN_LOG` (`None` when unset), or why it is not one.
+fn log_filter(var: Option<&str>) -> Result<EnvFilter, String> {
+    let given = var.map(str::trim).filter(|v| !v.is_empty());
+    let mut directives = given.unwrap_or(DEFAULT_LOG).to_string();
+    for quiet in QUIET_CRATES {
+        let named = directives.split(',').any(|d| {
+            d.trim()
+                .split(['=', '['])
+                .next()
+                .is_some_and(|target| target == quiet || target.starts_with(&format!("{quiet}::")))
+        });
+        if !named {
+            directives.push_str(&format!(",{quiet}=off"));
+        }
+    }
+    match given {
+        Some(text) => EnvFilter::builder().parse(&directives).map_err(|e| {
+            format!(
+                "MERIDIAN_LOG={text:?} is not a log filter: {e} \
+                 (expected comma-separated [target=]level with levels error, warn, info, debug, \
+                 trace or off, e.g. MERIDIAN_LOG=info or MERIDIAN_LOG=meridian=debug,warn)"
+            )
+        }),
+        None => Ok(EnvFilter::new(directives)),
+    }
+}
+
+/// Writes each log event as one line: newlines inside a message (a reload refusal lists
+/// one error per line) become ` | `, so every line of the log is one event.
+struct OneLine;
+
+impl<'a> MakeWriter<'a> for OneLine {
+    type Writer = OneLine;
+
+    fn make_writer(&'a self) -> OneLine {
+        OneLine
+    }
+}
+
+impl std::io::Write for OneLine {
+    /// The fmt layer hands over a whole formatted event in one `write_all`.
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let body = buf.strip_suffix(b"\n").unwrap_or(buf);
+        let mut line = Vec::with_capacity(buf.len() + 8);
+        for &b in body {
+            match b {
+                b'\n' => line.extend_from_slice(b" | "),
+                b'\r' => {}
+                _ => line.push(b),
+            }
+        }
+        line.push(b'\n');
+        std::io::stderr().lock().write_all(&line)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 fn main() -> ExitCode {
+    let var = std::env::var("MERIDIAN_LOG").ok();
+    let filter = match log_filter(var.as_deref()) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("meridian: {e}");
+            return ExitCode::from(2);
+        }
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MERIDIAN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        .with_writer(OneLine)
         .init();
     let cli = Cli::parse();
     // HTTPS (probes, `probe` and `explain --server`) uses rustls with the ring provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    if matches!(cli.command, Command::Check { .. } | Command::Explain { .. }) {
+        // Rust ignores SIGPIPE, so `meridian check | head -1` would panic in `println!`
+        // once `head` has gone. These commands only print: let the signal end them
+        // quietly, as it ends `cat`. `serve` and `probe` keep ignoring it (sockets).
+        // SAFETY: signal(2) with SIG_DFL, before any other thread is started.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     let result = match cli.command {
         Command::Serve { config } => meridian::cli::serve::run(&config),
         Command::Check { config } => meridian::cli::check::run(&config),
@@ -112,5 +211,30 @@ fn main() -> ExitCode {
             eprintln!("meridian: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+
+    #[test]
+    fn library_noise_is_off_unless_named() {
+        // (MERIDIAN_LOG, directive expected in the filter, directive that must not be)
+        let rows = [
+            (None, "meridian=info", "hyper=debug"),
+            (None, "hyper=off", "meridian=debug"),
+            (Some("debug"), "rustls=off", "rustls=debug"),
+            (Some("debug,hyper=trace"), "hyper=trace", "hyper=off"),
+            (Some("info,h2::codec=debug"), "h2::codec=debug", "h2=off"),
+            (Some("info"), "h2=off", "reqwest=info"),
+        ];
+        for (var, has, lacks) in rows {
+            let filter = log_filter(var).unwrap().to_string();
+            let directives: Vec<&str> = filter.split(',').collect();
+            assert!(directives.contains(&has), "{var:?}: {filter}");
+            assert!(!directives.contains(&lacks), "{var:?}: {filter}");
+        }
+        assert!(log_filter(Some("meridian=loud")).is_err());
     }
 }

@@ -1,14 +1,16 @@
 //! Everything one query reads, as one immutable value, and the atomic swap that replaces it.
 //!
-//! A reload builds a whole new [`Snapshot`] and stores it in [`Live`]; DNS workers load
-//! the current one once per batch and never wait for a lock held by slow work. Config and
-//! health live in the same snapshot, so an answer never mixes a new config with old health.
+//! A reload builds a whole new [`Snapshot`] (all endpoints up; the control task attaches
+//! the judged health before storing it in [`Live`]). DNS workers load the current one once
+//! per batch and never wait for a lock held by slow work. Config and health live in the
+//! same snapshot, so an answer never mixes a new config with old health.
 
-use crate::config::{Config, Service};
-use crate::geo::{GeoDb, Location};
+use crate::config::{Config, GeoDatabase, Service};
+use crate::geo::{GeoDb, GeoError, Location};
 use crate::health::HealthTable;
 use crate::zone::{BalancedName, Zones};
 use arc_swap::ArcSwap;
+use hickory_proto::rr::Name;
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -35,45 +37,16 @@ pub struct GeoFile {
     pub fields: crate::config::GeoFields,
 }
 
-/// The answer swap: queries load it, reloads and health changes store a new one.
+/// The answer swap: queries load it; only the control task (`crate::control`) stores a
+/// new one, after a reload or a change of health.
 pub type Live = ArcSwap<Snapshot>;
 
 impl Snapshot {
     /// Loads the config file and everything it names; errors name file, line and key.
+    /// Every file is checked before failing, so the error lists every problem at once.
     /// `previous` lends its geolocation database when the file has not changed.
     pub fn load(config_path: &Path, previous: Option<&Snapshot>) -> Result<Snapshot, LoadError> {
-        let config = crate::config::load(config_path).map_err(LoadError::Config)?;
-        let origins: Vec<_> = Zones::files_in(&config.server.zones_dir)
-            .map_err(LoadError::Zones)?
-            .into_iter()
-            .map(|(_, origin)| origin)
-            .collect();
-        let services = crate::config::load_services(&config, &origins);
-        let balanced: Vec<BalancedName> = match &services {
-            Ok(services) => services
-                .iter()
-                .enumerate()
-                .map(|(i, s)| BalancedName {
-                    name: s.name.clone(),
-                    service: i as u32,
-                    file: s.file.clone(),
-                    line: s.line,
-                })
-                .collect(),
-            Err(_) => Vec::new(),
-        };
-        let zones = Zones::load_dir(&config.server.zones_dir, &balanced);
-        let services = match (services, zones) {
-            (Ok(s), Ok(z)) => (s, z),
-            (Err(s), Ok(_)) => return Err(LoadError::Config(s)),
-            (Ok(_), Err(z)) => return Err(LoadError::Zones(z)),
-            (Err(s), Err(z)) => return Err(LoadError::Both(s, z)),
-        };
-        let (services, zones) = services;
-        let geo = match &config.geoip.database {
-            None => None,
-            Some(path) => Some(open_geo(path, &config.geoip.fields, previous)?),
-        };
+        let (config, services, zones, geo) = load_parts(config_path, previous)?;
         let health = HealthTable::all_up(&services);
         let service_names = services.iter().map(|s| s.name.to_ascii()).collect();
         Ok(Snapshot {
@@ -86,7 +59,7 @@ impl Snapshot {
         })
     }
 
-    /// The same snapshot with another health table (the health task's swap).
+    /// The same snapshot with another health table (the control task's swap).
     pub fn with_health(&self, health: HealthTable) -> Snapshot {
         Snapshot {
             config: self.config.clone(),
@@ -107,50 +80,227 @@ impl Snapshot {
     }
 }
 
+/// Config, services, zones and geolocation, each checked even when an earlier one has
+/// errors; an error that only follows from another (a region `meridian.toml` failed to
+/// define, a zone file that failed to parse) is left out.
+type Parts = (Config, Vec<Service>, Zones, Option<Arc<GeoFile>>);
+
+fn load_parts(config_path: &Path, previous: Option<&Snapshot>) -> Result<Parts, LoadError> {
+    let compiled = crate::config::compile_file(config_path);
+    let config = compiled.config;
+    let mut errors = LoadError {
+        config: compiled.errors,
+        ..LoadError::default()
+    };
+    // Where zones_dir is unknown, its files are elsewhere: looking would only add noise.
+    let found = compiled
+        .zones_dir_known
+        .then(|| load_zones(&config, &compiled.unsure_regions, &mut errors.zones))
+        .flatten();
+    errors.zones.sort_by(|a, b| a.at().cmp(&b.at()));
+    let geo = match open_geo(&config, previous) {
+        Ok(geo) => geo,
+        Err(e) => {
+            errors.geo = Some(e);
+            None
+        }
+    };
+    match found {
+        Some((services, zones)) if errors.is_empty() => {
+            warn_if_unlocatable(&config, &services);
+            Ok((config, services, zones, geo))
+        }
+        _ => Err(errors),
+    }
+}
+
+/// The services files and zone files of `config.server.zones_dir`, every one checked and
+/// every problem added to `errors`; `None` when the zones could not be built.
+fn load_zones(
+    config: &Config,
+    unsure: &crate::config::UnsureRegions,
+    errors: &mut Vec<FileError>,
+) -> Option<(Vec<Service>, Zones)> {
+    let files = match Zones::files_in(&config.server.zones_dir) {
+        Ok(files) => files,
+        Err(e) => {
+            errors.extend(e.0.into_iter().map(FileError::Zone));
+            return None;
+        }
+    };
+    let origins: Vec<Name> = files.iter().map(|(_, o)| o.clone()).collect();
+    let checked = crate::config::check_services(config, &origins, unsure);
+    errors.extend(checked.errors.into_iter().map(FileError::Config));
+    let mut parsed = Vec::new();
+    let mut failed = Vec::new();
+    for (file, origin) in files {
+        match crate::zone::master::parse_file(&file, &origin) {
+            Ok(records) => parsed.push((file, origin, records)),
+            Err(e) => {
+                errors.extend(e.into_iter().map(|e| FileError::Zone(e.into())));
+                failed.push(origin);
+            }
+        }
+    }
+    // A name whose zone file failed to parse is left out: that zone's errors are already
+    // reported, and "in none of the zones served" would only follow from them. Names of
+    // services with errors stay in, so CNAMEs to them are no follow-on errors either.
+    let balanced: Vec<BalancedName> = checked
+        .names
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| {
+            let owner = origins
+                .iter()
+                .filter(|o| o.zone_of(&n.name))
+                .max_by_key(|o| o.num_labels());
+            owner.is_none_or(|o| !failed.contains(o))
+        })
+        .map(|(i, n)| BalancedName {
+            name: n.name.clone(),
+            service: i as u32,
+            file: n.file.clone(),
+            line: n.line,
+        })
+        .collect();
+    match crate::zone::build_zones(parsed, &balanced) {
+        Ok(zones) => Some((checked.services, zones)),
+        Err(e) => {
+            errors.extend(e.0.into_iter().map(FileError::Zone));
+            None
+        }
+    }
+}
+
+/// With geolocation off, says loudly which services route by where the client is.
+fn warn_if_unlocatable(config: &Config, services: &[Service]) {
+    if config.geoip.database != GeoDatabase::Off {
+        return;
+    }
+    let by_location: Vec<String> = services
+        .iter()
+        .filter(|s| {
+            s.policy == crate::config::Policy::Nearest
+                || s.routes
+                    .iter()
+                    .any(|r| !r.countries.is_empty() || !r.continents.is_empty())
+        })
+        .map(|s| s.name.to_ascii())
+        .collect();
+    if !by_location.is_empty() {
+        tracing::warn!(
+            "geolocation is off ([geoip] in {}): clients of {} cannot be located; they get \
+             each service's unknown_location regions, or all regions weighted by capacity",
+            config.path.display(),
+            by_location.join(", ")
+        );
+    }
+}
+
 fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-/// Opens the database, or reuses the previous snapshot's when the file is unchanged.
+/// Opens the configured database (`None` when geolocation is off), or reuses the previous
+/// snapshot's when it is the same: the shipped one, or a file that has not changed.
 fn open_geo(
-    path: &Path,
-    fields: &crate::config::GeoFields,
+    config: &Config,
     previous: Option<&Snapshot>,
-) -> Result<Arc<GeoFile>, LoadError> {
-    let now = modified(path);
-    if let Some(prev) = previous.and_then(|p| p.geo.as_ref())
-        && prev.db.path == path
-        && prev.fields == *fields
-        && prev.modified == now
-        && now.is_some()
-    {
-        return Ok(prev.clone());
-    }
-    let db = GeoDb::open(path, fields).map_err(LoadError::Geo)?;
-    Ok(Arc::new(GeoFile {
+) -> Result<Option<Arc<GeoFile>>, GeoError> {
+    let fields = &config.geoip.fields;
+    let prev = previous
+        .and_then(|p| p.geo.as_ref())
+        .filter(|g| g.fields == *fields);
+    let (db, now) = match &config.geoip.database {
+        GeoDatabase::Off => return Ok(None),
+        GeoDatabase::Shipped => {
+            if let Some(prev) = prev.filter(|g| g.db.shipped) {
+                return Ok(Some(prev.clone()));
+            }
+            (GeoDb::shipped(fields)?, None)
+        }
+        GeoDatabase::File(path) => {
+            let now = modified(path);
+            if let Some(prev) = prev
+                && !prev.db.shipped
+                && prev.db.path == *path
+                && prev.modified == now
+                && now.is_some()
+            {
+                return Ok(Some(prev.clone()));
+            }
+            (GeoDb::open(path, fields)?, now)
+        }
+    };
+    Ok(Some(Arc::new(GeoFile {
         db,
         modified: now,
         fields: fields.clone(),
-    }))
+    })))
 }
 
 /// True when the configured database file changed since `snapshot` read it.
 pub fn geo_changed(snapshot: &Snapshot) -> bool {
     match (&snapshot.config.geoip.database, &snapshot.geo) {
-        (Some(path), Some(g)) => modified(path) != g.modified,
+        (GeoDatabase::File(path), Some(g)) => modified(path) != g.modified,
         _ => false,
     }
 }
 
-/// Why a snapshot could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    #[error("{0}")]
-    Config(crate::config::ConfigErrors),
-    #[error("{0}")]
-    Zones(crate::zone::ZoneErrors),
-    #[error("{0}\n{1}")]
-    Both(crate::config::ConfigErrors, crate::zone::ZoneErrors),
-    #[error("{0}")]
-    Geo(crate::geo::GeoError),
+/// An error in `meridian.toml`'s zones directory: a zone file's, or a services file's.
+#[derive(Debug)]
+pub enum FileError {
+    Zone(crate::zone::ZoneError),
+    Config(crate::config::ConfigError),
 }
+
+impl FileError {
+    /// File, then line (0 for the file as a whole), for sorting.
+    fn at(&self) -> (&Path, usize) {
+        match self {
+            FileError::Zone(e) => (&e.file, e.line),
+            FileError::Config(e) => (&e.file, e.line.unwrap_or(0)),
+        }
+    }
+}
+
+impl std::fmt::Display for FileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FileError::Zone(e) => e.fmt(f),
+            FileError::Config(e) => e.fmt(f),
+        }
+    }
+}
+
+/// Why a snapshot could not be built: every problem found, `meridian.toml`'s first, then
+/// the zones directory's by file and line, then the geolocation database's.
+#[derive(Debug, Default)]
+pub struct LoadError {
+    pub config: Vec<crate::config::ConfigError>,
+    pub zones: Vec<FileError>,
+    pub geo: Option<GeoError>,
+}
+
+impl LoadError {
+    fn is_empty(&self) -> bool {
+        self.config.is_empty() && self.zones.is_empty() && self.geo.is_none()
+    }
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let config = self.config.iter().map(|e| e as &dyn std::fmt::Display);
+        let zones = self.zones.iter().map(|e| e as &dyn std::fmt::Display);
+        let geo = self.geo.iter().map(|e| e as &dyn std::fmt::Display);
+        for (i, e) in config.chain(zones).chain(geo).enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for LoadError {}

@@ -1,18 +1,19 @@
 //! The HTTP API on `api_listen`: status, explain, reload, drains, fleet reports, metrics.
 //!
 //! `router(state)` builds the axum `Router`; handlers read the live snapshot or ask the
-//! health task, and compute no answers themselves (`explain` calls `route::decide`). Every
+//! control task, and compute no answers themselves (`explain` calls `route::decide`). Every
 //! POST and the fleet endpoints need `Authorization: Bearer <fleet token>`, compared in
-//! constant time. Errors are [`ApiError`]: a status code and a JSON reason.
+//! time that does not depend on where the bytes differ (only the length can show). Errors are [`ApiError`]: a status code and a JSON reason; the control
+//! plane's typed errors map onto it here, and only internal faults are logged.
 
 mod metrics;
 mod page;
 mod status;
 
+use crate::control::{ControlHandle, DrainError, ReloadError, ReportError, Stopped};
 use crate::dns::stats::StatsRegistry;
 use crate::explain::{ExplainError, explain, parse_client};
 use crate::health::fleet::{ReportBatch, TargetList};
-use crate::health::task::HealthHandle;
 use crate::route::Family;
 use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -35,16 +36,19 @@ const REPORTS_PER_SECOND: f64 = 200.0;
 /// What every handler shares.
 #[derive(Clone)]
 pub struct ApiState {
-    pub health: HealthHandle,
+    /// The control task (named `health` for the handlers that read health through it).
+    pub health: ControlHandle,
     pub stats: Arc<StatsRegistry>,
     pub token: Arc<str>,
     pub config_path: PathBuf,
     limiter: Arc<Mutex<Bucket>>,
+    /// Refused report batches, for `/metrics` and `/v1/status`.
+    pub refusals: Arc<metrics::Refusals>,
 }
 
 impl ApiState {
     pub fn new(
-        health: HealthHandle,
+        health: ControlHandle,
         stats: Arc<StatsRegistry>,
         token: String,
         config_path: PathBuf,
@@ -59,6 +63,7 @@ impl ApiState {
             token: token.into(),
             config_path,
             limiter: Arc::new(Mutex::new(limiter)),
+            refusals: Arc::default(),
         }
     }
 }
@@ -87,30 +92,47 @@ impl Bucket {
 /// Everything a handler can answer besides success.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// The request is malformed (bad JSON, a bad query parameter, a refused batch).
     #[error("{0}")]
     BadRequest(String),
     #[error("missing or wrong bearer token")]
     Unauthorized,
     #[error("{0}")]
     NotFound(String),
+    /// The request is well formed but what it asks for cannot be done as things are (a
+    /// reload of a configuration that has errors).
+    #[error("{0}")]
+    Unprocessable(String),
     #[error("too many report batches; slow down")]
     TooMany,
+    /// The server is shutting down: the control task no longer takes requests.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A fault on the server's side (cannot write state_dir, a loader bug); logged.
     #[error("{0}")]
     Internal(String),
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = match &self {
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooMany => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Internal(reason) => {
-                tracing::error!("api: {reason}");
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        };
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let ApiError::Internal(reason) = &self {
+            tracing::error!("api: {reason}");
+        }
         let mut response = (
             status,
             Json(serde_json::json!({ "error": self.to_string() })),
@@ -126,9 +148,38 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<crate::health::task::Stopped> for ApiError {
-    fn from(e: crate::health::task::Stopped) -> ApiError {
-        ApiError::Internal(e.to_string())
+impl From<Stopped> for ApiError {
+    fn from(e: Stopped) -> ApiError {
+        ApiError::Unavailable(e.to_string())
+    }
+}
+
+impl From<ReloadError> for ApiError {
+    fn from(e: ReloadError) -> ApiError {
+        match e {
+            ReloadError::Invalid(_) => ApiError::Unprocessable(e.to_string()),
+            ReloadError::Stopped(s) => s.into(),
+            ReloadError::Internal(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<DrainError> for ApiError {
+    fn from(e: DrainError) -> ApiError {
+        match e {
+            DrainError::UnknownRegion { .. } => ApiError::NotFound(e.to_string()),
+            DrainError::Stopped(s) => s.into(),
+            DrainError::NotSaved { .. } => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<ReportError> for ApiError {
+    fn from(e: ReportError) -> ApiError {
+        match e {
+            ReportError::Refused(_) => ApiError::BadRequest(e.to_string()),
+            ReportError::Stopped(s) => s.into(),
+        }
     }
 }
 
@@ -143,7 +194,13 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/regions/{region}/drain", post(post_drain))
         .route("/v1/regions/{region}/undrain", post(post_undrain))
         .route("/v1/fleet/targets", get(get_targets))
-        .route("/v1/fleet/reports", post(post_reports))
+        .route(
+            "/v1/fleet/reports",
+            post(post_reports).layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                metrics::count_refusals,
+            )),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
@@ -164,7 +221,7 @@ fn authorize(state: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 async fn get_status(State(state): State<ApiState>) -> Result<Json<Status>, ApiError> {
-    Ok(Json(status(&state.health).await?))
+    Ok(Json(status(&state).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -202,14 +259,8 @@ async fn post_reload(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers)?;
-    match state.health.reload(&state.config_path).await {
-        Ok(summary) => {
-            Ok(Json(serde_json::json!({ "reloaded": true, "loaded": summary })).into_response())
-        }
-        Err(reason) => Err(ApiError::BadRequest(format!(
-            "reload refused; still serving the previous configuration:\n{reason}"
-        ))),
-    }
+    let summary = state.health.reload(&state.config_path).await?;
+    Ok(Json(serde_json::json!({ "reloaded": true, "loaded": summary })).into_response())
 }
 
 async fn drain(
@@ -219,13 +270,11 @@ async fn drain(
     drained: bool,
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers)?;
-    match state.health.drain(&region, drained).await? {
-        Ok(changed) => Ok(Json(
-            serde_json::json!({ "region": region, "drained": drained, "changed": changed }),
-        )
-        .into_response()),
-        Err(reason) => Err(ApiError::NotFound(reason)),
-    }
+    let changed = state.health.drain(&region, drained).await?;
+    Ok(
+        Json(serde_json::json!({ "region": region, "drained": drained, "changed": changed }))
+            .into_response(),
+    )
 }
 
 async fn post_drain(
@@ -269,11 +318,9 @@ async fn post_reports(
     }
     let batch: ReportBatch = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("bad report batch: {e}")))?;
-    match state.health.report(batch).await? {
-        Ok((accepted, ignored)) => Ok(Json(
-            serde_json::json!({ "accepted": accepted, "ignored": ignored }),
-        )
-        .into_response()),
-        Err(e) => Err(ApiError::BadRequest(format!("report batch refused: {e}"))),
-    }
+    let (accepted, ignored) = state.health.report(batch).await?;
+    Ok(Json(serde_json::json!({ "accepted": accepted, "ignored": ignored })).into_response())
 }
+
+#[cfg(test)]
+mod tests;

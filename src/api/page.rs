@@ -1,5 +1,6 @@
-//! `GET /`: the status page for people. The same facts as `/v1/status`, as one HTML page
-//! that refreshes itself; no scripts, no external assets.
+//! `GET /`: the status page for people. The same facts as `/v1/status` (regions, names,
+//! viewpoints, probers, zones), as one HTML page that refreshes itself; no scripts, no
+//! external assets.
 
 use super::{ApiError, ApiState, status};
 use axum::extract::State;
@@ -23,7 +24,7 @@ fn row(h: &mut String, cells: &[&dyn std::fmt::Display]) {
 }
 
 pub async fn index(State(state): State<ApiState>) -> Result<Html<String>, ApiError> {
-    let st = status(&state.health).await?;
+    let st = status(&state).await?;
     let mut h = String::new();
     let _ = write!(
         h,
@@ -95,10 +96,33 @@ pub async fn index(State(state): State<ApiState>) -> Result<Html<String>, ApiErr
         }
         h.push_str("</table>");
     }
-    h.push_str("<h2>Probers</h2><table><tr><th>prober</th><th>region</th><th>last report</th><th>reports</th></tr>");
+    h.push_str("<h2>Viewpoints</h2><table><tr><th>viewpoint</th><th>serving region</th><th>probers</th></tr>");
+    for v in &st.viewpoints {
+        let region = if v.region { "yes" } else { "no" };
+        let probers: Vec<String> = v.probers.iter().map(|p| esc(p)).collect();
+        row(&mut h, &[&esc(&v.name), &region, &probers.join(", ")]);
+    }
+    h.push_str("</table><h2>Probers</h2><table><tr><th>prober</th><th>viewpoint</th><th>last report</th><th>reports</th><th>refused</th></tr>");
     for p in &st.probers {
-        let age = format!("{:.1}s ago", p.last_report_age_ms as f64 / 1000.0);
-        row(&mut h, &[&esc(&p.name), &esc(&p.region), &age, &p.reports]);
+        let age = match p.last_report_age_ms {
+            Some(ms) => format!("{:.1}s ago", ms as f64 / 1000.0),
+            None => "never accepted".into(),
+        };
+        let refused = if p.refused > 0 {
+            format!("<span class=down>{}</span>", p.refused)
+        } else {
+            "0".into()
+        };
+        row(
+            &mut h,
+            &[
+                &esc(&p.name),
+                &esc(&p.viewpoint),
+                &age,
+                &p.reports,
+                &refused,
+            ],
+        );
     }
     h.push_str("</table><h2>Zones</h2><table><tr><th>zone</th><th>serial</th><th>records</th><th>file</th></tr>");
     for z in &st.zones {

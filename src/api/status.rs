@@ -1,10 +1,15 @@
-//! `GET /v1/status`: zones, regions, services and their endpoints with health, and what
-//! each prober last said about each endpoint (and how long ago).
+//! `GET /v1/status`: zones, regions, services and their endpoints with health, what
+//! each prober last said about each endpoint (and how long ago), and the viewpoints the
+//! probers check from with the probers at each.
+//!
+//! A viewpoint is any name a prober reports from; it need not be a serving region.
 
+use super::ApiState;
+use crate::control::{self, Stopped};
 use crate::health::fleet::target_id;
-use crate::health::task::{HealthHandle, Stopped, now_ms};
 use crate::route::EndpointState;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 #[derive(Debug, Clone, Serialize)]
@@ -13,6 +18,7 @@ pub struct Status {
     pub zones: Vec<ZoneStatus>,
     pub regions: Vec<RegionStatus>,
     pub services: Vec<ServiceStatus>,
+    pub viewpoints: Vec<ViewpointStatus>,
     pub probers: Vec<ProberStatus>,
 }
 
@@ -63,21 +69,41 @@ pub struct VoteStatus {
     pub reason: String,
 }
 
+/// Where probers check from, and who checks from there.
+#[derive(Debug, Clone, Serialize)]
+pub struct ViewpointStatus {
+    pub name: String,
+    /// Also one of the configured serving regions.
+    pub region: bool,
+    /// The probers last heard from this viewpoint, by name.
+    pub probers: Vec<String>,
+}
+
+/// Every prober the server has heard from: accepted, refused, or both.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProberStatus {
     pub name: String,
-    pub region: String,
-    pub last_report_age_ms: u64,
+    /// The viewpoint of its latest batch.
+    pub viewpoint: String,
+    /// Since its last accepted batch; `None` when none was ever accepted.
+    pub last_report_age_ms: Option<u64>,
+    /// Reports (votes) accepted.
     pub reports: u64,
+    /// Batches refused as invalid (those without the token are counted in `/metrics`
+    /// only: their prober name is not to be believed).
+    pub refused: u64,
 }
 
-/// Builds the status from the live snapshot and the health task's record.
-pub async fn status(health: &HealthHandle) -> Result<Status, Stopped> {
+/// Builds the status from the live snapshot, the health task's record and the refused
+/// batches.
+pub async fn status(state: &ApiState) -> Result<Status, Stopped> {
+    let health = &state.health;
+    let refused = state.refusals.probers();
     let snap = health.live().load_full();
     let snap2 = snap.clone();
     health
         .inspect(move |store| {
-            let now = now_ms();
+            let now = control::now();
             let snap = snap2;
             let regions = &snap.config.regions;
             let services = snap
@@ -105,8 +131,11 @@ pub async fn status(health: &HealthHandle) -> Result<Status, Stopped> {
                                         .map(|(p, v)| VoteStatus {
                                             prober: p.clone(),
                                             up: v.up,
-                                            age_ms: now.saturating_sub(v.at_ms),
-                                            fresh: now.saturating_sub(v.at_ms) <= interval * 3,
+                                            age_ms: v.age(now).as_millis() as u64,
+                                            fresh: v.is_fresh(
+                                                now,
+                                                std::time::Duration::from_millis(interval),
+                                            ),
                                             rtt_ms: v.rtt_ms,
                                             reason: v.reason.clone(),
                                         })
@@ -159,17 +188,64 @@ pub async fn status(health: &HealthHandle) -> Result<Status, Stopped> {
                     })
                     .collect(),
                 services,
-                probers: store
-                    .probers
-                    .iter()
-                    .map(|(name, p)| ProberStatus {
-                        name: name.clone(),
-                        region: p.region.clone(),
-                        last_report_age_ms: now.saturating_sub(p.last_report_ms),
-                        reports: p.reports,
-                    })
-                    .collect(),
+                viewpoints: Vec::new(),
+                probers: Vec::new(),
             }
+            .with_probers(store, refused, now)
         })
         .await
+}
+
+impl Status {
+    /// Fills in `probers` and `viewpoints` from the store's probers and the refused ones.
+    fn with_probers(
+        mut self,
+        store: &crate::health::store::HealthStore,
+        refused: BTreeMap<String, super::metrics::RefusedProber>,
+        now: std::time::Instant,
+    ) -> Status {
+        let mut probers: BTreeMap<String, ProberStatus> = store
+            .probers
+            .iter()
+            .map(|(name, p)| {
+                let status = ProberStatus {
+                    name: name.clone(),
+                    viewpoint: p.region.clone(),
+                    last_report_age_ms: Some(
+                        now.saturating_duration_since(p.last_report).as_millis() as u64,
+                    ),
+                    reports: p.reports,
+                    refused: 0,
+                };
+                (name.clone(), status)
+            })
+            .collect();
+        for (name, r) in refused {
+            let p = probers.entry(name.clone()).or_insert_with(|| ProberStatus {
+                name,
+                viewpoint: r.viewpoint,
+                last_report_age_ms: None,
+                reports: 0,
+                refused: 0,
+            });
+            p.refused = r.refused;
+        }
+        let mut viewpoints: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for p in probers.values().filter(|p| !p.viewpoint.is_empty()) {
+            viewpoints
+                .entry(p.viewpoint.as_str())
+                .or_default()
+                .push(p.name.clone());
+        }
+        self.viewpoints = viewpoints
+            .into_iter()
+            .map(|(name, probers)| ViewpointStatus {
+                name: name.to_string(),
+                region: self.regions.iter().any(|r| r.name == name),
+                probers,
+            })
+            .collect();
+        self.probers = probers.into_values().collect();
+        self
+    }
 }

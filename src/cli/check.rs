@@ -35,13 +35,14 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
                     s.line
                 );
             }
-            if let Some(g) = &snapshot.geo {
-                println!(
+            match &snapshot.geo {
+                Some(g) => println!(
                     "  geolocation: {} ({}, {} records)",
                     g.db.path.display(),
                     g.db.database_type,
                     g.db.records()
-                );
+                ),
+                None => println!("  geolocation: off"),
             }
             Ok(ExitCode::SUCCESS)
         }

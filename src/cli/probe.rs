@@ -1,9 +1,14 @@
 //! `meridian probe`: one prober of the fleet, run anywhere. Fetches its targets from every
 //! server it is given (the union), checks them from `--source` if given, and reports every
-//! vote to every server. A server that is down does not stop it.
+//! vote to every server. It checks from a *viewpoint*, any name: a serving region or not.
+//!
+//! A server that is down does not stop it. A server that refuses it at start (wrong
+//! token, not a fleet API) does: exit 1 with the server's reason, before the ready line.
+//! Refusals later are logged as errors by the sink, at most once a minute per server.
 
 use crate::health::check::Checker;
-use crate::health::prober::{HttpSink, Prober, fetch_targets};
+use crate::health::prober::{HttpSink, Prober, ServerError, fetch_list, fetch_targets};
+use crate::health::store::valid_name;
 use anyhow::Context;
 use std::net::IpAddr;
 use std::path::Path;
@@ -28,10 +33,19 @@ pub fn run(args: ProbeArgs<'_>) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("reading the fleet token {}", args.token_file.display()))?
         .trim()
         .to_string();
+    anyhow::ensure!(
+        valid_name(args.region),
+        "--region {:?}: a viewpoint name is 1 to 64 characters of [A-Za-z0-9._:-]",
+        args.region
+    );
     let name = match args.name {
         Some(n) => n.to_string(),
         None => format!("{}-{}", args.region, std::process::id()),
     };
+    anyhow::ensure!(
+        valid_name(&name),
+        "--name {name:?}: a prober name is 1 to 64 characters of [A-Za-z0-9._:-]"
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -40,6 +54,21 @@ pub fn run(args: ProbeArgs<'_>) -> anyhow::Result<ExitCode> {
         let checker = Checker::new(args.source).map_err(|e| anyhow::anyhow!("{e}"))?;
         let client = reqwest::Client::builder().no_proxy().build()?;
         let servers: Vec<String> = args.servers.to_vec();
+        // Ask every server once before starting: a wrong token is the operator's mistake
+        // to hear about now, not a prober that runs and counts for nothing.
+        for server in &servers {
+            match fetch_list(&client, server, &token).await {
+                Ok(targets) => {
+                    tracing::info!(%server, targets = targets.len(), "server takes this prober")
+                }
+                Err(e @ ServerError::Refused { .. }) => anyhow::bail!(
+                    "{server} {e}{}; not starting (token from {})",
+                    e.hint(),
+                    args.token_file.display()
+                ),
+                Err(e) => tracing::warn!(%server, "cannot fetch targets yet: {e}"),
+            }
+        }
         let (tx, rx) = tokio::sync::watch::channel(Arc::new(Vec::new()));
         tokio::spawn(fetch_targets(
             client.clone(),
@@ -53,7 +82,7 @@ pub fn run(args: ProbeArgs<'_>) -> anyhow::Result<ExitCode> {
             region: args.region.to_string(),
             checker: Arc::new(checker),
         };
-        tracing::info!(%name, region = args.region, servers = servers.join(", "), "prober started");
+        tracing::info!(%name, viewpoint = args.region, servers = servers.join(", "), "prober started");
         println!("meridian probe ready name={name}");
         use std::io::Write;
         std::io::stdout().flush()?;

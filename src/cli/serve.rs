@@ -1,15 +1,18 @@
-//! `meridian serve`: load everything, bind every socket, then run the DNS workers (their
-//! own threads), and on a separate control runtime the TCP listener, the health task, the
-//! HTTP API and the local prober. Reloads on SIGHUP; stops on SIGTERM/SIGINT.
+//! `meridian serve`: load everything, open `state_dir` and put its drains and last health
+//! into the snapshot, bind every socket, then run the DNS workers (their own threads), and
+//! on a separate control runtime the TCP listener, the control task, the HTTP API and the
+//! local prober. Reloads on SIGHUP; stops on SIGTERM/SIGINT.
 //!
 //! Prints one line on stdout once every socket is bound:
 //! `meridian ready dns=ADDR [dns=ADDR ...] api=ADDR` (tests and scripts read ports from it).
+//! No socket answers before the saved health is in the snapshot, so the first answer,
+//! before or after that line, already applies it.
 
 use crate::api::{self, ApiState};
+use crate::control::{Control, ControlHandle};
 use crate::dns::stats::StatsRegistry;
 use crate::dns::{tcp, udp};
 use crate::health::store::HealthStore;
-use crate::health::task::{self, HealthHandle};
 use crate::snapshot::{Live, Snapshot};
 use anyhow::Context;
 use std::io::Write;
@@ -57,6 +60,12 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         cookies: cookies.clone(),
     };
     let live = Arc::new(Live::from_pointee(snapshot));
+    let (store, warning) = HealthStore::open(&config.server.state_dir);
+    if let Some(w) = warning {
+        tracing::warn!("{w}");
+    }
+    // Judges the saved states and drains into `live` now, before any worker can answer.
+    let control = Control::new(store, live.clone());
     let stats = Arc::new(StatsRegistry::default());
 
     let workers = match config.server.udp_workers {
@@ -92,11 +101,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         // Handlers first: until they exist, SIGHUP's default action would end the process.
         let signals = Signals::new()?;
-        let (store, warning) = HealthStore::open(&config.server.state_dir);
-        if let Some(w) = warning {
-            tracing::warn!("{w}");
-        }
-        let health = task::spawn(store, live.clone());
+        let control = control.spawn();
         let limits = tcp::TcpLimits {
             idle_timeout: config.server.tcp_idle_timeout,
             max_connections: config.server.tcp_max_connections,
@@ -118,7 +123,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         api_listener.set_nonblocking(true)?;
         let api_listener = tokio::net::TcpListener::from_std(api_listener)?;
         let state = ApiState::new(
-            health.clone(),
+            control.clone(),
             stats.clone(),
             token,
             config_path.to_path_buf(),
@@ -129,7 +134,11 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
             }
         });
         if config.fleet.local_prober {
-            crate::health::prober::spawn_local(&config.server.region, health.clone())?;
+            crate::health::prober::spawn_local(
+                &config.server.region,
+                control.targets(),
+                control.clone(),
+            )?;
         }
         let addrs: Vec<String> = bound.iter().map(|a| format!("dns={a}")).collect();
         tracing::info!(
@@ -143,7 +152,9 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         let mut stdout = std::io::stdout();
         writeln!(stdout, "meridian ready {} api={api_addr}", addrs.join(" "))?;
         stdout.flush()?;
-        signals.run(config_path, &health).await
+        let code = signals.run(config_path, &control).await;
+        control.stop().await;
+        code
     })
 }
 
@@ -235,18 +246,22 @@ impl Signals {
 
     /// Reloads on SIGHUP (an invalid new config is refused and the old one keeps serving)
     /// and when the geolocation database file is replaced; returns on SIGTERM or SIGINT.
-    async fn run(mut self, config_path: &Path, health: &HealthHandle) -> anyhow::Result<ExitCode> {
+    async fn run(
+        mut self,
+        config_path: &Path,
+        control: &ControlHandle,
+    ) -> anyhow::Result<ExitCode> {
         let mut geo_watch = tokio::time::interval(GEO_WATCH_INTERVAL);
         geo_watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = self.hup.recv() => {
-                    let _ = health.reload(config_path).await;
+                    let _ = control.reload(config_path).await;
                 }
                 _ = geo_watch.tick() => {
-                    if crate::snapshot::geo_changed(&health.live().load()) {
+                    if crate::snapshot::geo_changed(&control.live().load()) {
                         tracing::info!("geolocation database changed on disk; reloading");
-                        let _ = health.reload(config_path).await;
+                        let _ = control.reload(config_path).await;
                     }
                 }
                 _ = self.term.recv() => break,

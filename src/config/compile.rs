@@ -1,21 +1,21 @@
 //! `meridian.toml` text → validated [`Config`]: defaults, range checks, cross-checks, paths.
 //!
-//! Every problem becomes a [`ConfigError`] naming file, line and key, and all of them are
-//! reported together (only a TOML syntax error stops before the checks).
-//! Relative paths resolve against the config file's directory. No sockets are opened and
-//! no file other than the config itself is read: `check` and `serve` share this code.
+//! Every problem becomes a [`ConfigError`] (see `diagnostics.rs`) and all of them are
+//! reported together; [`compile`] also says which parts of the result are stand-ins, so
+//! the rest of a load reports no follow-on errors. Relative paths resolve against the
+//! config file's directory. No sockets are opened and no other file is read.
 
-use std::fmt;
 use std::net::SocketAddr;
-use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::raw::{RawConfig, RawFleet, RawGeoip, RawQuorum, RawRegion, RawServer, known_keys};
+use super::diagnostics::{
+    Checker, ConfigError, ConfigErrors, deserialize_refusing, parse_toml, prune_table,
+};
+use super::raw::{RawConfig, RawFleet, RawGeoip, RawQuorum, RawRegion, RawServer};
 
 /// A validated `meridian.toml`. Paths are already resolved against the file's directory.
 #[derive(Debug, Clone)]
@@ -50,11 +50,23 @@ pub struct ServerConfig {
 
 #[derive(Debug, Clone)]
 pub struct GeoipConfig {
-    /// `None`: no database, every client is "unknown location".
-    pub database: Option<PathBuf>,
+    pub database: GeoDatabase,
     /// Field paths tried before the known layouts (GeoIP2, DB-IP, IPinfo): each a list of
     /// map keys, with a number meaning an array index (`subdivisions.0.iso_code`).
     pub fields: GeoFields,
+}
+
+/// Which geolocation database locates clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GeoDatabase {
+    /// `[geoip]` or its `database` left out: the database built into the binary, so a lone
+    /// binary or a container locates clients with no file beside it.
+    Shipped,
+    /// `database = "PATH"`: that file (resolved), re-read when it is replaced.
+    File(PathBuf),
+    /// `database = ""` or `enabled = false`: no geolocation; every client is
+    /// "unknown location" (a service's `unknown_location`, else weighted by capacity).
+    Off,
 }
 
 /// Where a record keeps what we need, when the layout is not one we know.
@@ -90,52 +102,6 @@ pub struct Region {
     pub lon: f64,
 }
 
-/// One problem in a config file. Displays as `FILE:LINE: KEY: MESSAGE`; `LINE:` is left out
-/// when unknown, and `KEY:` when the problem is not tied to a key (a syntax error, an
-/// unreadable file).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub file: PathBuf,
-    /// 1-based.
-    pub line: Option<usize>,
-    /// Dotted path as an operator would write it, e.g. `server.dns_listen[1]`.
-    pub key: String,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:", self.file.display())?;
-        if let Some(line) = self.line {
-            write!(f, "{line}:")?;
-        }
-        if !self.key.is_empty() {
-            write!(f, " {}:", self.key)?;
-        }
-        write!(f, " {}", self.message)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-/// Every problem found in one load, in file order. Never empty when returned as an error.
-#[derive(Debug, Clone)]
-pub struct ConfigErrors(pub Vec<ConfigError>);
-
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, error) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{error}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigErrors {}
-
 const DEFAULT_DNS_LISTEN: &str = "127.0.0.1:5300";
 const DEFAULT_API_LISTEN: &str = "127.0.0.1:5380";
 const DEFAULT_ZONES_DIR: &str = "zones";
@@ -146,71 +112,151 @@ const DEFAULT_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_TCP_MAX_CONNECTIONS: i64 = 1024;
 const DEFAULT_TOKEN_FILE: &str = "fleet.token";
 
+/// A `meridian.toml` as far as it could be checked: the config (with stand-ins where a
+/// value was refused), every error, and which parts the rest of a load may rely on.
+#[derive(Debug)]
+pub struct Compiled {
+    pub config: Config,
+    /// In line order; empty when the file is valid.
+    pub errors: Vec<ConfigError>,
+    /// False when `server.zones_dir` was refused or could not be read: the zones and
+    /// services are elsewhere, so looking for them would only report follow-on errors.
+    pub zones_dir_known: bool,
+    /// Region names that services may use without an "unknown region" error although
+    /// `config.regions` lacks them: their definition had an error, already reported.
+    pub unsure_regions: UnsureRegions,
+}
+
+/// Regions `meridian.toml` meant to define but could not (see [`Compiled`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnsureRegions {
+    /// The `[regions]` table itself is unreadable: any name may be meant.
+    pub all: bool,
+    pub names: Vec<String>,
+}
+
+impl UnsureRegions {
+    pub fn contains(&self, name: &str) -> bool {
+        self.all || self.names.iter().any(|n| n == name)
+    }
+}
+
+impl Compiled {
+    pub fn into_result(self) -> Result<Config, ConfigErrors> {
+        if self.errors.is_empty() {
+            Ok(self.config)
+        } else {
+            Err(ConfigErrors(self.errors))
+        }
+    }
+}
+
 /// Reads and validates the config file at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigErrors(vec![ConfigError {
-            file: path.to_path_buf(),
-            line: None,
-            key: String::new(),
-            message: format!("cannot read: {e}"),
-        }])
-    })?;
-    parse(&text, path)
+    compile_file(path).into_result()
 }
 
 /// Validates config `text`; `path` names the file in errors and anchors relative paths.
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
-    let mut check = Checker::new(path, text);
+    compile(text, path).into_result()
+}
 
-    let (mut root, syntax_errors) = DeTable::parse_recoverable(text);
-    if !syntax_errors.is_empty() {
-        // The recovered tree is a guess; checking it would report noise.
-        for e in &syntax_errors {
-            check.error(e.span(), "", e.message());
-        }
-        return Err(check.finish());
-    }
-
-    // serde's `deny_unknown_fields` stops at the first unknown key; find them all first.
-    prune_unknown_keys(&mut check, root.get_mut());
-
-    let tree = root.get_ref().clone();
-    let raw = match RawConfig::deserialize(toml::de::Deserializer::from(root)) {
-        Ok(raw) => raw,
+/// Reads and checks the config file at `path`; never stops at the first error.
+pub fn compile_file(path: &Path) -> Compiled {
+    match std::fs::read_to_string(path) {
+        Ok(text) => compile(&text, path),
         Err(e) => {
-            // A value of the wrong type: the shape is unknown from here, so stop.
-            let key = e
-                .span()
-                .and_then(|span| key_at(&tree, &span, ""))
-                .unwrap_or_default();
-            check.error(e.span(), key, in_toml_words(e.message()));
-            return Err(check.finish());
+            let mut compiled = compile("", path);
+            compiled.errors = vec![ConfigError {
+                file: path.to_path_buf(),
+                line: None,
+                key: String::new(),
+                message: format!("cannot read: {e}"),
+            }];
+            compiled.zones_dir_known = false;
+            compiled.unsure_regions.all = true;
+            compiled
         }
-    };
-
-    let config = check.config(raw);
-    if check.errors.is_empty() {
-        Ok(config)
-    } else {
-        Err(check.finish())
     }
 }
 
-/// serde names Rust types in its messages ("expected i64"); an operator writes TOML.
-/// A message this does not recognise is passed through as it is.
-pub(super) fn in_toml_words(message: &str) -> String {
-    const WORDS: [(&str, &str); 4] = [
-        ("expected i64", "expected an integer"),
-        ("expected f64", "expected a number"),
-        ("expected a map", "expected a table"),
-        ("expected a sequence", "expected an array"),
-    ];
-    let mut message = message.to_owned();
-    for (rust, toml) in WORDS {
-        message = message.replace(rust, toml);
+/// Checks config `text`, reporting every problem; see [`Compiled`].
+pub fn compile(text: &str, path: &Path) -> Compiled {
+    let mut check = Checker::new(path, text);
+    let mut root = match parse_toml(&mut check, text) {
+        Ok(root) => root,
+        Err(guess) => return after_syntax_errors(check, guess.get_ref()),
+    };
+    // serde's `deny_unknown_fields` stops at the first unknown key; find them all first.
+    prune_unknown_keys(&mut check, root.get_mut());
+    let raw: RawConfig = deserialize_refusing(&mut check, root).unwrap_or_default();
+    let config = check.config(raw);
+    let unsure_regions = UnsureRegions {
+        all: check.refused("regions"),
+        names: refused_regions(&check),
+    };
+    let zones_dir_known = !check.refused("server.zones_dir");
+    Compiled {
+        config,
+        errors: check.finish().0,
+        zones_dir_known,
+        unsure_regions,
     }
-    message
+}
+
+/// Regions whose whole table was refused (`[regions] eu-west = 5`).
+fn refused_regions(check: &Checker) -> Vec<String> {
+    check
+        .refused_keys()
+        .iter()
+        .filter_map(|k| k.strip_prefix("regions."))
+        .filter(|name| !name.contains('.'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// After a syntax error the tree is a guess, so no value of it is checked; only where the
+/// zones are is taken from it, so that they are still checked. Every region is unsure.
+fn after_syntax_errors(check: Checker, guess: &DeTable) -> Compiled {
+    let (file, text) = (check.file, check.text);
+    let errors = check.finish().0;
+    let written = guess
+        .get("server")
+        .and_then(|s| match s.get_ref() {
+            DeValue::Table(t) => t.get("zones_dir"),
+            _ => None,
+        })
+        .map(|v| match v.get_ref() {
+            DeValue::String(s) if !s.is_empty() => Some(Spanned::new(v.span(), s.to_string())),
+            _ => None,
+        });
+    // Known when the guess holds a usable value, or when no error line mentions the key.
+    let zones_dir_known = match &written {
+        Some(value) => value.is_some(),
+        None => !errors.iter().filter_map(|e| e.line).any(|n| {
+            text.lines()
+                .nth(n - 1)
+                .is_some_and(|l| l.contains("zones_dir"))
+        }),
+    };
+    let mut stand_in = Checker::new(file, "");
+    let raw = RawConfig {
+        server: Some(RawServer {
+            zones_dir: written.flatten(),
+            ..RawServer::default()
+        }),
+        ..RawConfig::default()
+    };
+    let config = stand_in.config(raw);
+    Compiled {
+        config,
+        errors,
+        zones_dir_known,
+        unsure_regions: UnsureRegions {
+            all: true,
+            names: Vec::new(),
+        },
+    }
 }
 
 /// Reports and removes keys that the raw structs do not know, in every table.
@@ -242,106 +288,8 @@ fn prune_unknown_keys(check: &mut Checker, root: &mut DeTable) {
     }
 }
 
-pub(super) fn prune_table<'de, T: Deserialize<'de>>(
-    check: &mut Checker,
-    table: &mut DeTable,
-    prefix: &str,
-) {
-    prune_keys(check, table, prefix, known_keys::<T>());
-}
-
-/// Reports and removes the keys of `table` that are not in `known`.
-pub(super) fn prune_keys(check: &mut Checker, table: &mut DeTable, prefix: &str, known: &[&str]) {
-    let mut unknown = Vec::new();
-    for key in table.keys() {
-        let name: &str = key.get_ref();
-        if !known.contains(&name) {
-            let message = format!("unknown key (known: {})", known.join(", "));
-            check.error(Some(key.span()), format!("{prefix}{name}"), message);
-            unknown.push(name.to_owned());
-        }
-    }
-    for name in &unknown {
-        table.remove(name.as_str());
-    }
-}
-
-/// The dotted key whose key or value covers `span`, searching nested tables and arrays.
-fn key_at(table: &DeTable, span: &Range<usize>, prefix: &str) -> Option<String> {
-    for (key, value) in table.iter() {
-        let path = format!("{prefix}{}", key.get_ref());
-        // Exactly this value (e.g. a whole `[[regions]]` array) rather than a part of it.
-        if key.span() == *span || value.span() == *span {
-            return Some(path);
-        }
-        if let Some(found) = key_in_value(value, span, &path) {
-            return Some(found);
-        }
-        if covers(&key.span(), span) || covers(&value.span(), span) {
-            return Some(path);
-        }
-    }
-    None
-}
-
-pub(super) fn key_in_value(
-    value: &Spanned<DeValue>,
-    span: &Range<usize>,
-    path: &str,
-) -> Option<String> {
-    match value.get_ref() {
-        DeValue::Table(table) => key_at(table, span, &format!("{path}.")),
-        DeValue::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
-            let path = format!("{path}[{i}]");
-            key_in_value(item, span, &path).or_else(|| covers(&item.span(), span).then_some(path))
-        }),
-        _ => None,
-    }
-}
-
-fn covers(outer: &Range<usize>, inner: &Range<usize>) -> bool {
-    outer.start <= inner.start && inner.end <= outer.end && outer.start < outer.end
-}
-
-/// Collects errors while turning a [`RawConfig`] into a [`Config`] (and, in `services.rs`,
-/// a services file into services). Each check records its problem and returns a stand-in
-/// value, so later checks still run.
-pub(super) struct Checker<'a> {
-    pub(super) file: &'a Path,
-    pub(super) text: &'a str,
-    pub(super) errors: Vec<ConfigError>,
-}
-
-impl<'a> Checker<'a> {
-    pub(super) fn new(file: &'a Path, text: &'a str) -> Checker<'a> {
-        Checker {
-            file,
-            text,
-            errors: Vec::new(),
-        }
-    }
-
-    pub(super) fn error(
-        &mut self,
-        span: Option<Range<usize>>,
-        key: impl Into<String>,
-        message: impl Into<String>,
-    ) {
-        let line = span.map(|span| line_of(self.text, span.start));
-        self.errors.push(ConfigError {
-            file: self.file.to_path_buf(),
-            line,
-            key: key.into(),
-            message: message.into(),
-        });
-    }
-
-    pub(super) fn finish(mut self) -> ConfigErrors {
-        // Stable: errors on one line keep the order they were found in.
-        self.errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
-        ConfigErrors(self.errors)
-    }
-
+/// The checks of `meridian.toml`'s tables, on the shared [`Checker`].
+impl Checker<'_> {
     fn config(&mut self, raw: RawConfig) -> Config {
         let regions = self.regions(raw.regions.unwrap_or_default());
         let mut raw_server = raw.server.unwrap_or_default();
@@ -425,12 +373,13 @@ impl<'a> Checker<'a> {
             .map(|r| r.name.as_str())
             .collect::<Vec<_>>()
             .join(", ");
+        let unsure = self.refused("regions") || self.refused(&format!("regions.{name}"));
         if name.is_empty() {
-            if !regions.is_empty() {
+            if !regions.is_empty() && !self.refused("server.region") {
                 let message = format!("required when [regions] are defined (known: {known})");
                 self.error(span, "server.region", message);
             }
-        } else if !regions.iter().any(|r| r.name == name) {
+        } else if !unsure && !regions.iter().any(|r| r.name == name) {
             let message = if regions.is_empty() {
                 format!("unknown region {name:?} (no [regions.NAME] tables are defined)")
             } else {
@@ -483,9 +432,7 @@ impl<'a> Checker<'a> {
     }
 
     fn geoip(&mut self, raw: RawGeoip) -> GeoipConfig {
-        let database = raw
-            .database
-            .map(|db| self.path(Some(db), "geoip.database", ""));
+        let database = self.geo_database(raw.database, raw.enabled);
         let mut field = |value: Option<Spanned<String>>, key: &str| {
             let value = value?;
             let parts: Vec<String> = value.get_ref().split('.').map(str::to_owned).collect();
@@ -506,6 +453,35 @@ impl<'a> Checker<'a> {
             longitude: field(raw.longitude_field, "geoip.longitude_field"),
         };
         GeoipConfig { database, fields }
+    }
+
+    /// Left out: the shipped database. `database = ""` or `enabled = false`: off.
+    fn geo_database(
+        &mut self,
+        database: Option<Spanned<String>>,
+        enabled: Option<Spanned<bool>>,
+    ) -> GeoDatabase {
+        let enabled_value = enabled.as_ref().map(|e| *e.get_ref());
+        match (database, enabled_value) {
+            (Some(path), Some(false)) if !path.get_ref().is_empty() => {
+                let message = format!(
+                    "{:?} is set, but geoip.enabled = false: remove one of the two",
+                    path.get_ref()
+                );
+                self.error(Some(path.span()), "geoip.database", message);
+                GeoDatabase::Off
+            }
+            (_, Some(false)) => GeoDatabase::Off,
+            (Some(path), enabled) if path.get_ref().is_empty() => {
+                if enabled == Some(true) {
+                    let message = r#"is "" (off), but geoip.enabled = true: leave database out for the shipped one, or give a path"#;
+                    self.error(Some(path.span()), "geoip.database", message);
+                }
+                GeoDatabase::Off
+            }
+            (Some(path), _) => GeoDatabase::File(self.path(Some(path), "geoip.database", "")),
+            (None, _) => GeoDatabase::Shipped,
+        }
     }
 
     fn fleet(&mut self, raw: RawFleet) -> FleetConfig {
@@ -579,6 +555,9 @@ impl<'a> Checker<'a> {
         limit: f64,
     ) -> f64 {
         let Some(value) = raw else {
+            if self.refused(key) {
+                return 0.0;
+            }
             self.error(
                 Some(region.span()),
                 key,
@@ -598,61 +577,9 @@ impl<'a> Checker<'a> {
         v
     }
 
-    /// An integer in `range`, or `default` when absent (or out of range, after an error).
-    pub(super) fn int(
-        &mut self,
-        raw: Option<Spanned<i64>>,
-        key: &str,
-        default: i64,
-        range: RangeInclusive<i64>,
-    ) -> i64 {
-        let Some(value) = raw else { return default };
-        let v = *value.get_ref();
-        if v < *range.start() {
-            self.error(
-                Some(value.span()),
-                key,
-                format!("{v} is below the minimum {}", range.start()),
-            );
-            default
-        } else if v > *range.end() {
-            self.error(
-                Some(value.span()),
-                key,
-                format!("{v} is above the maximum {}", range.end()),
-            );
-            default
-        } else {
-            v
-        }
-    }
-
     fn duration(&mut self, raw: Option<Spanned<String>>, key: &str, default: Duration) -> Duration {
         raw.and_then(|text| self.parse_duration(&text, key))
             .unwrap_or(default)
-    }
-
-    /// A duration greater than 0 written like `"500ms"`, `"10s"` or `"2m"`; `None` after an error.
-    pub(super) fn parse_duration(&mut self, text: &Spanned<String>, key: &str) -> Option<Duration> {
-        match humantime::parse_duration(text.get_ref()) {
-            Ok(d) if d.is_zero() => {
-                self.error(
-                    Some(text.span()),
-                    key,
-                    format!("{:?} must be greater than 0", text.get_ref()),
-                );
-                None
-            }
-            Ok(d) => Some(d),
-            Err(e) => {
-                let message = format!(
-                    r#"{:?} is not a duration like "500ms", "10s" or "2m" ({e})"#,
-                    text.get_ref()
-                );
-                self.error(Some(text.span()), key, message);
-                None
-            }
-        }
     }
 
     /// A path from the file (or `default`), resolved against the config file's directory.
@@ -665,6 +592,7 @@ impl<'a> Checker<'a> {
         let text = match &raw {
             Some(text) if text.get_ref().is_empty() => {
                 self.error(Some(text.span()), key, "must not be empty");
+                self.refuse(key);
                 default
             }
             Some(text) => text.get_ref().as_str(),
@@ -679,15 +607,6 @@ fn is_region_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
-/// 1-based line of byte `offset` in `text`.
-pub(super) fn line_of(text: &str, offset: usize) -> usize {
-    let end = offset.min(text.len());
-    1 + text.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
 }
 
 #[cfg(test)]

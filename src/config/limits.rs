@@ -4,7 +4,7 @@
 //! Kept apart from `compile.rs` so these settings travel as one [`Limits`] value. The
 //! secret files are only resolved here; `serve` reads (or creates) them.
 
-use super::compile::Checker;
+use super::diagnostics::Checker;
 use super::raw::RawServer;
 use serde::Deserialize;
 use std::path::PathBuf;

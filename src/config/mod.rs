@@ -2,20 +2,23 @@
 //! `zones/<origin>.toml` → validated [`Service`]s.
 //!
 //! `raw.rs` holds the serde shapes as written; `compile.rs` checks `meridian.toml` and
-//! resolves paths; `services.rs` checks the services files and resolves region names.
-//! Errors name file, line and key, and every error is reported, not just the first.
-//! Nothing here opens sockets or runs per query.
+//! resolves paths; `services/` checks the services files and resolves region names;
+//! `diagnostics.rs` is the error machinery both share. Errors name file, line and key, and
+//! every error is reported, not just the first. Nothing here opens sockets or runs per query.
 
 mod compile;
+mod diagnostics;
 mod limits;
 mod raw;
 mod services;
 
 pub use compile::{
-    Config, ConfigError, ConfigErrors, FleetConfig, GeoFields, GeoipConfig, Quorum, Region,
-    ServerConfig, load, parse,
+    Compiled, Config, FleetConfig, GeoDatabase, GeoFields, GeoipConfig, Quorum, Region,
+    ServerConfig, UnsureRegions, compile, compile_file, load, parse,
 };
+pub use diagnostics::{ConfigError, ConfigErrors};
 pub use limits::{CookiesConfig, Limits, RrlConfig, TcpAbuseLimits};
 pub use services::{
-    Check, CheckKind, Endpoint, OnAllDown, Policy, Route, Service, load_services, parse_services,
+    Check, CheckKind, CheckedServices, Endpoint, NamedService, OnAllDown, Policy, Route, Service,
+    check_services, load_services, parse_services,
 };

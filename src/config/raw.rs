@@ -1,7 +1,7 @@
 //! serde shapes of `meridian.toml` and `zones/<origin>.toml` exactly as written: every key
 //! optional, no defaults, no checks.
 //!
-//! Values that `compile.rs` and `services.rs` check keep their `Spanned` position so errors
+//! Values that `compile.rs` and `services/` check keep their `Spanned` position so errors
 //! can name a line. Integers stay `i64` (what TOML holds) so a range error says "above the
 //! maximum", not "expected u16". Nothing here validates, resolves names or knows defaults.
 
@@ -45,7 +45,10 @@ pub struct RawServer {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
 pub struct RawGeoip {
+    /// Left out: the shipped database; `""`: off.
     pub database: Option<Spanned<String>>,
+    /// `false`: off, the same as `database = ""`.
+    pub enabled: Option<Spanned<bool>>,
     /// Dotted paths into the database's records, for layouts we do not know.
     pub country_field: Option<Spanned<String>>,
     pub continent_field: Option<Spanned<String>>,
@@ -97,7 +100,7 @@ impl<'de> Deserialize<'de> for RawQuorum {
 }
 
 /// The top-level keys of `zones/<origin>.toml`. There is no struct for the whole file:
-/// `services.rs` deserializes each `[services.NAME]` on its own, so that a value of the
+/// `services/check.rs` deserializes each `[services.NAME]` on its own, so that a value of the
 /// wrong type in one service does not hide the problems of the others.
 pub const SERVICES_FILE_KEYS: &[&str] = &["services"];
 
@@ -184,7 +187,7 @@ impl<'de> Deserialize<'de> for RawStatus {
 
 /// The keys a `#[derive(Deserialize)]` struct accepts, asked of serde itself.
 ///
-/// `compile.rs` uses this to report every unknown key at once (serde's
+/// `diagnostics.rs` uses this to report every unknown key at once (serde's
 /// `deny_unknown_fields` stops at the first), without a second hand-kept key list
 /// that could drift from the structs above.
 pub fn known_keys<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
@@ -258,6 +261,7 @@ mod tests {
             known_keys::<RawGeoip>(),
             [
                 "database",
+                "enabled",
                 "country_field",
                 "continent_field",
                 "latitude_field",

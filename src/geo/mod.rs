@@ -3,14 +3,27 @@
 //! Reads GeoIP2/GeoLite2 City and Country, DB-IP and IPinfo layouts (known field paths are
 //! tried in order; configured ones first). Every distinct data record is decoded once at
 //! load, so a lookup is a tree walk plus a hash lookup. Coordinates missing from a record
-//! fall back to the country's, then the continent's centroid. Knows nothing of services.
+//! fall back to the country's, then the continent's centroid. The shipped database is
+//! built into the binary ([`GeoDb::shipped`]); any other is read from a file. Knows nothing
+//! of services.
 
 use crate::config::GeoFields;
 use maxminddb::{PathElement, Reader};
 use rustc_hash::FxHashMap;
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+
+/// `geodata/meridian-city.mmdb`, built into the binary: a lone binary, `cargo install` or a
+/// container locates clients with no file beside it. Read in place (no copy at start-up).
+static SHIPPED: &[u8] = include_bytes!("../../geodata/meridian-city.mmdb");
+
+/// What [`GeoDb::path`] says for the shipped database.
+pub const SHIPPED_NAME: &str = "built-in geodata/meridian-city.mmdb";
+
+/// The database bytes: a file read into memory, or the shipped bytes in the binary.
+type Source = Cow<'static, [u8]>;
 
 mod centroids;
 
@@ -60,9 +73,12 @@ struct Place {
 
 /// An opened database with every record decoded.
 pub struct GeoDb {
+    /// The file, or [`SHIPPED_NAME`] for the built-in database.
     pub path: PathBuf,
+    /// True for the database built into the binary.
+    pub shipped: bool,
     pub database_type: String,
-    reader: Reader<Vec<u8>>,
+    reader: Reader<Source>,
     places: FxHashMap<usize, Place>,
     ipv4_only: bool,
 }
@@ -145,7 +161,7 @@ const LONGITUDE_PATHS: &[FieldPath] = &[
 
 /// The first of the configured path, then the known ones, that the record holds.
 fn first<'a, T: Deserialize<'a>>(
-    r: &maxminddb::LookupResult<'a, Vec<u8>>,
+    r: &maxminddb::LookupResult<'a, Source>,
     configured: Option<&[PathElement<'_>]>,
     known: &[FieldPath],
 ) -> Option<T> {
@@ -184,8 +200,31 @@ fn code(s: Option<String>) -> Option<[u8; 2]> {
 }
 
 impl GeoDb {
-    /// Opens a database and decodes every record it holds.
+    /// Opens a database file and decodes every record it holds.
     pub fn open(path: &Path, fields: &GeoFields) -> Result<GeoDb, GeoError> {
+        let bytes = std::fs::read(path).map_err(|e| GeoError::Open {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        GeoDb::from_source(Cow::Owned(bytes), path, false, fields)
+    }
+
+    /// Opens the database built into the binary.
+    pub fn shipped(fields: &GeoFields) -> Result<GeoDb, GeoError> {
+        GeoDb::from_source(
+            Cow::Borrowed(SHIPPED),
+            Path::new(SHIPPED_NAME),
+            true,
+            fields,
+        )
+    }
+
+    fn from_source(
+        source: Source,
+        path: &Path,
+        shipped: bool,
+        fields: &GeoFields,
+    ) -> Result<GeoDb, GeoError> {
         let paths = Paths {
             country: elements(&fields.country),
             continent: elements(&fields.continent),
@@ -196,7 +235,7 @@ impl GeoDb {
             path: path.to_path_buf(),
             reason,
         };
-        let reader = Reader::open_readfile(path).map_err(|e| err(e.to_string()))?;
+        let reader = Reader::from_source(source).map_err(|e| err(e.to_string()))?;
         let database_type = reader.metadata().database_type.clone();
         let ipv4_only = reader.metadata().ip_version == 4;
         let mut places = FxHashMap::default();
@@ -213,6 +252,7 @@ impl GeoDb {
         }
         Ok(GeoDb {
             path: path.to_path_buf(),
+            shipped,
             database_type,
             reader,
             places,
@@ -248,7 +288,7 @@ impl GeoDb {
     }
 }
 
-fn decode_place(r: &maxminddb::LookupResult<'_, Vec<u8>>, paths: &Paths<'_>) -> Place {
+fn decode_place(r: &maxminddb::LookupResult<'_, Source>, paths: &Paths<'_>) -> Place {
     let country = code(first::<String>(r, paths.country.as_deref(), COUNTRY_PATHS));
     let mut continent = code(first::<String>(
         r,

@@ -45,7 +45,8 @@ pub struct TargetSpec {
 pub struct ReportBatch {
     /// The prober's name, unique in the fleet.
     pub prober: String,
-    /// The region it probes from.
+    /// The viewpoint it probes from: any name (1 to 64 of [A-Za-z0-9._:-]), a serving
+    /// region or not. Called `region` on the wire, as before viewpoints had their name.
     pub region: String,
     pub reports: Vec<Report>,
 }

@@ -2,16 +2,16 @@
 //!
 //! `check.rs` runs one probe → `Observation`; `prober.rs` schedules probes and sends
 //! reports; `fleet.rs` is the wire format between probers and servers; `quorum.rs` turns
-//! votes into states (pure); `store.rs` keeps votes, states and drains; `task.rs` is the
-//! health task, the only writer of the live snapshot. The [`HealthTable`] is built whole
-//! and swapped in with the snapshot; `route::decide` reads a [`Health`] view from it.
+//! votes into states (pure); `store.rs` keeps votes, states and drains and builds the
+//! [`HealthTable`]. This module judges; it does not know snapshots: `crate::control` owns
+//! the store and swaps the table into the live snapshot, where `route::decide` reads a
+//! [`Health`] view of it.
 
 pub mod check;
 pub mod fleet;
 pub mod prober;
 pub mod quorum;
 pub mod store;
-pub mod task;
 
 use crate::config::Service;
 use crate::route::{EndpointState, Health};

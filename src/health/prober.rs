@@ -4,12 +4,14 @@
 //! id), run with bounded concurrency, and debounced by `rise`/`fall` into this prober's
 //! vote. Votes go out in batches every half second, at once when one flips. A failure on
 //! our own side (`NoVote`) sends nothing, so our vote goes stale instead of wrong. `serve`
-//! runs one that reports to its own health task; `meridian probe` runs one that fetches
+//! runs one that reports to its own control task; `meridian probe` runs one that fetches
 //! targets from servers over HTTP and reports to all of them.
+//!
+//! All scheduling runs on `tokio::time` (its `Instant`, `interval`), so tests can run it
+//! under a paused clock with a fake [`CheckRunner`].
 
-use super::check::{Checker, Target, Verdict};
+use super::check::{Checker, Observation, Target, Verdict};
 use super::fleet::{Report, ReportBatch, TargetSpec};
-use super::task::HealthHandle;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -65,35 +67,41 @@ pub trait ReportSink: Send + 'static {
     fn send(&mut self, batch: ReportBatch) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
 }
 
-/// The local prober's sink: straight into this server's health task.
-struct LocalSink(HealthHandle);
+/// What runs one check: the real [`Checker`], or a fake in tests.
+pub trait CheckRunner: Send + Sync + 'static {
+    fn run<'a>(
+        &'a self,
+        target: &'a Target,
+    ) -> Pin<Box<dyn Future<Output = Observation> + Send + 'a>>;
+}
 
-impl ReportSink for LocalSink {
-    fn send(&mut self, batch: ReportBatch) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        Box::pin(async move {
-            match self.0.report(batch).await {
-                Ok(Err(e)) => tracing::warn!("local prober report refused: {e}"),
-                Err(e) => tracing::debug!("local prober: {e}"),
-                Ok(Ok(_)) => {}
-            }
-        })
+impl CheckRunner for Checker {
+    fn run<'a>(
+        &'a self,
+        target: &'a Target,
+    ) -> Pin<Box<dyn Future<Output = Observation> + Send + 'a>> {
+        Box::pin(self.check(target))
     }
 }
 
-/// Starts the prober that `serve` runs, named after the server's region.
-pub fn spawn_local(region: &str, health: HealthHandle) -> Result<(), super::check::CheckerError> {
+/// Starts the prober that `serve` runs, named after the server's region, checking the
+/// targets `targets` gives and reporting to `sink` (the server's own control task).
+pub fn spawn_local(
+    region: &str,
+    targets: watch::Receiver<Arc<Vec<TargetSpec>>>,
+    sink: impl ReportSink,
+) -> Result<(), super::check::CheckerError> {
     let checker = Checker::new(None)?;
     let name = format!(
         "local-{}",
         if region.is_empty() { "server" } else { region }
     );
-    let targets = health.targets();
     let prober = Prober {
         name,
         region: region.to_string(),
         checker: Arc::new(checker),
     };
-    tokio::spawn(prober.run(targets, LocalSink(health)));
+    tokio::spawn(prober.run(targets, sink));
     Ok(())
 }
 
@@ -101,7 +109,7 @@ pub fn spawn_local(region: &str, health: HealthHandle) -> Result<(), super::chec
 pub struct Prober {
     pub name: String,
     pub region: String,
-    pub checker: Arc<Checker>,
+    pub checker: Arc<dyn CheckRunner>,
 }
 
 struct Scheduled {
@@ -190,7 +198,7 @@ impl Prober {
                         let permits = permits.clone();
                         tokio::spawn(async move {
                             let Ok(_permit) = permits.acquire_owned().await else { return };
-                            let obs = checker.check(&target).await;
+                            let obs = checker.run(&target).await;
                             let _ = tx.send((id, obs)).await;
                         });
                     }
@@ -240,13 +248,105 @@ impl Prober {
     }
 }
 
-/// The remote prober's sink: POST every batch to every server; a server that is down is
-/// logged (at most every 30 s each) and the others still get it.
+/// How often one server's refusal is logged again. The prober keeps running (the other
+/// servers may take its reports), so the error must stay visible without flooding.
+pub const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(60);
+/// How often one server's silence (down, unreachable, 5xx) is logged again.
+const FAILURE_LOG_EVERY: Duration = Duration::from_secs(30);
+
+/// Why one server did not take a request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ServerError {
+    /// It answered no (4xx): our token or our batch is wrong, and trying again will not
+    /// help. `reason` is the server's own words.
+    #[error("refused: {status}: {reason}")]
+    Refused {
+        status: reqwest::StatusCode,
+        reason: String,
+    },
+    /// No answer, or a 5xx: the server may be down or restarting.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl ServerError {
+    /// A hint for the operator, for refusals whose cause is known.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            ServerError::Refused { status, .. } if status.as_u16() == 401 => {
+                " (the token in --token-file is not this server's fleet token)"
+            }
+            ServerError::Refused { status, .. } if status.as_u16() == 429 => {
+                " (the server is taking fewer batches per second than the fleet sends)"
+            }
+            _ => "",
+        }
+    }
+}
+
+/// Turns a server's answer into `Ok` or the [`ServerError`] it means.
+async fn outcome(
+    answer: Result<reqwest::Response, reqwest::Error>,
+) -> Result<Vec<u8>, ServerError> {
+    let r = answer.map_err(|e| ServerError::Failed(e.to_string()))?;
+    let status = r.status();
+    let body = r
+        .bytes()
+        .await
+        .map_err(|e| ServerError::Failed(e.to_string()))?;
+    if status.is_success() {
+        return Ok(body.to_vec());
+    }
+    let reason = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| String::from_utf8_lossy(&body).trim().to_string());
+    if status.is_client_error() {
+        Err(ServerError::Refused { status, reason })
+    } else {
+        Err(ServerError::Failed(format!("{status}: {reason}")))
+    }
+}
+
+/// When each server was last complained about, so each complaint is logged at most once
+/// per period per server.
+#[derive(Debug)]
+pub struct Complaints {
+    every: Duration,
+    last: HashMap<String, Instant>,
+}
+
+impl Complaints {
+    pub fn new(every: Duration) -> Complaints {
+        Complaints {
+            every,
+            last: HashMap::new(),
+        }
+    }
+
+    /// True when a complaint about `server` at `now` is to be logged (and notes it).
+    pub fn due(&mut self, server: &str, now: Instant) -> bool {
+        let due = self
+            .last
+            .get(server)
+            .is_none_or(|t| now.duration_since(*t) >= self.every);
+        if due {
+            self.last.insert(server.to_string(), now);
+        }
+        due
+    }
+}
+
+/// The remote prober's sink: POST every batch to every server. A refusal (wrong token,
+/// bad batch) is an ERROR naming the server, status and reason, at most once a minute
+/// per server; a server that is down is a warning (at most every 30 s each). Either way
+/// the others still get the batch.
 pub struct HttpSink {
     pub client: reqwest::Client,
     pub servers: Vec<String>,
     pub token: String,
-    last_warned: HashMap<String, Instant>,
+    refusals: Complaints,
+    failures: Complaints,
 }
 
 impl HttpSink {
@@ -255,7 +355,8 @@ impl HttpSink {
             client,
             servers,
             token,
-            last_warned: HashMap::new(),
+            refusals: Complaints::new(REFUSAL_LOG_EVERY),
+            failures: Complaints::new(FAILURE_LOG_EVERY),
         }
     }
 }
@@ -278,33 +379,49 @@ impl ReportSink for HttpSink {
                     .body(body.clone())
                     .timeout(Duration::from_secs(5));
                 let server = server.clone();
-                sends.spawn(async move {
-                    let result = match request.send().await {
-                        Ok(r) if r.status().is_success() => Ok(()),
-                        Ok(r) => {
-                            let status = r.status();
-                            Err(format!("{status}: {}", r.text().await.unwrap_or_default()))
-                        }
-                        Err(e) => Err(e.to_string()),
-                    };
-                    (server, result)
-                });
+                sends.spawn(async move { (server, outcome(request.send().await).await) });
             }
             while let Some(Ok((server, result))) = sends.join_next().await {
-                if let Err(e) = result {
-                    let now = Instant::now();
-                    let warn = self
-                        .last_warned
-                        .get(&server)
-                        .is_none_or(|t| now.duration_since(*t) > Duration::from_secs(30));
-                    if warn {
-                        tracing::warn!(%server, "report not delivered: {e}");
-                        self.last_warned.insert(server, now);
+                let now = Instant::now();
+                match result {
+                    Ok(_) => {}
+                    Err(e @ ServerError::Refused { .. }) => {
+                        if self.refusals.due(&server, now) {
+                            tracing::error!(
+                                %server,
+                                "report batch {e}{}; its votes do not count there",
+                                e.hint()
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        if self.failures.due(&server, now) {
+                            tracing::warn!(%server, "report not delivered: {e}");
+                        }
                     }
                 }
             }
         })
     }
+}
+
+/// One server's target list.
+pub async fn fetch_list(
+    client: &reqwest::Client,
+    server: &str,
+    token: &str,
+) -> Result<Vec<TargetSpec>, ServerError> {
+    let url = format!("{}/v1/fleet/targets", server.trim_end_matches('/'));
+    let answer = client
+        .get(&url)
+        .bearer_auth(token)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await;
+    let body = outcome(answer).await?;
+    serde_json::from_slice::<super::fleet::TargetList>(&body)
+        .map(|list| list.targets)
+        .map_err(|e| ServerError::Failed(format!("{url}: not a target list: {e}")))
 }
 
 /// Fetches the union of every server's targets every `every`, into `tx`. A server that
@@ -317,37 +434,22 @@ pub async fn fetch_targets(
     tx: watch::Sender<Arc<Vec<TargetSpec>>>,
 ) {
     let mut per_server: HashMap<String, Vec<TargetSpec>> = HashMap::new();
-    let mut warned: HashMap<String, Instant> = HashMap::new();
+    let mut refusals = Complaints::new(REFUSAL_LOG_EVERY);
+    let mut failures = Complaints::new(FAILURE_LOG_EVERY);
     loop {
         for server in &servers {
-            let url = format!("{}/v1/fleet/targets", server.trim_end_matches('/'));
-            let result = async {
-                let r = client
-                    .get(&url)
-                    .bearer_auth(&token)
-                    .timeout(Duration::from_secs(5))
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if !r.status().is_success() {
-                    return Err(format!("{}", r.status()));
-                }
-                let body = r.bytes().await.map_err(|e| e.to_string())?;
-                serde_json::from_slice::<super::fleet::TargetList>(&body).map_err(|e| e.to_string())
-            }
-            .await;
-            match result {
+            match fetch_list(&client, server, &token).await {
                 Ok(list) => {
-                    per_server.insert(server.clone(), list.targets);
+                    per_server.insert(server.clone(), list);
+                }
+                Err(e @ ServerError::Refused { .. }) => {
+                    if refusals.due(server, Instant::now()) {
+                        tracing::error!(%server, "target list {e}{}", e.hint());
+                    }
                 }
                 Err(e) => {
-                    let now = Instant::now();
-                    if warned
-                        .get(server)
-                        .is_none_or(|t| now.duration_since(*t) > Duration::from_secs(30))
-                    {
+                    if failures.due(server, Instant::now()) {
                         tracing::warn!(%server, "cannot fetch targets: {e}");
-                        warned.insert(server.clone(), now);
                     }
                 }
             }
@@ -377,6 +479,132 @@ pub async fn fetch_targets(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Checks that answer what `up` says, and note when they ran.
+    #[derive(Default)]
+    struct FakeChecks {
+        down: AtomicBool,
+        ran_at: Mutex<Vec<Instant>>,
+    }
+
+    impl CheckRunner for FakeChecks {
+        fn run<'a>(
+            &'a self,
+            _: &'a Target,
+        ) -> Pin<Box<dyn Future<Output = Observation> + Send + 'a>> {
+            Box::pin(async move {
+                self.ran_at.lock().unwrap().push(Instant::now());
+                let verdict = if self.down.load(Ordering::SeqCst) {
+                    Verdict::Down("test says down".into())
+                } else {
+                    Verdict::Up
+                };
+                Observation {
+                    verdict,
+                    rtt: Some(Duration::from_millis(1)),
+                }
+            })
+        }
+    }
+
+    /// Keeps every batch with the time it was sent.
+    #[derive(Clone, Default)]
+    struct Collect(Arc<Mutex<Vec<(Instant, ReportBatch)>>>);
+
+    impl ReportSink for Collect {
+        fn send(&mut self, batch: ReportBatch) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+            self.0.lock().unwrap().push((Instant::now(), batch));
+            Box::pin(async {})
+        }
+    }
+
+    fn spec(interval: Duration, fall: u32) -> TargetSpec {
+        TargetSpec {
+            id: "tcp://192.0.2.1:80#timeout=500ms".into(),
+            address: "192.0.2.1".parse().unwrap(),
+            kind: "tcp".into(),
+            port: 80,
+            path: String::new(),
+            host: None,
+            insecure: false,
+            expect: vec![(200, 399)],
+            body: None,
+            interval_ms: interval.as_millis() as u64,
+            timeout_ms: 500,
+            rise: 2,
+            fall,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn checks_keep_their_slot_and_a_flip_is_sent_at_the_fall_th_failure() {
+        let interval = Duration::from_secs(1);
+        let spec = spec(interval, 3);
+        let first = offset(&spec.id, interval);
+        let checks = Arc::new(FakeChecks::default());
+        let sink = Collect::default();
+        let (_targets_tx, targets) = watch::channel(Arc::new(vec![spec]));
+        let prober = Prober {
+            name: "p1".into(),
+            region: "eu-west".into(),
+            checker: checks.clone(),
+        };
+        let start = Instant::now();
+        tokio::spawn(prober.run(targets, sink.clone()));
+
+        // Five seconds of a healthy target: one check per interval, in the target's slot
+        // (its offset, to the scheduler's 20 ms resolution), never bunched.
+        tokio::time::sleep(Duration::from_millis(5010)).await;
+        let ran: Vec<Duration> = checks
+            .ran_at
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|t| *t - start)
+            .collect();
+        assert_eq!(ran.len(), 5, "{ran:?}");
+        for (k, at) in ran.iter().enumerate() {
+            let slot = first + interval * k as u32;
+            assert!(
+                *at >= slot && *at <= slot + TICK,
+                "check {k} at {at:?}, slot {slot:?}"
+            );
+        }
+        let sent = sink.0.lock().unwrap().clone();
+        assert!(!sent.is_empty() && sent.iter().all(|(_, b)| b.reports[0].up));
+
+        // The target fails from now on: `fall = 3` failed checks, then the down vote goes
+        // out at once (not at the next half-second flush).
+        checks.down.store(true, Ordering::SeqCst);
+        let failing = Instant::now();
+        sink.0.lock().unwrap().clear();
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let sent = sink.0.lock().unwrap().clone();
+        let (flip_at, flip) = sent
+            .iter()
+            .find(|(_, b)| !b.reports[0].up)
+            .expect("a down vote was sent");
+        let third_failure = checks.ran_at.lock().unwrap()[5 + 2];
+        assert!(
+            *flip_at >= third_failure && *flip_at <= third_failure + 2 * TICK,
+            "down vote sent {:?} after the third failed check",
+            *flip_at - third_failure
+        );
+        assert!(*flip_at - failing <= interval * 3 + TICK);
+        assert_eq!(flip.reports[0].reason, "test says down");
+        // While counting toward `fall`, the votes said up but changing.
+        let counting: Vec<bool> = sent
+            .iter()
+            .take_while(|(t, _)| t < flip_at)
+            .map(|(_, b)| b.reports[0].up && b.reports[0].changing)
+            .collect();
+        assert!(
+            !counting.is_empty() && counting.iter().all(|&c| c),
+            "{counting:?}"
+        );
+    }
 
     #[test]
     fn debounce_needs_fall_failures_and_rise_successes() {
@@ -394,6 +622,29 @@ mod tests {
             votes,
             [true, true, true, true, true, false, false, true, true, true]
         );
+    }
+
+    #[test]
+    fn a_refusing_server_is_logged_at_most_once_a_minute() {
+        let mut refusals = Complaints::new(REFUSAL_LOG_EVERY);
+        let t0 = Instant::now();
+        let at = |secs: u64| t0 + Duration::from_secs(secs);
+        let a = "http://a:5380";
+        let b = "http://b:5380";
+        // (server, seconds after t0, logged?)
+        let rows = [
+            (a, 0, true),
+            (a, 1, false),
+            (b, 1, true),
+            (a, 59, false),
+            (a, 60, true),
+            (b, 60, false),
+            (a, 119, false),
+            (b, 61, true),
+        ];
+        for (server, secs, want) in rows {
+            assert_eq!(refusals.due(server, at(secs)), want, "{server} at {secs}s");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Votes → health: the fleet's verdict on one target, as a pure function of the votes,
-//! the last known state and `now`.
+//! the last known state and `now` (a monotonic [`Instant`] the caller passes in; this
+//! module never reads a clock).
 //!
 //! Each prober's vote is already debounced by `rise`/`fall` on the prober. Here a vote
 //! older than three check intervals is stale; the fresh ones decide by quorum. When they
@@ -9,22 +10,33 @@
 
 use crate::config::Quorum;
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 /// One prober's latest word on a target.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Vote {
     pub up: bool,
-    /// When the prober made the observation, in milliseconds since the Unix epoch.
-    pub at_ms: u64,
+    /// When this server received it, on the server's monotonic clock: probers' clocks
+    /// may drift, and a wall clock stepped back would make old votes look fresh.
+    pub at: Instant,
     /// The raw result of the last check differs from `up`: the prober is counting toward
     /// `rise` or `fall`, so the state may change soon.
-    #[serde(default)]
     pub changing: bool,
-    #[serde(default)]
     pub rtt_ms: Option<u32>,
     /// Why the prober says down (empty when up).
-    #[serde(default)]
     pub reason: String,
+}
+
+impl Vote {
+    /// How old the vote is at `now`.
+    pub fn age(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.at)
+    }
+
+    /// Whether the vote still counts at `now` for a target checked every `interval`.
+    pub fn is_fresh(&self, now: Instant, interval: Duration) -> bool {
+        self.age(now) <= interval * STALE_INTERVALS
+    }
 }
 
 /// The fleet's verdict on one target.
@@ -46,11 +58,13 @@ pub fn judge(
     votes: &BTreeMap<String, Vote>,
     last: Option<bool>,
     quorum: Quorum,
-    now_ms: u64,
-    interval_ms: u64,
+    now: Instant,
+    interval: Duration,
 ) -> Judgement {
-    let stale_before = now_ms.saturating_sub(interval_ms * STALE_INTERVALS as u64);
-    let fresh: Vec<&Vote> = votes.values().filter(|v| v.at_ms >= stale_before).collect();
+    let fresh: Vec<&Vote> = votes
+        .values()
+        .filter(|v| v.is_fresh(now, interval))
+        .collect();
     let n = fresh.len();
     let ups = fresh.iter().filter(|v| v.up).count();
     let downs = n - ups;
@@ -97,12 +111,15 @@ pub fn judge(
 mod tests {
     use super::*;
 
-    fn votes(list: &[(&str, bool, u64)]) -> BTreeMap<String, Vote> {
+    const INTERVAL: Duration = Duration::from_secs(5);
+
+    /// Votes given as (prober, up, age in ms at `now`).
+    fn votes(now: Instant, list: &[(&str, bool, u64)]) -> BTreeMap<String, Vote> {
         list.iter()
-            .map(|(p, up, at)| {
+            .map(|(p, up, age_ms)| {
                 let v = Vote {
                     up: *up,
-                    at_ms: *at,
+                    at: now - Duration::from_millis(*age_ms),
                     changing: false,
                     rtt_ms: None,
                     reason: String::new(),
@@ -114,11 +131,11 @@ mod tests {
 
     #[test]
     fn quorum_table() {
-        let now = 100_000;
-        let fresh = now - 1000;
-        let stale = now - 16_000; // interval 5 s: stale after 15 s
+        let now = Instant::now();
+        let fresh = 1000;
+        let stale = 16_000; // interval 5 s: stale after 15 s
         use Quorum::*;
-        // votes (prober, up, at), last state, quorum → up, why
+        // votes (prober, up, age), last state, quorum → up, why
         type Row<'a> = (
             &'a [(&'a str, bool, u64)],
             Option<bool>,
@@ -208,19 +225,42 @@ mod tests {
             ),
         ];
         for (list, last, quorum, want, what) in rows {
-            let j = judge(&votes(list), *last, *quorum, now, 5000);
+            let j = judge(&votes(now, list), *last, *quorum, now, INTERVAL);
             assert_eq!(j.up, *want, "{what}");
         }
     }
 
     #[test]
     fn disagreement_and_pending_changes_are_unsettled() {
-        let now = 10_000;
-        let split = votes(&[("a", true, now), ("b", false, now), ("c", true, now)]);
-        assert!(judge(&split, Some(true), Quorum::Majority, now, 5000).unsettled);
-        let mut calm = votes(&[("a", true, now), ("b", true, now)]);
-        assert!(!judge(&calm, Some(true), Quorum::Majority, now, 5000).unsettled);
+        let now = Instant::now();
+        let split = votes(now, &[("a", true, 0), ("b", false, 0), ("c", true, 0)]);
+        assert!(judge(&split, Some(true), Quorum::Majority, now, INTERVAL).unsettled);
+        let mut calm = votes(now, &[("a", true, 0), ("b", true, 0)]);
+        assert!(!judge(&calm, Some(true), Quorum::Majority, now, INTERVAL).unsettled);
         calm.get_mut("a").unwrap().changing = true;
-        assert!(judge(&calm, Some(true), Quorum::Majority, now, 5000).unsettled);
+        assert!(judge(&calm, Some(true), Quorum::Majority, now, INTERVAL).unsettled);
+    }
+
+    #[test]
+    fn a_vote_is_fresh_for_three_intervals_then_stale() {
+        let received = Instant::now();
+        let v = &votes(received, &[("a", false, 0)])["a"];
+        // (time since the vote arrived, fresh?)
+        let rows = [(0, true), (14_999, true), (15_000, true), (15_001, false)];
+        for (after_ms, want) in rows {
+            let now = received + Duration::from_millis(after_ms);
+            assert_eq!(v.is_fresh(now, INTERVAL), want, "{after_ms} ms after");
+            let j = judge(
+                &votes(received, &[("a", false, 0)]),
+                Some(true),
+                Quorum::Majority,
+                now,
+                INTERVAL,
+            );
+            assert_eq!(
+                j.up, !want,
+                "{after_ms} ms after: a lone fresh down vote decides"
+            );
+        }
     }
 }

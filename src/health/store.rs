@@ -1,8 +1,10 @@
 //! The server's health record: every prober's latest vote per target, the judged states,
 //! and the operator's drains; turned into a [`HealthTable`] for the next snapshot.
 //!
-//! Owned by one task (the health task in `serve`): no lock. Judged states and drains are
-//! saved to `state_dir/health.json` (write, then rename) so a restart keeps them.
+//! Owned by one task (the control task, `crate::control`): no lock. Time comes in as
+//! arguments (`now` on the monotonic clock), never read here. Judged states and drains
+//! are saved to `state_dir/health.json` (write, then rename) so a restart keeps them; a
+//! failed save is returned to the caller, who decides whom to tell.
 
 use super::fleet::{MAX_REPORTS_PER_BATCH, ReportBatch, TargetSpec, targets_of};
 use super::quorum::{Judgement, Vote, judge};
@@ -12,6 +14,7 @@ use crate::route::EndpointState;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
 
 /// TTL while a state is changing: never below this (seconds).
 pub const MIN_CHANGING_TTL: u32 = 5;
@@ -26,26 +29,45 @@ struct Saved {
 }
 
 /// A prober the server has heard from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProberInfo {
     pub region: String,
-    pub last_report_ms: u64,
+    /// When its last batch arrived, on the monotonic clock (ages are measured from it).
+    pub last_report: Instant,
+    /// The same moment on the wall clock, only for showing to people.
+    pub last_report_wall: SystemTime,
     pub reports: u64,
 }
 
 /// Why a report batch was refused; nothing of it was applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ReportError {
+pub enum BatchError {
     #[error("prober name must be 1 to 64 characters of [A-Za-z0-9._:-]")]
     BadProber,
-    #[error("region {0:?} is not defined (known: {1})")]
-    UnknownRegion(String, String),
+    #[error("viewpoint {0:?}: must be 1 to 64 characters of [A-Za-z0-9._:-]")]
+    BadViewpoint(String),
     #[error("{0} reports in one batch; at most {MAX_REPORTS_PER_BATCH}")]
     TooMany(usize),
     #[error("report {0}: reason longer than 1024 bytes")]
     LongReason(usize),
     #[error("report {0}: target {1:?} appears twice")]
     Duplicate(usize, String),
+}
+
+/// `state_dir/health.json` could not be written; what it should hold is still in memory.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot save {}: {source}", path.display())]
+pub struct SaveError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
+/// A prober or viewpoint name: 1 to 64 characters of [A-Za-z0-9._:-].
+pub fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_:".contains(&b))
 }
 
 /// Upper bounds (seconds) of the check latency histogram buckets.
@@ -66,7 +88,6 @@ pub struct LatencyHistogram {
 pub struct HealthStore {
     path: PathBuf,
     quorum: Quorum,
-    regions: Vec<String>,
     targets: BTreeMap<String, (TargetSpec, Vec<(usize, usize)>)>,
     votes: BTreeMap<String, BTreeMap<String, Vote>>,
     judged: BTreeMap<String, Judgement>,
@@ -97,7 +118,6 @@ impl HealthStore {
         let store = HealthStore {
             path,
             quorum: Quorum::Majority,
-            regions: Vec::new(),
             targets: BTreeMap::new(),
             votes: BTreeMap::new(),
             judged: BTreeMap::new(),
@@ -110,9 +130,8 @@ impl HealthStore {
 
     /// Takes the services and settings of a new snapshot; votes for targets that remain
     /// are kept.
-    pub fn configure(&mut self, services: &[Service], regions: &[Region], quorum: Quorum) {
+    pub fn configure(&mut self, services: &[Service], _regions: &[Region], quorum: Quorum) {
         self.quorum = quorum;
-        self.regions = regions.iter().map(|r| r.name.clone()).collect();
         self.targets = targets_of(services);
         self.votes.retain(|id, _| self.targets.contains_key(id));
         self.judged.retain(|id, _| self.targets.contains_key(id));
@@ -122,39 +141,34 @@ impl HealthStore {
         self.targets.values().map(|(spec, _)| spec)
     }
 
-    /// Records a batch, stamped with the server's clock (probers' clocks may drift).
-    /// Returns (accepted, ignored): reports on targets this server does not have are
-    /// ignored (a prober may still be on an older target list).
+    /// Records a batch received at `now` (monotonic) / `wall` (for display), stamped with
+    /// the server's clock (probers' clocks may drift). Returns (accepted, ignored): reports
+    /// on targets this server does not have are ignored (a prober may still be on an
+    /// older target list).
     pub fn apply(
         &mut self,
         batch: &ReportBatch,
-        now_ms: u64,
-    ) -> Result<(usize, usize), ReportError> {
+        now: Instant,
+        wall: SystemTime,
+    ) -> Result<(usize, usize), BatchError> {
         let p = &batch.prober;
-        if p.is_empty()
-            || p.len() > 64
-            || !p
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b".-_:".contains(&b))
-        {
-            return Err(ReportError::BadProber);
+        if !valid_name(p) {
+            return Err(BatchError::BadProber);
         }
-        if !self.regions.is_empty() && !self.regions.contains(&batch.region) {
-            return Err(ReportError::UnknownRegion(
-                batch.region.clone(),
-                self.regions.join(", "),
-            ));
+        // A viewpoint is where a prober checks from; it need not be a serving region.
+        if !valid_name(&batch.region) {
+            return Err(BatchError::BadViewpoint(batch.region.clone()));
         }
         if batch.reports.len() > MAX_REPORTS_PER_BATCH {
-            return Err(ReportError::TooMany(batch.reports.len()));
+            return Err(BatchError::TooMany(batch.reports.len()));
         }
         let mut seen = BTreeSet::new();
         for (i, r) in batch.reports.iter().enumerate() {
             if r.reason.len() > 1024 {
-                return Err(ReportError::LongReason(i));
+                return Err(BatchError::LongReason(i));
             }
             if !seen.insert(&r.target) {
-                return Err(ReportError::Duplicate(i, r.target.clone()));
+                return Err(BatchError::Duplicate(i, r.target.clone()));
             }
         }
         let mut accepted = 0;
@@ -174,7 +188,7 @@ impl HealthStore {
             }
             let vote = Vote {
                 up: r.up,
-                at_ms: now_ms,
+                at: now,
                 changing: r.changing,
                 rtt_ms: r.rtt_ms,
                 reason: r.reason.clone(),
@@ -187,17 +201,19 @@ impl HealthStore {
         }
         let info = self.probers.entry(p.clone()).or_insert(ProberInfo {
             region: batch.region.clone(),
-            last_report_ms: 0,
+            last_report: now,
+            last_report_wall: wall,
             reports: 0,
         });
         info.region = batch.region.clone();
-        info.last_report_ms = now_ms;
+        info.last_report = now;
+        info.last_report_wall = wall;
         info.reports += accepted as u64;
         Ok((accepted, batch.reports.len() - accepted))
     }
 
     /// Judges every target at `now`; true when any state or TTL cap changed.
-    pub fn judge_all(&mut self, now_ms: u64) -> bool {
+    pub fn judge_all(&mut self, now: Instant) -> bool {
         let mut changed = false;
         let empty = BTreeMap::new();
         for (id, (spec, _)) in &self.targets {
@@ -207,7 +223,8 @@ impl HealthStore {
                 .get(id)
                 .map(|j| j.up)
                 .or_else(|| self.saved.states.get(id).copied());
-            let j = judge(votes, last, self.quorum, now_ms, spec.interval_ms);
+            let interval = Duration::from_millis(spec.interval_ms);
+            let j = judge(votes, last, self.quorum, now, interval);
             let before = self.judged.insert(id.clone(), j);
             if before.map(|b| (b.up, b.unsettled)) != Some((j.up, j.unsettled)) {
                 changed = true;
@@ -290,14 +307,20 @@ impl HealthStore {
     }
 
     /// Writes the judged states and drains (atomically: temp file, then rename).
-    pub fn save(&self) -> std::io::Result<()> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = self.path.with_extension("json.tmp");
-        let text = serde_json::to_vec_pretty(&self.saved).map_err(std::io::Error::other)?;
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, &self.path)
+    pub fn save(&self) -> Result<(), SaveError> {
+        let write = || {
+            if let Some(dir) = self.path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let tmp = self.path.with_extension("json.tmp");
+            let text = serde_json::to_vec_pretty(&self.saved).map_err(std::io::Error::other)?;
+            std::fs::write(&tmp, text)?;
+            std::fs::rename(&tmp, &self.path)
+        };
+        write().map_err(|source| SaveError {
+            path: self.path.clone(),
+            source,
+        })
     }
 }
 
@@ -384,23 +407,25 @@ endpoints = [{ region = "us-east", address = "192.0.2.3" }]
         );
 
         let b = &ids[1];
-        let now = 1_000_000;
-        store.apply(&batch("p1", &[(b, false)]), now).unwrap();
+        let now = Instant::now();
+        let wall = SystemTime::UNIX_EPOCH;
+        let secs = Duration::from_secs;
+        store.apply(&batch("p1", &[(b, false)]), now, wall).unwrap();
         store.judge_all(now);
         // One of one fresh vote says down: majority of 1.
         assert_eq!(
             states(&store, &config, &services),
             [vec![Up, Down], vec![Down], vec![Up]]
         );
-        store.apply(&batch("p2", &[(b, true)]), now).unwrap();
-        store.apply(&batch("p3", &[(b, true)]), now).unwrap();
+        store.apply(&batch("p2", &[(b, true)]), now, wall).unwrap();
+        store.apply(&batch("p3", &[(b, true)]), now, wall).unwrap();
         store.judge_all(now);
         assert_eq!(states(&store, &config, &services)[1], vec![Up]);
         // p2 and p3 go quiet: their votes go stale, p1's fresh "down" decides.
         store
-            .apply(&batch("p1", &[(b, false)]), now + 20_000)
+            .apply(&batch("p1", &[(b, false)]), now + secs(20), wall)
             .unwrap();
-        store.judge_all(now + 20_000);
+        store.judge_all(now + secs(20));
         assert_eq!(states(&store, &config, &services)[1], vec![Down]);
 
         assert!(store.set_drain("eu-west", true));
@@ -409,7 +434,7 @@ endpoints = [{ region = "us-east", address = "192.0.2.3" }]
 
         // A restart keeps the drain and the last state, before any new vote.
         let (mut again, config, services) = setup(dir.path());
-        again.judge_all(now + 60_000);
+        again.judge_all(now + secs(60));
         assert_eq!(
             states(&again, &config, &services),
             [vec![Drained, Down], vec![Down], vec![Up]]
@@ -420,26 +445,27 @@ endpoints = [{ region = "us-east", address = "192.0.2.3" }]
     fn bad_batches_change_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let (mut store, _, _) = setup(dir.path());
+        let (now, wall) = (Instant::now(), SystemTime::UNIX_EPOCH);
         let id = store.targets().next().unwrap().id.clone();
-        let mut bad_region = batch("p1", &[(&id, false)]);
-        bad_region.region = "mars".into();
+        let mut bad_viewpoint = batch("p1", &[(&id, false)]);
+        bad_viewpoint.region = "mars base!".into();
         assert!(matches!(
-            store.apply(&bad_region, 1),
-            Err(ReportError::UnknownRegion(..))
+            store.apply(&bad_viewpoint, now, wall),
+            Err(BatchError::BadViewpoint(..))
         ));
         assert_eq!(
-            store.apply(&batch("bad name!", &[(&id, false)]), 1),
-            Err(ReportError::BadProber)
+            store.apply(&batch("bad name!", &[(&id, false)]), now, wall),
+            Err(BatchError::BadProber)
         );
         let dup = batch("p1", &[(&id, false), (&id, true)]);
         assert!(matches!(
-            store.apply(&dup, 1),
-            Err(ReportError::Duplicate(1, _))
+            store.apply(&dup, now, wall),
+            Err(BatchError::Duplicate(1, _))
         ));
         assert!(store.votes(&id).is_none());
         // Unknown targets are ignored, the rest applied.
         assert_eq!(
-            store.apply(&batch("p1", &[(&id, true), ("tcp://x", true)]), 1),
+            store.apply(&batch("p1", &[(&id, true), ("tcp://x", true)]), now, wall),
             Ok((1, 1))
         );
     }

@@ -7,25 +7,11 @@ use hickory_proto::rr::Name;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-const REGIONS: &str = r#"
-[server]
-region = "eu-west"
-[regions.eu-west]
-lat = 53.35
-lon = -6.26
-[regions.us-east]
-lat = 39.04
-lon = -77.49
-[regions.us-west]
-lat = 37.34
-lon = -121.89
-[regions.ap-southeast]
-lat = -33.87
-lon = 151.21
-[regions.ap-northeast]
-lat = 35.68
-lon = 139.69
-"#;
+/// The shared test regions (`tests/data/regions.toml`), this server in eu-west.
+const REGIONS: &str = concat!(
+    "[server]\nregion = \"eu-west\"\n",
+    include_str!("../../tests/data/regions.toml")
+);
 
 fn setup(services: &str) -> (Config, Vec<Service>) {
     let config = config::parse(REGIONS, Path::new("meridian.toml")).unwrap();

@@ -5,8 +5,12 @@
 //! is set by the test. Each test uses its own block of loopback addresses (127.0.N.x).
 
 use crate::util::{
-    FLEET_TOKEN, Server, endpoint_state, fleet_fixture, http, status_endpoint, vote, wait_for,
+    FLEET_TOKEN, Query, Response, Server, endpoint_state, fleet_fixture, http, status_endpoint,
+    vote, wait_for,
 };
+use hickory_proto::rr::RecordType;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// A failover service `app` over eu-west, us-east, ap-south at 127.0.N.11/12/13, checked
@@ -48,7 +52,7 @@ fn post_report(server: &Server, body: &str) {
     assert_eq!(r.json()["accepted"], 1, "{}", r.body);
 }
 
-/// Waits until `app` answers `want` (the health task publishes within a tick).
+/// Waits until `app` answers `want` (the control task publishes within a tick).
 fn wait_answer(server: &Server, want: &str) {
     wait_for(
         &format!("{APP} to answer {want}"),
@@ -105,6 +109,72 @@ fn drains_and_last_health_survive_a_restart() {
     wait_answer(&server, "127.0.4.11");
 }
 
+/// Issue 9: the first answer after `meridian ready` applies what `state_dir` holds, even
+/// after SIGKILL (no shutdown code runs: only what was saved at each change survives).
+#[test]
+fn after_kill_9_the_first_answer_applies_the_saved_drain_and_health() {
+    let server = fleet_fixture(false, &app_service(10)).start();
+    assert_eq!(server.answer(APP), ["127.0.10.11"]);
+    let r = server.post("/v1/regions/eu-west/drain", None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let us = target_of(&server, "127.0.10.12");
+    post_report(&server, &report("p1", "us-east", &us, false));
+    // Once the API has answered, answers follow: no waiting here either.
+    assert_eq!(server.answer(APP), ["127.0.10.13"], "before the kill");
+
+    // The restart listens on the same DNS port, as a real server on port 53 would, so a
+    // client can ask before the ready line; it is asked all through the start-up. Its
+    // socket is bound now, while the server still holds the port.
+    let dns = server.dns;
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    // SAFETY: kill(2) on the server's own PID; no memory is involved.
+    let rc = unsafe { libc::kill(server.pid() as libc::pid_t, libc::SIGKILL) };
+    assert_eq!(rc, 0);
+    let dir = server.stop();
+    let config = dir.path().join("meridian.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let fixed = text.replace("127.0.0.1:0\"]", &format!("{dns}\"]"));
+    assert_ne!(text, fixed, "dns_listen in {text}");
+    std::fs::write(&config, fixed).unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let early = std::thread::spawn({
+        let done = done.clone();
+        move || {
+            let query = Query::new(APP, RecordType::A).to_wire();
+            let mut answers = Vec::new();
+            while !done.load(Ordering::SeqCst) {
+                client.send_to(&query, dns).unwrap();
+                let mut buf = [0u8; 1500];
+                if let Ok((n, _)) = client.recv_from(&mut buf) {
+                    let r = Response::parse(&buf[..n]).unwrap();
+                    answers.push(r.answer_texts());
+                }
+            }
+            answers
+        }
+    });
+    let server = Server::start_in(dir, None);
+    // One query, right after the ready line: no retry.
+    assert_eq!(
+        server.answer(APP),
+        ["127.0.10.13"],
+        "the first answer after a restart"
+    );
+    done.store(true, Ordering::SeqCst);
+    for texts in early.join().unwrap() {
+        assert!(
+            texts.len() == 1 && texts[0].ends_with(" 127.0.10.13"),
+            "an answer during start-up ignored the saved state: {texts:?}"
+        );
+    }
+    let status = server.status();
+    assert_eq!(endpoint_state(&status, APP, "127.0.10.11"), "drained");
+    assert_eq!(endpoint_state(&status, APP, "127.0.10.12"), "down");
+}
+
 #[test]
 fn unauthenticated_or_malformed_reports_are_refused_and_change_nothing() {
     let server = fleet_fixture(false, &app_service(5)).start();
@@ -114,7 +184,7 @@ fn unauthenticated_or_malformed_reports_are_refused_and_change_nothing() {
     let before = server.status();
 
     // (what, token, body, expected status)
-    let unknown_region = report("p1", "mars", &eu, false);
+    let bad_viewpoint = report("p1", "mars base!", &eu, false);
     let duplicate = serde_json::json!({
         "prober": "p1",
         "region": "eu-west",
@@ -136,7 +206,7 @@ fn unauthenticated_or_malformed_reports_are_refused_and_change_nothing() {
             400,
         ),
         ("not a batch", Some(FLEET_TOKEN), "[1, 2, 3]", 400),
-        ("unknown region", Some(FLEET_TOKEN), &unknown_region, 400),
+        ("bad viewpoint name", Some(FLEET_TOKEN), &bad_viewpoint, 400),
         ("duplicate target", Some(FLEET_TOKEN), &duplicate, 400),
         ("unknown field", Some(FLEET_TOKEN), &unknown_field, 400),
     ];
@@ -163,15 +233,16 @@ fn unauthenticated_or_malformed_reports_are_refused_and_change_nothing() {
         );
     }
 
-    // Nothing changed: no vote, no prober, no drain, the same answer.
+    // Nothing changed: no vote, no accepted report, no drain, the same answer. The three
+    // refused batches that carried the token and named p1 are counted against it.
     std::thread::sleep(Duration::from_millis(300));
     let after = server.status();
     assert_eq!(after["services"], before["services"], "services changed");
     assert_eq!(after["regions"], before["regions"], "drains changed");
     assert_eq!(
         after["probers"],
-        serde_json::json!([]),
-        "a prober was recorded"
+        serde_json::json!([{ "name": "p1", "viewpoint": "eu-west", "last_report_age_ms": null, "reports": 0, "refused": 3 }]),
+        "only refusals recorded"
     );
     assert!(vote(&after, APP, "127.0.5.11", "p1").is_none());
     assert_eq!(server.answer(APP), ["127.0.5.11"]);
@@ -310,7 +381,7 @@ fn post_reload_picks_up_a_new_endpoint_and_refuses_a_broken_edit() {
     reload_flow(7, |server, refusal_expected| {
         let r = server.post("/v1/reload", None);
         if refusal_expected {
-            assert_eq!(r.status, 400, "a broken edit must be refused: {}", r.body);
+            assert_eq!(r.status, 422, "a broken edit must be refused: {}", r.body);
             r.json()["error"].as_str().unwrap().to_string()
         } else {
             assert_eq!(r.status, 200, "{}", r.body);
@@ -358,6 +429,132 @@ fn sighup_right_after_the_ready_line_does_not_kill_the_server() {
             server.answer(APP),
             ["127.0.9.11", "127.0.9.20"],
             "round {round}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Logging and output (issue 9): what an operator sees on stderr and in pipes.
+
+/// Runs `meridian ARGS` from `dir` with `MERIDIAN_LOG` set to `log` (unset when `None`).
+fn run_with_log(dir: &std::path::Path, log: Option<&str>, args: &[&str]) -> crate::util::Run {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_meridian"));
+    cmd.args(args);
+    match log {
+        Some(v) => cmd.env("MERIDIAN_LOG", v),
+        None => cmd.env_remove("MERIDIAN_LOG"),
+    };
+    crate::util::Run::bounded(cmd, dir, crate::util::STARTUP_TIMEOUT)
+}
+
+#[test]
+fn an_invalid_meridian_log_is_an_error_naming_it() {
+    let dir = crate::util::Fixture::standard().write();
+    let config = dir.path().join("meridian.toml");
+    let config = config.to_str().unwrap();
+    for bad in ["meridian=loud", "info,[{", "=debug=2"] {
+        for args in [
+            &["check", "--config", config][..],
+            &["serve", "--config", config],
+        ] {
+            let run = run_with_log(dir.path(), Some(bad), args);
+            assert_eq!(
+                run.status.code(),
+                Some(2),
+                "{args:?} with {bad:?}: {}",
+                run.stderr
+            );
+            assert!(
+                run.stderr.contains("MERIDIAN_LOG") && run.stderr.contains(bad),
+                "{args:?}: the error names the variable and its value: {}",
+                run.stderr
+            );
+            assert!(run.stdout.is_empty(), "{args:?} went on: {}", run.stdout);
+        }
+    }
+    // A good one, and none at all, are fine.
+    for log in [Some("meridian=debug,warn"), Some(""), None] {
+        let run = run_with_log(dir.path(), log, &["check", "--config", config]);
+        assert!(run.status.success(), "{log:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn stderr_in_a_file_has_no_colour_and_one_line_per_event() {
+    let server = fleet_fixture(false, &reload_services(43, &[11])).start();
+    std::fs::write(server.dir().join("zones/example.com.toml"), BROKEN_SERVICES).unwrap();
+    let r = server.post("/v1/reload", None);
+    assert_eq!(r.status, 422, "{}", r.body);
+    let stderr = wait_for("the refusal in the log", Duration::from_secs(5), || {
+        let s = server.stderr();
+        s.contains("reload refused").then_some(s)
+    });
+    assert!(
+        !stderr.contains('\x1b'),
+        "escape bytes in a file:\n{stderr:?}"
+    );
+    // Every line is one event: a timestamp, a level, then the message; the refusal's
+    // error (file and line) is on the refusal's own line.
+    for line in stderr.lines() {
+        let level = line.split_whitespace().nth(1).unwrap_or("");
+        assert!(
+            ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"].contains(&level),
+            "not an event line: {line:?}\nin:\n{stderr}"
+        );
+    }
+    let refusal = stderr
+        .lines()
+        .find(|l| l.contains("reload refused"))
+        .unwrap();
+    assert!(refusal.contains("example.com.toml:2"), "{refusal}");
+    // No library chatter at the default level.
+    for noisy in ["hyper", "h2::", "reqwest", "rustls", "axum"] {
+        assert!(!stderr.contains(noisy), "{noisy} in the log:\n{stderr}");
+    }
+}
+
+#[test]
+fn a_closed_stdout_ends_check_and_explain_without_a_panic() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = fleet_fixture(false, &app_service(44)).write();
+    let config = dir.path().join("meridian.toml");
+    let config = config.to_str().unwrap();
+    let commands: [&[&str]; 3] = [
+        &["check", "--config", config],
+        &["explain", APP, "--client", "192.0.2.1", "--config", config],
+        &[
+            "explain",
+            APP,
+            "--client",
+            "192.0.2.1",
+            "--json",
+            "--config",
+            config,
+        ],
+    ];
+    for args in commands {
+        // `| head -0`: the reading end is closed before the command writes anything.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_meridian"))
+            .args(args)
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+        let status = child.wait().unwrap();
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "{args:?}: {stderr}"
+        );
+        // Ended by SIGPIPE, as `cat` is, or a clean exit: not a crash (101) or an error.
+        assert!(
+            status.success() || status.signal() == Some(libc::SIGPIPE),
+            "{args:?}: {status}: {stderr}"
         );
     }
 }

@@ -1,5 +1,6 @@
 //! `meridian check`: exit 0 for a valid config, 1 otherwise, with `FILE:LINE: reason` on
-//! stderr; and `serve` refuses to start on what `check` rejects.
+//! stderr; every error of the whole configuration in one run, duplicates named by key, no
+//! follow-on errors; and `serve` refuses to start on what `check` rejects.
 
 use crate::util::{Fixture, Run, STARTUP_TIMEOUT};
 use std::path::Path;
@@ -233,5 +234,236 @@ fn serve_refuses_to_start_with_a_broken_zone() {
             "{what}: stderr does not say which zone is broken:\n{}",
             run.stderr
         );
+    }
+}
+
+/// A valid config with regions eu-west and us-east, line by line (rows change lines of it).
+const CONFIG_LINES: [&str; 17] = [
+    "[server]",
+    "region = \"eu-west\"",
+    "dns_listen = [\"127.0.0.1:0\"]",
+    "api_listen = \"127.0.0.1:0\"",
+    "zones_dir = \"zones\"",
+    "state_dir = \"state\"",
+    "udp_workers = 1",
+    "[geoip]",
+    "database = \"\"",
+    "[fleet]",
+    "local_prober = false",
+    "[regions.eu-west]",
+    "lat = 53.35",
+    "lon = -6.26",
+    "[regions.us-east]",
+    "lat = 39.04",
+    "lon = -77.49",
+];
+
+/// `CONFIG_LINES` with 1-based line `n` replaced.
+fn config_with(replacements: &[(usize, &str)]) -> String {
+    let mut lines: Vec<&str> = CONFIG_LINES.to_vec();
+    for &(n, text) in replacements {
+        lines[n - 1] = text;
+    }
+    lines.join("\n") + "\n"
+}
+
+/// `zones/example.com.toml`: `lb` in eu-west and us-east; line 2 is `ttl`.
+fn services_with_ttl(ttl: &str) -> String {
+    format!(
+        "[services.lb]\nttl = {ttl}\nendpoints = [\n  {{ region = \"eu-west\", address = \"192.0.2.10\" }},\n  \
+         {{ region = \"us-east\", address = \"192.0.2.20\" }},\n]\n"
+    )
+}
+
+/// `example.net.zone`, valid.
+fn net_zone(replacements: &[(usize, &str)]) -> String {
+    let mut lines = vec![(1, "$ORIGIN example.net.")];
+    lines.extend_from_slice(replacements);
+    zone_with(&lines).replace("example.com.", "example.net.")
+}
+
+/// stderr's lines with the fixture's directory taken out of the paths.
+fn relative_lines(stderr: &str, dir: &Path) -> Vec<String> {
+    let prefix = format!("{}/", dir.display());
+    stderr
+        .lines()
+        .map(|l| l.replace(&prefix, ""))
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// Each of `want` is the start of one line of `got`, in order, and nothing else is there.
+fn assert_lines_start_with(got: &[String], want: &[&str], stderr: &str) {
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "want {want:#?}\ngot stderr:\n{stderr}"
+    );
+    for (line, start) in got.iter().zip(want) {
+        assert!(
+            line.starts_with(start),
+            "want {start:?}, got {line:?}\nstderr:\n{stderr}"
+        );
+    }
+}
+
+/// Issue 9: one run names every error of meridian.toml, both zone files and both services
+/// files (and the geolocation database), each as FILE:LINE: KEY: reason, and nothing else.
+#[test]
+fn check_reports_every_error_of_the_whole_configuration_at_once() {
+    let config = config_with(&[
+        (7, "udp_workers = \"many\""),
+        (9, "database = \"nowhere.mmdb\""),
+        (16, "lat = 100"),
+    ]);
+    let net_services = "[services.lb]\nendpoints = [\n  { region = \"us-east\", address = \"192.0.2.30\" },\n  \
+                        { region = \"eu-wset\", address = \"192.0.2.31\" },\n]\n";
+    let run = Fixture::new()
+        .config_text(&config)
+        .zone("example.com", &zone_with(&[(6, "ftp IN A 300.1.1.1")]))
+        .file("zones/example.com.toml", &services_with_ttl("0"))
+        .zone("example.net", &net_zone(&[(7, "www IN A 1.2.3")]))
+        .file("zones/example.net.toml", net_services)
+        .check();
+    assert_eq!(run.status.code(), Some(1), "stderr:\n{}", run.stderr);
+    assert!(run.stdout.is_empty(), "stdout:\n{}", run.stdout);
+    let got = relative_lines(&run.stderr, run.dir());
+    assert_lines_start_with(
+        &got,
+        &[
+            "meridian.toml:7: server.udp_workers: invalid type: string \"many\"",
+            "meridian.toml:16: regions.us-east.lat: 100.0 is outside -90..=90",
+            "zones/example.com.toml:2: services.lb.ttl: 0 is below the minimum 1",
+            "zones/example.com.zone:6: ",
+            "zones/example.net.toml:4: services.lb.endpoints[1].region: unknown region \"eu-wset\"",
+            "zones/example.net.zone:7: ",
+            "nowhere.mmdb: cannot open geolocation database",
+        ],
+        &run.stderr,
+    );
+}
+
+/// Duplicates name the key (TOML duplicate keys, services, regions, endpoint addresses).
+#[test]
+fn check_names_the_key_of_a_duplicate() {
+    let lb_twice = format!("{}[services.lb]\nttl = 60\n", services_with_ttl("30"));
+    let lb_cases = services_with_ttl("30") + &services_with_ttl("60").replace("lb", "LB");
+    let address_twice = services_with_ttl("30").replace("192.0.2.20", "192.0.2.10");
+    let server_key_twice = config_with(&[(7, "udp_workers = 1\nzones_dir = \"zones\"")]);
+    let region_twice = config_with(&[(15, "[regions.eu-west]")]);
+    // (what, meridian.toml, zones/example.com.toml, the one error)
+    let rows = [
+        (
+            "a region defined twice",
+            region_twice,
+            services_with_ttl("30"),
+            "meridian.toml:15: regions.eu-west: duplicate key (first defined on line 12)",
+        ),
+        (
+            "a server key written twice",
+            server_key_twice,
+            services_with_ttl("30"),
+            "meridian.toml:8: server.zones_dir: duplicate key (first defined on line 5)",
+        ),
+        (
+            "a service defined twice",
+            config_with(&[]),
+            lb_twice,
+            "zones/example.com.toml:7: services.lb: duplicate key (first defined on line 1)",
+        ),
+        (
+            "a service defined twice in another case",
+            config_with(&[]),
+            lb_cases,
+            "zones/example.com.toml:7: services.LB: \"LB\" is the same name as \"lb\" on line 1",
+        ),
+        (
+            "an endpoint address listed twice",
+            config_with(&[]),
+            address_twice,
+            "zones/example.com.toml:5: services.lb.endpoints[1].address: 192.0.2.10 is listed twice",
+        ),
+    ];
+    for (what, config, services, want) in rows {
+        let run = Fixture::new()
+            .config_text(&config)
+            .zone("example.com", &zone_with(&[]))
+            .file("zones/example.com.toml", &services)
+            .check();
+        assert_eq!(
+            run.status.code(),
+            Some(1),
+            "{what}: stderr:\n{}",
+            run.stderr
+        );
+        let got = relative_lines(&run.stderr, run.dir());
+        assert_lines_start_with(&got, &[want], &run.stderr);
+    }
+}
+
+/// An error is reported where it is written, not again in everything that depends on it.
+#[test]
+fn check_reports_no_follow_on_errors() {
+    let uses_us_east = services_with_ttl("30");
+    // (what, meridian.toml, example.com.zone, example.com.toml, every error)
+    let rows: Vec<(&str, String, String, String, Vec<&str>)> = vec![
+        (
+            "a region whose table has an error, used by a service",
+            config_with(&[(16, "lat = \"north\"")]),
+            zone_with(&[]),
+            uses_us_east.clone(),
+            vec!["meridian.toml:16: regions.us-east.lat: invalid type: string \"north\""],
+        ),
+        (
+            "a region that is not a table, used by a service and by server.region",
+            config_with(&[(2, "region = \"us-east\""), (15, "[regions]\nus-east = 5")])
+                .replace("lat = 39.04\nlon = -77.49\n", ""),
+            zone_with(&[]),
+            uses_us_east.clone(),
+            vec!["meridian.toml:16: regions.us-east: invalid type: integer `5`, expected a table"],
+        ),
+        (
+            "a syntax error in meridian.toml: the services are still checked, but not their regions",
+            config_with(&[(14, "lon = = -6.26")]),
+            zone_with(&[]),
+            services_with_ttl("0"),
+            vec![
+                "meridian.toml:14: ",
+                "zones/example.com.toml:2: services.lb.ttl: 0 is below the minimum 1",
+            ],
+        ),
+        (
+            "a zone file that does not parse: its services file is still checked",
+            config_with(&[]),
+            zone_with(&[(7, "www IN A")]),
+            services_with_ttl("0"),
+            vec![
+                "zones/example.com.toml:2: services.lb.ttl: 0 is below the minimum 1",
+                "zones/example.com.zone:7: ",
+            ],
+        ),
+        (
+            "a zones_dir of the wrong type: its files are not looked for",
+            config_with(&[(5, "zones_dir = 5")]),
+            zone_with(&[]),
+            services_with_ttl("0"),
+            vec!["meridian.toml:5: server.zones_dir: invalid type: integer `5`"],
+        ),
+    ];
+    for (what, config, zone, services, want) in rows {
+        let run = Fixture::new()
+            .config_text(&config)
+            .zone("example.com", &zone)
+            .file("zones/example.com.toml", &services)
+            .check();
+        assert_eq!(
+            run.status.code(),
+            Some(1),
+            "{what}: stderr:\n{}",
+            run.stderr
+        );
+        let got = relative_lines(&run.stderr, run.dir());
+        assert_eq!(got.len(), want.len(), "{what}: stderr:\n{}", run.stderr);
+        assert_lines_start_with(&got, &want, &run.stderr);
     }
 }

@@ -354,3 +354,58 @@ fn metrics_count_responses_by_zone_and_rcode_and_answers_by_region() {
         "{body}"
     );
 }
+
+/// `config` without its `[geoip]` table.
+fn config_without_geoip() -> String {
+    config("X").replace("[geoip]\ndatabase = \"X\"\n", "")
+}
+
+/// Issue 9: with no `[geoip]`, the database built into the binary locates clients, with no
+/// geodata/ beside the config or the working directory.
+#[test]
+fn without_geoip_the_built_in_database_locates_clients() {
+    let dir = Fixture::new()
+        .config_text(&config_without_geoip())
+        .zone("example.com", EXAMPLE_COM)
+        .file("zones/example.com.toml", SERVICES)
+        .write();
+    assert!(!dir.path().join("geodata").exists());
+    let server = Server::start_in(dir, None);
+    for (city, client, want) in [
+        ("tokyo", TOKYO, "203.0.113.40"),
+        ("london", LONDON, "203.0.113.10"),
+    ] {
+        let (addrs, scope) = ask(&server, "lb.example.com", RecordType::A, client, 24);
+        assert_eq!(addrs, vec![want.to_string()], "{city} ({client}/24)");
+        assert!(scope > 0 && scope <= 24, "{city}: scope {scope}");
+    }
+}
+
+/// Issue 9: `database = ""` turns geolocation off; `check` and `serve` say so on stderr,
+/// naming the service, and clients get the service's unknown_location.
+#[test]
+fn database_off_warns_and_answers_by_unknown_location() {
+    let services = SERVICES.replace("ttl = 30\n", "ttl = 30\nunknown_location = [\"us-west\"]\n");
+    let fixture = fixture("").file("zones/example.com.toml", &services);
+    let warned = |stderr: &str| {
+        stderr.lines().any(|l| {
+            l.contains("WARN") && l.contains("lb.example.com.") && l.contains("cannot be located")
+        })
+    };
+    let run = fixture.check();
+    assert_eq!(run.status.code(), Some(0), "stderr:\n{}", run.stderr);
+    assert!(warned(&run.stderr), "stderr:\n{}", run.stderr);
+    assert!(
+        run.stdout.contains("geolocation: off"),
+        "stdout:\n{}",
+        run.stdout
+    );
+
+    let server = fixture.start();
+    assert!(warned(&server.stderr()), "stderr:\n{}", server.stderr());
+    for (city, client) in [("tokyo", TOKYO), ("london", LONDON)] {
+        let (addrs, scope) = ask(&server, "lb.example.com", RecordType::A, client, 24);
+        assert_eq!(addrs, vec!["198.51.100.20".to_string()], "{city}");
+        assert_eq!(scope, 0, "{city}: one answer for every client");
+    }
+}

@@ -44,7 +44,7 @@ fn empty_file_gives_all_defaults() {
         assert_eq!(c.server.max_udp_payload, 1232);
         assert_eq!(c.server.tcp_idle_timeout, Duration::from_secs(10));
         assert_eq!(c.server.tcp_max_connections, 1024);
-        assert_eq!(c.geoip.database, None);
+        assert_eq!(c.geoip.database, GeoDatabase::Shipped);
         assert_eq!(c.fleet.token_file, Path::new("fleet.token"));
         assert_eq!(c.fleet.quorum, Quorum::Majority);
         assert!(c.fleet.local_prober);
@@ -96,8 +96,8 @@ lon = -77.49
     assert_eq!(c.server.tcp_idle_timeout, Duration::from_secs(120));
     assert_eq!(c.server.tcp_max_connections, 7);
     assert_eq!(
-        c.geoip.database.as_deref(),
-        Some(Path::new("/etc/meridian/geodata/city.mmdb"))
+        c.geoip.database,
+        GeoDatabase::File("/etc/meridian/geodata/city.mmdb".into())
     );
     assert_eq!(c.fleet.token_file, Path::new("/etc/meridian/secret/token"));
     assert_eq!(c.fleet.quorum, Quorum::AtLeast(2));
@@ -154,8 +154,8 @@ fn relative_paths_resolve_against_the_config_dir() {
                 "{file} {written:?}"
             );
             assert_eq!(
-                c.geoip.database.as_deref(),
-                Some(Path::new(expected)),
+                c.geoip.database,
+                GeoDatabase::File(expected.into()),
                 "{file} {written:?}"
             );
             assert_eq!(
@@ -167,7 +167,7 @@ fn relative_paths_resolve_against_the_config_dir() {
             let dir = Path::new(file).parent().unwrap();
             assert_eq!(c.server.state_dir, dir.join("state"));
             assert_eq!(c.fleet.token_file, dir.join("fleet.token"));
-            assert_eq!(c.geoip.database, None);
+            assert_eq!(c.geoip.database, GeoDatabase::Shipped);
         }
     }
 }
@@ -243,10 +243,6 @@ fn each_error_names_line_and_key() {
             "meridian.toml:2: server.zones_dir: must not be empty",
         ),
         (
-            "[geoip]\ndatabase = \"\"\n",
-            "meridian.toml:2: geoip.database: must not be empty",
-        ),
-        (
             "[server]\nregion = \"eu-wset\"\n[regions.eu-west]\nlat = 1\nlon = 2\n[regions.us-east]\nlat = 1\nlon = 2\n",
             "meridian.toml:2: server.region: unknown region \"eu-wset\" (known: eu-west, us-east)",
         ),
@@ -305,8 +301,8 @@ fn each_error_names_line_and_key() {
             "meridian.toml:2: server.dns_listen[1]: invalid type: integer `53`, expected a string",
         ),
         (
-            "[regions.eu-west]\nlat = \"53\"\n",
-            "meridian.toml:2: regions.eu-west.lat: invalid type: string \"53\", expected a number",
+            "[server]\nregion = \"eu-west\"\n[regions.eu-west]\nlat = \"53\"\nlon = 1\n",
+            "meridian.toml:4: regions.eu-west.lat: invalid type: string \"53\", expected a number",
         ),
         (
             "server = 5\n",
@@ -331,7 +327,7 @@ fn each_error_names_line_and_key() {
         ),
         (
             "[server]\nregion = \"a\"\nregion = \"b\"\n",
-            "meridian.toml:3: duplicate key",
+            "meridian.toml:3: server.region: duplicate key (first defined on line 2)",
         ),
     ];
     for (text, expected) in rows {
@@ -595,4 +591,191 @@ fn syntax_errors_stop_before_the_checks() {
             "meridian.toml:4: string values must be quoted, expected literal string",
         ]
     );
+}
+
+#[test]
+fn geoip_database_forms() {
+    // (what is written, the database it means)
+    let rows = [
+        ("", GeoDatabase::Shipped),
+        ("[geoip]\n", GeoDatabase::Shipped),
+        ("[geoip]\ncountry_field = \"cc\"\n", GeoDatabase::Shipped),
+        ("[geoip]\nenabled = true\n", GeoDatabase::Shipped),
+        ("[geoip]\ndatabase = \"\"\n", GeoDatabase::Off),
+        ("[geoip]\nenabled = false\n", GeoDatabase::Off),
+        (
+            "[geoip]\nenabled = false\ndatabase = \"\"\n",
+            GeoDatabase::Off,
+        ),
+        (
+            "[geoip]\ndatabase = \"geo/city.mmdb\"\n",
+            GeoDatabase::File("/etc/meridian/geo/city.mmdb".into()),
+        ),
+        (
+            "[geoip]\nenabled = true\ndatabase = \"/srv/city.mmdb\"\n",
+            GeoDatabase::File("/srv/city.mmdb".into()),
+        ),
+    ];
+    for (text, want) in rows {
+        let config = parse(text, Path::new("/etc/meridian/meridian.toml"))
+            .unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        assert_eq!(config.geoip.database, want, "{text:?}");
+    }
+}
+
+#[test]
+fn geoip_contradictions_are_errors() {
+    let rows = [
+        (
+            "[geoip]\nenabled = false\ndatabase = \"city.mmdb\"\n",
+            "meridian.toml:3: geoip.database: \"city.mmdb\" is set, but geoip.enabled = false: \
+             remove one of the two",
+        ),
+        (
+            "[geoip]\nenabled = true\ndatabase = \"\"\n",
+            "meridian.toml:3: geoip.database: is \"\" (off), but geoip.enabled = true: leave \
+             database out for the shipped one, or give a path",
+        ),
+        (
+            "[geoip]\nenabled = \"no\"\n",
+            "meridian.toml:2: geoip.enabled: invalid type: string \"no\", expected a boolean",
+        ),
+    ];
+    for (text, want) in rows {
+        assert_eq!(errors(text), [want], "{text:?}");
+    }
+}
+
+#[test]
+fn a_value_of_the_wrong_type_hides_no_other_error() {
+    let text = "[server]\nudp_workers = \"many\"\nmax_udp_payload = 99999\n\
+                tcp_idle_timeout = 5\n[fleet]\nquorum = \"most\"\n";
+    assert_eq!(
+        errors(text),
+        [
+            "meridian.toml:2: server.udp_workers: invalid type: string \"many\", expected an integer",
+            "meridian.toml:3: server.max_udp_payload: 99999 is above the maximum 4096",
+            "meridian.toml:4: server.tcp_idle_timeout: invalid type: integer `5`, expected a string",
+            "meridian.toml:6: fleet.quorum: \"most\" is not a quorum (use \"majority\", \"all\", \"any\" or a number >= 1)",
+        ]
+    );
+    // Inside an array, the whole array is refused (and its default used).
+    let text = "[server]\ndns_listen = [\"127.0.0.1:53\", 5]\nudp_workers = -1\n";
+    assert_eq!(
+        errors(text),
+        [
+            "meridian.toml:2: server.dns_listen[1]: invalid type: integer `5`, expected a string",
+            "meridian.toml:3: server.udp_workers: -1 is below the minimum 0",
+        ]
+    );
+}
+
+#[test]
+fn a_refused_value_causes_no_follow_on_error() {
+    // Each value is refused once; "missing", "required" and "unknown region" stay quiet.
+    let rows = [
+        (
+            "[server]\nregion = \"eu-west\"\n[regions.eu-west]\nlat = \"north\"\nlon = 1\n",
+            "meridian.toml:4: regions.eu-west.lat: invalid type: string \"north\", expected a number",
+        ),
+        (
+            "[server]\nregion = 5\n[regions.eu-west]\nlat = 1\nlon = 1\n",
+            "meridian.toml:2: server.region: invalid type: integer `5`, expected a string",
+        ),
+        (
+            "[server]\nregion = \"eu-west\"\n[regions]\neu-west = 5\n",
+            "meridian.toml:4: regions.eu-west: invalid type: integer `5`, expected a table",
+        ),
+        (
+            "regions = 5\n[server]\nregion = \"eu-west\"\n",
+            "meridian.toml:1: regions: invalid type: integer `5`, expected a table",
+        ),
+    ];
+    for (text, want) in rows {
+        assert_eq!(errors(text), [want], "{text:?}");
+    }
+}
+
+#[test]
+fn compile_says_what_the_rest_of_a_load_may_rely_on() {
+    let path = Path::new("/etc/meridian/meridian.toml");
+    let c = compile("[server]\nzones_dir = \"z\"\n", path);
+    assert!(c.errors.is_empty() && c.zones_dir_known);
+    assert_eq!(c.unsure_regions, UnsureRegions::default());
+    assert_eq!(c.config.server.zones_dir, Path::new("/etc/meridian/z"));
+
+    for text in [
+        "[server]\nzones_dir = 5\n",
+        "[server]\nzones_dir = \"\"\n",
+        "server = 1\n",
+    ] {
+        let c = compile(text, path);
+        assert_eq!(c.errors.len(), 1, "{text:?}: {:?}", c.errors);
+        assert!(!c.zones_dir_known, "{text:?}");
+    }
+
+    let c = compile("regions = 5\n", path);
+    assert!(c.unsure_regions.all && c.unsure_regions.contains("anything"));
+    let c = compile(
+        "[regions]\neu-west = 5\nus-east = { lat = 1, lon = 2 }\n",
+        path,
+    );
+    assert!(!c.unsure_regions.all);
+    assert!(c.unsure_regions.contains("eu-west"));
+    assert!(!c.unsure_regions.contains("us-east"));
+    assert_eq!(c.config.regions.len(), 1);
+}
+
+#[test]
+fn after_a_syntax_error_the_zones_dir_is_taken_from_the_recovered_tree() {
+    let path = Path::new("/etc/meridian/meridian.toml");
+    // (text, zones_dir known, the dir)
+    let rows = [
+        (
+            "[server]\nzones_dir = \"z\"\nudp_workers = = 1\n",
+            true,
+            "/etc/meridian/z",
+        ),
+        ("[server]\nudp_workers = = 1\n", true, "/etc/meridian/zones"),
+        ("[server]\nzones_dir = \n", false, "/etc/meridian/zones"),
+    ];
+    for (text, known, dir) in rows {
+        let c = compile(text, path);
+        assert!(!c.errors.is_empty(), "{text:?}");
+        assert!(c.errors.iter().all(|e| e.key.is_empty()), "{:?}", c.errors);
+        assert_eq!(c.zones_dir_known, known, "{text:?}");
+        assert_eq!(c.config.server.zones_dir, Path::new(dir), "{text:?}");
+        assert!(c.unsure_regions.all, "{text:?}");
+    }
+}
+
+#[test]
+fn duplicate_keys_name_the_key_and_its_first_line() {
+    let rows: &[(&str, &[&str])] = &[
+        (
+            "[server]\nregion = \"a\"\nudp_workers = 1\nregion = \"b\"\n",
+            &["meridian.toml:4: server.region: duplicate key (first defined on line 2)"],
+        ),
+        (
+            // The table is reported once, not again for each key inside it.
+            "[regions.eu-west]\nlat = 1\nlon = 2\n[regions.eu-west]\nlat = 3\nlon = 4\n",
+            &["meridian.toml:4: regions.eu-west: duplicate key (first defined on line 1)"],
+        ),
+        (
+            "[fleet]\nquorum = 1\n[fleet]\nlocal_prober = false\n",
+            &["meridian.toml:3: fleet: duplicate key (first defined on line 1)"],
+        ),
+        (
+            "[regions]\neu-west = { lat = 1, lat = 2 }\n",
+            &["meridian.toml:2: regions.eu-west.lat: duplicate key"],
+        ),
+        (
+            "a = 1\nb = = 2\n",
+            // One error per line: the parser's second one there is about its own recovery.
+            &["meridian.toml:2: extra `=`, expected nothing"],
+        ),
+    ];
+    for (text, want) in rows {
+        assert_eq!(errors(text), *want, "{text:?}");
+    }
 }

@@ -1282,3 +1282,70 @@ fn load_names_a_missing_zones_dir() {
     );
     assert_eq!(e.0[0].file, config.server.zones_dir);
 }
+
+#[test]
+fn regions_meridian_toml_failed_to_define_are_not_reported_again() {
+    let text = "[services.www]\nendpoints = [\n  { region = \"ap-south\", address = \"192.0.2.1\" },\n  \
+                { region = \"nowhere\", address = \"192.0.2.2\" },\n]\n\
+                unknown_location = [\"ap-south\"]\n";
+    let origin = name("example.com.");
+    let unsure = UnsureRegions {
+        all: false,
+        names: vec!["ap-south".into()],
+    };
+    let checked = check_file(text, Path::new(FILE), &origin, &config(), &unsure);
+    let got: Vec<String> = checked.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        got,
+        [format!(
+            "{FILE}:4: services.www.endpoints[1].region: unknown region \"nowhere\" (known: eu-west, us-east)"
+        )]
+    );
+    // With the whole [regions] table unreadable, no region name is reported.
+    let all = UnsureRegions {
+        all: true,
+        names: Vec::new(),
+    };
+    let checked = check_file(text, Path::new(FILE), &origin, &config(), &all);
+    assert!(checked.errors.is_empty(), "{:?}", checked.errors);
+}
+
+#[test]
+fn every_validly_named_service_is_named_even_with_errors() {
+    // The zone build needs the names, so a CNAME to `api` is no follow-on error there.
+    let text = "[services.www]\nendpoints = \"many\"\n\
+                [services.api]\nttl = 0\nendpoints = [{ region = \"eu-west\", address = \"192.0.2.1\" }]\n\
+                [\"services\".\"bad name!\"]\nendpoints = []\n";
+    let origin = name("example.com.");
+    let checked = check_file(
+        text,
+        Path::new(FILE),
+        &origin,
+        &config(),
+        &UnsureRegions::default(),
+    );
+    let names: Vec<(String, usize)> = checked
+        .names
+        .iter()
+        .map(|n| (n.name.to_ascii(), n.line))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("www.example.com.".to_owned(), 1),
+            ("api.example.com.".to_owned(), 3)
+        ]
+    );
+    assert_eq!(checked.errors.len(), 4, "{:?}", checked.errors);
+}
+
+#[test]
+fn a_services_table_defined_twice_is_one_error_naming_it() {
+    let text = format!("{}ttl = 60\n[services.www]\nttl = 30\n", www(""));
+    assert_eq!(
+        errors(&text),
+        [format!(
+            "{FILE}:4: services.www: duplicate key (first defined on line 1)"
+        )]
+    );
+}

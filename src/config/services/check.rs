@@ -1,143 +1,28 @@
-//! Load-balanced names: `zones/<origin>.toml` → validated [`Service`]s, one file per zone.
+//! The checks of one services file: each `[services.NAME]` table → a [`Service`], every
+//! problem recorded with its line and key.
 //!
-//! Service names are relative to the zone (`www`, `api.eu`, `@` for the apex); absolute
-//! names (trailing dot) are refused with the relative spelling to use, so one name has one
-//! spelling. Region names resolve to indices into `Config.regions`. Every problem is a
-//! [`ConfigError`] naming file, line and key, and all of them are reported together.
-//! Nothing here probes, resolves host names or runs per query.
+//! Each check records its problem and returns a stand-in, so later checks still run; a
+//! value of the wrong type stops only the service it is in.
 
 use std::net::IpAddr;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use hickory_proto::rr::Name;
 use indexmap::IndexMap;
-use ipnet::IpNet;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use super::compile::{
-    Checker, Config, ConfigError, ConfigErrors, in_toml_words, key_in_value, line_of, prune_keys,
-    prune_table,
+use super::super::compile::{Config, UnsureRegions};
+use super::super::diagnostics::{Checker, in_toml_words, key_in_value, line_of, prune_table};
+use super::super::raw::{RawCheck, RawEndpoint, RawRoute, RawService, RawStatus};
+use super::parse::{
+    address, continent, country, known_regions, name_salt, network, region_index, service_key,
+    service_name, status_range,
 };
-use super::raw::{RawCheck, RawEndpoint, RawRoute, RawService, RawStatus, SERVICES_FILE_KEYS};
-
-/// A load-balanced name: answered from its endpoints by the routing decision, not from the
-/// zone file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Service {
-    /// Fully qualified. The case is kept as written (`Name` compares without case).
-    pub name: Name,
-    /// The zone it belongs to: the entry of `origins` given to [`load_services`].
-    pub origin: Name,
-    /// Where `[services.NAME]` is written, for `explain`, the status page and errors.
-    pub file: PathBuf,
-    /// 1-based.
-    pub line: usize,
-    /// Short (default 30 s) so clients move soon after a region fails.
-    pub ttl: u32,
-    /// Addresses per answer; 1..=16.
-    pub max_answers: usize,
-    pub policy: Policy,
-    /// `None`: never probed, and its endpoints count as up (drains still apply).
-    pub check: Option<Check>,
-    /// Never empty; no address is listed twice.
-    pub endpoints: Vec<Endpoint>,
-    /// In file order: the first route that matches the client wins.
-    pub routes: Vec<Route>,
-    pub on_all_down: OnAllDown,
-    /// Regions (indices into `Config.regions`) for clients that cannot be located.
-    /// Empty: weighted by capacity over all regions, since no region is nearer than another.
-    pub unknown_location: Vec<usize>,
-    /// A region keeps `healthy fraction × overprovision` of its traffic (capped at all of
-    /// it); the rest spills to the next region. 1.0 (the default) moves exactly the share
-    /// of capacity that was lost; 1.4 is Envoy's default, which rides out small losses.
-    pub overprovision: f64,
-    /// Seeds the per-network hash, so services spread independently of each other.
-    pub salt: u64,
-}
-
-/// How regions are ranked for a client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Policy {
-    /// By great-circle distance from the client (the default).
-    Nearest,
-    /// A fixed order of regions (indices into `Config.regions`): non-empty, each once.
-    Failover { order: Vec<usize> },
-    /// By capacity alone, wherever the client is.
-    Weighted,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    /// Index into `Config.regions`.
-    pub region: usize,
-    pub address: IpAddr,
-    /// Relative weight within the service. 0 is allowed: drained by config, still probed
-    /// and shown, never answered.
-    pub capacity: u32,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CheckKind {
-    Http,
-    Https,
-    Tcp,
-}
-
-/// How a prober checks each endpoint of a service (a *target* is endpoint + check).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Check {
-    pub kind: CheckKind,
-    pub port: u16,
-    /// HTTP(S) request path; starts with `/`. `/` for tcp, where it is unused.
-    pub path: String,
-    /// HTTP(S) `Host` header, and SNI for https; `None`: the endpoint's address.
-    pub host: Option<String>,
-    /// https only: skip certificate verification.
-    pub insecure: bool,
-    /// Inclusive ranges of HTTP status codes that count as up; `[(200, 399)]` by default.
-    pub expect: Vec<(u16, u16)>,
-    /// HTTP(S): a substring the response body must contain.
-    pub body: Option<String>,
-    /// 1 s ..= 1 h; 5 s by default.
-    pub interval: Duration,
-    /// Shorter than `interval`. Default 2 s, or half the interval when that is shorter, so
-    /// that `interval = "1s"` alone is valid.
-    pub timeout: Duration,
-    /// Consecutive successes before a down endpoint counts as up.
-    pub rise: u32,
-    /// Consecutive failures before an up endpoint counts as down.
-    pub fall: u32,
-}
-
-/// `[[services.NAME.route]]`: clients that match any of the countries, continents or
-/// networks are sent to `regions` instead of the policy's ranking.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Route {
-    /// ISO 3166-1 alpha-2, upper case (`*b"AU"`).
-    pub countries: Vec<[u8; 2]>,
-    /// One of AF AN AS EU NA OC SA, the codes MaxMind databases use.
-    pub continents: Vec<[u8; 2]>,
-    /// No host bits set.
-    pub networks: Vec<IpNet>,
-    /// Indices into `Config.regions`: non-empty, each once.
-    pub regions: Vec<usize>,
-    /// Where `[[services.NAME.route]]` (or the inline table) is written.
-    pub line: usize,
-}
-
-/// What to answer when no endpoint of the service is healthy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnAllDown {
-    /// Fail open (`"all"`, the default): the checks may be what is broken.
-    AllEndpoints,
-    /// `"nodata"`: an empty answer.
-    NoData,
-}
+use super::{Check, CheckKind, Endpoint, NamedService, OnAllDown, Policy, Route, Service};
 
 const DEFAULT_TTL: i64 = 30;
 const DEFAULT_MAX_ANSWERS: i64 = 1;
@@ -152,319 +37,16 @@ const DEFAULT_EXPECT: (u16, u16) = (200, 399);
 
 const POLICIES: &str = "nearest, failover, weighted";
 const CHECK_KINDS: &str = "http, https, tcp";
-const CONTINENTS: [&str; 7] = ["AF", "AN", "AS", "EU", "NA", "OC", "SA"];
-
-/// ISO 3166-1 alpha-2 (249 codes), plus XK (Kosovo), which geolocation databases use.
-/// Checked so that a typo such as "UK" is an error rather than a route that never matches.
-const COUNTRIES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ \
-    BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ \
-    DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP \
-    GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI \
-    KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP \
-    MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM \
-    PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX \
-    SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU \
-    WF WS YE YT ZA ZM ZW XK";
-
-/// Loads `zones_dir/*.toml` in sorted file order; the result is in file order, then service
-/// order. `origins` are the zones that have a `.zone` file: a `.toml` without one is an error
-/// naming the file, and so is a service whose name lies in another of `origins` (a nested
-/// zone with its own files).
-pub fn load_services(config: &Config, origins: &[Name]) -> Result<Vec<Service>, ConfigErrors> {
-    let dir = &config.server.zones_dir;
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        ConfigErrors(vec![file_error(
-            dir,
-            format!("cannot read zones directory: {e}"),
-        )])
-    })?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
-        .collect();
-    files.sort();
-
-    let mut services = Vec::new();
-    let mut errors = Vec::new();
-    for file in files {
-        let stem = file
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default();
-        let Some(origin) = zone_named(stem, origins) else {
-            let message = format!(
-                "no zone file {stem}.zone beside it: services are added to the zone of the same name"
-            );
-            errors.push(file_error(&file, message));
-            continue;
-        };
-        let text = match std::fs::read_to_string(&file) {
-            Ok(text) => text,
-            Err(e) => {
-                errors.push(file_error(&file, format!("cannot read: {e}")));
-                continue;
-            }
-        };
-        match parse_services(&text, &file, origin, config) {
-            Ok(found) => {
-                errors.extend(found.iter().filter_map(|s| in_nested_zone(s, origins)));
-                services.extend(found);
-            }
-            Err(e) => errors.extend(e.0),
-        }
-    }
-    if errors.is_empty() {
-        Ok(services)
-    } else {
-        Err(ConfigErrors(errors))
-    }
-}
-
-/// Validates the services file `text` of the zone `origin`; `path` names it in errors.
-pub fn parse_services(
-    text: &str,
-    path: &Path,
-    origin: &Name,
-    config: &Config,
-) -> Result<Vec<Service>, ConfigErrors> {
-    let mut check = ServiceChecker {
-        check: Checker::new(path, text),
-        config,
-        origin,
-    };
-
-    let (root, syntax_errors) = DeTable::parse_recoverable(text);
-    if !syntax_errors.is_empty() {
-        // The recovered tree is a guess; checking it would report noise.
-        for e in &syntax_errors {
-            check.check.error(e.span(), "", e.message());
-        }
-        return Err(check.check.finish());
-    }
-    let mut root = root.into_inner();
-    prune_keys(&mut check.check, &mut root, "", SERVICES_FILE_KEYS);
-
-    let services = match root.remove("services") {
-        Some(services) => check.services(services),
-        None => Vec::new(),
-    };
-    if check.check.errors.is_empty() {
-        Ok(services)
-    } else {
-        Err(check.check.finish())
-    }
-}
-
-/// The origin among `origins` that the file name stem `example.com` stands for.
-fn zone_named<'a>(stem: &str, origins: &'a [Name]) -> Option<&'a Name> {
-    let name = Name::from_ascii(stem)
-        .and_then(|n| n.append_domain(&Name::root()))
-        .ok()?;
-    origins.iter().find(|o| **o == name)
-}
-
-/// An error if `service` lies inside a more specific zone of `origins` than its own: that
-/// zone answers for it, so the service belongs in that zone's file.
-fn in_nested_zone(service: &Service, origins: &[Name]) -> Option<ConfigError> {
-    let inner = origins
-        .iter()
-        .filter(|o| label_count(o) > label_count(&service.origin))
-        .filter(|o| service.origin.zone_of(o) && o.zone_of(&service.name))
-        .max_by_key(|o| label_count(o))?;
-    let zone = inner.to_ascii();
-    Some(ConfigError {
-        file: service.file.clone(),
-        line: Some(service.line),
-        key: service_key(&relative_text(&service.name, &service.origin)),
-        message: format!(
-            "{} is in the zone {zone}, which has its own zone file: define it in {}.toml",
-            service.name.to_ascii(),
-            zone.trim_end_matches('.')
-        ),
-    })
-}
-
-fn label_count(name: &Name) -> usize {
-    name.iter().count()
-}
-
-/// `name` written relative to `origin` (`@` for the origin itself).
-fn relative_text(name: &Name, origin: &Name) -> String {
-    let own = label_count(name).saturating_sub(label_count(origin));
-    if own == 0 {
-        return "@".to_owned();
-    }
-    name.iter()
-        .take(own)
-        .map(String::from_utf8_lossy)
-        .collect::<Vec<_>>()
-        .join(".")
-}
-
-/// The key of a service as an operator would write it: `services.www`, `services."api.eu"`.
-fn service_key(name: &str) -> String {
-    let bare = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if bare {
-        format!("services.{name}")
-    } else {
-        format!("services.{name:?}")
-    }
-}
-
-fn file_error(file: &Path, message: String) -> ConfigError {
-    ConfigError {
-        file: file.to_path_buf(),
-        line: None,
-        key: String::new(),
-        message,
-    }
-}
-
-/// The fully qualified name for the service key `text` in the zone `origin`, or why not.
-fn service_name(text: &str, origin: &Name) -> Result<Name, String> {
-    let zone = origin.to_ascii();
-    if text == "@" {
-        return Ok(origin.clone());
-    }
-    if text.is_empty() {
-        return Err(r#"empty name (write "@" for the zone's apex)"#.to_owned());
-    }
-    if text.contains('*') {
-        return Err(format!(
-            "{text:?}: a wildcard cannot be load-balanced; list each name"
-        ));
-    }
-    if text.ends_with('.') {
-        let relative = Name::from_ascii(text)
-            .ok()
-            .filter(|n| origin.zone_of(n))
-            .map(|n| relative_text(&n, origin));
-        return Err(match relative {
-            Some(relative) => format!(
-                "{text:?} is absolute; names here are relative to the zone {zone}: write {relative:?}"
-            ),
-            None => format!(
-                "{text:?} is absolute and not in the zone {zone}; names here are relative to it"
-            ),
-        });
-    }
-    for label in text.split('.') {
-        if label.is_empty() {
-            return Err(format!("{text:?} has an empty label"));
-        }
-        if label.len() > 63 {
-            return Err(format!(
-                "{text:?}: the label {label:?} is longer than 63 bytes"
-            ));
-        }
-        if !label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(format!(
-                "{text:?} is not a DNS name: use labels of letters, digits, '-' and '_' \
-                 separated by '.', or \"@\" for the apex"
-            ));
-        }
-    }
-    Name::from_ascii(text)
-        .and_then(|n| n.append_domain(origin))
-        .map_err(|_| format!("{text:?} in the zone {zone} is longer than 255 bytes"))
-}
-
-/// A region name → its index in `config.regions`, or the error listing the known ones.
-fn region_index(config: &Config, name: &str) -> Result<usize, String> {
-    match config.regions.iter().position(|r| r.name == name) {
-        Some(i) => Ok(i),
-        None => Err(format!(
-            "unknown region {name:?} ({})",
-            known_regions(config)
-        )),
-    }
-}
-
-/// `known: eu-west, us-east`, for messages about a region name.
-fn known_regions(config: &Config) -> String {
-    if config.regions.is_empty() {
-        return format!(
-            "no [regions.NAME] tables are defined in {}",
-            config.path.display()
-        );
-    }
-    let known = config
-        .regions
-        .iter()
-        .map(|r| r.name.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
-    format!("known: {known}")
-}
-
-fn country(text: &str) -> Result<[u8; 2], String> {
-    let upper = text.to_ascii_uppercase();
-    if upper.len() == 2 && COUNTRIES.split(' ').any(|c| c == upper) {
-        let b = upper.as_bytes();
-        return Ok([b[0], b[1]]);
-    }
-    if upper == "UK" {
-        return Err(r#""UK" is not an ISO 3166 country code (the United Kingdom is "GB")"#.into());
-    }
-    Err(format!(
-        r#"{text:?} is not an ISO 3166-1 alpha-2 country code (like "AU" or "NZ")"#
-    ))
-}
-
-fn continent(text: &str) -> Result<[u8; 2], String> {
-    let upper = text.to_ascii_uppercase();
-    if CONTINENTS.contains(&upper.as_str()) {
-        let b = upper.as_bytes();
-        return Ok([b[0], b[1]]);
-    }
-    Err(format!(
-        "{text:?} is not a continent code (known: {})",
-        CONTINENTS.join(", ")
-    ))
-}
-
-fn network(text: &str) -> Result<IpNet, String> {
-    let net: IpNet = text.parse().map_err(|_| {
-        format!(r#"{text:?} is not a network like "10.0.0.0/8" or "2001:db8::/32""#)
-    })?;
-    if net.trunc() != net {
-        return Err(format!(
-            "{text:?} has host bits set (did you mean \"{}\"?)",
-            net.trunc()
-        ));
-    }
-    Ok(net)
-}
-
-fn address(text: &str) -> Result<IpAddr, String> {
-    let addr: IpAddr = text.parse().map_err(|_| {
-        format!(r#"{text:?} is not an IP address (like "203.0.113.10" or "2001:db8::10")"#)
-    })?;
-    let broadcast = matches!(addr, IpAddr::V4(v4) if v4.is_broadcast());
-    if addr.is_unspecified() || addr.is_multicast() || broadcast {
-        return Err(format!("{addr} is not a unicast address"));
-    }
-    Ok(addr)
-}
-
-/// `"200-299"` (or `"204"`) → the two ends, not yet range-checked.
-fn status_range(text: &str) -> Option<(i64, i64)> {
-    let (low, high) = text.split_once('-').unwrap_or((text, text));
-    Some((low.trim().parse().ok()?, high.trim().parse().ok()?))
-}
 
 /// Collects errors while turning one services file into [`Service`]s; like `compile.rs`,
 /// each check records its problem and returns a stand-in, so later checks still run.
-struct ServiceChecker<'a> {
-    check: Checker<'a>,
-    config: &'a Config,
-    origin: &'a Name,
+pub(super) struct ServiceChecker<'a> {
+    pub(super) check: Checker<'a>,
+    pub(super) config: &'a Config,
+    pub(super) unsure: &'a UnsureRegions,
+    pub(super) origin: &'a Name,
+    /// Every service with a valid name, also those with errors (see [`NamedService`]).
+    pub(super) names: Vec<NamedService>,
 }
 
 type RawList = Spanned<Vec<Spanned<String>>>;
@@ -476,7 +58,7 @@ impl ServiceChecker<'_> {
 
     /// The `services` table: each service is checked on its own, so a value of the wrong
     /// type stops only the service it is in.
-    fn services(&mut self, value: Spanned<DeValue>) -> Vec<Service> {
+    pub(super) fn services(&mut self, value: Spanned<DeValue>) -> Vec<Service> {
         let span = value.span();
         let table = match value.into_inner() {
             DeValue::Table(table) => table,
@@ -513,6 +95,11 @@ impl ServiceChecker<'_> {
                     self.error(written.span(), key.clone(), message);
                 } else {
                     seen.push((name.clone(), text.to_owned(), line));
+                    self.names.push(NamedService {
+                        name: name.clone(),
+                        file: self.check.file.to_path_buf(),
+                        line,
+                    });
                 }
             }
             self.prune(&mut value, &key);
@@ -921,7 +508,7 @@ impl ServiceChecker<'_> {
         if list.get_ref().is_empty() {
             self.error(list.span(), key.clone(), "must list at least one endpoint");
         }
-        let config = self.config;
+        let (config, unsure) = (self.config, self.unsure);
         let mut endpoints = Vec::new();
         // (address, index as written) of the addresses seen so far, for duplicates.
         let mut seen: Vec<(IpAddr, usize)> = Vec::new();
@@ -935,7 +522,9 @@ impl ServiceChecker<'_> {
                     self.error(at.clone(), format!("{key}.region"), message);
                     None
                 }
-                Some(name) => self.one(name, &format!("{key}.region"), |n| region_index(config, n)),
+                Some(name) => self.one(name, &format!("{key}.region"), |n| {
+                    region_index(config, unsure, n)
+                }),
             };
             let address = match &raw.address {
                 None => {
@@ -1027,7 +616,8 @@ impl ServiceChecker<'_> {
     /// Region names → indices, each defined and listed once.
     fn regions(&mut self, list: &RawList, key: &str) -> Vec<usize> {
         let config = self.config;
-        self.list(Some(list), key, |name| region_index(config, name))
+        let unsure = self.unsure;
+        self.list(Some(list), key, |name| region_index(config, unsure, name))
     }
 
     /// Each item of `list` through `parse`, reporting bad items and items listed twice.
@@ -1061,7 +651,8 @@ impl ServiceChecker<'_> {
         values
     }
 
-    /// `text` through `parse`, reporting the error at its span.
+    /// `text` through `parse`, reporting the error at its span (an empty message: refused,
+    /// but already reported elsewhere).
     fn one<T>(
         &mut self,
         text: &Spanned<String>,
@@ -1071,22 +662,11 @@ impl ServiceChecker<'_> {
         match parse(text.get_ref()) {
             Ok(value) => Some(value),
             Err(message) => {
-                self.error(text.span(), key, message);
+                if !message.is_empty() {
+                    self.error(text.span(), key, message);
+                }
                 None
             }
         }
     }
-}
-
-#[cfg(test)]
-mod tests;
-
-/// FNV-1a of the lower-case name: stable across restarts and builds.
-fn name_salt(name: &Name) -> u64 {
-    name.to_ascii()
-        .to_ascii_lowercase()
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-        })
 }

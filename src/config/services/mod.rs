@@ -1,0 +1,320 @@
+//! Load-balanced names: `zones/<origin>.toml` → validated [`Service`]s, one file per zone.
+//!
+//! This file holds the validated types and the entry points; `parse.rs` turns single values
+//! (names, regions, countries, addresses) into typed ones, and `check.rs` walks a file's
+//! tables and reports every problem as a [`ConfigError`] naming file, line and key.
+//! Service names are relative to the zone (`www`, `api.eu`, `@` for the apex). Nothing here
+//! probes, resolves host names or runs per query.
+
+mod check;
+mod parse;
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hickory_proto::rr::Name;
+use ipnet::IpNet;
+
+use super::compile::{Config, UnsureRegions};
+use super::diagnostics::{Checker, ConfigError, ConfigErrors, parse_toml, prune_keys, sorted};
+use super::raw::SERVICES_FILE_KEYS;
+use check::ServiceChecker;
+#[cfg(test)]
+use parse::name_salt;
+use parse::{label_count, relative_text, service_key};
+
+/// A load-balanced name: answered from its endpoints by the routing decision, not from the
+/// zone file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    /// Fully qualified. The case is kept as written (`Name` compares without case).
+    pub name: Name,
+    /// The zone it belongs to: the entry of `origins` given to [`load_services`].
+    pub origin: Name,
+    /// Where `[services.NAME]` is written, for `explain`, the status page and errors.
+    pub file: PathBuf,
+    /// 1-based.
+    pub line: usize,
+    /// Short (default 30 s) so clients move soon after a region fails.
+    pub ttl: u32,
+    /// Addresses per answer; 1..=16.
+    pub max_answers: usize,
+    pub policy: Policy,
+    /// `None`: never probed, and its endpoints count as up (drains still apply).
+    pub check: Option<Check>,
+    /// Never empty; no address is listed twice.
+    pub endpoints: Vec<Endpoint>,
+    /// In file order: the first route that matches the client wins.
+    pub routes: Vec<Route>,
+    pub on_all_down: OnAllDown,
+    /// Regions (indices into `Config.regions`) for clients that cannot be located.
+    /// Empty: weighted by capacity over all regions, since no region is nearer than another.
+    pub unknown_location: Vec<usize>,
+    /// A region keeps `healthy fraction × overprovision` of its traffic (capped at all of
+    /// it); the rest spills to the next region. 1.0 (the default) moves exactly the share
+    /// of capacity that was lost; 1.4 is Envoy's default, which rides out small losses.
+    pub overprovision: f64,
+    /// Seeds the per-network hash, so services spread independently of each other.
+    pub salt: u64,
+}
+
+/// How regions are ranked for a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Policy {
+    /// By great-circle distance from the client (the default).
+    Nearest,
+    /// A fixed order of regions (indices into `Config.regions`): non-empty, each once.
+    Failover { order: Vec<usize> },
+    /// By capacity alone, wherever the client is.
+    Weighted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Index into `Config.regions`.
+    pub region: usize,
+    pub address: IpAddr,
+    /// Relative weight within the service. 0 is allowed: drained by config, still probed
+    /// and shown, never answered.
+    pub capacity: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckKind {
+    Http,
+    Https,
+    Tcp,
+}
+
+/// How a prober checks each endpoint of a service (a *target* is endpoint + check).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub kind: CheckKind,
+    pub port: u16,
+    /// HTTP(S) request path; starts with `/`. `/` for tcp, where it is unused.
+    pub path: String,
+    /// HTTP(S) `Host` header, and SNI for https; `None`: the endpoint's address.
+    pub host: Option<String>,
+    /// https only: skip certificate verification.
+    pub insecure: bool,
+    /// Inclusive ranges of HTTP status codes that count as up; `[(200, 399)]` by default.
+    pub expect: Vec<(u16, u16)>,
+    /// HTTP(S): a substring the response body must contain.
+    pub body: Option<String>,
+    /// 1 s ..= 1 h; 5 s by default.
+    pub interval: Duration,
+    /// Shorter than `interval`. Default 2 s, or half the interval when that is shorter, so
+    /// that `interval = "1s"` alone is valid.
+    pub timeout: Duration,
+    /// Consecutive successes before a down endpoint counts as up.
+    pub rise: u32,
+    /// Consecutive failures before an up endpoint counts as down.
+    pub fall: u32,
+}
+
+/// `[[services.NAME.route]]`: clients that match any of the countries, continents or
+/// networks are sent to `regions` instead of the policy's ranking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// ISO 3166-1 alpha-2, upper case (`*b"AU"`).
+    pub countries: Vec<[u8; 2]>,
+    /// One of AF AN AS EU NA OC SA, the codes MaxMind databases use.
+    pub continents: Vec<[u8; 2]>,
+    /// No host bits set.
+    pub networks: Vec<IpNet>,
+    /// Indices into `Config.regions`: non-empty, each once.
+    pub regions: Vec<usize>,
+    /// Where `[[services.NAME.route]]` (or the inline table) is written.
+    pub line: usize,
+}
+
+/// What to answer when no endpoint of the service is healthy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnAllDown {
+    /// Fail open (`"all"`, the default): the checks may be what is broken.
+    AllEndpoints,
+    /// `"nodata"`: an empty answer.
+    NoData,
+}
+
+/// A service's name and where it is written, known even when the service has errors, so
+/// that the zone build can treat the name as load-balanced (no follow-on errors there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedService {
+    pub name: Name,
+    pub file: PathBuf,
+    /// 1-based.
+    pub line: usize,
+}
+
+/// Every services file checked: the services that passed, the names of all (see
+/// [`NamedService`]) and every error, in file order.
+#[derive(Debug, Default)]
+pub struct CheckedServices {
+    /// Only complete when `errors` is empty.
+    pub services: Vec<Service>,
+    pub names: Vec<NamedService>,
+    pub errors: Vec<ConfigError>,
+}
+
+/// Loads `zones_dir/*.toml` in sorted file order; the result is in file order, then service
+/// order. `origins` are the zones that have a `.zone` file: a `.toml` without one is an error
+/// naming the file, and so is a service whose name lies in another of `origins` (a nested
+/// zone with its own files).
+pub fn load_services(config: &Config, origins: &[Name]) -> Result<Vec<Service>, ConfigErrors> {
+    let checked = check_services(config, origins, &UnsureRegions::default());
+    if checked.errors.is_empty() {
+        Ok(checked.services)
+    } else {
+        Err(ConfigErrors(checked.errors))
+    }
+}
+
+/// [`load_services`] without stopping: every file is checked and every error kept. A region
+/// name in `unsure` is not reported as unknown (`meridian.toml` failed to define it).
+pub fn check_services(
+    config: &Config,
+    origins: &[Name],
+    unsure: &UnsureRegions,
+) -> CheckedServices {
+    let mut checked = CheckedServices::default();
+    let dir = &config.server.zones_dir;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            let message = format!("cannot read zones directory: {e}");
+            checked.errors.push(file_error(dir, message));
+            return checked;
+        }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .collect();
+    files.sort();
+
+    for file in files {
+        let stem = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        let Some(origin) = zone_named(stem, origins) else {
+            let message = format!(
+                "no zone file {stem}.zone beside it: services are added to the zone of the same name"
+            );
+            checked.errors.push(file_error(&file, message));
+            continue;
+        };
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(e) => {
+                checked
+                    .errors
+                    .push(file_error(&file, format!("cannot read: {e}")));
+                continue;
+            }
+        };
+        let mut file_check = check_file(&text, &file, origin, config, unsure);
+        let nested: Vec<ConfigError> = file_check
+            .services
+            .iter()
+            .filter_map(|s| in_nested_zone(s, origins))
+            .collect();
+        file_check.errors.extend(nested);
+        checked.services.append(&mut file_check.services);
+        checked.names.append(&mut file_check.names);
+        checked.errors.extend(sorted(file_check.errors));
+    }
+    checked
+}
+
+/// Validates the services file `text` of the zone `origin`; `path` names it in errors.
+pub fn parse_services(
+    text: &str,
+    path: &Path,
+    origin: &Name,
+    config: &Config,
+) -> Result<Vec<Service>, ConfigErrors> {
+    let checked = check_file(text, path, origin, config, &UnsureRegions::default());
+    if checked.errors.is_empty() {
+        Ok(checked.services)
+    } else {
+        Err(ConfigErrors(sorted(checked.errors)))
+    }
+}
+
+/// Checks one services file; after a TOML syntax error only the syntax is reported.
+fn check_file(
+    text: &str,
+    path: &Path,
+    origin: &Name,
+    config: &Config,
+    unsure: &UnsureRegions,
+) -> CheckedServices {
+    let mut check = ServiceChecker {
+        check: Checker::new(path, text),
+        config,
+        unsure,
+        origin,
+        names: Vec::new(),
+    };
+    let services = match parse_toml(&mut check.check, text) {
+        Ok(root) => {
+            let mut root = root.into_inner();
+            prune_keys(&mut check.check, &mut root, "", SERVICES_FILE_KEYS);
+            match root.remove("services") {
+                Some(services) => check.services(services),
+                None => Vec::new(),
+            }
+        }
+        // The recovered tree is a guess; checking it would report noise.
+        Err(_) => Vec::new(),
+    };
+    CheckedServices {
+        services,
+        names: check.names,
+        errors: check.check.errors,
+    }
+}
+
+/// The origin among `origins` that the file name stem `example.com` stands for.
+fn zone_named<'a>(stem: &str, origins: &'a [Name]) -> Option<&'a Name> {
+    let name = Name::from_ascii(stem)
+        .and_then(|n| n.append_domain(&Name::root()))
+        .ok()?;
+    origins.iter().find(|o| **o == name)
+}
+
+/// An error if `service` lies inside a more specific zone of `origins` than its own: that
+/// zone answers for it, so the service belongs in that zone's file.
+fn in_nested_zone(service: &Service, origins: &[Name]) -> Option<ConfigError> {
+    let inner = origins
+        .iter()
+        .filter(|o| label_count(o) > label_count(&service.origin))
+        .filter(|o| service.origin.zone_of(o) && o.zone_of(&service.name))
+        .max_by_key(|o| label_count(o))?;
+    let zone = inner.to_ascii();
+    Some(ConfigError {
+        file: service.file.clone(),
+        line: Some(service.line),
+        key: service_key(&relative_text(&service.name, &service.origin)),
+        message: format!(
+            "{} is in the zone {zone}, which has its own zone file: define it in {}.toml",
+            service.name.to_ascii(),
+            zone.trim_end_matches('.')
+        ),
+    })
+}
+
+fn file_error(file: &Path, message: String) -> ConfigError {
+    ConfigError {
+        file: file.to_path_buf(),
+        line: None,
+        key: String::new(),
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests;

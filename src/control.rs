@@ -1,0 +1,394 @@
+//! The control plane: the one task that takes reports, reloads and drains, judges health
+//! through the [`HealthStore`], and writes the live snapshot.
+//!
+//! It sits above `health` (which judges, and knows nothing of snapshots) and `snapshot`
+//! (which holds, and knows nothing of votes). It is the only writer of [`Live`]; DNS
+//! workers load it without a lock. A new snapshot is stored only when the health table
+//! changed or a reload built one, and `state_dir` is saved on every change. Its clock is
+//! `tokio::time`, so the tick and every `now` follow a paused clock in tests.
+
+use crate::health::HealthTable;
+use crate::health::fleet::{ReportBatch, TargetSpec};
+use crate::health::prober::ReportSink;
+use crate::health::store::{BatchError, HealthStore, SaveError};
+use crate::snapshot::{Live, LoadError, Snapshot};
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// How often votes are re-judged without new reports (staleness is a matter of time).
+pub const TICK: Duration = Duration::from_millis(250);
+
+/// The control plane's monotonic clock: vote ages and staleness are measured on it.
+/// It is `tokio::time`'s, so it stands still in a test that pauses time.
+pub fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// The task has stopped (the server is shutting down).
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the control task has stopped (the server is shutting down)")]
+pub struct Stopped;
+
+/// Why a report batch was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The batch itself is wrong; nothing of it was applied.
+    #[error("report batch refused: {0}")]
+    Refused(#[from] BatchError),
+    #[error(transparent)]
+    Stopped(#[from] Stopped),
+}
+
+/// Why a reload did not happen; in every case the previous configuration keeps serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The files on disk have errors (each names file, line and key).
+    #[error("reload refused; still serving the previous configuration:\n{0}")]
+    Invalid(LoadError),
+    #[error(transparent)]
+    Stopped(#[from] Stopped),
+    /// The loader itself failed (it panicked): a bug, not the operator's config.
+    #[error("reload failed inside the server ({0}); still serving the previous configuration")]
+    Internal(String),
+}
+
+/// Why a drain or undrain did not fully happen.
+#[derive(Debug, thiserror::Error)]
+pub enum DrainError {
+    #[error("unknown region {region:?} (known: {})", known.join(", "))]
+    UnknownRegion { region: String, known: Vec<String> },
+    #[error(transparent)]
+    Stopped(#[from] Stopped),
+    /// The drain is applied to answers (traffic moves at once: an operator draining a
+    /// region in an incident should not wait for a disk), but `state_dir` could not be
+    /// written, so a restart would forget it. The task retries the save on every tick;
+    /// asking again says whether it has worked.
+    #[error(
+        "region {region:?} is {} in answers, but {source}; it will be lost if the server restarts",
+        if *drained { "drained" } else { "undrained" }
+    )]
+    NotSaved {
+        region: String,
+        drained: bool,
+        source: SaveError,
+    },
+}
+
+/// What a successful reload loaded.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ReloadSummary {
+    pub zones: usize,
+    pub services: usize,
+    pub regions: usize,
+}
+
+/// A request to the control task.
+enum Msg {
+    Reports {
+        batch: ReportBatch,
+        reply: oneshot::Sender<Result<(usize, usize), BatchError>>,
+    },
+    /// A reloaded snapshot: publish it with health attached.
+    Publish {
+        snapshot: Snapshot,
+        reply: oneshot::Sender<()>,
+    },
+    Drain {
+        region: String,
+        drained: bool,
+        reply: oneshot::Sender<Result<bool, DrainError>>,
+    },
+    /// Read access for the status API: runs `f` on the store.
+    Inspect {
+        f: Box<dyn FnOnce(&HealthStore) + Send>,
+    },
+    /// Save what is unsaved, then end.
+    Stop { reply: oneshot::Sender<()> },
+}
+
+/// The control plane before its task runs: the store is configured and its health is
+/// already in [`Live`].
+pub struct Control {
+    store: HealthStore,
+    live: Arc<Live>,
+    targets: watch::Sender<Arc<Vec<TargetSpec>>>,
+    /// The last save failed: every tick retries it, and a drain reports it.
+    unsaved: bool,
+}
+
+impl Control {
+    /// Configures `store` for the snapshot in `live`, judges every target from what
+    /// `state_dir` held, and stores that health in `live` before returning. `serve` calls
+    /// it before any DNS worker starts, so the very first answer applies the saved drains
+    /// and states. Needs no runtime.
+    pub fn new(mut store: HealthStore, live: Arc<Live>) -> Control {
+        let current = live.load_full();
+        store.configure(
+            &current.services,
+            &current.config.regions,
+            current.config.fleet.quorum,
+        );
+        store.judge_all(now());
+        let (targets, _) = watch::channel(Arc::new(store.targets().cloned().collect()));
+        let control = Control {
+            store,
+            live,
+            targets,
+            unsaved: false,
+        };
+        control.publish(&current);
+        control
+    }
+
+    /// Starts the task on the current tokio runtime.
+    pub fn spawn(self) -> ControlHandle {
+        let (tx, rx) = mpsc::channel(1024);
+        let handle = ControlHandle {
+            tx,
+            targets: self.targets.subscribe(),
+            live: self.live.clone(),
+            reloads: Arc::new([AtomicU64::new(0), AtomicU64::new(0)]),
+        };
+        tokio::spawn(self.run(rx));
+        handle
+    }
+
+    /// Stores `base` with the store's health, when that differs from what `base` has.
+    fn publish(&self, base: &Snapshot) {
+        let table: HealthTable = self.store.table(&base.services, &base.config.regions);
+        if *base.health != table {
+            self.live.store(Arc::new(base.with_health(table)));
+        }
+    }
+
+    fn save(&mut self) -> Result<(), SaveError> {
+        let result = self.store.save();
+        if result.is_ok() && self.unsaved {
+            tracing::info!("health state saved again");
+        }
+        self.unsaved = result.is_err();
+        result
+    }
+
+    /// Saves, logging a failure once (for changes nobody is waiting on); while saves fail,
+    /// every tick tries again, quietly.
+    fn save_or_log(&mut self) {
+        let was_unsaved = self.unsaved;
+        if let Err(e) = self.save()
+            && !was_unsaved
+        {
+            tracing::error!("{e}; retrying until it works");
+        }
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let msg = tokio::select! {
+                m = rx.recv() => match m {
+                    Some(m) => Some(m),
+                    None => break,
+                },
+                _ = tick.tick() => None,
+            };
+            match msg {
+                Some(Msg::Reports { batch, reply }) => {
+                    let result = self.store.apply(&batch, now(), SystemTime::now());
+                    if result.is_ok() {
+                        // Before the reply: once a report is accepted, answers follow it.
+                        self.judge();
+                    }
+                    let _ = reply.send(result);
+                }
+                Some(Msg::Publish { snapshot, reply }) => {
+                    self.store.configure(
+                        &snapshot.services,
+                        &snapshot.config.regions,
+                        snapshot.config.fleet.quorum,
+                    );
+                    self.store.judge_all(now());
+                    let table = self
+                        .store
+                        .table(&snapshot.services, &snapshot.config.regions);
+                    self.live.store(Arc::new(snapshot.with_health(table)));
+                    self.targets
+                        .send_replace(Arc::new(self.store.targets().cloned().collect()));
+                    self.save_or_log();
+                    let _ = reply.send(());
+                }
+                Some(Msg::Drain {
+                    region,
+                    drained,
+                    reply,
+                }) => {
+                    let _ = reply.send(self.drain(region, drained));
+                }
+                Some(Msg::Inspect { f }) => f(&self.store),
+                Some(Msg::Stop { reply }) => {
+                    if self.unsaved {
+                        self.save_or_log();
+                    }
+                    let _ = reply.send(());
+                    break;
+                }
+                None => self.judge(),
+            }
+        }
+    }
+
+    /// Re-judges at `now`; publishes and saves only when something changed.
+    fn judge(&mut self) {
+        if self.store.judge_all(now()) {
+            let current = self.live.load_full();
+            self.publish(&current);
+            self.save_or_log();
+        } else if self.unsaved {
+            self.save_or_log();
+        }
+    }
+
+    fn drain(&mut self, region: String, drained: bool) -> Result<bool, DrainError> {
+        let current = self.live.load_full();
+        let regions = &current.config.regions;
+        if !regions.iter().any(|r| r.name == region) {
+            let known = regions.iter().map(|r| r.name.clone()).collect();
+            return Err(DrainError::UnknownRegion { region, known });
+        }
+        let changed = self.store.set_drain(&region, drained);
+        if changed {
+            tracing::info!(region, drained, "drain changed");
+            self.publish(&current);
+        }
+        if changed || self.unsaved {
+            self.save().map_err(|source| DrainError::NotSaved {
+                region,
+                drained,
+                source,
+            })?;
+        }
+        Ok(changed)
+    }
+}
+
+/// Cheap to clone; talks to the control task.
+#[derive(Clone)]
+pub struct ControlHandle {
+    tx: mpsc::Sender<Msg>,
+    targets: watch::Receiver<Arc<Vec<TargetSpec>>>,
+    live: Arc<Live>,
+    /// Reloads that succeeded and that were refused, for `/metrics`.
+    pub reloads: Arc<[AtomicU64; 2]>,
+}
+
+impl ControlHandle {
+    /// Sends `msg` built around a reply channel and waits for the answer.
+    async fn ask<T>(&self, msg: impl FnOnce(oneshot::Sender<T>) -> Msg) -> Result<T, Stopped> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(msg(reply)).await.map_err(|_| Stopped)?;
+        rx.await.map_err(|_| Stopped)
+    }
+
+    /// Hands a prober's batch to the task; `(accepted, ignored)`.
+    pub async fn report(&self, batch: ReportBatch) -> Result<(usize, usize), ReportError> {
+        Ok(self.ask(|reply| Msg::Reports { batch, reply }).await??)
+    }
+
+    /// Drains or undrains a region; `Ok(changed)`.
+    pub async fn drain(&self, region: &str, drained: bool) -> Result<bool, DrainError> {
+        let region = region.to_string();
+        self.ask(|reply| Msg::Drain {
+            region,
+            drained,
+            reply,
+        })
+        .await?
+    }
+
+    /// Runs `f` on the store inside the task and returns its result.
+    pub async fn inspect<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&HealthStore) -> T + Send + 'static,
+    ) -> Result<T, Stopped> {
+        let (reply, rx) = oneshot::channel();
+        let f = Box::new(move |s: &HealthStore| {
+            let _ = reply.send(f(s));
+        });
+        self.tx
+            .send(Msg::Inspect { f })
+            .await
+            .map_err(|_| Stopped)?;
+        rx.await.map_err(|_| Stopped)
+    }
+
+    /// Ends the task after saving anything a failed save left unsaved; every later request
+    /// gets [`Stopped`]. Answers keep coming from the last snapshot.
+    pub async fn stop(&self) {
+        let _ = self.ask(|reply| Msg::Stop { reply }).await;
+    }
+
+    /// Reloads config, zones, services and geolocation from `config_path` and publishes
+    /// them; an invalid new config is refused with its errors and the old one keeps serving.
+    pub async fn reload(&self, config_path: &Path) -> Result<ReloadSummary, ReloadError> {
+        let result = self.try_reload(config_path).await;
+        match &result {
+            Ok(s) => {
+                self.reloads[0].fetch_add(1, Ordering::Relaxed);
+                tracing::info!(zones = s.zones, services = s.services, "reloaded");
+            }
+            Err(ReloadError::Stopped(_)) => {}
+            Err(e) => {
+                self.reloads[1].fetch_add(1, Ordering::Relaxed);
+                tracing::error!("{e}");
+            }
+        }
+        result
+    }
+
+    async fn try_reload(&self, config_path: &Path) -> Result<ReloadSummary, ReloadError> {
+        let path = config_path.to_path_buf();
+        let previous = self.live.load_full();
+        let snapshot = tokio::task::spawn_blocking(move || Snapshot::load(&path, Some(&previous)))
+            .await
+            .map_err(|e| ReloadError::Internal(e.to_string()))?
+            .map_err(ReloadError::Invalid)?;
+        let summary = ReloadSummary {
+            zones: snapshot.zones.zones().len(),
+            services: snapshot.services.len(),
+            regions: snapshot.config.regions.len(),
+        };
+        self.ask(|reply| Msg::Publish { snapshot, reply }).await?;
+        Ok(summary)
+    }
+
+    /// The snapshot queries are answered from now.
+    pub fn live(&self) -> &Arc<Live> {
+        &self.live
+    }
+
+    /// The current target list; changes after a reload.
+    pub fn targets(&self) -> watch::Receiver<Arc<Vec<TargetSpec>>> {
+        self.targets.clone()
+    }
+}
+
+/// The local prober reports straight into this server's control task.
+impl ReportSink for ControlHandle {
+    fn send(&mut self, batch: ReportBatch) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            match self.report(batch).await {
+                Ok(_) => {}
+                Err(e @ ReportError::Refused(_)) => tracing::warn!("local prober: {e}"),
+                Err(e @ ReportError::Stopped(_)) => tracing::debug!("local prober: {e}"),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
