@@ -3,7 +3,7 @@
 //! same address asking other names, a resolver asking many names, and TCP are served.
 //! (The other test modules run with RRL off, see `Fixture::config`.)
 
-use crate::util::{ECS, Edns, Fixture, Query, Response, Server, ecs_option, rcode};
+use crate::util::{ECS, Edns, Fixture, Query, Response, Server, ecs_option, http, rcode};
 use hickory_proto::rr::RecordType;
 use std::collections::HashMap;
 use std::net::UdpSocket;
@@ -120,6 +120,17 @@ fn a_flood_of_identical_queries_is_limited_while_other_names_are_answered() {
         others.len(),
         "other names from the flooding address must be answered"
     );
+    // /metrics counts what the limiter held back.
+    let metrics = http(server.api(), "GET", "/metrics", None, None).body;
+    let counted = |action: &str| -> u64 {
+        let series = format!("meridian_dns_rrl_limited_total{{action=\"{action}\"}} ");
+        let line = metrics.lines().find(|l| l.starts_with(&series));
+        let line = line.unwrap_or_else(|| panic!("no {series} in /metrics:\n{metrics}"));
+        line[series.len()..].trim().parse().unwrap()
+    };
+    assert!(counted("slipped") >= slipped as u64, "{metrics}");
+    assert!(counted("dropped") >= 500, "{metrics}");
+    assert!(counted("slipped") + counted("dropped") <= 2000 - answered as u64);
     // A slipped reply sends the client to TCP, which is never limited.
     let q = Query::new("www.example.com.", RecordType::A);
     for _ in 0..30 {
