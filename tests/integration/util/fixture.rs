@@ -79,6 +79,10 @@ impl Fixture {
             .clone()
             .unwrap_or_else(|| "\n[rrl]\nenabled = false\n".to_string());
         if let Some(text) = &self.config {
+            // A text that sets [rrl] itself (e.g. made from `config()`) is kept as it is.
+            if text.contains("[rrl]") {
+                return text.clone();
+            }
             return format!("{text}\n{tables}");
         }
         let mut text = String::from(
