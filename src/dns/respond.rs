@@ -59,6 +59,8 @@ pub struct Reply {
     pub key: ResponseKey,
     /// The query carried a valid server cookie: its source address is proven.
     pub proven: bool,
+    /// Where the response was counted in [`QueryStats`]: zone (`None`: no zone) and rcode.
+    pub counted: (Option<u32>, u16),
     /// End of the question in `out` (12 when there is none).
     pub question_end: u16,
     /// Start of the OPT record in `out`, 0 when there is none.
@@ -90,9 +92,10 @@ pub fn respond(
 ) -> Option<Reply> {
     out.clear();
     let payload = snap.config.server.max_udp_payload.max(512);
-    let reply = |question_end: Option<u16>, out: &Vec<u8>, edns, cookie| Reply {
+    let reply = |question_end: Option<u16>, out: &Vec<u8>, edns, cookie, rcode| Reply {
         key: ERROR_KEY,
         proven: false,
+        counted: (None, rcode),
         question_end: question_end.unwrap_or(12),
         opt_start: opt_start(out, edns, cookie),
     };
@@ -106,14 +109,14 @@ pub fn respond(
             let rcode = wire::RCODE_FORMERR as u16;
             error_response(msg, question_end, rcode, edns, None, payload, out);
             stats.unzoned(rcode);
-            return Some(reply(question_end, out, edns, None));
+            return Some(reply(question_end, out, edns, None, rcode));
         }
         Err(QueryError::NotImp { question_end, edns }) => {
             let rcode = wire::RCODE_NOTIMP as u16;
             let cookie = edns.and_then(|e| cookie_for(e, req));
             error_response(msg, question_end, rcode, edns, cookie, payload, out);
             stats.unzoned(rcode);
-            return Some(reply(question_end, out, edns, cookie));
+            return Some(reply(question_end, out, edns, cookie, rcode));
         }
     };
     let question_end = Some((12 + q.question.len()) as u16);
@@ -121,7 +124,7 @@ pub fn respond(
     let refuse = |out: &mut Vec<u8>, rcode: u16, stats: &mut QueryStats| {
         error_response(msg, question_end, rcode, q.edns, cookie, payload, out);
         stats.unzoned(rcode);
-        Some(reply(question_end, out, q.edns, cookie))
+        Some(reply(question_end, out, q.edns, cookie, rcode))
     };
     if let Some(e) = q.edns
         && e.version > 0
@@ -202,6 +205,7 @@ pub fn respond(
     Some(Reply {
         key,
         proven,
+        counted: (Some(zone), rcode as u16),
         question_end: (12 + q.question.len()) as u16,
         opt_start: opt_start(out, q.edns, cookie),
     })

@@ -42,6 +42,19 @@ impl QueryStats {
         row[(rcode as usize).min(RCODES - 1)] += 1;
     }
 
+    /// Takes back a response counted by `zone` or `unzoned` that was not sent after all
+    /// (response rate limiting dropped it).
+    pub fn uncount(&mut self, zone: Option<u32>, rcode: u16) {
+        let r = (rcode as usize).min(RCODES - 1);
+        let cell = match zone {
+            Some(z) => self.by_zone.get_mut(z as usize).map(|row| &mut row[r]),
+            None => Some(&mut self.unzoned[r]),
+        };
+        if let Some(c) = cell {
+            *c = c.saturating_sub(1);
+        }
+    }
+
     pub fn unzoned(&mut self, rcode: u16) {
         self.unzoned[(rcode as usize).min(RCODES - 1)] += 1;
     }

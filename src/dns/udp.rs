@@ -189,8 +189,11 @@ impl Worker {
                         Verdict::Slip => {
                             slip(out, &reply);
                             self.stats.rrl_slipped += 1;
+                            self.stats.truncated += 1;
                         }
                         Verdict::Drop => {
+                            // Counted as a response by `respond`, but none is sent.
+                            self.stats.uncount(reply.counted.0, reply.counted.1);
                             self.stats.rrl_dropped += 1;
                             continue;
                         }

@@ -122,15 +122,23 @@ fn a_flood_of_identical_queries_is_limited_while_other_names_are_answered() {
     );
     // /metrics counts what the limiter held back.
     let metrics = http(server.api(), "GET", "/metrics", None, None).body;
-    let counted = |action: &str| -> u64 {
-        let series = format!("meridian_dns_rrl_limited_total{{action=\"{action}\"}} ");
+    let sample = |series: &str| -> u64 {
+        let series = format!("{series} ");
         let line = metrics.lines().find(|l| l.starts_with(&series));
         let line = line.unwrap_or_else(|| panic!("no {series} in /metrics:\n{metrics}"));
         line[series.len()..].trim().parse().unwrap()
     };
+    let counted = |action: &str| {
+        sample(&format!(
+            "meridian_dns_rrl_limited_total{{action=\"{action}\"}}"
+        ))
+    };
     assert!(counted("slipped") >= slipped as u64, "{metrics}");
     assert!(counted("dropped") >= 500, "{metrics}");
     assert!(counted("slipped") + counted("dropped") <= 2000 - answered as u64);
+    // Responses count only what was sent: 2008 made, the dropped ones taken back.
+    let sent = sample("meridian_dns_responses_total{zone=\"example.com.\",rcode=\"NOERROR\"}");
+    assert_eq!(sent, 2008 - counted("dropped"), "{metrics}");
     // A slipped reply sends the client to TCP, which is never limited.
     let q = Query::new("www.example.com.", RecordType::A);
     for _ in 0..30 {
