@@ -204,3 +204,22 @@ fn dig_cookie_interoperates() {
         "{out}"
     );
 }
+
+#[test]
+fn with_cookies_off_the_option_is_ignored() {
+    let server = Fixture::standard()
+        .tables("[rrl]\nenabled = false\n[cookies]\nenabled = false\n")
+        .start();
+    let mut bogus = CLIENT.to_vec();
+    bogus.extend_from_slice(&[1, 0, 0, 0, 9, 9, 9, 9, 1, 2, 3, 4, 5, 6, 7, 8]);
+    for cookie in [&CLIENT[..], &bogus[..]] {
+        let q = with_cookie("www.example.com.", cookie);
+        let r = server.query(&q);
+        r.assert_answer(&q);
+        assert!(r.opt.as_ref().unwrap().option(COOKIE).is_none(), "{r}");
+    }
+    assert!(
+        !server.dir().join("cookie.secret").exists(),
+        "no secret is made when cookies are off"
+    );
+}
