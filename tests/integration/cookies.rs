@@ -203,6 +203,11 @@ fn dig_cookie_interoperates() {
         out.contains(&cookie.to_lowercase()) || out.contains(&cookie),
         "{out}"
     );
+    // A forged server cookie: BADCOOKIE, and dig retries with the fresh one it got.
+    let forged = format!("{}0100000011111111aaaaaaaaaaaaaaaa", &cookie[..16]);
+    let out = dig(&format!("+cookie={forged}"));
+    assert!(out.contains("BADCOOKIE, retrying"), "{out}");
+    assert!(out.contains("status: NOERROR"), "{out}");
 }
 
 #[test]
