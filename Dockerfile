@@ -1,4 +1,4 @@
-# Meridian in a container: build the release binary, ship it with the example data.
+# Meridian in a container: build the release binary (it carries the default geolocation database).
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
@@ -6,7 +6,6 @@ RUN cargo build --release --locked
 
 FROM debian:bookworm-slim
 COPY --from=build /src/target/release/meridian /usr/local/bin/meridian
-COPY geodata /usr/share/meridian/geodata
 WORKDIR /etc/meridian
 ENTRYPOINT ["meridian"]
 CMD ["serve", "--config", "/etc/meridian/meridian.toml"]

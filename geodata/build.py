@@ -25,7 +25,8 @@ Coarsening (see SOURCES.md for the reasons):
     weighted by IPv4 address count; areas with no IPv4 networks use their IPv6
     networks, weighted by /48 count capped at 65536 (one /32) per network;
   * an IPv4 /24 or IPv6 /40 that holds several areas goes whole to the area with most
-    of its addresses (FINEST_V4, FINEST_V6);
+    of its addresses (FINEST_V4, FINEST_V6), unless it mixes countries or areas more
+    than CLOSE_KM apart: then it is split further, down to DEEPEST_V4 / DEEPEST_V6;
   * adjacent networks with identical records are merged.
 
 Everything is sorted and no clock is read: the same input gives the same bytes.
@@ -59,11 +60,19 @@ EARTH_RADIUS_KM = 6371.0088
 SPLIT_COUNTRIES = ("AU", "BR", "CA", "CN", "IN", "MX", "RU", "US", "ZA")
 
 IPV6_WEIGHT_CAP = 1 << 16          # a network counts at most as many /48s as a /32 holds
-# Finest prefixes the output distinguishes: a prefix this long that holds several
-# areas goes whole to its majority area. /24 is the IPv4 source prefix resolvers send
-# in EDNS Client Subnet; /40 keeps the IPv6 tree (the bulk of the file) small.
+# A prefix this long that holds several areas goes whole to its majority area ...
 FINEST_V4 = 24
 FINEST_V6 = 40
+# ... unless it mixes countries, or areas whose locations are more than CLOSE_KM
+# apart: then it is split in halves, each judged the same way, down to DEEPEST_V4 /
+# DEEPEST_V6, where the majority takes it whatever the mix. /24 and /56 are the
+# source prefixes RFC 7871 recommends resolvers send in EDNS Client Subnet, so an ECS
+# query gets its prefix's majority answer; the /40 to /56 splits keep an ISP's IPv6
+# block that spans countries or distant states right at a small cost in size (the
+# IPv6 tree is the bulk of the file; SOURCES.md has the figures).
+DEEPEST_V4 = 24
+DEEPEST_V6 = 56
+CLOSE_KM = 600.0
 COORD_DECIMALS = 2                 # ~1 km: enough for routing, stable across rebuilds
 DATABASE_TYPE = "Meridian-City"
 
@@ -145,6 +154,14 @@ class Acc:
         return lat, lon, rms_km
 
 
+def km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance between two (lat, lon) points."""
+    la1, lo1, la2, lo2 = map(math.radians, (a[0], a[1], b[0], b[1]))
+    h = math.sin((la2 - la1) / 2) ** 2 + \
+        math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
 def round_coord(v: float) -> float:
     r = round(v, COORD_DECIMALS)
     return 0.0 if r == 0 else r     # no negative zero
@@ -221,13 +238,21 @@ class Source:
             reader.close()
 
 
-def coarsen(ranges: list, bits: int, finest: int) -> tuple[list, int, int]:
+def coarsen(ranges: list, bits: int, finest: int, deepest: int | None = None,
+            close=None) -> tuple[list, int, int]:
     """Give every /`finest` prefix that holds more than one area to the area with the
     most addresses in it (ties: the smallest area key). Larger runs are untouched.
 
+    With `deepest` and `close`: a mixed prefix whose areas are not all `close(top,
+    other)` to its majority area `top` is split further, down to /`deepest` at most,
+    where the majority takes it whatever the mix.
+
     `ranges`: sorted, disjoint [first, last, area]. Returns the same shape, merged,
-    and the number of addresses that changed area.
+    the number of addresses that changed area and the number of prefixes given whole
+    to their majority area.
     """
+    if deepest is None:
+        deepest = finest
     out: list[list] = []
     moved = [0, 0]   # addresses that changed area, mixed prefixes
 
@@ -260,12 +285,19 @@ def coarsen(ranges: list, bits: int, finest: int) -> tuple[list, int, int]:
                 a = ranges[k][2]
                 votes[a] = votes.get(a, 0) + min(ranges[k][1], end) - max(ranges[k][0], base) + 1
             top = max(sorted(votes, key=area_sort_key), key=lambda a: votes[a])
+            if depth < deepest and close is not None and \
+                    not all(a == top or close(top, a) for a in votes):
+                split(base, depth, i, j)
+                return
             moved[0] += sum(v for a, v in votes.items() if a != top)
             moved[1] += 1
             for k in range(i, j):   # addresses without data stay without data
                 emit(max(ranges[k][0], base), min(ranges[k][1], end), top)
             return
-        mid = base + (size >> 1)
+        split(base, depth, i, j)
+
+    def split(base: int, depth: int, i: int, j: int) -> None:
+        mid = base + (1 << (bits - depth - 1))
         k = bisect.bisect_left(starts, mid, i, j)
         if k > i:
             walk(base, depth + 1, i, k)
@@ -389,22 +421,27 @@ def main(argv=None) -> int:
             f"(https://creativecommons.org/licenses/by/4.0/).")},
     )
     rid_of = {}
+    where = {}
     report = []
     for area in areas:
         fam = 4 if area in src.acc[4] else 6
         loc = src.acc[fam][area].centroid()
         rec = area_record(area, loc, countries)
         rid_of[area] = writer.add_record(rec)
+        where[area] = (rec["location"]["latitude"], rec["location"]["longitude"])
         report.append((area, fam, src.acc[fam][area].w, rec))
 
-    v4, moved4, mixed4 = coarsen(src.ranges[4], 32, FINEST_V4)
-    v6, _, mixed6 = coarsen(src.ranges[6], 128, FINEST_V6)
+    def close(a, b) -> bool:
+        return a[0] == b[0] and km(where[a], where[b]) <= CLOSE_KM
+
+    v4, moved4, mixed4 = coarsen(src.ranges[4], 32, FINEST_V4, DEEPEST_V4, close)
+    v6, _, mixed6 = coarsen(src.ranges[6], 128, FINEST_V6, DEEPEST_V6, close)
     total4 = sum(last - first + 1 for first, last, _ in src.ranges[4]) or 1
     print(f"coarsened: IPv4 {len(src.ranges[4])} -> {len(v4)} runs, {mixed4} mixed "
-          f"/{FINEST_V4}s given to their majority area ({moved4} addresses, "
+          f"/{FINEST_V4}-/{DEEPEST_V4}s given to their majority area ({moved4} addresses, "
           f"{100 * moved4 / total4:.2f}% of IPv4 with data, changed area); "
-          f"IPv6 {len(src.ranges[6])} -> {len(v6)} runs, {mixed6} mixed /{FINEST_V6}s",
-          file=sys.stderr)
+          f"IPv6 {len(src.ranges[6])} -> {len(v6)} runs, {mixed6} mixed "
+          f"/{FINEST_V6}-/{DEEPEST_V6}s given to their majority area", file=sys.stderr)
     ranges = [(first, last, rid_of[area]) for first, last, area in v4]   # IPv4 at ::/96
     for first, last, area in v6:
         if first < (1 << 32):

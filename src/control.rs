@@ -4,8 +4,10 @@
 //! It sits above `health` (which judges, and knows nothing of snapshots) and `snapshot`
 //! (which holds, and knows nothing of votes). It is the only writer of [`Live`]; DNS
 //! workers load it without a lock. A new snapshot is stored only when the health table
-//! changed or a reload built one, and `state_dir` is saved on every change. Its clock is
-//! `tokio::time`, so the tick and every `now` follow a paused clock in tests.
+//! changed or a reload built one, and `state_dir` is saved on every change. A drain is
+//! saved before it is applied and refused when it cannot be; health judgements apply at
+//! once and their save is retried each tick. Probers silent for too long are forgotten.
+//! Its clock is `tokio::time`, so the tick and every `now` follow a paused clock in tests.
 
 use crate::health::HealthTable;
 use crate::health::fleet::{ReportBatch, TargetSpec};
@@ -64,12 +66,12 @@ pub enum DrainError {
     UnknownRegion { region: String, known: Vec<String> },
     #[error(transparent)]
     Stopped(#[from] Stopped),
-    /// The drain is applied to answers (traffic moves at once: an operator draining a
-    /// region in an incident should not wait for a disk), but `state_dir` could not be
-    /// written, so a restart would forget it. The task retries the save on every tick;
-    /// asking again says whether it has worked.
+    /// `state_dir` could not be written, so the drain was not applied: answers and
+    /// `/v1/status` are as before. An operator action is acknowledged only once a restart
+    /// would keep it.
     #[error(
-        "region {region:?} is {} in answers, but {source}; it will be lost if the server restarts",
+        "region {region:?} was not {}: {source}; answers are unchanged (a drain is applied \
+         only once it is saved, so a restart keeps it)",
         if *drained { "drained" } else { "undrained" }
     )]
     NotSaved {
@@ -117,7 +119,7 @@ pub struct Control {
     store: HealthStore,
     live: Arc<Live>,
     targets: watch::Sender<Arc<Vec<TargetSpec>>>,
-    /// The last save failed: every tick retries it, and a drain reports it.
+    /// The last save failed: every tick retries it.
     unsaved: bool,
 }
 
@@ -237,12 +239,27 @@ impl Control {
                     let _ = reply.send(());
                     break;
                 }
-                None => self.judge(),
+                None => self.tick(),
             }
         }
     }
 
-    /// Re-judges at `now`; publishes and saves only when something changed.
+    /// Forgets probers quiet for too long, then re-judges at `now`; publishes and saves
+    /// only when something changed.
+    fn tick(&mut self) {
+        let forgotten = self.store.forget_quiet_probers(now());
+        if !forgotten.is_empty() {
+            tracing::info!(
+                probers = forgotten.join(", "),
+                after = %humantime::format_duration(self.store.forget_after()),
+                "probers forgotten: no report for too long"
+            );
+        }
+        self.judge();
+    }
+
+    /// Re-judges at `now`; publishes and saves only when something changed. Health
+    /// judgements apply even when their save fails (the save is retried every tick).
     fn judge(&mut self) {
         if self.store.judge_all(now()) {
             let current = self.live.load_full();
@@ -260,19 +277,21 @@ impl Control {
             let known = regions.iter().map(|r| r.name.clone()).collect();
             return Err(DrainError::UnknownRegion { region, known });
         }
-        let changed = self.store.set_drain(&region, drained);
-        if changed {
-            tracing::info!(region, drained, "drain changed");
-            self.publish(&current);
+        if !self.store.set_drain(&region, drained) {
+            return Ok(false);
         }
-        if changed || self.unsaved {
-            self.save().map_err(|source| DrainError::NotSaved {
+        // Durable first: a failed save takes the drain back before anyone sees it.
+        if let Err(source) = self.save() {
+            self.store.set_drain(&region, !drained);
+            return Err(DrainError::NotSaved {
                 region,
                 drained,
                 source,
-            })?;
+            });
         }
-        Ok(changed)
+        tracing::info!(region, drained, "drain changed");
+        self.publish(&current);
+        Ok(true)
     }
 }
 

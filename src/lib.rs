@@ -21,6 +21,8 @@ pub mod config;
 pub mod control;
 pub mod dns;
 pub mod explain;
+#[cfg(test)]
+mod fixtures;
 pub mod geo;
 pub mod health;
 pub mod route;

@@ -68,6 +68,10 @@ enum Command {
         /// Local address to check from.
         #[arg(long)]
         source: Option<std::net::IpAddr>,
+        /// PEM file of CA certificates to trust for https:// servers (besides the
+        /// bundled webpki roots).
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
     },
     /// Validate the configuration and every zone, as `serve` would load them.
     Check {
@@ -189,12 +193,14 @@ fn main() -> ExitCode {
             token_file,
             name,
             source,
+            ca_file,
         } => meridian::cli::probe::run(meridian::cli::probe::ProbeArgs {
             region: &region,
             servers: &servers,
             token_file: &token_file,
             name: name.as_deref(),
             source,
+            ca_file: ca_file.as_deref(),
         }),
         Command::Explain {
             name,

@@ -137,7 +137,7 @@ fn load_zones(
         match crate::zone::master::parse_file(&file, &origin) {
             Ok(records) => parsed.push((file, origin, records)),
             Err(e) => {
-                errors.extend(e.into_iter().map(|e| FileError::Zone(e)));
+                errors.extend(e.into_iter().map(FileError::Zone));
                 failed.push(origin);
             }
         }

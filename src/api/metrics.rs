@@ -8,7 +8,7 @@
 
 use super::{ApiState, MAX_BODY, status};
 use crate::dns::stats::{RCODES, Totals};
-use crate::health::store::{LATENCY_BUCKETS, LatencyHistogram, valid_name};
+use crate::health::store::{FORGET_PROBERS_AFTER, LATENCY_BUCKETS, LatencyHistogram, valid_name};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
@@ -70,6 +70,9 @@ pub struct RefusedProber {
     /// The viewpoint its last refused batch named (empty when that was not a name).
     pub viewpoint: String,
     pub refused: u64,
+    /// When its last batch was refused, on the control plane's clock: a name refused
+    /// for longer than probers are kept is forgotten like them.
+    pub last: std::time::Instant,
 }
 
 /// Refused report batches since start: by reason, and by prober for the batches that
@@ -91,18 +94,26 @@ impl Refusals {
             return;
         }
         let viewpoint = if valid_name(viewpoint) { viewpoint } else { "" };
+        let now = crate::control::now();
         let mut by_prober = self.by_prober.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(p) = by_prober.get_mut(prober) {
             p.refused += 1;
+            p.last = now;
             if p.viewpoint != viewpoint {
                 p.viewpoint = viewpoint.to_string();
             }
-        } else if by_prober.len() < MAX_REFUSED_PROBERS {
+            return;
+        }
+        if by_prober.len() >= MAX_REFUSED_PROBERS {
+            by_prober.retain(|_, p| now.saturating_duration_since(p.last) < FORGET_PROBERS_AFTER);
+        }
+        if by_prober.len() < MAX_REFUSED_PROBERS {
             by_prober.insert(
                 prober.to_string(),
                 RefusedProber {
                     viewpoint: viewpoint.to_string(),
                     refused: 1,
+                    last: now,
                 },
             );
         }
@@ -130,7 +141,9 @@ struct Sender {
 }
 
 /// Layer on `POST /v1/fleet/reports`: counts every refused batch by reason, and by prober
-/// when the batch carried the token but was not valid.
+/// when the batch carried the token but was not valid. Batches without the token never
+/// get here (`require_token` answers them from their headers and counts them), nor do
+/// bodies too large or too slow (`read_body` counts those as invalid).
 pub async fn count_refusals(
     State(state): State<ApiState>,
     request: Request,
@@ -196,6 +209,8 @@ struct Scrape {
     latency: LatencyHistogram,
     reloads: [u64; 2],
     refused: [u64; 3],
+    /// API connections: open now, closed over the per-source cap, timed out.
+    connections: [u64; 3],
 }
 
 /// One family of counters; nothing at all when it has no sample.
@@ -398,6 +413,30 @@ impl Collector for Scrape {
             "Report batches refused, by reason (unauthorized, invalid, rate_limited).",
             &refused,
         )?;
+        gauges(
+            &mut enc,
+            "meridian_api_connections",
+            "HTTP API connections open now.",
+            &[(Vec::new(), self.connections[0] as i64)],
+        )?;
+        let closed = [
+            ("source_cap", self.connections[1]),
+            ("timeout", self.connections[2]),
+        ]
+        .map(|(reason, n)| (vec![("reason", reason.to_string())], n));
+        counters(
+            &mut enc,
+            "meridian_api_connections_closed",
+            "HTTP API connections closed by the server: over the per-source cap at accept, \
+             or no request head (or TLS handshake) within api_header_timeout.",
+            &closed,
+        )?;
+        gauges(
+            &mut enc,
+            "meridian_state_file_corrupt",
+            "1 while the state file found bad at start is kept aside for the operator.",
+            &[(Vec::new(), i64::from(self.status.state_file.is_some()))],
+        )?;
         let reloads = [("ok", self.reloads[0]), ("refused", self.reloads[1])]
             .map(|(result, n)| (vec![("result", result.to_string())], n));
         counters(
@@ -427,6 +466,10 @@ pub async fn metrics(State(state): State<ApiState>) -> Result<Response, super::A
         latency,
         reloads: [0, 1].map(|i| state.health.reloads[i].load(Ordering::Relaxed)),
         refused: Refusal::ALL.map(|r| state.refusals.total(r)),
+        connections: {
+            let c = &state.connections;
+            [&c.open, &c.over_source_cap, &c.timed_out].map(|n| n.load(Ordering::Relaxed))
+        },
     };
     let out = encode(scrape)
         .map_err(|_| super::ApiError::Internal("cannot encode the metrics".into()))?;
@@ -468,13 +511,11 @@ mod tests {
         assert_eq!(r.total(Refusal::Unauthorized), 1);
         assert_eq!(r.total(Refusal::Invalid), 3);
         assert_eq!(r.total(Refusal::RateLimited), 0);
-        let p1 = RefusedProber {
-            viewpoint: String::new(),
-            refused: 2,
-        };
+        let probers = r.probers();
+        assert_eq!(probers.keys().collect::<Vec<_>>(), ["p1"]);
         assert_eq!(
-            r.probers().into_iter().collect::<Vec<_>>(),
-            [("p1".into(), p1)]
+            (probers["p1"].viewpoint.as_str(), probers["p1"].refused),
+            ("", 2)
         );
 
         // Names come from requests: past the cap only the totals grow.

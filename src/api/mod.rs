@@ -2,10 +2,16 @@
 //!
 //! `router(state)` builds the axum `Router`; handlers read the live snapshot or ask the
 //! control task, and compute no answers themselves (`explain` calls `route::decide`). Every
-//! POST and the fleet endpoints need `Authorization: Bearer <fleet token>`, compared in
-//! time that does not depend on where the bytes differ (only the length can show). Errors are [`ApiError`]: a status code and a JSON reason; the control
-//! plane's typed errors map onto it here, and only internal faults are logged.
+//! POST and the fleet endpoints need `Authorization: Bearer <fleet token>` (the scheme in
+//! any case), checked by [`require_token`] from the headers alone, before any body is
+//! read, and compared in time that does not depend on where the bytes differ (only the
+//! length can show). A body must then arrive whole within `api_body_timeout`. Report
+//! batches are rate-limited per prober name (`limit`). Errors are [`ApiError`]: a status
+//! code and a JSON reason; the control plane's typed errors map onto it here, and only
+//! internal faults are logged. The socket side (TLS, timeouts, caps) is `listener`.
 
+mod limit;
+pub mod listener;
 mod metrics;
 mod page;
 mod status;
@@ -15,23 +21,26 @@ use crate::dns::stats::StatsRegistry;
 use crate::explain::{ExplainError, explain, parse_client};
 use crate::health::fleet::{ReportBatch, TargetList};
 use crate::route::Family;
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::Duration;
 use subtle::ConstantTimeEq;
 
+pub use limit::{Limited, ReportLimiter};
 pub use status::{Status, status};
 
 /// Largest report batch body accepted.
 const MAX_BODY: usize = 8 << 20;
-/// Report batches accepted per second (a burst of twice this is allowed).
-const REPORTS_PER_SECOND: f64 = 200.0;
+/// How long a request body may take to arrive, unless `serve` sets `api_body_timeout`.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -41,9 +50,13 @@ pub struct ApiState {
     pub stats: Arc<StatsRegistry>,
     pub token: Arc<str>,
     pub config_path: PathBuf,
-    limiter: Arc<Mutex<Bucket>>,
+    /// A request body must be read whole within this.
+    pub body_timeout: Duration,
+    limiter: Arc<Mutex<ReportLimiter>>,
     /// Refused report batches, for `/metrics` and `/v1/status`.
     pub refusals: Arc<metrics::Refusals>,
+    /// What the listener did with connections, for `/metrics`.
+    pub connections: Arc<listener::ConnectionStats>,
 }
 
 impl ApiState {
@@ -53,38 +66,32 @@ impl ApiState {
         token: String,
         config_path: PathBuf,
     ) -> ApiState {
-        let limiter = Bucket {
-            tokens: 2.0 * REPORTS_PER_SECOND,
-            at: Instant::now(),
-        };
+        ApiState::with_limiter(
+            health,
+            stats,
+            token,
+            config_path,
+            ReportLimiter::new(crate::control::now()),
+        )
+    }
+
+    /// Like [`ApiState::new`], with the report limiter given (tests use small rates).
+    pub fn with_limiter(
+        health: ControlHandle,
+        stats: Arc<StatsRegistry>,
+        token: String,
+        config_path: PathBuf,
+        limiter: ReportLimiter,
+    ) -> ApiState {
         ApiState {
             health,
             stats,
             token: token.into(),
             config_path,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
             limiter: Arc::new(Mutex::new(limiter)),
             refusals: Arc::default(),
-        }
-    }
-}
-
-/// A token bucket bounding how fast report batches are taken.
-struct Bucket {
-    tokens: f64,
-    at: Instant,
-}
-
-impl Bucket {
-    fn take(&mut self) -> bool {
-        let now = Instant::now();
-        let refill = now.duration_since(self.at).as_secs_f64() * REPORTS_PER_SECOND;
-        self.tokens = (self.tokens + refill).min(2.0 * REPORTS_PER_SECOND);
-        self.at = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
+            connections: Arc::default(),
         }
     }
 }
@@ -103,8 +110,8 @@ pub enum ApiError {
     /// reload of a configuration that has errors).
     #[error("{0}")]
     Unprocessable(String),
-    #[error("too many report batches; slow down")]
-    TooMany,
+    #[error("{0}")]
+    TooMany(String),
     /// The server is shutting down: the control task no longer takes requests.
     #[error("{0}")]
     Unavailable(String),
@@ -120,7 +127,7 @@ impl ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::TooMany => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -196,22 +203,83 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/fleet/targets", get(get_targets))
         .route(
             "/v1/fleet/reports",
-            post(post_reports).layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                metrics::count_refusals,
-            )),
+            post(post_reports).layer(from_fn_with_state(state.clone(), metrics::count_refusals)),
         )
+        // Route layers run outermost last: the token is checked first, then the body read.
+        .route_layer(from_fn_with_state(state.clone(), read_body))
+        .route_layer(from_fn_with_state(state.clone(), require_token))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
 
-/// Checks `Authorization: Bearer <token>` in constant time.
+/// Whether a request needs the fleet token: every POST, and the fleet endpoints.
+fn needs_token(method: &Method, path: &str) -> bool {
+    method != Method::GET && method != Method::HEAD || path.starts_with("/v1/fleet/")
+}
+
+/// Layer on every route: a request that needs the token and lacks it is answered 401
+/// from its headers, before anything reads its body.
+async fn require_token(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    if needs_token(request.method(), request.uri().path())
+        && let Err(e) = authorize(&state, request.headers())
+    {
+        if request.uri().path() == "/v1/fleet/reports" {
+            state.refusals.count(metrics::Refusal::Unauthorized, None);
+        }
+        return e.into_response();
+    }
+    next.run(request).await
+}
+
+/// Layer on every route, inside [`require_token`]: reads the body whole within the body
+/// timeout (408 otherwise) and at most [`MAX_BODY`] bytes (413), so no handler waits on
+/// a slow client.
+async fn read_body(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let reports = parts.uri.path() == "/v1/fleet/reports";
+    let refused = |status: StatusCode, reason: String| {
+        if reports {
+            state.refusals.count(metrics::Refusal::Invalid, None);
+        }
+        let mut response = (status, Json(serde_json::json!({ "error": reason }))).into_response();
+        response.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+        response
+    };
+    let bytes = match tokio::time::timeout(state.body_timeout, axum::body::to_bytes(body, MAX_BODY))
+        .await
+    {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) => {
+            return refused(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("cannot read the request body (at most {MAX_BODY} bytes): {e}"),
+            );
+        }
+        Err(_) => {
+            return refused(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {}",
+                    humantime::format_duration(state.body_timeout)
+                ),
+            );
+        }
+    };
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+/// Checks `Authorization: Bearer <token>` (the scheme in any case) in constant time.
 fn authorize(state: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map_or("", |(_, token)| token.trim_start_matches(' '));
     let ok: bool = given.as_bytes().ct_eq(state.token.as_bytes()).into();
     if ok && !state.token.is_empty() {
         Ok(())
@@ -254,22 +322,12 @@ async fn get_explain(
     }
 }
 
-async fn post_reload(
-    State(state): State<ApiState>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
+async fn post_reload(State(state): State<ApiState>) -> Result<Response, ApiError> {
     let summary = state.health.reload(&state.config_path).await?;
     Ok(Json(serde_json::json!({ "reloaded": true, "loaded": summary })).into_response())
 }
 
-async fn drain(
-    state: ApiState,
-    headers: HeaderMap,
-    region: String,
-    drained: bool,
-) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
+async fn drain(state: ApiState, region: String, drained: bool) -> Result<Response, ApiError> {
     let changed = state.health.drain(&region, drained).await?;
     Ok(
         Json(serde_json::json!({ "region": region, "drained": drained, "changed": changed }))
@@ -279,45 +337,50 @@ async fn drain(
 
 async fn post_drain(
     State(state): State<ApiState>,
-    headers: HeaderMap,
     UrlPath(region): UrlPath<String>,
 ) -> Result<Response, ApiError> {
-    drain(state, headers, region, true).await
+    drain(state, region, true).await
 }
 
 async fn post_undrain(
     State(state): State<ApiState>,
-    headers: HeaderMap,
     UrlPath(region): UrlPath<String>,
 ) -> Result<Response, ApiError> {
-    drain(state, headers, region, false).await
+    drain(state, region, false).await
 }
 
-async fn get_targets(
-    State(state): State<ApiState>,
-    headers: HeaderMap,
-) -> Result<Json<TargetList>, ApiError> {
-    authorize(&state, &headers)?;
+async fn get_targets(State(state): State<ApiState>) -> Result<Json<TargetList>, ApiError> {
     let targets = state.health.targets().borrow().as_ref().clone();
     Ok(Json(TargetList { targets }))
 }
 
 async fn post_reports(
     State(state): State<ApiState>,
-    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    authorize(&state, &headers)?;
-    if !state
-        .limiter
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take()
-    {
-        return Err(ApiError::TooMany);
-    }
     let batch: ReportBatch = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("bad report batch: {e}")))?;
+    let (taken, per_second) = {
+        let mut limiter = state.limiter.lock().unwrap_or_else(|e| e.into_inner());
+        let taken = limiter.take(&batch.prober, crate::control::now());
+        (taken, limiter.per_second())
+    };
+    match taken {
+        Ok(()) => {}
+        Err(Limited::Prober) => {
+            return Err(ApiError::TooMany(format!(
+                "prober {:?} sent more than {per_second} report batches per second; slow down",
+                batch.prober
+            )));
+        }
+        Err(Limited::Global) => {
+            return Err(ApiError::TooMany(
+                "the fleet as a whole is sending more report batches than this server takes; \
+                 slow down"
+                    .into(),
+            ));
+        }
+    }
     let (accepted, ignored) = state.health.report(batch).await?;
     Ok(Json(serde_json::json!({ "accepted": accepted, "ignored": ignored })).into_response())
 }

@@ -39,6 +39,17 @@ pub async fn index(State(state): State<ApiState>) -> Result<Html<String>, ApiErr
         "<h1>Meridian</h1><p>server region <b>{}</b></p>",
         esc(&st.region)
     );
+    if let Some(bad) = &st.state_file {
+        let kept = bad.kept_as.as_deref().map_or(
+            "it could not be moved aside; nothing is saved until it is removed".to_string(),
+            |k| format!("kept as {}; remove it once looked at", esc(k)),
+        );
+        let _ = write!(
+            h,
+            "<p class=down>state file was bad at start: {} ({kept})</p>",
+            esc(&bad.error)
+        );
+    }
     h.push_str(
         "<h2>Regions</h2><table><tr><th>region</th><th>lat</th><th>lon</th><th>drained</th></tr>",
     );

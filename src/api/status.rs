@@ -20,6 +20,17 @@ pub struct Status {
     pub services: Vec<ServiceStatus>,
     pub viewpoints: Vec<ViewpointStatus>,
     pub probers: Vec<ProberStatus>,
+    /// Set when `state_dir/health.json` was bad at start, until the operator removes the
+    /// kept copy (or the bad file, when it could not be moved).
+    pub state_file: Option<StateFileStatus>,
+}
+
+/// A bad state file found at start.
+#[derive(Debug, Clone, Serialize)]
+pub struct StateFileStatus {
+    pub error: String,
+    /// Where it was kept aside; `None` when it could not be moved and blocks saving.
+    pub kept_as: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -190,6 +201,10 @@ pub async fn status(state: &ApiState) -> Result<Status, Stopped> {
                 services,
                 viewpoints: Vec::new(),
                 probers: Vec::new(),
+                state_file: store.state_file_problem().map(|p| StateFileStatus {
+                    error: p.error.clone(),
+                    kept_as: p.kept.as_ref().map(|k| k.display().to_string()),
+                }),
             }
             .with_probers(store, refused, now)
         })
@@ -220,6 +235,10 @@ impl Status {
                 (name.clone(), status)
             })
             .collect();
+        let forget_after = store.forget_after();
+        let refused = refused
+            .into_iter()
+            .filter(|(_, r)| now.saturating_duration_since(r.last) < forget_after);
         for (name, r) in refused {
             let p = probers.entry(name.clone()).or_insert_with(|| ProberStatus {
                 name,

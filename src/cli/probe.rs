@@ -3,7 +3,9 @@
 //! vote to every server. It checks from a *viewpoint*, any name: a serving region or not.
 //!
 //! A server that is down does not stop it. A server that refuses it at start (wrong
-//! token, not a fleet API) does: exit 1 with the server's reason, before the ready line.
+//! token, not a fleet API, a TLS certificate it does not trust) does: exit 1 with the
+//! reason, before the ready line. `https://` servers are verified against the bundled
+//! webpki roots and the certificates in `--ca-file`.
 //! Refusals later are logged as errors by the sink, at most once a minute per server.
 
 use crate::health::check::Checker;
@@ -18,6 +20,8 @@ use std::time::Duration;
 
 /// How often the target lists are fetched again (picks up reloads).
 const REFRESH: Duration = Duration::from_secs(5);
+/// How long an idle connection to a server is kept for the next request.
+const IDLE_CONNECTION: Duration = Duration::from_secs(5);
 
 pub struct ProbeArgs<'a> {
     pub region: &'a str,
@@ -25,6 +29,46 @@ pub struct ProbeArgs<'a> {
     pub token_file: &'a Path,
     pub name: Option<&'a str>,
     pub source: Option<IpAddr>,
+    /// PEM file of CA certificates trusted for `https://` servers, besides the webpki roots.
+    pub ca_file: Option<&'a Path>,
+}
+
+/// The client for the servers' APIs: rustls, trusting the webpki roots and `ca_file`.
+fn api_client(ca_file: Option<&Path>) -> anyhow::Result<reqwest::Client> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if let Some(path) = ca_file {
+        let certs = CertificateDer::pem_file_iter(path)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .with_context(|| format!("--ca-file {}", path.display()))?;
+        anyhow::ensure!(
+            !certs.is_empty(),
+            "--ca-file {}: no CERTIFICATE section in the file",
+            path.display()
+        );
+        for cert in certs {
+            roots
+                .add(cert)
+                .with_context(|| format!("--ca-file {}", path.display()))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(reqwest::Client::builder()
+        .no_proxy()
+        // Below the servers' default api_header_timeout (10 s), which also closes idle
+        // keep-alive connections: a pooled connection is dropped here before the server
+        // closes it under a request.
+        .pool_idle_timeout(IDLE_CONNECTION)
+        .tls_backend_preconfigured(tls)
+        .build()?)
 }
 
 pub fn run(args: ProbeArgs<'_>) -> anyhow::Result<ExitCode> {
@@ -52,7 +96,7 @@ pub fn run(args: ProbeArgs<'_>) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async move {
         let checker = Checker::new(args.source).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let client = reqwest::Client::builder().no_proxy().build()?;
+        let client = api_client(args.ca_file)?;
         let servers: Vec<String> = args.servers.to_vec();
         // Ask every server once before starting: a wrong token is the operator's mistake
         // to hear about now, not a prober that runs and counts for nothing.
@@ -61,7 +105,7 @@ pub fn run(args: ProbeArgs<'_>) -> anyhow::Result<ExitCode> {
                 Ok(targets) => {
                     tracing::info!(%server, targets = targets.len(), "server takes this prober")
                 }
-                Err(e @ ServerError::Refused { .. }) => anyhow::bail!(
+                Err(e @ (ServerError::Refused { .. } | ServerError::Untrusted(_))) => anyhow::bail!(
                     "{server} {e}{}; not starting (token from {})",
                     e.hint(),
                     args.token_file.display()

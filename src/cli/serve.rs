@@ -1,7 +1,10 @@
 //! `meridian serve`: load everything, open `state_dir` and put its drains and last health
 //! into the snapshot, bind every socket, then run the DNS workers (their own threads), and
 //! on a separate control runtime the TCP listener, the control task, the HTTP API and the
-//! local prober. Reloads on SIGHUP; stops on SIGTERM/SIGINT.
+//! local prober. Reloads on SIGHUP; stops on SIGTERM/SIGINT. The API is served by
+//! `api::listener` (TLS when `api_tls_cert`/`api_tls_key` are set, header and body
+//! timeouts, connection caps); those settings, like every listener's, take effect on a
+//! restart, not a reload.
 //!
 //! Prints one line on stdout once every socket is bound:
 //! `meridian ready dns=ADDR [dns=ADDR ...] api=ADDR` (tests and scripts read ports from it).
@@ -62,7 +65,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
     let live = Arc::new(Live::from_pointee(snapshot));
     let (store, warning) = HealthStore::open(&config.server.state_dir);
     if let Some(w) = warning {
-        tracing::warn!("{w}");
+        tracing::error!("{w}");
     }
     // Judges the saved states and drains into `live` now, before any worker can answer.
     let control = Control::new(store, live.clone());
@@ -89,6 +92,10 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         }
         tcp_listeners.push(tcp_listener);
     }
+    let api_tls = match &config.server.api.tls {
+        Some((cert, key)) => Some(api::listener::tls_acceptor(cert, key)?),
+        None => None,
+    };
     let api_listener = std::net::TcpListener::bind(config.server.api_listen)
         .with_context(|| format!("binding the HTTP API on {}", config.server.api_listen))?;
     let api_addr = api_listener.local_addr()?;
@@ -122,17 +129,22 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         }
         api_listener.set_nonblocking(true)?;
         let api_listener = tokio::net::TcpListener::from_std(api_listener)?;
-        let state = ApiState::new(
+        let mut state = ApiState::new(
             control.clone(),
             stats.clone(),
             token,
             config_path.to_path_buf(),
         );
-        tokio::spawn(async move {
-            if let Err(e) = axum::serve(api_listener, api::router(state)).await {
-                tracing::error!("HTTP API stopped: {e}");
-            }
-        });
+        state.body_timeout = config.server.api.body_timeout;
+        let scheme = if api_tls.is_some() { "https" } else { "http" };
+        let connections = state.connections.clone();
+        tokio::spawn(api::listener::serve(
+            api_listener,
+            api::router(state),
+            config.server.api.clone(),
+            api_tls,
+            connections,
+        ));
         if config.fleet.local_prober {
             crate::health::prober::spawn_local(
                 &config.server.region,
@@ -142,7 +154,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         }
         let addrs: Vec<String> = bound.iter().map(|a| format!("dns={a}")).collect();
         tracing::info!(
-            "serving DNS on {} (UDP and TCP, {workers} UDP workers each); HTTP API on {api_addr}",
+            "serving DNS on {} (UDP and TCP, {workers} UDP workers each); HTTP API on {scheme}://{api_addr}",
             bound
                 .iter()
                 .map(|a| a.to_string())

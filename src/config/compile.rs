@@ -46,6 +46,23 @@ pub struct ServerConfig {
     pub max_udp_payload: u16,
     pub tcp_idle_timeout: Duration,
     pub tcp_max_connections: usize,
+    pub api: ApiServerConfig,
+}
+
+/// How `api_listen` is served: TLS, timeouts and connection caps (`[server] api_*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiServerConfig {
+    /// PEM certificate chain and private key: both set (TLS) or neither (plain HTTP).
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Connections open at once; past it, new ones wait in the listen queue.
+    pub max_connections: usize,
+    /// Connections open at once from one address; past it, new ones are closed at once.
+    pub max_connections_per_source: usize,
+    /// A request head (and a TLS handshake) must arrive within this, or the connection
+    /// is closed; an idle keep-alive connection is closed after it too.
+    pub header_timeout: Duration,
+    /// A request body must arrive whole within this (408 otherwise).
+    pub body_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -111,6 +128,10 @@ const DEFAULT_MAX_UDP_PAYLOAD: i64 = 1232;
 const DEFAULT_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_TCP_MAX_CONNECTIONS: i64 = 1024;
 const DEFAULT_TOKEN_FILE: &str = "fleet.token";
+const DEFAULT_API_MAX_CONNECTIONS: i64 = 256;
+const DEFAULT_API_MAX_CONNECTIONS_PER_SOURCE: i64 = 32;
+const DEFAULT_API_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_API_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A `meridian.toml` as far as it could be checked: the config (with stand-ins where a
 /// value was refused), every error, and which parts the rest of a load may rely on.
@@ -288,6 +309,16 @@ fn prune_unknown_keys(check: &mut Checker, root: &mut DeTable) {
     }
 }
 
+/// The `[server] api_*` keys as written.
+struct ApiRaw {
+    tls_cert: Option<Spanned<String>>,
+    tls_key: Option<Spanned<String>>,
+    max_connections: Option<Spanned<i64>>,
+    max_connections_per_source: Option<Spanned<i64>>,
+    header_timeout: Option<Spanned<String>>,
+    body_timeout: Option<Spanned<String>>,
+}
+
 /// The checks of `meridian.toml`'s tables, on the shared [`Checker`].
 impl Checker<'_> {
     fn config(&mut self, raw: RawConfig) -> Config {
@@ -362,6 +393,62 @@ impl Checker<'_> {
                 1..=i64::MAX,
             ))
             .unwrap_or(usize::MAX),
+            api: self.api_server(ApiRaw {
+                tls_cert: raw.api_tls_cert,
+                tls_key: raw.api_tls_key,
+                max_connections: raw.api_max_connections,
+                max_connections_per_source: raw.api_max_connections_per_source,
+                header_timeout: raw.api_header_timeout,
+                body_timeout: raw.api_body_timeout,
+            }),
+        }
+    }
+
+    fn api_server(&mut self, raw: ApiRaw) -> ApiServerConfig {
+        let tls = match (raw.tls_cert, raw.tls_key) {
+            (Some(cert), Some(key)) => Some((
+                self.path(Some(cert), "server.api_tls_cert", ""),
+                self.path(Some(key), "server.api_tls_key", ""),
+            )),
+            (None, None) => None,
+            (Some(cert), None) => {
+                let message = "needs server.api_tls_key too (the certificate's private key)";
+                self.error(Some(cert.span()), "server.api_tls_cert", message);
+                None
+            }
+            (None, Some(key)) => {
+                let message = "needs server.api_tls_cert too (the certificate chain)";
+                self.error(Some(key.span()), "server.api_tls_key", message);
+                None
+            }
+        };
+        let mut count = |raw, key, default| {
+            usize::try_from(self.int(raw, key, default, 1..=1_000_000)).unwrap_or(usize::MAX)
+        };
+        let max_connections = count(
+            raw.max_connections,
+            "server.api_max_connections",
+            DEFAULT_API_MAX_CONNECTIONS,
+        );
+        let max_connections_per_source = count(
+            raw.max_connections_per_source,
+            "server.api_max_connections_per_source",
+            DEFAULT_API_MAX_CONNECTIONS_PER_SOURCE,
+        );
+        ApiServerConfig {
+            tls,
+            max_connections,
+            max_connections_per_source,
+            header_timeout: self.duration(
+                raw.header_timeout,
+                "server.api_header_timeout",
+                DEFAULT_API_HEADER_TIMEOUT,
+            ),
+            body_timeout: self.duration(
+                raw.body_timeout,
+                "server.api_body_timeout",
+                DEFAULT_API_BODY_TIMEOUT,
+            ),
         }
     }
 

@@ -40,6 +40,13 @@ pub struct RawServer {
     pub tcp_max_connections_per_source: Option<Spanned<i64>>,
     pub tcp_write_timeout: Option<Spanned<String>>,
     pub tcp_max_queued_replies: Option<Spanned<i64>>,
+    /// The HTTP API's own limits and TLS (`ApiServerConfig`).
+    pub api_tls_cert: Option<Spanned<String>>,
+    pub api_tls_key: Option<Spanned<String>>,
+    pub api_max_connections: Option<Spanned<i64>>,
+    pub api_max_connections_per_source: Option<Spanned<i64>>,
+    pub api_header_timeout: Option<Spanned<String>>,
+    pub api_body_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -268,7 +275,7 @@ mod tests {
                 "longitude_field"
             ]
         );
-        assert_eq!(known_keys::<RawServer>().len(), 12);
+        assert_eq!(known_keys::<RawServer>().len(), 18);
         assert!(known_keys::<String>().is_empty());
         assert_eq!(
             known_keys::<RawService>(),

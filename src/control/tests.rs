@@ -285,27 +285,78 @@ async fn drains_publish_and_save_and_unknown_regions_are_named() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_drain_that_cannot_be_saved_applies_and_says_it_was_not_saved() {
+async fn a_drain_that_cannot_be_saved_is_refused_and_not_applied() {
+    // Issue 10, point 9: acknowledged only once durable; refused otherwise.
     let dir = Fixture::write();
     // A file where state_dir should be: nothing can be written under it.
     std::fs::write(dir.path().join("state"), "not a directory").unwrap();
     let f = Fixture::start_in(dir);
+    let before = f.snapshot();
     for attempt in 0..2 {
         match f.control.drain("eu-west", true).await {
             Err(e @ DrainError::NotSaved { .. }) => {
                 let text = e.to_string();
-                assert!(text.contains("is drained in answers"), "{text}");
+                assert!(text.contains("\"eu-west\" was not drained"), "{text}");
                 assert!(text.contains("state/health.json"), "names the file: {text}");
-                assert!(text.contains("lost if the server restarts"), "{text}");
+                assert!(text.contains("answers are unchanged"), "{text}");
             }
             other => panic!("attempt {attempt}: {other:?}"),
         }
-        assert_eq!(f.states().0, [Drained, Up, Up], "attempt {attempt}");
+        assert_eq!(f.states().0, [Up, Up, Up], "attempt {attempt}");
+        assert!(Arc::ptr_eq(&before, &f.snapshot()), "nothing published");
+        let drains = f.control.inspect(|s| s.drains().len()).await.unwrap();
+        assert_eq!(drains, 0, "the store took it back");
     }
-    // Once the disk is fixed, asking again saves (the drain itself is already there).
+    // Health judgements still apply while saves fail (retried every tick).
+    f.vote("p1", 1, false).await;
+    assert_eq!(f.states().0, [Up, Down, Up]);
+    // Once the disk is fixed, the drain is taken, saved, and survives a restart.
     std::fs::remove_file(f.dir.path().join("state")).unwrap();
-    assert!(!f.control.drain("eu-west", true).await.unwrap());
-    assert!(f.dir.path().join("state/health.json").is_file());
+    assert!(f.control.drain("eu-west", true).await.unwrap());
+    assert_eq!(f.states().0, [Drained, Down, Up]);
+    f.control.stop().await;
+    let (control, live) = Fixture::prepare(f.dir.path());
+    assert_eq!(states(&live).0, [Drained, Down, Up], "after a restart");
+    drop(control);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_undrain_that_cannot_be_saved_leaves_the_region_drained() {
+    let f = Fixture::start();
+    assert!(f.control.drain("eu-west", true).await.unwrap());
+    let state = f.dir.path().join("state");
+    std::fs::remove_dir_all(&state).unwrap();
+    std::fs::write(&state, "not a directory").unwrap();
+    let err = f.control.drain("eu-west", false).await.unwrap_err();
+    assert!(err.to_string().contains("was not undrained"), "{err}");
+    assert_eq!(f.states().0, [Drained, Up, Up]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn probers_silent_for_an_hour_are_forgotten_with_their_votes() {
+    // Issue 10, point 7: names are not kept forever.
+    let f = Fixture::start();
+    f.vote("gone", 0, true).await;
+    f.vote("stays", 0, true).await;
+    let names = || {
+        f.control
+            .inspect(|s| s.probers.keys().cloned().collect::<Vec<_>>())
+    };
+    assert_eq!(names().await.unwrap(), ["gone", "stays"]);
+    // "stays" reports every ten minutes; "gone" never again.
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        f.vote("stays", 0, true).await;
+    }
+    sleep_ms(TICK.as_millis() as u64 * 2).await;
+    assert_eq!(names().await.unwrap(), ["stays"], "forgotten after an hour");
+    let eu = f.target(0);
+    let voters = f
+        .control
+        .inspect(move |s| s.votes(&eu).unwrap().keys().cloned().collect::<Vec<_>>())
+        .await
+        .unwrap();
+    assert_eq!(voters, ["stays"], "its votes went with it");
 }
 
 #[tokio::test(start_paused = true)]

@@ -264,9 +264,39 @@ pub enum ServerError {
         status: reqwest::StatusCode,
         reason: String,
     },
+    /// Its TLS certificate is not one we trust: the operator's setup is wrong (no
+    /// `--ca-file`, or the wrong one), and trying again will not help.
+    #[error("has a TLS certificate this prober does not trust: {0}")]
+    Untrusted(String),
     /// No answer, or a 5xx: the server may be down or restarting.
     #[error("{0}")]
     Failed(String),
+}
+
+/// The whole chain of `e`'s causes, in one line.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// A request that got no answer: [`ServerError::Untrusted`] when the TLS certificate was
+/// refused, else [`ServerError::Failed`].
+fn no_answer(e: reqwest::Error) -> ServerError {
+    let text = chain(&e);
+    if text.contains("invalid peer certificate") {
+        ServerError::Untrusted(text)
+    } else {
+        ServerError::Failed(text)
+    }
 }
 
 impl ServerError {
@@ -277,7 +307,11 @@ impl ServerError {
                 " (the token in --token-file is not this server's fleet token)"
             }
             ServerError::Refused { status, .. } if status.as_u16() == 429 => {
-                " (the server is taking fewer batches per second than the fleet sends)"
+                " (the server takes fewer batches per second from one prober, or from the \
+                 fleet, than are sent)"
+            }
+            ServerError::Untrusted(_) => {
+                " (give --ca-file with the CA that signed the server's certificate)"
             }
             _ => "",
         }
@@ -288,7 +322,7 @@ impl ServerError {
 async fn outcome(
     answer: Result<reqwest::Response, reqwest::Error>,
 ) -> Result<Vec<u8>, ServerError> {
-    let r = answer.map_err(|e| ServerError::Failed(e.to_string()))?;
+    let r = answer.map_err(no_answer)?;
     let status = r.status();
     let body = r
         .bytes()
@@ -385,7 +419,7 @@ impl ReportSink for HttpSink {
                 let now = Instant::now();
                 match result {
                     Ok(_) => {}
-                    Err(e @ ServerError::Refused { .. }) => {
+                    Err(e @ (ServerError::Refused { .. } | ServerError::Untrusted(_))) => {
                         if self.refusals.due(&server, now) {
                             tracing::error!(
                                 %server,
@@ -442,7 +476,7 @@ pub async fn fetch_targets(
                 Ok(list) => {
                     per_server.insert(server.clone(), list);
                 }
-                Err(e @ ServerError::Refused { .. }) => {
+                Err(e @ (ServerError::Refused { .. } | ServerError::Untrusted(_))) => {
                     if refusals.due(server, Instant::now()) {
                         tracing::error!(%server, "target list {e}{}", e.hint());
                     }

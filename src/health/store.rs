@@ -3,8 +3,16 @@
 //!
 //! Owned by one task (the control task, `crate::control`): no lock. Time comes in as
 //! arguments (`now` on the monotonic clock), never read here. Judged states and drains
-//! are saved to `state_dir/health.json` (write, then rename) so a restart keeps them; a
-//! failed save is returned to the caller, who decides whom to tell.
+//! are saved to `state_dir/health.json` durably (a temp file written and fsynced, renamed
+//! over it, the directory fsynced) so a restart keeps them; a failed save is returned to
+//! the caller, who decides whom to tell.
+//!
+//! A `health.json` that cannot be read or parsed (corrupt, truncated, empty) is never
+//! dropped: it is renamed to `health.json.corrupt-<UTC time>` and the store starts empty.
+//! The server never writes or removes that copy; the problem shows in `/v1/status` and
+//! `/metrics` until the operator moves or deletes it. If it cannot be renamed, it stays
+//! where it is and every save is refused (nothing overwrites it) until it is gone.
+//! Probers not heard from for [`HealthStore::forget_after`] are forgotten with their votes.
 
 use super::fleet::{MAX_REPORTS_PER_BATCH, ReportBatch, TargetSpec, targets_of};
 use super::quorum::{Judgement, Vote, judge};
@@ -27,6 +35,20 @@ struct Saved {
     #[serde(default)]
     drains: BTreeSet<String>,
 }
+
+/// What was wrong with `health.json` at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateFileProblem {
+    /// What was wrong, naming the file.
+    pub error: String,
+    /// Where the bad file was kept aside; `None` when it could not be moved and still
+    /// sits at `health.json` (then every save is refused while it is there).
+    pub kept: Option<PathBuf>,
+}
+
+/// Probers are forgotten after this long without a batch, or ten check intervals of the
+/// slowest target, whichever is longer.
+pub const FORGET_PROBERS_AFTER: Duration = Duration::from_secs(3600);
 
 /// A prober the server has heard from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +74,12 @@ pub enum BatchError {
     LongReason(usize),
     #[error("report {0}: target {1:?} appears twice")]
     Duplicate(usize, String),
+    #[error("{MAX_PROBERS} probers already report here; a new name is taken once one is forgotten")]
+    TooManyProbers,
 }
+
+/// Most probers the store keeps at once (names come from requests).
+pub const MAX_PROBERS: usize = 4096;
 
 /// `state_dir/health.json` could not be written; what it should hold is still in memory.
 #[derive(Debug, thiserror::Error)]
@@ -94,27 +121,49 @@ pub struct HealthStore {
     saved: Saved,
     pub probers: BTreeMap<String, ProberInfo>,
     pub latency: LatencyHistogram,
+    /// Set when `health.json` was bad at start.
+    problem: Option<StateFileProblem>,
 }
 
 impl HealthStore {
-    /// Opens the store, loading what the last run saved (a missing file is a fresh start;
-    /// an unreadable one is reported and ignored, so the server still starts).
+    /// Opens the store, loading what the last run saved: a missing file is a fresh start;
+    /// a bad one is kept aside (see the module comment) and reported in the warning, and
+    /// the store starts empty so the server still starts. `wall` names the kept copy.
     pub fn open(state_dir: &Path) -> (HealthStore, Option<String>) {
+        HealthStore::open_at(state_dir, SystemTime::now())
+    }
+
+    /// [`HealthStore::open`] at wall-clock time `wall`.
+    pub fn open_at(state_dir: &Path, wall: SystemTime) -> (HealthStore, Option<String>) {
         let path = state_dir.join("health.json");
-        let (saved, warning) = match std::fs::read(&path) {
-            Ok(bytes) => match serde_json::from_slice(&bytes) {
-                Ok(s) => (s, None),
-                Err(e) => (
-                    Saved::default(),
-                    Some(format!("{}: ignored: {e}", path.display())),
-                ),
+        let bad = match std::fs::read(&path) {
+            Ok(bytes) => match serde_json::from_slice::<Saved>(&bytes) {
+                Ok(saved) => Ok(Some(saved)),
+                Err(e) if bytes.iter().all(u8::is_ascii_whitespace) => {
+                    Err(format!("{}: empty ({e})", path.display()))
+                }
+                Err(e) => Err(format!("{}: not a saved health state: {e}", path.display())),
             },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Saved::default(), None),
-            Err(e) => (
-                Saved::default(),
-                Some(format!("{}: ignored: {e}", path.display())),
-            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("{}: cannot read: {e}", path.display())),
         };
+        let (saved, problem) = match bad {
+            Ok(saved) => (saved.unwrap_or_default(), None),
+            Err(error) => (Saved::default(), Some(set_aside(&path, error, wall))),
+        };
+        let warning = problem.as_ref().map(|p| match &p.kept {
+            Some(kept) => format!(
+                "{}; kept as {} (never overwritten; remove it once looked at); \
+                 starting with no saved drains or health",
+                p.error,
+                kept.display()
+            ),
+            None => format!(
+                "{}; it could not be moved aside, so it stays and nothing is saved over it \
+                 until it is removed; starting with no saved drains or health",
+                p.error
+            ),
+        });
         let store = HealthStore {
             path,
             quorum: Quorum::Majority,
@@ -124,8 +173,20 @@ impl HealthStore {
             saved,
             probers: BTreeMap::new(),
             latency: LatencyHistogram::default(),
+            problem,
         };
         (store, warning)
+    }
+
+    /// What was wrong with `health.json` at start, while the operator has not acted on
+    /// it (the kept copy, or the bad file left in place, still exists).
+    pub fn state_file_problem(&self) -> Option<&StateFileProblem> {
+        let p = self.problem.as_ref()?;
+        let still_there = match &p.kept {
+            Some(kept) => kept.exists(),
+            None => self.path.exists(),
+        };
+        still_there.then_some(p)
     }
 
     /// Takes the services and settings of a new snapshot; votes for targets that remain
@@ -158,6 +219,9 @@ impl HealthStore {
         // A viewpoint is where a prober checks from; it need not be a serving region.
         if !valid_name(&batch.region) {
             return Err(BatchError::BadViewpoint(batch.region.clone()));
+        }
+        if !self.probers.contains_key(p) && self.probers.len() >= MAX_PROBERS {
+            return Err(BatchError::TooManyProbers);
         }
         if batch.reports.len() > MAX_REPORTS_PER_BATCH {
             return Err(BatchError::TooMany(batch.reports.len()));
@@ -306,22 +370,101 @@ impl HealthStore {
         HealthTable::from_services(services)
     }
 
-    /// Writes the judged states and drains (atomically: temp file, then rename).
+    /// Writes the judged states and drains durably: a temp file, written and fsynced,
+    /// renamed over `health.json`, then the directory fsynced. Refused while a bad
+    /// `health.json` that could not be moved aside is still in place.
     pub fn save(&self) -> Result<(), SaveError> {
         let write = || {
-            if let Some(dir) = self.path.parent() {
-                std::fs::create_dir_all(dir)?;
+            if let Some(p) = &self.problem
+                && p.kept.is_none()
+                && self.path.exists()
+            {
+                return Err(std::io::Error::other(format!(
+                    "it holds a bad state file kept for the operator ({}); remove it to \
+                     allow saving",
+                    p.error
+                )));
             }
+            use std::io::Write;
+            let dir = self.path.parent().unwrap_or(Path::new("."));
+            std::fs::create_dir_all(dir)?;
             let tmp = self.path.with_extension("json.tmp");
             let text = serde_json::to_vec_pretty(&self.saved).map_err(std::io::Error::other)?;
-            std::fs::write(&tmp, text)?;
-            std::fs::rename(&tmp, &self.path)
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(&text)?;
+            file.sync_all()?;
+            drop(file);
+            std::fs::rename(&tmp, &self.path)?;
+            std::fs::File::open(dir)?.sync_all()
         };
         write().map_err(|source| SaveError {
             path: self.path.clone(),
             source,
         })
     }
+
+    /// How long a prober may stay silent before it is forgotten: [`FORGET_PROBERS_AFTER`]
+    /// or ten intervals of the slowest target, whichever is longer.
+    pub fn forget_after(&self) -> Duration {
+        let slowest = self
+            .targets
+            .values()
+            .map(|(spec, _)| spec.interval_ms)
+            .max()
+            .unwrap_or(0);
+        FORGET_PROBERS_AFTER.max(Duration::from_millis(slowest.saturating_mul(10)))
+    }
+
+    /// Forgets the probers not heard from for [`HealthStore::forget_after`] at `now`, and
+    /// their votes; returns their names.
+    pub fn forget_quiet_probers(&mut self, now: Instant) -> Vec<String> {
+        let after = self.forget_after();
+        let quiet: Vec<String> = self
+            .probers
+            .iter()
+            .filter(|(_, p)| now.saturating_duration_since(p.last_report) >= after)
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in &quiet {
+            self.probers.remove(name);
+            for votes in self.votes.values_mut() {
+                votes.remove(name);
+            }
+        }
+        self.votes.retain(|_, votes| !votes.is_empty());
+        quiet
+    }
+}
+
+/// Moves a bad `path` to `path.corrupt-<UTC time>` (a free name), or leaves it if it cannot.
+fn set_aside(path: &Path, error: String, wall: SystemTime) -> StateFileProblem {
+    let stamp: String = humantime::format_rfc3339_seconds(wall)
+        .to_string()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    let base = format!("{}.corrupt-{stamp}", path.display());
+    let kept = (0..100)
+        .map(|i| {
+            PathBuf::from(if i == 0 {
+                base.clone()
+            } else {
+                format!("{base}-{i}")
+            })
+        })
+        .find(|p| !p.exists());
+    let kept = kept.and_then(|kept| match std::fs::rename(path, &kept) {
+        Ok(()) => Some(kept),
+        Err(e) => {
+            tracing::error!(
+                "{}: cannot keep it aside as {}: {e}",
+                path.display(),
+                kept.display()
+            );
+            None
+        }
+    });
+    StateFileProblem { error, kept }
 }
 
 #[cfg(test)]
@@ -331,7 +474,6 @@ mod tests {
     use crate::health::fleet::Report;
     use hickory_proto::rr::Name;
 
-    const CONFIG: &str = "[server]\nregion = \"eu-west\"\n[regions.eu-west]\nlat = 53.35\nlon = -6.26\n[regions.us-east]\nlat = 39.04\nlon = -77.49\n";
     const SERVICES: &str = r#"
 [services.www]
 check = { kind = "tcp", port = 80, interval = "5s" }
@@ -347,7 +489,7 @@ endpoints = [{ region = "us-east", address = "192.0.2.3" }]
 "#;
 
     fn setup(dir: &Path) -> (HealthStore, config::Config, Vec<config::Service>) {
-        let config = config::parse(CONFIG, Path::new("meridian.toml")).unwrap();
+        let config = crate::fixtures::config();
         let origin = Name::from_ascii("example.com.").unwrap();
         let services =
             config::parse_services(SERVICES, Path::new("example.com.toml"), &origin, &config)
@@ -463,10 +605,57 @@ endpoints = [{ region = "us-east", address = "192.0.2.3" }]
             Err(BatchError::Duplicate(1, _))
         ));
         assert!(store.votes(&id).is_none());
+        // Past MAX_PROBERS names, a new one is refused; known ones still report.
+        for i in 0..MAX_PROBERS {
+            store
+                .apply(&batch(&format!("p{i}"), &[]), now, wall)
+                .unwrap();
+        }
+        assert_eq!(
+            store.apply(&batch("one-too-many", &[]), now, wall),
+            Err(BatchError::TooManyProbers)
+        );
         // Unknown targets are ignored, the rest applied.
         assert_eq!(
             store.apply(&batch("p1", &[(&id, true), ("tcp://x", true)]), now, wall),
             Ok((1, 1))
         );
+    }
+
+    #[test]
+    fn a_bad_state_file_is_kept_aside_byte_for_byte_and_never_overwritten() {
+        // Issue 10, point 10: (what health.json held, what the warning says).
+        let rows: [(&[u8], &str); 3] = [
+            (b"{\"states\": {\"tcp://x\": tr", "not a saved health state"),
+            (b"", "empty"),
+            (b"\x00\xff garbage \x01", "not a saved health state"),
+        ];
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        for (bytes, says) in rows {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("health.json");
+            std::fs::write(&path, bytes).unwrap();
+            let (store, warning) = HealthStore::open_at(dir.path(), wall);
+            let warning = warning.expect("a warning");
+            assert!(warning.contains(says), "{warning}");
+            let kept = dir.path().join("health.json.corrupt-20270115T080000Z");
+            assert!(warning.contains(&kept.display().to_string()), "{warning}");
+            assert_eq!(std::fs::read(&kept).unwrap(), bytes, "kept byte for byte");
+            assert!(store.drains().is_empty(), "starts empty");
+            let problem = store.state_file_problem().expect("shown");
+            assert_eq!(problem.kept.as_deref(), Some(kept.as_path()));
+            // Saving writes a fresh health.json; the kept copy is untouched.
+            store.save().unwrap();
+            assert_eq!(std::fs::read(&kept).unwrap(), bytes);
+            // A second bad start in the same second keeps both copies.
+            std::fs::write(&path, b"again").unwrap();
+            let (again, _) = HealthStore::open_at(dir.path(), wall);
+            let second = dir.path().join("health.json.corrupt-20270115T080000Z-1");
+            assert_eq!(std::fs::read(&second).unwrap(), b"again");
+            assert_eq!(std::fs::read(&kept).unwrap(), bytes);
+            // The operator acts by removing the kept copy: the warning goes.
+            std::fs::remove_file(&second).unwrap();
+            assert!(again.state_file_problem().is_none());
+        }
     }
 }

@@ -7,14 +7,8 @@ use hickory_proto::rr::Name;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The shared test regions (`tests/data/regions.toml`), this server in eu-west.
-const REGIONS: &str = concat!(
-    "[server]\nregion = \"eu-west\"\n",
-    include_str!("../../tests/data/regions.toml")
-);
-
 fn setup(services: &str) -> (Config, Vec<Service>) {
-    let config = config::parse(REGIONS, Path::new("meridian.toml")).unwrap();
+    let config = crate::fixtures::config();
     let origin = Name::from_ascii("example.com.").unwrap();
     let services = config::parse_services(
         services,

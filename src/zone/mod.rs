@@ -219,26 +219,6 @@ impl Zones {
             Err(ZoneErrors(errors))
         }
     }
-
-    /// Loads every `*.zone` file in `dir`, with `balanced` names answered by their services.
-    pub fn load_dir(dir: &Path, balanced: &[BalancedName]) -> Result<Zones, ZoneErrors> {
-        let mut errors = Vec::new();
-        let mut parsed = Vec::new();
-        for (file, origin) in Zones::files_in(dir)? {
-            match master::parse_file(&file, &origin) {
-                Ok(records) => parsed.push((file, origin, records)),
-                Err(errs) => errors.extend(errs),
-            }
-        }
-        match build_zones(parsed, balanced) {
-            Ok(z) if errors.is_empty() => Ok(z),
-            Ok(_) => Err(ZoneErrors(errors)),
-            Err(ZoneErrors(more)) => {
-                errors.extend(more);
-                Err(ZoneErrors(errors))
-            }
-        }
-    }
 }
 
 #[cfg(test)]

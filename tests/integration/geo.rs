@@ -35,25 +35,7 @@ udp_workers = 1
 database = "{database}"
 [fleet]
 local_prober = false
-[regions.eu-west]
-lat = 53.35
-lon = -6.26
-[regions.us-east]
-lat = 39.04
-lon = -77.49
-[regions.us-west]
-lat = 37.34
-lon = -121.89
-[regions.sa-east]
-lat = -23.55
-lon = -46.63
-[regions.ap-southeast]
-lat = -33.87
-lon = 151.21
-[regions.ap-northeast]
-lat = 35.68
-lon = 139.69
-"#
+{REGIONS}"#
     )
 }
 

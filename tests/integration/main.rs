@@ -15,6 +15,7 @@ mod edns;
 mod explain;
 mod fleet;
 mod geo;
+mod hardening;
 mod malformed;
 mod metrics;
 mod negative;

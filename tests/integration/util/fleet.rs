@@ -211,16 +211,14 @@ pub fn self_signed_tls(ip: &str) -> Arc<rustls::ServerConfig> {
 /// The fleet token every fleet test writes to `fleet.token`.
 pub const FLEET_TOKEN: &str = "itest-fleet-token-0123456789";
 
-/// A server in region eu-west with regions eu-west, us-east and ap-south, the standard
+/// A server in region eu-west with the shared test regions ([`REGIONS`]), the standard
 /// `example.com` zone, `services` as `zones/example.com.toml`, and [`FLEET_TOKEN`].
 pub fn fleet_fixture(local_prober: bool, services: &str) -> Fixture {
     let config = format!(
         "[server]\nregion = \"eu-west\"\ndns_listen = [\"127.0.0.1:0\"]\n\
          api_listen = \"127.0.0.1:0\"\nzones_dir = \"zones\"\nstate_dir = \"state\"\n\
          udp_workers = 1\n\n[fleet]\ntoken_file = \"fleet.token\"\nquorum = \"majority\"\n\
-         local_prober = {local_prober}\n\n[regions.eu-west]\nlat = 53.35\nlon = -6.26\n\n\
-         [regions.us-east]\nlat = 39.04\nlon = -77.49\n\n[regions.ap-south]\nlat = 19.08\n\
-         lon = 72.88\n"
+         local_prober = {local_prober}\n\n{REGIONS}"
     );
     Fixture::new()
         .zone("example.com", EXAMPLE_COM)

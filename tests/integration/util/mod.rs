@@ -52,6 +52,10 @@ pub const EXAMPLE_COM: &str = include_str!("../../data/zones/example.com.zone");
 /// A zone nested inside `example.com`, with SOA TTL 60 below its minimum 300.
 pub const DEEP_EXAMPLE_COM: &str = include_str!("../../data/zones/deep.example.com.zone");
 
+/// The regions every test config shares: `tests/data/regions.toml` (the unit tests in
+/// `src/` read the same file).
+pub const REGIONS: &str = include_str!("../../data/regions.toml");
+
 pub mod rcode {
     pub const NOERROR: u16 = 0;
     pub const FORMERR: u16 = 1;
