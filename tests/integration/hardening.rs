@@ -339,6 +339,24 @@ fn the_api_over_tls_takes_a_probe_with_the_ca_and_a_probe_without_it_fails_loudl
             .any(|v| v["prober"] == "tls-prober" && v["up"] == true)
             .then_some(())
     });
+    // explain --server over HTTPS: refused without the CA, answered with it.
+    let explain = |ca: Option<&std::path::Path>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_meridian"));
+        cmd.args(["explain", APP, "--client", "192.0.2.1", "--server", &url]);
+        if let Some(ca) = ca {
+            cmd.arg("--ca-file").arg(ca);
+        }
+        Run::bounded(cmd, server.dir(), STARTUP_TIMEOUT)
+    };
+    let refused = explain(None);
+    assert!(!refused.status.success(), "{}", refused.stdout);
+    let answered = explain(Some(&ca_file));
+    assert!(answered.status.success(), "{}", answered.stderr);
+    assert!(
+        answered.stdout.contains("live: the server's current view"),
+        "{}",
+        answered.stdout
+    );
     // Plain HTTP on the TLS port gets no answer.
     let mut plain = TcpStream::connect(api).unwrap();
     plain
