@@ -16,6 +16,7 @@ mod explain;
 mod fleet;
 mod geo;
 mod hardening;
+mod interop;
 mod malformed;
 mod metrics;
 mod negative;
