@@ -51,9 +51,8 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
     let token = fleet_token(&config.fleet.token_file)
         .with_context(|| format!("fleet token {}", config.fleet.token_file.display()))?;
     let cookies = if config.limits.cookies.enabled {
-        let path = &config.limits.cookies.secret_file;
-        let secrets = crate::dns::cookie::load(&config.limits.cookies)
-            .with_context(|| format!("cookie secret {}", path.display()))?;
+        let secrets =
+            crate::dns::cookie::load(&config.limits.cookies).context("[cookies] secret")?;
         Some(Arc::new(secrets))
     } else {
         None

@@ -112,10 +112,20 @@ impl Checker<'_> {
         cookies: RawCookies,
         server: &mut RawServer,
     ) -> Limits {
+        // The limiter counts whole seconds: anything else would be silently rounded.
         let window = match rrl.window {
-            Some(text) => self
-                .parse_duration(&text, "rrl.window")
-                .unwrap_or(DEFAULT_RRL_WINDOW),
+            Some(text) => match self.parse_duration(&text, "rrl.window") {
+                Some(w) if w.subsec_nanos() == 0 && (1..=3600).contains(&w.as_secs()) => w,
+                Some(_) => {
+                    let message = format!(
+                        "{:?}: a whole number of seconds from 1s to 1h",
+                        text.get_ref()
+                    );
+                    self.error(Some(text.span()), "rrl.window", message);
+                    DEFAULT_RRL_WINDOW
+                }
+                None => DEFAULT_RRL_WINDOW,
+            },
             None => DEFAULT_RRL_WINDOW,
         };
         let rrl = RrlConfig {
@@ -237,5 +247,30 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("meridian.toml:4: rrl.rate: unknown key"), "{e}");
+    }
+
+    #[test]
+    fn an_rrl_window_the_limiter_would_round_is_an_error() {
+        for (window, ok) in [
+            ("1s", true),
+            ("1h", true),
+            ("500ms", false),
+            ("1500ms", false),
+            ("2h", false),
+        ] {
+            let text = format!("[rrl]\nwindow = \"{window}\"\n");
+            match parse(&text, Path::new("meridian.toml")) {
+                Ok(c) => assert!(ok, "{window} taken as {:?}", c.limits.rrl.window),
+                Err(e) => {
+                    assert!(!ok, "{window}: {e}");
+                    let e = e.to_string();
+                    assert!(
+                        e.contains("meridian.toml:2: rrl.window:")
+                            && e.contains("a whole number of seconds from 1s to 1h"),
+                        "{e}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -8,8 +8,12 @@
 //!
 //! A cookie is valid from 1 hour in the past to 5 minutes in the future (RFC 9018 §4.3)
 //! and is replaced by a fresh one once older than half an hour. The secret files are read
-//! once at start (to rotate: write the new secret, name the old file in
-//! `previous_secret_file`, restart); the pure functions below take `now`.
+//! once at start; the pure functions below take `now`. Rotating a fleet's secret takes
+//! three rounds of restarts, each done on every server before the next begins (so no
+//! server meets a cookie it cannot check): (1) the new secret as `previous_secret_file`
+//! (accepted, not yet made), (2) the new one as `secret_file` and the old one as
+//! `previous_secret_file`, (3) after 1 h 5 min (the oldest cookie still valid), the old
+//! one removed. `docs/reference.md` has the same steps.
 
 use crate::config::CookiesConfig;
 use anyhow::Context;
@@ -164,8 +168,9 @@ pub fn load(cfg: &CookiesConfig) -> anyhow::Result<Secrets> {
     Ok(Secrets { current, previous })
 }
 
+/// The secret in `path`; every error names the file.
 fn read_secret(path: &Path) -> anyhow::Result<[u8; 16]> {
-    let text = std::fs::read_to_string(path)?;
+    let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
     parse_hex(text.trim()).with_context(|| {
         format!(
             "{}: a cookie secret is 16 bytes written as 32 hex digits",
@@ -379,6 +384,35 @@ mod tests {
         assert!(
             e.contains("cookie.secret") && e.contains("32 hex digits"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn a_missing_or_bad_secret_file_is_named_in_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let current = dir.path().join("cookie.secret");
+        let previous = dir.path().join("old.secret");
+        let cfg = CookiesConfig {
+            enabled: true,
+            secret_file: current.clone(),
+            previous_secret_file: Some(previous.clone()),
+        };
+        // The current secret is made when missing; a missing previous one is an error
+        // that names the previous file, not the current one.
+        let e = format!("{:#}", load(&cfg).unwrap_err());
+        assert!(e.contains(&previous.display().to_string()), "{e}");
+        assert!(current.exists());
+        std::fs::write(&previous, "not hex\n").unwrap();
+        let e = format!("{:#}", load(&cfg).unwrap_err());
+        assert!(
+            e.contains(&previous.display().to_string()) && e.contains("32 hex digits"),
+            "{e}"
+        );
+        std::fs::write(&previous, "000102030405060708090a0b0c0d0e0f\n").unwrap();
+        let secrets = load(&cfg).unwrap();
+        assert_eq!(
+            secrets.previous,
+            Some(*b"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f")
         );
     }
 }
