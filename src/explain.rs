@@ -297,12 +297,14 @@ impl fmt::Display for Explanation {
             (Some(a), Some(o)) => format!(" at {a:.2}, {o:.2} ({})", l.coordinates_from),
             _ => " (no coordinates)".into(),
         };
-        let db = l.database.as_deref().unwrap_or("no database configured");
-        writeln!(
-            f,
-            "location:  {place}{coords}; database network {} in {db}",
-            l.network
-        )?;
+        match l.database.as_deref() {
+            Some(db) => writeln!(
+                f,
+                "location:  {place}{coords}; database network {} in {db}",
+                l.network
+            )?,
+            None => writeln!(f, "location:  {place}{coords}; geolocation is off")?,
+        }
         writeln!(f, "health:    {}", self.health)?;
         writeln!(
             f,

@@ -44,8 +44,13 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Ask a running server's HTTP API (live health), e.g. http://127.0.0.1:5380.
+        /// Without it: the config here and the health saved in its state_dir.
         #[arg(long)]
         server: Option<String>,
+        /// With an https:// --server: PEM certificates to trust besides the webpki roots
+        /// (e.g. the CA that signed the API's certificate).
+        #[arg(long, requires = "server")]
+        ca_file: Option<PathBuf>,
         /// Configuration file.
         #[arg(long, default_value = "meridian.toml")]
         config: PathBuf,
@@ -208,8 +213,17 @@ fn main() -> ExitCode {
             client,
             json,
             server,
+            ca_file,
             config,
-        } => meridian::cli::explain::run(&config, &name, &qtype, &client, json, server.as_deref()),
+        } => meridian::cli::explain::run(
+            &config,
+            &name,
+            &qtype,
+            &client,
+            json,
+            server.as_deref(),
+            ca_file.as_deref(),
+        ),
     };
     match result {
         Ok(code) => code,

@@ -317,6 +317,15 @@ impl Collector for Scrape {
             "Packets not answered (runts, responses).",
             &[(Vec::new(), t.dropped)],
         )?;
+        counters(
+            &mut enc,
+            "meridian_dns_rrl_limited",
+            "UDP responses response rate limiting held back: dropped, or slipped (sent truncated).",
+            &[
+                (vec![("action", "dropped".to_string())], t.rrl_dropped),
+                (vec![("action", "slipped".to_string())], t.rrl_slipped),
+            ],
+        )?;
 
         let mut up = Vec::new();
         let mut drained = Vec::new();

@@ -20,6 +20,7 @@ use crate::control::{ControlHandle, DrainError, ReloadError, ReportError, Stoppe
 use crate::dns::stats::StatsRegistry;
 use crate::explain::{ExplainError, explain, parse_client};
 use crate::health::fleet::{ReportBatch, TargetList};
+use crate::health::store::BatchError;
 use crate::route::Family;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, Request, State};
@@ -184,6 +185,10 @@ impl From<DrainError> for ApiError {
 impl From<ReportError> for ApiError {
     fn from(e: ReportError) -> ApiError {
         match e {
+            // The server's capacity, not the prober's fault: retry once a name is forgotten.
+            ReportError::Refused(BatchError::TooManyProbers) => {
+                ApiError::Unavailable(e.to_string())
+            }
             ReportError::Refused(_) => ApiError::BadRequest(e.to_string()),
             ReportError::Stopped(s) => s.into(),
         }

@@ -146,7 +146,7 @@ async fn a_refused_batch_is_400_and_changes_nothing() {
 #[test]
 fn control_plane_errors_map_to_status_codes() {
     // (error, status): the variants the tests above cannot reach through a request.
-    let rows: [(ApiError, StatusCode); 3] = [
+    let rows: [(ApiError, StatusCode); 5] = [
         (
             ReloadError::Internal("loader panicked".into()).into(),
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -158,6 +158,15 @@ fn control_plane_errors_map_to_status_codes() {
         (
             ReportError::Stopped(Stopped).into(),
             StatusCode::SERVICE_UNAVAILABLE,
+        ),
+        // The server's prober table is full: its capacity, not the prober's error.
+        (
+            ReportError::Refused(crate::health::store::BatchError::TooManyProbers).into(),
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
+        (
+            ReportError::Refused(crate::health::store::BatchError::BadProber).into(),
+            StatusCode::BAD_REQUEST,
         ),
     ];
     for (error, status) in rows {

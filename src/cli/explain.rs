@@ -3,7 +3,8 @@
 //! Without `--server` it loads the snapshot `serve` builds and the health `serve` last
 //! saved in `state_dir/health.json` (read only: judged states and drains), or every
 //! endpoint up when none is saved; the explanation says which. With `--server URL` it asks
-//! the running server, which uses its live health.
+//! the running server, which uses its live health (over HTTPS: the webpki roots and the
+//! certificates in `--ca-file` are trusted, as by `probe`).
 
 use crate::explain::{explain, parse_client};
 use crate::health::store::HealthStore;
@@ -20,6 +21,7 @@ pub fn run(
     client: &str,
     json: bool,
     server: Option<&str>,
+    ca_file: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let family = match qtype.to_ascii_uppercase().as_str() {
         "A" => Family::V4,
@@ -28,7 +30,7 @@ pub fn run(
     };
     let (addr, prefix) = parse_client(client).map_err(|e| anyhow::anyhow!("--{e}"))?;
     if let Some(server) = server {
-        return ask_server(server, name, qtype, client, json);
+        return ask_server(server, ca_file, name, qtype, client, json);
     }
     let snapshot = match Snapshot::load(config_path, None) {
         Ok(s) => s,
@@ -62,10 +64,10 @@ fn with_saved_health(snapshot: Snapshot) -> (Snapshot, String) {
             return (snapshot, bad);
         }
     };
-    let (mut store, warning) = HealthStore::open(dir);
-    if let Some(w) = warning {
-        return (snapshot, format!("{w}; all endpoints assumed up"));
-    }
+    let mut store = match HealthStore::read_only(dir) {
+        Ok(store) => store,
+        Err(e) => return (snapshot, format!("{e}; all endpoints assumed up")),
+    };
     let config = &snapshot.config;
     store.configure(&snapshot.services, &config.regions, config.fleet.quorum);
     let table = store.table(&snapshot.services, &config.regions);
@@ -94,6 +96,7 @@ fn print(explanation: &crate::explain::Explanation, json: bool) -> anyhow::Resul
 /// Asks a running server (its live health) instead of loading the config here.
 fn ask_server(
     server: &str,
+    ca_file: Option<&Path>,
     name: &str,
     qtype: &str,
     client: &str,
@@ -104,9 +107,7 @@ fn ask_server(
         .build()?;
     runtime.block_on(async {
         let url = format!("{}/v1/explain", server.trim_end_matches('/'));
-        let response = reqwest::Client::builder()
-            .no_proxy()
-            .build()?
+        let response = crate::cli::probe::api_client(ca_file)?
             .get(&url)
             .query(&[("name", name), ("type", qtype), ("client", client)])
             .timeout(std::time::Duration::from_secs(10))

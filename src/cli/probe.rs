@@ -34,7 +34,7 @@ pub struct ProbeArgs<'a> {
 }
 
 /// The client for the servers' APIs: rustls, trusting the webpki roots and `ca_file`.
-fn api_client(ca_file: Option<&Path>) -> anyhow::Result<reqwest::Client> {
+pub(crate) fn api_client(ca_file: Option<&Path>) -> anyhow::Result<reqwest::Client> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore {

@@ -50,6 +50,17 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
     );
     let token = fleet_token(&config.fleet.token_file)
         .with_context(|| format!("fleet token {}", config.fleet.token_file.display()))?;
+    let cookies = if config.limits.cookies.enabled {
+        let secrets =
+            crate::dns::cookie::load(&config.limits.cookies).context("[cookies] secret")?;
+        Some(Arc::new(secrets))
+    } else {
+        None
+    };
+    let udp_options = udp::UdpOptions {
+        rrl: config.limits.rrl.enabled.then(|| config.limits.rrl.clone()),
+        cookies: cookies.clone(),
+    };
     let live = Arc::new(Live::from_pointee(snapshot));
     let (store, warning) = HealthStore::open(&config.server.state_dir);
     if let Some(w) = warning {
@@ -74,6 +85,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
                 format!("udp-{}-{i}", bound.len() - 1),
                 socket,
                 live.clone(),
+                udp_options.clone(),
                 stats.slot(),
             )?;
         }
@@ -99,11 +111,20 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         let limits = tcp::TcpLimits {
             idle_timeout: config.server.tcp_idle_timeout,
             max_connections: config.server.tcp_max_connections,
+            max_connections_per_source: config.limits.tcp.max_connections_per_source,
+            write_timeout: config.limits.tcp.write_timeout,
+            max_queued_replies: config.limits.tcp.max_queued_replies,
         };
         for listener in tcp_listeners {
             listener.set_nonblocking(true)?;
             let listener = tokio::net::TcpListener::from_std(listener)?;
-            tokio::spawn(tcp::serve(listener, live.clone(), limits, stats.slot()));
+            tokio::spawn(tcp::serve(
+                listener,
+                live.clone(),
+                limits,
+                cookies.clone(),
+                stats.slot(),
+            ));
         }
         api_listener.set_nonblocking(true)?;
         let api_listener = tokio::net::TcpListener::from_std(api_listener)?;

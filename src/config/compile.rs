@@ -27,6 +27,8 @@ pub struct Config {
     pub fleet: FleetConfig,
     /// In file order: it is the order operators read, and the tie-break order.
     pub regions: Vec<Region>,
+    /// `[rrl]`, `[cookies]` and the TCP abuse limits.
+    pub limits: super::limits::Limits,
 }
 
 #[derive(Debug, Clone)]
@@ -292,6 +294,8 @@ fn prune_unknown_keys(check: &mut Checker, root: &mut DeTable) {
             "server" => prune_table::<RawServer>(check, table, &prefix),
             "geoip" => prune_table::<RawGeoip>(check, table, &prefix),
             "fleet" => prune_table::<RawFleet>(check, table, &prefix),
+            "rrl" => prune_table::<super::limits::RawRrl>(check, table, &prefix),
+            "cookies" => prune_table::<super::limits::RawCookies>(check, table, &prefix),
             "regions" => {
                 for (name, region) in table.iter_mut() {
                     if let DeValue::Table(region) = region.get_mut() {
@@ -319,7 +323,13 @@ struct ApiRaw {
 impl Checker<'_> {
     fn config(&mut self, raw: RawConfig) -> Config {
         let regions = self.regions(raw.regions.unwrap_or_default());
-        let server = self.server(raw.server.unwrap_or_default(), &regions);
+        let mut raw_server = raw.server.unwrap_or_default();
+        let limits = self.limits(
+            raw.rrl.unwrap_or_default(),
+            raw.cookies.unwrap_or_default(),
+            &mut raw_server,
+        );
+        let server = self.server(raw_server, &regions);
         let geoip = self.geoip(raw.geoip.unwrap_or_default());
         let fleet = self.fleet(raw.fleet.unwrap_or_default());
         Config {
@@ -328,6 +338,7 @@ impl Checker<'_> {
             geoip,
             fleet,
             regions,
+            limits,
         }
     }
 
@@ -659,7 +670,12 @@ impl Checker<'_> {
     }
 
     /// A path from the file (or `default`), resolved against the config file's directory.
-    fn path(&mut self, raw: Option<Spanned<String>>, key: &str, default: &str) -> PathBuf {
+    pub(super) fn path(
+        &mut self,
+        raw: Option<Spanned<String>>,
+        key: &str,
+        default: &str,
+    ) -> PathBuf {
         let text = match &raw {
             Some(text) if text.get_ref().is_empty() => {
                 self.error(Some(text.span()), key, "must not be empty");

@@ -8,6 +8,7 @@
 
 mod compile;
 mod diagnostics;
+mod limits;
 mod raw;
 mod services;
 
@@ -16,6 +17,7 @@ pub use compile::{
     Region, ServerConfig, UnsureRegions, compile, compile_file, load, parse,
 };
 pub use diagnostics::{ConfigError, ConfigErrors};
+pub use limits::{CookiesConfig, Limits, RrlConfig, TcpAbuseLimits};
 pub use services::{
     Check, CheckKind, CheckedServices, Endpoint, NamedService, OnAllDown, Policy, Route, Service,
     check_services, load_services, parse_services,

@@ -20,6 +20,8 @@ pub struct RawConfig {
     pub fleet: Option<RawFleet>,
     /// File order matters (`Config.regions` keeps it), hence `IndexMap`.
     pub regions: Option<IndexMap<Spanned<String>, RawRegion>>,
+    pub rrl: Option<super::limits::RawRrl>,
+    pub cookies: Option<super::limits::RawCookies>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -34,6 +36,10 @@ pub struct RawServer {
     pub max_udp_payload: Option<Spanned<i64>>,
     pub tcp_idle_timeout: Option<Spanned<String>>,
     pub tcp_max_connections: Option<Spanned<i64>>,
+    /// Checked in `limits.rs`.
+    pub tcp_max_connections_per_source: Option<Spanned<i64>>,
+    pub tcp_write_timeout: Option<Spanned<String>>,
+    pub tcp_max_queued_replies: Option<Spanned<i64>>,
     /// The HTTP API's own limits and TLS (`ApiServerConfig`).
     pub api_tls_cert: Option<Spanned<String>>,
     pub api_tls_key: Option<Spanned<String>>,
@@ -251,7 +257,7 @@ mod tests {
     fn known_keys_come_from_the_structs() {
         assert_eq!(
             known_keys::<RawConfig>(),
-            ["server", "geoip", "fleet", "regions"]
+            ["server", "geoip", "fleet", "regions", "rrl", "cookies"]
         );
         assert_eq!(known_keys::<RawRegion>(), ["lat", "lon"]);
         assert_eq!(
@@ -269,7 +275,7 @@ mod tests {
                 "longitude_field"
             ]
         );
-        assert_eq!(known_keys::<RawServer>().len(), 15);
+        assert_eq!(known_keys::<RawServer>().len(), 18);
         assert!(known_keys::<String>().is_empty());
         assert_eq!(
             known_keys::<RawService>(),

@@ -1,11 +1,14 @@
 //! The DNS protocol side: bytes in, bytes out, and the sockets around it.
 //!
 //! ```text
-//!  udp.rs (one thread + SO_REUSEPORT socket per worker, recvmmsg/sendmmsg batches)
-//!  tcp.rs (tokio: RFC 7766 framing, pipelining, idle timeout, connection cap)
+//!  udp.rs (one thread + SO_REUSEPORT socket per worker, recvmmsg/sendmmsg batches,
+//!          65,535-byte datagrams; rrl.rs: per-worker rate limiter, drop or slip)
+//!  tcp.rs (tokio: RFC 7766 framing, pipelining, idle and write timeouts, per-source
+//!          and global connection caps, idle eviction at the cap)
 //!      │ query bytes                               ▲ response bytes
 //!      ▼                                           │
-//!  respond.rs ── wire.rs (parse header, question, OPT, ECS)
+//!  respond.rs ── wire.rs (parse header, question, OPT, ECS, COOKIE)
+//!      │   └──── cookie.rs (RFC 7873/9018 server cookies: check, make, BADCOOKIE)
 //!      │
 //!      └── zone::Zones::lookup ─┬─ answer::Answer (pre-encoded sections) → copied out
 //!                               └─ Balanced → geo locate (ECS or source) → route::decide
@@ -13,7 +16,9 @@
 //!  stats.rs: per-worker counters, added to the registry once per batch
 //! ```
 
+pub mod cookie;
 pub mod respond;
+pub mod rrl;
 pub mod stats;
 pub mod tcp;
 pub mod udp;

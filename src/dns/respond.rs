@@ -4,7 +4,16 @@
 //! header, copied question, answer sections and OPT into the caller's buffer. It sizes the
 //! response for the transport (TC without splitting an RRset) and never allocates once the
 //! buffer has grown. No logging here above debug; counts go into [`QueryStats`].
+//!
+//! DNS Cookies are checked here (RFC 7873 §5.2): a query with only a client cookie is
+//! answered with a fresh server cookie; a valid server cookie is echoed (or refreshed
+//! after half an hour) and marks the client as proven, which exempts it from RRL; an
+//! invalid or expired one gets BADCOOKIE and a fresh cookie over UDP, and a normal answer
+//! with a fresh cookie over TCP, where the address is proven anyway. The [`Reply`] says
+//! how the caller's rate limiter should count the response.
 
+use super::cookie::{self, Secrets};
+use super::rrl::{Class, ResponseKey};
 pub use super::stats::QueryStats;
 use super::wire::{self, Edns, Query, QueryError};
 use crate::answer::{Answer, QNAME_OFFSET, address_record};
@@ -29,50 +38,112 @@ const CLASS_IN: u16 = 1;
 const CLASS_ANY: u16 = 255;
 /// Size of an OPT record without options.
 const OPT_LEN: usize = 11;
+/// Size of the COOKIE option we send: code, length, client and server cookie.
+const COOKIE_OPT_LEN: usize = 4 + 24;
 
-/// Writes the response to `msg` into `out`; returns false when no response is due.
+/// Who asked, over what, and when.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub transport: Transport,
+    pub peer: IpAddr,
+    /// Seconds since the epoch (cookie timestamps), read once per batch.
+    pub now: u32,
+    /// The cookie secrets; `None` when cookies are off (the option is then ignored).
+    pub cookies: Option<&'a Secrets>,
+}
+
+/// What the caller needs to know about the response written to `out`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reply {
+    /// How rate limiting counts this response.
+    pub key: ResponseKey,
+    /// The query carried a valid server cookie: its source address is proven.
+    pub proven: bool,
+    /// Where the response was counted in [`QueryStats`]: zone (`None`: no zone) and rcode.
+    pub counted: (Option<u32>, u16),
+    /// End of the question in `out` (12 when there is none).
+    pub question_end: u16,
+    /// Start of the OPT record in `out`, 0 when there is none.
+    pub opt_start: u16,
+}
+
+/// The response cookie and what the query's cookie proved.
+#[derive(Clone, Copy)]
+struct Cookie {
+    /// Client cookie | server cookie, as sent back.
+    out: [u8; 24],
+    verdict: cookie::Verdict,
+}
+
+const ERROR_KEY: ResponseKey = ResponseKey {
+    class: Class::Error,
+    name: 0,
+    qtype: 0,
+    subnet: 0,
+};
+
+/// Writes the response to `msg` into `out`; `None` when no response is due.
 pub fn respond(
     snap: &Snapshot,
     msg: &[u8],
-    transport: Transport,
-    peer: IpAddr,
+    req: &Request<'_>,
     out: &mut Vec<u8>,
     stats: &mut QueryStats,
-) -> bool {
+) -> Option<Reply> {
     out.clear();
     let payload = snap.config.server.max_udp_payload.max(512);
+    let reply = |question_end: Option<u16>, out: &Vec<u8>, edns, cookie, rcode| Reply {
+        key: ERROR_KEY,
+        proven: false,
+        counted: (None, rcode),
+        question_end: question_end.unwrap_or(12),
+        opt_start: opt_start(out, edns, cookie),
+    };
     let q = match wire::parse(msg) {
         Ok(q) => q,
         Err(QueryError::Drop) => {
             stats.dropped += 1;
-            return false;
+            return None;
         }
         Err(QueryError::FormErr { question_end, edns }) => {
             let rcode = wire::RCODE_FORMERR as u16;
-            error_response(msg, question_end, rcode, edns, payload, out);
+            error_response(msg, question_end, rcode, edns, None, payload, out);
             stats.unzoned(rcode);
-            return true;
+            return Some(reply(question_end, out, edns, None, rcode));
         }
         Err(QueryError::NotImp { question_end, edns }) => {
             let rcode = wire::RCODE_NOTIMP as u16;
-            error_response(msg, question_end, rcode, edns, payload, out);
+            let cookie = edns.and_then(|e| cookie_for(e, req));
+            error_response(msg, question_end, rcode, edns, cookie, payload, out);
             stats.unzoned(rcode);
-            return true;
+            return Some(reply(question_end, out, edns, cookie, rcode));
         }
     };
     let question_end = Some((12 + q.question.len()) as u16);
-    let refuse = |out: &mut Vec<u8>, rcode: u8, stats: &mut QueryStats| {
-        error_response(msg, question_end, rcode as u16, q.edns, payload, out);
-        stats.unzoned(rcode as u16);
-        true
+    let cookie = q.edns.and_then(|e| cookie_for(e, req));
+    let refuse = |out: &mut Vec<u8>, rcode: u16, stats: &mut QueryStats| {
+        error_response(msg, question_end, rcode, q.edns, cookie, payload, out);
+        stats.unzoned(rcode);
+        Some(reply(question_end, out, q.edns, cookie, rcode))
     };
     if let Some(e) = q.edns
         && e.version > 0
     {
-        error_response(msg, question_end, wire::RCODE_BADVERS, q.edns, payload, out);
-        stats.unzoned(wire::RCODE_BADVERS);
-        return true;
+        return refuse(out, wire::RCODE_BADVERS, stats);
     }
+    let proven = matches!(
+        cookie.map(|c| c.verdict),
+        Some(cookie::Verdict::Valid { .. })
+    );
+    if req.transport == Transport::Udp
+        && cookie.is_some_and(|c| c.verdict == cookie::Verdict::Invalid)
+    {
+        // RFC 7873 §5.2.3 and §5.4: no answer, a fresh cookie to retry with.
+        return refuse(out, wire::RCODE_BADCOOKIE, stats);
+    }
+    let refuse = |out: &mut Vec<u8>, rcode: u8, stats: &mut QueryStats| {
+        refuse(out, rcode as u16, stats).map(|r| Reply { proven, ..r })
+    };
     match q.qtype {
         0 | wire::TYPE_OPT => return refuse(out, wire::RCODE_FORMERR, stats),
         TYPE_AXFR | TYPE_IXFR => return refuse(out, wire::RCODE_REFUSED, stats),
@@ -85,38 +156,148 @@ pub fn respond(
     let Some((zone, found)) = snap.zones.lookup(q.key(), q.qtype) else {
         return refuse(out, wire::RCODE_REFUSED, stats);
     };
-    let max = match transport {
+    let max = match req.transport {
         Transport::Tcp => u16::MAX as usize,
         Transport::Udp => match q.edns {
             Some(e) => e.udp_payload.clamp(512, payload) as usize,
             None => 512,
         },
     };
-    let rcode = match found {
+    let opt = OptOut {
+        payload,
+        ecs_scope: 0,
+        cookie,
+    };
+    let (rcode, key) = match found {
         Found::Answer(answer) => {
-            render(&q, answer, 0, max, payload, out, stats);
-            answer.rcode
+            render(&q, answer, max, opt, out, stats);
+            (answer.rcode, answer_key(&q, answer))
         }
         Found::Balanced {
             service,
             nodata,
             chain,
         } => {
-            let decision = decide_for(snap, &q, service as usize, peer);
+            let decision = decide_for(snap, &q, service as usize, req.peer);
             if let Some(region) = decision.region {
                 stats.choice(service, region);
             }
+            let opt = OptOut {
+                ecs_scope: decision.scope,
+                ..opt
+            };
             if decision.is_empty() {
-                render(&q, nodata, decision.scope, max, payload, out, stats);
-                nodata.rcode
+                render(&q, nodata, max, opt, out, stats);
+                (nodata.rcode, answer_key(&q, nodata))
             } else {
-                render_addresses(&q, chain, &decision, max, payload, out, stats);
-                0
+                render_addresses(&q, chain, &decision, max, opt, out, stats);
+                let key = ResponseKey {
+                    class: Class::Answer,
+                    name: nodata as *const Answer as usize,
+                    qtype: q.qtype,
+                    subnet: subnet_key(&q, decision.scope),
+                };
+                (0, key)
             }
         }
     };
     stats.zone(zone, rcode as u16);
-    true
+    Some(Reply {
+        key,
+        proven,
+        counted: (Some(zone), rcode as u16),
+        question_end: (12 + q.question.len()) as u16,
+        opt_start: opt_start(out, q.edns, cookie),
+    })
+}
+
+/// Where the OPT record `opt` wrote starts in `out` (it is always last); 0 without one.
+fn opt_start(out: &[u8], edns: Option<Edns>, cookie: Option<Cookie>) -> u16 {
+    let Some(e) = edns else { return 0 };
+    let size = OPT_LEN
+        + e.client_subnet.map_or(0, |c| 8 + c.addr_len as usize)
+        + cookie.map_or(0, |_| COOKIE_OPT_LEN);
+    out.len().saturating_sub(size) as u16
+}
+
+/// The cookie to send back for a query's OPT, when cookies are on and it has one.
+fn cookie_for(e: Edns, req: &Request<'_>) -> Option<Cookie> {
+    let secrets = req.cookies?;
+    let c = e.cookie?;
+    let verdict = cookie::check(secrets, &c, req.peer, req.now);
+    let mut out = [0u8; 24];
+    out[..8].copy_from_slice(&c.client);
+    if verdict == (cookie::Verdict::Valid { refresh: false }) {
+        out[8..].copy_from_slice(c.server());
+    } else {
+        let fresh = cookie::server_cookie(&secrets.current, &c.client, req.peer, req.now);
+        out[8..].copy_from_slice(&fresh);
+    }
+    Some(Cookie { out, verdict })
+}
+
+/// The rate-limiting identity of a pre-encoded answer: the answer itself, so every name
+/// an NXDOMAIN or a wildcard covers shares its zone's or wildcard's bucket.
+fn answer_key(q: &Query<'_>, answer: &Answer) -> ResponseKey {
+    let counts = answer.counts();
+    let (class, qtype) = if answer.rcode == wire::RCODE_NXDOMAIN {
+        (Class::NxDomain, 0)
+    } else if counts[0] > 0 {
+        (Class::Answer, q.qtype)
+    } else if !answer.authoritative {
+        (Class::Referral, 0)
+    } else {
+        (Class::NoData, q.qtype)
+    };
+    ResponseKey {
+        class,
+        name: answer as *const Answer as usize,
+        qtype,
+        subnet: 0,
+    }
+}
+
+/// The client subnet an answer was tailored to (its ECS scope), folded into 64 bits.
+fn subnet_key(q: &Query<'_>, scope: u8) -> u64 {
+    let Some(c) = q.edns.and_then(|e| e.client_subnet) else {
+        return 0;
+    };
+    let bits = scope.min(c.source_prefix) as u32;
+    if bits == 0 {
+        return 0;
+    }
+    let mut a = u128::from_be_bytes(c.addr);
+    a &= u128::MAX << (128 - bits);
+    let folded = (a >> 64) as u64 ^ a as u64;
+    folded ^ ((bits as u64) << 56) ^ c.family as u64
+}
+
+/// Rewrites the response in `out` as a slipped one (RRL): header and question, TC=1, no
+/// records, the OPT record kept (its cookie lets the client come back proven).
+pub fn slip(out: &mut Vec<u8>, reply: &Reply) {
+    let q_end = reply.question_end as usize;
+    if out.len() < 12 || q_end > out.len() {
+        return;
+    }
+    let has_opt = reply.opt_start as usize >= q_end && reply.opt_start != 0;
+    if has_opt {
+        let opt = reply.opt_start as usize;
+        out.copy_within(opt.., q_end);
+        out.truncate(q_end + (out.len() - opt));
+    } else {
+        out.truncate(q_end);
+    }
+    out[2] |= (wire::FLAG_TC >> 8) as u8;
+    out[6..10].fill(0);
+    out[10..12].copy_from_slice(&(has_opt as u16).to_be_bytes());
+}
+
+/// What the OPT record of a response carries besides the payload size.
+#[derive(Clone, Copy)]
+struct OptOut {
+    payload: u16,
+    ecs_scope: u8,
+    cookie: Option<Cookie>,
 }
 
 /// Locates the client (ECS, else the resolver) and runs the route decision.
@@ -157,7 +338,7 @@ fn render_addresses(
     chain: Option<(&Answer, u16)>,
     decision: &Decision,
     max: usize,
-    payload: u16,
+    opt_out: OptOut,
     out: &mut Vec<u8>,
     stats: &mut QueryStats,
 ) {
@@ -169,7 +350,7 @@ fn render_addresses(
         Some((c, owner)) => (&c.body, c.counts()[0], owner),
         None => (&[], 0, QNAME_OFFSET as u16),
     };
-    let truncated = 12 + q.question.len() + chain_body.len() + records + opt_len(q) > max;
+    let truncated = 12 + q.question.len() + chain_body.len() + records + opt_len(q, &opt_out) > max;
     let mut flags = wire::FLAG_QR | wire::FLAG_AA | (q.flags & (wire::FLAG_RD | wire::FLAG_CD));
     let count = if truncated {
         flags |= wire::FLAG_TC;
@@ -188,14 +369,16 @@ fn render_addresses(
         }
     }
     if let Some(e) = q.edns {
-        opt(out, payload, 0, e, decision.scope);
+        opt(out, 0, e, opt_out);
     }
 }
 
 /// Size of the OPT record the response to `q` carries (0 without EDNS).
-fn opt_len(q: &Query<'_>) -> usize {
+fn opt_len(q: &Query<'_>, opt_out: &OptOut) -> usize {
     q.edns.map_or(0, |e| {
-        OPT_LEN + e.client_subnet.map_or(0, |c| 8 + c.addr_len as usize)
+        OPT_LEN
+            + e.client_subnet.map_or(0, |c| 8 + c.addr_len as usize)
+            + opt_out.cookie.map_or(0, |_| COOKIE_OPT_LEN)
     })
 }
 
@@ -203,13 +386,12 @@ fn opt_len(q: &Query<'_>) -> usize {
 fn render(
     q: &Query<'_>,
     answer: &Answer,
-    ecs_scope: u8,
     max: usize,
-    payload: u16,
+    opt_out: OptOut,
     out: &mut Vec<u8>,
     stats: &mut QueryStats,
 ) {
-    let fixed = 12 + q.question.len() + opt_len(q);
+    let fixed = 12 + q.question.len() + opt_len(q, &opt_out);
     let room = max.saturating_sub(fixed);
     let (end, counts, truncated) = answer.fit(room);
     let mut flags =
@@ -227,7 +409,7 @@ fn render(
     let delta = q.qname.len() as isize - answer.model_qname_len as isize;
     answer.write_body(out, end, delta);
     if let Some(e) = q.edns {
-        opt(out, payload, 0, e, ecs_scope);
+        opt(out, 0, e, opt_out);
     }
 }
 
@@ -240,28 +422,34 @@ fn header(out: &mut Vec<u8>, id: u16, flags: u16, qdcount: u16, counts: [u16; 3]
     }
 }
 
-/// An OPT record advertising our payload size; echoes ECS with the given scope (RFC 7871 §7.2.1).
-fn opt(out: &mut Vec<u8>, payload: u16, extended_rcode: u16, e: Edns, ecs_scope: u8) {
+/// An OPT record advertising our payload size; echoes ECS with the given scope (RFC 7871
+/// §7.2.1) and carries our COOKIE when there is one.
+fn opt(out: &mut Vec<u8>, extended_rcode: u16, e: Edns, o: OptOut) {
     out.push(0); // root owner
     out.extend_from_slice(&wire::TYPE_OPT.to_be_bytes());
-    out.extend_from_slice(&payload.to_be_bytes());
+    out.extend_from_slice(&o.payload.to_be_bytes());
     out.push((extended_rcode >> 4) as u8);
     out.push(0); // version 0
     out.push(if e.dnssec_ok { 0x80 } else { 0 });
     out.push(0);
-    match e.client_subnet {
-        Some(c) => {
-            let len = 4 + c.addr_len as u16;
-            out.extend_from_slice(&(4 + len).to_be_bytes());
-            out.extend_from_slice(&wire::OPT_ECS.to_be_bytes());
-            out.extend_from_slice(&len.to_be_bytes());
-            out.extend_from_slice(&c.family.to_be_bytes());
-            out.push(c.source_prefix);
-            out.push(ecs_scope.min(c.source_prefix));
-            out.extend_from_slice(&c.addr[..c.addr_len as usize]);
-        }
-        None => out.extend_from_slice(&0u16.to_be_bytes()),
+    let rdlen_at = out.len();
+    out.extend_from_slice(&0u16.to_be_bytes());
+    if let Some(c) = e.client_subnet {
+        let len = 4 + c.addr_len as u16;
+        out.extend_from_slice(&wire::OPT_ECS.to_be_bytes());
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(&c.family.to_be_bytes());
+        out.push(c.source_prefix);
+        out.push(o.ecs_scope.min(c.source_prefix));
+        out.extend_from_slice(&c.addr[..c.addr_len as usize]);
     }
+    if let Some(c) = o.cookie {
+        out.extend_from_slice(&wire::OPT_COOKIE.to_be_bytes());
+        out.extend_from_slice(&24u16.to_be_bytes());
+        out.extend_from_slice(&c.out);
+    }
+    let rdlen = (out.len() - rdlen_at - 2) as u16;
+    out[rdlen_at..rdlen_at + 2].copy_from_slice(&rdlen.to_be_bytes());
 }
 
 /// An answerless response with `rcode` (extended rcodes go into OPT).
@@ -270,6 +458,7 @@ fn error_response(
     question_end: Option<u16>,
     rcode: u16,
     edns: Option<Edns>,
+    cookie: Option<Cookie>,
     payload: u16,
     out: &mut Vec<u8>,
 ) {
@@ -283,6 +472,11 @@ fn error_response(
         out.extend_from_slice(&msg[12..end as usize]);
     }
     if let Some(e) = edns {
-        opt(out, payload, rcode, e, 0);
+        let o = OptOut {
+            payload,
+            ecs_scope: 0,
+            cookie,
+        };
+        opt(out, rcode, e, o);
     }
 }

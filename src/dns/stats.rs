@@ -24,6 +24,9 @@ pub struct QueryStats {
     touched_services: Vec<u32>,
     pub truncated: u64,
     pub dropped: u64,
+    /// Responses response rate limiting dropped, and sent truncated instead (slipped).
+    pub rrl_dropped: u64,
+    pub rrl_slipped: u64,
 }
 
 impl QueryStats {
@@ -37,6 +40,19 @@ impl QueryStats {
             self.touched_zones.push(zone);
         }
         row[(rcode as usize).min(RCODES - 1)] += 1;
+    }
+
+    /// Takes back a response counted by `zone` or `unzoned` that was not sent after all
+    /// (response rate limiting dropped it).
+    pub fn uncount(&mut self, zone: Option<u32>, rcode: u16) {
+        let r = (rcode as usize).min(RCODES - 1);
+        let cell = match zone {
+            Some(z) => self.by_zone.get_mut(z as usize).map(|row| &mut row[r]),
+            None => Some(&mut self.unzoned[r]),
+        };
+        if let Some(c) = cell {
+            *c = c.saturating_sub(1);
+        }
     }
 
     pub fn unzoned(&mut self, rcode: u16) {
@@ -108,6 +124,8 @@ impl QueryStats {
         }
         t.truncated += std::mem::take(&mut self.truncated);
         t.dropped += std::mem::take(&mut self.dropped);
+        t.rrl_dropped += std::mem::take(&mut self.rrl_dropped);
+        t.rrl_slipped += std::mem::take(&mut self.rrl_slipped);
     }
 }
 
@@ -120,6 +138,8 @@ pub struct Totals {
     pub by_choice: BTreeMap<String, BTreeMap<String, u64>>,
     pub truncated: u64,
     pub dropped: u64,
+    pub rrl_dropped: u64,
+    pub rrl_slipped: u64,
 }
 
 /// Every worker's totals; `/metrics` sums them.
@@ -161,6 +181,8 @@ impl StatsRegistry {
             }
             sum.truncated += t.truncated;
             sum.dropped += t.dropped;
+            sum.rrl_dropped += t.rrl_dropped;
+            sum.rrl_slipped += t.rrl_slipped;
         }
         sum
     }

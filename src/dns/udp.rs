@@ -3,9 +3,16 @@
 //! Each worker receives a batch with `recvmmsg`, loads the snapshot once for the batch,
 //! answers every datagram into its own preallocated buffers, and sends the batch with
 //! `sendmmsg`. No task per packet, no lock, no allocation once the buffers have grown.
+//!
+//! Datagrams are read whole, up to 65,535 bytes (a query may carry a large OPT). Each
+//! worker has its own response rate limiter (see `rrl.rs`); the clock it and the cookie
+//! check use is read once per batch.
 
-use super::respond::{QueryStats, Transport, respond};
+use super::cookie::Secrets;
+use super::respond::{QueryStats, Request, Transport, respond, slip};
+use super::rrl::{Limiter, Verdict};
 use super::stats::Totals;
+use crate::config::RrlConfig;
 use crate::snapshot::Live;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
@@ -17,8 +24,18 @@ use std::sync::Mutex;
 
 /// Datagrams taken per `recvmmsg` call.
 const BATCH: usize = 32;
-/// Largest query read; EDNS lets a client send more than 512 bytes.
-const RECV_SIZE: usize = 4096;
+/// Largest datagram read: the most UDP can carry, so no query is cut (32 of them are 2 MiB
+/// per worker).
+const RECV_SIZE: usize = 65_535;
+
+/// What every worker of a listener shares: abuse settings, fixed at start.
+#[derive(Debug, Clone, Default)]
+pub struct UdpOptions {
+    /// `None` when response rate limiting is off.
+    pub rrl: Option<RrlConfig>,
+    /// `None` when cookies are off.
+    pub cookies: Option<Arc<Secrets>>,
+}
 
 /// Binds one UDP socket that other workers can share (`SO_REUSEPORT`).
 pub fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
@@ -39,12 +56,23 @@ pub fn spawn_worker(
     name: String,
     socket: UdpSocket,
     live: Arc<Live>,
+    options: UdpOptions,
     totals: Arc<Mutex<Totals>>,
 ) -> io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new().name(name).spawn(move || {
-        let mut worker = Worker::new(socket, live, totals);
+        let mut worker = Worker::new(socket, live, options, totals);
         worker.run();
     })
+}
+
+/// 16 random bytes for the rate limiter's hash key, from the std hasher's random keys.
+fn random_seed() -> [u8; 16] {
+    use std::hash::BuildHasher;
+    let state = std::collections::hash_map::RandomState::new();
+    let mut seed = [0u8; 16];
+    seed[..8].copy_from_slice(&state.hash_one(1u8).to_le_bytes());
+    seed[8..].copy_from_slice(&state.hash_one(2u8).to_le_bytes());
+    seed
 }
 
 struct Worker {
@@ -52,7 +80,11 @@ struct Worker {
     live: Arc<Live>,
     stats: QueryStats,
     totals: Arc<Mutex<Totals>>,
-    recv_bufs: Vec<[u8; RECV_SIZE]>,
+    limiter: Option<Limiter>,
+    cookies: Option<Arc<Secrets>>,
+    epoch: std::time::Instant,
+    /// BATCH buffers of RECV_SIZE bytes, end to end.
+    recv_bufs: Vec<u8>,
     send_bufs: Vec<Vec<u8>>,
     addrs: Vec<libc::sockaddr_storage>,
     recv_iov: Vec<libc::iovec>,
@@ -65,7 +97,12 @@ struct Worker {
 unsafe impl Send for Worker {}
 
 impl Worker {
-    fn new(socket: UdpSocket, live: Arc<Live>, totals: Arc<Mutex<Totals>>) -> Worker {
+    fn new(
+        socket: UdpSocket,
+        live: Arc<Live>,
+        options: UdpOptions,
+        totals: Arc<Mutex<Totals>>,
+    ) -> Worker {
         // SAFETY: these are plain C structs for which all-zero is a valid value.
         let zero_addr: libc::sockaddr_storage = unsafe { zeroed() };
         let zero_iov: libc::iovec = unsafe { zeroed() };
@@ -75,8 +112,11 @@ impl Worker {
             live,
             stats: QueryStats::default(),
             totals,
-            recv_bufs: vec![[0u8; RECV_SIZE]; BATCH],
-            send_bufs: (0..BATCH).map(|_| Vec::with_capacity(RECV_SIZE)).collect(),
+            limiter: options.rrl.map(|cfg| Limiter::new(&cfg, random_seed())),
+            cookies: options.cookies,
+            epoch: std::time::Instant::now(),
+            recv_bufs: vec![0u8; BATCH * RECV_SIZE],
+            send_bufs: (0..BATCH).map(|_| Vec::with_capacity(4096)).collect(),
             addrs: vec![zero_addr; BATCH],
             recv_iov: vec![zero_iov; BATCH],
             send_iov: vec![zero_iov; BATCH],
@@ -90,7 +130,7 @@ impl Worker {
         loop {
             for i in 0..BATCH {
                 self.recv_iov[i] = libc::iovec {
-                    iov_base: self.recv_bufs[i].as_mut_ptr().cast(),
+                    iov_base: self.recv_bufs[i * RECV_SIZE..].as_mut_ptr().cast(),
                     iov_len: RECV_SIZE,
                 };
                 let h = &mut self.recv_msgs[i].msg_hdr;
@@ -120,14 +160,44 @@ impl Worker {
                 continue;
             }
             let snapshot = self.live.load();
+            // One clock read per batch: coarse is enough for buckets and cookie stamps.
+            let now_ms = self.epoch.elapsed().as_millis() as u32;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as u32);
             let mut k = 0;
             for i in 0..n as usize {
                 let len = self.recv_msgs[i].msg_len as usize;
-                let query = &self.recv_bufs[i][..len.min(RECV_SIZE)];
+                let start = i * RECV_SIZE;
+                let query = &self.recv_bufs[start..start + len.min(RECV_SIZE)];
                 let out = &mut self.send_bufs[k];
-                let peer = peer_ip(&self.addrs[i]);
-                if !respond(&snapshot, query, Transport::Udp, peer, out, &mut self.stats) {
+                let req = Request {
+                    transport: Transport::Udp,
+                    peer: peer_ip(&self.addrs[i]),
+                    now,
+                    cookies: self.cookies.as_deref(),
+                };
+                let Some(reply) = respond(&snapshot, query, &req, out, &mut self.stats) else {
                     continue;
+                };
+                // A valid server cookie proves the source address: no limit then.
+                if let Some(limiter) = &mut self.limiter
+                    && !reply.proven
+                {
+                    match limiter.check(now_ms, req.peer, reply.key) {
+                        Verdict::Send => {}
+                        Verdict::Slip => {
+                            slip(out, &reply);
+                            self.stats.rrl_slipped += 1;
+                            self.stats.truncated += 1;
+                        }
+                        Verdict::Drop => {
+                            // Counted as a response by `respond`, but none is sent.
+                            self.stats.uncount(reply.counted.0, reply.counted.1);
+                            self.stats.rrl_dropped += 1;
+                            continue;
+                        }
+                    }
                 }
                 self.send_iov[k] = libc::iovec {
                     iov_base: out.as_mut_ptr().cast(),

@@ -1,4 +1,5 @@
-//! Query parsing: header, question, EDNS(0) OPT and Client Subnet, straight from the bytes.
+//! Query parsing: header, question, EDNS(0) OPT, Client Subnet and COOKIE, straight from
+//! the bytes.
 //!
 //! Bytes in, a borrowed [`Query`] out; nothing is allocated. Errors are small `Copy`
 //! values that say which response to send (FORMERR, NOTIMP) or that none is due.
@@ -19,6 +20,11 @@ pub const RCODE_BADVERS: u16 = 16;
 
 pub const TYPE_OPT: u16 = 41;
 pub const OPT_ECS: u16 = 8;
+pub const OPT_COOKIE: u16 = 10;
+/// Extended rcode 23 (RFC 7873): header rcode 7, upper bits 1 in the OPT TTL.
+pub const RCODE_BADCOOKIE: u16 = 23;
+
+pub use super::cookie::CookieOpt;
 
 /// EDNS Client Subnet as sent by the resolver (RFC 7871).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +56,8 @@ pub struct Edns {
     pub version: u8,
     pub dnssec_ok: bool,
     pub client_subnet: Option<ClientSubnet>,
+    /// The first COOKIE option (RFC 7873 §5.2: later ones are ignored).
+    pub cookie: Option<CookieOpt>,
 }
 
 /// A parsed query. `qname` is as received (its case is echoed); `qname_lower` is the lookup key.
@@ -203,6 +211,7 @@ pub fn parse(msg: &[u8]) -> Result<Query<'_>, QueryError> {
             version,
             dnssec_ok,
             client_subnet: None,
+            cookie: None,
         };
         let mut opt = rdata_start;
         while opt < rdata_end {
@@ -217,6 +226,9 @@ pub fn parse(msg: &[u8]) -> Result<Query<'_>, QueryError> {
                     return Err(formerr(Some(e)));
                 }
                 e.client_subnet = Some(parse_ecs(data).ok_or(formerr(Some(e)))?);
+            } else if code == OPT_COOKIE && e.cookie.is_none() {
+                // A length other than 8 or 16..=40 is FORMERR (RFC 7873 §5.2.2).
+                e.cookie = Some(CookieOpt::parse(data).ok_or(formerr(Some(e)))?);
             }
             opt += 4 + len;
         }
@@ -370,6 +382,29 @@ mod tests {
                     })
                 ),
                 "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn parses_cookie_and_refuses_bad_lengths() {
+        let mut o = vec![0, 10, 0, 24];
+        o.extend_from_slice(&[0xAB; 24]);
+        let c = parse(&query(WWW, &opt(&o), 1))
+            .unwrap()
+            .edns
+            .unwrap()
+            .cookie;
+        let c = c.unwrap();
+        assert_eq!((c.client, c.server()), ([0xAB; 8], &[0xAB; 16][..]));
+        for len in [0u8, 7, 12, 41] {
+            let mut o = vec![0, 10, 0, len];
+            o.extend(std::iter::repeat_n(1, len as usize));
+            let m = query(WWW, &opt(&o), 1);
+            let r = parse(&m);
+            assert!(
+                matches!(r, Err(QueryError::FormErr { edns: Some(_), .. })),
+                "{len}: {r:?}"
             );
         }
     }

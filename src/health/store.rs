@@ -133,20 +133,33 @@ impl HealthStore {
         HealthStore::open_at(state_dir, SystemTime::now())
     }
 
+    /// An empty store (no targets, votes or probers yet) over `saved`, saving to `path`.
+    fn with_saved(path: PathBuf, saved: Saved, problem: Option<StateFileProblem>) -> HealthStore {
+        HealthStore {
+            path,
+            quorum: Quorum::Majority,
+            targets: BTreeMap::new(),
+            votes: BTreeMap::new(),
+            judged: BTreeMap::new(),
+            saved,
+            probers: BTreeMap::new(),
+            latency: LatencyHistogram::default(),
+            problem,
+        }
+    }
+
+    /// The state saved in `state_dir`, for a reader beside a running server (`explain`):
+    /// nothing is written, moved or kept aside; a bad file is only an `Err` naming it.
+    pub fn read_only(state_dir: &Path) -> Result<HealthStore, String> {
+        let path = state_dir.join("health.json");
+        let saved = read_saved(&path)?.unwrap_or_default();
+        Ok(HealthStore::with_saved(path, saved, None))
+    }
+
     /// [`HealthStore::open`] at wall-clock time `wall`.
     pub fn open_at(state_dir: &Path, wall: SystemTime) -> (HealthStore, Option<String>) {
         let path = state_dir.join("health.json");
-        let bad = match std::fs::read(&path) {
-            Ok(bytes) => match serde_json::from_slice::<Saved>(&bytes) {
-                Ok(saved) => Ok(Some(saved)),
-                Err(e) if bytes.iter().all(u8::is_ascii_whitespace) => {
-                    Err(format!("{}: empty ({e})", path.display()))
-                }
-                Err(e) => Err(format!("{}: not a saved health state: {e}", path.display())),
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("{}: cannot read: {e}", path.display())),
-        };
+        let bad = read_saved(&path);
         let (saved, problem) = match bad {
             Ok(saved) => (saved.unwrap_or_default(), None),
             Err(error) => (Saved::default(), Some(set_aside(&path, error, wall))),
@@ -164,17 +177,7 @@ impl HealthStore {
                 p.error
             ),
         });
-        let store = HealthStore {
-            path,
-            quorum: Quorum::Majority,
-            targets: BTreeMap::new(),
-            votes: BTreeMap::new(),
-            judged: BTreeMap::new(),
-            saved,
-            probers: BTreeMap::new(),
-            latency: LatencyHistogram::default(),
-            problem,
-        };
+        let store = HealthStore::with_saved(path, saved, problem);
         (store, warning)
     }
 
@@ -437,6 +440,22 @@ impl HealthStore {
 }
 
 /// Moves a bad `path` to `path.corrupt-<UTC time>` (a free name), or leaves it if it cannot.
+/// The saved state in `path`: `None` when there is no file, `Err` naming the file when it
+/// cannot be read or is not a saved state (empty, truncated, corrupt).
+fn read_saved(path: &Path) -> Result<Option<Saved>, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => match serde_json::from_slice::<Saved>(&bytes) {
+            Ok(saved) => Ok(Some(saved)),
+            Err(e) if bytes.iter().all(u8::is_ascii_whitespace) => {
+                Err(format!("{}: empty ({e})", path.display()))
+            }
+            Err(e) => Err(format!("{}: not a saved health state: {e}", path.display())),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("{}: cannot read: {e}", path.display())),
+    }
+}
+
 fn set_aside(path: &Path, error: String, wall: SystemTime) -> StateFileProblem {
     let stamp: String = humantime::format_rfc3339_seconds(wall)
         .to_string()

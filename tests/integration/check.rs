@@ -18,13 +18,18 @@ const ZONE_LINES: [&str; 8] = [
     "mail IN A 192.0.2.25",
 ];
 
-/// `ZONE_LINES` with 1-based line `n` replaced.
-fn zone_with(replacements: &[(usize, &str)]) -> String {
-    let mut lines: Vec<&str> = ZONE_LINES.to_vec();
+/// `lines` with each 1-based line `n` of `replacements` replaced, as a file's text.
+fn with_lines(lines: &[&str], replacements: &[(usize, &str)]) -> String {
+    let mut lines = lines.to_vec();
     for &(n, text) in replacements {
         lines[n - 1] = text;
     }
     lines.join("\n") + "\n"
+}
+
+/// `ZONE_LINES` with 1-based line `n` replaced.
+fn zone_with(replacements: &[(usize, &str)]) -> String {
+    with_lines(&ZONE_LINES, replacements)
 }
 
 /// Zones broken at one record: (what, the zone text, the line the error must name).
@@ -260,11 +265,7 @@ const CONFIG_LINES: [&str; 17] = [
 
 /// `CONFIG_LINES` with 1-based line `n` replaced.
 fn config_with(replacements: &[(usize, &str)]) -> String {
-    let mut lines: Vec<&str> = CONFIG_LINES.to_vec();
-    for &(n, text) in replacements {
-        lines[n - 1] = text;
-    }
-    lines.join("\n") + "\n"
+    with_lines(&CONFIG_LINES, replacements)
 }
 
 /// `zones/example.com.toml`: `lb` in eu-west and us-east; line 2 is `ttl`.

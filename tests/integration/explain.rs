@@ -95,3 +95,30 @@ fn explain_without_server_uses_the_saved_health_and_says_so() {
     // Read only: the file is as the server left it.
     assert_eq!(std::fs::read(&saved).unwrap(), before);
 }
+
+#[test]
+fn explain_leaves_a_corrupt_state_file_where_it_is() {
+    // explain runs beside a server: it must not move the server's file aside as a
+    // starting server would (the server keeps a bad file for the operator to look at).
+    let dir = fleet_fixture(false, SERVICE).write();
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let saved = state.join("health.json");
+    std::fs::write(&saved, b"{\"states\": {\"trunc").unwrap();
+    let out = explain(dir.path(), &[]).stdout;
+    let health = line(&out, "health:");
+    assert!(
+        health.contains("not a saved health state") && health.contains("all endpoints assumed up"),
+        "{health}"
+    );
+    assert_eq!(
+        line(&out, "answer:").split_whitespace().nth(1),
+        Some("127.0.41.11")
+    );
+    assert_eq!(std::fs::read(&saved).unwrap(), b"{\"states\": {\"trunc");
+    let names: Vec<_> = std::fs::read_dir(&state)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, ["health.json"], "nothing kept aside or added");
+}

@@ -175,13 +175,28 @@ fn silent_connections_are_capped_and_closed_and_dns_and_the_api_keep_answering()
     );
     server.query_tcp(&q).assert_answer(&q);
     let metrics = http(server.api(), "GET", "/metrics", None, None).body;
-    for line in [
-        "meridian_api_connections_closed_total{reason=\"source_cap\"} 284",
-        "meridian_api_connections_closed_total{reason=\"timeout\"} 16",
-        "meridian_api_connections 1",
-    ] {
-        assert!(metrics.lines().any(|l| l == line), "{line}:\n{metrics}");
-    }
+    let closed = |reason: &str| -> u64 {
+        let prefix = format!("meridian_api_connections_closed_total{{reason=\"{reason}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no {prefix}in:\n{metrics}"))
+            .parse()
+            .unwrap()
+    };
+    // Each silent connection was closed once, for one reason: at most 16 at a time held a
+    // slot until the header timeout; how many did depends on how fast the kernel's listen
+    // queue drained (connections accepted after the first 16 timed out take free slots).
+    let (at_cap, timed_out) = (closed("source_cap"), closed("timeout"));
+    assert_eq!(at_cap + timed_out, 300, "{metrics}");
+    assert!(
+        timed_out >= 16 && at_cap >= 100,
+        "{at_cap} at the cap, {timed_out} timed out"
+    );
+    assert!(
+        metrics.lines().any(|l| l == "meridian_api_connections 1"),
+        "{metrics}"
+    );
 }
 
 /// A CA, and a certificate for 127.0.0.1 it signed: (CA PEM, certificate PEM, key PEM).
@@ -324,6 +339,24 @@ fn the_api_over_tls_takes_a_probe_with_the_ca_and_a_probe_without_it_fails_loudl
             .any(|v| v["prober"] == "tls-prober" && v["up"] == true)
             .then_some(())
     });
+    // explain --server over HTTPS: refused without the CA, answered with it.
+    let explain = |ca: Option<&std::path::Path>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_meridian"));
+        cmd.args(["explain", APP, "--client", "192.0.2.1", "--server", &url]);
+        if let Some(ca) = ca {
+            cmd.arg("--ca-file").arg(ca);
+        }
+        Run::bounded(cmd, server.dir(), STARTUP_TIMEOUT)
+    };
+    let refused = explain(None);
+    assert!(!refused.status.success(), "{}", refused.stdout);
+    let answered = explain(Some(&ca_file));
+    assert!(answered.status.success(), "{}", answered.stderr);
+    assert!(
+        answered.stdout.contains("live: the server's current view"),
+        "{}",
+        answered.stdout
+    );
     // Plain HTTP on the TLS port gets no answer.
     let mut plain = TcpStream::connect(api).unwrap();
     plain

@@ -3,10 +3,12 @@
 //! Every test starts its own server on `127.0.0.1:0` (see `util`), so tests run in
 //! parallel. One module per area; the zones they serve are in `tests/data/zones/`.
 
+mod abuse;
 mod answers;
 mod api;
 mod check;
 mod cname;
+mod cookies;
 mod delegation;
 mod ecs;
 mod edns;
@@ -14,9 +16,11 @@ mod explain;
 mod fleet;
 mod geo;
 mod hardening;
+mod interop;
 mod malformed;
 mod metrics;
 mod negative;
+mod rrl;
 mod tcp;
 mod util;
 mod viewpoints;

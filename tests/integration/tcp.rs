@@ -1,10 +1,10 @@
 //! DNS over TCP (RFC 7766): pipelining, reassembly of split messages, the idle timeout and
-//! the connection cap.
+//! the connection cap (in abuse.rs, with the other limits).
 
-use crate::util::{Fixture, Query, Response, TcpClient, frame, is_closed};
+use crate::util::{Fixture, Query, Response, frame};
 use hickory_proto::rr::RecordType;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn pipelined_queries_in_one_write_are_all_answered() {
@@ -105,70 +105,4 @@ fn idle_tcp_connection_is_closed_after_tcp_idle_timeout() {
     );
 }
 
-/// Whether `tcp` is refused service: closed, reset, or no answer to a query.
-fn refused(tcp: &mut TcpClient) -> Result<(), String> {
-    let q = Query::new("www.example.com.", RecordType::A);
-    if let Err(e) = tcp.send(&q.to_wire()) {
-        return if is_closed(&e) {
-            Ok(())
-        } else {
-            Err(format!("send: {e}"))
-        };
-    }
-    tcp.stream
-        .set_read_timeout(Some(Duration::from_secs(2)))
-        .unwrap();
-    match tcp.recv() {
-        Ok(reply) => Err(format!("answered: {}", Response::parse(&reply).unwrap())),
-        Err(_) => Ok(()), // closed, reset or silent
-    }
-}
-
-#[test]
-fn tcp_connections_beyond_tcp_max_connections_are_refused() {
-    let server = Fixture::standard()
-        .server_key("tcp_max_connections = 2")
-        .start();
-    let q = Query::new("www.example.com.", RecordType::A);
-    let mut first = server.tcp();
-    first.exchange(&q).assert_answer(&q);
-    let mut second = server.tcp();
-    second.exchange(&q).assert_answer(&q);
-
-    match TcpClient::connect(server.dns) {
-        Ok(mut third) => {
-            if let Err(e) = refused(&mut third) {
-                panic!("third connection with tcp_max_connections = 2: {e}");
-            }
-        }
-        Err(e) => assert!(is_closed(&e), "connect: {e}"),
-    }
-
-    // The first two still work.
-    first.exchange(&q).assert_answer(&q);
-    second.exchange(&q).assert_answer(&q);
-
-    // Once one closes, a new connection is served (bounded poll: the server has to see
-    // the close first).
-    drop(first);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let served = TcpClient::connect(server.dns).ok().and_then(|mut tcp| {
-            tcp.stream
-                .set_read_timeout(Some(Duration::from_millis(500)))
-                .unwrap();
-            tcp.send(&q.to_wire()).ok()?;
-            tcp.recv().ok()
-        });
-        if let Some(reply) = served {
-            Response::parse(&reply).unwrap().assert_answer(&q);
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no new connection served after one closed"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    second.exchange(&q).assert_answer(&q);
-}
+// The connection cap (the longest-idle connection makes room) is tested in abuse.rs.

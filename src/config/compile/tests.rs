@@ -184,6 +184,7 @@ fn each_error_names_line_and_key() {
             "[server]\nregion = \"\"\ndns_lisen = [\"127.0.0.1:53\"]\n",
             "meridian.toml:3: server.dns_lisen: unknown key (known: region, dns_listen, api_listen, zones_dir, \
              state_dir, udp_workers, max_udp_payload, tcp_idle_timeout, tcp_max_connections, \
+             tcp_max_connections_per_source, tcp_write_timeout, tcp_max_queued_replies, \
              api_tls_cert, api_tls_key, api_max_connections, api_max_connections_per_source, \
              api_header_timeout, api_body_timeout)",
         ),

@@ -38,7 +38,7 @@ pub struct SourceRecord {
 
 /// Reads the master file at `path`; `origin` (an FQDN) is the initial `$ORIGIN`.
 pub fn parse_file(path: &Path, origin: &Name) -> Result<Vec<SourceRecord>, Vec<ZoneError>> {
-    let text = reader::read_source(path)
+    let text = reader::read_source(path, reader::MAX_ZONE_BYTES)
         .map_err(|(line, message)| vec![ZoneError::at(path, line, message)])?;
     parse_str(&text, path, origin)
 }

@@ -3,6 +3,8 @@
 //!
 //! Collects every error with its file and line, up to `MAX_ERRORS`; an included file
 //! is read with its own origin and owner, and loops and deep nesting are refused.
+//! Only regular files are read (not `/dev/zero`, a FIFO or a directory), and a zone with
+//! its includes may not exceed `MAX_ZONE_BYTES`, so one `$INCLUDE` cannot exhaust memory.
 
 use super::lexer::{Entry, Lexer, Token};
 use super::names::{parse_name, unescape};
@@ -22,6 +24,8 @@ mod tests;
 pub(super) const MAX_ERRORS: usize = 100;
 /// How many `$INCLUDE`s may be nested inside each other.
 const MAX_INCLUDE_DEPTH: usize = 16;
+/// Bytes one zone may read, its own file and every included file together (1 GiB).
+pub(super) const MAX_ZONE_BYTES: u64 = 1 << 30;
 
 /// Reads `text` as the file `path`, starting at `origin` (an FQDN).
 pub(super) fn read(
@@ -29,7 +33,10 @@ pub(super) fn read(
     path: &Path,
     origin: Name,
 ) -> Result<Vec<SourceRecord>, Vec<ZoneError>> {
-    let mut reader = Reader::default();
+    let mut reader = Reader {
+        bytes_left: MAX_ZONE_BYTES.saturating_sub(text.len() as u64),
+        ..Reader::default()
+    };
     reader
         .include_stack
         .push(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
@@ -41,11 +48,48 @@ pub(super) fn read(
     }
 }
 
-/// Reads a file as UTF-8. On failure gives the line to blame (0 when the file
-/// could not be read at all) and a message.
-pub(super) fn read_source(path: &Path) -> Result<String, (usize, String)> {
-    let bytes =
-        std::fs::read(path).map_err(|e| (0, format!("cannot read {}: {e}", path.display())))?;
+/// Reads a regular file of at most `limit` bytes as UTF-8. On failure gives the line to
+/// blame (0 when the file could not be read at all) and a message.
+pub(super) fn read_source(path: &Path, limit: u64) -> Result<String, (usize, String)> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let cannot = |e: std::io::Error| (0, format!("cannot read {}: {e}", path.display()));
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(cannot)?;
+    let meta = file.metadata().map_err(cannot)?;
+    if !meta.is_file() {
+        return Err((
+            0,
+            format!(
+                "cannot read {}: not a regular file (a device, FIFO or directory)",
+                path.display()
+            ),
+        ));
+    }
+    let too_big = || {
+        (
+            0,
+            format!(
+                "cannot read {}: the zone and its $INCLUDE files exceed {MAX_ZONE_BYTES} bytes",
+                path.display()
+            ),
+        )
+    };
+    if meta.len() > limit {
+        return Err(too_big());
+    }
+    // The file may grow after the check: never read more than the limit allows.
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_big());
+    }
     String::from_utf8(bytes).map_err(|e| {
         let good = e.utf8_error().valid_up_to();
         let line = 1 + e.as_bytes()[..good].iter().filter(|&&b| b == b'\n').count();
@@ -83,6 +127,8 @@ struct Reader {
     last_ttl: Option<u32>,
     /// Canonical paths of the files being read, outermost first.
     include_stack: Vec<PathBuf>,
+    /// What the zone may still read of included files (see `MAX_ZONE_BYTES`).
+    bytes_left: u64,
     gave_up: bool,
 }
 
@@ -212,8 +258,11 @@ impl Reader {
                 format!("$INCLUDE loop: {} is already being read", target.display()),
             ));
         }
-        let text = match read_source(&target) {
-            Ok(text) => text,
+        let text = match read_source(&target, self.bytes_left) {
+            Ok(text) => {
+                self.bytes_left -= text.len() as u64;
+                text
+            }
             Err((0, message)) => return Err((entry.line, message)),
             Err((line, message)) => {
                 self.error(&target, line, message);

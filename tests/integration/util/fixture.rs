@@ -9,6 +9,7 @@ pub struct Fixture {
     files: Vec<(String, String)>,
     server_keys: Vec<String>,
     config: Option<String>,
+    tables: Option<String>,
 }
 
 impl Fixture {
@@ -49,6 +50,14 @@ impl Fixture {
         self
     }
 
+    /// Turns response rate limiting on (it is off in fixtures, see [`Fixture::config`]) and
+    /// appends `tables` (e.g. `"[rrl]\nslip = 1\n[cookies]\n..."`; it must hold `[rrl]`).
+    pub fn tables(mut self, tables: &str) -> Self {
+        assert!(tables.contains("[rrl]"), "tables must set [rrl]");
+        self.tables = Some(tables.to_string());
+        self
+    }
+
     /// Replaces the whole `meridian.toml`.
     pub fn config_text(mut self, text: &str) -> Self {
         self.config = Some(text.to_string());
@@ -61,9 +70,20 @@ impl Fixture {
         self
     }
 
+    /// The config text. Response rate limiting is turned off unless [`Fixture::tables`]
+    /// was called: every test client is 127.0.0.1, and many tests legitimately ask one name
+    /// faster than the default 20 per second (`tests/integration/rrl.rs` tests RRL itself).
     pub fn config(&self) -> String {
+        let tables = self
+            .tables
+            .clone()
+            .unwrap_or_else(|| "\n[rrl]\nenabled = false\n".to_string());
         if let Some(text) = &self.config {
-            return text.clone();
+            // A text that sets [rrl] itself (e.g. made from `config()`) is kept as it is.
+            if text.contains("[rrl]") {
+                return text.clone();
+            }
+            return format!("{text}\n{tables}");
         }
         let mut text = String::from(
             "[server]\ndns_listen = [\"127.0.0.1:0\"]\napi_listen = \"127.0.0.1:0\"\n\
@@ -73,6 +93,7 @@ impl Fixture {
             text.push_str(line);
             text.push('\n');
         }
+        text.push_str(&tables);
         text
     }
 

@@ -318,3 +318,45 @@ fn parse_file_reports_unreadable_and_non_utf8_files() {
     let errors = parse_file(&main, &origin()).unwrap_err();
     assert_eq!((errors[0].file.clone(), errors[0].line), (latin1, 3));
 }
+
+#[test]
+fn include_of_a_device_or_fifo_is_refused_at_its_line() {
+    let dir = TempDir::new();
+    let main = dir.write("main.zone", "$TTL 60\nok A 192.0.2.1\n$INCLUDE /dev/zero\n");
+    let errors = parse_file(&main, &origin()).unwrap_err();
+    assert_eq!((errors[0].file.clone(), errors[0].line), (main.clone(), 3));
+    assert!(
+        errors[0].message.contains("not a regular file"),
+        "{errors:?}"
+    );
+
+    // A FIFO nobody writes to: opening it must neither block nor be read.
+    let fifo = dir.0.join("pipe.inc");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let main = dir.write("fifo.zone", "$TTL 60\n$INCLUDE pipe.inc\n");
+    let errors = parse_file(&main, &origin()).unwrap_err();
+    assert_eq!((errors[0].file.clone(), errors[0].line), (main, 2));
+    assert!(
+        errors[0].message.contains("not a regular file"),
+        "{errors:?}"
+    );
+
+    // The zone file itself is held to the same rule.
+    let errors = parse_file(Path::new("/dev/zero"), &origin()).unwrap_err();
+    assert!(
+        errors[0].message.contains("not a regular file"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn includes_beyond_the_zone_size_limit_are_refused() {
+    let dir = TempDir::new();
+    let part = dir.write("part.inc", "a A 192.0.2.1\n");
+    // Within the limit, read; a limit smaller than the file refuses it before reading.
+    assert!(super::read_source(&part, 100).is_ok());
+    let (line, message) = super::read_source(&part, 4).unwrap_err();
+    assert_eq!(line, 0);
+    assert!(message.contains("exceed"), "{message}");
+}
