@@ -20,6 +20,7 @@ mod interop;
 mod malformed;
 mod metrics;
 mod negative;
+mod protocol;
 mod rrl;
 mod tcp;
 mod util;

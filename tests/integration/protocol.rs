@@ -1,0 +1,80 @@
+//! Protocol corners of issue 12: the OPT record in FORMERR responses (RFC 6891 §7), ANY
+//! at a CNAME owner (RFC 1034 §4.3.2 step 3a), CNAME chains into a delegation.
+
+use crate::util::{Fixture, Response, encode_name, header, rcode};
+
+/// An OPT record advertising 1232 bytes, DO set.
+const OPT: &[u8] = &[0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 0];
+
+fn question(name: &str) -> Vec<u8> {
+    let mut b = encode_name(name);
+    b.extend_from_slice(&[0, 1, 0, 1]);
+    b
+}
+
+#[test]
+fn formerr_keeps_the_opt_record_even_without_a_question() {
+    let mut server = Fixture::standard().start();
+    let www = question("www.example.com");
+    let rows: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "qdcount 0 with OPT",
+            [&header(0x5101, 0, [0, 0, 0, 1])[..], OPT].concat(),
+        ),
+        (
+            "compressed question name, then OPT",
+            [
+                &header(0x5102, 0, [1, 0, 0, 1])[..],
+                b"\x03www\xc0\x0c\x00\x01\x00\x01",
+                OPT,
+            ]
+            .concat(),
+        ),
+        (
+            "qdcount 2, then OPT",
+            [
+                &header(0x5103, 0, [2, 0, 0, 1])[..],
+                &www,
+                &question("mail.example.com"),
+                OPT,
+            ]
+            .concat(),
+        ),
+        (
+            "two OPT records",
+            [&header(0x5104, 0, [1, 0, 0, 2])[..], &www, OPT, OPT].concat(),
+        ),
+        (
+            "broken record after the OPT",
+            [&header(0x5105, 0, [1, 0, 0, 2])[..], &www, OPT, &[0, 0, 1]].concat(),
+        ),
+    ];
+    let udp = server.udp();
+    for (what, packet) in &rows {
+        let mut replies = vec![("udp", udp.replies_to(packet, "www.example.com."))];
+        let mut tcp = server.tcp();
+        tcp.send(packet).unwrap();
+        replies.push(("tcp", tcp.recv().into_iter().collect()));
+        for (transport, replies) in replies {
+            assert_eq!(replies.len(), 1, "{what} over {transport}: {replies:02x?}");
+            let r = Response::parse(&replies[0]).unwrap();
+            let id = u16::from_be_bytes([packet[0], packet[1]]);
+            assert_eq!(r.id, id, "{what} over {transport}\n{r}");
+            assert_eq!(r.rcode(), rcode::FORMERR, "{what} over {transport}\n{r}");
+            assert!(r.answers.is_empty(), "{what} over {transport}\n{r}");
+            let opt = r
+                .opt
+                .as_ref()
+                .unwrap_or_else(|| panic!("{what} over {transport}: no OPT\n{r}"));
+            assert_eq!(opt.version, 0, "{what}\n{r}");
+            assert!(opt.dnssec_ok, "{what}: DO is echoed\n{r}");
+        }
+    }
+    // Without an OPT in the query there is none in the response.
+    let bare = header(0x5106, 0, [0, 0, 0, 0]);
+    let replies = udp.replies_to(&bare, "www.example.com.");
+    let r = Response::parse(&replies[0]).unwrap();
+    assert_eq!(r.rcode(), rcode::FORMERR, "{r}");
+    assert!(r.opt.is_none(), "{r}");
+    server.assert_alive();
+}
