@@ -127,6 +127,19 @@ impl ZoneData {
         if let Some(cname) = node.get(RecordType::CNAME)
             && qtype != u16::from(RecordType::CNAME)
         {
+            if qtype == u16::from(RecordType::ANY) {
+                // RFC 1034 §4.3.2 step 3a: ANY matches the CNAME itself; nothing is chased.
+                let mut w = Writer::new(model);
+                w.rrset(
+                    Section::Answer,
+                    Owner::Qname,
+                    RecordType::CNAME,
+                    cname.ttl,
+                    &cname.rdatas,
+                    true,
+                )?;
+                return w.finish(RCODE_NOERROR, true);
+            }
             let (w, rcode, _) = self.cname_chain(model, cname, qtype)?;
             return w.finish(rcode, true);
         }

@@ -130,8 +130,9 @@ impl Zones {
                     },
                 ));
             }
+            // ANY at a CNAME owner is the CNAME alone (RFC 1034 §4.3.2 step 3a).
             if let Some(c) = &node.chain
-                && address_query
+                && matches!(qtype, TYPE_A | TYPE_AAAA)
             {
                 let nodata = node.answer(qtype);
                 let chain = Some((&c.answer, c.owner));

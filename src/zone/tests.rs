@@ -403,3 +403,60 @@ fn any_gets_one_rrset() {
     let types: std::collections::BTreeSet<_> = m.answers.iter().map(|r| r.record_type()).collect();
     assert_eq!(types.len(), 1, "{types:?}");
 }
+
+#[test]
+fn any_at_a_cname_owner_is_the_cname_alone() {
+    let z = zones();
+    // query name → the one CNAME record answered, NOERROR, AA, nothing else.
+    for (qname, owner) in [
+        ("alias.example.com.", "alias.example.com."),
+        ("dangling.example.com.", "dangling.example.com."),
+        ("away.example.com.", "away.example.com."),
+        ("x.cw.example.com.", "x.cw.example.com."),
+    ] {
+        let m = ask(&z, qname, RecordType::ANY).unwrap();
+        let want = (0, true, vec![format!("{owner} CNAME")], vec![], 0);
+        assert_eq!(summary(&m), want, "{qname}");
+        assert_eq!(
+            m.answers[0].ttl,
+            if qname.contains("cw") { 120 } else { 60 }
+        );
+    }
+    // Other types still follow the chain.
+    let m = ask(&z, "dangling.example.com.", RecordType::A).unwrap();
+    assert_eq!(u16::from(m.metadata.response_code), 3);
+}
+
+#[test]
+fn any_at_a_cname_to_a_load_balanced_name_is_not_decided() {
+    let mut lines = EXAMPLE.to_vec();
+    lines.push("alias-lb.example.com. 60 CNAME lb.example.com.");
+    let balanced = [BalancedName {
+        name: name("lb.example.com."),
+        service: 0,
+        file: "example.com.toml".into(),
+        line: 1,
+    }];
+    let z = build_zones(
+        vec![(
+            "example.com.zone".into(),
+            name("example.com."),
+            records(&lines),
+        )],
+        &balanced,
+    )
+    .unwrap();
+    let key = crate::answer::name_key(&name("alias-lb.example.com."));
+    let found = |t: RecordType| z.lookup(&key, u16::from(t)).unwrap().1;
+    assert!(matches!(found(RecordType::A), Found::Balanced { .. }));
+    assert!(matches!(found(RecordType::AAAA), Found::Balanced { .. }));
+    let m = ask(&z, "alias-lb.example.com.", RecordType::ANY).unwrap();
+    let want = (
+        0,
+        true,
+        vec!["alias-lb.example.com. CNAME".to_string()],
+        vec![],
+        0,
+    );
+    assert_eq!(summary(&m), want);
+}

@@ -1,7 +1,8 @@
 //! Protocol corners of issue 12: the OPT record in FORMERR responses (RFC 6891 §7), ANY
 //! at a CNAME owner (RFC 1034 §4.3.2 step 3a), CNAME chains into a delegation.
 
-use crate::util::{Fixture, Response, encode_name, header, rcode};
+use crate::util::{Edns, Fixture, Query, Response, encode_name, header, rcode};
+use hickory_proto::rr::RecordType;
 
 /// An OPT record advertising 1232 bytes, DO set.
 const OPT: &[u8] = &[0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 0];
@@ -77,4 +78,50 @@ fn formerr_keeps_the_opt_record_even_without_a_question() {
     assert_eq!(r.rcode(), rcode::FORMERR, "{r}");
     assert!(r.opt.is_none(), "{r}");
     server.assert_alive();
+}
+
+#[test]
+fn any_at_a_cname_owner_is_the_cname_and_nothing_chased() {
+    let server = Fixture::standard().start();
+    // query name → the CNAME record, the only record in the response.
+    let rows = [
+        (
+            "alias.example.com.",
+            "alias.example.com. 3600 CNAME www.example.com.",
+        ),
+        (
+            "chain1.example.com.",
+            "chain1.example.com. 3600 CNAME chain2.example.com.",
+        ),
+        (
+            "dangling.example.com.",
+            "dangling.example.com. 3600 CNAME nothere.example.com.",
+        ),
+        (
+            "external.example.com.",
+            "external.example.com. 3600 CNAME www.example.org.",
+        ),
+        (
+            "loop1.example.com.",
+            "loop1.example.com. 3600 CNAME loop2.example.com.",
+        ),
+        (
+            "q.cw.example.com.",
+            "q.cw.example.com. 3600 CNAME www.example.com.",
+        ),
+    ];
+    for (qname, cname) in rows {
+        let q = Query::new(qname, RecordType::ANY).edns(Edns::new(1232));
+        for (transport, r) in [("udp", server.query(&q)), ("tcp", server.query_tcp(&q))] {
+            r.assert_echoes(&q);
+            assert_eq!(r.rcode(), rcode::NOERROR, "{qname} {transport}\n{r}");
+            assert!(r.aa, "{qname} {transport}\n{r}");
+            assert_eq!(r.answer_texts(), [cname], "{qname} {transport}\n{r}");
+            assert!(r.authority.is_empty(), "{qname} {transport}\n{r}");
+            assert!(r.additional.is_empty(), "{qname} {transport}\n{r}");
+        }
+    }
+    // A type other than ANY still follows the chain to its end.
+    let r = server.query(&Query::new("dangling.example.com.", RecordType::A));
+    assert_eq!(r.rcode(), rcode::NXDOMAIN, "{r}");
 }
