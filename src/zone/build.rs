@@ -222,7 +222,13 @@ impl ZoneData {
                     self.soa_authority(w)?;
                     return Ok((RCODE_NXDOMAIN, None));
                 }
-                Found::Delegated | Found::Outside => return Ok((RCODE_NOERROR, None)),
+                Found::Delegated => {
+                    // RFC 1034 §4.3.2 step 3b: the chain ends with the referral.
+                    let cut = self.cut_of(&key).expect("a delegated name has a cut");
+                    self.delegation(w, cut)?;
+                    return Ok((RCODE_NOERROR, None));
+                }
+                Found::Outside => return Ok((RCODE_NOERROR, None)),
             };
             if let Some(cname) = node.get(RecordType::CNAME) {
                 w.rrset(
@@ -291,8 +297,16 @@ impl ZoneData {
             .unwrap()
             .append_domain(&cut_name)
             .unwrap_or(cut_name.clone());
-        let ns = node.get(RecordType::NS).expect("a cut has NS");
         let mut w = Writer::new(&model);
+        self.delegation(&mut w, cut)?;
+        w.finish(RCODE_NOERROR, false)
+    }
+
+    /// The cut's NS RRset in the authority section and its glue in the additional one.
+    fn delegation(&self, w: &mut Writer, cut: &[u8]) -> Result<(), EncodeError> {
+        let node = &self.names[cut];
+        let cut_name = node.name.clone().expect("a cut has records");
+        let ns = node.get(RecordType::NS).expect("a cut has NS");
         w.rrset(
             Section::Authority,
             Owner::Name(&cut_name),
@@ -320,7 +334,7 @@ impl ZoneData {
                 }
             }
         }
-        w.finish(RCODE_NOERROR, false)
+        Ok(())
     }
 }
 

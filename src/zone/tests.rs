@@ -460,3 +460,44 @@ fn any_at_a_cname_to_a_load_balanced_name_is_not_decided() {
     );
     assert_eq!(summary(&m), want);
 }
+
+#[test]
+fn a_cname_chain_into_a_delegation_ends_with_the_referral() {
+    let mut lines = EXAMPLE.to_vec();
+    lines.extend([
+        "tosub.example.com. 60 CNAME host.sub.example.com.",
+        "tosub2.example.com. 60 CNAME tosub.example.com.",
+        "tocut.example.com. 60 CNAME sub.example.com.",
+        "*.wsub.example.com. 60 CNAME host.sub.example.com.",
+    ]);
+    let z = build_zones(
+        vec![(
+            "example.com.zone".into(),
+            name("example.com."),
+            records(&lines),
+        )],
+        &[],
+    )
+    .unwrap();
+    let ns = "sub.example.com. NS 86400".to_string();
+    let rows: &[(&str, &[&str])] = &[
+        ("tosub.example.com.", &["tosub.example.com. CNAME"]),
+        (
+            "tosub2.example.com.",
+            &["tosub2.example.com. CNAME", "tosub.example.com. CNAME"],
+        ),
+        ("tocut.example.com.", &["tocut.example.com. CNAME"]),
+        ("x.wsub.example.com.", &["x.wsub.example.com. CNAME"]),
+    ];
+    for (qname, answer) in rows {
+        for qtype in [RecordType::A, RecordType::TXT] {
+            let m = ask(&z, qname, qtype).unwrap();
+            let answer = answer.iter().map(|s| s.to_string()).collect();
+            // NOERROR, AA (the CNAMEs are ours), the cut's NS, the addresses of both servers.
+            let want = (0, true, answer, vec![ns.clone(), ns.clone()], 2);
+            assert_eq!(summary(&m), want, "{qname} {qtype}");
+            let glue: Vec<String> = m.additionals.iter().map(|r| r.name.to_string()).collect();
+            assert_eq!(glue, ["ns.sub.example.com.", "ns1.example.com."], "{qname}");
+        }
+    }
+}

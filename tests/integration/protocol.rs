@@ -1,7 +1,7 @@
 //! Protocol corners of issue 12: the OPT record in FORMERR responses (RFC 6891 §7), ANY
 //! at a CNAME owner (RFC 1034 §4.3.2 step 3a), CNAME chains into a delegation.
 
-use crate::util::{Edns, Fixture, Query, Response, encode_name, header, rcode};
+use crate::util::{Edns, Fixture, Query, Response, encode_name, header, rcode, sorted};
 use hickory_proto::rr::RecordType;
 
 /// An OPT record advertising 1232 bytes, DO set.
@@ -124,4 +124,53 @@ fn any_at_a_cname_owner_is_the_cname_and_nothing_chased() {
     // A type other than ANY still follows the chain to its end.
     let r = server.query(&Query::new("dangling.example.com.", RecordType::A));
     assert_eq!(r.rcode(), rcode::NXDOMAIN, "{r}");
+}
+
+#[test]
+fn a_cname_chain_into_a_delegation_ends_with_the_referral() {
+    let server = Fixture::standard()
+        .append(
+            "example.com",
+            "tosub IN CNAME host.sub\ntosub2 IN CNAME tosub\n*.wsub IN CNAME host.sub\n",
+        )
+        .start();
+    let ns = [
+        "sub.example.com. 3600 NS ns.other.net.",
+        "sub.example.com. 3600 NS ns.sub.example.com.",
+    ];
+    let glue = [
+        "ns.sub.example.com. 3600 A 192.0.2.50",
+        "ns.sub.example.com. 3600 AAAA 2001:db8::50",
+    ];
+    let rows: &[(&str, &[&str])] = &[
+        (
+            "tosub.example.com.",
+            &["tosub.example.com. 3600 CNAME host.sub.example.com."],
+        ),
+        (
+            "tosub2.example.com.",
+            &[
+                "tosub2.example.com. 3600 CNAME tosub.example.com.",
+                "tosub.example.com. 3600 CNAME host.sub.example.com.",
+            ],
+        ),
+        (
+            "a.wsub.example.com.",
+            &["a.wsub.example.com. 3600 CNAME host.sub.example.com."],
+        ),
+    ];
+    for (qname, cnames) in rows {
+        for qtype in [RecordType::A, RecordType::MX] {
+            let q = Query::new(qname, qtype).rd(true).edns(Edns::new(1232));
+            for (transport, r) in [("udp", server.query(&q)), ("tcp", server.query_tcp(&q))] {
+                let what = format!("{transport} {qname} {qtype}");
+                r.assert_echoes(&q);
+                assert_eq!(r.rcode(), rcode::NOERROR, "{what}\n{r}");
+                assert!(r.aa, "{what}: the CNAMEs are authoritative\n{r}");
+                assert_eq!(r.answer_texts(), *cnames, "{what}\n{r}");
+                assert_eq!(sorted(&r.authority_texts()), ns, "{what}\n{r}");
+                assert_eq!(sorted(&r.additional_texts()), glue, "{what}\n{r}");
+            }
+        }
+    }
 }
