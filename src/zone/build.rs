@@ -6,7 +6,7 @@
 
 use super::check::{NameData, RRset, ZoneData, ancestors, check_zones, key_to_name};
 use super::master::SourceRecord;
-use super::{BalancedChain, BalancedName, Node, Zone, ZoneError, ZoneErrors, Zones};
+use super::{BalancedChain, BalancedName, Dname, Node, Zone, ZoneError, ZoneErrors, Zones};
 use crate::answer::{Answer, EncodeError, Owner, Section, Writer, name_key};
 use hickory_proto::rr::{Name, RData, RecordType};
 use rustc_hash::FxHashMap;
@@ -64,7 +64,11 @@ impl ZoneData {
             return Found::Exact(n);
         }
         for a in ancestors(&key, self.origin_len()) {
-            if self.names.contains_key(a) {
+            if let Some(n) = self.names.get(a) {
+                if n.get(RecordType::DNAME).is_some() {
+                    // Below a DNAME: the resolver follows the synthesised CNAME itself.
+                    return Found::Outside;
+                }
                 let mut wild = b"\x01*".to_vec();
                 wild.extend_from_slice(a);
                 return match self.names.get(wild.as_slice()) {
@@ -289,6 +293,35 @@ impl ZoneData {
         }))
     }
 
+    /// The DNAME at `node`, encoded for the names below it, if it has one.
+    fn dname(&self, owner: &Name, node: &NameData) -> Result<Option<Dname>, EncodeError> {
+        let Some(set) = node.get(RecordType::DNAME) else {
+            return Ok(None);
+        };
+        let RData::Unknown { rdata, .. } = &set.rdatas[0] else {
+            unreachable!("DNAME is read as its wire form")
+        };
+        let target: Box<[u8]> = rdata.anything.clone().into();
+        let model = Name::from_ascii("*")
+            .unwrap()
+            .append_domain(owner)
+            .unwrap_or(owner.clone());
+        let mut w = Writer::new(&model);
+        w.rrset(
+            Section::Answer,
+            Owner::Name(owner),
+            RecordType::DNAME,
+            set.ttl,
+            &set.rdatas[..1],
+            true,
+        )?;
+        Ok(Some(Dname {
+            answer: w.finish(RCODE_NOERROR, true)?,
+            target,
+            ttl: set.ttl,
+        }))
+    }
+
     /// The referral for names at or below the cut `cut`, encoded against `*.<cut>`.
     fn referral(&self, cut: &[u8]) -> Result<Answer, EncodeError> {
         let node = &self.names[cut];
@@ -449,6 +482,7 @@ fn encode_zone(
                 wildcard: None,
                 balanced: None,
                 chain: None,
+                dname: None,
             }
         } else {
             let mut qtypes: BTreeSet<u16> =
@@ -472,6 +506,7 @@ fn encode_zone(
                 wildcard: None,
                 balanced: z.balanced.get(key).copied(),
                 chain: z.balanced_chain(&model, node)?.map(Box::new),
+                dname: z.dname(&model, node)?.map(Box::new),
             }
         };
         index.insert(key.clone(), nodes.len() as u32);

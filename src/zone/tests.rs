@@ -501,3 +501,74 @@ fn a_cname_chain_into_a_delegation_ends_with_the_referral() {
         }
     }
 }
+
+const DNAME_ZONE: &str = "\
+$TTL 300
+@ SOA ns1 hostmaster 1 7200 3600 1209600 300
+@ NS ns1
+ns1 A 192.0.2.53
+dn 120 DNAME example.net.
+dn A 192.0.2.7
+here DNAME www.example.com.
+www A 192.0.2.10
+";
+
+fn dname_zones(text: &str) -> Result<Zones, ZoneErrors> {
+    let origin = name("example.com.");
+    let records = master::parse_str(text, Path::new("test.zone"), &origin).unwrap();
+    build_zones(vec![("test.zone".into(), origin, records)], &[])
+}
+
+#[test]
+fn names_below_a_dname_find_it_and_the_owner_answers_as_data() {
+    let z = dname_zones(DNAME_ZONE).unwrap();
+    let owner = crate::answer::name_key(&name("dn.example.com.")).len();
+    for qname in ["foo.dn.example.com.", "a.b.c.dn.example.com."] {
+        let key = crate::answer::name_key(&name(qname));
+        let Some((_, Found::Dname { dname, owner_len })) = z.lookup(&key, 1) else {
+            panic!("{qname}: not the DNAME");
+        };
+        assert_eq!(owner_len as usize, owner, "{qname}");
+        assert_eq!(&dname.target[..], b"\x07example\x03net\x00");
+        assert_eq!(dname.ttl, 120);
+        // The DNAME record is relocated to the query name's suffix.
+        let m = Message::from_vec(&render_for_test(&dname.answer, &name(qname), 1)).unwrap();
+        assert_eq!(
+            summary(&m),
+            (0, true, vec!["dn.example.com. DNAME".into()], vec![], 0)
+        );
+        assert_eq!(m.answers[0].ttl, 120);
+    }
+    // At the owner: the DNAME as data, other types as usual.
+    let m = ask(&z, "dn.example.com.", RecordType::DNAME).unwrap();
+    assert_eq!(summary(&m).2, ["dn.example.com. DNAME"]);
+    let m = ask(&z, "dn.example.com.", RecordType::A).unwrap();
+    assert_eq!(summary(&m).2, ["dn.example.com. A"]);
+    let m = ask(&z, "dn.example.com.", RecordType::TXT).unwrap();
+    assert_eq!(
+        summary(&m),
+        (0, true, vec![], vec!["example.com. SOA 300".into()], 0)
+    );
+    // A CNAME into a DNAME'd name is not chased (the resolver follows the DNAME).
+    let z = dname_zones(&format!("{DNAME_ZONE}c CNAME x.dn\n")).unwrap();
+    let m = ask(&z, "c.example.com.", RecordType::A).unwrap();
+    assert_eq!(
+        summary(&m),
+        (0, true, vec!["c.example.com. CNAME".into()], vec![], 0)
+    );
+}
+
+#[test]
+fn data_below_a_dname_is_refused_with_file_and_line() {
+    let err = dname_zones(&format!("{DNAME_ZONE}x.dn A 192.0.2.1\n")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "test.zone:9: x.dn.example.com. is below the DNAME at dn.example.com. (test.zone:5): \
+         a DNAME owner has no descendants"
+    );
+    let err = dname_zones(&format!("{DNAME_ZONE}dn DNAME example.org.\n")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "test.zone:9: second DNAME at dn.example.com. (first at test.zone:5): a name has at most one"
+    );
+}

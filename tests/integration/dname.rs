@@ -1,0 +1,150 @@
+//! DNAME (RFC 6672): the DNAME and a synthesised CNAME for names below it, YXDOMAIN when
+//! the synthesised name is too long, the DNAME at its owner answered as data, and no data
+//! allowed below a DNAME.
+
+use crate::util::{Edns, Fixture, Query, Rdata, Record, Server, encode_name, rcode};
+use hickory_proto::rr::RecordType;
+
+const YXDOMAIN: u16 = 6;
+
+/// A 205-octet target: any query prefix longer than 50 octets overflows 255.
+fn long_target() -> String {
+    format!("{0}.{0}.{0}.example.net.", "t".repeat(63))
+}
+
+fn server() -> Server {
+    Fixture::standard()
+        .append(
+            "example.com",
+            &format!(
+                "dn 120 IN DNAME example.net.\n\
+                 dn 300 IN A 192.0.2.7\n\
+                 dnin 90 IN DNAME deep.example.com.\n\
+                 long 60 IN DNAME {}\n",
+                long_target()
+            ),
+        )
+        .start()
+}
+
+/// The DNAME record `r` is, with its owner, TTL and target.
+fn assert_dname(r: &Record, owner: &str, ttl: u32, target: &str, what: &str) {
+    assert!(r.is(owner, RecordType::DNAME), "{what}: {}", r.text());
+    assert_eq!(r.ttl, ttl, "{what}: DNAME TTL");
+    assert_eq!(r.data, Rdata::Other(encode_name(target)), "{what}: target");
+}
+
+#[test]
+fn names_below_a_dname_get_the_dname_and_a_synthesised_cname() {
+    let server = server();
+    // query name, DNAME owner, TTL, target, synthesised CNAME as text
+    let rows = [
+        (
+            "foo.dn.example.com.",
+            "dn.example.com.",
+            120,
+            "example.net.",
+            "foo.dn.example.com. 120 CNAME foo.example.net.",
+        ),
+        (
+            "A.b.DN.example.com.",
+            "dn.example.com.",
+            120,
+            "example.net.",
+            // The test client prints names in lower case.
+            "a.b.dn.example.com. 120 CNAME a.b.example.net.",
+        ),
+        (
+            "www.dnin.example.com.",
+            "dnin.example.com.",
+            90,
+            "deep.example.com.",
+            "www.dnin.example.com. 90 CNAME www.deep.example.com.",
+        ),
+    ];
+    for (qname, owner, ttl, target, cname) in rows {
+        for qtype in [RecordType::A, RecordType::TXT, RecordType::ANY] {
+            let q = Query::new(qname, qtype).rd(true).edns(Edns::new(1232));
+            for (transport, r) in [("udp", server.query(&q)), ("tcp", server.query_tcp(&q))] {
+                let what = format!("{transport} {qname} {qtype}");
+                r.assert_echoes(&q);
+                assert_eq!(r.rcode(), rcode::NOERROR, "{what}\n{r}");
+                assert!(r.aa, "{what}\n{r}");
+                assert!(!r.tc, "{what}\n{r}");
+                assert_eq!(r.answers.len(), 2, "{what}\n{r}");
+                assert_dname(&r.answers[0], owner, ttl, target, &what);
+                assert_eq!(r.answers[1].text(), cname, "{what}\n{r}");
+                assert!(r.authority.is_empty(), "{what}\n{r}");
+                assert!(r.additional.is_empty(), "{what}\n{r}");
+                assert!(r.opt.is_some(), "{what}\n{r}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_synthesised_name_over_255_octets_is_yxdomain_with_the_dname() {
+    let server = server();
+    let target = long_target();
+    // Prefix of 51 octets (one 50-octet label): 51 + 205 = 256 > 255.
+    let too_long = format!("{}.long.example.com.", "x".repeat(50));
+    let q = Query::new(&too_long, RecordType::A).edns(Edns::new(1232));
+    for (transport, r) in [("udp", server.query(&q)), ("tcp", server.query_tcp(&q))] {
+        r.assert_echoes(&q);
+        assert!(!r.tc, "{transport}\n{r}");
+        assert_eq!(r.rcode(), YXDOMAIN, "{transport}\n{r}");
+        assert!(r.aa, "{transport}\n{r}");
+        assert_eq!(r.answers.len(), 1, "{transport}\n{r}");
+        assert_dname(&r.answers[0], "long.example.com.", 60, &target, transport);
+    }
+    // 50 octets of prefix: 255 exactly, which fits.
+    let fits = format!("{}.long.example.com.", "x".repeat(49));
+    let r = server.query(&Query::new(&fits, RecordType::A).edns(Edns::new(1232)));
+    assert_eq!(r.rcode(), rcode::NOERROR, "{r}");
+    assert!(!r.tc, "{r}");
+    assert_eq!(r.answers.len(), 2, "{r}");
+    assert_eq!(
+        r.answers[1].text(),
+        format!("{fits} 60 CNAME {}.{target}", "x".repeat(49))
+    );
+}
+
+#[test]
+fn the_dname_owner_answers_the_dname_as_data_and_other_types_normally() {
+    let server = server();
+    let r = server.query(&Query::new("dn.example.com.", RecordType::DNAME));
+    assert_eq!(r.rcode(), rcode::NOERROR, "{r}");
+    assert!(r.aa, "{r}");
+    assert_eq!(r.answers.len(), 1, "{r}");
+    assert_dname(
+        &r.answers[0],
+        "dn.example.com.",
+        120,
+        "example.net.",
+        "DNAME",
+    );
+    let r = server.query(&Query::new("dn.example.com.", RecordType::A));
+    assert_eq!(r.answer_texts(), ["dn.example.com. 300 A 192.0.2.7"], "{r}");
+    let r = server.query(&Query::new("dn.example.com.", RecordType::MX));
+    assert_eq!(r.rcode(), rcode::NOERROR, "{r}");
+    assert!(r.answers.is_empty(), "NODATA\n{r}");
+    assert_eq!(r.authority_texts().len(), 1, "the SOA\n{r}");
+}
+
+#[test]
+fn data_below_a_dname_is_a_zone_error_naming_file_and_line() {
+    let run = Fixture::standard()
+        .append(
+            "example.com",
+            "dn IN DNAME example.net.\nx.dn IN A 192.0.2.1\n",
+        )
+        .check();
+    assert!(!run.status.success(), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("x.dn.example.com. is below the DNAME at dn.example.com."),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("example.com.zone:"), "{}", run.stderr);
+}
