@@ -148,3 +148,18 @@ fn data_below_a_dname_is_a_zone_error_naming_file_and_line() {
     );
     assert!(run.stderr.contains("example.com.zone:"), "{}", run.stderr);
 }
+
+#[test]
+fn a_dname_answer_too_big_for_udp_is_truncated_whole_and_complete_over_tcp() {
+    let server = server();
+    let qname = format!("{}.long.example.com.", "x".repeat(49));
+    let q = Query::new(&qname, RecordType::A);
+    let r = server.query(&q);
+    r.assert_echoes(&q);
+    assert!(r.tc, "512 octets without EDNS\n{r}");
+    assert!(r.answers.is_empty(), "no partial RRsets\n{r}");
+    let r = server.query_tcp(&q);
+    assert!(!r.tc, "{r}");
+    assert_eq!(r.rcode(), rcode::NOERROR, "{r}");
+    assert_eq!(r.answers.len(), 2, "{r}");
+}
