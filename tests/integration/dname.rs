@@ -2,7 +2,7 @@
 //! the synthesised name is too long, the DNAME at its owner answered as data, and no data
 //! allowed below a DNAME.
 
-use crate::util::{Edns, Fixture, Query, Rdata, Record, Server, encode_name, rcode};
+use crate::util::{Edns, Fixture, Query, Rdata, Record, Server, encode_name, rcode, sorted};
 use hickory_proto::rr::RecordType;
 
 const YXDOMAIN: u16 = 6;
@@ -20,6 +20,7 @@ fn server() -> Server {
                 "dn 120 IN DNAME example.net.\n\
                  dn 300 IN A 192.0.2.7\n\
                  dnin 90 IN DNAME deep.example.com.\n\
+                 inz 100 IN DNAME example.com.\n\
                  long 60 IN DNAME {}\n",
                 long_target()
             ),
@@ -54,6 +55,7 @@ fn names_below_a_dname_get_the_dname_and_a_synthesised_cname() {
             // The test client prints names in lower case.
             "a.b.dn.example.com. 120 CNAME a.b.example.net.",
         ),
+        // Type CNAME is answered by the synthesised CNAME: nothing is chased.
         (
             "www.dnin.example.com.",
             "dnin.example.com.",
@@ -63,7 +65,17 @@ fn names_below_a_dname_get_the_dname_and_a_synthesised_cname() {
         ),
     ];
     for (qname, owner, ttl, target, cname) in rows {
-        for qtype in [RecordType::A, RecordType::TXT, RecordType::ANY] {
+        let qtypes = if owner == "dnin.example.com." {
+            &[RecordType::CNAME, RecordType::ANY][..]
+        } else {
+            &[
+                RecordType::A,
+                RecordType::TXT,
+                RecordType::ANY,
+                RecordType::CNAME,
+            ][..]
+        };
+        for &qtype in qtypes {
             let q = Query::new(qname, qtype).rd(true).edns(Edns::new(1232));
             for (transport, r) in [("udp", server.query(&q)), ("tcp", server.query_tcp(&q))] {
                 let what = format!("{transport} {qname} {qtype}");
@@ -162,4 +174,117 @@ fn a_dname_answer_too_big_for_udp_is_truncated_whole_and_complete_over_tcp() {
     assert!(!r.tc, "{r}");
     assert_eq!(r.rcode(), rcode::NOERROR, "{r}");
     assert_eq!(r.answers.len(), 2, "{r}");
+}
+
+/// Query name, type → rcode, answer after the DNAME, authority (sorted), additional.
+type Row<'a> = (
+    &'a str,
+    RecordType,
+    u16,
+    &'a [&'a str],
+    &'a [&'a str],
+    &'a [&'a str],
+);
+
+#[test]
+fn a_synthesised_name_in_our_zones_is_followed_like_a_cname() {
+    let server = server();
+    let soa_deep = "deep.example.com. 60 SOA ns1.deep.example.com. hostmaster.deep.example.com. 7 7200 3600 1209600 300";
+    let soa =
+        "example.com. 300 SOA ns1.example.com. hostmaster.example.com. 1 7200 3600 1209600 300";
+    let rows: &[Row] = &[
+        (
+            "WwW.dnin.example.com.",
+            RecordType::A,
+            rcode::NOERROR,
+            &[
+                "www.dnin.example.com. 90 CNAME www.deep.example.com.",
+                "www.deep.example.com. 3600 A 192.0.2.61",
+            ],
+            &[],
+            &[],
+        ),
+        (
+            "www.dnin.example.com.",
+            RecordType::TXT,
+            rcode::NOERROR,
+            &["www.dnin.example.com. 90 CNAME www.deep.example.com."],
+            &[soa_deep],
+            &[],
+        ),
+        (
+            "nothere.dnin.example.com.",
+            RecordType::A,
+            rcode::NXDOMAIN,
+            &["nothere.dnin.example.com. 90 CNAME nothere.deep.example.com."],
+            &[soa_deep],
+            &[],
+        ),
+        // A target whose own CNAME chain is followed in turn.
+        (
+            "alias.inz.example.com.",
+            RecordType::AAAA,
+            rcode::NOERROR,
+            &[
+                "alias.inz.example.com. 100 CNAME alias.example.com.",
+                "alias.example.com. 3600 CNAME www.example.com.",
+                "www.example.com. 3600 AAAA 2001:db8::10",
+            ],
+            &[],
+            &[],
+        ),
+        // A wildcard answer, moved onto the synthesised name.
+        (
+            "a-long-label.cw.inz.example.com.",
+            RecordType::A,
+            rcode::NOERROR,
+            &[
+                "a-long-label.cw.inz.example.com. 100 CNAME a-long-label.cw.example.com.",
+                "a-long-label.cw.example.com. 3600 CNAME www.example.com.",
+                "www.example.com. 3600 A 192.0.2.10",
+            ],
+            &[],
+            &[],
+        ),
+        (
+            "mail.inz.example.com.",
+            RecordType::MX,
+            rcode::NOERROR,
+            &["mail.inz.example.com. 100 CNAME mail.example.com."],
+            &[soa],
+            &[],
+        ),
+        // Below a delegation: the referral, AA kept for the DNAME and CNAME.
+        (
+            "host.sub.inz.example.com.",
+            RecordType::A,
+            rcode::NOERROR,
+            &["host.sub.inz.example.com. 100 CNAME host.sub.example.com."],
+            &[
+                "sub.example.com. 3600 NS ns.other.net.",
+                "sub.example.com. 3600 NS ns.sub.example.com.",
+            ],
+            &[
+                "ns.sub.example.com. 3600 A 192.0.2.50",
+                "ns.sub.example.com. 3600 AAAA 2001:db8::50",
+            ],
+        ),
+    ];
+    for &(qname, qtype, want_rcode, answer, authority, additional) in rows {
+        let q = Query::new(qname, qtype).edns(Edns::new(1232));
+        for (transport, r) in [("udp", server.query(&q)), ("tcp", server.query_tcp(&q))] {
+            let what = format!("{transport} {qname} {qtype}");
+            r.assert_echoes(&q);
+            assert_eq!(r.rcode(), want_rcode, "{what}\n{r}");
+            assert!(r.aa, "{what}\n{r}");
+            assert!(!r.tc, "{what}\n{r}");
+            assert!(
+                r.answers[0].is(&r.answers[0].name, RecordType::DNAME),
+                "{what}\n{r}"
+            );
+            assert_eq!(r.answer_texts()[1..], *answer, "{what}\n{r}");
+            assert_eq!(sorted(&r.authority_texts()), *authority, "{what}\n{r}");
+            assert_eq!(sorted(&r.additional_texts()), *additional, "{what}\n{r}");
+        }
+    }
 }
