@@ -420,6 +420,67 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_moved_onto_a_name_after_the_question_decodes() {
+        // The same wildcard answer as below, placed after a CNAME to `x.y.wild.example.com.`.
+        let model = n("*.wild.example.com.");
+        let mut w = Writer::new(&model);
+        let target = RData::CNAME(CNAME(n("t.wild.example.com.")));
+        w.rrset(
+            Section::Answer,
+            Owner::Qname,
+            RecordType::CNAME,
+            60,
+            [&target],
+            true,
+        )
+        .unwrap();
+        let a = RData::A(A::new(192, 0, 2, 1));
+        let t = n("t.wild.example.com.");
+        w.rrset(
+            Section::Answer,
+            Owner::Name(&t),
+            RecordType::A,
+            60,
+            [&a],
+            true,
+        )
+        .unwrap();
+        let ans = w.finish(0, true).unwrap();
+        let wire = |s: &str| {
+            let mut b = Vec::new();
+            for l in n(s).iter() {
+                b.push(l.len() as u8);
+                b.extend_from_slice(l);
+            }
+            b.push(0);
+            b
+        };
+        let mut out = vec![0, 1, 0x84, 0, 0, 1, 0, 3, 0, 0, 0, 0];
+        out.extend_from_slice(&wire("q.example.org."));
+        out.extend_from_slice(&[0, 1, 0, 1]);
+        out.extend_from_slice(&[0xC0, 12, 0, 5, 0, 1, 0, 0, 0, 60]);
+        let new_name = wire("x.y.wild.example.com.");
+        out.extend_from_slice(&(new_name.len() as u16).to_be_bytes());
+        let name_at = out.len();
+        out.extend_from_slice(&new_name);
+        assert!(ans.write_body_at(&mut out, ans.body.len(), name_at, new_name.len()));
+        let m = hickory_proto::op::Message::from_vec(&out).unwrap();
+        let names: Vec<String> = m.answers.iter().map(|r| r.name.to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "q.example.org.",
+                "x.y.wild.example.com.",
+                "t.wild.example.com."
+            ]
+        );
+        let RData::CNAME(c) = &m.answers[1].data else {
+            panic!("{:?}", m.answers[1])
+        };
+        assert_eq!(c.0, t);
+    }
+
+    #[test]
     fn relocated_answer_decodes_for_longer_and_shorter_names() {
         let model = n("*.wild.example.com.");
         let mut w = Writer::new(&model);
