@@ -291,6 +291,21 @@ fn check_zone(
     let mut balanced = BTreeMap::new();
     for b in balanced_here {
         let key = name_key(&b.name);
+        if let Some(above) = ancestors(&key, origin_key.len()).find(|a| {
+            names
+                .get(*a)
+                .is_some_and(|n| n.get(RecordType::DNAME).is_some())
+        }) {
+            errors.push(ZoneError::at(
+                &b.file,
+                b.line,
+                format!(
+                    "{} is load-balanced, but it is below the DNAME at {}: a DNAME owner has no descendants",
+                    b.name,
+                    key_to_name(above)
+                ),
+            ));
+        }
         if let Some(node) = names.get(&key) {
             for t in [RecordType::A, RecordType::AAAA, RecordType::CNAME] {
                 if node.get(t).is_some() {

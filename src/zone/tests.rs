@@ -572,3 +572,21 @@ fn data_below_a_dname_is_refused_with_file_and_line() {
         "test.zone:9: second DNAME at dn.example.com. (first at test.zone:5): a name has at most one"
     );
 }
+
+#[test]
+fn a_load_balanced_name_below_a_dname_is_refused() {
+    let origin = name("example.com.");
+    let records = master::parse_str(DNAME_ZONE, Path::new("test.zone"), &origin).unwrap();
+    let balanced = [BalancedName {
+        name: name("lb.dn.example.com."),
+        service: 0,
+        file: "example.com.toml".into(),
+        line: 4,
+    }];
+    let err = build_zones(vec![("test.zone".into(), origin, records)], &balanced).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "example.com.toml:4: lb.dn.example.com. is load-balanced, but it is below the DNAME at \
+         dn.example.com.: a DNAME owner has no descendants"
+    );
+}
