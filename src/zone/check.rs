@@ -1,8 +1,8 @@
 //! Zone checks: records read from master files → one checked [`ZoneData`] per zone.
 //!
 //! What makes a zone servable: one SOA and NS at the apex, every name inside the origin,
-//! CNAME alone at its name, load-balanced names without static addresses and not below a
-//! delegation. Every problem is reported with its file and line; nothing is encoded here.
+//! CNAME alone at its name, nothing below a DNAME, load-balanced names without static
+//! addresses and not below a delegation or a DNAME. Every problem is reported with its file and line; nothing is encoded here.
 
 use super::master::SourceRecord;
 use super::{BalancedName, ZoneError, ZoneErrors};
