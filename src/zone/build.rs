@@ -3,7 +3,8 @@
 //! Per name, resolves what an authoritative server answers (RFC 1034 §4.3.2, RFC 2308,
 //! RFC 4592, RFC 8482): the data, CNAME chains inside the zone, NODATA and NXDOMAIN with
 //! the SOA, referrals with glue (also at the end of a CNAME chain), the DNAME record for
-//! the names below a DNAME (whose CNAME the responder synthesises per query). The zone rules themselves are checked first, in `check.rs`.
+//! the names below a DNAME (whose CNAME the responder synthesises per query). The zone
+//! rules themselves are checked first, in `check.rs`.
 
 use super::check::{NameData, RRset, ZoneData, ancestors, check_zones, key_to_name};
 use super::master::SourceRecord;
