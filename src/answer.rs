@@ -36,6 +36,8 @@ pub struct Answer {
     /// Offsets in `body` of compression pointers that target the question name after its
     /// first label, or the body: these move when the real query name is longer or shorter.
     pub relocs: Box<[u16]>,
+    /// Offsets in `body` of compression pointers to the question name itself.
+    pub qname_ptrs: Box<[u16]>,
     /// Cut points, in order; the last one is the whole body.
     pub sets: Box<[SetEnd]>,
 }
@@ -80,6 +82,49 @@ impl Answer {
             }
         }
     }
+
+    /// Appends `body[..end]` to `out` for a question name that is not the question's but
+    /// stands at `name_at` in `out`, `name_len` octets long (the target of a CNAME made
+    /// per query): every pointer is moved. `false`, with nothing written, when a pointer
+    /// would no longer reach its target.
+    pub fn write_body_at(
+        &self,
+        out: &mut Vec<u8>,
+        end: usize,
+        name_at: usize,
+        name_len: usize,
+    ) -> bool {
+        let start = out.len();
+        let model_len = self.model_qname_len as usize;
+        let model_body = QNAME_OFFSET + model_len + 4;
+        if start + end > 0x3FFF || name_at + name_len > 0x3FFF || name_len < model_len {
+            return false;
+        }
+        out.extend_from_slice(&self.body[..end]);
+        let set = |out: &mut Vec<u8>, r: u16, target: usize| {
+            let p = start + r as usize;
+            if p + 2 <= start + end {
+                out[p..p + 2].copy_from_slice(&(0xC000 | target as u16).to_be_bytes());
+            }
+        };
+        for &r in self.relocs.iter() {
+            let r0 = r as usize;
+            if r0 + 2 > end {
+                continue;
+            }
+            let t = (u16::from_be_bytes([self.body[r0], self.body[r0 + 1]]) & 0x3FFF) as usize;
+            let moved = if t >= model_body {
+                start + (t - model_body)
+            } else {
+                name_at + (t - QNAME_OFFSET) + (name_len - model_len)
+            };
+            set(out, r, moved);
+        }
+        for &r in self.qname_ptrs.iter() {
+            set(out, r, name_at);
+        }
+        true
+    }
 }
 
 /// The owner name of a record being written.
@@ -113,6 +158,7 @@ pub struct Writer {
     body_start: usize,
     suffixes: HashMap<Vec<u8>, u16>,
     relocs: Vec<u16>,
+    qname_ptrs: Vec<u16>,
     sets: Vec<SetEnd>,
     counts: [u16; 3],
 }
@@ -126,6 +172,7 @@ impl Writer {
             body_start: 0,
             suffixes: HashMap::new(),
             relocs: Vec::new(),
+            qname_ptrs: Vec::new(),
             sets: Vec::new(),
             counts: [0; 3],
         };
@@ -172,8 +219,11 @@ impl Writer {
     }
 
     fn pointer(&mut self, target: u16) {
+        let at = (self.buf.len() - self.body_start) as u16;
         if target as usize > QNAME_OFFSET {
-            self.relocs.push((self.buf.len() - self.body_start) as u16);
+            self.relocs.push(at);
+        } else {
+            self.qname_ptrs.push(at);
         }
         self.buf.extend_from_slice(&(0xC000 | target).to_be_bytes());
     }
@@ -289,6 +339,7 @@ impl Writer {
             model_qname_len: self.model_qname_len() as u16,
             body: self.buf[self.body_start..].into(),
             relocs: self.relocs.into(),
+            qname_ptrs: self.qname_ptrs.into(),
             sets: self.sets.into(),
         })
     }
@@ -366,6 +417,67 @@ mod tests {
 
     fn n(s: &str) -> Name {
         Name::from_ascii(s).unwrap()
+    }
+
+    #[test]
+    fn an_answer_moved_onto_a_name_after_the_question_decodes() {
+        // The same wildcard answer as below, placed after a CNAME to `x.y.wild.example.com.`.
+        let model = n("*.wild.example.com.");
+        let mut w = Writer::new(&model);
+        let target = RData::CNAME(CNAME(n("t.wild.example.com.")));
+        w.rrset(
+            Section::Answer,
+            Owner::Qname,
+            RecordType::CNAME,
+            60,
+            [&target],
+            true,
+        )
+        .unwrap();
+        let a = RData::A(A::new(192, 0, 2, 1));
+        let t = n("t.wild.example.com.");
+        w.rrset(
+            Section::Answer,
+            Owner::Name(&t),
+            RecordType::A,
+            60,
+            [&a],
+            true,
+        )
+        .unwrap();
+        let ans = w.finish(0, true).unwrap();
+        let wire = |s: &str| {
+            let mut b = Vec::new();
+            for l in n(s).iter() {
+                b.push(l.len() as u8);
+                b.extend_from_slice(l);
+            }
+            b.push(0);
+            b
+        };
+        let mut out = vec![0, 1, 0x84, 0, 0, 1, 0, 3, 0, 0, 0, 0];
+        out.extend_from_slice(&wire("q.example.org."));
+        out.extend_from_slice(&[0, 1, 0, 1]);
+        out.extend_from_slice(&[0xC0, 12, 0, 5, 0, 1, 0, 0, 0, 60]);
+        let new_name = wire("x.y.wild.example.com.");
+        out.extend_from_slice(&(new_name.len() as u16).to_be_bytes());
+        let name_at = out.len();
+        out.extend_from_slice(&new_name);
+        assert!(ans.write_body_at(&mut out, ans.body.len(), name_at, new_name.len()));
+        let m = hickory_proto::op::Message::from_vec(&out).unwrap();
+        let names: Vec<String> = m.answers.iter().map(|r| r.name.to_string()).collect();
+        assert_eq!(
+            names,
+            [
+                "q.example.org.",
+                "x.y.wild.example.com.",
+                "t.wild.example.com."
+            ]
+        );
+        let RData::CNAME(c) = &m.answers[1].data else {
+            panic!("{:?}", m.answers[1])
+        };
+        assert_eq!(c.0, t);
     }
 
     #[test]

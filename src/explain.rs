@@ -126,7 +126,9 @@ pub fn explain(
     let qtype = if family == Family::V6 { 28 } else { 1 };
     let service = match snap.zones.lookup(&key, qtype) {
         None => return Err(ExplainError::NotOurs(fqdn)),
-        Some((_, Found::Answer(_))) => return Err(ExplainError::Static(fqdn)),
+        Some((_, Found::Answer(_) | Found::Dname { .. })) => {
+            return Err(ExplainError::Static(fqdn));
+        }
         Some((_, Found::Balanced { service, .. })) => service as usize,
     };
     let addr = mask(addr, prefix);

@@ -19,7 +19,7 @@ use super::wire::{self, Edns, Query, QueryError};
 use crate::answer::{Answer, QNAME_OFFSET, address_record};
 use crate::route::{self, Client, Decision, Family};
 use crate::snapshot::Snapshot;
-use crate::zone::Found;
+use crate::zone::{Dname, Found, Zones};
 use std::net::IpAddr;
 
 /// How the response travels, which bounds its size.
@@ -34,6 +34,10 @@ const TYPE_IXFR: u16 = 251;
 const TYPE_MAILB: u16 = 253;
 const TYPE_MAILA: u16 = 254;
 const TYPE_AAAA: u16 = 28;
+const TYPE_CNAME: u16 = 5;
+const TYPE_DNAME: u16 = 39;
+/// The name a DNAME makes is longer than 255 octets (RFC 6672 §2.2).
+const RCODE_YXDOMAIN: u8 = 6;
 const CLASS_IN: u16 = 1;
 const CLASS_ANY: u16 = 255;
 /// Size of an OPT record without options.
@@ -172,6 +176,17 @@ pub fn respond(
         Found::Answer(answer) => {
             render(&q, answer, max, opt, out, stats);
             (answer.rcode, answer_key(&q, answer))
+        }
+        Found::Dname { dname, owner_len } => {
+            let at = (dname, owner_len as usize);
+            let rcode = render_dname(&snap.zones, &q, at, max, opt, out, stats);
+            let key = ResponseKey {
+                class: Class::Answer,
+                name: dname as *const Dname as usize,
+                qtype: q.qtype,
+                subnet: 0,
+            };
+            (rcode, key)
         }
         Found::Balanced {
             service,
@@ -371,6 +386,101 @@ fn render_addresses(
     if let Some(e) = q.edns {
         opt(out, 0, e, opt_out);
     }
+}
+
+/// Writes the answer for a name below a DNAME (RFC 6672 §3.1): the DNAME, then the CNAME
+/// from the query name to the name with the DNAME's owner (`owner_len` octets) replaced by
+/// its target, with the DNAME's TTL; YXDOMAIN with the DNAME alone when that name would be
+/// longer than 255 octets. When the new name is one of ours with a pre-encoded answer, that
+/// answer follows, its pointers moved onto the new name (as a CNAME chain is followed;
+/// not for qtype CNAME, DNAME or ANY, which the records so far answer). Built per query
+/// into `out`, without allocating; returns the rcode.
+fn render_dname(
+    zones: &Zones,
+    q: &Query<'_>,
+    (dname, owner_len): (&Dname, usize),
+    max: usize,
+    opt_out: OptOut,
+    out: &mut Vec<u8>,
+    stats: &mut QueryStats,
+) -> u8 {
+    let prefix = &q.qname[..q.qname.len() - owner_len];
+    let synthesised = prefix.len() + dname.target.len();
+    let too_long = synthesised > 255;
+    let cname_len = if too_long { 0 } else { 12 + synthesised };
+    let body = &dname.answer.body;
+    let size = 12 + q.question.len() + body.len() + cname_len + opt_len(q, &opt_out);
+    let truncated = size > max;
+    // The synthesised name's answer, when it is ours and pre-encoded.
+    let mut key = [0u8; 255];
+    let chased = (!too_long && !truncated && !matches!(q.qtype, TYPE_CNAME | TYPE_DNAME | 255))
+        .then(|| {
+            key[..prefix.len()].copy_from_slice(&q.qname_lower[..prefix.len()]);
+            for (d, s) in key[prefix.len()..synthesised]
+                .iter_mut()
+                .zip(dname.target.iter())
+            {
+                *d = s.to_ascii_lowercase();
+            }
+            match zones.lookup(&key[..synthesised], q.qtype) {
+                Some((_, Found::Answer(a))) => Some(a),
+                _ => None,
+            }
+        })
+        .flatten();
+    let (chase_end, chase_counts, chase_truncated) =
+        chased.map_or((0, [0; 3], false), |a| a.fit(max.saturating_sub(size)));
+    let rcode = match chased {
+        _ if too_long => RCODE_YXDOMAIN,
+        Some(a) => a.rcode,
+        None => 0,
+    };
+    let mut flags =
+        wire::FLAG_QR | wire::FLAG_AA | (q.flags & (wire::FLAG_RD | wire::FLAG_CD)) | rcode as u16;
+    let counts = if truncated {
+        [0; 3]
+    } else {
+        let [a, n, ad] = chase_counts;
+        [1 + !too_long as u16 + a, n, ad]
+    };
+    if truncated || chase_truncated {
+        flags |= wire::FLAG_TC;
+        stats.truncated += 1;
+    }
+    header(
+        out,
+        q.id,
+        flags,
+        1,
+        [counts[0], counts[1], counts[2] + q.edns.is_some() as u16],
+    );
+    out.extend_from_slice(q.question);
+    if !truncated {
+        let delta = q.qname.len() as isize - dname.answer.model_qname_len as isize;
+        dname.answer.write_body(out, body.len(), delta);
+        if !too_long {
+            out.extend_from_slice(&(0xC000 | QNAME_OFFSET as u16).to_be_bytes());
+            out.extend_from_slice(&TYPE_CNAME.to_be_bytes());
+            out.extend_from_slice(&CLASS_IN.to_be_bytes());
+            out.extend_from_slice(&dname.ttl.to_be_bytes());
+            out.extend_from_slice(&(synthesised as u16).to_be_bytes());
+            let name_at = out.len();
+            out.extend_from_slice(prefix);
+            out.extend_from_slice(&dname.target);
+            if let Some(a) = chased
+                && !a.write_body_at(out, chase_end, name_at, synthesised)
+            {
+                // Out of pointer range: the resolver follows the CNAME itself.
+                out[6..12].copy_from_slice(&[0, 2, 0, 0, 0, q.edns.is_some() as u8]);
+                out[3] &= 0xF0;
+                out[2] &= !((wire::FLAG_TC >> 8) as u8);
+            }
+        }
+    }
+    if let Some(e) = q.edns {
+        opt(out, 0, e, opt_out);
+    }
+    out[3] & 0x0F
 }
 
 /// Size of the OPT record the response to `q` carries (0 without EDNS).

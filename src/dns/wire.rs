@@ -159,82 +159,30 @@ pub fn parse(msg: &[u8]) -> Result<Query<'_>, QueryError> {
         None
     };
     let Some(qname_end) = question else {
+        // No usable question: the OPT record, if one can still be found, is kept in the
+        // error response (RFC 6891 §7).
+        let edns = skip_questions(msg, qdcount)
+            .map(|pos| scan_records(msg, pos, ancount, nscount, arcount).unwrap_or_else(|e| e))
+            .unwrap_or(None);
         return Err(if opcode != 0 {
             QueryError::NotImp {
                 question_end: None,
-                edns: None,
+                edns,
             }
         } else {
             QueryError::FormErr {
                 question_end: None,
-                edns: None,
+                edns,
             }
         });
     };
     let question_end = qname_end + 4;
-    let formerr = |edns| QueryError::FormErr {
-        question_end: Some(question_end as u16),
-        edns,
-    };
-
-    // Skip any answer and authority records, then look for OPT in the additional section.
-    let mut pos = question_end;
-    for _ in 0..(ancount as u32 + nscount as u32) {
-        pos = skip_rr(msg, pos).ok_or(formerr(None))?;
-    }
-    let mut edns = None;
-    for _ in 0..arcount {
-        let name_start = pos;
-        let after_name = skip_name(msg, pos).ok_or(formerr(None))?;
-        let rtype = u16_at(msg, after_name).ok_or(formerr(None))?;
-        if rtype != TYPE_OPT {
-            pos = skip_rr(msg, name_start).ok_or(formerr(None))?;
-            continue;
+    let edns = scan_records(msg, question_end, ancount, nscount, arcount).map_err(|edns| {
+        QueryError::FormErr {
+            question_end: Some(question_end as u16),
+            edns,
         }
-        if edns.is_some() || after_name != name_start + 1 || msg[name_start] != 0 {
-            return Err(formerr(None)); // RFC 6891 §6.1.1: one OPT, owner root
-        }
-        if after_name + 10 > msg.len() {
-            return Err(formerr(None));
-        }
-        let udp_payload = u16_at(msg, after_name + 2).unwrap_or(0);
-        let version = msg[after_name + 5];
-        let dnssec_ok = msg[after_name + 6] & 0x80 != 0;
-        let rdlen = u16_at(msg, after_name + 8).unwrap_or(0) as usize;
-        let rdata_start = after_name + 10;
-        let rdata_end = rdata_start + rdlen;
-        if rdata_end > msg.len() {
-            return Err(formerr(None));
-        }
-        let mut e = Edns {
-            udp_payload,
-            version,
-            dnssec_ok,
-            client_subnet: None,
-            cookie: None,
-        };
-        let mut opt = rdata_start;
-        while opt < rdata_end {
-            let code = u16_at(msg, opt).ok_or(formerr(None))?;
-            let len = u16_at(msg, opt + 2).ok_or(formerr(None))? as usize;
-            let data = msg
-                .get(opt + 4..opt + 4 + len)
-                .filter(|_| opt + 4 + len <= rdata_end);
-            let data = data.ok_or(formerr(None))?;
-            if code == OPT_ECS {
-                if e.client_subnet.is_some() {
-                    return Err(formerr(Some(e)));
-                }
-                e.client_subnet = Some(parse_ecs(data).ok_or(formerr(Some(e)))?);
-            } else if code == OPT_COOKIE && e.cookie.is_none() {
-                // A length other than 8 or 16..=40 is FORMERR (RFC 7873 §5.2.2).
-                e.cookie = Some(CookieOpt::parse(data).ok_or(formerr(Some(e)))?);
-            }
-            opt += 4 + len;
-        }
-        edns = Some(e);
-        pos = rdata_end;
-    }
+    })?;
     if opcode != 0 {
         return Err(QueryError::NotImp {
             question_end: Some(question_end as u16),
@@ -257,6 +205,88 @@ pub fn parse(msg: &[u8]) -> Result<Query<'_>, QueryError> {
     }
     // Label-length bytes are < 64, so lowercasing them is a no-op: the key is exact.
     Ok(query)
+}
+
+/// Skips `qdcount` questions, whose names may even be compressed: where the records start.
+fn skip_questions(msg: &[u8], qdcount: u16) -> Option<usize> {
+    let mut pos = 12;
+    for _ in 0..qdcount {
+        pos = skip_name(msg, pos)? + 4;
+        if pos > msg.len() {
+            return None;
+        }
+    }
+    Some(pos)
+}
+
+/// Skips the answer and authority records from `pos` and reads the OPT record of the
+/// additional section. `Err` means FORMERR and carries the OPT record as far as it was
+/// read, so the error response can still carry one.
+fn scan_records(
+    msg: &[u8],
+    mut pos: usize,
+    ancount: u16,
+    nscount: u16,
+    arcount: u16,
+) -> Result<Option<Edns>, Option<Edns>> {
+    for _ in 0..(ancount as u32 + nscount as u32) {
+        pos = skip_rr(msg, pos).ok_or(None)?;
+    }
+    let mut edns = None;
+    for _ in 0..arcount {
+        let name_start = pos;
+        let after_name = skip_name(msg, pos).ok_or(edns)?;
+        let rtype = u16_at(msg, after_name).ok_or(edns)?;
+        if rtype != TYPE_OPT {
+            pos = skip_rr(msg, name_start).ok_or(edns)?;
+            continue;
+        }
+        if edns.is_some() || after_name != name_start + 1 || msg[name_start] != 0 {
+            return Err(edns); // RFC 6891 §6.1.1: one OPT, owner root
+        }
+        if after_name + 10 > msg.len() {
+            return Err(None);
+        }
+        let udp_payload = u16_at(msg, after_name + 2).unwrap_or(0);
+        let version = msg[after_name + 5];
+        let dnssec_ok = msg[after_name + 6] & 0x80 != 0;
+        let rdlen = u16_at(msg, after_name + 8).unwrap_or(0) as usize;
+        let rdata_start = after_name + 10;
+        let rdata_end = rdata_start + rdlen;
+        if rdata_end > msg.len() {
+            return Err(None);
+        }
+        let mut e = Edns {
+            udp_payload,
+            version,
+            dnssec_ok,
+            client_subnet: None,
+            cookie: None,
+        };
+        let mut opt = rdata_start;
+        while opt < rdata_end {
+            let head = u16_at(msg, opt).zip(u16_at(msg, opt + 2));
+            let (code, len) = head.ok_or(Some(e))?;
+            let len = len as usize;
+            let data = msg
+                .get(opt + 4..opt + 4 + len)
+                .filter(|_| opt + 4 + len <= rdata_end);
+            let data = data.ok_or(Some(e))?;
+            if code == OPT_ECS {
+                if e.client_subnet.is_some() {
+                    return Err(Some(e));
+                }
+                e.client_subnet = Some(parse_ecs(data).ok_or(Some(e))?);
+            } else if code == OPT_COOKIE && e.cookie.is_none() {
+                // A length other than 8 or 16..=40 is FORMERR (RFC 7873 §5.2.2).
+                e.cookie = Some(CookieOpt::parse(data).ok_or(Some(e))?);
+            }
+            opt += 4 + len;
+        }
+        edns = Some(e);
+        pos = rdata_end;
+    }
+    Ok(edns)
 }
 
 fn skip_rr(msg: &[u8], pos: usize) -> Option<usize> {
@@ -446,6 +476,56 @@ mod tests {
             Err(QueryError::NotImp {
                 question_end: Some(_),
                 edns: None
+            })
+        ));
+    }
+
+    #[test]
+    fn formerr_keeps_the_opt_record_it_found() {
+        let edns_of = |m: &[u8]| match parse(m) {
+            Err(QueryError::FormErr { edns, .. }) => edns,
+            other => panic!("want FORMERR, got {other:?}"),
+        };
+        // No question at all, the OPT right after the header.
+        let mut no_q = vec![0x12, 0x34, 0x01, 0x00, 0, 0, 0, 0, 0, 0, 0, 1];
+        no_q.extend_from_slice(&opt(&[]));
+        assert_eq!(edns_of(&no_q).map(|e| e.udp_payload), Some(1232));
+        // A compressed question name, then a valid OPT.
+        let compressed = query(b"\x03www\xC0\x0C", &opt(&[]), 1);
+        assert!(edns_of(&compressed).is_some());
+        // Two questions, then the OPT.
+        let mut two = query(WWW, &[], 0);
+        two[5] = 2;
+        two[11] = 1;
+        two.extend_from_slice(WWW);
+        two.extend_from_slice(&[0, 1, 0, 1]);
+        two.extend_from_slice(&opt(&[]));
+        assert!(edns_of(&two).is_some());
+        // A second OPT: FORMERR with the first one.
+        let two_opts = query(WWW, &[opt(&[]), opt(&[])].concat(), 2);
+        assert!(edns_of(&two_opts).is_some());
+        // A broken record after the OPT.
+        let mut after = opt(&[]);
+        after.extend_from_slice(&[0, 0, 1, 0]);
+        assert!(edns_of(&query(WWW, &after, 2)).is_some());
+        // Without an OPT there is none to keep.
+        let mut bare = query(WWW, &[], 0);
+        bare[5] = 0;
+        assert!(edns_of(&bare).is_none());
+        // A truncated OPT is not one.
+        let cut = query(WWW, &opt(&[])[..8], 1);
+        assert!(edns_of(&cut).is_none());
+    }
+
+    #[test]
+    fn notimp_without_question_keeps_the_opt_record() {
+        let mut m = vec![0x12, 0x34, 0x01 | (2 << 3), 0x00, 0, 0, 0, 0, 0, 0, 0, 1];
+        m.extend_from_slice(&opt(&[]));
+        assert!(matches!(
+            parse(&m),
+            Err(QueryError::NotImp {
+                question_end: None,
+                edns: Some(_)
             })
         ));
     }

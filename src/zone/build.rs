@@ -2,11 +2,13 @@
 //!
 //! Per name, resolves what an authoritative server answers (RFC 1034 §4.3.2, RFC 2308,
 //! RFC 4592, RFC 8482): the data, CNAME chains inside the zone, NODATA and NXDOMAIN with
-//! the SOA, referrals with glue. The zone rules themselves are checked first, in `check.rs`.
+//! the SOA, referrals with glue (also at the end of a CNAME chain), the DNAME record for
+//! the names below a DNAME (whose CNAME the responder synthesises per query). The zone
+//! rules themselves are checked first, in `check.rs`.
 
 use super::check::{NameData, RRset, ZoneData, ancestors, check_zones, key_to_name};
 use super::master::SourceRecord;
-use super::{BalancedChain, BalancedName, Node, Zone, ZoneError, ZoneErrors, Zones};
+use super::{BalancedChain, BalancedName, Dname, Node, Zone, ZoneError, ZoneErrors, Zones};
 use crate::answer::{Answer, EncodeError, Owner, Section, Writer, name_key};
 use hickory_proto::rr::{Name, RData, RecordType};
 use rustc_hash::FxHashMap;
@@ -64,7 +66,11 @@ impl ZoneData {
             return Found::Exact(n);
         }
         for a in ancestors(&key, self.origin_len()) {
-            if self.names.contains_key(a) {
+            if let Some(n) = self.names.get(a) {
+                if n.get(RecordType::DNAME).is_some() {
+                    // Below a DNAME: the resolver follows the synthesised CNAME itself.
+                    return Found::Outside;
+                }
                 let mut wild = b"\x01*".to_vec();
                 wild.extend_from_slice(a);
                 return match self.names.get(wild.as_slice()) {
@@ -127,6 +133,19 @@ impl ZoneData {
         if let Some(cname) = node.get(RecordType::CNAME)
             && qtype != u16::from(RecordType::CNAME)
         {
+            if qtype == u16::from(RecordType::ANY) {
+                // RFC 1034 §4.3.2 step 3a: ANY matches the CNAME itself; nothing is chased.
+                let mut w = Writer::new(model);
+                w.rrset(
+                    Section::Answer,
+                    Owner::Qname,
+                    RecordType::CNAME,
+                    cname.ttl,
+                    &cname.rdatas,
+                    true,
+                )?;
+                return w.finish(RCODE_NOERROR, true);
+            }
             let (w, rcode, _) = self.cname_chain(model, cname, qtype)?;
             return w.finish(rcode, true);
         }
@@ -209,7 +228,13 @@ impl ZoneData {
                     self.soa_authority(w)?;
                     return Ok((RCODE_NXDOMAIN, None));
                 }
-                Found::Delegated | Found::Outside => return Ok((RCODE_NOERROR, None)),
+                Found::Delegated => {
+                    // RFC 1034 §4.3.2 step 3b: the chain ends with the referral.
+                    let cut = self.cut_of(&key).expect("a delegated name has a cut");
+                    self.delegation(w, cut)?;
+                    return Ok((RCODE_NOERROR, None));
+                }
+                Found::Outside => return Ok((RCODE_NOERROR, None)),
             };
             if let Some(cname) = node.get(RecordType::CNAME) {
                 w.rrset(
@@ -270,6 +295,35 @@ impl ZoneData {
         }))
     }
 
+    /// The DNAME at `node`, encoded for the names below it, if it has one.
+    fn dname(&self, owner: &Name, node: &NameData) -> Result<Option<Dname>, EncodeError> {
+        let Some(set) = node.get(RecordType::DNAME) else {
+            return Ok(None);
+        };
+        let RData::Unknown { rdata, .. } = &set.rdatas[0] else {
+            unreachable!("DNAME is read as its wire form")
+        };
+        let target: Box<[u8]> = rdata.anything.clone().into();
+        let model = Name::from_ascii("*")
+            .unwrap()
+            .append_domain(owner)
+            .unwrap_or(owner.clone());
+        let mut w = Writer::new(&model);
+        w.rrset(
+            Section::Answer,
+            Owner::Name(owner),
+            RecordType::DNAME,
+            set.ttl,
+            &set.rdatas[..1],
+            true,
+        )?;
+        Ok(Some(Dname {
+            answer: w.finish(RCODE_NOERROR, true)?,
+            target,
+            ttl: set.ttl,
+        }))
+    }
+
     /// The referral for names at or below the cut `cut`, encoded against `*.<cut>`.
     fn referral(&self, cut: &[u8]) -> Result<Answer, EncodeError> {
         let node = &self.names[cut];
@@ -278,8 +332,16 @@ impl ZoneData {
             .unwrap()
             .append_domain(&cut_name)
             .unwrap_or(cut_name.clone());
-        let ns = node.get(RecordType::NS).expect("a cut has NS");
         let mut w = Writer::new(&model);
+        self.delegation(&mut w, cut)?;
+        w.finish(RCODE_NOERROR, false)
+    }
+
+    /// The cut's NS RRset in the authority section and its glue in the additional one.
+    fn delegation(&self, w: &mut Writer, cut: &[u8]) -> Result<(), EncodeError> {
+        let node = &self.names[cut];
+        let cut_name = node.name.clone().expect("a cut has records");
+        let ns = node.get(RecordType::NS).expect("a cut has NS");
         w.rrset(
             Section::Authority,
             Owner::Name(&cut_name),
@@ -307,7 +369,7 @@ impl ZoneData {
                 }
             }
         }
-        w.finish(RCODE_NOERROR, false)
+        Ok(())
     }
 }
 
@@ -422,6 +484,7 @@ fn encode_zone(
                 wildcard: None,
                 balanced: None,
                 chain: None,
+                dname: None,
             }
         } else {
             let mut qtypes: BTreeSet<u16> =
@@ -445,6 +508,7 @@ fn encode_zone(
                 wildcard: None,
                 balanced: z.balanced.get(key).copied(),
                 chain: z.balanced_chain(&model, node)?.map(Box::new),
+                dname: z.dname(&model, node)?.map(Box::new),
             }
         };
         index.insert(key.clone(), nodes.len() as u32);

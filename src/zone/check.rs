@@ -1,8 +1,8 @@
 //! Zone checks: records read from master files → one checked [`ZoneData`] per zone.
 //!
 //! What makes a zone servable: one SOA and NS at the apex, every name inside the origin,
-//! CNAME alone at its name, load-balanced names without static addresses and not below a
-//! delegation. Every problem is reported with its file and line; nothing is encoded here.
+//! CNAME alone at its name, nothing below a DNAME, load-balanced names without static
+//! addresses and not below a delegation or a DNAME. Every problem is reported with its file and line; nothing is encoded here.
 
 use super::master::SourceRecord;
 use super::{BalancedName, ZoneError, ZoneErrors};
@@ -227,6 +227,43 @@ fn check_zone(
         }
     }
 
+    // A DNAME owner has no descendants (RFC 6672 §2.4), and one DNAME at most.
+    for r in &records {
+        let key = name_key(&r.name);
+        if r.rdata.record_type() == RecordType::DNAME
+            && names
+                .get(&key)
+                .and_then(|n| n.get(RecordType::DNAME))
+                .is_some_and(|s| s.rdatas.len() > 1 && s.rdatas[0] != r.rdata)
+        {
+            let (f, l) = &first_line[&(key.clone(), RecordType::DNAME)];
+            errors.push(at(
+                r,
+                format!(
+                    "second DNAME at {} (first at {}:{l}): a name has at most one",
+                    r.name,
+                    f.display()
+                ),
+            ));
+        }
+        if let Some(above) = ancestors(&key, origin_key.len()).find(|a| {
+            names
+                .get(*a)
+                .is_some_and(|n| n.get(RecordType::DNAME).is_some())
+        }) {
+            let (f, l) = &first_line[&(above.into(), RecordType::DNAME)];
+            errors.push(at(
+                r,
+                format!(
+                    "{} is below the DNAME at {} ({}:{l}): a DNAME owner has no descendants",
+                    r.name,
+                    key_to_name(above),
+                    f.display()
+                ),
+            ));
+        }
+    }
+
     // A missing record has no line of its own: name the first record (or line 1).
     let first_record_line = records.first().map_or(1, |r| r.line);
     let Some((soa, soa_ttl, soa_line)) = soa else {
@@ -254,6 +291,21 @@ fn check_zone(
     let mut balanced = BTreeMap::new();
     for b in balanced_here {
         let key = name_key(&b.name);
+        if let Some(above) = ancestors(&key, origin_key.len()).find(|a| {
+            names
+                .get(*a)
+                .is_some_and(|n| n.get(RecordType::DNAME).is_some())
+        }) {
+            errors.push(ZoneError::at(
+                &b.file,
+                b.line,
+                format!(
+                    "{} is load-balanced, but it is below the DNAME at {}: a DNAME owner has no descendants",
+                    b.name,
+                    key_to_name(above)
+                ),
+            ));
+        }
         if let Some(node) = names.get(&key) {
             for t in [RecordType::A, RecordType::AAAA, RecordType::CNAME] {
                 if node.get(t).is_some() {

@@ -43,6 +43,21 @@ pub enum Found<'a> {
         nodata: &'a Answer,
         chain: Option<(&'a Answer, u16)>,
     },
+    /// A name below a DNAME (RFC 6672): the DNAME record, then a CNAME synthesised per
+    /// query. `owner_len` is the wire length of the DNAME's owner, the suffix of the query
+    /// name that the target replaces.
+    Dname { dname: &'a Dname, owner_len: u16 },
+}
+
+/// A DNAME, ready for the names below it.
+#[derive(Debug)]
+pub struct Dname {
+    /// The DNAME record (answer section), encoded against `*.<owner>` like a wildcard.
+    pub answer: Answer,
+    /// The target in wire form, uncompressed, as written.
+    pub target: Box<[u8]>,
+    /// The DNAME's TTL, which the synthesised CNAME carries (RFC 6672 §3.1).
+    pub ttl: u32,
 }
 
 /// A CNAME chain that ends at a load-balanced name, encoded once.
@@ -94,6 +109,8 @@ struct Node {
     chain: Option<Box<BalancedChain>>,
     /// `*.<this name>` exists: its node, for wildcard synthesis (RFC 4592).
     wildcard: Option<u32>,
+    /// The name owns a DNAME: every name below it is redirected (RFC 6672).
+    dname: Option<Box<Dname>>,
 }
 
 const TYPE_A: u16 = 1;
@@ -130,8 +147,9 @@ impl Zones {
                     },
                 ));
             }
+            // ANY at a CNAME owner is the CNAME alone (RFC 1034 §4.3.2 step 3a).
             if let Some(c) = &node.chain
-                && address_query
+                && matches!(qtype, TYPE_A | TYPE_AAAA)
             {
                 let nodata = node.answer(qtype);
                 let chain = Some((&c.answer, c.owner));
@@ -156,6 +174,10 @@ impl Zones {
             let encloser = &self.nodes[i as usize];
             if encloser.delegated {
                 return Some((encloser.zone, Found::Answer(&encloser.other)));
+            }
+            if let Some(dname) = &encloser.dname {
+                let owner_len = (key.len() - pos) as u16;
+                return Some((encloser.zone, Found::Dname { dname, owner_len }));
             }
             if let Some(w) = encloser.wildcard {
                 return Some((

@@ -403,3 +403,190 @@ fn any_gets_one_rrset() {
     let types: std::collections::BTreeSet<_> = m.answers.iter().map(|r| r.record_type()).collect();
     assert_eq!(types.len(), 1, "{types:?}");
 }
+
+#[test]
+fn any_at_a_cname_owner_is_the_cname_alone() {
+    let z = zones();
+    // query name → the one CNAME record answered, NOERROR, AA, nothing else.
+    for (qname, owner) in [
+        ("alias.example.com.", "alias.example.com."),
+        ("dangling.example.com.", "dangling.example.com."),
+        ("away.example.com.", "away.example.com."),
+        ("x.cw.example.com.", "x.cw.example.com."),
+    ] {
+        let m = ask(&z, qname, RecordType::ANY).unwrap();
+        let want = (0, true, vec![format!("{owner} CNAME")], vec![], 0);
+        assert_eq!(summary(&m), want, "{qname}");
+        assert_eq!(
+            m.answers[0].ttl,
+            if qname.contains("cw") { 120 } else { 60 }
+        );
+    }
+    // Other types still follow the chain.
+    let m = ask(&z, "dangling.example.com.", RecordType::A).unwrap();
+    assert_eq!(u16::from(m.metadata.response_code), 3);
+}
+
+#[test]
+fn any_at_a_cname_to_a_load_balanced_name_is_not_decided() {
+    let mut lines = EXAMPLE.to_vec();
+    lines.push("alias-lb.example.com. 60 CNAME lb.example.com.");
+    let balanced = [BalancedName {
+        name: name("lb.example.com."),
+        service: 0,
+        file: "example.com.toml".into(),
+        line: 1,
+    }];
+    let z = build_zones(
+        vec![(
+            "example.com.zone".into(),
+            name("example.com."),
+            records(&lines),
+        )],
+        &balanced,
+    )
+    .unwrap();
+    let key = crate::answer::name_key(&name("alias-lb.example.com."));
+    let found = |t: RecordType| z.lookup(&key, u16::from(t)).unwrap().1;
+    assert!(matches!(found(RecordType::A), Found::Balanced { .. }));
+    assert!(matches!(found(RecordType::AAAA), Found::Balanced { .. }));
+    let m = ask(&z, "alias-lb.example.com.", RecordType::ANY).unwrap();
+    let want = (
+        0,
+        true,
+        vec!["alias-lb.example.com. CNAME".to_string()],
+        vec![],
+        0,
+    );
+    assert_eq!(summary(&m), want);
+}
+
+#[test]
+fn a_cname_chain_into_a_delegation_ends_with_the_referral() {
+    let mut lines = EXAMPLE.to_vec();
+    lines.extend([
+        "tosub.example.com. 60 CNAME host.sub.example.com.",
+        "tosub2.example.com. 60 CNAME tosub.example.com.",
+        "tocut.example.com. 60 CNAME sub.example.com.",
+        "*.wsub.example.com. 60 CNAME host.sub.example.com.",
+    ]);
+    let z = build_zones(
+        vec![(
+            "example.com.zone".into(),
+            name("example.com."),
+            records(&lines),
+        )],
+        &[],
+    )
+    .unwrap();
+    let ns = "sub.example.com. NS 86400".to_string();
+    let rows: &[(&str, &[&str])] = &[
+        ("tosub.example.com.", &["tosub.example.com. CNAME"]),
+        (
+            "tosub2.example.com.",
+            &["tosub2.example.com. CNAME", "tosub.example.com. CNAME"],
+        ),
+        ("tocut.example.com.", &["tocut.example.com. CNAME"]),
+        ("x.wsub.example.com.", &["x.wsub.example.com. CNAME"]),
+    ];
+    for (qname, answer) in rows {
+        for qtype in [RecordType::A, RecordType::TXT] {
+            let m = ask(&z, qname, qtype).unwrap();
+            let answer = answer.iter().map(|s| s.to_string()).collect();
+            // NOERROR, AA (the CNAMEs are ours), the cut's NS, the addresses of both servers.
+            let want = (0, true, answer, vec![ns.clone(), ns.clone()], 2);
+            assert_eq!(summary(&m), want, "{qname} {qtype}");
+            let glue: Vec<String> = m.additionals.iter().map(|r| r.name.to_string()).collect();
+            assert_eq!(glue, ["ns.sub.example.com.", "ns1.example.com."], "{qname}");
+        }
+    }
+}
+
+const DNAME_ZONE: &str = "\
+$TTL 300
+@ SOA ns1 hostmaster 1 7200 3600 1209600 300
+@ NS ns1
+ns1 A 192.0.2.53
+dn 120 DNAME example.net.
+dn A 192.0.2.7
+here DNAME www.example.com.
+www A 192.0.2.10
+";
+
+fn dname_zones(text: &str) -> Result<Zones, ZoneErrors> {
+    let origin = name("example.com.");
+    let records = master::parse_str(text, Path::new("test.zone"), &origin).unwrap();
+    build_zones(vec![("test.zone".into(), origin, records)], &[])
+}
+
+#[test]
+fn names_below_a_dname_find_it_and_the_owner_answers_as_data() {
+    let z = dname_zones(DNAME_ZONE).unwrap();
+    let owner = crate::answer::name_key(&name("dn.example.com.")).len();
+    for qname in ["foo.dn.example.com.", "a.b.c.dn.example.com."] {
+        let key = crate::answer::name_key(&name(qname));
+        let Some((_, Found::Dname { dname, owner_len })) = z.lookup(&key, 1) else {
+            panic!("{qname}: not the DNAME");
+        };
+        assert_eq!(owner_len as usize, owner, "{qname}");
+        assert_eq!(&dname.target[..], b"\x07example\x03net\x00");
+        assert_eq!(dname.ttl, 120);
+        // The DNAME record is relocated to the query name's suffix.
+        let m = Message::from_vec(&render_for_test(&dname.answer, &name(qname), 1)).unwrap();
+        assert_eq!(
+            summary(&m),
+            (0, true, vec!["dn.example.com. DNAME".into()], vec![], 0)
+        );
+        assert_eq!(m.answers[0].ttl, 120);
+    }
+    // At the owner: the DNAME as data, other types as usual.
+    let m = ask(&z, "dn.example.com.", RecordType::DNAME).unwrap();
+    assert_eq!(summary(&m).2, ["dn.example.com. DNAME"]);
+    let m = ask(&z, "dn.example.com.", RecordType::A).unwrap();
+    assert_eq!(summary(&m).2, ["dn.example.com. A"]);
+    let m = ask(&z, "dn.example.com.", RecordType::TXT).unwrap();
+    assert_eq!(
+        summary(&m),
+        (0, true, vec![], vec!["example.com. SOA 300".into()], 0)
+    );
+    // A CNAME into a DNAME'd name is not chased (the resolver follows the DNAME).
+    let z = dname_zones(&format!("{DNAME_ZONE}c CNAME x.dn\n")).unwrap();
+    let m = ask(&z, "c.example.com.", RecordType::A).unwrap();
+    assert_eq!(
+        summary(&m),
+        (0, true, vec!["c.example.com. CNAME".into()], vec![], 0)
+    );
+}
+
+#[test]
+fn data_below_a_dname_is_refused_with_file_and_line() {
+    let err = dname_zones(&format!("{DNAME_ZONE}x.dn A 192.0.2.1\n")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "test.zone:9: x.dn.example.com. is below the DNAME at dn.example.com. (test.zone:5): \
+         a DNAME owner has no descendants"
+    );
+    let err = dname_zones(&format!("{DNAME_ZONE}dn DNAME example.org.\n")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "test.zone:9: second DNAME at dn.example.com. (first at test.zone:5): a name has at most one"
+    );
+}
+
+#[test]
+fn a_load_balanced_name_below_a_dname_is_refused() {
+    let origin = name("example.com.");
+    let records = master::parse_str(DNAME_ZONE, Path::new("test.zone"), &origin).unwrap();
+    let balanced = [BalancedName {
+        name: name("lb.dn.example.com."),
+        service: 0,
+        file: "example.com.toml".into(),
+        line: 4,
+    }];
+    let err = build_zones(vec![("test.zone".into(), origin, records)], &balanced).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "example.com.toml:4: lb.dn.example.com. is load-balanced, but it is below the DNAME at \
+         dn.example.com.: a DNAME owner has no descendants"
+    );
+}
