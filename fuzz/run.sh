@@ -20,8 +20,9 @@
 # release mode with debug assertions (overflow checks) and no sanitizer (all safe Rust:
 # a panic is the bug to find), into fuzz/target. Each target runs as one process at
 # nice 10, its corpus in fuzz/corpus/<target>/ (the committed seed-* files and what the
-# fuzzer adds, which git ignores). A crash stops that target: the input is saved in
-# fuzz/artifacts/<target>/; reproduce it with
+# fuzzer adds, which git ignores), with fuzz/dict/<target>.dict when there is one.
+# A crash stops that target: the input is saved in fuzz/artifacts/<target>/; reproduce
+# it with
 #   fuzz/target/x86_64-unknown-linux-gnu/release/<target> fuzz/artifacts/<target>/crash-...
 # and shrink it with `cargo +nightly fuzz tmin -s none -a <target> <file>`.
 # Exit status: 1 when any target crashed.
@@ -55,10 +56,12 @@ for t in "${targets[@]}"; do
     before=$(find "artifacts/$t" -type f | wc -l)
     max_len=4096
     [[ $t == respond || $t == ecs ]] && max_len=1024
+    dict=()
+    [[ -f dict/$t.dict ]] && dict=(-dict="dict/$t.dict")
     log=$(mktemp)
     echo "== $t ($what)" >&2
     set +e
-    nice -n 10 "$bin/$t" "corpus/$t" "${limit[@]}" -max_len=$max_len -rss_limit_mb=2048 \
+    nice -n 10 "$bin/$t" "corpus/$t" "${limit[@]}" "${dict[@]}" -max_len=$max_len -rss_limit_mb=2048 \
         -timeout=10 -print_final_stats=1 -artifact_prefix="artifacts/$t/" >"$log" 2>&1
     rc=$?
     set -e
