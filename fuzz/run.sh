@@ -66,7 +66,7 @@ for t in "${targets[@]}"; do
     rc=$?
     set -e
     grep -E '^(INFO: seed corpus|#[0-9]+ +(INITED|DONE))|^Done |panicked|^==|SUMMARY' "$log" \
-        | tail -n 8 >&2
+        | tail -n 8 >&2 || true
     after=$(find "artifacts/$t" -type f | wc -l)
     crashes=$((after - before))
     runs=$(sed -nE 's/^Done ([0-9]+) runs in ([0-9]+) second.*/\1/p' "$log")

@@ -1,5 +1,5 @@
 //! The zone master-file reader, and what follows it when the text reads: the zone build
-//! (zone-level checks, pre-encoded answers) and queries for the names it holds, answered
+//! (zone-level checks, pre-encoded answers) and queries for the first names it holds, answered
 //! from a snapshot serving that zone. Reading must never panic; nor may building or
 //! answering, and every answer must pass the response checks.
 //!
@@ -89,7 +89,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let names: Vec<(Vec<u8>, u16)> = records
         .iter()
-        .take(16)
+        .take(4)
         .filter_map(|r| Some((r.name.to_bytes().ok()?, u16::from(r.rdata.record_type()))))
         .collect();
     let parsed = vec![(s.path.clone(), s.origin.clone(), records)];
@@ -110,7 +110,6 @@ fuzz_target!(|data: &[u8]| {
         for (qtype, edns, transport) in [
             (*qtype, false, Transport::Udp),
             (*qtype, true, Transport::Tcp),
-            (1, true, Transport::Udp),
             (255, false, Transport::Udp),
         ] {
             meridian_fuzz::respond_and_check(&snap, &query(name, qtype, edns), transport, peer);
