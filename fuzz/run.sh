@@ -71,13 +71,16 @@ for t in "${targets[@]}"; do
     crashes=$((after - before))
     runs=$(sed -nE 's/^Done ([0-9]+) runs in ([0-9]+) second.*/\1/p' "$log")
     secs=$(sed -nE 's/^Done ([0-9]+) runs in ([0-9]+) second.*/\2/p' "$log")
-    if [[ -z $runs ]]; then
-        runs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$log")
-        secs=$(sed -nE 's/^stat::[a-z_]*time[a-z_]*: *([0-9]+)/\1/p' "$log" | head -n 1)
-    fi
     runs=${runs:-0}
     secs=${secs:-0}
     rate=$((secs > 0 ? runs / secs : runs))
+    if ((runs == 0)); then # stopped by a crash: libFuzzer's final stats instead
+        runs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$log")
+        rate=$(sed -nE 's/^stat::average_exec_per_sec: *([0-9]+)/\1/p' "$log")
+        runs=${runs:-0}
+        rate=${rate:-0}
+        secs=$((rate > 0 ? runs / rate : 0))
+    fi
     if ((rc != 0 || crashes > 0)); then
         status=1
         crashes=$((crashes > 0 ? crashes : 1))
