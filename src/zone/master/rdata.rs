@@ -9,7 +9,9 @@ use super::names::{parse_name, unescape};
 use super::{Fail, MAX_TTL};
 use hickory_proto::rr::rdata::{ANAME, CNAME, HTTPS, NS, NULL, PTR, TXT};
 use hickory_proto::rr::{Name, RData, RecordType};
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, Restrict};
+use hickory_proto::serialize::binary::{
+    BinDecodable, BinDecoder, BinEncodable, BinEncoder, Restrict,
+};
 use hickory_proto::serialize::txt::parse_ttl;
 use std::fmt;
 
@@ -154,6 +156,7 @@ pub(super) fn parse_rdata(
     }
     let mut rdata =
         RData::try_from_str(record_type, &text).map_err(|e| bad(record_line, e.to_string()))?;
+    reads_back(&rdata).map_err(|detail| bad(record_line, detail))?;
 
     let mut names = names.into_iter();
     match &mut rdata {
@@ -170,6 +173,24 @@ pub(super) fn parse_rdata(
         _ => {}
     }
     Ok(rdata)
+}
+
+/// hickory's text parsers accept some data that its own wire decoder, like other DNS
+/// clients, refuses (a CAA tag with a quote in it: RFC 8659 §4.1 allows letters and
+/// digits only). Such a record would be served and never understood: refuse it here.
+fn reads_back(rdata: &RData) -> Result<(), String> {
+    let mut wire = Vec::new();
+    rdata
+        .emit(&mut BinEncoder::new(&mut wire))
+        .map_err(|e| format!("cannot be encoded: {e}"))?;
+    let length = u16::try_from(wire.len()).map_err(|_| "longer than 65535 bytes".to_string())?;
+    RData::read(
+        &mut BinDecoder::new(&wire),
+        rdata.record_type(),
+        Restrict::new(length),
+    )
+    .map(drop)
+    .map_err(|e| format!("DNS clients could not read it back ({e})"))
 }
 
 fn set_name(field: &mut Name, name: Option<Name>) {

@@ -238,3 +238,17 @@ fn errors_inside_multiline_soa_name_the_bad_line() {
     assert_eq!(line, 2);
     assert!(message.contains("never closed"), "{message}");
 }
+
+#[test]
+fn data_that_clients_cannot_read_back_is_refused() {
+    // Found by fuzz/ (zone target): hickory's text parser took the CAA tag `HIcFO"`,
+    // which its wire decoder (and RFC 8659 §4.1: letters and digits) refuses.
+    let text = "$TTL 1h\ncaa CAA 0 HIcFO\" Na.example\"\n";
+    let (line, message) = one_error(text);
+    assert_eq!(line, 2);
+    assert!(message.starts_with("bad CAA record data"), "{message}");
+    assert!(message.contains("could not read it back"), "{message}");
+    // A valid tag still reads.
+    let caa = one("$TTL 1h\ncaa CAA 0 issue \"ca.example\"\n");
+    assert_eq!(caa.rdata.record_type(), RecordType::CAA);
+}
