@@ -102,14 +102,16 @@ fuzz_target!(|data: &[u8]| {
     let peer = IpAddr::from([192, 0, 2, 99]);
     meridian_fuzz::respond_and_check(snap, &msg, transport, peer);
     let mut out = Vec::new();
-    assert!(respond(
-        snap,
-        &msg,
-        transport,
-        peer,
-        &mut out,
-        &mut QueryStats::default()
-    ));
+    assert!(
+        respond(
+            snap,
+            &msg,
+            &meridian_fuzz::request(transport, peer),
+            &mut out,
+            &mut QueryStats::default()
+        )
+        .is_some()
+    );
     if parsed.is_ok() {
         // The response's OPT ends with the option echoed: family, source prefix, a scope
         // no longer than it, and the address.
