@@ -248,7 +248,7 @@ def dns_query(name, qtype=1):
     return qid, header + qname + struct.pack("!HH", qtype, 1)
 
 
-def _skip_name(msg, i):
+def skip_name(msg, i):
     while True:
         n = msg[i]
         if n == 0:
@@ -263,10 +263,10 @@ def dns_a_answers(msg):
     _, flags, qd, an, _, _ = struct.unpack("!HHHHHH", msg[:12])
     i = 12
     for _ in range(qd):
-        i = _skip_name(msg, i) + 4
+        i = skip_name(msg, i) + 4
     out = []
     for _ in range(an):
-        i = _skip_name(msg, i)
+        i = skip_name(msg, i)
         rtype, _, _, rdlen = struct.unpack("!HHIH", msg[i : i + 10])
         i += 10
         if rtype == 1 and rdlen == 4:

@@ -173,34 +173,16 @@ endpoints = [
 # ---------------------------------------------------------------- DNS
 
 
-def query(name, qtype):
-    qid = random.randrange(65536)
-    header = struct.pack("!HHHHHH", qid, 0, 1, 0, 0, 0)
-    labels = [l for l in name.rstrip(".").split(".") if l]
-    qname = b"".join(bytes([len(l)]) + l.encode() for l in labels) + b"\0"
-    return qid, header + qname + struct.pack("!HH", qtype, 1)
-
-
-def skip_name(msg, i):
-    while True:
-        n = msg[i]
-        if n == 0:
-            return i + 1
-        if n & 0xC0 == 0xC0:
-            return i + 2
-        i += 1 + n
-
-
 def parse(msg):
     """(rcode, [(type, value)] of the answer section): A/AAAA as text, TXT joined,
     SOA as its serial."""
     _, flags, qd, an, _, _ = struct.unpack("!HHHHHH", msg[:12])
     i = 12
     for _ in range(qd):
-        i = skip_name(msg, i) + 4
+        i = harness.skip_name(msg, i) + 4
     out = []
     for _ in range(an):
-        i = skip_name(msg, i)
+        i = harness.skip_name(msg, i)
         rtype, _, _, rdlen = struct.unpack("!HHIH", msg[i : i + 10])
         i += 10
         rd = msg[i : i + rdlen]
@@ -215,7 +197,7 @@ def parse(msg):
                 j += 1 + rd[j]
             out.append((rtype, "".join(parts)))
         elif rtype == T_SOA:
-            j = skip_name(msg, skip_name(msg, i))
+            j = harness.skip_name(msg, harness.skip_name(msg, i))
             out.append((rtype, struct.unpack("!I", msg[j : j + 4])[0]))
         i += rdlen
     return flags & 0xF, out
@@ -228,7 +210,7 @@ class Client:
         self.sock.bind(("127.0.0.1", 0))
 
     def ask(self, name, qtype, timeout=1.0):
-        qid, pkt = query(name, qtype)
+        qid, pkt = harness.dns_query(name, qtype)
         self.sock.sendto(pkt, self.server)
         deadline = time.monotonic() + timeout
         while True:
