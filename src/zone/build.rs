@@ -135,16 +135,7 @@ impl ZoneData {
         {
             if qtype == u16::from(RecordType::ANY) {
                 // RFC 1034 §4.3.2 step 3a: ANY matches the CNAME itself; nothing is chased.
-                let mut w = Writer::new(model);
-                w.rrset(
-                    Section::Answer,
-                    Owner::Qname,
-                    RecordType::CNAME,
-                    cname.ttl,
-                    &cname.rdatas,
-                    true,
-                )?;
-                return w.finish(RCODE_NOERROR, true);
+                return cname_alone(model, cname)?.finish(RCODE_NOERROR, true);
             }
             let (w, rcode, _) = self.cname_chain(model, cname, qtype)?;
             return w.finish(rcode, true);
@@ -184,15 +175,7 @@ impl ZoneData {
         cname: &RRset,
         qtype: u16,
     ) -> Result<(Writer, u8, Option<BalancedEnd>), EncodeError> {
-        let mut w = Writer::new(model);
-        w.rrset(
-            Section::Answer,
-            Owner::Qname,
-            RecordType::CNAME,
-            cname.ttl,
-            &cname.rdatas,
-            true,
-        )?;
+        let mut w = cname_alone(model, cname)?;
         let RData::CNAME(target) = &cname.rdatas[0] else {
             unreachable!("checked at load")
         };
@@ -525,4 +508,19 @@ fn encode_zone(
         }
     }
     Ok(nxdomain)
+}
+
+/// An answer that starts with the query name's CNAME: the start of every chain, and the
+/// whole answer to ANY at a CNAME owner.
+fn cname_alone(model: &Name, cname: &RRset) -> Result<Writer, EncodeError> {
+    let mut w = Writer::new(model);
+    w.rrset(
+        Section::Answer,
+        Owner::Qname,
+        RecordType::CNAME,
+        cname.ttl,
+        &cname.rdatas,
+        true,
+    )?;
+    Ok(w)
 }
