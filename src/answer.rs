@@ -419,11 +419,9 @@ mod tests {
         Name::from_ascii(s).unwrap()
     }
 
-    #[test]
-    fn an_answer_moved_onto_a_name_after_the_question_decodes() {
-        // The same wildcard answer as below, placed after a CNAME to `x.y.wild.example.com.`.
-        let model = n("*.wild.example.com.");
-        let mut w = Writer::new(&model);
+    /// The answer at `*.wild.example.com.`: a CNAME to `t.wild.example.com.` and its A.
+    fn wildcard_cname_answer() -> Answer {
+        let mut w = Writer::new(&n("*.wild.example.com."));
         let target = RData::CNAME(CNAME(n("t.wild.example.com.")));
         w.rrset(
             Section::Answer,
@@ -435,17 +433,23 @@ mod tests {
         )
         .unwrap();
         let a = RData::A(A::new(192, 0, 2, 1));
-        let t = n("t.wild.example.com.");
         w.rrset(
             Section::Answer,
-            Owner::Name(&t),
+            Owner::Name(&n("t.wild.example.com.")),
             RecordType::A,
             60,
             [&a],
             true,
         )
         .unwrap();
-        let ans = w.finish(0, true).unwrap();
+        w.finish(0, true).unwrap()
+    }
+
+    #[test]
+    fn an_answer_moved_onto_a_name_after_the_question_decodes() {
+        // The wildcard answer, placed after a CNAME to `x.y.wild.example.com.`.
+        let t = n("t.wild.example.com.");
+        let ans = wildcard_cname_answer();
         let wire = |s: &str| {
             let mut b = Vec::new();
             for l in n(s).iter() {
@@ -482,29 +486,7 @@ mod tests {
 
     #[test]
     fn relocated_answer_decodes_for_longer_and_shorter_names() {
-        let model = n("*.wild.example.com.");
-        let mut w = Writer::new(&model);
-        let target = RData::CNAME(CNAME(n("t.wild.example.com.")));
-        w.rrset(
-            Section::Answer,
-            Owner::Qname,
-            RecordType::CNAME,
-            60,
-            [&target],
-            true,
-        )
-        .unwrap();
-        let a = RData::A(A::new(192, 0, 2, 1));
-        w.rrset(
-            Section::Answer,
-            Owner::Name(&n("t.wild.example.com.")),
-            RecordType::A,
-            60,
-            [&a],
-            true,
-        )
-        .unwrap();
-        let ans = w.finish(0, true).unwrap();
+        let ans = wildcard_cname_answer();
         for q in [
             "abc.def.wild.example.com.",
             "x.wild.example.com.",
