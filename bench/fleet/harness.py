@@ -248,6 +248,24 @@ def dns_query(name, qtype=1):
     return qid, header + qname + struct.pack("!HH", qtype, 1)
 
 
+def exchange(sock, server, name, qtype, timeout):
+    """Sends one query for `name` from UDP socket `sock` to `server` and returns the reply
+    with its id (other datagrams are skipped), or None after `timeout` seconds."""
+    qid, packet = dns_query(name, qtype)
+    sock.sendto(packet, server)
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        r, _, _ = select.select([sock], [], [], left)
+        if not r:
+            return None
+        msg, _ = sock.recvfrom(65535)
+        if len(msg) >= 12 and struct.unpack("!H", msg[:2])[0] == qid:
+            return msg
+
+
 def skip_name(msg, i):
     while True:
         n = msg[i]
@@ -283,19 +301,8 @@ class DnsClient:
 
     def a(self, name, timeout=0.5):
         """The A addresses of `name`, or None when no answer arrived within timeout."""
-        qid, packet = dns_query(name)
-        self.sock.sendto(packet, self.server)
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            r, _, _ = select.select([self.sock], [], [], left)
-            if not r:
-                return None
-            msg, _ = self.sock.recvfrom(4096)
-            if len(msg) >= 12 and struct.unpack("!H", msg[:2])[0] == qid:
-                return dns_a_answers(msg)[1]
+        msg = exchange(self.sock, self.server, name, 1, timeout)
+        return None if msg is None else dns_a_answers(msg)[1]
 
     def close(self):
         self.sock.close()

@@ -210,19 +210,8 @@ class Client:
         self.sock.bind(("127.0.0.1", 0))
 
     def ask(self, name, qtype, timeout=1.0):
-        qid, pkt = harness.dns_query(name, qtype)
-        self.sock.sendto(pkt, self.server)
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            r, _, _ = select.select([self.sock], [], [], left)
-            if not r:
-                return None
-            msg, _ = self.sock.recvfrom(65535)
-            if len(msg) >= 12 and struct.unpack("!H", msg[:2])[0] == qid:
-                return parse(msg)
+        msg = harness.exchange(self.sock, self.server, name, qtype, timeout)
+        return None if msg is None else parse(msg)
 
 
 # ---------------------------------------------------------------- backends
