@@ -47,7 +47,6 @@ import json
 import os
 import random
 import re
-import select
 import socket
 import statistics
 import struct
