@@ -27,6 +27,23 @@ fn with_lines(lines: &[&str], replacements: &[(usize, &str)]) -> String {
     lines.join("\n") + "\n"
 }
 
+/// Runs `check` on a config, `example.com`'s zone and its services file, asserts that it
+/// fails (exit 1), and returns stderr's lines with the temp dir taken out, and stderr.
+fn failed_check(what: &str, config: &str, zone: &str, services: &str) -> (Vec<String>, String) {
+    let run = Fixture::new()
+        .config_text(config)
+        .zone("example.com", zone)
+        .file("zones/example.com.toml", services)
+        .check();
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "{what}: stderr:\n{}",
+        run.stderr
+    );
+    (relative_lines(&run.stderr, run.dir()), run.stderr)
+}
+
 /// `ZONE_LINES` with 1-based line `n` replaced.
 fn zone_with(replacements: &[(usize, &str)]) -> String {
     with_lines(&ZONE_LINES, replacements)
@@ -386,19 +403,8 @@ fn check_names_the_key_of_a_duplicate() {
         ),
     ];
     for (what, config, services, want) in rows {
-        let run = Fixture::new()
-            .config_text(&config)
-            .zone("example.com", &zone_with(&[]))
-            .file("zones/example.com.toml", &services)
-            .check();
-        assert_eq!(
-            run.status.code(),
-            Some(1),
-            "{what}: stderr:\n{}",
-            run.stderr
-        );
-        let got = relative_lines(&run.stderr, run.dir());
-        assert_lines_start_with(&got, &[want], &run.stderr);
+        let (got, stderr) = failed_check(what, &config, &zone_with(&[]), &services);
+        assert_lines_start_with(&got, &[want], &stderr);
     }
 }
 
@@ -452,19 +458,8 @@ fn check_reports_no_follow_on_errors() {
         ),
     ];
     for (what, config, zone, services, want) in rows {
-        let run = Fixture::new()
-            .config_text(&config)
-            .zone("example.com", &zone)
-            .file("zones/example.com.toml", &services)
-            .check();
-        assert_eq!(
-            run.status.code(),
-            Some(1),
-            "{what}: stderr:\n{}",
-            run.stderr
-        );
-        let got = relative_lines(&run.stderr, run.dir());
-        assert_eq!(got.len(), want.len(), "{what}: stderr:\n{}", run.stderr);
-        assert_lines_start_with(&got, &want, &run.stderr);
+        let (got, stderr) = failed_check(what, &config, &zone, &services);
+        assert_eq!(got.len(), want.len(), "{what}: stderr:\n{stderr}");
+        assert_lines_start_with(&got, &want, &stderr);
     }
 }
