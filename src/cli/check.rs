@@ -44,6 +44,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
                 ),
                 None => println!("  geolocation: off"),
             }
+            println!("  {}", identity_line(&snapshot.config.identity));
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
@@ -51,4 +52,26 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// `identity: "ns1"; nsid: "ns1"; version: off`, in the config's own notation.
+fn identity_line(identity: &crate::config::IdentityConfig) -> String {
+    let text = |t: Option<&str>| t.map_or_else(|| "off".to_string(), |t| format!("{t:?}"));
+    let nsid = match identity.nsid.as_deref() {
+        None => "off".to_string(),
+        Some(bytes) => match std::str::from_utf8(bytes) {
+            Ok(t) if !t.chars().any(char::is_control) && !t.starts_with("hex:") => {
+                format!("{t:?}")
+            }
+            _ => format!(
+                "\"hex:{}\"",
+                bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+            ),
+        },
+    };
+    format!(
+        "identity: {}; nsid: {nsid}; version: {}",
+        text(identity.name.as_deref()),
+        text(identity.version.as_deref())
+    )
 }

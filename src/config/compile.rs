@@ -29,6 +29,8 @@ pub struct Config {
     pub regions: Vec<Region>,
     /// `[rrl]`, `[cookies]` and the TCP abuse limits.
     pub limits: super::limits::Limits,
+    /// `[server] identity`, `nsid`, `version`: what the server says about itself.
+    pub identity: super::identity::IdentityConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -329,6 +331,7 @@ impl Checker<'_> {
             raw.cookies.unwrap_or_default(),
             &mut raw_server,
         );
+        let identity = self.identity(&mut raw_server);
         let server = self.server(raw_server, &regions);
         let geoip = self.geoip(raw.geoip.unwrap_or_default());
         let fleet = self.fleet(raw.fleet.unwrap_or_default());
@@ -339,6 +342,7 @@ impl Checker<'_> {
             fleet,
             regions,
             limits,
+            identity,
         }
     }
 

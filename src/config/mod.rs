@@ -3,11 +3,13 @@
 //!
 //! `raw.rs` holds the serde shapes as written; `compile.rs` checks `meridian.toml` and
 //! resolves paths; `services/` checks the services files and resolves region names;
-//! `diagnostics.rs` is the error machinery both share. Errors name file, line and key, and
+//! `limits.rs` and `identity.rs` check parts of `meridian.toml` that travel as one value;
+//! `diagnostics.rs` is the error machinery all share. Errors name file, line and key, and
 //! every error is reported, not just the first. Nothing here opens sockets or runs per query.
 
 mod compile;
 mod diagnostics;
+mod identity;
 mod limits;
 mod raw;
 mod services;
@@ -17,6 +19,7 @@ pub use compile::{
     Region, ServerConfig, UnsureRegions, compile, compile_file, load, parse,
 };
 pub use diagnostics::{ConfigError, ConfigErrors};
+pub use identity::{IdentityConfig, MAX_NSID, host_name};
 pub use limits::{CookiesConfig, Limits, RrlConfig, TcpAbuseLimits};
 pub use services::{
     Check, CheckKind, CheckedServices, Endpoint, NamedService, OnAllDown, Policy, Route, Service,

@@ -47,6 +47,10 @@ pub struct RawServer {
     pub api_max_connections_per_source: Option<Spanned<i64>>,
     pub api_header_timeout: Option<Spanned<String>>,
     pub api_body_timeout: Option<Spanned<String>>,
+    /// What the server says about itself; checked in `identity.rs`.
+    pub identity: Option<Spanned<String>>,
+    pub nsid: Option<Spanned<RawSwitch>>,
+    pub version: Option<Spanned<RawSwitch>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -103,6 +107,33 @@ impl<'de> Deserialize<'de> for RawQuorum {
             }
         }
         deserializer.deserialize_any(QuorumVisitor)
+    }
+}
+
+/// `true`, `false` or a text (`nsid`, `version`). A hand-written visitor, like
+/// [`RawQuorum`], so a wrong type gets a useful message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawSwitch {
+    Flag(bool),
+    Text(String),
+}
+
+impl<'de> Deserialize<'de> for RawSwitch {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SwitchVisitor;
+        impl Visitor<'_> for SwitchVisitor {
+            type Value = RawSwitch;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("true, false or a text")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawSwitch, E> {
+                Ok(RawSwitch::Flag(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawSwitch, E> {
+                Ok(RawSwitch::Text(v.to_owned()))
+            }
+        }
+        deserializer.deserialize_any(SwitchVisitor)
     }
 }
 
@@ -275,7 +306,7 @@ mod tests {
                 "longitude_field"
             ]
         );
-        assert_eq!(known_keys::<RawServer>().len(), 18);
+        assert_eq!(known_keys::<RawServer>().len(), 21);
         assert!(known_keys::<String>().is_empty());
         assert_eq!(
             known_keys::<RawService>(),

@@ -11,12 +11,18 @@
 //! invalid or expired one gets BADCOOKIE and a fresh cookie over UDP, and a normal answer
 //! with a fresh cookie over TCP, where the address is proven anyway. The [`Reply`] says
 //! how the caller's rate limiter should count the response.
+//!
+//! The server's identity (RFC 4892, RFC 5001): CH TXT `id.server.` and `hostname.bind.`
+//! (and `version.server.`, `version.bind.` when configured) are answered from the config;
+//! a query carrying an NSID option gets ours in every response's OPT. Error responses to
+//! queries with EDNS say why in an Extended DNS Error (RFC 8914).
 
 use super::cookie::{self, Secrets};
 use super::rrl::{Class, ResponseKey};
 pub use super::stats::QueryStats;
-use super::wire::{self, Edns, Query, QueryError};
+use super::wire::{self, Ede, Edns, Query, QueryError};
 use crate::answer::{Answer, QNAME_OFFSET, address_record};
+use crate::config::IdentityConfig;
 use crate::route::{self, Client, Decision, Family};
 use crate::snapshot::Snapshot;
 use crate::zone::{Dname, Found, Zones};
@@ -35,10 +41,13 @@ const TYPE_MAILB: u16 = 253;
 const TYPE_MAILA: u16 = 254;
 const TYPE_AAAA: u16 = 28;
 const TYPE_CNAME: u16 = 5;
+const TYPE_TXT: u16 = 16;
+const TYPE_ANY: u16 = 255;
 const TYPE_DNAME: u16 = 39;
 /// The name a DNAME makes is longer than 255 octets (RFC 6672 §2.2).
 const RCODE_YXDOMAIN: u8 = 6;
 const CLASS_IN: u16 = 1;
+const CLASS_CH: u16 = 3;
 const CLASS_ANY: u16 = 255;
 /// Size of an OPT record without options.
 const OPT_LEN: usize = 11;
@@ -96,12 +105,20 @@ pub fn respond(
 ) -> Option<Reply> {
     out.clear();
     let payload = snap.config.server.max_udp_payload.max(512);
-    let reply = |question_end: Option<u16>, out: &Vec<u8>, edns, cookie, rcode| Reply {
+    let nsid = snap.config.identity.nsid.as_deref();
+    let error_opt = |cookie, ede| OptOut {
+        payload,
+        ecs_scope: 0,
+        cookie,
+        nsid,
+        ede,
+    };
+    let reply = |question_end: Option<u16>, out: &Vec<u8>, edns, opt: &OptOut, rcode| Reply {
         key: ERROR_KEY,
         proven: false,
         counted: (None, rcode),
         question_end: question_end.unwrap_or(12),
-        opt_start: opt_start(out, edns, cookie),
+        opt_start: opt_start(out, edns, opt),
     };
     let q = match wire::parse(msg) {
         Ok(q) => q,
@@ -111,29 +128,38 @@ pub fn respond(
         }
         Err(QueryError::FormErr { question_end, edns }) => {
             let rcode = wire::RCODE_FORMERR as u16;
-            error_response(msg, question_end, rcode, edns, None, payload, out);
+            let opt = error_opt(None, edns.and_then(|e| e.malformed).map(|m| m.ede()));
+            error_response(msg, question_end, rcode, edns, opt, out);
             stats.unzoned(rcode);
-            return Some(reply(question_end, out, edns, None, rcode));
+            return Some(reply(question_end, out, edns, &opt, rcode));
         }
         Err(QueryError::NotImp { question_end, edns }) => {
             let rcode = wire::RCODE_NOTIMP as u16;
             let cookie = edns.and_then(|e| cookie_for(e, req));
-            error_response(msg, question_end, rcode, edns, cookie, payload, out);
+            let opt = error_opt(cookie, Some(Ede::NOT_SUPPORTED));
+            error_response(msg, question_end, rcode, edns, opt, out);
             stats.unzoned(rcode);
-            return Some(reply(question_end, out, edns, cookie, rcode));
+            return Some(reply(question_end, out, edns, &opt, rcode));
         }
     };
     let question_end = Some((12 + q.question.len()) as u16);
     let cookie = q.edns.and_then(|e| cookie_for(e, req));
-    let refuse = |out: &mut Vec<u8>, rcode: u16, stats: &mut QueryStats| {
-        error_response(msg, question_end, rcode, q.edns, cookie, payload, out);
+    let refuse = |out: &mut Vec<u8>, rcode: u16, ede, stats: &mut QueryStats| {
+        let opt = error_opt(cookie, ede);
+        error_response(msg, question_end, rcode, q.edns, opt, out);
         stats.unzoned(rcode);
-        Some(reply(question_end, out, q.edns, cookie, rcode))
+        Some(reply(question_end, out, q.edns, &opt, rcode))
     };
     if let Some(e) = q.edns
         && e.version > 0
     {
-        return refuse(out, wire::RCODE_BADVERS, stats);
+        // The query's options mean nothing at a version we do not know: no NSID either.
+        let e = wire::Edns { nsid: false, ..e };
+        let opt = error_opt(cookie, None);
+        let rcode = wire::RCODE_BADVERS;
+        error_response(msg, question_end, rcode, Some(e), opt, out);
+        stats.unzoned(rcode);
+        return Some(reply(question_end, out, Some(e), &opt, rcode));
     }
     let proven = matches!(
         cookie.map(|c| c.verdict),
@@ -143,22 +169,59 @@ pub fn respond(
         && cookie.is_some_and(|c| c.verdict == cookie::Verdict::Invalid)
     {
         // RFC 7873 §5.2.3 and §5.4: no answer, a fresh cookie to retry with.
-        return refuse(out, wire::RCODE_BADCOOKIE, stats);
+        return refuse(out, wire::RCODE_BADCOOKIE, None, stats);
     }
-    let refuse = |out: &mut Vec<u8>, rcode: u8, stats: &mut QueryStats| {
-        refuse(out, rcode as u16, stats).map(|r| Reply { proven, ..r })
+    let refuse = |out: &mut Vec<u8>, rcode: u8, ede: Ede, stats: &mut QueryStats| {
+        refuse(out, rcode as u16, Some(ede), stats).map(|r| Reply { proven, ..r })
     };
     match q.qtype {
-        0 | wire::TYPE_OPT => return refuse(out, wire::RCODE_FORMERR, stats),
-        TYPE_AXFR | TYPE_IXFR => return refuse(out, wire::RCODE_REFUSED, stats),
-        TYPE_MAILA | TYPE_MAILB => return refuse(out, wire::RCODE_NOTIMP, stats),
+        0 | wire::TYPE_OPT => {
+            const NOT_A_QUERY: Ede = Ede::other("QTYPE 0 or OPT in the question");
+            return refuse(out, wire::RCODE_FORMERR, NOT_A_QUERY, stats);
+        }
+        // Zone transfers are not served (yet): not a policy, an operation we lack.
+        TYPE_AXFR | TYPE_IXFR => {
+            return refuse(out, wire::RCODE_REFUSED, Ede::NOT_SUPPORTED, stats);
+        }
+        TYPE_MAILA | TYPE_MAILB => {
+            return refuse(out, wire::RCODE_NOTIMP, Ede::NOT_SUPPORTED, stats);
+        }
         _ => {}
     }
+    let opt = OptOut {
+        payload,
+        ecs_scope: 0,
+        cookie,
+        nsid,
+        ede: None,
+    };
+    if q.qclass == CLASS_CH {
+        return match chaos_text(&snap.config.identity, q.key(), q.qtype) {
+            Ok(text) => {
+                render_chaos(&q, text, opt, out);
+                stats.unzoned(0);
+                let key = ResponseKey {
+                    class: Class::Answer,
+                    name: text.as_ptr() as usize,
+                    qtype: q.qtype,
+                    subnet: 0,
+                };
+                Some(Reply {
+                    key,
+                    proven,
+                    counted: (None, 0),
+                    question_end: (12 + q.question.len()) as u16,
+                    opt_start: opt_start(out, q.edns, &opt),
+                })
+            }
+            Err(ede) => refuse(out, wire::RCODE_REFUSED, ede, stats),
+        };
+    }
     if q.qclass != CLASS_IN && q.qclass != CLASS_ANY {
-        return refuse(out, wire::RCODE_REFUSED, stats);
+        return refuse(out, wire::RCODE_REFUSED, Ede::NOT_SUPPORTED, stats);
     }
     let Some((zone, found)) = snap.zones.lookup(q.key(), q.qtype) else {
-        return refuse(out, wire::RCODE_REFUSED, stats);
+        return refuse(out, wire::RCODE_REFUSED, Ede::NOT_AUTHORITATIVE, stats);
     };
     let max = match req.transport {
         Transport::Tcp => u16::MAX as usize,
@@ -166,11 +229,6 @@ pub fn respond(
             Some(e) => e.udp_payload.clamp(512, payload) as usize,
             None => 512,
         },
-    };
-    let opt = OptOut {
-        payload,
-        ecs_scope: 0,
-        cookie,
     };
     let (rcode, key) = match found {
         Found::Answer(answer) => {
@@ -222,17 +280,55 @@ pub fn respond(
         proven,
         counted: (Some(zone), rcode as u16),
         question_end: (12 + q.question.len()) as u16,
-        opt_start: opt_start(out, q.edns, cookie),
+        opt_start: opt_start(out, q.edns, &opt),
     })
 }
 
 /// Where the OPT record `opt` wrote starts in `out` (it is always last); 0 without one.
-fn opt_start(out: &[u8], edns: Option<Edns>, cookie: Option<Cookie>) -> u16 {
+fn opt_start(out: &[u8], edns: Option<Edns>, opt: &OptOut<'_>) -> u16 {
     let Some(e) = edns else { return 0 };
-    let size = OPT_LEN
-        + e.client_subnet.map_or(0, |c| 8 + c.addr_len as usize)
-        + cookie.map_or(0, |_| COOKIE_OPT_LEN);
-    out.len().saturating_sub(size) as u16
+    out.len().saturating_sub(opt_size(&e, opt)) as u16
+}
+
+/// The CH names we answer (RFC 4892 §2 and the older BIND names), lower-cased, as on the wire.
+const ID_SERVER: &[u8] = b"\x02id\x06server\x00";
+const HOSTNAME_BIND: &[u8] = b"\x08hostname\x04bind\x00";
+const VERSION_SERVER: &[u8] = b"\x07version\x06server\x00";
+const VERSION_BIND: &[u8] = b"\x07version\x04bind\x00";
+
+/// The TXT a CH query (lower-cased name `key`) is answered with, or the Extended DNS Error
+/// of its REFUSED: "Prohibited" for a name the operator turned off, "Not Supported" for
+/// every other name and type (as NSD does).
+fn chaos_text<'a>(identity: &'a IdentityConfig, key: &[u8], qtype: u16) -> Result<&'a str, Ede> {
+    let text = match key {
+        ID_SERVER | HOSTNAME_BIND => &identity.name,
+        VERSION_SERVER | VERSION_BIND => &identity.version,
+        _ => return Err(Ede::NOT_SUPPORTED),
+    };
+    if qtype != TYPE_TXT && qtype != TYPE_ANY {
+        return Err(Ede::NOT_SUPPORTED);
+    }
+    text.as_deref().ok_or(Ede::PROHIBITED)
+}
+
+/// Writes the answer to a CH TXT query: one TXT record, class CH, TTL 0, and no AA, as NSD
+/// and Knot answer it (these names are not in any zone; TTL 0 keeps them out of caches).
+/// It always fits in 512 bytes: a 15-byte name, a text of at most 255 bytes, and the
+/// largest OPT record (see `Ede::MAX_TEXT`).
+fn render_chaos(q: &Query<'_>, text: &str, opt_out: OptOut<'_>, out: &mut Vec<u8>) {
+    let flags = wire::FLAG_QR | (q.flags & (wire::FLAG_RD | wire::FLAG_CD));
+    header(out, q.id, flags, 1, [1, 0, q.edns.is_some() as u16]);
+    out.extend_from_slice(q.question);
+    out.extend_from_slice(&(0xC000 | QNAME_OFFSET as u16).to_be_bytes());
+    out.extend_from_slice(&TYPE_TXT.to_be_bytes());
+    out.extend_from_slice(&CLASS_CH.to_be_bytes());
+    out.extend_from_slice(&0u32.to_be_bytes());
+    out.extend_from_slice(&(1 + text.len() as u16).to_be_bytes());
+    out.push(text.len() as u8);
+    out.extend_from_slice(text.as_bytes());
+    if let Some(e) = q.edns {
+        opt(out, 0, e, opt_out);
+    }
 }
 
 /// The cookie to send back for a query's OPT, when cookies are on and it has one.
@@ -309,10 +405,14 @@ pub fn slip(out: &mut Vec<u8>, reply: &Reply) {
 
 /// What the OPT record of a response carries besides the payload size.
 #[derive(Clone, Copy)]
-struct OptOut {
+struct OptOut<'a> {
     payload: u16,
     ecs_scope: u8,
     cookie: Option<Cookie>,
+    /// Our NSID, sent when the query asks for it.
+    nsid: Option<&'a [u8]>,
+    /// Why an error response is one.
+    ede: Option<Ede>,
 }
 
 /// Locates the client (ECS, else the resolver) and runs the route decision.
@@ -353,7 +453,7 @@ fn render_addresses(
     chain: Option<(&Answer, u16)>,
     decision: &Decision,
     max: usize,
-    opt_out: OptOut,
+    opt_out: OptOut<'_>,
     out: &mut Vec<u8>,
     stats: &mut QueryStats,
 ) {
@@ -400,7 +500,7 @@ fn render_dname(
     q: &Query<'_>,
     (dname, owner_len): (&Dname, usize),
     max: usize,
-    opt_out: OptOut,
+    opt_out: OptOut<'_>,
     out: &mut Vec<u8>,
     stats: &mut QueryStats,
 ) -> u8 {
@@ -484,12 +584,17 @@ fn render_dname(
 }
 
 /// Size of the OPT record the response to `q` carries (0 without EDNS).
-fn opt_len(q: &Query<'_>, opt_out: &OptOut) -> usize {
-    q.edns.map_or(0, |e| {
-        OPT_LEN
-            + e.client_subnet.map_or(0, |c| 8 + c.addr_len as usize)
-            + opt_out.cookie.map_or(0, |_| COOKIE_OPT_LEN)
-    })
+fn opt_len(q: &Query<'_>, opt_out: &OptOut<'_>) -> usize {
+    q.edns.map_or(0, |e| opt_size(&e, opt_out))
+}
+
+/// Size of the OPT record `opt` writes for a query's OPT `e`.
+fn opt_size(e: &Edns, o: &OptOut<'_>) -> usize {
+    OPT_LEN
+        + e.client_subnet.map_or(0, |c| 8 + c.addr_len as usize)
+        + o.cookie.map_or(0, |_| COOKIE_OPT_LEN)
+        + o.nsid.filter(|_| e.nsid).map_or(0, |n| 4 + n.len())
+        + o.ede.map_or(0, |d| d.option_len())
 }
 
 /// Writes header, question, the answer's sections (cut to fit `max`) and OPT.
@@ -497,7 +602,7 @@ fn render(
     q: &Query<'_>,
     answer: &Answer,
     max: usize,
-    opt_out: OptOut,
+    opt_out: OptOut<'_>,
     out: &mut Vec<u8>,
     stats: &mut QueryStats,
 ) {
@@ -533,8 +638,9 @@ fn header(out: &mut Vec<u8>, id: u16, flags: u16, qdcount: u16, counts: [u16; 3]
 }
 
 /// An OPT record advertising our payload size; echoes ECS with the given scope (RFC 7871
-/// §7.2.1) and carries our COOKIE when there is one.
-fn opt(out: &mut Vec<u8>, extended_rcode: u16, e: Edns, o: OptOut) {
+/// §7.2.1), carries our COOKIE when there is one, our NSID when the query asked for it
+/// (RFC 5001 §2.1), and the Extended DNS Error of an error response.
+fn opt(out: &mut Vec<u8>, extended_rcode: u16, e: Edns, o: OptOut<'_>) {
     out.push(0); // root owner
     out.extend_from_slice(&wire::TYPE_OPT.to_be_bytes());
     out.extend_from_slice(&o.payload.to_be_bytes());
@@ -558,6 +664,14 @@ fn opt(out: &mut Vec<u8>, extended_rcode: u16, e: Edns, o: OptOut) {
         out.extend_from_slice(&24u16.to_be_bytes());
         out.extend_from_slice(&c.out);
     }
+    if e.nsid
+        && let Some(id) = o.nsid
+    {
+        wire::write_nsid(out, id);
+    }
+    if let Some(ede) = o.ede {
+        ede.write(out);
+    }
     let rdlen = (out.len() - rdlen_at - 2) as u16;
     out[rdlen_at..rdlen_at + 2].copy_from_slice(&rdlen.to_be_bytes());
 }
@@ -568,8 +682,7 @@ fn error_response(
     question_end: Option<u16>,
     rcode: u16,
     edns: Option<Edns>,
-    cookie: Option<Cookie>,
-    payload: u16,
+    opt_out: OptOut<'_>,
     out: &mut Vec<u8>,
 ) {
     let id = u16::from_be_bytes([msg[0], msg[1]]);
@@ -582,11 +695,103 @@ fn error_response(
         out.extend_from_slice(&msg[12..end as usize]);
     }
     if let Some(e) = edns {
-        let o = OptOut {
-            payload,
-            ecs_scope: 0,
-            cookie,
+        opt(out, rcode, e, opt_out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(name: Option<&str>, version: Option<&str>) -> IdentityConfig {
+        IdentityConfig {
+            name: name.map(Into::into),
+            nsid: None,
+            version: version.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn chaos_names_are_answered_refused_or_not_supported() {
+        let on = identity(Some("ns1"), Some("9.9"));
+        let off = identity(None, None);
+        // Config, lower-cased name, type, then the TXT or the EDE of the REFUSED.
+        type Row<'a> = (&'a IdentityConfig, &'a [u8], u16, Result<&'a str, Ede>);
+        let rows: &[Row] = &[
+            (&on, ID_SERVER, TYPE_TXT, Ok("ns1")),
+            (&on, HOSTNAME_BIND, TYPE_ANY, Ok("ns1")),
+            (&on, VERSION_SERVER, TYPE_TXT, Ok("9.9")),
+            (&on, VERSION_BIND, TYPE_TXT, Ok("9.9")),
+            (&on, ID_SERVER, 1, Err(Ede::NOT_SUPPORTED)),
+            (
+                &on,
+                b"\x07authors\x04bind\x00",
+                TYPE_TXT,
+                Err(Ede::NOT_SUPPORTED),
+            ),
+            (
+                &on,
+                b"\x02id\x06server\x03com\x00",
+                TYPE_TXT,
+                Err(Ede::NOT_SUPPORTED),
+            ),
+            (&off, ID_SERVER, TYPE_TXT, Err(Ede::PROHIBITED)),
+            (&off, VERSION_BIND, TYPE_ANY, Err(Ede::PROHIBITED)),
+            (&off, VERSION_BIND, 1, Err(Ede::NOT_SUPPORTED)),
+        ];
+        for &(id, key, qtype, want) in rows {
+            assert_eq!(chaos_text(id, key, qtype), want, "{key:?} type {qtype}");
+        }
+    }
+
+    /// `opt_size` is what `opt` writes, for every mix of options: RRL's slip finds the OPT
+    /// record by it, and truncation counts on it.
+    #[test]
+    fn opt_size_is_what_opt_writes() {
+        let ecs = wire::ClientSubnet {
+            family: 2,
+            source_prefix: 56,
+            scope_prefix: 0,
+            addr: [0x20; 16],
+            addr_len: 7,
         };
-        opt(out, rcode, e, o);
+        let cookie = Cookie {
+            out: [7; 24],
+            verdict: cookie::Verdict::Valid { refresh: false },
+        };
+        for asks_nsid in [false, true] {
+            for client_subnet in [None, Some(ecs)] {
+                for cookie in [None, Some(cookie)] {
+                    for nsid in [None, Some(&b"ns1.example"[..])] {
+                        for ede in [None, Some(Ede::NOT_SUPPORTED), Some(Ede::other("why"))] {
+                            let e = Edns {
+                                udp_payload: 1232,
+                                version: 0,
+                                dnssec_ok: true,
+                                client_subnet,
+                                cookie: None,
+                                nsid: asks_nsid,
+                                malformed: None,
+                            };
+                            let o = OptOut {
+                                payload: 1232,
+                                ecs_scope: 0,
+                                cookie,
+                                nsid,
+                                ede,
+                            };
+                            let mut out = vec![1, 2, 3];
+                            opt(&mut out, 0, e, o);
+                            assert_eq!(out.len() - 3, opt_size(&e, &o));
+                            assert_eq!(opt_start(&out, Some(e), &o), 3);
+                            let rdlen = u16::from_be_bytes([out[12], out[13]]) as usize;
+                            assert_eq!(rdlen, out.len() - 14, "RDLENGTH covers the options");
+                            let sent_nsid = out.windows(4).any(|w| w == [0, 3, 0, 11]);
+                            assert_eq!(sent_nsid, asks_nsid && nsid.is_some());
+                        }
+                    }
+                }
+            }
+        }
     }
 }

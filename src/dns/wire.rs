@@ -1,5 +1,5 @@
-//! Query parsing: header, question, EDNS(0) OPT, Client Subnet and COOKIE, straight from
-//! the bytes.
+//! Query parsing: header, question, EDNS(0) OPT, Client Subnet, COOKIE and NSID, straight
+//! from the bytes; and the EDNS options a response adds (NSID, Extended DNS Errors).
 //!
 //! Bytes in, a borrowed [`Query`] out; nothing is allocated. Errors are small `Copy`
 //! values that say which response to send (FORMERR, NOTIMP) or that none is due.
@@ -19,8 +19,10 @@ pub const RCODE_REFUSED: u8 = 5;
 pub const RCODE_BADVERS: u16 = 16;
 
 pub const TYPE_OPT: u16 = 41;
+pub const OPT_NSID: u16 = 3;
 pub const OPT_ECS: u16 = 8;
 pub const OPT_COOKIE: u16 = 10;
+pub const OPT_EDE: u16 = 15;
 /// Extended rcode 23 (RFC 7873): header rcode 7, upper bits 1 in the OPT TTL.
 pub const RCODE_BADCOOKIE: u16 = 23;
 
@@ -58,6 +60,84 @@ pub struct Edns {
     pub client_subnet: Option<ClientSubnet>,
     /// The first COOKIE option (RFC 7873 §5.2: later ones are ignored).
     pub cookie: Option<CookieOpt>,
+    /// The query carries an NSID option: it asks for our NSID (RFC 5001 §2.1; a payload,
+    /// which a query should not have, is ignored).
+    pub nsid: bool,
+    /// Which option made the query FORMERR, when one did (said in the response's EDE).
+    pub malformed: Option<Malformed>,
+}
+
+/// An option that makes a query FORMERR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Malformed {
+    /// RFC 7871 §7.1.2: a wrong family, prefix or address length.
+    ClientSubnet,
+    /// RFC 7871 §7.1.1: at most one per query.
+    RepeatedClientSubnet,
+    /// RFC 7873 §5.2.2: a length other than 8 or 16..=40.
+    Cookie,
+}
+
+impl Malformed {
+    /// The Extended DNS Error saying so.
+    pub fn ede(self) -> Ede {
+        // Constants, so `Ede::other` checks the texts' length at compile time.
+        const CLIENT_SUBNET: Ede = Ede::other("malformed Client Subnet option");
+        const REPEATED: Ede = Ede::other("more than one Client Subnet option");
+        const COOKIE: Ede = Ede::other("malformed COOKIE option");
+        match self {
+            Malformed::ClientSubnet => CLIENT_SUBNET,
+            Malformed::RepeatedClientSubnet => REPEATED,
+            Malformed::Cookie => COOKIE,
+        }
+    }
+}
+
+/// An Extended DNS Error (RFC 8914): an INFO-CODE and a fixed EXTRA-TEXT, so a response
+/// writes it from static bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ede {
+    pub code: u16,
+    /// Empty for the codes that say it all; never longer than [`Ede::MAX_TEXT`].
+    pub text: &'static str,
+}
+
+impl Ede {
+    /// The longest EXTRA-TEXT we send: with the longest question, Client Subnet, COOKIE and
+    /// the longest NSID, an error response still fits in 512 bytes.
+    pub const MAX_TEXT: usize = 40;
+    /// §4.19, code 18 "Prohibited": refused by the operator's choice (a CH name turned off).
+    pub const PROHIBITED: Ede = Ede { code: 18, text: "" };
+    /// §4.21, code 20 "Not Authoritative": a name in none of our zones; we do not recurse.
+    pub const NOT_AUTHORITATIVE: Ede = Ede { code: 20, text: "" };
+    /// §4.22, code 21 "Not Supported": an opcode, type, class or CH name we do not serve.
+    pub const NOT_SUPPORTED: Ede = Ede { code: 21, text: "" };
+
+    /// §4.1, code 0 "Other Error", with EXTRA-TEXT saying what it is. Use it in a
+    /// constant, so the length is checked when compiling.
+    pub const fn other(text: &'static str) -> Ede {
+        assert!(text.len() <= Ede::MAX_TEXT);
+        Ede { code: 0, text }
+    }
+
+    /// Bytes of the option: code, length, INFO-CODE, EXTRA-TEXT.
+    pub fn option_len(&self) -> usize {
+        6 + self.text.len()
+    }
+
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&OPT_EDE.to_be_bytes());
+        out.extend_from_slice(&(2 + self.text.len() as u16).to_be_bytes());
+        out.extend_from_slice(&self.code.to_be_bytes());
+        out.extend_from_slice(self.text.as_bytes());
+    }
+}
+
+/// Writes an NSID option (RFC 5001 §2.3) carrying `payload`; it takes `4 + payload.len()`.
+pub fn write_nsid(out: &mut Vec<u8>, payload: &[u8]) {
+    out.extend_from_slice(&OPT_NSID.to_be_bytes());
+    out.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    out.extend_from_slice(payload);
 }
 
 /// A parsed query. `qname` is as received (its case is echoed); `qname_lower` is the lookup key.
@@ -262,6 +342,8 @@ fn scan_records(
             dnssec_ok,
             client_subnet: None,
             cookie: None,
+            nsid: false,
+            malformed: None,
         };
         let mut opt = rdata_start;
         while opt < rdata_end {
@@ -272,14 +354,22 @@ fn scan_records(
                 .get(opt + 4..opt + 4 + len)
                 .filter(|_| opt + 4 + len <= rdata_end);
             let data = data.ok_or(Some(e))?;
+            let bad = |why| {
+                Some(Edns {
+                    malformed: Some(why),
+                    ..e
+                })
+            };
             if code == OPT_ECS {
                 if e.client_subnet.is_some() {
-                    return Err(Some(e));
+                    return Err(bad(Malformed::RepeatedClientSubnet));
                 }
-                e.client_subnet = Some(parse_ecs(data).ok_or(Some(e))?);
+                e.client_subnet = Some(parse_ecs(data).ok_or(bad(Malformed::ClientSubnet))?);
             } else if code == OPT_COOKIE && e.cookie.is_none() {
                 // A length other than 8 or 16..=40 is FORMERR (RFC 7873 §5.2.2).
-                e.cookie = Some(CookieOpt::parse(data).ok_or(Some(e))?);
+                e.cookie = Some(CookieOpt::parse(data).ok_or(bad(Malformed::Cookie))?);
+            } else if code == OPT_NSID {
+                e.nsid = true;
             }
             opt += 4 + len;
         }
@@ -528,6 +618,82 @@ mod tests {
                 edns: Some(_)
             })
         ));
+    }
+
+    #[test]
+    fn an_nsid_option_asks_for_ours_whatever_its_payload() {
+        let asks = |options: &[u8]| parse(&query(WWW, &opt(options), 1)).unwrap().edns.unwrap();
+        assert!(!asks(&[]).nsid, "no option, no NSID");
+        assert!(
+            asks(&[0, 3, 0, 0]).nsid,
+            "the empty NSID option of RFC 5001 §2.1"
+        );
+        assert!(asks(&[0, 3, 0, 2, 0xAB, 0xCD]).nsid, "a payload is ignored");
+        let with_ecs = [ecs(1, 24, &[192, 0, 2]), vec![0, 3, 0, 0]].concat();
+        let e = asks(&with_ecs);
+        assert!(e.nsid && e.client_subnet.is_some());
+        assert!(parse(&query(WWW, &[], 0)).unwrap().edns.is_none());
+    }
+
+    #[test]
+    fn formerr_says_which_option_was_malformed() {
+        let malformed = |options: &[u8]| match parse(&query(WWW, &opt(options), 1)) {
+            Err(QueryError::FormErr { edns: Some(e), .. }) => e.malformed,
+            other => panic!("want FORMERR with the OPT record, got {other:?}"),
+        };
+        let bad_ecs = ecs(1, 33, &[1, 2, 3, 4, 5]);
+        assert_eq!(malformed(&bad_ecs), Some(Malformed::ClientSubnet));
+        let two = [ecs(1, 24, &[192, 0, 2]), ecs(1, 24, &[192, 0, 2])].concat();
+        assert_eq!(malformed(&two), Some(Malformed::RepeatedClientSubnet));
+        assert_eq!(
+            malformed(&[0, 10, 0, 7, 1, 2, 3, 4, 5, 6, 7]),
+            Some(Malformed::Cookie)
+        );
+        // The NSID request read before the bad option still counts.
+        let nsid_then_bad = [vec![0, 3, 0, 0], bad_ecs].concat();
+        match parse(&query(WWW, &opt(&nsid_then_bad), 1)) {
+            Err(QueryError::FormErr { edns: Some(e), .. }) => assert!(e.nsid),
+            other => panic!("{other:?}"),
+        }
+        // A second OPT record is no option's fault.
+        match parse(&query(WWW, &[opt(&[]), opt(&[])].concat(), 2)) {
+            Err(QueryError::FormErr { edns: Some(e), .. }) => assert_eq!(e.malformed, None),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            parse(&query(WWW, &opt(&[]), 1))
+                .unwrap()
+                .edns
+                .unwrap()
+                .malformed,
+            None
+        );
+    }
+
+    #[test]
+    fn ede_and_nsid_options_are_encoded_as_rfc_8914_and_5001_say() {
+        let mut out = vec![0xEE];
+        Ede::NOT_AUTHORITATIVE.write(&mut out);
+        assert_eq!(out, [0xEE, 0, 15, 0, 2, 0, 20]);
+        assert_eq!(Ede::NOT_AUTHORITATIVE.option_len(), 6);
+        let mut out = Vec::new();
+        Ede::other("abc").write(&mut out);
+        assert_eq!(out, [0, 15, 0, 5, 0, 0, b'a', b'b', b'c']);
+        assert_eq!(Ede::other("abc").option_len(), out.len());
+        let codes = [Ede::PROHIBITED, Ede::NOT_AUTHORITATIVE, Ede::NOT_SUPPORTED];
+        assert_eq!(codes.map(|e| e.code), [18, 20, 21]);
+        for m in [
+            Malformed::ClientSubnet,
+            Malformed::RepeatedClientSubnet,
+            Malformed::Cookie,
+        ] {
+            let e = m.ede();
+            assert_eq!(e.code, 0, "{m:?}: Other Error");
+            assert!(!e.text.is_empty() && e.text.len() <= Ede::MAX_TEXT, "{m:?}");
+        }
+        let mut out = Vec::new();
+        write_nsid(&mut out, b"ns1");
+        assert_eq!(out, [0, 3, 0, 3, b'n', b's', b'1']);
     }
 
     #[test]

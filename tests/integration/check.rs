@@ -116,6 +116,45 @@ fn check_accepts_valid_config_and_zones() {
     }
 }
 
+/// The `identity:` line says what `id.server.`, the NSID and `version.bind.` give; a bad
+/// value is an error naming the file, line and key.
+#[test]
+fn check_shows_the_identity_and_names_a_bad_one() {
+    let rows = [
+        (
+            "identity = \"ns1\"",
+            "  identity: \"ns1\"; nsid: \"ns1\"; version: off",
+        ),
+        (
+            "identity = \"\"\nnsid = \"hex:00ff\"\nversion = \"v9\"",
+            "  identity: off; nsid: \"hex:00ff\"; version: \"v9\"",
+        ),
+    ];
+    for (keys, want) in rows {
+        let run = Fixture::standard().server_key(keys).check();
+        assert_eq!(run.status.code(), Some(0), "stderr:\n{}", run.stderr);
+        assert!(
+            run.stdout.lines().any(|l| l == want),
+            "want {want:?} in:\n{}",
+            run.stdout
+        );
+    }
+    let run = Fixture::standard()
+        .server_key("identity = \"\"\nnsid = true")
+        .check();
+    assert_eq!(run.status.code(), Some(1), "stdout:\n{}", run.stdout);
+    let path = run.dir().join("meridian.toml");
+    let want = format!(
+        "{}:8: server.nsid: true sends server.identity",
+        path.display()
+    );
+    assert!(
+        run.stderr.contains(&want),
+        "want {want:?} in:\n{}",
+        run.stderr
+    );
+}
+
 /// Runs `check` on each zone; returns one message per row that did not exit 1 with
 /// `ZONEFILE:LINE: reason` on stderr (and the right line, where one is given).
 fn check_failures(rows: Vec<(&'static str, String, Option<usize>)>) -> Vec<String> {

@@ -1,5 +1,6 @@
 //! Interoperability with other DNS software, where it is installed (`.ci/run` installs it):
-//! Knot's `kdig` speaking DNS Cookies to Meridian, and a real Unbound resolving through a
+//! Knot's `kdig` speaking DNS Cookies to Meridian, `dig` and `kdig` asking for the NSID,
+//! the CH identity and reading Extended DNS Errors, and a real Unbound resolving through a
 //! Meridian that rate-limits it. Each test says SKIPPED and passes when its tool is missing.
 
 use crate::util::{Fixture, Query, Rdata, Run, Server, UdpClient, http, rcode};
@@ -40,6 +41,86 @@ fn kdig(server: &Server, args: &[&str]) -> String {
     let run = Run::bounded(cmd, dir.path(), Duration::from_secs(20));
     assert_eq!(run.status.code(), Some(0), "kdig {args:?}: {}", run.stderr);
     run.stdout
+}
+
+/// BIND's `dig` against `server`, with `args` after the server and port.
+fn dig(server: &Server, args: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new("dig");
+    cmd.arg(format!("@{}", server.dns.ip()))
+        .arg("-p")
+        .arg(server.dns.port().to_string())
+        .args(["+norec", "+tries=1", "+time=5"])
+        .args(args);
+    let run = Run::bounded(cmd, dir.path(), Duration::from_secs(20));
+    assert_eq!(run.status.code(), Some(0), "dig {args:?}: {}", run.stderr);
+    run.stdout
+}
+
+/// The lines of `out` that contain `word`.
+fn lines_with<'a>(out: &'a str, word: &str) -> Vec<&'a str> {
+    out.lines().filter(|l| l.contains(word)).collect()
+}
+
+#[test]
+fn dig_and_kdig_read_the_nsid_the_ch_identity_and_extended_errors() {
+    let has_dig = installed("dig");
+    let has_kdig = installed("kdig");
+    if !has_dig && !has_kdig {
+        return;
+    }
+    let server = Fixture::standard()
+        .server_key("identity = \"ns-interop-1\"")
+        .start();
+    if has_dig {
+        // dig 9.18 prints `; NSID: 6e 73 ... ("ns-interop-1")`.
+        let out = dig(&server, &["+nsid", "www.example.com.", "A"]);
+        assert!(out.contains("status: NOERROR"), "{out}");
+        let nsid = lines_with(&out, "NSID");
+        assert!(
+            nsid.len() == 1 && nsid[0].contains("(\"ns-interop-1\")"),
+            "{out}"
+        );
+        let out = dig(&server, &["www.example.com.", "A"]);
+        assert!(lines_with(&out, "NSID").is_empty(), "not asked: {out}");
+        let out = dig(&server, &["CH", "TXT", "id.server."]);
+        assert!(out.contains("status: NOERROR"), "{out}");
+        let answer = lines_with(&out, "\"ns-interop-1\"");
+        assert!(
+            answer.len() == 1 && answer[0].starts_with("id.server.") && answer[0].contains("CH"),
+            "{out}"
+        );
+        let out = dig(&server, &["example.org.", "A"]);
+        assert!(out.contains("status: REFUSED"), "{out}");
+        assert!(out.contains("EDE: 20 (Not Authoritative)"), "{out}");
+        let out = dig(&server, &["+noedns", "example.org.", "A"]);
+        assert!(
+            out.contains("status: REFUSED") && !out.contains("EDE"),
+            "{out}"
+        );
+    }
+    if has_kdig {
+        // kdig prints `;; NSID: 6E73... "ns-interop-1"`.
+        let out = kdig(&server, &["+nsid", "www.example.com.", "A"]);
+        assert!(out.contains("status: NOERROR"), "{out}");
+        let nsid = lines_with(&out, "NSID");
+        assert!(
+            nsid.len() == 1 && nsid[0].contains("\"ns-interop-1\""),
+            "{out}"
+        );
+        let out = kdig(&server, &["-c", "CH", "hostname.bind.", "TXT"]);
+        assert!(out.contains("status: NOERROR"), "{out}");
+        assert!(
+            lines_with(&out, "\"ns-interop-1\"")
+                .iter()
+                .any(|l| l.starts_with("hostname.bind.")),
+            "{out}"
+        );
+        // kdig sends no OPT record unless told to; without one there is no EDE.
+        let out = kdig(&server, &["+edns", "-c", "CH", "version.bind.", "TXT"]);
+        assert!(out.contains("status: REFUSED"), "{out}");
+        assert!(out.contains("EDE: 18 (Prohibited)"), "{out}");
+    }
 }
 
 /// The hex cookie of kdig's `;; COOKIE: <hex>` line.

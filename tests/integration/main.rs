@@ -17,6 +17,7 @@ mod explain;
 mod fleet;
 mod geo;
 mod hardening;
+mod identity;
 mod interop;
 mod malformed;
 mod metrics;

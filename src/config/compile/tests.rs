@@ -186,7 +186,7 @@ fn each_error_names_line_and_key() {
              state_dir, udp_workers, max_udp_payload, tcp_idle_timeout, tcp_max_connections, \
              tcp_max_connections_per_source, tcp_write_timeout, tcp_max_queued_replies, \
              api_tls_cert, api_tls_key, api_max_connections, api_max_connections_per_source, \
-             api_header_timeout, api_body_timeout)",
+             api_header_timeout, api_body_timeout, identity, nsid, version)",
         ),
         (
             "[server]\nregion = \"eu-west\"\n\n[fleet]\nquorum = \"all\"\n\n\n\n\n\n[regions.eu-west]\nlat = 123.0\nlon = 0\n",

@@ -40,6 +40,11 @@ impl Query {
         self
     }
 
+    pub fn qclass(mut self, qclass: u16) -> Self {
+        self.qclass = qclass;
+        self
+    }
+
     pub fn opcode(mut self, opcode: u8) -> Self {
         self.opcode = opcode;
         self
@@ -124,6 +129,10 @@ impl Edns {
 
 /// The EDNS option code of Client Subnet (RFC 7871).
 pub const ECS: u16 = 8;
+/// The EDNS option code of NSID (RFC 5001).
+pub const NSID: u16 = 3;
+/// The EDNS option code of Extended DNS Errors (RFC 8914).
+pub const EDE: u16 = 15;
 
 /// The raw data of an ECS option, exactly as given (so tests can break it).
 pub fn ecs_option(family: u16, source: u8, scope: u8, address: &[u8]) -> Vec<u8> {
