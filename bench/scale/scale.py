@@ -20,6 +20,7 @@ import json
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import statistics
@@ -194,14 +195,14 @@ def load_run(kind, w, a, rundir, reload_origin=None):
     rec["cmd"] = " ".join(srv.argv)
     asker = Asker(port)
     try:
-        if not harness_port_free(port):
+        if not port_free(port):
             raise RuntimeError(f"port {port} is in use before starting {kind}")
         t0 = time.monotonic()
         srv.start()
         deadline = t0 + a.timeout
         err = wait_answer(asker, srv, w.probe[0], w.probe[1], deadline)
         if err:
-            rec["error"] = err
+            rec.update(error=err, gave_up_s=round(time.monotonic() - t0, 3), gave_up_cpu_s=round(group_cpu(srv.pgid), 3))
             return rec
         rec["first_s"] = round(time.monotonic() - t0, 3)
         rec["first_cpu_s"] = round(group_cpu(srv.pgid), 3)
@@ -225,7 +226,7 @@ def load_run(kind, w, a, rundir, reload_origin=None):
     return rec
 
 
-def harness_port_free(port):
+def port_free(port):
     for typ in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
         s = socket.socket(socket.AF_INET, typ)
         try:
@@ -423,10 +424,10 @@ def run_load_tests(a, servers, emit):
             w = make(a.scratch, n)
             for rep in range(a.reps):
                 for k in kinds:
-                    if k not in stopped and k in last:
-                        prev_n, prev_s = last[k]
-                        if prev_s * n / prev_n > a.timeout:
-                            stopped[k] = (f"skipped: {prev_s:.0f} s at {human(prev_n)} predicts "
+                    if a.predict and k not in stopped and k in last:
+                        prev_n, prev_cpu = last[k]
+                        if prev_cpu * n / prev_n > a.timeout:
+                            stopped[k] = (f"skipped: {prev_cpu:.0f} s CPU at {human(prev_n)} predicts "
                                           f"over {a.timeout:.0f} s at {human(n)}")
                     if k in stopped:
                         emit({"test": test, "label": w.label, "size": w.size, "unit": w.unit, "server": k,
@@ -439,7 +440,7 @@ def run_load_tests(a, servers, emit):
                     if "error" in rec:
                         stopped[k] = f"stopped after {human(n)}: {rec['error'][:120]}"
                     else:
-                        last[k] = (n, rec.get("all_s", 0))
+                        last[k] = (n, rec.get("all_cpu_s", 0))
 
 
 # ---------------------------------------------------------------- the geo test
@@ -469,7 +470,7 @@ def run_geo_test(a, servers, emit):
         for k in kinds:
             port = a.port_base + KINDS[k].port_offset
             srv = KINDS[k](os.path.join(a.rundir, k), port, w, pin=0)
-            if not harness_port_free(port):
+            if not port_free(port):
                 raise RuntimeError(f"port {port} is in use before starting {k}")
             t0 = time.monotonic()
             srv.start()
@@ -482,12 +483,10 @@ def run_geo_test(a, servers, emit):
                 srv.stop()
                 del running[k]
                 continue
-            # Which answers the clients get: a sample of 200, every country at least once.
+            # Which answers the clients get: two clients of every country.
             seen = {}
             answers, scopes, failed = set(), [], 0
             for cc, addr, prefix in clients:
-                if cc in seen and len(seen) >= countries and sum(seen.values()) >= 200:
-                    continue
                 if seen.get(cc, 0) >= 2:
                     continue
                 seen[cc] = seen.get(cc, 0) + 1
@@ -556,17 +555,19 @@ def build_table(records, servers):
         return [r for r in recs if r.get("test") == test and r.get("size") == size and r.get("server") == server
                 and "error" not in r and "first_s" in r]
 
-    def errors(test, size, server):
-        return [r["error"] for r in recs if r.get("test") == test and r.get("size") == size
-                and r.get("server") == server and "error" in r]
-
     def missing(test, size, server):
         why = skipped.get((test, size, server))
         if why:
             return (None, why.split(":")[0])
-        errs = errors(test, size, server)
+        errs = [r for r in recs if r.get("test") == test and r.get("size") == size
+                and r.get("server") == server and "error" in r]
         if errs:
-            return (None, "failed" if "timeout" not in errs[0] else "timeout")
+            e = errs[0]
+            if not e["error"].startswith("timeout"):
+                return (None, "failed")
+            if "gave_up_s" in e:
+                return (None, f"no answer in {e['gave_up_s']:.0f} s ({e['gave_up_cpu_s']:.0f} s CPU)")
+            return (None, "timeout")
         return None
 
     for test in ("zone", "zones", "services"):
@@ -580,8 +581,8 @@ def build_table(records, servers):
                 if not rs:
                     m = missing(test, n, s)
                     if m:
-                        for row in (cpu_row, mem_row, start_row):
-                            row[s] = m
+                        start_row[s] = m
+                        cpu_row[s] = mem_row[s] = (None, "–")
                     continue
                 cpu, wall, pss = med([r["all_cpu_s"] for r in rs]), med([r["all_s"] for r in rs]), med([r["pss"] for r in rs])
                 bcpu, bpss = med([r["all_cpu_s"] for r in bs]), med([r["pss"] for r in bs])
@@ -600,9 +601,13 @@ def build_table(records, servers):
                 rl = [r for r in rs if "reload_s" in r and "reload_error" not in r]
                 if rl:
                     t, peak, steady = med([r["reload_s"] for r in rl]), med([r["reload_peak"] for r in rl]), med([r["reload_steady"] for r in rl])
+                    rcpu = med([r["reload_cpu_s"] for r in rl])
                     lost = sum(r["reload_unanswered"] for r in rl)
-                    reload_row[s] = (t, f"{t:.2f} s" + (f", {lost} unanswered" if lost else ""))
-                    peak_row[s] = (peak, f"{fmt_bytes(peak)} ({peak / steady:.2f}× steady)")
+                    reload_row[s] = (rcpu if rcpu >= 3 / CLK_TCK else None,
+                                     f"{t:.2f} s ({rcpu:.2f} s CPU)" + (f", {lost} unanswered" if lost else ""))
+                    after = med([r.get("after_reload_pss") for r in rl])
+                    peak_row[s] = (peak, f"{fmt_bytes(peak)} ({peak / steady:.2f}× steady)"
+                                   + (f", {fmt_bytes(after)} after" if after else ""))
                 elif any("reload_error" in r for r in rs):
                     reload_row[s] = (None, "failed")
             if test == "zone":
@@ -617,8 +622,8 @@ def build_table(records, servers):
                 rows.append((f"{label}: load CPU per service", cpu_row, True))
                 rows.append((f"{label}: memory per service", mem_row, True))
             if reload_row:
-                rows.append((f"{label}: reload until the change is served", reload_row, True))
-                rows.append((f"{label}: peak memory during reload", peak_row, True))
+                rows.append((f"{label}: reload until the change is served (wall, CPU)", reload_row, True))
+                rows.append((f"{label}: peak memory during reload; memory after it", peak_row, True))
 
     geo = [r for r in records if r.get("test") == "geo" and "q_per_cpu_s" in r]
     if geo:
@@ -627,14 +632,22 @@ def build_table(records, servers):
             g = [r for r in geo if r["server"] == s]
             qg = med([r["q_per_cpu_s"] for r in g if r["name"] == "geo"])
             qs = med([r["q_per_cpu_s"] for r in g if r["name"] == "static"])
-            if qg and qs:
-                ratio_row[s] = (qg / qs, f"{qg / qs:.2f}")
+            # geo / static of each rep (the two runs next to each other), then the median
+            pairs = []
+            for rep in sorted({r["rep"] for r in g}):
+                one = {r["name"]: r["q_per_cpu_s"] for r in g if r["rep"] == rep}
+                if "geo" in one and "static" in one:
+                    pairs.append(one["geo"] / one["static"])
+            if pairs:
+                m = statistics.median(pairs)
+                spread = f" ({min(pairs):.2f}–{max(pairs):.2f})" if len(pairs) > 1 else ""
+                ratio_row[s] = (m, f"{m:.2f}{spread}")
                 geo_row[s] = (qg, f"{qg:,.0f}")
                 static_row[s] = (qs, f"{qs:,.0f}")
         checks = {r["server"]: r for r in records if r.get("test") == "geo" and r.get("check")}
         c = next(iter(checks.values()), {})
         label = f"ECS clients in {c.get('countries', '?')} countries, 6 regions × 2 endpoints"
-        rows.append((f"geo ({label}): geo / static q per server CPU-s", ratio_row, False))
+        rows.append((f"geo ({label}): geo / static q per server CPU-s, median of reps (range)", ratio_row, False))
         rows.append(("geo: q per server CPU-s, load-balanced name", geo_row, False))
         rows.append(("geo: q per server CPU-s, static name", static_row, False))
     return rows
@@ -681,12 +694,16 @@ def render_targets(records):
         if m is not None:
             out.append(f"- {label}: memory per record ≤ 200 B and ≤ gdnsd: {m:,.0f} B"
                        + (f" vs {g:,.0f} B" if g else "") + f" — {mark(m <= 200 and (g is None or m <= g))}")
-        m, g = val(f"{label}: reload until the change is served", "meridian"), val(f"{label}: reload until the change is served", "gdnsd")
-        if m is not None:
-            out.append(f"- {label}: reload within gdnsd's time: {m:.2f} s" + (f" vs {g:.2f} s" if g else "")
-                       + f" — {mark(g is None or m <= g)}")
-        rl = [r for r in records if r.get("test") == "zone" and r.get("size") == big[-1] and r.get("server") == "meridian"
-              and "reload_peak" in r]
+        def reload_runs(server):
+            return [r for r in records if r.get("test") == "zone" and r.get("size") == big[-1]
+                    and r.get("server") == server and "reload_peak" in r and "reload_error" not in r]
+
+        rl, gl = reload_runs("meridian"), reload_runs("gdnsd")
+        if rl and gl:
+            mw, gw = med([r["reload_s"] for r in rl]), med([r["reload_s"] for r in gl])
+            mc, gc = med([r["reload_cpu_s"] for r in rl]), med([r["reload_cpu_s"] for r in gl])
+            out.append(f"- {label}: reload within gdnsd's time: {mw:.2f} s vs {gw:.2f} s wall, "
+                       f"{mc:.2f} s vs {gc:.2f} s CPU — {mark(mw <= gw and mc <= gc)}")
         if rl:
             f = med([r["reload_peak"] / r["reload_steady"] for r in rl])
             lost = sum(r["reload_unanswered"] for r in rl)
@@ -701,7 +718,7 @@ def render_targets(records):
         else:
             why = svc[0].get("error") or svc[0].get("skipped") or "no figure"
             out.append(f"- services 100k: start to first answer under 1 s: {why[:80]} — NO")
-    geo = [w for w in rows if w.startswith("geo (")]
+    geo = [w for w in rows if w.startswith("geo (")]  # the geo / static row
     if geo:
         m = val(geo[0], "meridian")
         if m is not None:
@@ -770,6 +787,8 @@ def main():
     ap.add_argument("--no-reload", dest="reload", action="store_false", help="skip the reload measurement")
     ap.add_argument("--reps", type=int, default=1, help="runs per server and size, interleaved (medians)")
     ap.add_argument("--timeout", type=float, default=300, help="seconds a start or reload may take before the size is abandoned")
+    ap.add_argument("--predict", action="store_true",
+                    help="skip a size when the previous one's CPU time, scaled linearly, exceeds --timeout")
     ap.add_argument("--settle", type=float, default=1.0, help="seconds after the last answer before memory is read")
     ap.add_argument("--geo-duration", type=int, help="seconds per dnsperf run (default 10; --quick 2)")
     ap.add_argument("--geo-reps", type=int, help="dnsperf runs per server and name (default 3; --quick 1)")
@@ -827,7 +846,7 @@ def main():
                 servers.append(s)
             else:
                 log(f"{s}: not installed, left out")
-    if "geo" in a.only and not shutil_which("dnsperf"):
+    if "geo" in a.only and not shutil.which("dnsperf"):
         log("dnsperf not installed: the geo test is left out")
         a.only.remove("geo")
 
@@ -867,11 +886,6 @@ def main():
     print()
     print(f"== {out}")
     sys.stdout.write(table)
-
-
-def shutil_which(name):
-    import shutil
-    return shutil.which(name)
 
 
 if __name__ == "__main__":
