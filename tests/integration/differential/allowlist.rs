@@ -264,9 +264,10 @@ fn nsec3_follows_cname(p: &Probe, ours: &Answer, theirs: &mut Answer, _: &mut As
 }
 
 fn chain_stays_in_zone(_: &Probe, ours: &Answer, theirs: &mut Answer, _: &mut Ask<'_>) -> bool {
-    let applies = chain_end(&ours.answer).is_some_and(|end| {
-        zone_of(&end.owner) != zone_of(&end.data) && subset(&ours.answer, &theirs.answer)
-    });
+    let applies = ours.rcode == 0
+        && chain_end(&ours.answer).is_some_and(|end| {
+            zone_of(&end.owner) != zone_of(&end.data) && subset(&ours.answer, &theirs.answer)
+        });
     adopt(applies, ours, theirs)
 }
 
