@@ -43,7 +43,6 @@ const TYPE_AAAA: u16 = 28;
 const TYPE_CNAME: u16 = 5;
 const TYPE_TXT: u16 = 16;
 const TYPE_ANY: u16 = 255;
-const TYPE_DNAME: u16 = 39;
 /// The name a DNAME makes is longer than 255 octets (RFC 6672 §2.2).
 const RCODE_YXDOMAIN: u8 = 6;
 const CLASS_IN: u16 = 1;
@@ -492,9 +491,9 @@ fn render_addresses(
 /// from the query name to the name with the DNAME's owner (`owner_len` octets) replaced by
 /// its target, with the DNAME's TTL; YXDOMAIN with the DNAME alone when that name would be
 /// longer than 255 octets. When the new name is one of ours with a pre-encoded answer, that
-/// answer follows, its pointers moved onto the new name (as a CNAME chain is followed;
-/// not for qtype CNAME, DNAME or ANY, which the records so far answer). Built per query
-/// into `out`, without allocating; returns the rcode.
+/// answer follows, its pointers moved onto the new name: the query restarts there for
+/// every qtype but CNAME, which the synthesised CNAME answers (RFC 6672 §3.2; Knot and
+/// NSD alike). Built per query into `out`, without allocating; returns the rcode.
 fn render_dname(
     zones: &Zones,
     q: &Query<'_>,
@@ -513,7 +512,7 @@ fn render_dname(
     let truncated = size > max;
     // The synthesised name's answer, when it is ours and pre-encoded.
     let mut key = [0u8; 255];
-    let chased = (!too_long && !truncated && !matches!(q.qtype, TYPE_CNAME | TYPE_DNAME | 255))
+    let chased = (!too_long && !truncated && q.qtype != TYPE_CNAME)
         .then(|| {
             key[..prefix.len()].copy_from_slice(&q.qname_lower[..prefix.len()]);
             for (d, s) in key[prefix.len()..synthesised]

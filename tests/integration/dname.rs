@@ -55,7 +55,8 @@ fn names_below_a_dname_get_the_dname_and_a_synthesised_cname() {
             // The test client prints names in lower case.
             "a.b.dn.example.com. 120 CNAME a.b.example.net.",
         ),
-        // Type CNAME is answered by the synthesised CNAME: nothing is chased.
+        // Type CNAME is answered by the synthesised CNAME: nothing is chased (every other
+        // type restarts at the new name: see the test below).
         (
             "www.dnin.example.com.",
             "dnin.example.com.",
@@ -66,7 +67,7 @@ fn names_below_a_dname_get_the_dname_and_a_synthesised_cname() {
     ];
     for (qname, owner, ttl, target, cname) in rows {
         let qtypes = if owner == "dnin.example.com." {
-            &[RecordType::CNAME, RecordType::ANY][..]
+            &[RecordType::CNAME][..]
         } else {
             &[
                 RecordType::A,
@@ -207,6 +208,26 @@ fn a_synthesised_name_in_our_zones_is_followed_like_a_cname() {
         (
             "www.dnin.example.com.",
             RecordType::TXT,
+            rcode::NOERROR,
+            &["www.dnin.example.com. 90 CNAME www.deep.example.com."],
+            &[soa_deep],
+            &[],
+        ),
+        // ANY and DNAME restart at the new name too (RFC 6672 §3.2), as Knot and NSD do.
+        (
+            "www.dnin.example.com.",
+            RecordType::ANY,
+            rcode::NOERROR,
+            &[
+                "www.dnin.example.com. 90 CNAME www.deep.example.com.",
+                "www.deep.example.com. 3600 A 192.0.2.61",
+            ],
+            &[],
+            &[],
+        ),
+        (
+            "www.dnin.example.com.",
+            RecordType::DNAME,
             rcode::NOERROR,
             &["www.dnin.example.com. 90 CNAME www.deep.example.com."],
             &[soa_deep],

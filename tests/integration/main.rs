@@ -10,6 +10,7 @@ mod check;
 mod cname;
 mod cookies;
 mod delegation;
+mod differential;
 mod dname;
 mod ecs;
 mod edns;
