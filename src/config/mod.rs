@@ -2,8 +2,9 @@
 //! `zones/<origin>.toml` → validated [`Service`]s.
 //!
 //! `raw.rs` holds the serde shapes as written; `compile.rs` checks `meridian.toml` and
-//! resolves paths; `services/` checks the services files and resolves region names;
-//! `diagnostics.rs` is the error machinery both share. Errors name file, line and key, and
+//! resolves paths; `tsig.rs` checks the TSIG keys and reads their secret files; `services/`
+//! checks the services files and resolves region names; `diagnostics.rs` is the error
+//! machinery both share. Errors name file, line and key, and
 //! every error is reported, not just the first. Nothing here opens sockets or runs per query.
 
 mod compile;
@@ -11,6 +12,7 @@ mod diagnostics;
 mod limits;
 mod raw;
 mod services;
+mod tsig;
 
 pub use compile::{
     ApiServerConfig, Compiled, Config, FleetConfig, GeoDatabase, GeoFields, GeoipConfig, Quorum,
@@ -22,3 +24,4 @@ pub use services::{
     Check, CheckKind, CheckedServices, Endpoint, NamedService, OnAllDown, Policy, Route, Service,
     check_services, load_services, parse_services,
 };
+pub use tsig::TsigKey;

@@ -11,10 +11,15 @@
 //! invalid or expired one gets BADCOOKIE and a fresh cookie over UDP, and a normal answer
 //! with a fresh cookie over TCP, where the address is proven anyway. The [`Reply`] says
 //! how the caller's rate limiter should count the response.
+//!
+//! A query signed with TSIG (RFC 8945) is checked first (`tsig.rs`): one that fails gets
+//! NOTAUTH with BADKEY, BADSIG or BADTIME; one that passes is answered as any other, in
+//! the room its TSIG record leaves, and the answer is signed with the same key.
 
 use super::cookie::{self, Secrets};
 use super::rrl::{Class, ResponseKey};
 pub use super::stats::QueryStats;
+use super::tsig;
 use super::wire::{self, Edns, Query, QueryError};
 use crate::answer::{Answer, QNAME_OFFSET, address_record};
 use crate::route::{self, Client, Decision, Family};
@@ -50,7 +55,7 @@ const COOKIE_OPT_LEN: usize = 4 + 24;
 pub struct Request<'a> {
     pub transport: Transport,
     pub peer: IpAddr,
-    /// Seconds since the epoch (cookie timestamps), read once per batch.
+    /// Seconds since the epoch (cookie timestamps, TSIG times), read once per batch.
     pub now: u32,
     /// The cookie secrets; `None` when cookies are off (the option is then ignored).
     pub cookies: Option<&'a Secrets>,
@@ -69,6 +74,8 @@ pub struct Reply {
     pub question_end: u16,
     /// Start of the OPT record in `out`, 0 when there is none.
     pub opt_start: u16,
+    /// The response ends with a TSIG record: a slipped copy would no longer verify.
+    pub signed: bool,
 }
 
 /// The response cookie and what the query's cookie proved.
@@ -95,6 +102,100 @@ pub fn respond(
     stats: &mut QueryStats,
 ) -> Option<Reply> {
     out.clear();
+    let parsed = wire::parse(msg);
+    let tsig_at = match &parsed {
+        Ok(q) => q.tsig,
+        Err(QueryError::NotImp { tsig, .. }) => *tsig,
+        Err(_) => None,
+    };
+    let Some(at) = tsig_at else {
+        return answer(snap, msg, parsed, req, 0, out, stats);
+    };
+    match tsig::verify(&snap.config.tsig, msg, at as usize, req.now as u64) {
+        Ok(signer) => {
+            let room = tsig::reserve(signer.key);
+            let reply = answer(snap, msg, parsed, req, room, out, stats)?;
+            let stamp = tsig::Stamp {
+                time_signed: req.now as u64,
+                fudge: tsig::FUDGE,
+                error: 0,
+                other: &[],
+            };
+            tsig::sign(out, signer.key, Some(signer.mac), stamp);
+            Some(Reply {
+                signed: true,
+                ..reply
+            })
+        }
+        Err(failure) => Some(refuse_signed(snap, msg, &parsed, failure, req, out, stats)),
+    }
+}
+
+/// The response to a signed query whose TSIG failed (RFC 8945 §5.2): FORMERR without TSIG
+/// when the record cannot be read; else NOTAUTH with the TSIG error, unsigned for BADKEY
+/// and BADSIG (§5.3.2), signed for BADTIME, with the server's time in Other Data (§5.2.3).
+fn refuse_signed(
+    snap: &Snapshot,
+    msg: &[u8],
+    parsed: &Result<Query<'_>, QueryError>,
+    failure: tsig::Failure<'_>,
+    req: &Request<'_>,
+    out: &mut Vec<u8>,
+    stats: &mut QueryStats,
+) -> Reply {
+    let (question_end, edns) = match parsed {
+        Ok(q) => (Some((12 + q.question.len()) as u16), q.edns),
+        Err(QueryError::NotImp {
+            question_end, edns, ..
+        })
+        | Err(QueryError::FormErr { question_end, edns }) => (*question_end, *edns),
+        Err(QueryError::Drop) => (None, None),
+    };
+    let cookie = edns.and_then(|e| cookie_for(e, req));
+    let payload = snap.config.server.max_udp_payload.max(512);
+    let rcode = match failure {
+        tsig::Failure::Malformed => wire::RCODE_FORMERR,
+        _ => tsig::RCODE_NOTAUTH,
+    };
+    error_response(msg, question_end, rcode as u16, edns, cookie, payload, out);
+    let opt_start = opt_start(out, edns, cookie);
+    match failure {
+        tsig::Failure::Malformed => {}
+        tsig::Failure::Unsigned { error, start } => tsig::append_unsigned(out, msg, start, error),
+        tsig::Failure::BadTime(signer) => {
+            let now = (req.now as u64).to_be_bytes();
+            let stamp = tsig::Stamp {
+                time_signed: signer.time_signed,
+                fudge: signer.fudge,
+                error: tsig::ERROR_BADTIME,
+                other: &now[2..],
+            };
+            tsig::sign(out, signer.key, Some(signer.mac), stamp);
+        }
+    }
+    tracing::debug!(peer = %req.peer, error = failure.name(), "TSIG check failed");
+    stats.unzoned(rcode as u16);
+    Reply {
+        key: ERROR_KEY,
+        proven: false,
+        counted: (None, rcode as u16),
+        question_end: question_end.unwrap_or(12),
+        opt_start,
+        signed: rcode == tsig::RCODE_NOTAUTH,
+    }
+}
+
+/// The response to a parsed query, leaving `room` octets free at the end of the transport's
+/// limit (for a TSIG record).
+fn answer(
+    snap: &Snapshot,
+    msg: &[u8],
+    parsed: Result<Query<'_>, QueryError>,
+    req: &Request<'_>,
+    room: usize,
+    out: &mut Vec<u8>,
+    stats: &mut QueryStats,
+) -> Option<Reply> {
     let payload = snap.config.server.max_udp_payload.max(512);
     let reply = |question_end: Option<u16>, out: &Vec<u8>, edns, cookie, rcode| Reply {
         key: ERROR_KEY,
@@ -102,8 +203,9 @@ pub fn respond(
         counted: (None, rcode),
         question_end: question_end.unwrap_or(12),
         opt_start: opt_start(out, edns, cookie),
+        signed: false,
     };
-    let q = match wire::parse(msg) {
+    let q = match parsed {
         Ok(q) => q,
         Err(QueryError::Drop) => {
             stats.dropped += 1;
@@ -115,7 +217,9 @@ pub fn respond(
             stats.unzoned(rcode);
             return Some(reply(question_end, out, edns, None, rcode));
         }
-        Err(QueryError::NotImp { question_end, edns }) => {
+        Err(QueryError::NotImp {
+            question_end, edns, ..
+        }) => {
             let rcode = wire::RCODE_NOTIMP as u16;
             let cookie = edns.and_then(|e| cookie_for(e, req));
             error_response(msg, question_end, rcode, edns, cookie, payload, out);
@@ -166,7 +270,8 @@ pub fn respond(
             Some(e) => e.udp_payload.clamp(512, payload) as usize,
             None => 512,
         },
-    };
+    }
+    .saturating_sub(room);
     let opt = OptOut {
         payload,
         ecs_scope: 0,
@@ -223,6 +328,7 @@ pub fn respond(
         counted: (Some(zone), rcode as u16),
         question_end: (12 + q.question.len()) as u16,
         opt_start: opt_start(out, q.edns, cookie),
+        signed: false,
     })
 }
 
