@@ -258,13 +258,13 @@ fn scan_records(
         let name_start = pos;
         let after_name = skip_name(msg, pos).ok_or(edns)?;
         let rtype = u16_at(msg, after_name).ok_or(edns)?;
-        if rtype == TYPE_TSIG {
-            if i + 1 != arcount {
-                return Err(edns);
-            }
-            tsig = Some(name_start as u16);
-        }
         if rtype != TYPE_OPT {
+            if rtype == TYPE_TSIG {
+                if i + 1 != arcount {
+                    return Err(edns);
+                }
+                tsig = Some(name_start as u16);
+            }
             pos = skip_rr(msg, name_start).ok_or(edns)?;
             continue;
         }
