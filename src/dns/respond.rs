@@ -280,12 +280,12 @@ fn answer(
     };
     let (rcode, key) = match found {
         Found::Answer(answer) => {
-            render(&q, answer, max, opt, out, stats);
-            (answer.rcode, answer_key(&q, answer))
+            render(q, answer, max, opt, out, stats);
+            (answer.rcode, answer_key(q, answer))
         }
         Found::Dname { dname, owner_len } => {
             let at = (dname, owner_len as usize);
-            let rcode = render_dname(&snap.zones, &q, at, max, opt, out, stats);
+            let rcode = render_dname(&snap.zones, q, at, max, opt, out, stats);
             let key = ResponseKey {
                 class: Class::Answer,
                 name: dname as *const Dname as usize,
@@ -299,7 +299,7 @@ fn answer(
             nodata,
             chain,
         } => {
-            let decision = decide_for(snap, &q, service as usize, req.peer);
+            let decision = decide_for(snap, q, service as usize, req.peer);
             if let Some(region) = decision.region {
                 stats.choice(service, region);
             }
@@ -308,15 +308,15 @@ fn answer(
                 ..opt
             };
             if decision.is_empty() {
-                render(&q, nodata, max, opt, out, stats);
-                (nodata.rcode, answer_key(&q, nodata))
+                render(q, nodata, max, opt, out, stats);
+                (nodata.rcode, answer_key(q, nodata))
             } else {
-                render_addresses(&q, chain, &decision, max, opt, out, stats);
+                render_addresses(q, chain, &decision, max, opt, out, stats);
                 let key = ResponseKey {
                     class: Class::Answer,
                     name: nodata as *const Answer as usize,
                     qtype: q.qtype,
-                    subnet: subnet_key(&q, decision.scope),
+                    subnet: subnet_key(q, decision.scope),
                 };
                 (0, key)
             }
