@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpora of fuzz/corpus/<target>/seed-* (run from fuzz/; committed)."""
+import hashlib
+import hmac
 import json
 import os
 import struct
@@ -59,6 +61,26 @@ respond.append(bytes(1) + v4 + bytes(2) + query("www.example.com", edns=4096,
 respond.append(bytes(1) + v4 + bytes(2) + query("www.example.com", flags=0x2800))
 respond.append(bytes(1) + v4 + bytes(2) + query("www.example.com", qtype=252))
 respond.append(bytes(1) + v4 + bytes(2) + query("www.example.com", qclass=3))
+
+
+def tsig_signed(msg, key="test-key.example", time=1_700_000_000):
+    """msg with a TSIG record (RFC 8945 §4.3, hmac-sha256) signed with the fixture's key at
+    the fuzz targets' fixed clock, so the MAC checks out and the answer is signed."""
+    owner, alg = name(key), name("hmac-sha256")
+    timers = struct.pack(">HIH", time >> 32, time & 0xFFFFFFFF, 300)
+    variables = owner + struct.pack(">HI", 255, 0) + alg + timers + struct.pack(">HH", 0, 0)
+    mac = hmac.new(bytes(range(32)), msg + variables, hashlib.sha256).digest()
+    rdata = alg + timers + struct.pack(">H", len(mac)) + mac + msg[:2] + struct.pack(">HH", 0, 0)
+    arcount = struct.unpack(">H", msg[10:12])[0] + 1
+    record = owner + struct.pack(">HHIH", 250, 255, 0, len(rdata)) + rdata
+    return msg[:10] + struct.pack(">H", arcount) + msg[12:] + record
+
+
+respond.append(bytes(1) + v4 + bytes(2) + tsig_signed(query("www.example.com", edns=1232)))
+respond.append(bytes(1) + v4 + bytes(2) + tsig_signed(query("big.example.com", qtype=16)))
+respond.append(bytes([1]) + v4 + bytes(2) + tsig_signed(query("pool.example.com")))
+respond.append(bytes(1) + v4 + bytes(2) + tsig_signed(query("www.example.com"), key="nobody"))
+respond.append(bytes(1) + v4 + bytes(2) + tsig_signed(query("www.example.com"), time=1_600_000_000))
 write("respond", respond)
 
 # ecs: pick byte (name, AAAA, TCP), option data.

@@ -3,7 +3,8 @@
 //! Every problem becomes a [`ConfigError`] (see `diagnostics.rs`) and all of them are
 //! reported together; [`compile`] also says which parts of the result are stand-ins, so
 //! the rest of a load reports no follow-on errors. Relative paths resolve against the
-//! config file's directory. No sockets are opened and no other file is read.
+//! config file's directory. No sockets are opened, and no other file is read but the TSIG
+//! keys' secret files (`tsig.rs`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -31,6 +32,8 @@ pub struct Config {
     pub limits: super::limits::Limits,
     /// `[server] identity`, `nsid`, `version`: what the server says about itself.
     pub identity: super::identity::IdentityConfig,
+    /// `[tsig.NAME]`, in file order: the keys signed queries and zone transfers use.
+    pub tsig: Vec<super::TsigKey>,
 }
 
 #[derive(Debug, Clone)]
@@ -298,6 +301,14 @@ fn prune_unknown_keys(check: &mut Checker, root: &mut DeTable) {
             "fleet" => prune_table::<RawFleet>(check, table, &prefix),
             "rrl" => prune_table::<super::limits::RawRrl>(check, table, &prefix),
             "cookies" => prune_table::<super::limits::RawCookies>(check, table, &prefix),
+            "tsig" => {
+                for (name, key) in table.iter_mut() {
+                    if let DeValue::Table(key) = key.get_mut() {
+                        let prefix = format!("{prefix}{}.", super::tsig::table_key(name.get_ref()));
+                        prune_table::<super::tsig::RawTsigKey>(check, key, &prefix);
+                    }
+                }
+            }
             "regions" => {
                 for (name, region) in table.iter_mut() {
                     if let DeValue::Table(region) = region.get_mut() {
@@ -335,6 +346,7 @@ impl Checker<'_> {
         let server = self.server(raw_server, &regions);
         let geoip = self.geoip(raw.geoip.unwrap_or_default());
         let fleet = self.fleet(raw.fleet.unwrap_or_default());
+        let tsig = self.tsig_keys(raw.tsig.unwrap_or_default());
         Config {
             path: self.file.to_path_buf(),
             server,
@@ -343,6 +355,7 @@ impl Checker<'_> {
             regions,
             limits,
             identity,
+            tsig,
         }
     }
 

@@ -22,6 +22,8 @@ pub struct RawConfig {
     pub regions: Option<IndexMap<Spanned<String>, RawRegion>>,
     pub rrl: Option<super::limits::RawRrl>,
     pub cookies: Option<super::limits::RawCookies>,
+    /// `[tsig.NAME]`, in file order.
+    pub tsig: Option<IndexMap<Spanned<String>, super::tsig::RawTsigKey>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -288,7 +290,9 @@ mod tests {
     fn known_keys_come_from_the_structs() {
         assert_eq!(
             known_keys::<RawConfig>(),
-            ["server", "geoip", "fleet", "regions", "rrl", "cookies"]
+            [
+                "server", "geoip", "fleet", "regions", "rrl", "cookies", "tsig"
+            ]
         );
         assert_eq!(known_keys::<RawRegion>(), ["lat", "lon"]);
         assert_eq!(

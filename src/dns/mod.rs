@@ -8,7 +8,9 @@
 //!      │ query bytes                               ▲ response bytes
 //!      ▼                                           │
 //!  respond.rs ── wire.rs (parse header, question, OPT, ECS, COOKIE)
-//!      │   └──── cookie.rs (RFC 7873/9018 server cookies: check, make, BADCOOKIE)
+//!      │   ├──── cookie.rs (RFC 7873/9018 server cookies: check, make, BADCOOKIE)
+//!      │   └──── tsig.rs (RFC 8945: verify a signed query, sign its answer; keys from
+//!      │         config [tsig.NAME])
 //!      │
 //!      └── zone::Zones::lookup ─┬─ answer::Answer (pre-encoded sections) → copied out
 //!                               └─ Balanced → geo locate (ECS or source) → route::decide
@@ -21,5 +23,6 @@ pub mod respond;
 pub mod rrl;
 pub mod stats;
 pub mod tcp;
+pub mod tsig;
 pub mod udp;
 pub mod wire;

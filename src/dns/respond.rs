@@ -16,10 +16,15 @@
 //! (and `version.server.`, `version.bind.` when configured) are answered from the config;
 //! a query carrying an NSID option gets ours in every response's OPT. Error responses to
 //! queries with EDNS say why in an Extended DNS Error (RFC 8914).
+//!
+//! A query signed with TSIG (RFC 8945) is checked first (`tsig.rs`): one that fails gets
+//! NOTAUTH with BADKEY, BADSIG or BADTIME; one that passes is answered as any other, in
+//! the room its TSIG record leaves, and the answer is signed with the same key.
 
 use super::cookie::{self, Secrets};
 use super::rrl::{Class, ResponseKey};
 pub use super::stats::QueryStats;
+use super::tsig;
 use super::wire::{self, Ede, Edns, Query, QueryError};
 use crate::answer::{Answer, QNAME_OFFSET, address_record};
 use crate::config::IdentityConfig;
@@ -58,7 +63,7 @@ const COOKIE_OPT_LEN: usize = 4 + 24;
 pub struct Request<'a> {
     pub transport: Transport,
     pub peer: IpAddr,
-    /// Seconds since the epoch (cookie timestamps), read once per batch.
+    /// Seconds since the epoch (cookie timestamps, TSIG times), read once per batch.
     pub now: u32,
     /// The cookie secrets; `None` when cookies are off (the option is then ignored).
     pub cookies: Option<&'a Secrets>,
@@ -77,6 +82,8 @@ pub struct Reply {
     pub question_end: u16,
     /// Start of the OPT record in `out`, 0 when there is none.
     pub opt_start: u16,
+    /// The response ends with a TSIG record: a slipped copy would no longer verify.
+    pub signed: bool,
 }
 
 /// The response cookie and what the query's cookie proved.
@@ -103,6 +110,106 @@ pub fn respond(
     stats: &mut QueryStats,
 ) -> Option<Reply> {
     out.clear();
+    let parsed = wire::parse(msg);
+    let tsig_at = match &parsed {
+        Ok(q) => q.tsig,
+        Err(QueryError::NotImp { tsig, .. }) => *tsig,
+        Err(_) => None,
+    };
+    let Some(at) = tsig_at else {
+        return answer(snap, msg, &parsed, req, 0, out, stats);
+    };
+    match tsig::verify(&snap.config.tsig, msg, at as usize, req.now as u64) {
+        Ok(signer) => {
+            let room = tsig::reserve(signer.key);
+            let reply = answer(snap, msg, &parsed, req, room, out, stats)?;
+            let stamp = tsig::Stamp {
+                time_signed: req.now as u64,
+                fudge: tsig::FUDGE,
+                error: 0,
+                other: &[],
+            };
+            tsig::sign(out, signer.key, Some(signer.mac), stamp);
+            Some(Reply {
+                signed: true,
+                ..reply
+            })
+        }
+        Err(failure) => Some(refuse_signed(snap, msg, &parsed, failure, req, out, stats)),
+    }
+}
+
+/// The response to a signed query whose TSIG failed (RFC 8945 §5.2): FORMERR without TSIG
+/// when the record cannot be read; else NOTAUTH with the TSIG error, unsigned for BADKEY
+/// and BADSIG (§5.3.2), signed for BADTIME, with the server's time in Other Data (§5.2.3).
+fn refuse_signed(
+    snap: &Snapshot,
+    msg: &[u8],
+    parsed: &Result<Query<'_>, QueryError>,
+    failure: tsig::Failure<'_>,
+    req: &Request<'_>,
+    out: &mut Vec<u8>,
+    stats: &mut QueryStats,
+) -> Reply {
+    let (question_end, edns) = match parsed {
+        Ok(q) => (Some((12 + q.question.len()) as u16), q.edns),
+        Err(QueryError::NotImp {
+            question_end, edns, ..
+        })
+        | Err(QueryError::FormErr { question_end, edns }) => (*question_end, *edns),
+        Err(QueryError::Drop) => (None, None),
+    };
+    let opt = OptOut {
+        payload: snap.config.server.max_udp_payload.max(512),
+        ecs_scope: 0,
+        cookie: edns.and_then(|e| cookie_for(e, req)),
+        nsid: snap.config.identity.nsid.as_deref(),
+        ede: None,
+    };
+    let rcode = match failure {
+        tsig::Failure::Malformed => wire::RCODE_FORMERR,
+        _ => tsig::RCODE_NOTAUTH,
+    };
+    error_response(msg, question_end, rcode as u16, edns, opt, out);
+    let opt_start = opt_start(out, edns, &opt);
+    match failure {
+        tsig::Failure::Malformed => {}
+        tsig::Failure::Unsigned { error, start } => tsig::append_unsigned(out, msg, start, error),
+        tsig::Failure::BadTime(signer) => {
+            let now = (req.now as u64).to_be_bytes();
+            let stamp = tsig::Stamp {
+                time_signed: signer.time_signed,
+                fudge: signer.fudge,
+                error: tsig::ERROR_BADTIME,
+                other: &now[2..],
+            };
+            tsig::sign(out, signer.key, Some(signer.mac), stamp);
+        }
+    }
+    tracing::debug!(peer = %req.peer, error = failure.name(), "TSIG check failed");
+    stats.unzoned(rcode as u16);
+    Reply {
+        key: ERROR_KEY,
+        proven: false,
+        counted: (None, rcode as u16),
+        question_end: question_end.unwrap_or(12),
+        opt_start,
+        signed: rcode == tsig::RCODE_NOTAUTH,
+    }
+}
+
+/// The response to a parsed query, leaving `room` octets free at the end of the transport's
+/// limit (for a TSIG record). `parsed` is borrowed: moving a `Query` (300 octets) would
+/// cost the unsigned path more than the TSIG check does.
+fn answer(
+    snap: &Snapshot,
+    msg: &[u8],
+    parsed: &Result<Query<'_>, QueryError>,
+    req: &Request<'_>,
+    room: usize,
+    out: &mut Vec<u8>,
+    stats: &mut QueryStats,
+) -> Option<Reply> {
     let payload = snap.config.server.max_udp_payload.max(512);
     let nsid = snap.config.identity.nsid.as_deref();
     let error_opt = |cookie, ede| OptOut {
@@ -118,21 +225,24 @@ pub fn respond(
         counted: (None, rcode),
         question_end: question_end.unwrap_or(12),
         opt_start: opt_start(out, edns, opt),
+        signed: false,
     };
-    let q = match wire::parse(msg) {
+    let q = match parsed {
         Ok(q) => q,
-        Err(QueryError::Drop) => {
+        &Err(QueryError::Drop) => {
             stats.dropped += 1;
             return None;
         }
-        Err(QueryError::FormErr { question_end, edns }) => {
+        &Err(QueryError::FormErr { question_end, edns }) => {
             let rcode = wire::RCODE_FORMERR as u16;
             let opt = error_opt(None, edns.and_then(|e| e.malformed).map(|m| m.ede()));
             error_response(msg, question_end, rcode, edns, opt, out);
             stats.unzoned(rcode);
             return Some(reply(question_end, out, edns, &opt, rcode));
         }
-        Err(QueryError::NotImp { question_end, edns }) => {
+        &Err(QueryError::NotImp {
+            question_end, edns, ..
+        }) => {
             let rcode = wire::RCODE_NOTIMP as u16;
             let cookie = edns.and_then(|e| cookie_for(e, req));
             let opt = error_opt(cookie, Some(Ede::NOT_SUPPORTED));
@@ -211,6 +321,7 @@ pub fn respond(
                     counted: (None, 0),
                     question_end: (12 + q.question.len()) as u16,
                     opt_start: opt_start(out, q.edns, &opt),
+                    signed: false,
                 })
             }
             Err(ede) => refuse(out, wire::RCODE_REFUSED, ede, stats),
@@ -228,15 +339,16 @@ pub fn respond(
             Some(e) => e.udp_payload.clamp(512, payload) as usize,
             None => 512,
         },
-    };
+    }
+    .saturating_sub(room);
     let (rcode, key) = match found {
         Found::Answer(answer) => {
-            render(&q, answer, max, opt, out, stats);
-            (answer.rcode, answer_key(&q, answer))
+            render(q, answer, max, opt, out, stats);
+            (answer.rcode, answer_key(q, answer))
         }
         Found::Dname { dname, owner_len } => {
             let at = (dname, owner_len as usize);
-            let rcode = render_dname(&snap.zones, &q, at, max, opt, out, stats);
+            let rcode = render_dname(&snap.zones, q, at, max, opt, out, stats);
             let key = ResponseKey {
                 class: Class::Answer,
                 name: dname as *const Dname as usize,
@@ -250,7 +362,7 @@ pub fn respond(
             nodata,
             chain,
         } => {
-            let decision = decide_for(snap, &q, service as usize, req.peer);
+            let decision = decide_for(snap, q, service as usize, req.peer);
             if let Some(region) = decision.region {
                 stats.choice(service, region);
             }
@@ -259,15 +371,15 @@ pub fn respond(
                 ..opt
             };
             if decision.is_empty() {
-                render(&q, nodata, max, opt, out, stats);
-                (nodata.rcode, answer_key(&q, nodata))
+                render(q, nodata, max, opt, out, stats);
+                (nodata.rcode, answer_key(q, nodata))
             } else {
-                render_addresses(&q, chain, &decision, max, opt, out, stats);
+                render_addresses(q, chain, &decision, max, opt, out, stats);
                 let key = ResponseKey {
                     class: Class::Answer,
                     name: nodata as *const Answer as usize,
                     qtype: q.qtype,
-                    subnet: subnet_key(&q, decision.scope),
+                    subnet: subnet_key(q, decision.scope),
                 };
                 (0, key)
             }
@@ -280,6 +392,7 @@ pub fn respond(
         counted: (Some(zone), rcode as u16),
         question_end: (12 + q.question.len()) as u16,
         opt_start: opt_start(out, q.edns, &opt),
+        signed: false,
     })
 }
 

@@ -186,12 +186,13 @@ impl Worker {
                 {
                     match limiter.check(now_ms, req.peer, reply.key) {
                         Verdict::Send => {}
-                        Verdict::Slip => {
+                        // A slipped copy of a signed response would fail its MAC.
+                        Verdict::Slip if !reply.signed => {
                             slip(out, &reply);
                             self.stats.rrl_slipped += 1;
                             self.stats.truncated += 1;
                         }
-                        Verdict::Drop => {
+                        Verdict::Slip | Verdict::Drop => {
                             // Counted as a response by `respond`, but none is sent.
                             self.stats.uncount(reply.counted.0, reply.counted.1);
                             self.stats.rrl_dropped += 1;

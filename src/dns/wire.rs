@@ -1,5 +1,6 @@
 //! Query parsing: header, question, EDNS(0) OPT, Client Subnet, COOKIE and NSID, straight
-//! from the bytes; and the EDNS options a response adds (NSID, Extended DNS Errors).
+//! from the bytes, and where a TSIG record is (`tsig.rs` reads and checks it); and the EDNS
+//! options a response adds (NSID, Extended DNS Errors).
 //!
 //! Bytes in, a borrowed [`Query`] out; nothing is allocated. Errors are small `Copy`
 //! values that say which response to send (FORMERR, NOTIMP) or that none is due.
@@ -20,6 +21,8 @@ pub const RCODE_BADVERS: u16 = 16;
 
 pub const TYPE_OPT: u16 = 41;
 pub const OPT_NSID: u16 = 3;
+/// RFC 8945: only ever the last record of the additional section.
+pub const TYPE_TSIG: u16 = 250;
 pub const OPT_ECS: u16 = 8;
 pub const OPT_COOKIE: u16 = 10;
 pub const OPT_EDE: u16 = 15;
@@ -152,6 +155,8 @@ pub struct Query<'a> {
     /// The question section as received: name, type and class.
     pub question: &'a [u8],
     pub edns: Option<Edns>,
+    /// Offset of the TSIG record, the last of the message, when there is one.
+    pub tsig: Option<u16>,
 }
 
 impl Query<'_> {
@@ -174,10 +179,12 @@ pub enum QueryError {
         question_end: Option<u16>,
         edns: Option<Edns>,
     },
-    /// NOTIMP for an opcode other than QUERY; `edns` when the OPT record parsed.
+    /// NOTIMP for an opcode other than QUERY; `edns` when the OPT record parsed, `tsig`
+    /// the offset of the TSIG record when the records parsed and one is last.
     NotImp {
         question_end: Option<u16>,
         edns: Option<Edns>,
+        tsig: Option<u16>,
     },
 }
 
@@ -241,13 +248,18 @@ pub fn parse(msg: &[u8]) -> Result<Query<'_>, QueryError> {
     let Some(qname_end) = question else {
         // No usable question: the OPT record, if one can still be found, is kept in the
         // error response (RFC 6891 §7).
-        let edns = skip_questions(msg, qdcount)
-            .map(|pos| scan_records(msg, pos, ancount, nscount, arcount).unwrap_or_else(|e| e))
-            .unwrap_or(None);
+        let records = skip_questions(msg, qdcount)
+            .map(|pos| scan_records(msg, pos, ancount, nscount, arcount));
+        let (edns, tsig) = match records {
+            Some(Ok(found)) => found,
+            Some(Err(edns)) => (edns, None),
+            None => (None, None),
+        };
         return Err(if opcode != 0 {
             QueryError::NotImp {
                 question_end: None,
                 edns,
+                tsig,
             }
         } else {
             QueryError::FormErr {
@@ -257,16 +269,18 @@ pub fn parse(msg: &[u8]) -> Result<Query<'_>, QueryError> {
         });
     };
     let question_end = qname_end + 4;
-    let edns = scan_records(msg, question_end, ancount, nscount, arcount).map_err(|edns| {
-        QueryError::FormErr {
-            question_end: Some(question_end as u16),
-            edns,
-        }
-    })?;
+    let (edns, tsig) =
+        scan_records(msg, question_end, ancount, nscount, arcount).map_err(|edns| {
+            QueryError::FormErr {
+                question_end: Some(question_end as u16),
+                edns,
+            }
+        })?;
     if opcode != 0 {
         return Err(QueryError::NotImp {
             question_end: Some(question_end as u16),
             edns,
+            tsig,
         });
     }
 
@@ -279,6 +293,7 @@ pub fn parse(msg: &[u8]) -> Result<Query<'_>, QueryError> {
         qclass: u16::from_be_bytes([msg[qname_end + 2], msg[qname_end + 3]]),
         question: &msg[12..question_end],
         edns,
+        tsig,
     };
     for (d, s) in query.qname_lower.iter_mut().zip(query.qname) {
         *d = s.to_ascii_lowercase();
@@ -299,25 +314,38 @@ fn skip_questions(msg: &[u8], qdcount: u16) -> Option<usize> {
     Some(pos)
 }
 
-/// Skips the answer and authority records from `pos` and reads the OPT record of the
-/// additional section. `Err` means FORMERR and carries the OPT record as far as it was
-/// read, so the error response can still carry one.
+/// Skips the answer and authority records from `pos`, reads the OPT record of the
+/// additional section and notes where a TSIG record starts. `Err` means FORMERR and
+/// carries the OPT record as far as it was read, so the error response can still carry
+/// one. A TSIG record anywhere but last is FORMERR (RFC 8945 §5.2), which also refuses a
+/// second one.
 fn scan_records(
     msg: &[u8],
     mut pos: usize,
     ancount: u16,
     nscount: u16,
     arcount: u16,
-) -> Result<Option<Edns>, Option<Edns>> {
+) -> Result<(Option<Edns>, Option<u16>), Option<Edns>> {
     for _ in 0..(ancount as u32 + nscount as u32) {
+        let after_name = skip_name(msg, pos).ok_or(None)?;
+        if u16_at(msg, after_name) == Some(TYPE_TSIG) {
+            return Err(None);
+        }
         pos = skip_rr(msg, pos).ok_or(None)?;
     }
     let mut edns = None;
-    for _ in 0..arcount {
+    let mut tsig = None;
+    for i in 0..arcount {
         let name_start = pos;
         let after_name = skip_name(msg, pos).ok_or(edns)?;
         let rtype = u16_at(msg, after_name).ok_or(edns)?;
         if rtype != TYPE_OPT {
+            if rtype == TYPE_TSIG {
+                if i + 1 != arcount {
+                    return Err(edns);
+                }
+                tsig = Some(name_start as u16);
+            }
             pos = skip_rr(msg, name_start).ok_or(edns)?;
             continue;
         }
@@ -376,7 +404,7 @@ fn scan_records(
         edns = Some(e);
         pos = rdata_end;
     }
-    Ok(edns)
+    Ok((edns, tsig))
 }
 
 fn skip_rr(msg: &[u8], pos: usize) -> Option<usize> {
@@ -565,7 +593,8 @@ mod tests {
             parse(&notimp),
             Err(QueryError::NotImp {
                 question_end: Some(_),
-                edns: None
+                edns: None,
+                tsig: None
             })
         ));
     }
@@ -615,8 +644,45 @@ mod tests {
             parse(&m),
             Err(QueryError::NotImp {
                 question_end: None,
-                edns: Some(_)
+                edns: Some(_),
+                tsig: None
             })
+        ));
+    }
+
+    /// A TSIG record as far as `parse` looks at it: owner, type, class, TTL, empty RDATA.
+    const TSIG: &[u8] = b"\x03key\x00\x00\xfa\x00\xff\x00\x00\x00\x00\x00\x00";
+
+    #[test]
+    fn a_tsig_record_is_found_only_last() {
+        // Last, after the OPT record: its offset is noted.
+        let m = query(WWW, &[opt(&[]), TSIG.to_vec()].concat(), 2);
+        let q = parse(&m).unwrap();
+        assert_eq!(q.tsig, Some((m.len() - TSIG.len()) as u16));
+        assert!(q.edns.is_some());
+        assert_eq!(parse(&query(WWW, &[], 0)).unwrap().tsig, None);
+        // RFC 8945 §5.2: anywhere else, or twice, is FORMERR.
+        let cases: &[(&str, Vec<u8>, u16)] = &[
+            ("before the OPT", [TSIG.to_vec(), opt(&[])].concat(), 2),
+            ("twice", [TSIG, TSIG].concat(), 2),
+        ];
+        for (what, extra, arcount) in cases {
+            let m = query(WWW, extra, *arcount);
+            let r = parse(&m);
+            assert!(
+                matches!(r, Err(QueryError::FormErr { .. })),
+                "{what}: {r:?}"
+            );
+        }
+        let mut in_answer = query(WWW, TSIG, 0);
+        in_answer[7] = 1; // ANCOUNT 1
+        assert!(matches!(parse(&in_answer), Err(QueryError::FormErr { .. })));
+        // A NOTIMP still says where the TSIG is, so it can be checked and the answer signed.
+        let mut notify = query(WWW, TSIG, 1);
+        notify[2] |= 4 << 3;
+        assert!(matches!(
+            parse(&notify),
+            Err(QueryError::NotImp { tsig: Some(_), .. })
         ));
     }
 

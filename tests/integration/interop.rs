@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-fn installed(tool: &str) -> bool {
+pub fn installed(tool: &str) -> bool {
     let found = Command::new(tool)
         .arg("-V")
         .stdout(Stdio::null())

@@ -26,6 +26,7 @@ mod negative;
 mod protocol;
 mod rrl;
 mod tcp;
+mod tsig;
 mod util;
 mod viewpoints;
 mod wildcard;

@@ -7,6 +7,8 @@ use super::*;
 pub struct Fixture {
     zones: Vec<(String, String)>,
     files: Vec<(String, String)>,
+    /// Unix modes for some of `files` (the others keep the umask's).
+    modes: Vec<(String, u32)>,
     server_keys: Vec<String>,
     config: Option<String>,
     tables: Option<String>,
@@ -70,6 +72,12 @@ impl Fixture {
         self
     }
 
+    /// Adds a file like [`Fixture::file`], with Unix `mode` (e.g. 0o600 for a secret).
+    pub fn file_mode(mut self, rel: &str, text: &str, mode: u32) -> Self {
+        self.modes.push((rel.to_string(), mode));
+        self.file(rel, text)
+    }
+
     /// The config text. Response rate limiting is turned off unless [`Fixture::tables`]
     /// was called: every test client is 127.0.0.1, and many tests legitimately ask one name
     /// faster than the default 20 per second (`tests/integration/rrl.rs` tests RRL itself).
@@ -114,6 +122,11 @@ impl Fixture {
             let path = dir.path().join(rel);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, subst(text)).unwrap();
+        }
+        for (rel, mode) in &self.modes {
+            use std::os::unix::fs::PermissionsExt;
+            let perms = std::fs::Permissions::from_mode(*mode);
+            std::fs::set_permissions(dir.path().join(rel), perms).unwrap();
         }
         dir
     }
