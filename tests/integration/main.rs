@@ -22,6 +22,7 @@ mod interop;
 mod malformed;
 mod metrics;
 mod negative;
+mod openapi;
 mod protocol;
 mod rrl;
 mod tcp;
