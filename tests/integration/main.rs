@@ -23,6 +23,7 @@ mod malformed;
 mod metrics;
 mod negative;
 mod openapi;
+mod packaging;
 mod protocol;
 mod rrl;
 mod tcp;
