@@ -9,6 +9,7 @@ mod api;
 mod check;
 mod cname;
 mod cookies;
+mod dashboard;
 mod delegation;
 mod dname;
 mod ecs;
