@@ -11,10 +11,19 @@ use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
+/// `meridian --version`: the crate version and the git commit it was built from
+/// (`unknown` outside a git checkout; see `build.rs`).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("MERIDIAN_COMMIT"),
+    ")"
+);
+
 #[derive(Parser)]
 #[command(
     name = "meridian",
-    version,
+    version = VERSION,
     about = "Authoritative GeoDNS load balancer"
 )]
 struct Cli {

@@ -1,4 +1,5 @@
-//! The HTTP API on `api_listen`: status, explain, reload, drains, fleet reports, metrics.
+//! The HTTP API on `api_listen`: status, explain, reload, drains, fleet reports, metrics,
+//! and its own OpenAPI description.
 //!
 //! `router(state)` builds the axum `Router`; handlers read the live snapshot or ask the
 //! control task, and compute no answers themselves (`explain` calls `route::decide`). Every
@@ -27,7 +28,7 @@ use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -195,26 +196,57 @@ impl From<ReportError> for ApiError {
     }
 }
 
-/// The API's routes.
+/// Every route the API answers: method and path, in axum's notation. [`router`] is built
+/// from this list and nothing else, and `docs/openapi.json` (served at
+/// `/v1/openapi.json`) describes exactly these; a unit test and an integration test hold
+/// the three together. A new route goes here, in [`handler`] and in the document.
+pub const ROUTES: [(&str, &str); 10] = [
+    ("GET", "/"),
+    ("GET", "/metrics"),
+    ("GET", "/v1/openapi.json"),
+    ("GET", "/v1/status"),
+    ("GET", "/v1/explain"),
+    ("POST", "/v1/reload"),
+    ("POST", "/v1/regions/{region}/drain"),
+    ("POST", "/v1/regions/{region}/undrain"),
+    ("GET", "/v1/fleet/targets"),
+    ("POST", "/v1/fleet/reports"),
+];
+
+/// The OpenAPI 3.1 description of this API, written by hand next to `docs/reference.md`.
+pub const OPENAPI: &str = include_str!("../../docs/openapi.json");
+
+/// The API's routes: [`ROUTES`], each with its handler.
 pub fn router(state: ApiState) -> Router {
-    Router::new()
-        .route("/", get(page::index))
-        .route("/metrics", get(metrics::metrics))
-        .route("/v1/status", get(get_status))
-        .route("/v1/explain", get(get_explain))
-        .route("/v1/reload", post(post_reload))
-        .route("/v1/regions/{region}/drain", post(post_drain))
-        .route("/v1/regions/{region}/undrain", post(post_undrain))
-        .route("/v1/fleet/targets", get(get_targets))
-        .route(
-            "/v1/fleet/reports",
-            post(post_reports).layer(from_fn_with_state(state.clone(), metrics::count_refusals)),
-        )
-        // Route layers run outermost last: the token is checked first, then the body read.
+    let mut router = Router::new();
+    for (method, path) in ROUTES {
+        router = router.route(path, handler(method, path, &state));
+    }
+    // Route layers run outermost last: the token is checked first, then the body read.
+    router
         .route_layer(from_fn_with_state(state.clone(), read_body))
         .route_layer(from_fn_with_state(state.clone(), require_token))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
+}
+
+/// The handler of one entry of [`ROUTES`].
+fn handler(method: &str, path: &str, state: &ApiState) -> MethodRouter<ApiState> {
+    match (method, path) {
+        ("GET", "/") => get(page::index),
+        ("GET", "/metrics") => get(metrics::metrics),
+        ("GET", "/v1/openapi.json") => get(get_openapi),
+        ("GET", "/v1/status") => get(get_status),
+        ("GET", "/v1/explain") => get(get_explain),
+        ("POST", "/v1/reload") => post(post_reload),
+        ("POST", "/v1/regions/{region}/drain") => post(post_drain),
+        ("POST", "/v1/regions/{region}/undrain") => post(post_undrain),
+        ("GET", "/v1/fleet/targets") => get(get_targets),
+        ("POST", "/v1/fleet/reports") => {
+            post(post_reports).layer(from_fn_with_state(state.clone(), metrics::count_refusals))
+        }
+        _ => unreachable!("{method} {path} is in ROUTES but has no handler"),
+    }
 }
 
 /// Whether a request needs the fleet token: every POST, and the fleet endpoints.
@@ -291,6 +323,10 @@ fn authorize(state: &ApiState, headers: &HeaderMap) -> Result<(), ApiError> {
     } else {
         Err(ApiError::Unauthorized)
     }
+}
+
+async fn get_openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
 async fn get_status(State(state): State<ApiState>) -> Result<Json<Status>, ApiError> {

@@ -347,3 +347,46 @@ async fn a_prober_silent_for_an_hour_disappears_from_status() {
     let votes = &status["services"][0]["endpoints"][0]["votes"];
     assert!(votes.as_array().unwrap().is_empty(), "{votes}");
 }
+
+#[test]
+fn the_openapi_document_describes_exactly_the_route_table() {
+    let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("docs/openapi.json is JSON");
+    let mut documented: Vec<(String, String)> = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, _) in item.as_object().expect("path item") {
+            documented.push((method.to_ascii_uppercase(), path.clone()));
+        }
+    }
+    documented.sort();
+    let mut routes: Vec<(String, String)> = ROUTES
+        .iter()
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect();
+    routes.sort();
+    assert_eq!(documented, routes);
+}
+
+#[tokio::test]
+async fn every_route_of_the_table_is_served() {
+    let f = Fixture::start();
+    let state = state(&f);
+    for (method, path) in ROUTES {
+        let path = path.replace("{region}", "eu-west");
+        // Without the token, so nothing changes; a route that is not there is axum's 404.
+        let request = Request::builder()
+            .method(method)
+            .uri(&path)
+            .body(Body::empty())
+            .unwrap();
+        let response = router(state.clone()).oneshot(request).await.unwrap();
+        assert_ne!(response.status(), StatusCode::NOT_FOUND, "{method} {path}");
+        assert_ne!(
+            response.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+    }
+    let (status, json) = call(&state, "GET", "/v1/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json["openapi"], "3.1.0");
+}

@@ -2,7 +2,8 @@
 //! on port 0, and speaks DNS to it over UDP and TCP on loopback.
 //!
 //! `fixture` writes the files, `process` runs the binary, `query`/`transport`/`response`
-//! speak DNS, `http` speaks to the API, `fleet` runs health-check backends.
+//! speak DNS, `http` speaks to the API, `fleet` runs health-check backends, `schema` checks
+//! JSON against the API's OpenAPI document.
 //!
 //! Queries are encoded by hand, so tests can also send broken ones. Responses are decoded by
 //! hand, so header bits, section counts and the OPT record are checked as they are on the
@@ -28,6 +29,7 @@ mod prng;
 mod process;
 mod query;
 mod response;
+mod schema;
 mod transport;
 
 pub use fixture::*;
@@ -37,6 +39,7 @@ pub use prng::*;
 pub use process::*;
 pub use query::*;
 pub use response::*;
+pub use schema::*;
 pub use transport::*;
 
 /// How long the server may take to print its start-up line.
