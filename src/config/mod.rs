@@ -13,8 +13,8 @@ mod raw;
 mod services;
 
 pub use compile::{
-    ApiServerConfig, Compiled, Config, FleetConfig, GeoDatabase, GeoFields, GeoipConfig, Quorum,
-    Region, ServerConfig, UnsureRegions, compile, compile_file, load, parse,
+    ApiServerConfig, Compiled, Config, FleetConfig, GeoDatabase, GeoFields, GeoipConfig, Position,
+    Quorum, Region, ServerConfig, UnsureRegions, compile, compile_file, load, parse,
 };
 pub use diagnostics::{ConfigError, ConfigErrors};
 pub use limits::{CookiesConfig, Limits, RrlConfig, TcpAbuseLimits};
