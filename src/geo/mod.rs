@@ -8,7 +8,7 @@
 //! built into the binary ([`GeoDb::shipped`]); any other is read from a file. Knows nothing
 //! of services.
 
-use crate::config::GeoFields;
+use crate::config::{GeoFields, Position};
 use maxminddb::{PathElement, Reader};
 use rustc_hash::FxHashMap;
 use serde::Deserialize;
@@ -39,6 +39,9 @@ pub struct Location {
     pub continent: Option<[u8; 2]>,
     /// Latitude, longitude in degrees.
     pub coordinates: Option<(f64, f64)>,
+    /// `coordinates` on the unit sphere, made once per record when the database is read
+    /// (ranking regions by distance then costs no trigonometry per query).
+    pub position: Option<Position>,
     pub coordinates_from: CoordinatesFrom,
     /// Prefix length of the database network that matched (or of the gap that did not):
     /// every address in it gets this same location.
@@ -61,6 +64,7 @@ impl Location {
             country: None,
             continent: None,
             coordinates: None,
+            position: None,
             coordinates_from: CoordinatesFrom::None,
             network_prefix,
         }
@@ -73,6 +77,7 @@ struct Place {
     country: Option<[u8; 2]>,
     continent: Option<[u8; 2]>,
     coordinates: Option<(f64, f64)>,
+    position: Option<Position>,
     coordinates_from: CoordinatesFrom,
 }
 
@@ -325,6 +330,7 @@ impl GeoDb {
                 country: p.country,
                 continent: p.continent,
                 coordinates: p.coordinates,
+                position: p.position,
                 coordinates_from: p.coordinates_from,
                 network_prefix: walked.prefix,
             },
@@ -363,6 +369,7 @@ fn decode_place(r: &maxminddb::LookupResult<'_, Source>, paths: &Paths<'_>) -> P
         country,
         continent,
         coordinates,
+        position: coordinates.map(|(lat, lon)| Position::of(lat, lon)),
         coordinates_from,
     }
 }

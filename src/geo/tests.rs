@@ -266,6 +266,8 @@ fn remembered_walks_give_what_the_walk_gives() {
         );
         for a in [v4, v6] {
             let want = walked(&db, a);
+            let position = want.coordinates.map(|(lat, lon)| Position::of(lat, lon));
+            assert_eq!(want.position, position, "{a}: the record's point");
             assert_eq!(db.locate(a), want, "{a}");
             assert_eq!(db.locate(a), want, "{a} again");
             let near = match a {

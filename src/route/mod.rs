@@ -423,7 +423,7 @@ fn rank(
             *scope = (*scope).max(loc.network_prefix);
             match loc.coordinates {
                 Some((lat, lon)) => {
-                    let here = Position::of(lat, lon);
+                    let here = loc.position.unwrap_or_else(|| Position::of(lat, lon));
                     for c in cands.iter_mut() {
                         c.chord_squared = here.chord_squared(&regions[c.region].position);
                     }

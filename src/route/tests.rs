@@ -50,6 +50,7 @@ fn at(country: &str, continent: &str, lat: f64, lon: f64, prefix: u8) -> Locatio
         country: Some(b(country)),
         continent: Some(b(continent)),
         coordinates: Some((lat, lon)),
+        position: Some(crate::config::Position::of(lat, lon)),
         coordinates_from: CoordinatesFrom::Record,
         network_prefix: prefix,
     }
