@@ -11,6 +11,7 @@ worker, dnsperf on CPU 1) runs them interleaved and measures each server's CPU t
 
     bench/geo-diverse.py run [--reps 3] [--duration 15] [--clients all|country]
                              [--baseline BIN] [--no-build] [--out FILE]
+                             [--bench-args "ARGS"]  # more bench.py run arguments
     bench/geo-diverse.py table FILE          # the table of an earlier run
     bench/geo-diverse.py queries OUT [--clients all|country]
     bench/geo-diverse.py clients             # remake the clients file (needs maxminddb)
@@ -210,6 +211,7 @@ def run(a):
            "--dnsperf-args", f"-c 20 -T 2 -q 100 -B -d {qfile}"]
     for c in custom:
         cmd += ["--custom", c]
+    cmd += shlex.split(a.bench_args)
     subprocess.run(cmd, check=True)
     table(out)
 
@@ -257,6 +259,7 @@ def main():
     r.add_argument("--baseline", metavar="BIN")
     r.add_argument("--no-build", action="store_true")
     r.add_argument("--out")
+    r.add_argument("--bench-args", default="", help="e.g. \"--quiet-max-wait 5\"")
     t = sub.add_parser("table")
     t.add_argument("file")
     q = sub.add_parser("queries")
