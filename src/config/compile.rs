@@ -122,6 +122,31 @@ pub struct Region {
     pub name: String,
     pub lat: f64,
     pub lon: f64,
+    /// `lat`, `lon` as a point on the unit sphere, made once here so that ranking regions
+    /// by distance costs no trigonometry per query.
+    pub position: Position,
+}
+
+/// A place as a point on the unit sphere (x towards 0°N 0°E, z towards the North Pole).
+/// The straight-line (chord) distance between two of them grows with their great-circle
+/// distance, so it orders places by distance exactly as the haversine does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Position([f64; 3]);
+
+impl Position {
+    /// The point at latitude `lat`, longitude `lon` (degrees).
+    pub fn of(lat: f64, lon: f64) -> Position {
+        let (sin_lat, cos_lat) = lat.to_radians().sin_cos();
+        let (sin_lon, cos_lon) = lon.to_radians().sin_cos();
+        Position([cos_lat * cos_lon, cos_lat * sin_lon, sin_lat])
+    }
+
+    /// The squared chord distance to `other` (0 to 4): the nearer, the smaller.
+    pub fn chord_squared(&self, other: &Position) -> f64 {
+        let [a, b, c] = self.0;
+        let [x, y, z] = other.0;
+        (a - x) * (a - x) + (b - y) * (b - y) + (c - z) * (c - z)
+    }
 }
 
 const DEFAULT_DNS_LISTEN: &str = "127.0.0.1:5300";
@@ -646,6 +671,7 @@ impl Checker<'_> {
                 name: name.into_inner(),
                 lat,
                 lon,
+                position: Position::of(lat, lon),
             });
         }
         regions

@@ -2,18 +2,20 @@
 //!
 //! Reads GeoIP2/GeoLite2 City and Country, DB-IP and IPinfo layouts (known field paths are
 //! tried in order; configured ones first). Every distinct data record is decoded once at
-//! load, so a lookup is a tree walk plus a hash lookup. Coordinates missing from a record
+//! load, so a lookup is a tree walk plus a hash lookup, and each thread remembers the
+//! walks of recent client networks ([`memo`]). Coordinates missing from a record
 //! fall back to the country's, then the continent's centroid. The shipped database is
 //! built into the binary ([`GeoDb::shipped`]); any other is read from a file. Knows nothing
 //! of services.
 
-use crate::config::GeoFields;
+use crate::config::{GeoFields, Position};
 use maxminddb::{PathElement, Reader};
 use rustc_hash::FxHashMap;
 use serde::Deserialize;
 use std::borrow::Cow;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// `geodata/meridian-city.mmdb`, built into the binary: a lone binary, `cargo install` or a
 /// container locates clients with no file beside it. Read in place (no copy at start-up).
@@ -26,6 +28,9 @@ pub const SHIPPED_NAME: &str = "built-in geodata/meridian-city.mmdb";
 type Source = Cow<'static, [u8]>;
 
 mod centroids;
+mod memo;
+
+use memo::{NO_RECORD, Walked};
 
 /// Where an address is, as far as the database knows.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -34,6 +39,9 @@ pub struct Location {
     pub continent: Option<[u8; 2]>,
     /// Latitude, longitude in degrees.
     pub coordinates: Option<(f64, f64)>,
+    /// `coordinates` on the unit sphere, made once per record when the database is read
+    /// (ranking regions by distance then costs no trigonometry per query).
+    pub position: Option<Position>,
     pub coordinates_from: CoordinatesFrom,
     /// Prefix length of the database network that matched (or of the gap that did not):
     /// every address in it gets this same location.
@@ -56,6 +64,7 @@ impl Location {
             country: None,
             continent: None,
             coordinates: None,
+            position: None,
             coordinates_from: CoordinatesFrom::None,
             network_prefix,
         }
@@ -68,6 +77,7 @@ struct Place {
     country: Option<[u8; 2]>,
     continent: Option<[u8; 2]>,
     coordinates: Option<(f64, f64)>,
+    position: Option<Position>,
     coordinates_from: CoordinatesFrom,
 }
 
@@ -79,9 +89,17 @@ pub struct GeoDb {
     pub shipped: bool,
     pub database_type: String,
     reader: Reader<Source>,
-    places: FxHashMap<usize, Place>,
+    /// Every distinct record, decoded.
+    places: Vec<Place>,
+    /// Data section offset of a record → its index in `places`.
+    index: FxHashMap<usize, u32>,
     ipv4_only: bool,
+    /// This database's number in the per-thread [`memo`] (unique per open, from 1).
+    id: u32,
 }
+
+/// The number of the next database opened (see `GeoDb::id`).
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
 
 impl std::fmt::Debug for GeoDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -238,17 +256,19 @@ impl GeoDb {
         let reader = Reader::from_source(source).map_err(|e| err(e.to_string()))?;
         let database_type = reader.metadata().database_type.clone();
         let ipv4_only = reader.metadata().ip_version == 4;
-        let mut places = FxHashMap::default();
+        let mut places = Vec::new();
+        let mut index = FxHashMap::default();
         let networks = reader
             .networks(Default::default())
             .map_err(|e| err(e.to_string()))?;
         for item in networks {
             let r = item.map_err(|e| err(e.to_string()))?;
             let Some(offset) = r.offset() else { continue };
-            if places.contains_key(&offset) {
+            if index.contains_key(&offset) {
                 continue;
             }
-            places.insert(offset, decode_place(&r, &paths));
+            index.insert(offset, places.len() as u32);
+            places.push(decode_place(&r, &paths));
         }
         Ok(GeoDb {
             path: path.to_path_buf(),
@@ -256,7 +276,9 @@ impl GeoDb {
             database_type,
             reader,
             places,
+            index,
             ipv4_only,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
         })
     }
 
@@ -266,24 +288,53 @@ impl GeoDb {
     }
 
     /// Locates an address. An IPv6 address in an IPv4-only database is no data.
+    ///
+    /// The walk is remembered per thread for the address's /24 or /56 when the database
+    /// network that matched covers all of it ([`memo`]), so the next address there skips it.
     pub fn locate(&self, addr: IpAddr) -> Location {
-        let full = if addr.is_ipv4() { 32 } else { 128 };
         if self.ipv4_only && addr.is_ipv6() {
             return Location::unknown(0);
         }
+        let (key, key_prefix) = memo::key(addr);
+        let walked = memo::get(self.id, key).unwrap_or_else(|| {
+            let walked = self.walk(addr);
+            if walked.prefix <= key_prefix {
+                memo::put(self.id, key, walked);
+            }
+            walked
+        });
+        self.location(walked)
+    }
+
+    /// The tree walk for `addr`: its record and the prefix of the network that matched.
+    fn walk(&self, addr: IpAddr) -> Walked {
+        let full = if addr.is_ipv4() { 32 } else { 128 };
         let Ok(r) = self.reader.lookup(addr) else {
-            return Location::unknown(full);
+            return Walked {
+                record: NO_RECORD,
+                prefix: full,
+            };
         };
-        let prefix = r.network().map(|n| n.prefix()).unwrap_or(full);
-        match r.offset().and_then(|o| self.places.get(&o)) {
+        Walked {
+            record: r
+                .offset()
+                .and_then(|o| self.index.get(&o).copied())
+                .unwrap_or(NO_RECORD),
+            prefix: r.network().map(|n| n.prefix()).unwrap_or(full),
+        }
+    }
+
+    fn location(&self, walked: Walked) -> Location {
+        match self.places.get(walked.record as usize) {
             Some(p) => Location {
                 country: p.country,
                 continent: p.continent,
                 coordinates: p.coordinates,
+                position: p.position,
                 coordinates_from: p.coordinates_from,
-                network_prefix: prefix,
+                network_prefix: walked.prefix,
             },
-            None => Location::unknown(prefix),
+            None => Location::unknown(walked.prefix),
         }
     }
 }
@@ -318,6 +369,7 @@ fn decode_place(r: &maxminddb::LookupResult<'_, Source>, paths: &Paths<'_>) -> P
         country,
         continent,
         coordinates,
+        position: coordinates.map(|(lat, lon)| Position::of(lat, lon)),
         coordinates_from,
     }
 }

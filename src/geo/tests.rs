@@ -209,3 +209,109 @@ fn shipped_database_splits_large_countries() {
     assert!(far("137.82.0.1", "99.224.0.1") > 2500.0);
     assert!(far("77.88.55.55", "77.35.192.1") > 5000.0);
 }
+
+// Issue 11: each thread remembers recent walks by client /24 or /56 (`memo`). A lookup
+// must give exactly what walking the tree gives, whatever the memo holds.
+
+/// `locate` as it was before the memo: the walk alone.
+fn walked(db: &GeoDb, addr: IpAddr) -> Location {
+    db.location(db.walk(addr))
+}
+
+#[test]
+fn remembered_walks_give_what_the_walk_gives() {
+    // Database networks longer than the /24 or /56 the memo is keyed by (MaxMind's test
+    // database has some; ours has none): the network's first address, then its sibling
+    // (the other half of the network one bit shorter, inside the same /24 or /56).
+    let db = fixture("maxmind/GeoIP2-City-Test.mmdb");
+    let mut pairs = Vec::new();
+    for r in db.reader.networks(Default::default()).unwrap() {
+        let net = r.unwrap().network().unwrap();
+        let (first, sibling) = match net.network() {
+            IpAddr::V4(a) if net.prefix() > 24 && net.prefix() <= 32 => {
+                let bit = 1u32 << (32 - net.prefix());
+                (IpAddr::V4(a), IpAddr::V4((u32::from(a) ^ bit).into()))
+            }
+            IpAddr::V6(a)
+                if net.prefix() > 56 && net.prefix() <= 128 && a.to_ipv4_mapped().is_none() =>
+            {
+                let bit = 1u128 << (128 - net.prefix());
+                (IpAddr::V6(a), IpAddr::V6((u128::from(a) ^ bit).into()))
+            }
+            _ => continue,
+        };
+        pairs.push((first, sibling));
+        if pairs.len() >= 400 {
+            break;
+        }
+    }
+    assert!(pairs.len() >= 8, "{} long networks", pairs.len());
+    let mut differ = 0;
+    for (a, b) in &pairs {
+        let (want_a, want_b) = (walked(&db, *a), walked(&db, *b));
+        differ += (want_a != want_b) as usize;
+        for _ in 0..2 {
+            assert_eq!(db.locate(*a), want_a, "{a}");
+            assert_eq!(db.locate(*b), want_b, "{b} after {a}");
+        }
+    }
+    assert!(differ > 0, "some sibling networks are placed differently");
+    let db = fixture("../../geodata/meridian-city.mmdb");
+    // And a spread over the whole address space, each address asked twice (the second
+    // time from the memo where it may be), then a neighbour in the same /24 or /56.
+    for i in 0..20_000u32 {
+        let v4 = IpAddr::V4(i.wrapping_mul(0x9E37_79B1).into());
+        let v6 = IpAddr::V6(
+            ((0x2000u128 << 112) | ((i as u128).wrapping_mul(0x9E37_79B9_7F4A_7C15) << 56)).into(),
+        );
+        for a in [v4, v6] {
+            let want = walked(&db, a);
+            let position = want.coordinates.map(|(lat, lon)| Position::of(lat, lon));
+            assert_eq!(want.position, position, "{a}: the record's point");
+            assert_eq!(db.locate(a), want, "{a}");
+            assert_eq!(db.locate(a), want, "{a} again");
+            let near = match a {
+                IpAddr::V4(x) => IpAddr::V4((u32::from(x) ^ 0x7F).into()),
+                IpAddr::V6(x) => IpAddr::V6((u128::from(x) ^ 0xFFFF).into()),
+            };
+            assert_eq!(db.locate(near), walked(&db, near), "{near} after {a}");
+        }
+    }
+}
+
+#[test]
+fn remembered_walks_are_bounded() {
+    let db = fixture("meridian-test-city.mmdb");
+    // Three times as many /24s as the memo has slots (none in the database: one gap).
+    let slots = memo::SETS * memo::WAYS;
+    for i in 0..3 * slots as u32 {
+        let a = IpAddr::V4((i << 8).into());
+        assert_eq!(
+            db.locate(a),
+            Location::unknown(walked(&db, a).network_prefix)
+        );
+    }
+    assert_eq!(memo::capacity(), slots);
+    let held = memo::held(db.id);
+    assert!(held > slots / 2 && held <= slots, "{held}");
+}
+
+#[test]
+fn a_new_database_is_not_answered_from_an_older_ones_walks() {
+    let a = ip("203.0.113.9");
+    let city = fixture("meridian-test-city.mmdb");
+    assert_eq!(city.locate(a).coordinates_from, CoordinatesFrom::Record);
+    assert_eq!(city.locate(a).coordinates_from, CoordinatesFrom::Record);
+    // Another database (as after a reload with a changed file): its own answer.
+    let country = fixture("meridian-test-country.mmdb");
+    assert_ne!(country.id, city.id);
+    let l = country.locate(a);
+    assert_eq!(code(l.country), "AU");
+    assert_eq!(l.coordinates_from, CoordinatesFrom::CountryCentroid);
+    // The first is still answered right while both are open.
+    assert_eq!(city.locate(a).coordinates_from, CoordinatesFrom::Record);
+    assert_eq!(
+        country.locate(a).coordinates_from,
+        CoordinatesFrom::CountryCentroid
+    );
+}

@@ -9,7 +9,9 @@
 //! Steps (one function each; [`decide`] calls them in order):
 //! 1. `candidates`: the first matching route's regions, else every region with an
 //!    endpoint of the family; each with its healthy and total capacity.
-//! 2. `rank`: by great-circle distance, a fixed failover order, or none (`weighted`).
+//! 2. `rank`: by great-circle distance (compared as chord lengths between points
+//!    precomputed on the unit sphere: no trigonometry per region), a fixed failover
+//!    order, or none (`weighted`).
 //! 3. `shares`: the nearest region keeps what its healthy capacity allows
 //!    (× `overprovision`), the share it lost spills to the next; for `weighted`, shares by
 //!    healthy capacity. When nothing is healthy, `fail_open` decides.
@@ -36,7 +38,7 @@
 #[cfg(test)]
 mod tests;
 
-use crate::config::{Endpoint, OnAllDown, Policy, Region, Service};
+use crate::config::{Endpoint, OnAllDown, Policy, Position, Region, Service};
 use crate::geo::Location;
 use std::net::IpAddr;
 
@@ -195,6 +197,9 @@ impl Family {
 #[derive(Debug, Clone, Copy, Default)]
 struct Candidate {
     region: usize,
+    /// Squared chord distance from the client (ranking `distance` only).
+    chord_squared: f64,
+    /// Great-circle distance from the client, for the trace only.
     distance_km: f64,
     healthy: u64,
     total: u64,
@@ -213,10 +218,42 @@ struct Candidate {
 struct Ranking {
     name: &'static str,
     priority: bool,
+    /// Ordered by distance from the client (the trace then shows each distance).
+    by_distance: bool,
 }
+
+/// Room for this many candidates is made on the stack when a service cannot have more
+/// (most span a few regions); clearing room for [`MAX_REGIONS`] of them costs more than
+/// ranking a few.
+const FEW_REGIONS: usize = 16;
 
 /// Decides the answer for `service` to `client`: the steps of the module comment, in order.
 pub fn decide(
+    service: &Service,
+    regions: &[Region],
+    client: &Client<'_>,
+    health: &Health<'_>,
+    family: Family,
+    trace: Option<&mut Trace>,
+) -> Decision {
+    // Candidates are a route's regions or the endpoints' regions: no more than either.
+    let most = service
+        .routes
+        .iter()
+        .map(|r| r.regions.len())
+        .fold(service.endpoints.len(), usize::max);
+    if most <= FEW_REGIONS {
+        let storage = &mut [Candidate::default(); FEW_REGIONS];
+        decide_among(storage, service, regions, client, health, family, trace)
+    } else {
+        let storage = &mut [Candidate::default(); MAX_REGIONS];
+        decide_among(storage, service, regions, client, health, family, trace)
+    }
+}
+
+/// [`decide`], with room for the candidates in `storage`.
+fn decide_among(
+    storage: &mut [Candidate],
     service: &Service,
     regions: &[Region],
     client: &Client<'_>,
@@ -233,8 +270,7 @@ pub fn decide(
     let mut scope = route_scope(service, client.location, client.addr);
 
     // 1. Candidate regions.
-    let mut storage = [Candidate::default(); MAX_REGIONS];
-    let (route, n) = candidates(service, client, health, family, &mut storage);
+    let (route, n) = candidates(service, client, health, family, storage);
     let cands = &mut storage[..n];
     if let Some(t) = trace.as_deref_mut() {
         t.route = route;
@@ -246,6 +282,10 @@ pub fn decide(
 
     // 2. Rank.
     let ranking = rank(service, regions, client.location, cands, &mut scope);
+
+    if trace.is_some() && ranking.by_distance {
+        measure_distances(regions, client.location, cands);
+    }
 
     // 3. Shares; when nothing is healthy, `on_all_down` decides.
     if cands.iter().all(|c| c.healthy == 0) {
@@ -299,44 +339,60 @@ fn ttl_of(service: &Service, health: &Health<'_>) -> u32 {
 
 /// Step 1: the candidate regions: the first matching route's (in its order), else every
 /// region with an endpoint (in config order), each with its total and healthy capacity of
-/// `family`. Regions without an endpoint of the family take no part. Returns the index of
-/// the route that matched and how many candidates `out` holds.
+/// `family`. Regions without an endpoint of the family take no part; at most
+/// `out.len()` (or [`MAX_REGIONS`]) regions do. Returns the index of the route that
+/// matched and how many candidates `out` holds.
 fn candidates(
     service: &Service,
     client: &Client<'_>,
     health: &Health<'_>,
     family: Family,
-    out: &mut [Candidate; MAX_REGIONS],
+    out: &mut [Candidate],
 ) -> (Option<usize>, usize) {
     let route = service
         .routes
         .iter()
         .position(|r| route_matches(r, client.location, client.addr));
+    let room = out.len().min(MAX_REGIONS);
     let mut n = 0;
-    let mut add = |region: usize| {
-        if n < MAX_REGIONS && !out[..n].iter().any(|c| c.region == region) {
-            out[n].region = region;
-            n += 1;
+    if let Some(r) = route {
+        for &region in &service.routes[r].regions {
+            if n < room && !out[..n].iter().any(|c| c.region == region) {
+                out[n].region = region;
+                n += 1;
+            }
         }
-    };
-    match route {
-        Some(r) => service.routes[r].regions.iter().for_each(|&reg| add(reg)),
-        None => service.endpoints.iter().for_each(|e| add(e.region)),
     }
-    for c in out[..n].iter_mut() {
-        for (e, state) in service.endpoints.iter().zip(health.endpoints) {
-            if e.region == c.region && family.matches(&e.address) {
-                c.total += e.capacity as u64;
-                if *state == EndpointState::Up {
-                    c.healthy += e.capacity as u64;
-                }
+    // One pass over the endpoints, each counted in its region's candidate: the search
+    // starts at the previous endpoint's (a region's endpoints usually stand together).
+    // Without a route, an endpoint of a region not seen yet makes its candidate.
+    let mut last = 0;
+    for (e, state) in service.endpoints.iter().zip(health.endpoints) {
+        let i = if last < n && out[last].region == e.region {
+            last
+        } else if let Some(i) = out[..n].iter().position(|c| c.region == e.region) {
+            i
+        } else if route.is_none() && n < room {
+            out[n].region = e.region;
+            n += 1;
+            n - 1
+        } else {
+            continue;
+        };
+        last = i;
+        if family.matches(&e.address) {
+            out[i].total += e.capacity as u64;
+            if *state == EndpointState::Up {
+                out[i].healthy += e.capacity as u64;
             }
         }
     }
     let mut m = 0;
     for i in 0..n {
         if out[i].total > 0 {
-            out[m] = out[i];
+            if m != i {
+                out[m] = out[i];
+            }
             m += 1;
         }
     }
@@ -362,36 +418,50 @@ fn rank(
                 .unwrap_or(usize::MAX)
         })
     };
-    let (name, priority) = match &service.policy {
+    let (name, priority, by_distance) = match &service.policy {
         Policy::Nearest => {
             *scope = (*scope).max(loc.network_prefix);
             match loc.coordinates {
                 Some((lat, lon)) => {
+                    let here = loc.position.unwrap_or_else(|| Position::of(lat, lon));
                     for c in cands.iter_mut() {
-                        let r = &regions[c.region];
-                        c.distance_km = distance_km(lat, lon, r.lat, r.lon);
+                        c.chord_squared = here.chord_squared(&regions[c.region].position);
                     }
                     cands.sort_by(|a, b| {
-                        a.distance_km
-                            .total_cmp(&b.distance_km)
+                        a.chord_squared
+                            .total_cmp(&b.chord_squared)
                             .then(a.region.cmp(&b.region))
                     });
-                    ("distance", true)
+                    ("distance", true, true)
                 }
                 None if !service.unknown_location.is_empty() => {
                     by_list(cands, &service.unknown_location);
-                    ("unknown-location list", true)
+                    ("unknown-location list", true, false)
                 }
-                None => ("weighted", false),
+                None => ("weighted", false, false),
             }
         }
         Policy::Failover { order } => {
             by_list(cands, order);
-            ("failover order", true)
+            ("failover order", true, false)
         }
-        Policy::Weighted => ("weighted", false),
+        Policy::Weighted => ("weighted", false, false),
     };
-    Ranking { name, priority }
+    Ranking {
+        name,
+        priority,
+        by_distance,
+    }
+}
+
+/// Each candidate's great-circle distance from the client, for the trace.
+fn measure_distances(regions: &[Region], loc: &Location, cands: &mut [Candidate]) {
+    if let Some((lat, lon)) = loc.coordinates {
+        for c in cands.iter_mut() {
+            let r = &regions[c.region];
+            c.distance_km = distance_km(lat, lon, r.lat, r.lon);
+        }
+    }
 }
 
 /// Step 3 when no candidate has healthy capacity: `on_all_down = "nodata"` answers

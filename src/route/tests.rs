@@ -50,6 +50,7 @@ fn at(country: &str, continent: &str, lat: f64, lon: f64, prefix: u8) -> Locatio
         country: Some(b(country)),
         continent: Some(b(continent)),
         coordinates: Some((lat, lon)),
+        position: Some(crate::config::Position::of(lat, lon)),
         coordinates_from: CoordinatesFrom::Record,
         network_prefix: prefix,
     }
@@ -745,4 +746,169 @@ fn max_answers_takes_the_top_of_the_same_ranking() {
         assert_eq!(top[0], addrs(&one)[0], "{addr}");
         assert!(!top.contains(&"198.51.100.3".to_string()));
     }
+}
+
+// Issue 11: regions are ranked by the chord between points precomputed on the unit
+// sphere, not by a haversine per region and query. The order must stay the great-circle
+// order, nearest first, for clients anywhere.
+
+/// A config with `regions` (name r0, r1, ... in this order) and a service with one
+/// endpoint in each (198.51.100.1 in r0, ...) answering up to 16 of them.
+fn spread_regions(regions: &[(f64, f64)]) -> (Config, Vec<Service>) {
+    let mut text = String::from("[server]\nregion = \"r0\"\n");
+    let mut endpoints = String::new();
+    for (i, (lat, lon)) in regions.iter().enumerate() {
+        text += &format!("[regions.r{i}]\nlat = {lat}\nlon = {lon}\n");
+        endpoints += &format!(
+            "  {{ region = \"r{i}\", address = \"198.51.100.{}\" }},\n",
+            i + 1
+        );
+    }
+    let config = config::parse(&text, Path::new("meridian.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let origin = Name::from_ascii("example.com.").unwrap();
+    let services = format!("[services.www]\nmax_answers = 16\nendpoints = [\n{endpoints}]\n");
+    let services = config::parse_services(
+        &services,
+        Path::new("zones/example.com.toml"),
+        &origin,
+        &config,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    (config, services)
+}
+
+#[test]
+fn distance_ranking_is_the_great_circle_order_for_clients_anywhere() {
+    // 45 regions: a coarse grid over the globe, the poles, both sides of the antimeridian
+    // and two at one place (the tie goes to the first in the file).
+    let mut regions: Vec<(f64, f64)> = vec![(90.0, 0.0), (-90.0, 0.0), (10.0, 180.0)];
+    for lat in [-60.0, -25.0, 0.0, 25.0, 60.0] {
+        for lon in [-179.5, -130.0, -75.0, -20.0, 35.0, 90.0, 145.0, 179.5] {
+            regions.push((lat, lon));
+        }
+    }
+    regions.push((53.35, -6.26));
+    regions.push((53.35, -6.26));
+    let (config, services) = spread_regions(&regions);
+    let health = HealthTable::all_up(&services);
+    let mut clients = 0;
+    for i in 0..60 {
+        for j in 0..40 {
+            // Off the grid's symmetry lines, so that no two regions are equally near.
+            let (lat, lon) = (-89.7 + 2.99 * i as f64, -179.9 + 8.997 * j as f64);
+            let loc = at("ZZ", "EU", lat, lon, 24);
+            let d = ask(
+                &config,
+                &services[0],
+                &health,
+                "192.0.2.1",
+                &loc,
+                Family::V4,
+            );
+            let mut by_haversine: Vec<usize> = (0..regions.len()).collect();
+            by_haversine.sort_by(|&a, &b| {
+                let da = distance_km(lat, lon, regions[a].0, regions[a].1);
+                let db = distance_km(lat, lon, regions[b].0, regions[b].1);
+                da.total_cmp(&db).then(a.cmp(&b))
+            });
+            let want: Vec<String> = by_haversine[..16]
+                .iter()
+                .map(|r| format!("198.51.100.{}", r + 1))
+                .collect();
+            assert_eq!(addrs(&d), want, "client at {lat}, {lon}");
+            clients += 1;
+        }
+    }
+    assert_eq!(clients, 2400);
+    // The last two regions share a place: the first of them ranks first, next to it.
+    let loc = at("IE", "EU", 53.0, -6.0, 24);
+    let d = ask(
+        &config,
+        &services[0],
+        &health,
+        "192.0.2.1",
+        &loc,
+        Family::V4,
+    );
+    assert_eq!(addrs(&d)[..2], ["198.51.100.44", "198.51.100.45"]);
+}
+
+#[test]
+fn explain_still_shows_each_regions_great_circle_distance() {
+    let (config, services) = setup(FIVE_REGIONS);
+    let health = HealthTable::all_up(&services);
+    let loc = london();
+    let client = Client {
+        addr: "192.0.2.9".parse().unwrap(),
+        source_prefix: 24,
+        location: &loc,
+    };
+    let mut trace = Trace::default();
+    decide(
+        &services[0],
+        &config.regions,
+        &client,
+        &health.service(0),
+        Family::V4,
+        Some(&mut trace),
+    );
+    assert_eq!(trace.regions.len(), 5);
+    for r in &trace.regions {
+        let region = &config.regions[r.region];
+        let want = distance_km(51.51, -0.13, region.lat, region.lon);
+        assert_eq!(r.distance_km, Some(want), "{}", region.name);
+    }
+    let names: Vec<&str> = trace
+        .regions
+        .iter()
+        .map(|r| config.regions[r.region].name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "eu-west",
+            "us-east",
+            "us-west",
+            "ap-northeast",
+            "ap-southeast"
+        ]
+    );
+}
+
+#[test]
+fn a_reloaded_config_ranks_by_the_regions_new_places() {
+    let (config, services) = setup(FIVE_REGIONS);
+    let health = HealthTable::all_up(&services);
+    let d = ask(
+        &config,
+        &services[0],
+        &health,
+        "192.0.2.1",
+        &london(),
+        Family::V4,
+    );
+    assert_eq!(addrs(&d), ["203.0.113.1"], "eu-west, in Dublin");
+    // The same services after a reload that moved eu-west to Perth: London's nearest is
+    // now us-east.
+    let moved = crate::fixtures::config_text()
+        .replace("lat = 53.35\nlon = -6.26", "lat = -31.95\nlon = 115.86");
+    assert_ne!(moved, crate::fixtures::config_text());
+    let config = config::parse(&moved, Path::new("meridian.toml")).unwrap();
+    let origin = Name::from_ascii("example.com.").unwrap();
+    let services = config::parse_services(
+        FIVE_REGIONS,
+        Path::new("zones/example.com.toml"),
+        &origin,
+        &config,
+    )
+    .unwrap();
+    let d = ask(
+        &config,
+        &services[0],
+        &health,
+        "192.0.2.1",
+        &london(),
+        Family::V4,
+    );
+    assert_eq!(addrs(&d), ["198.51.100.1"], "us-east");
 }
