@@ -307,7 +307,7 @@ fn answer(
     if q.qclass == CLASS_CH {
         return match chaos_text(&snap.config.identity, q.key(), q.qtype) {
             Ok(text) => {
-                render_chaos(&q, text, opt, out);
+                render_chaos(q, text, opt, out);
                 stats.unzoned(0);
                 let key = ResponseKey {
                     class: Class::Answer,
