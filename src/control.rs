@@ -382,6 +382,7 @@ impl ControlHandle {
             regions: snapshot.config.regions.len(),
         };
         self.ask(|reply| Msg::Publish { snapshot, reply }).await?;
+        crate::snapshot::return_freed_memory();
         Ok(summary)
     }
 
