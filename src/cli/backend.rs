@@ -15,7 +15,11 @@ const IO_TIMEOUT: Duration = Duration::from_secs(2);
 /// The largest request head read before answering anyway.
 const MAX_HEAD: usize = 8192;
 
-pub fn run(name: &str, http: Option<SocketAddr>, tcp: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
+pub fn run(
+    name: &str,
+    http: Option<SocketAddr>,
+    tcp: Option<SocketAddr>,
+) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
         http.is_some() || tcp.is_some(),
         "give --http ADDR, --tcp ADDR or both"
@@ -24,7 +28,9 @@ pub fn run(name: &str, http: Option<SocketAddr>, tcp: Option<SocketAddr>) -> any
     if let Some(addr) = http {
         let listener = TcpListener::bind(addr).with_context(|| format!("--http {addr}"))?;
         let body = format!("backend {name}\n");
-        threads.push(std::thread::spawn(move || serve(listener, move |s| http_reply(s, &body))));
+        threads.push(std::thread::spawn(move || {
+            serve(listener, move |s| http_reply(s, &body))
+        }));
     }
     if let Some(addr) = tcp {
         let listener = TcpListener::bind(addr).with_context(|| format!("--tcp {addr}"))?;

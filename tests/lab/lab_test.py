@@ -12,7 +12,9 @@ operator trying the fleet would see:
    moves, though its vote is down; a second one cut off makes a majority: failover, in
    the same bound;
 4. a server restarted (with the probers stopped, so only what it saved can tell it)
-   keeps a drain made through the API with the token, and the health it had judged.
+   keeps a drain made through the API with the token, and the health it had judged;
+and, first, that the image alone (`docker run`, its default configuration) serves the
+example zone as user 10001.
 
 It prints the failover times and ends with `lab: N passed, M failed`. It always takes
 the lab down again (`down -v`), also on failure or SIGTERM. Without a Docker engine or
@@ -21,7 +23,8 @@ Compose it says SKIPPED and exits 0.
     python3 tests/lab/lab_test.py            # stages target/release/meridian (builds it)
     LAB_BIN=target/debug/meridian python3 tests/lab/lab_test.py   # any built binary
 
-Only 127.0.0.1 ports (5301, 5302, 5381, 5382) and the lab's own Docker networks are used.
+Only 127.0.0.1 ports (5301, 5302, 5381, 5382; 5303 for the image run on its own) and the
+lab's own Docker networks are used.
 """
 
 import json
@@ -273,6 +276,26 @@ def failover(what, client, region, cut, expect_region):
     return took
 
 
+def standalone_image():
+    """The image on its own, with its default configuration: serves the example zone as
+    user 10001 with its state (token, cookie secret, health) in a fresh volume."""
+    name = f"{PROJECT}-standalone"
+    volume = f"{PROJECT}-standalone-state"
+    try:
+        docker("run", "-d", "--name", name, "-p", "127.0.0.1:5303:5300/udp",
+               "-v", f"{volume}:/var/lib/meridian", "meridian-lab:latest")
+        took = wait_for(lambda: query(5303, "www.example.com", "81.2.69.0/24", 0.3), 30, step=0.3)
+        answer = query(5303, "www.example.com", "81.2.69.0/24")
+        user = docker("exec", name, "/usr/local/bin/meridian", "--version") and \
+            docker("inspect", "--format", "{{.Config.User}}", name)
+        check("the image alone serves www.example.com with its default configuration",
+              took is not None and answer == ["203.0.113.10"] and user == "10001:10001",
+              f"answer {answer}, user {user}")
+    finally:
+        subprocess.run(["docker", "rm", "-f", "-v", name], capture_output=True, timeout=60)
+        subprocess.run(["docker", "volume", "rm", volume], capture_output=True, timeout=60)
+
+
 def main():
     global COMPOSE, BACKENDS, BOUND, RISE
     COMPOSE = compose_cmd()
@@ -285,7 +308,7 @@ def main():
             f"({'no engine answers `docker info`' if not engine else 'neither `docker compose` nor docker-compose'})")
         return 0
     BACKENDS, BOUND, RISE = lab_config()
-    for port in (5301, 5302, 5381, 5382):
+    for port in (5301, 5302, 5303, 5381, 5382):
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 log(f"FAIL: 127.0.0.1:{port} is taken (is the lab already up? `docker compose down -v`)")
@@ -304,6 +327,7 @@ def main():
     with open(os.path.join(ROOT, "deploy/lab/fleet.token")) as f:
         token = f.read().strip()
 
+    standalone_image()
     if not baseline():
         return 1
 
