@@ -25,8 +25,10 @@ pub fn run(
         "give --http ADDR, --tcp ADDR or both"
     );
     let mut threads = Vec::new();
+    let mut bound = [None, None];
     if let Some(addr) = http {
         let listener = TcpListener::bind(addr).with_context(|| format!("--http {addr}"))?;
+        bound[0] = Some(listener.local_addr()?);
         let body = format!("backend {name}\n");
         threads.push(std::thread::spawn(move || {
             serve(listener, move |s| http_reply(s, &body))
@@ -34,6 +36,7 @@ pub fn run(
     }
     if let Some(addr) = tcp {
         let listener = TcpListener::bind(addr).with_context(|| format!("--tcp {addr}"))?;
+        bound[1] = Some(listener.local_addr()?);
         let line = format!("{name}\n");
         threads.push(std::thread::spawn(move || {
             serve(listener, move |mut s| {
@@ -41,10 +44,11 @@ pub fn run(
             })
         }));
     }
+    let shown = |a: Option<SocketAddr>| a.map_or("-".to_string(), |a| a.to_string());
     println!(
         "meridian lab-backend ready name={name} http={} tcp={}",
-        http.map_or("-".into(), |a| a.to_string()),
-        tcp.map_or("-".into(), |a| a.to_string())
+        shown(bound[0]),
+        shown(bound[1])
     );
     std::io::stdout().flush()?;
     for t in threads {
