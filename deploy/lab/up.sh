@@ -36,18 +36,29 @@ secret deploy/lab/cookie.secret 16
 
 "${compose[@]}" up --build -d
 
+# Ready when both APIs answer /v1/status (docker's port proxy takes connections before
+# the server listens, so an open port says nothing).
+api_ready() { # PORT
+  (
+    exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf 'GET /v1/status HTTP/1.0\r\nHost: lab\r\n\r\n' >&3
+    read -r -t 2 status <&3 || exit 1
+    [[ $status == "HTTP/1."?" 200"* ]]
+  ) 2>/dev/null
+}
 for port in 5381 5382; do
-  for _ in $(seq 1 60); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+  for i in $(seq 1 120); do
+    api_ready "$port" && break
+    [ "$i" = 120 ] && { echo "lab: the server on 127.0.0.1:$port did not answer within 60 s" >&2; exit 1; }
     sleep 0.5
   done
 done
 cat <<TEXT
-lab: up. Try
-  dig @127.0.0.1 -p 5301 www.lab.example +subnet=81.2.69.0/24    # London:     eu-west (172.30.1.10)
-  dig @127.0.0.1 -p 5301 www.lab.example +subnet=13.52.0.0/24    # California: us-west (172.30.2.10)
-  dig @127.0.0.1 -p 5302 www.lab.example +subnet=52.68.0.0/24    # Tokyo:      ap-northeast (172.30.3.10)
-  ${compose[*]} stop backend-eu                                   # then London moves
-  curl -s http://127.0.0.1:5381/v1/status                        # or open it in a browser
-  ${compose[*]} down -v                                           # stop it all
+lab: up (project ${COMPOSE_PROJECT_NAME:-meridian-lab}). Try
+  dig @127.0.0.1 -p 5301 www.lab.example +subnet=81.2.69.0/24 +short   # London: eu-west, 172.30.1.10
+  dig @127.0.0.1 -p 5301 www.lab.example +subnet=13.52.0.0/24 +short   # California: us-west, 172.30.2.10
+  dig @127.0.0.1 -p 5302 www.lab.example +subnet=52.68.0.0/24 +short   # Tokyo: ap-northeast, 172.30.3.10
+  ${compose[*]} stop backend-eu        # London moves to us-west; start brings it back
+  http://127.0.0.1:5381/ and http://127.0.0.1:5382/: the servers' status pages
+  ${compose[*]} down -v                # stop it all and remove its volumes
 TEXT

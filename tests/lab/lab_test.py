@@ -283,7 +283,7 @@ def standalone_image():
     volume = f"{PROJECT}-standalone-state"
     try:
         docker("run", "-d", "--name", name, "-p", "127.0.0.1:5303:5300/udp",
-               "-v", f"{volume}:/var/lib/meridian", "meridian-lab:latest")
+               "-v", f"{volume}:/var/lib/meridian", f"{PROJECT}:latest")
         took = wait_for(lambda: query(5303, "www.example.com", "81.2.69.0/24", 0.3), 30, step=0.3)
         answer = query(5303, "www.example.com", "81.2.69.0/24")
         user = docker("exec", name, "/usr/local/bin/meridian", "--version") and \
@@ -408,7 +408,8 @@ def run():
             if any(not ok for _, ok in results):
                 out = compose("logs", "--no-color", "--tail=30", check_rc=False)
                 print(out.stdout[-12000:], flush=True)
-            compose("down", "-v", "--remove-orphans", "-t", "5", check_rc=False)
+            # The image is the project's own (docker-compose.yml names it after it).
+            compose("down", "-v", "--rmi", "all", "--remove-orphans", "-t", "5", check_rc=False)
             log(f"project {PROJECT} taken down")
     if results:
         failed = sum(1 for _, ok in results if not ok)
