@@ -276,6 +276,22 @@ def failover(what, client, region, cut, expect_region):
     return took
 
 
+def context_size(output):
+    """The build context Docker was sent (the legacy builder prints it): the staged image
+    and a few files, not target/ (gigabytes), thanks to .dockerignore."""
+    for line in output.splitlines():
+        if line.startswith("Sending build context to Docker daemon"):
+            number, unit = line.split()[-1][:-2], line.split()[-1][-2:]
+            size = float(number) * {"kB": 1e3, "MB": 1e6, "GB": 1e9}.get(unit, 1)
+            staged = sum(os.path.getsize(os.path.join(d, f))
+                         for d, _, files in os.walk(os.path.join(ROOT, "deploy/image/rootfs"))
+                         for f in files)
+            check("the build context is the staged image, not target/",
+                  size < staged + 5e6, f"{size / 1e6:.1f} MB sent, {staged / 1e6:.1f} MB staged")
+            return
+    log("(this builder does not print the build context's size; not checked)")
+
+
 def standalone_image():
     """The image on its own, with its default configuration: serves the example zone as
     user 10001 with its state (token, cookie secret, health) in a fresh volume."""
@@ -324,6 +340,7 @@ def main():
         check("deploy/lab/up.sh brings the lab up", False, f"exit {up.returncode}")
         return 1
     log(f"lab up in {time.monotonic() - start:.0f} s (build, image, containers)")
+    context_size(up.stdout)
     with open(os.path.join(ROOT, "deploy/lab/fleet.token")) as f:
         token = f.read().strip()
 
