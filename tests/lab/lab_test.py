@@ -36,8 +36,12 @@ import struct
 import subprocess
 import sys
 import time
-import tomllib
 import urllib.request
+
+try:
+    import tomllib  # Python 3.11+
+except ImportError:
+    tomllib = None
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROJECT = f"meridian-labtest-{os.getpid()}"
@@ -322,6 +326,9 @@ def main():
     if not engine or COMPOSE is None:
         log("SKIPPED: needs a running Docker engine and Docker Compose "
             f"({'no engine answers `docker info`' if not engine else 'neither `docker compose` nor docker-compose'})")
+        return 0
+    if tomllib is None:
+        log(f"SKIPPED: needs Python 3.11 or later (tomllib), this is {sys.version.split()[0]}")
         return 0
     BACKENDS, BOUND, RISE = lab_config()
     for port in (5301, 5302, 5303, 5381, 5382):
