@@ -21,6 +21,7 @@ mod geo;
 mod hardening;
 mod identity;
 mod interop;
+mod lab;
 mod malformed;
 mod metrics;
 mod negative;
