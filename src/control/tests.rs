@@ -447,7 +447,15 @@ async fn every_published_change_is_logged_once_with_its_reason() {
         log[0].1,
         "app.example.com. 192.0.2.11 in eu-west: up → down (p1: test says down)"
     );
-    let e = f.control.events.lock().unwrap().iter().next().cloned().unwrap();
+    let e = f
+        .control
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .next()
+        .cloned()
+        .unwrap();
     assert_eq!((e.from, e.to), (Some("up"), Some("down")));
     assert_eq!(e.region.as_deref(), Some("eu-west"));
     // The same vote again changes nothing and logs nothing.
@@ -468,7 +476,10 @@ async fn every_published_change_is_logged_once_with_its_reason() {
     // A drain is logged as the operator's, and its endpoint as drained.
     f.control.drain("us-east", true).await.unwrap();
     let log = events(&f);
-    assert_eq!(log[4], (Drain, "region us-east drained by an operator".into()));
+    assert_eq!(
+        log[4],
+        (Drain, "region us-east drained by an operator".into())
+    );
     assert_eq!(
         log[5].1,
         "app.example.com. 192.0.2.12 in us-east: down → drained"
@@ -498,5 +509,8 @@ fn the_event_log_keeps_only_the_newest() {
     assert_eq!(log.dropped, 5);
     assert_eq!(log.iter().next().unwrap().region.as_deref(), Some("r5"));
     let newest = format!("r{}", events::KEEP + 4);
-    assert_eq!(log.iter().last().unwrap().region.as_deref(), Some(newest.as_str()));
+    assert_eq!(
+        log.iter().last().unwrap().region.as_deref(),
+        Some(newest.as_str())
+    );
 }
