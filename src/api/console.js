@@ -10,9 +10,11 @@ const SVG = "http://www.w3.org/2000/svg";
 // The map's box: equirectangular, x = lon + 180, y = 90 - lat, cut at 60° south.
 const SOUTH = -60;
 
-// Answers per region at the previous poll, and the share each region had of the answers
-// given between the last two polls (the current share).
-let previous = null;
+// Answers per region at each poll of the last WINDOW_MS, oldest first, and each region's
+// share of the answers given in that window (the current share), or of all since the
+// server started while the window saw none.
+const WINDOW_MS = 30000;
+let history = [];
 let shares = null;
 let sharesSince = "";
 
@@ -53,33 +55,37 @@ function percent(x) {
   return x === null || x === undefined ? "–" : (100 * x).toFixed(x < 0.1 && x > 0 ? 1 : 0) + "%";
 }
 
-// Each region's share of the load-balanced answers: of those given since the last poll
-// when there were any, else of all since the server started (until traffic comes).
+// Each region's share of the load-balanced answers: of those given in the last
+// WINDOW_MS when there were any, else of all since the server started (null: none yet).
 function updateShares(status) {
-  const now = {};
-  for (const r of status.regions) now[r.name] = r.answers;
-  if (previous) {
+  const now = Date.now();
+  const answers = {};
+  for (const r of status.regions) answers[r.name] = r.answers;
+  history.push({ at: now, answers });
+  while (history.length > 1 && now - history[0].at > WINDOW_MS) history.shift();
+  const oldest = history[0];
+  const count = (from) => {
+    const out = {};
     let total = 0;
-    const delta = {};
     for (const r of status.regions) {
-      delta[r.name] = Math.max(0, r.answers - (previous[r.name] || 0));
-      total += delta[r.name];
+      out[r.name] = Math.max(0, r.answers - ((from && from[r.name]) || 0));
+      total += out[r.name];
     }
-    if (total > 0) {
-      shares = {};
-      for (const name in delta) shares[name] = delta[name] / total;
-      sharesSince = "last " + Math.round(POLL_MS / 1000) + " s";
-    }
+    return [out, total];
+  };
+  let [counts, total] = count(oldest === history[history.length - 1] ? null : oldest.answers);
+  sharesSince = oldest === history[history.length - 1]
+    ? "since start"
+    : `last ${Math.round((now - oldest.at) / 1000)} s`;
+  if (total === 0) {
+    [counts, total] = count(null);
+    sharesSince = "since start";
   }
-  if (!shares || sharesSince === "since start") {
-    const total = status.regions.reduce((n, r) => n + r.answers, 0);
-    if (total > 0) {
-      shares = {};
-      for (const r of status.regions) shares[r.name] = r.answers / total;
-      sharesSince = "since start";
-    }
+  shares = null;
+  if (total > 0) {
+    shares = {};
+    for (const name in counts) shares[name] = counts[name] / total;
   }
-  previous = now;
 }
 
 function drawGraticule() {
@@ -124,7 +130,7 @@ function drawMap(status) {
     const label = svg("text", { x: (radius + 1.2).toFixed(2), y: "1.2" });
     label.textContent = r.name;
     m.append(label);
-    if (share !== null) {
+    if (share !== null && r.endpoints > 0) {
       const s = svg("text", { class: "share", x: (radius + 1.2).toFixed(2), y: "4.4" });
       s.textContent = percent(share);
       m.append(s);
@@ -178,7 +184,8 @@ function drawRegions(status) {
       el("td", { text: r.name + (r.name === status.region ? " (this server)" : "") }),
       el("td", {}, el("span", { class: "state " + r.health, text: r.health })),
       el("td", { class: "num", text: `${r.endpoints_up} / ${r.endpoints}` }),
-      el("td", { class: "num", text: share === null ? "no answers yet" : `${percent(share)} (${sharesSince})` }),
+      el("td", { class: "num", text: r.endpoints === 0 ? "–"
+        : share === null ? "no answers yet" : `${percent(share)} (${sharesSince})` }),
       el("td", {}, button)));
   }
 }

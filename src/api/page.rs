@@ -55,6 +55,8 @@ mod tests {
         assert!(page.contains("<path class=\"land\" d=\"M"));
         assert!(page.contains("function drawMap"));
         assert!(!page.contains("<!--WORLD-->") && !page.contains("/*CONSOLE_JS*/"));
+        // The script is inline: nothing in it may end its element early.
+        assert!(!SCRIPT.to_ascii_lowercase().contains("</script"));
         // Nothing fetched from another host: no absolute URL but the SVG namespace name.
         let page = page.replace("\"http://www.w3.org/2000/svg\"", "");
         for needle in [

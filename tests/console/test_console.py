@@ -496,6 +496,15 @@ class ConsoleInChromium(unittest.TestCase):
         self.assertEqual(js("sessionStorage.getItem('meridian-token')"), TOKEN)
         self.assertEqual(js("localStorage.length"), 0)
         self.assertEqual(js("document.cookie"), "")
+        # New York's clients now go elsewhere: the markers follow the current share (the
+        # answers of the last 30 s), us-east's shrinks to nothing.
+        for _ in range(6):
+            answer = dns_query(self.server.dns, "app.example.com", "173.52.0.0", qid)
+            self.assertNotIn("127.0.93.12", answer)
+            qid += 1
+        browser.wait_js(f"{marker('us-east', 'data-share')} === '0.0000'", "us-east's share to go", timeout=10)
+        self.assertGreater(float(js(marker("eu-west", "data-share"))), 0.5)
+        self.assertIn("last", js("document.querySelector('#regions tr[data-region=\"eu-west\"]').textContent"))
         browser.screenshot(SHOTS / "console-drained.png")
 
         # Undrain with the kept token: the dialog only confirms.
