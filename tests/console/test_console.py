@@ -290,6 +290,8 @@ class Browser:
                 self.events.append(json.loads(self.ws.recv()))
             except websocket.WebSocketTimeoutException:
                 break
+            finally:
+                self.ws.settimeout(30)
         raise AssertionError(f"no {method} within {timeout} s")
 
     def js(self, expression):
@@ -298,7 +300,7 @@ class Browser:
             raise AssertionError(f"{expression}: {r['exceptionDetails']}")
         return r["result"].get("value")
 
-    def wait_js(self, expression, what, timeout=10):
+    def wait_js(self, expression, what, timeout=20):
         deadline = time.time() + timeout
         while time.time() < deadline:
             value = self.js(expression)
@@ -387,7 +389,7 @@ class ConsoleInChromium(unittest.TestCase):
         self.server = Meridian(self.backends.port)
         self.addCleanup(self.server.stop)
 
-    def wait_status(self, what, ok, timeout=15):
+    def wait_status(self, what, ok, timeout=30):
         deadline = time.time() + timeout
         while time.time() < deadline:
             status = self.server.get("/v1/status")
@@ -502,7 +504,7 @@ class ConsoleInChromium(unittest.TestCase):
             answer = dns_query(self.server.dns, "app.example.com", "173.52.0.0", qid)
             self.assertNotIn("127.0.93.12", answer)
             qid += 1
-        browser.wait_js(f"{marker('us-east', 'data-share')} === '0.0000'", "us-east's share to go", timeout=10)
+        browser.wait_js(f"{marker('us-east', 'data-share')} === '0.0000'", "us-east's share to go")
         self.assertGreater(float(js(marker("eu-west", "data-share"))), 0.5)
         self.assertIn("last", js("document.querySelector('#regions tr[data-region=\"eu-west\"]').textContent"))
         browser.screenshot(SHOTS / "console-drained.png")
@@ -516,7 +518,7 @@ class ConsoleInChromium(unittest.TestCase):
 
         # A change made elsewhere (the API, not the page) arrives by polling.
         self.server.post("/v1/regions/eu-west/drain")
-        browser.wait_js(f"{marker('eu-west', 'data-health')} === 'drained'", "the poll to show it", timeout=10)
+        browser.wait_js(f"{marker('eu-west', 'data-health')} === 'drained'", "the poll to show it")
         self.assertTrue(js("window.notReloaded === true"), "the page was reloaded")
 
 
