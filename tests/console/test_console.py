@@ -520,6 +520,9 @@ class ConsoleInChromium(unittest.TestCase):
         self.server.post("/v1/regions/eu-west/drain")
         browser.wait_js(f"{marker('eu-west', 'data-health')} === 'drained'", "the poll to show it")
         self.assertTrue(js("window.notReloaded === true"), "the page was reloaded")
+        # And the script never threw.
+        thrown = [e["params"] for e in browser.events if e["method"] == "Runtime.exceptionThrown"]
+        self.assertEqual(thrown, [])
 
 
 if __name__ == "__main__":
