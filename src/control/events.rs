@@ -94,21 +94,19 @@ pub fn state_name(state: EndpointState) -> &'static str {
     }
 }
 
-/// Where a snapshot's names fail open: service name → a description of who is affected
-/// (names with `on_all_down = "nodata"` are left out: they answer nothing).
-fn failing_open(snap: &Snapshot) -> BTreeMap<String, String> {
-    snap.services
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.on_all_down == OnAllDown::AllEndpoints)
-        .filter_map(|(i, s)| {
-            let down = route::all_down(s, &snap.health.service(i));
-            (!down.is_empty()).then(|| (s.name.to_ascii(), describe_all_down(s, &down)))
-        })
-        .collect()
+/// Who a service has nothing healthy for, in words, when it fails open (`None`: it does
+/// not, or it answers NODATA then).
+fn failing_open(snap: &Snapshot, service: usize) -> Option<String> {
+    let s = &snap.services[service];
+    if s.on_all_down != OnAllDown::AllEndpoints {
+        return None;
+    }
+    let down = route::all_down(s, &snap.health.service(service));
+    (!down.is_empty()).then(|| describe_all_down(s, &down))
 }
 
-/// "A for all clients, AAAA for route at line 12", for [`route::all_down`]'s list.
+/// "A for every client, AAAA for clients of the route at line 12", for
+/// [`route::all_down`]'s list.
 pub fn describe_all_down(
     service: &crate::config::Service,
     down: &[(route::Family, Option<usize>)],
@@ -133,6 +131,11 @@ pub fn describe_all_down(
 
 /// The events between two published snapshots. `reason` says why an endpoint is down
 /// (the probers' reasons), by service index of `new` and address.
+///
+/// A change of health alone (the same services) compares each service's states by index
+/// and looks further only at the services whose states changed, so a health change costs
+/// little however many names there are; after a reload, services are matched by name and
+/// endpoints by address.
 pub fn diff(
     old: &Snapshot,
     new: &Snapshot,
@@ -143,82 +146,88 @@ pub fn diff(
     let unix_ms = wall
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    let event = |kind, message: String| Event {
-        unix_ms,
-        at,
-        kind,
-        service: None,
-        address: None,
-        region: None,
-        from: None,
-        to: None,
-        message,
+    let same_services = std::sync::Arc::ptr_eq(&old.services, &new.services);
+    let by_name: BTreeMap<&str, usize> = if same_services {
+        BTreeMap::new()
+    } else {
+        old.service_names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i))
+            .collect()
     };
-    let mut before: BTreeMap<(String, IpAddr), EndpointState> = BTreeMap::new();
-    for (si, s) in old.services.iter().enumerate() {
-        let h = old.health.service(si);
-        for (e, state) in s.endpoints.iter().zip(h.endpoints) {
-            before.insert((s.name.to_ascii(), e.address), *state);
-        }
-    }
     let mut events = Vec::new();
     for (si, s) in new.services.iter().enumerate() {
-        let name = s.name.to_ascii();
-        let h = new.health.service(si);
-        for (e, &state) in s.endpoints.iter().zip(h.endpoints) {
-            let Some(&was) = before.get(&(name.clone(), e.address)) else {
+        let name = &new.service_names[si];
+        let Some(oi) = (if same_services {
+            Some(si)
+        } else {
+            by_name.get(name.as_str()).copied()
+        }) else {
+            continue; // a new name: nothing to compare with
+        };
+        let (was, now) = (
+            old.health.service(oi).endpoints,
+            new.health.service(si).endpoints,
+        );
+        if same_services && was == now {
+            continue;
+        }
+        let event = |kind, message: String| Event {
+            unix_ms,
+            at,
+            kind,
+            service: Some(name.clone()),
+            address: None,
+            region: None,
+            from: None,
+            to: None,
+            message,
+        };
+        let old_endpoints = &old.services[oi].endpoints;
+        for (ei, (e, &state)) in s.endpoints.iter().zip(now).enumerate() {
+            let before = if same_services {
+                Some(was[ei])
+            } else {
+                old_endpoints
+                    .iter()
+                    .position(|o| o.address == e.address)
+                    .map(|i| was[i])
+            };
+            let Some(before) = before.filter(|b| *b != state) else {
                 continue;
             };
-            if was == state {
-                continue;
-            }
             let region = new.config.regions[e.region].name.clone();
-            let (from, to) = (state_name(was), state_name(state));
+            let (from, to) = (state_name(before), state_name(state));
             let why = match state {
-                EndpointState::Down => {
-                    let r = reason(si, e.address);
-                    if r.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({r})")
-                    }
-                }
+                EndpointState::Down => match reason(si, e.address) {
+                    r if r.is_empty() => r,
+                    r => format!(" ({r})"),
+                },
                 _ => String::new(),
             };
             let mut ev = event(
                 EventKind::Endpoint,
                 format!("{name} {} in {region}: {from} → {to}{why}", e.address),
             );
-            ev.service = Some(name.clone());
             ev.address = Some(e.address);
             ev.region = Some(region);
             ev.from = Some(from);
             ev.to = Some(to);
             events.push(ev);
         }
-    }
-    let (was_open, now_open) = (failing_open(old), failing_open(new));
-    for (name, who) in &now_open {
-        if was_open.get(name) != Some(who) {
-            let mut ev = event(
+        match (failing_open(old, oi), failing_open(new, si)) {
+            (before, Some(who)) if before.as_ref() != Some(&who) => events.push(event(
                 EventKind::FailingOpen,
                 format!(
                     "{name} is failing open ({who}): nothing healthy, answering with every endpoint"
                 ),
-            );
-            ev.service = Some(name.clone());
-            events.push(ev);
-        }
-    }
-    for name in was_open.keys() {
-        let still_configured = new.services.iter().any(|s| s.name.to_ascii() == *name);
-        if !now_open.contains_key(name) && still_configured {
-            let mut ev = event(
+            )),
+            (Some(_), None) => events.push(event(
                 EventKind::FailOpenOver,
                 format!("{name} has healthy endpoints again: no longer failing open"),
-            );
-            ev.service = Some(name.clone());
-            events.push(ev);
+            )),
+            _ => {}
         }
     }
     events

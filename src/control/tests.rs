@@ -514,3 +514,43 @@ fn the_event_log_keeps_only_the_newest() {
         Some(newest.as_str())
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_matches_endpoints_by_address_and_logs_only_real_changes() {
+    let f = Fixture::start();
+    f.vote("p1", 0, false).await;
+    assert_eq!(events(&f).len(), 1);
+    // The same endpoints in another order: each keeps its state, so nothing is logged
+    // (compared by place, eu-west's down would look like a change at two places).
+    let reordered = services(false).replace(
+        "  { region = \"eu-west\", address = \"192.0.2.11\" },\n  \
+         { region = \"us-east\", address = \"192.0.2.12\" },\n",
+        "  { region = \"us-east\", address = \"192.0.2.12\" },\n  \
+         { region = \"eu-west\", address = \"192.0.2.11\" },\n",
+    );
+    assert_ne!(reordered, services(false));
+    std::fs::write(f.dir.path().join("zones/example.com.toml"), reordered).unwrap();
+    f.control
+        .reload(&Fixture::config_path(f.dir.path()))
+        .await
+        .unwrap();
+    assert_eq!(f.states().0, [Up, Down, Up], "192.0.2.11 is now second");
+    assert_eq!(events(&f).len(), 1, "{:?}", events(&f));
+    // Later changes are logged against the new order.
+    let batch = ReportBatch {
+        prober: "p1".into(),
+        region: "us-east".into(),
+        reports: vec![Report {
+            target: f.target(1),
+            up: true,
+            changing: false,
+            rtt_ms: Some(3),
+            reason: String::new(),
+        }],
+    };
+    f.control.report(batch).await.unwrap();
+    assert_eq!(
+        events(&f)[1].1,
+        "app.example.com. 192.0.2.11 in eu-west: down → up"
+    );
+}
