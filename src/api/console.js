@@ -190,11 +190,25 @@ function drawRegions(status) {
   }
 }
 
+// Names with something down come first; past MAX_NAMES the rest are only counted.
+const MAX_NAMES = 200;
+
+function trouble(s) {
+  if (s.failing_open) return 0;
+  if (s.all_down.length) return 1;
+  if (s.pools.some((p) => p.endpoints_up < p.endpoints)) return 2;
+  return 3;
+}
+
 function drawServices(status) {
   const list = document.querySelector("#services .list");
   list.replaceChildren();
   if (!status.services.length) list.append(el("p", { class: "empty", text: "no load-balanced names" }));
-  for (const s of status.services) {
+  const services = status.services
+    .map((s, i) => [trouble(s), i, s])
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1])
+    .map((x) => x[2]);
+  for (const s of services.slice(0, MAX_NAMES)) {
     const title = el("h3", {}, el("span", { text: s.name }),
       el("small", { text: `TTL ${s.ttl}` + (s.ttl_now !== s.ttl ? ` (now ${s.ttl_now})` : "") +
         (s.checked ? "" : " · not checked") }));
@@ -240,6 +254,12 @@ function drawServices(status) {
     details.addEventListener("toggle", () => sessionStorage.setItem(key, details.open ? "1" : "0"));
     list.append(el("div", { class: "service" + (s.failing_open ? " failing-open" : ""), "data-name": s.name },
       title, table, details));
+  }
+  const hidden = services.slice(MAX_NAMES);
+  if (hidden.length) {
+    const down = hidden.filter((s) => trouble(s) < 3).length;
+    list.append(el("p", { class: "empty", text: `… and ${hidden.length} more names` +
+      (down ? `, ${down} of them with endpoints down` : ", all up") + " (all are in /v1/status)" }));
   }
 }
 

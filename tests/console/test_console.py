@@ -451,7 +451,7 @@ class ConsoleInChromium(unittest.TestCase):
 
         # Names and their pools with healthy capacity.
         names = js("[...document.querySelectorAll('#services .service')].map(e => e.dataset.name)")
-        self.assertEqual(names, ["app.example.com.", "api.example.com."])
+        self.assertEqual(names, ["api.example.com.", "app.example.com."], "failing open first")
         pools = js(
             "[...document.querySelectorAll('.service[data-name=\"app.example.com.\"] tr.pool')]"
             ".map(r => [r.dataset.region, r.querySelector('.capacity').textContent])"
