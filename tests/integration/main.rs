@@ -8,6 +8,7 @@ mod answers;
 mod api;
 mod check;
 mod cname;
+mod console;
 mod cookies;
 mod dashboard;
 mod delegation;
