@@ -322,8 +322,9 @@ impl ZoneData {
             &set.rdatas[..1],
             true,
         )?;
-        let kept = target.num_labels() - owner_name.num_labels();
-        let Some(next) = Name::from_labels(target.iter().take(kept as usize))
+        // Every label, a leading `*` included (`num_labels` leaves that one out).
+        let kept = target.iter().len().saturating_sub(owner_name.iter().len());
+        let Some(next) = Name::from_labels(target.iter().take(kept))
             .ok()
             .and_then(|prefix| prefix.append_domain(&dname_target).ok())
         else {

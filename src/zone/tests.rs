@@ -588,6 +588,13 @@ fn a_cname_chain_into_a_dname_goes_on_through_it() {
         summary(&m),
         (0, true, chain.map(String::from).into(), vec![], 0)
     );
+    // A literal `*` label in the target is kept.
+    let z2 = dname_zones(&format!("{DNAME_ZONE}c4 CNAME *.dn\n")).unwrap();
+    let m = ask(&z2, "c4.example.com.", RecordType::A).unwrap();
+    let RData::CNAME(synthesised) = &m.answers[2].data else {
+        panic!("not a CNAME: {:?}", m.answers[2]);
+    };
+    assert_eq!(synthesised.0, name("*.example.net."));
     let m = ask(&z, "c3.example.com.", RecordType::A).unwrap();
     let s = summary(&m);
     assert_eq!(
