@@ -6,11 +6,17 @@
 //!
 //! `lexer.rs` cuts text into entries, `reader.rs` follows directives and fills in owner,
 //! TTL and class, `rdata.rs` parses record data, `names.rs` domain names and escapes.
+//! `types.rs` is the table of the types Meridian encodes itself, with their fields in
+//! `fields.rs` and the odd ones in `loc.rs` (LOC, APL) and `svcb.rs` (SVCB, HTTPS).
 
+mod fields;
 mod lexer;
+mod loc;
 mod names;
 mod rdata;
 mod reader;
+mod svcb;
+mod types;
 
 use crate::zone::ZoneError;
 use hickory_proto::rr::{Name, RData};

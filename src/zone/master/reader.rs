@@ -420,7 +420,7 @@ fn parse_type(token: &Token) -> Result<RecordType, Fail> {
         (
             token.line,
             format!(
-                "unknown record type \"{}\" (a type hickory does not know can be \
+                "unknown record type \"{}\" (a type Meridian does not know can be \
                  written as TYPEnnn \\# <length> <hex>)",
                 token.text
             ),
@@ -431,7 +431,10 @@ fn parse_type(token: &Token) -> Result<RecordType, Fail> {
             RecordType::from(number.parse::<u16>().map_err(|_| unknown())?)
         }
         _ if token.quoted || upper == "*" => return Err(unknown()),
-        _ => RecordType::from_str(&upper).map_err(|_| unknown())?,
+        _ => match super::types::code_of(&upper) {
+            Some(code) => RecordType::from(code),
+            None => RecordType::from_str(&upper).map_err(|_| unknown())?,
+        },
     };
     let code = u16::from(record_type);
     if code == 0 || code == 41 || (128..=255).contains(&code) {
