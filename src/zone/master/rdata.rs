@@ -74,10 +74,7 @@ pub(super) fn parse_rdata(
     if types::knows(code) {
         let wire = types::encode(code, tokens, origin, record_line)
             .map_err(|(line, detail)| bad(line, detail))?;
-        return Ok(RData::Unknown {
-            code: record_type,
-            rdata: NULL::with(wire),
-        });
+        return Ok(wire_rdata(record_type, wire));
     }
     if let RecordType::Unknown(_) = record_type {
         return Err(bad(
@@ -301,10 +298,7 @@ fn parse_generic(record_type: RecordType, tokens: &[Token]) -> Result<RData, Fai
     if types::knows(u16::from(record_type)) {
         // Kept as written: names in these types are uncompressed in generic data too.
         types::check_wire(u16::from(record_type), &bytes).map_err(|e| undecodable(&e))?;
-        return Ok(RData::Unknown {
-            code: record_type,
-            rdata: NULL::with(bytes),
-        });
+        return Ok(wire_rdata(record_type, bytes));
     }
     if record_type == RecordType::DNAME {
         // Decode the target and store it uncompressed, as for text DNAME.
@@ -333,6 +327,16 @@ fn hex_value(digit: u8) -> u8 {
         b'A'..=b'F' => digit - b'A' + 10,
         _ => 0,
     }
+}
+
+/// Data kept as its wire bytes (`NULL::with` refuses none at all).
+fn wire_rdata(code: RecordType, bytes: Vec<u8>) -> RData {
+    let rdata = if bytes.is_empty() {
+        NULL::new()
+    } else {
+        NULL::with(bytes)
+    };
+    RData::Unknown { code, rdata }
 }
 
 /// Uncompressed wire form of a name.

@@ -14,6 +14,9 @@ use super::lexer::Token;
 use super::{loc, svcb};
 use hickory_proto::rr::Name;
 
+#[cfg(test)]
+mod tests;
+
 /// How one field is written and encoded.
 #[derive(Clone, Copy, Debug)]
 enum Kind {
