@@ -532,6 +532,32 @@ mod tests {
     }
 
     #[test]
+    fn rfc_1035_mailbox_names_are_compressed_and_newer_types_names_are_not() {
+        // MINFO (type 14) and RP (type 17) with the same two names, kept as wire bytes
+        // as the zone reader keeps them. RFC 3597 §4: MINFO's may be compressed, RP's not.
+        let q = n("mi.example.com.");
+        let names = b"\x02rm\x07example\x03com\x00\x02em\x07example\x03com\x00".to_vec();
+        for (code, want) in [
+            // "rm" + pointer to "example.com" in the question (offset 12 + 3), "em" + it.
+            (14u16, b"\x02rm\xc0\x0f\x02em\xc0\x0f".to_vec()),
+            (17, names.clone()),
+        ] {
+            let mut w = Writer::new(&q);
+            let rdata = RData::Unknown {
+                code: RecordType::from(code),
+                rdata: hickory_proto::rr::rdata::NULL::with(names.clone()),
+            };
+            let rtype = RecordType::from(code);
+            w.rrset(Section::Answer, Owner::Qname, rtype, 60, [&rdata], true)
+                .unwrap();
+            let out = render_for_test(&w.finish(0, true).unwrap(), &q, code);
+            let mut rdlength = (want.len() as u16).to_be_bytes().to_vec();
+            rdlength.extend_from_slice(&want);
+            assert!(out.ends_with(&rdlength), "type {code}: {out:02x?}");
+        }
+    }
+
+    #[test]
     fn fit_never_splits_a_set() {
         let mut w = Writer::new(&n("www.example.com."));
         let rd: Vec<RData> = (0..10).map(|i| RData::A(A::new(192, 0, 2, i))).collect();
