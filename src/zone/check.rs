@@ -238,7 +238,7 @@ fn check_zone(
                 .rrsets
                 .iter()
                 .filter(|s| !beside_cname(s.rtype))
-                .map(|s| s.rtype.to_string())
+                .map(|s| super::master::type_mnemonic(s.rtype))
                 .collect();
             errors.push(at(
                 r,

@@ -209,9 +209,18 @@ pub(super) fn base64_field(
         return Ok(());
     };
     let text = joined(tokens, what)?;
-    let bytes = BASE64
-        .decode(text.as_bytes())
-        .map_err(|e| bad(first, what, format!("is not base64 ({e})")))?;
+    let bytes = BASE64.decode(text.as_bytes()).map_err(|e| {
+        // Name the word the error is in.
+        let mut start = 0;
+        let token = tokens
+            .iter()
+            .find(|t| {
+                start += t.text.len();
+                e.position < start
+            })
+            .unwrap_or(first);
+        bad(token, what, format!("is not base64 ({e})"))
+    })?;
     out.extend_from_slice(&bytes);
     Ok(())
 }
@@ -219,6 +228,11 @@ pub(super) fn base64_field(
 /// Hex in one or more words to the end.
 pub(super) fn hex_field(f: &mut Fields, what: &str, out: &mut Vec<u8>) -> Result<(), Fail> {
     let tokens = f.rest(what, false)?;
+    for t in tokens {
+        if !bare(t, what)?.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad(t, what, "is not hex"));
+        }
+    }
     let text = joined(tokens, what)?;
     out.extend_from_slice(&hex(&tokens[0], what, &text)?);
     Ok(())

@@ -42,6 +42,11 @@ pub struct SourceRecord {
     pub line: usize,
 }
 
+/// The mnemonic of a record type as zone files write it (`RP`, `LOC`), or `TYPEnnn`.
+pub fn type_mnemonic(record_type: hickory_proto::rr::RecordType) -> String {
+    rdata::type_name(record_type)
+}
+
 /// Reads the master file at `path`; `origin` (an FQDN) is the initial `$ORIGIN`.
 pub fn parse_file(path: &Path, origin: &Name) -> Result<Vec<SourceRecord>, Vec<ZoneError>> {
     let text = reader::read_source(path, reader::MAX_ZONE_BYTES)
