@@ -43,6 +43,11 @@ impl<'t, 'a> Fields<'t, 'a> {
         Ok(token)
     }
 
+    /// The next word, left unread.
+    pub(super) fn peek(&self) -> Option<&'t Token<'a>> {
+        self.tokens.get(self.next)
+    }
+
     /// The next word, if there is one.
     pub(super) fn maybe(&mut self) -> Option<&'t Token<'a>> {
         let token = self.tokens.get(self.next)?;
@@ -524,5 +529,93 @@ pub(super) fn nsap_field(f: &mut Fields, what: &str, out: &mut Vec<u8>) -> Resul
         return Err(bad(t, what, "has no hex digits"));
     }
     out.extend_from_slice(&hex(t, what, &digits)?);
+    Ok(())
+}
+
+/// Service names WKS may use besides port numbers (the common ones of /etc/services,
+/// whose contents vary by system; BIND and NSD look names up there).
+const SERVICES: &[(&str, u16)] = &[
+    ("echo", 7),
+    ("discard", 9),
+    ("daytime", 13),
+    ("ftp-data", 20),
+    ("ftp", 21),
+    ("ssh", 22),
+    ("telnet", 23),
+    ("smtp", 25),
+    ("time", 37),
+    ("domain", 53),
+    ("tftp", 69),
+    ("gopher", 70),
+    ("finger", 79),
+    ("http", 80),
+    ("www", 80),
+    ("kerberos", 88),
+    ("pop3", 110),
+    ("sunrpc", 111),
+    ("auth", 113),
+    ("nntp", 119),
+    ("ntp", 123),
+    ("imap", 143),
+    ("snmp", 161),
+    ("ldap", 389),
+    ("https", 443),
+    ("submission", 587),
+    ("ldaps", 636),
+    ("imaps", 993),
+    ("pop3s", 995),
+];
+
+/// WKS (RFC 1035 §3.4.2): address, protocol (`tcp`, `udp` or a number) and the services
+/// offered (port numbers or names), as a bitmap of ports.
+pub(super) fn wks(f: &mut Fields, out: &mut Vec<u8>) -> Result<(), Fail> {
+    ipv4_field(f, "address", out)?;
+    let t = f.word("protocol")?;
+    let protocol = match bare(t, "protocol")?.to_ascii_lowercase().as_str() {
+        "tcp" => 6,
+        "udp" => 17,
+        _ => number(t, "protocol", u8::MAX.into())? as u8,
+    };
+    out.push(protocol);
+    let mut bitmap = Vec::new();
+    for t in f.rest("services", true)? {
+        let text = bare(t, "service")?.to_ascii_lowercase();
+        let port = match SERVICES.iter().find(|(name, _)| *name == text) {
+            Some(&(_, port)) => port,
+            None if text.bytes().all(|b| b.is_ascii_digit()) => {
+                number(t, "service", u16::MAX.into())? as u16
+            }
+            None => return Err(bad(t, "service", "is not a port number or a known service")),
+        };
+        let byte = usize::from(port / 8);
+        if bitmap.len() <= byte {
+            bitmap.resize(byte + 1, 0);
+        }
+        bitmap[byte] |= 0x80 >> (port % 8);
+    }
+    out.extend_from_slice(&bitmap);
+    Ok(())
+}
+
+/// A6 (RFC 2874 §3.1): prefix length, the address suffix (absent for 128) and the
+/// prefix name (absent for 0). The suffix is sent in its (128 − length) / 8 octets,
+/// rounded up, with the bits of the prefix cleared.
+pub(super) fn a6(f: &mut Fields, out: &mut Vec<u8>) -> Result<(), Fail> {
+    let t = f.word("prefix length")?;
+    let prefix = number(t, "prefix length", 128)? as u8;
+    out.push(prefix);
+    if prefix < 128 {
+        let mut address = Vec::new();
+        ipv6_field(f, "address suffix", &mut address)?;
+        let octets = usize::from(128 - prefix).div_ceil(8);
+        let mut suffix = address[16 - octets..].to_vec();
+        if prefix % 8 != 0 {
+            suffix[0] &= 0xff >> (prefix % 8);
+        }
+        out.extend_from_slice(&suffix);
+    }
+    if prefix > 0 {
+        name_field(f, "prefix name", out)?;
+    }
     Ok(())
 }

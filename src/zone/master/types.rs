@@ -62,6 +62,8 @@ enum Kind {
     Decimal,
     /// An NSAP address (`0x…`).
     Nsap,
+    /// Hex, or `-` for none, to the end (DOA's data is base64 or `-`).
+    Base64OrDash,
 }
 
 use Kind::*;
@@ -74,6 +76,10 @@ enum Body {
     Apl,
     Svcb,
     Ipseckey,
+    Amtrelay,
+    Hip,
+    Wks,
+    A6,
 }
 
 struct TypeDef {
@@ -128,6 +134,11 @@ const TYPES: &[TypeDef] = &[
     t(7, "MB", &[("mailbox host", Name)]),
     t(8, "MG", &[("mail group member", Name)]),
     t(9, "MR", &[("new mailbox", Name)]),
+    TypeDef {
+        code: 11,
+        name: "WKS",
+        body: Body::Wks,
+    },
     t(13, "HINFO", &[("CPU", Str), ("OS", Str)]),
     t(
         14,
@@ -166,6 +177,8 @@ const TYPES: &[TypeDef] = &[
         name: "LOC",
         body: Body::Loc,
     },
+    t(31, "EID", &[("endpoint identifier", Hex)]),
+    t(32, "NIMLOC", &[("nimrod locator", Hex)]),
     t(
         35,
         "NAPTR",
@@ -188,6 +201,16 @@ const TYPES: &[TypeDef] = &[
             ("algorithm", Alg),
             ("certificate", Base64),
         ],
+    ),
+    TypeDef {
+        code: 38,
+        name: "A6",
+        body: Body::A6,
+    },
+    t(
+        40,
+        "SINK",
+        &[("coding", U8), ("subcoding", U8), ("data", Base64Opt)],
     ),
     TypeDef {
         code: 42,
@@ -240,6 +263,18 @@ const TYPES: &[TypeDef] = &[
         ],
     ),
     t(52, "TLSA", TLSA_FIELDS),
+    TypeDef {
+        code: 55,
+        name: "HIP",
+        body: Body::Hip,
+    },
+    t(56, "NINFO", TEXT_FIELDS),
+    t(57, "RKEY", DNSKEY_FIELDS),
+    t(
+        58,
+        "TALINK",
+        &[("previous name", Name), ("next name", Name)],
+    ),
     t(53, "SMIMEA", TLSA_FIELDS),
     t(59, "CDS", DS_FIELDS),
     t(60, "CDNSKEY", DNSKEY_FIELDS),
@@ -283,6 +318,25 @@ const TYPES: &[TypeDef] = &[
     ),
     t(257, "CAA", &[("flags", U8), ("tag", Tag), ("value", Raw)]),
     t(258, "AVC", TEXT_FIELDS),
+    t(
+        259,
+        "DOA",
+        &[
+            ("enterprise", U32),
+            ("type", U32),
+            ("location", U8),
+            ("media type", Str),
+            ("data", Base64OrDash),
+        ],
+    ),
+    TypeDef {
+        code: 260,
+        name: "AMTRELAY",
+        body: Body::Amtrelay,
+    },
+    t(261, "RESINFO", TEXT_FIELDS),
+    t(262, "WALLET", TEXT_FIELDS),
+    t(32768, "TA", DS_FIELDS),
     t(32769, "DLV", DS_FIELDS),
 ];
 
@@ -328,6 +382,10 @@ pub(super) fn encode(
         Body::Apl => loc::apl(&mut fields, &mut out)?,
         Body::Svcb => svcb::svcb(&mut fields, &mut out)?,
         Body::Ipseckey => ipseckey(&mut fields, &mut out)?,
+        Body::Amtrelay => amtrelay(&mut fields, &mut out)?,
+        Body::Hip => hip(&mut fields, &mut out)?,
+        Body::Wks => f::wks(&mut fields, &mut out)?,
+        Body::A6 => f::a6(&mut fields, &mut out)?,
     }
     fields.finish()?;
     if out.len() > usize::from(u16::MAX) {
@@ -364,6 +422,11 @@ fn field(fields: &mut Fields, what: &str, kind: Kind, out: &mut Vec<u8>) -> Resu
         Ilnp64 => f::grouped_hex_field(fields, what, 4, 4, ':', out),
         Decimal => f::decimal_string_field(fields, what, out),
         Nsap => f::nsap_field(fields, what, out),
+        Base64OrDash if fields.peek().is_some_and(|t| t.text == "-" && !t.quoted) => {
+            fields.maybe();
+            Ok(())
+        }
+        Base64OrDash => f::base64_field(fields, what, false, out),
     }
 }
 
@@ -387,6 +450,56 @@ fn ipseckey(fields: &mut Fields, out: &mut Vec<u8>) -> Result<(), Fail> {
         _ => f::name_field(fields, "gateway", out)?,
     }
     f::base64_field(fields, "public key", true, out)
+}
+
+/// AMTRELAY (RFC 8777 §4.3): precedence, discovery-optional bit, type and relay (`.`,
+/// an IPv4 or IPv6 address, or a name, as the type says).
+fn amtrelay(fields: &mut Fields, out: &mut Vec<u8>) -> Result<(), Fail> {
+    f::u8_field(fields, "precedence", out)?;
+    let d = fields.word("discovery optional")?;
+    let d_bit = f::number(d, "discovery optional", 1)? as u8;
+    let type_token = fields.word("relay type")?;
+    let relay_type = f::number(type_token, "relay type", 3)? as u8;
+    out.push(d_bit << 7 | relay_type);
+    match relay_type {
+        0 => {
+            let t = fields.word("relay")?;
+            if t.text != "." {
+                return Err(f::bad(t, "relay", "must be \".\" for relay type 0"));
+            }
+            Ok(())
+        }
+        1 => f::ipv4_field(fields, "relay", out),
+        2 => f::ipv6_field(fields, "relay", out),
+        _ => f::name_field(fields, "relay", out),
+    }
+}
+
+/// HIP (RFC 8005 §3): PK algorithm, HIT in hex, public key in base64, then any number
+/// of rendezvous servers; on the wire the lengths come first.
+fn hip(fields: &mut Fields, out: &mut Vec<u8>) -> Result<(), Fail> {
+    let mut algorithm = Vec::new();
+    f::u8_field(fields, "PK algorithm", &mut algorithm)?;
+    let hit_token = fields.word("HIT")?;
+    let hit = f::hex(hit_token, "HIT", hit_token.text)?;
+    if hit.is_empty() || hit.len() > 255 {
+        return Err(f::bad(hit_token, "HIT", "must be 1 to 255 bytes"));
+    }
+    let key_token = fields.word("public key")?;
+    let key = data_encoding::BASE64
+        .decode(key_token.text.as_bytes())
+        .map_err(|e| f::bad(key_token, "public key", format!("is not base64 ({e})")))?;
+    let key_length = u16::try_from(key.len())
+        .map_err(|_| f::bad(key_token, "public key", "longer than 65535 bytes"))?;
+    out.push(hit.len() as u8);
+    out.extend_from_slice(&algorithm);
+    out.extend_from_slice(&key_length.to_be_bytes());
+    out.extend_from_slice(&hit);
+    out.extend_from_slice(&key);
+    while !fields.is_done() {
+        f::name_field(fields, "rendezvous server", out)?;
+    }
+    Ok(())
 }
 
 /// Checks RFC 3597 generic data against the type's layout: what a text record of the
@@ -427,6 +540,38 @@ pub(super) fn check_wire(code: u16, wire: &[u8]) -> Result<(), String> {
                 last = Some(key);
                 let length = u16::from_be_bytes(r.take(2)?.try_into().unwrap_or_default());
                 r.take(usize::from(length))?;
+            }
+        }
+        Body::Amtrelay => {
+            let head = r.take(2)?;
+            match head[1] & 0x7f {
+                0 => {}
+                1 => drop(r.take(4)?),
+                2 => drop(r.take(16)?),
+                3 => r.name()?,
+                _ => return Err("relay type above 3".to_string()),
+            }
+        }
+        Body::Hip => {
+            let head = r.take(4)?;
+            let key_length = u16::from_be_bytes([head[2], head[3]]);
+            r.take(usize::from(head[0]) + usize::from(key_length))?;
+            while r.at < wire.len() {
+                r.name()?;
+            }
+        }
+        Body::Wks => {
+            r.take(5)?;
+            r.rest();
+        }
+        Body::A6 => {
+            let prefix = r.take(1)?[0];
+            if prefix > 128 {
+                return Err("prefix length above 128".to_string());
+            }
+            r.take(usize::from(128 - prefix).div_ceil(8))?;
+            if prefix > 0 {
+                r.name()?;
             }
         }
         Body::Ipseckey => {
@@ -525,7 +670,7 @@ impl<'w> WireReader<'w> {
                 }
                 Ok(())
             }
-            Raw | Base64Opt => {
+            Raw | Base64Opt | Base64OrDash => {
                 self.rest();
                 Ok(())
             }

@@ -153,6 +153,7 @@ const TYPES: &[RecordType] = &[
 /// and the type each holds: each is asked for in every run, with and without DO.
 const EVERY_TYPE: &[(&str, u16)] = &[
     ("md", 3),
+    ("wks", 11),
     ("mf", 4),
     ("mb", 7),
     ("mb2", 7),

@@ -759,3 +759,122 @@ fn types_by_mnemonic_and_number() {
     let record = one("$TTL 60\nx Eui64 00-00-5e-ef-10-00-00-2a\n");
     assert_eq!(record.rdata.record_type(), RecordType::from(109));
 }
+
+#[test]
+fn older_and_rarer_types() {
+    check(&[
+        // RFC 1035 §3.4.2: ports 25 (smtp), 53 (domain) and 80 as bits of a bitmap.
+        (
+            "WKS 192.0.2.1 tcp ( smtp 80 domain )",
+            11,
+            h("c0000201 06 00000040 00000400 000080"),
+        ),
+        ("WKS 192.0.2.1 17", 11, h("c0000201 11")),
+        // RFC 2874 §3.1.1's examples: the suffix in (128 - prefix) / 8 octets.
+        (
+            "A6 0 2345:00C1:CA11:0001:1234:5678:9ABC:DEF0",
+            38,
+            h("00 234500c1ca110001123456789abcdef0"),
+        ),
+        (
+            "A6 64 ::1234:5678:9ABC:DEF0 SUBNET-1.IP6.A.NET.",
+            38,
+            cat(&[&h("40 123456789abcdef0"), &dn("SUBNET-1.IP6.A.NET")]),
+        ),
+        (
+            "A6 48 0::0:1:0:0:0 IP6.A.NET.",
+            38,
+            cat(&[&h("30 00000001000000000000"), &dn("IP6.A.NET")]),
+        ),
+        ("A6 128 IP6.A.NET.", 38, cat(&[&h("80"), &dn("IP6.A.NET")])),
+        // The prefix's 4 bits of the first suffix octet are cleared.
+        (
+            "A6 60 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff x.",
+            38,
+            cat(&[&h("3c 0fffffffffffffffff"), &dn("x")]),
+        ),
+        ("EID 0102 0304", 31, h("01020304")),
+        ("NIMLOC abcd", 32, h("abcd")),
+        ("SINK 1 0 AAECAwQ=", 40, h("01 00 0001020304")),
+        // RFC 8005 §3: HIT length, PK algorithm, PK length, HIT, PK, servers.
+        (
+            "HIP 2 200100107B1A74DF365639CC39F1D578 AAECAwQ= rvs1.example.net. rvs2.example.net.",
+            55,
+            cat(&[
+                &h("10 02 0005 200100107b1a74df365639cc39f1d578 0001020304"),
+                &dn("rvs1.example.net"),
+                &dn("rvs2.example.net"),
+            ]),
+        ),
+        ("NINFO \"Unsigned zone\"", 56, cs("Unsigned zone")),
+        ("RKEY 0 3 5 AAECAwQ=", 57, h("0000 03 05 0001020304")),
+        (
+            "TALINK a.example. b.example.",
+            58,
+            cat(&[&dn("a.example"), &dn("b.example")]),
+        ),
+        // The DOA draft's layout; "-" is no data.
+        (
+            "DOA 0 1 2 \"\" aHR0cHM6Ly93d3cuaXNjLm9yZy8=",
+            259,
+            cat(&[&h("00000000 00000001 02 00"), b"https://www.isc.org/"]),
+        ),
+        (
+            "DOA 1234 5678 1 \"text/plain\" -",
+            259,
+            cat(&[&h("000004d2 0000162e 01"), &cs("text/plain")]),
+        ),
+        // RFC 8777 §4.4's examples.
+        ("AMTRELAY 10 0 1 203.0.113.15", 260, h("0a 01 cb00710f")),
+        (
+            "AMTRELAY 10 1 2 2001:db8::15",
+            260,
+            h("0a 82 20010db8000000000000000000000015"),
+        ),
+        (
+            "AMTRELAY 128 1 3 amtrelays.example.com.",
+            260,
+            cat(&[&h("80 83"), &dn("amtrelays.example.com")]),
+        ),
+        ("AMTRELAY 0 0 0 .", 260, h("00 00")),
+        // RFC 9606 §4.
+        (
+            "RESINFO qnamemin exterr=15,16,17 infourl=https://resolver.example.com/guide",
+            261,
+            cat(&[
+                &cs("qnamemin"),
+                &cs("exterr=15,16,17"),
+                &cs("infourl=https://resolver.example.com/guide"),
+            ]),
+        ),
+        (
+            "WALLET \"BTC\" \"bc1qexample\"",
+            262,
+            cat(&[&cs("BTC"), &cs("bc1qexample")]),
+        ),
+        ("TA 1 8 2 abcd", 32768, h("0001 08 02 abcd")),
+    ]);
+    let cases: &[(&str, &str)] = &[
+        (
+            "WKS 192.0.2.1 tcp gopherish",
+            "service \"gopherish\": is not a port number",
+        ),
+        ("A6 129 ::", "prefix length \"129\": is above 128"),
+        ("A6 64 ::1", "missing prefix name"),
+        (
+            "AMTRELAY 10 2 1 203.0.113.15",
+            "discovery optional \"2\": is above 1",
+        ),
+        ("AMTRELAY 10 0 0 x.", "relay \"x.\": must be \".\""),
+        ("HIP 2 2001 AA=", "public key \"AA=\": is not base64"),
+        ("DOA 0 1 2 \"\"", "missing data"),
+    ];
+    for (rdata, needle) in cases {
+        let (line, message) = one_error(&format!("$TTL 60\nx {rdata}\n"));
+        assert_eq!(line, 2, "{rdata}");
+        assert!(
+            message.contains(needle),
+            "{rdata}: {message:?} lacks {needle:?}"
+        );
+    }
+}
