@@ -247,7 +247,7 @@ pub(super) fn hex(token: &Token, what: &str, text: &str) -> Result<Vec<u8>, Fail
     if !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(bad(token, what, "is not hex"));
     }
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(bad(token, what, "has an odd number of hex digits"));
     }
     HEXLOWER_PERMISSIVE
@@ -609,7 +609,7 @@ pub(super) fn a6(f: &mut Fields, out: &mut Vec<u8>) -> Result<(), Fail> {
         ipv6_field(f, "address suffix", &mut address)?;
         let octets = usize::from(128 - prefix).div_ceil(8);
         let mut suffix = address[16 - octets..].to_vec();
-        if prefix % 8 != 0 {
+        if !prefix.is_multiple_of(8) {
             suffix[0] &= 0xff >> (prefix % 8);
         }
         out.extend_from_slice(&suffix);
