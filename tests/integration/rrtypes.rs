@@ -135,7 +135,16 @@ fn types_bind_reads_and_nsd_does_not_are_served_as_written() {
             ]
             .concat(),
         ),
-        ("dlv", 32769, vec![0, 1, 8, 2, 0xab, 0xcd]),
+        (
+            "dlv",
+            32769,
+            [
+                &[0, 1, 8, 1][..],
+                &[0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef].repeat(2),
+                &[0x01, 0x23, 0x45, 0x67],
+            ]
+            .concat(),
+        ),
         ("nokey", 25, vec![0xc0, 0, 3, 8]),
         ("hinfo-at", 13, [cs("x"), cs("@")].concat()),
         // key3 is port: its value written as wire bytes, 443.

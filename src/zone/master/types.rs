@@ -210,7 +210,12 @@ const TYPES: &[TypeDef] = &[
     t(
         40,
         "SINK",
-        &[("coding", U8), ("subcoding", U8), ("data", Base64Opt)],
+        &[
+            ("meaning", U8),
+            ("coding", U8),
+            ("subcoding", U8),
+            ("data", Base64Opt),
+        ],
     ),
     TypeDef {
         code: 42,

@@ -795,7 +795,8 @@ fn older_and_rarer_types() {
         ),
         ("EID 0102 0304", 31, h("01020304")),
         ("NIMLOC abcd", 32, h("abcd")),
-        ("SINK 1 0 AAECAwQ=", 40, h("01 00 0001020304")),
+        // The SINK draft's meaning, coding, subcoding and data, as BIND reads them.
+        ("SINK 1 0 0 AAECAwQ=", 40, h("01 00 00 0001020304")),
         // RFC 8005 §3: HIT length, PK algorithm, PK length, HIT, PK, servers.
         (
             "HIP 2 200100107B1A74DF365639CC39F1D578 AAECAwQ= rvs1.example.net. rvs2.example.net.",
