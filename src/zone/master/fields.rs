@@ -619,3 +619,45 @@ pub(super) fn a6(f: &mut Fields, out: &mut Vec<u8>) -> Result<(), Fail> {
     }
     Ok(())
 }
+
+/// NXT's type bitmap (RFC 2535 §5.2): bit n for type n, types 1 to 127 only, without
+/// trailing zero bytes.
+pub(super) fn old_bitmap_field(f: &mut Fields, what: &str, out: &mut Vec<u8>) -> Result<(), Fail> {
+    let mut bits = Vec::new();
+    for t in f.rest(what, true)? {
+        let code = type_code(t, what)?;
+        if code == 0 || code > 127 {
+            return Err(bad(t, what, "NXT can list only types 1 to 127"));
+        }
+        let byte = usize::from(code / 8);
+        if bits.len() <= byte {
+            bits.resize(byte + 1, 0);
+        }
+        bits[byte] |= 0x80 >> (code % 8);
+    }
+    out.extend_from_slice(&bits);
+    Ok(())
+}
+
+/// An ATM address (ATM Forum af-saa-0069.000, as BIND reads it): `+` and E.164 digits
+/// is format 1, hex digits (an AESA) format 0; dots may separate digits.
+pub(super) fn atma_field(f: &mut Fields, what: &str, out: &mut Vec<u8>) -> Result<(), Fail> {
+    let t = f.word(what)?;
+    let text = bare(t, what)?;
+    if let Some(digits) = text.strip_prefix('+') {
+        let digits: String = digits.chars().filter(|&c| c != '.').collect();
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad(t, what, "an E.164 address is + and digits"));
+        }
+        out.push(1);
+        out.extend_from_slice(digits.as_bytes());
+    } else {
+        let digits: String = text.chars().filter(|&c| c != '.').collect();
+        if digits.is_empty() {
+            return Err(bad(t, what, "is not + and digits or hex"));
+        }
+        out.push(0);
+        out.extend_from_slice(&hex(t, what, &digits)?);
+    }
+    Ok(())
+}

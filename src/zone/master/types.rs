@@ -62,8 +62,12 @@ enum Kind {
     Decimal,
     /// An NSAP address (`0x…`).
     Nsap,
-    /// Hex, or `-` for none, to the end (DOA's data is base64 or `-`).
+    /// Base64, or `-` for none, to the end (DOA's data).
     Base64OrDash,
+    /// NXT's bitmap of types 1 to 127 (RFC 2535 §5.2), to the end.
+    OldBitmap,
+    /// An ATM address: `+` and E.164 digits, or hex (AESA).
+    Atma,
 }
 
 use Kind::*;
@@ -177,8 +181,14 @@ const TYPES: &[TypeDef] = &[
         name: "LOC",
         body: Body::Loc,
     },
+    t(
+        30,
+        "NXT",
+        &[("next domain name", Name), ("type bitmap", OldBitmap)],
+    ),
     t(31, "EID", &[("endpoint identifier", Hex)]),
     t(32, "NIMLOC", &[("nimrod locator", Hex)]),
+    t(34, "ATMA", &[("ATM address", Atma)]),
     t(
         35,
         "NAPTR",
@@ -432,6 +442,8 @@ fn field(fields: &mut Fields, what: &str, kind: Kind, out: &mut Vec<u8>) -> Resu
             Ok(())
         }
         Base64OrDash => f::base64_field(fields, what, false, out),
+        OldBitmap => f::old_bitmap_field(fields, what, out),
+        Atma => f::atma_field(fields, what, out),
     }
 }
 
@@ -675,7 +687,14 @@ impl<'w> WireReader<'w> {
                 }
                 Ok(())
             }
-            Raw | Base64Opt | Base64OrDash => {
+            Raw | Base64Opt | Base64OrDash | OldBitmap => {
+                self.rest();
+                Ok(())
+            }
+            Atma => {
+                if self.take(1)?[0] > 1 {
+                    return Err("ATM address format above 1".to_string());
+                }
                 self.rest();
                 Ok(())
             }

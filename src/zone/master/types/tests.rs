@@ -793,6 +793,19 @@ fn older_and_rarer_types() {
             38,
             cat(&[&h("3c 0fffffffffffffffff"), &dn("x")]),
         ),
+        // RFC 2535 §5.2: types 1 (A), 15 (MX), 24 (SIG), 30 (NXT) as bits.
+        (
+            "NXT medium.foo.tld. A MX SIG NXT",
+            30,
+            cat(&[&dn("medium.foo.tld"), &h("40 01 00 82")]),
+        ),
+        ("NXT a. ", 30, dn("a")),
+        ("ATMA +358.400.1234567", 34, cat(&[&[1], b"3584001234567"])),
+        (
+            "ATMA 39.246f.000e7c9c0312.00000000000000001234.00",
+            34,
+            h("00 39246f000e7c9c031200000000000000001234 00"),
+        ),
         ("EID 0102 0304", 31, h("01020304")),
         ("NIMLOC abcd", 32, h("abcd")),
         // The SINK draft's meaning, coding, subcoding and data, as BIND reads them.
@@ -861,6 +874,8 @@ fn older_and_rarer_types() {
             "service \"gopherish\": is not a port number",
         ),
         ("A6 129 ::", "prefix length \"129\": is above 128"),
+        ("NXT a. A TYPE128", "NXT can list only types 1 to 127"),
+        ("ATMA +12a", "an E.164 address is + and digits"),
         ("A6 64 ::1", "missing prefix name"),
         (
             "AMTRELAY 10 2 1 203.0.113.15",
