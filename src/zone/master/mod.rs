@@ -4,12 +4,13 @@
 //! (SOA present, names inside the zone, CNAME conflicts), which a later stage
 //! checks, and it must never panic, whatever the input.
 //!
-//! `lexer.rs` cuts text into entries, `reader.rs` follows directives and fills in owner,
-//! TTL and class, `rdata.rs` parses record data, `names.rs` domain names and escapes.
+//! `lexer.rs` cuts text into entries, `reader.rs` follows directives (`generate.rs` expands
+//! `$GENERATE`) and fills in owner, TTL and class, `rdata.rs` parses record data, `names.rs` domain names and escapes.
 //! `types.rs` is the table of the types Meridian encodes itself, with their fields in
 //! `fields.rs` and the odd ones in `loc.rs` (LOC, APL) and `svcb.rs` (SVCB, HTTPS).
 
 mod fields;
+mod generate;
 mod lexer;
 mod loc;
 mod names;
