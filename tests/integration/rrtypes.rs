@@ -2,7 +2,7 @@
 //! (`tests/data/zones/every-type.example.org.zone`; the differential test checks the same
 //! records against NSD byte for byte): the types BIND reads and NSD does not, byte for
 //! byte here; DNSSEC records beside a CNAME; NSEC3 owner names; and bad values reported
-//! with file, line and field by `meridian check`.
+//! with file, line and field by `meridian check`; `$GENERATE`.
 
 use crate::util::{Edns, Fixture, Query, REPLY_TIMEOUT, Server, rcode};
 use hickory_proto::rr::RecordType;
@@ -269,4 +269,41 @@ fn bad_values_are_reported_with_file_line_and_field() {
             "no {want}…{message} in:\n{output}"
         );
     }
+}
+
+#[test]
+fn generate_makes_records_as_bind_does() {
+    let server = Fixture::new()
+        .zone(
+            "example.org",
+            &format!(
+                "{EVERY_TYPE}\
+                 $GENERATE 1-3 host$ A 192.0.2.$\n\
+                 $GENERATE 10-11 ${{0,5,n}}.v6 AAAA 2001:db8::${{0,4,x}}\n"
+            ),
+        )
+        .start();
+    for (qname, qtype, want) in [
+        (
+            "host2.example.org.",
+            RecordType::A,
+            "host2.example.org. 3600 A 192.0.2.2",
+        ),
+        (
+            "a.0.0.v6.example.org.",
+            RecordType::AAAA,
+            "a.0.0.v6.example.org. 3600 AAAA 2001:db8::a",
+        ),
+        (
+            "b.0.0.v6.example.org.",
+            RecordType::AAAA,
+            "b.0.0.v6.example.org. 3600 AAAA 2001:db8::b",
+        ),
+    ] {
+        let r = server.query(&Query::new(qname, qtype));
+        let got: Vec<String> = r.answers.iter().map(|a| a.text()).collect();
+        assert_eq!(got, [want], "{qname}");
+    }
+    let r = server.query(&Query::new("host4.example.org.", RecordType::A));
+    assert_eq!(r.rcode(), rcode::NXDOMAIN);
 }
