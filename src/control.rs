@@ -8,17 +8,20 @@
 //! saved before it is applied and refused when it cannot be; health judgements apply at
 //! once and their save is retried each tick. Probers silent for too long are forgotten.
 //! Its clock is `tokio::time`, so the tick and every `now` follow a paused clock in tests.
+//! Every published change is also written to a bounded log of recent events (`events`).
+
+pub mod events;
 
 use crate::health::HealthTable;
-use crate::health::fleet::{ReportBatch, TargetSpec};
+use crate::health::fleet::{ReportBatch, TargetSpec, target_id};
 use crate::health::prober::ReportSink;
 use crate::health::store::{BatchError, HealthStore, SaveError};
 use crate::snapshot::{Live, LoadError, Snapshot};
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -121,6 +124,8 @@ pub struct Control {
     targets: watch::Sender<Arc<Vec<TargetSpec>>>,
     /// The last save failed: every tick retries it.
     unsaved: bool,
+    /// Written here only; `/v1/status` reads it.
+    events: Arc<Mutex<events::EventLog>>,
 }
 
 impl Control {
@@ -142,8 +147,15 @@ impl Control {
             live,
             targets,
             unsaved: false,
+            events: Arc::default(),
         };
-        control.publish(&current);
+        // What `state_dir` held is the starting point, not an event.
+        let table = control
+            .store
+            .table(&current.services, &current.config.regions);
+        if *current.health != table {
+            control.live.store(Arc::new(current.with_health(table)));
+        }
         control
     }
 
@@ -155,6 +167,7 @@ impl Control {
             targets: self.targets.subscribe(),
             live: self.live.clone(),
             reloads: Arc::new([AtomicU64::new(0), AtomicU64::new(0)]),
+            events: self.events.clone(),
         };
         tokio::spawn(self.run(rx));
         handle
@@ -164,8 +177,46 @@ impl Control {
     fn publish(&self, base: &Snapshot) {
         let table: HealthTable = self.store.table(&base.services, &base.config.regions);
         if *base.health != table {
-            self.live.store(Arc::new(base.with_health(table)));
+            self.store_live(base.with_health(table));
         }
+    }
+
+    /// Makes `new` the live snapshot, logging what changed from the one before.
+    fn store_live(&self, new: Snapshot) {
+        let old = self.live.load_full();
+        let found = events::diff(&old, &new, now(), SystemTime::now(), |si, address| {
+            self.down_reasons(&new, si, address)
+        });
+        if !found.is_empty() {
+            let mut log = self.events.lock().unwrap_or_else(|e| e.into_inner());
+            for e in found {
+                tracing::info!(kind = ?e.kind, "{}", e.message);
+                log.push(e);
+            }
+        }
+        self.live.store(Arc::new(new));
+    }
+
+    /// What the probers voting down on an endpoint said: `prober: reason` for each.
+    fn down_reasons(&self, snap: &Snapshot, service: usize, address: std::net::IpAddr) -> String {
+        let Some(check) = snap.services[service].check.as_ref() else {
+            return String::new();
+        };
+        let Some(votes) = self.store.votes(&target_id(address, check)) else {
+            return String::new();
+        };
+        votes
+            .iter()
+            .filter(|(_, v)| !v.up)
+            .map(|(p, v)| {
+                if v.reason.is_empty() {
+                    p.clone()
+                } else {
+                    format!("{p}: {}", v.reason)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     fn save(&mut self) -> Result<(), SaveError> {
@@ -218,7 +269,7 @@ impl Control {
                     let table = self
                         .store
                         .table(&snapshot.services, &snapshot.config.regions);
-                    self.live.store(Arc::new(snapshot.with_health(table)));
+                    self.store_live(snapshot.with_health(table));
                     self.targets
                         .send_replace(Arc::new(self.store.targets().cloned().collect()));
                     self.save_or_log();
@@ -290,6 +341,10 @@ impl Control {
             });
         }
         tracing::info!(region, drained, "drain changed");
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(events::drained(&region, drained, now(), SystemTime::now()));
         self.publish(&current);
         Ok(true)
     }
@@ -303,6 +358,9 @@ pub struct ControlHandle {
     live: Arc<Live>,
     /// Reloads that succeeded and that were refused, for `/metrics`.
     pub reloads: Arc<[AtomicU64; 2]>,
+    /// The recent events; read it inside [`ControlHandle::inspect`] to see it as of the
+    /// same moment as the store.
+    pub events: Arc<Mutex<events::EventLog>>,
 }
 
 impl ControlHandle {
@@ -382,6 +440,7 @@ impl ControlHandle {
             regions: snapshot.config.regions.len(),
         };
         self.ask(|reply| Msg::Publish { snapshot, reply }).await?;
+        crate::snapshot::return_freed_memory();
         Ok(summary)
     }
 

@@ -12,7 +12,8 @@
 //! - `dns`: the wire protocol: query parsing, response rendering, UDP and TCP listeners.
 //! - `snapshot`: [`snapshot::Snapshot`] (everything a query reads) and [`snapshot::Live`], its atomic swap.
 //! - `api`: the HTTP API (status, explain, reload, drains, fleet reports, metrics, status page).
-//! - `cli`: the commands (`serve`, `check`, `explain`, `probe`): build the pieces and start them.
+//! - `cli`: the commands (`serve`, `check`, `explain`, `probe`, and the Docker lab's hidden
+//!   `lab-backend`): build the pieces and start them.
 
 pub mod answer;
 pub mod api;

@@ -93,6 +93,19 @@ enum Command {
         #[arg(long, default_value = "meridian.toml")]
         config: PathBuf,
     },
+    /// The Docker lab's stand-in backend (deploy/lab/): HTTP 200 and a TCP greeting.
+    #[command(hide = true)]
+    LabBackend {
+        /// Name given in every answer.
+        #[arg(long)]
+        name: String,
+        /// Address for the HTTP listener, e.g. 0.0.0.0:8080.
+        #[arg(long)]
+        http: Option<std::net::SocketAddr>,
+        /// Address for the TCP listener, e.g. 0.0.0.0:9000.
+        #[arg(long)]
+        tcp: Option<std::net::SocketAddr>,
+    },
 }
 
 /// The filter when `MERIDIAN_LOG` is unset or empty: our own events from info up, other
@@ -201,6 +214,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { config } => meridian::cli::serve::run(&config),
         Command::Check { config } => meridian::cli::check::run(&config),
+        Command::LabBackend { name, http, tcp } => meridian::cli::backend::run(&name, http, tcp),
         Command::Probe {
             region,
             servers,

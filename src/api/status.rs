@@ -3,11 +3,18 @@
 //! probers check from with the probers at each.
 //!
 //! A viewpoint is any name a prober reports from; it need not be a serving region.
+//!
+//! For the console it also sums things up: each region's health over its endpoints and
+//! the load-balanced answers that chose it (the DNS workers' counters, as in `/metrics`),
+//! each name's pools (its endpoints by region, with healthy capacity) and whether it is
+//! failing open, and the recent health events (`control::events`).
 
 use super::ApiState;
+use crate::config::OnAllDown;
+use crate::control::events::{Event, describe_all_down, state_name};
 use crate::control::{self, Stopped};
 use crate::health::fleet::target_id;
-use crate::route::EndpointState;
+use crate::route::{self, EndpointState, Family};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -23,6 +30,16 @@ pub struct Status {
     /// Set when `state_dir/health.json` was bad at start, until the operator removes the
     /// kept copy (or the bad file, when it could not be moved).
     pub state_file: Option<StateFileStatus>,
+    /// The recent health events, newest first (at most `control::events::KEEP`).
+    pub events: Vec<EventStatus>,
+}
+
+/// One entry of the event log, with its age.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventStatus {
+    #[serde(flatten)]
+    pub event: Event,
+    pub age_ms: u64,
 }
 
 /// A bad state file found at start.
@@ -47,6 +64,37 @@ pub struct RegionStatus {
     pub lat: f64,
     pub lon: f64,
     pub drained: bool,
+    /// Over the region's endpoints of every name: `drained`, `up` (all up), `down` (none
+    /// up), `degraded` (some up), or `none` (no endpoint).
+    pub health: &'static str,
+    /// Endpoints in the region, of every name, and how many of them are up.
+    pub endpoints: usize,
+    pub endpoints_up: usize,
+    /// Load-balanced answers that chose this region since the server started.
+    pub answers: u64,
+}
+
+/// One name's endpoints in one region.
+#[derive(Debug, Clone, Serialize)]
+pub struct PoolStatus {
+    pub region: String,
+    pub endpoints: usize,
+    pub endpoints_up: usize,
+    /// Capacity of the endpoints that are up, and of all of them.
+    pub healthy_capacity: u64,
+    pub total_capacity: u64,
+    /// This name's answers that chose this region since the server started.
+    pub answers: u64,
+}
+
+/// Clients that a name has nothing healthy for.
+#[derive(Debug, Clone, Serialize)]
+pub struct AllDownStatus {
+    /// `A` or `AAAA`.
+    pub family: &'static str,
+    /// `null`: every client asking for that type; else the line of the route whose
+    /// clients are affected.
+    pub route_line: Option<usize>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -57,6 +105,17 @@ pub struct ServiceStatus {
     pub ttl_now: u32,
     pub checked: bool,
     pub endpoints: Vec<EndpointStatus>,
+    /// The endpoints by region, in the order regions are defined.
+    pub pools: Vec<PoolStatus>,
+    /// `all` (fail open) or `nodata`.
+    pub on_all_down: &'static str,
+    /// Who has nothing healthy to be answered with; empty when all is well.
+    pub all_down: Vec<AllDownStatus>,
+    /// `all_down` is not empty and `on_all_down` is `all`: some clients are answered with
+    /// endpoints that are not healthy.
+    pub failing_open: bool,
+    /// `all_down` in words, empty when all is well.
+    pub all_down_text: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -110,6 +169,8 @@ pub struct ProberStatus {
 pub async fn status(state: &ApiState) -> Result<Status, Stopped> {
     let health = &state.health;
     let refused = state.refusals.probers();
+    let answers = state.stats.sum().by_choice;
+    let events = health.events.clone();
     let snap = health.live().load_full();
     let snap2 = snap.clone();
     health
@@ -117,12 +178,54 @@ pub async fn status(state: &ApiState) -> Result<Status, Stopped> {
             let now = control::now();
             let snap = snap2;
             let regions = &snap.config.regions;
-            let services = snap
+            let services: Vec<ServiceStatus> = snap
                 .services
                 .iter()
                 .enumerate()
                 .map(|(si, s)| {
                     let h = snap.health.service(si);
+                    let name = s.name.to_ascii();
+                    let answers = answers.get(&name);
+                    let mut pools: Vec<PoolStatus> = Vec::new();
+                    for (e, state) in s.endpoints.iter().zip(h.endpoints) {
+                        let region = &regions[e.region].name;
+                        let i = match pools.iter().position(|p| p.region == *region) {
+                            Some(i) => i,
+                            None => {
+                                pools.push(PoolStatus {
+                                    region: region.clone(),
+                                    endpoints: 0,
+                                    endpoints_up: 0,
+                                    healthy_capacity: 0,
+                                    total_capacity: 0,
+                                    answers: answers
+                                        .and_then(|a| a.get(region))
+                                        .copied()
+                                        .unwrap_or(0),
+                                });
+                                pools.len() - 1
+                            }
+                        };
+                        let p = &mut pools[i];
+                        p.endpoints += 1;
+                        p.total_capacity += e.capacity as u64;
+                        if *state == EndpointState::Up {
+                            p.endpoints_up += 1;
+                            p.healthy_capacity += e.capacity as u64;
+                        }
+                    }
+                    pools.sort_by_key(|p| regions.iter().position(|r| r.name == p.region));
+                    let down = route::all_down(s, &h);
+                    let all_down = down
+                        .iter()
+                        .map(|(family, r)| AllDownStatus {
+                            family: match family {
+                                Family::V4 => "A",
+                                Family::V6 => "AAAA",
+                            },
+                            route_line: r.map(|i| s.routes[i].line),
+                        })
+                        .collect::<Vec<_>>();
                     let endpoints = s
                         .endpoints
                         .iter()
@@ -157,22 +260,27 @@ pub async fn status(state: &ApiState) -> Result<Status, Stopped> {
                                 address: e.address,
                                 region: regions[e.region].name.clone(),
                                 capacity: e.capacity,
-                                state: match state {
-                                    EndpointState::Up => "up",
-                                    EndpointState::Down => "down",
-                                    EndpointState::Drained => "drained",
-                                },
+                                state: state_name(*state),
                                 target,
                                 votes,
                             }
                         })
                         .collect();
                     ServiceStatus {
-                        name: s.name.to_ascii(),
+                        name,
                         ttl: s.ttl,
                         ttl_now: h.ttl_cap.map_or(s.ttl, |c| c.min(s.ttl)),
                         checked: s.check.is_some(),
                         endpoints,
+                        pools,
+                        on_all_down: match s.on_all_down {
+                            OnAllDown::AllEndpoints => "all",
+                            OnAllDown::NoData => "nodata",
+                        },
+                        failing_open: !all_down.is_empty()
+                            && s.on_all_down == OnAllDown::AllEndpoints,
+                        all_down_text: describe_all_down(s, &down),
+                        all_down,
                     }
                 })
                 .collect();
@@ -191,13 +299,46 @@ pub async fn status(state: &ApiState) -> Result<Status, Stopped> {
                     .collect(),
                 regions: regions
                     .iter()
-                    .map(|r| RegionStatus {
-                        name: r.name.clone(),
-                        lat: r.lat,
-                        lon: r.lon,
-                        drained: store.drains().contains(&r.name),
+                    .map(|r| {
+                        let drained = store.drains().contains(&r.name);
+                        let pools = services
+                            .iter()
+                            .flat_map(|s: &ServiceStatus| &s.pools)
+                            .filter(|p| p.region == r.name);
+                        let (mut endpoints, mut endpoints_up, mut answers) = (0, 0, 0);
+                        for p in pools {
+                            endpoints += p.endpoints;
+                            endpoints_up += p.endpoints_up;
+                            answers += p.answers;
+                        }
+                        RegionStatus {
+                            name: r.name.clone(),
+                            lat: r.lat,
+                            lon: r.lon,
+                            drained,
+                            health: match (drained, endpoints, endpoints_up) {
+                                (true, _, _) => "drained",
+                                (false, 0, _) => "none",
+                                (false, n, up) if up == n => "up",
+                                (false, _, 0) => "down",
+                                _ => "degraded",
+                            },
+                            endpoints,
+                            endpoints_up,
+                            answers,
+                        }
                     })
                     .collect(),
+                events: {
+                    let log = events.lock().unwrap_or_else(|e| e.into_inner());
+                    log.iter()
+                        .rev()
+                        .map(|e| EventStatus {
+                            event: e.clone(),
+                            age_ms: now.saturating_duration_since(e.at).as_millis() as u64,
+                        })
+                        .collect()
+                },
                 services,
                 viewpoints: Vec::new(),
                 probers: Vec::new(),

@@ -36,6 +36,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
+    crate::snapshot::return_freed_memory();
     let config = snapshot.config.clone();
     for z in snapshot.zones.zones() {
         tracing::info!(zone = %z.origin, serial = z.serial, records = z.record_count, file = %z.file.display(), "zone loaded");

@@ -92,7 +92,9 @@ pub(crate) fn parse_toml<'t>(
     if syntax_errors.is_empty() {
         return Ok(root);
     }
-    let mut lines_seen = Vec::new();
+    let index = LineIndex::new(text);
+    let lines: Vec<&str> = text.lines().collect();
+    let mut lines_seen = std::collections::HashSet::new();
     // The header line of a table defined twice: duplicates below it, up to the next
     // header, are the same mistake.
     let mut duplicate_table: Option<usize> = None;
@@ -101,16 +103,15 @@ pub(crate) fn parse_toml<'t>(
             check.error(None, "", e.message());
             continue;
         };
-        let line = line_of(text, span.start);
-        if lines_seen.contains(&line) {
+        let line = index.line(span.start);
+        if !lines_seen.insert(line) {
             continue;
         }
-        lines_seen.push(line);
         if e.message() != "duplicate key" {
             check.error(Some(span), "", e.message());
             continue;
         }
-        let dup = duplicate(text, &span);
+        let dup = duplicate(text, &lines, line, &span);
         if dup.header {
             duplicate_table = Some(line);
         } else if duplicate_table.is_some_and(|h| dup.table_line == Some(h)) {
@@ -139,12 +140,11 @@ struct Duplicate {
 
 /// Reads the key of the duplicate at `span` from the text: the table header it is under
 /// (or is) plus the key written before the span on its line.
-fn duplicate(text: &str, span: &Range<usize>) -> Duplicate {
+/// `lines` is `text` split into lines and `line` the 1-based line of `span`.
+fn duplicate(text: &str, lines: &[&str], line: usize, span: &Range<usize>) -> Duplicate {
     let start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
     let end = span.end.min(text.len());
     let before = text[start..end].trim_start();
-    let lines: Vec<&str> = text.lines().collect();
-    let line = line_of(text, span.start);
     if let Some(header) = before.strip_prefix('[') {
         let key = dotted(header.trim_start_matches('['));
         let first_line = (1..line).find(|&n| header_key(lines[n - 1]).as_deref() == Some(&key));
@@ -318,6 +318,7 @@ pub(crate) struct Checker<'a> {
     pub(crate) file: &'a Path,
     pub(crate) text: &'a str,
     pub(crate) errors: Vec<ConfigError>,
+    lines: LineIndex,
     /// Dotted keys whose written value was refused (wrong type, invalid) and replaced.
     refused: Vec<String>,
 }
@@ -328,8 +329,14 @@ impl<'a> Checker<'a> {
             file,
             text,
             errors: Vec::new(),
+            lines: LineIndex::new(text),
             refused: Vec::new(),
         }
+    }
+
+    /// 1-based line of byte `offset` of the file.
+    pub(crate) fn line(&self, offset: usize) -> usize {
+        self.lines.line(offset)
     }
 
     pub(crate) fn error(
@@ -338,7 +345,7 @@ impl<'a> Checker<'a> {
         key: impl Into<String>,
         message: impl Into<String>,
     ) {
-        let line = span.map(|span| line_of(self.text, span.start));
+        let line = span.map(|span| self.lines.line(span.start));
         self.errors.push(ConfigError {
             file: self.file.to_path_buf(),
             line,
@@ -430,11 +437,69 @@ pub(crate) fn sorted(mut errors: Vec<ConfigError>) -> Vec<ConfigError> {
     errors
 }
 
-/// 1-based line of byte `offset` in `text`.
-pub(crate) fn line_of(text: &str, offset: usize) -> usize {
-    let end = offset.min(text.len());
-    1 + text.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
+/// Where each line of a text starts, so that turning a span into its line costs a binary
+/// search rather than a count from the top (a services file of 100,000 names has as many
+/// spans to place).
+pub(crate) struct LineIndex {
+    /// Byte offset of the start of each line; the first is 0.
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub(crate) fn new(text: &str) -> LineIndex {
+        let newlines = text.bytes().enumerate().filter(|&(_, b)| b == b'\n');
+        let starts = std::iter::once(0)
+            .chain(newlines.map(|(i, _)| i + 1))
+            .collect();
+        LineIndex { starts }
+    }
+
+    /// 1-based line of byte `offset` (past the end: the last line).
+    pub(crate) fn line(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&start| start <= offset)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LineIndex;
+
+    /// The line of every offset, counted the slow way: 1 + the newlines before it.
+    fn counted(text: &str, offset: usize) -> usize {
+        1 + text.as_bytes()[..offset.min(text.len())]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+    }
+
+    #[test]
+    fn line_index_agrees_with_counting_newlines() {
+        for text in [
+            "",
+            "a",
+            "\n",
+            "a\nb",
+            "a\nb\n",
+            "\n\n\nx\n\ny",
+            "[s]\nttl = 3\n\n",
+        ] {
+            let index = LineIndex::new(text);
+            for offset in 0..=text.len() + 2 {
+                assert_eq!(
+                    index.line(offset),
+                    counted(text, offset),
+                    "{text:?} at {offset}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn line_index_places_a_span_on_its_line() {
+        let text = "[services.www]\nttl = 30\n[services.api]\n";
+        let index = LineIndex::new(text);
+        assert_eq!(index.line(text.find("ttl").unwrap()), 2);
+        assert_eq!(index.line(text.find("api").unwrap()), 3);
+        assert_eq!(index.line(0), 1);
+    }
 }

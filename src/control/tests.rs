@@ -422,3 +422,135 @@ async fn a_stopped_task_refuses_everything_and_answers_keep_their_snapshot() {
     assert!(f.control.inspect(|_| ()).await.is_err());
     assert_eq!(f.states().0, [Up, Drained, Up]);
 }
+
+/// What the event log holds, oldest first: (kind, message).
+fn events(f: &Fixture) -> Vec<(events::EventKind, String)> {
+    let log = f.control.events.lock().unwrap();
+    log.iter().map(|e| (e.kind, e.message.clone())).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_published_change_is_logged_once_with_its_reason() {
+    use events::EventKind::*;
+    let f = Fixture::start();
+    for i in 0..3 {
+        f.vote("p1", i, true).await;
+    }
+    // Votes that change no state log nothing.
+    assert_eq!(events(&f), vec![]);
+
+    f.vote("p1", 0, false).await;
+    let log = events(&f);
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].0, Endpoint);
+    assert_eq!(
+        log[0].1,
+        "app.example.com. 192.0.2.11 in eu-west: up → down (p1: test says down)"
+    );
+    let e = f
+        .control
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .next()
+        .cloned()
+        .unwrap();
+    assert_eq!((e.from, e.to), (Some("up"), Some("down")));
+    assert_eq!(e.region.as_deref(), Some("eu-west"));
+    // The same vote again changes nothing and logs nothing.
+    f.vote("p1", 0, false).await;
+    assert_eq!(events(&f).len(), 1);
+
+    // The rest go down: the name fails open, once, after its endpoint events.
+    f.vote("p1", 1, false).await;
+    f.vote("p1", 2, false).await;
+    let log = events(&f);
+    assert_eq!(
+        log.iter().map(|e| e.0).collect::<Vec<_>>(),
+        [Endpoint, Endpoint, Endpoint, FailingOpen],
+        "{log:?}"
+    );
+    assert!(log[3].1.contains("A for every client"), "{}", log[3].1);
+
+    // A drain is logged as the operator's, and its endpoint as drained.
+    f.control.drain("us-east", true).await.unwrap();
+    let log = events(&f);
+    assert_eq!(
+        log[4],
+        (Drain, "region us-east drained by an operator".into())
+    );
+    assert_eq!(
+        log[5].1,
+        "app.example.com. 192.0.2.12 in us-east: down → drained"
+    );
+    // Recovery ends the fail-open.
+    f.vote("p1", 0, true).await;
+    let log = events(&f);
+    assert_eq!(
+        log[6..].iter().map(|e| e.0).collect::<Vec<_>>(),
+        [Endpoint, FailOpenOver],
+        "{log:?}"
+    );
+}
+
+#[test]
+fn the_event_log_keeps_only_the_newest() {
+    let mut log = events::EventLog::default();
+    for i in 0..events::KEEP + 5 {
+        log.push(events::drained(
+            &format!("r{i}"),
+            true,
+            now(),
+            SystemTime::UNIX_EPOCH,
+        ));
+    }
+    assert_eq!(log.len(), events::KEEP);
+    assert_eq!(log.dropped, 5);
+    assert_eq!(log.iter().next().unwrap().region.as_deref(), Some("r5"));
+    let newest = format!("r{}", events::KEEP + 4);
+    assert_eq!(
+        log.iter().last().unwrap().region.as_deref(),
+        Some(newest.as_str())
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_matches_endpoints_by_address_and_logs_only_real_changes() {
+    let f = Fixture::start();
+    f.vote("p1", 0, false).await;
+    assert_eq!(events(&f).len(), 1);
+    // The same endpoints in another order: each keeps its state, so nothing is logged
+    // (compared by place, eu-west's down would look like a change at two places).
+    let reordered = services(false).replace(
+        "  { region = \"eu-west\", address = \"192.0.2.11\" },\n  \
+         { region = \"us-east\", address = \"192.0.2.12\" },\n",
+        "  { region = \"us-east\", address = \"192.0.2.12\" },\n  \
+         { region = \"eu-west\", address = \"192.0.2.11\" },\n",
+    );
+    assert_ne!(reordered, services(false));
+    std::fs::write(f.dir.path().join("zones/example.com.toml"), reordered).unwrap();
+    f.control
+        .reload(&Fixture::config_path(f.dir.path()))
+        .await
+        .unwrap();
+    assert_eq!(f.states().0, [Up, Down, Up], "192.0.2.11 is now second");
+    assert_eq!(events(&f).len(), 1, "{:?}", events(&f));
+    // Later changes are logged against the new order.
+    let batch = ReportBatch {
+        prober: "p1".into(),
+        region: "us-east".into(),
+        reports: vec![Report {
+            target: f.target(1),
+            up: true,
+            changing: false,
+            rtt_ms: Some(3),
+            reason: String::new(),
+        }],
+    };
+    f.control.report(batch).await.unwrap();
+    assert_eq!(
+        events(&f)[1].1,
+        "app.example.com. 192.0.2.11 in eu-west: down → up"
+    );
+}

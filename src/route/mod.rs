@@ -494,6 +494,41 @@ fn fail_open(
     }
 }
 
+/// Where step 3 finds nothing healthy, as things stand: for each family the service has
+/// endpoints of, the whole service (`None`: every client asking for it), or else each
+/// route (by index) whose regions have endpoints of the family but none up. Those clients
+/// get what `on_all_down` says (failing open, by default). For the status console; the
+/// per-query path does not call it.
+pub fn all_down(service: &Service, health: &Health<'_>) -> Vec<(Family, Option<usize>)> {
+    let capacity = |family: Family, regions: Option<&[usize]>| {
+        let (mut healthy, mut total) = (0u64, 0u64);
+        for (e, state) in service.endpoints.iter().zip(health.endpoints) {
+            if family.matches(&e.address) && regions.is_none_or(|r| r.contains(&e.region)) {
+                total += e.capacity as u64;
+                if *state == EndpointState::Up {
+                    healthy += e.capacity as u64;
+                }
+            }
+        }
+        (healthy, total)
+    };
+    let mut out = Vec::new();
+    for family in [Family::V4, Family::V6] {
+        match capacity(family, None) {
+            (_, 0) => continue,
+            (0, _) => out.push((family, None)),
+            _ => {
+                for (i, route) in service.routes.iter().enumerate() {
+                    if let (0, 1..) = capacity(family, Some(&route.regions)) {
+                        out.push((family, Some(i)));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Step 3: each candidate's share of all client networks and, for a priority ranking, the
 /// fraction of the networks reaching it that it keeps. A priority region keeps `healthy
 /// fraction × overprovision` of all traffic, capped by what the regions before it left;

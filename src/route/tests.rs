@@ -386,6 +386,47 @@ fn all_down_fails_open_or_answers_nodata() {
     assert!(d.is_empty());
 }
 
+/// `all_down` names what would fail open: the whole family when nothing of it is up,
+/// else each route whose regions have none up; an address family without endpoints is
+/// never down.
+#[test]
+fn all_down_names_the_families_and_routes_with_nothing_healthy() {
+    let (_, services) = setup(
+        r#"
+[services.www]
+endpoints = [
+  { region = "eu-west", address = "203.0.113.1" },
+  { region = "us-east", address = "198.51.100.1" },
+  { region = "us-east", address = "2001:db8::1" },
+]
+[[services.www.route]]
+continents = ["NA"]
+regions = ["us-east"]
+[[services.www.route]]
+continents = ["AS"]
+regions = ["ap-southeast"]
+"#,
+    );
+    let svc = &services[0];
+    let mut health = HealthTable::all_up(&services);
+    assert_eq!(all_down(svc, &health.service(0)), vec![]);
+    // us-east's IPv4 endpoint down: the NA route has no healthy IPv4; the AS route has no
+    // endpoint at all (nothing to fail open with), and eu-west still serves the rest.
+    health.set(0, 1, EndpointState::Down);
+    assert_eq!(
+        all_down(svc, &health.service(0)),
+        vec![(Family::V4, Some(0))]
+    );
+    // eu-west drained as well: every IPv4 client; IPv6 is still up.
+    health.set(0, 0, EndpointState::Drained);
+    assert_eq!(all_down(svc, &health.service(0)), vec![(Family::V4, None)]);
+    health.set(0, 2, EndpointState::Down);
+    assert_eq!(
+        all_down(svc, &health.service(0)),
+        vec![(Family::V4, None), (Family::V6, None)]
+    );
+}
+
 #[test]
 fn max_answers_picks_distinct_endpoints_and_fills_from_the_next_region() {
     let (config, services) =

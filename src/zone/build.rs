@@ -10,6 +10,7 @@ use super::check::{NameData, RRset, ZoneData, ancestors, check_zones, key_to_nam
 use super::master::SourceRecord;
 use super::{BalancedChain, BalancedName, Dname, Node, Zone, ZoneError, ZoneErrors, Zones};
 use crate::answer::{Answer, EncodeError, Owner, Section, Writer, name_key};
+use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use rustc_hash::FxHashMap;
@@ -28,6 +29,9 @@ enum Found<'a> {
     /// Synthesised from `*.<closest encloser>`.
     Wildcard(&'a NameData),
     NxDomain,
+    /// Below the DNAME of this name (RFC 6672): redirected to the same labels under the
+    /// DNAME's target.
+    BelowDname(&'a NameData),
     /// At or below a zone cut: not ours to answer.
     Delegated,
     Outside,
@@ -39,6 +43,16 @@ type BalancedEnd = (u32, Name);
 impl ZoneData {
     fn origin_len(&self) -> usize {
         self.origin_key.len()
+    }
+
+    /// A record type no name of the zone holds, to build the answer for every such type
+    /// with: the highest private-use one (RFC 6895 §3.1) that is free, or failing those the
+    /// highest free type below.
+    fn absent_type(&self) -> u16 {
+        (1..=65534u16)
+            .rev()
+            .find(|t| !self.types.contains(t))
+            .expect("a zone holds fewer than 65,534 types")
     }
 
     /// The highest cut at or above `key` (excluding the apex), if any.
@@ -69,8 +83,7 @@ impl ZoneData {
         for a in ancestors(&key, self.origin_len()) {
             if let Some(n) = self.names.get(a) {
                 if n.get(RecordType::DNAME).is_some() {
-                    // Below a DNAME: the resolver follows the synthesised CNAME itself.
-                    return Found::Outside;
+                    return Found::BelowDname(n);
                 }
                 let mut wild = b"\x01*".to_vec();
                 wild.extend_from_slice(a);
@@ -244,10 +257,27 @@ impl ZoneData {
                     return Ok((RCODE_NXDOMAIN, None));
                 }
                 Found::Delegated => {
-                    // RFC 1034 §4.3.2 step 3b: the chain ends with the referral.
                     let cut = self.cut_of(&key).expect("a delegated name has a cut");
-                    self.delegation(w, cut)?;
+                    if qtype == u16::from(RecordType::DS) && cut == &key[..] {
+                        // DS at the cut is the parent side's data (RFC 4035 §3.1.4.1),
+                        // as for a DS query for the cut itself.
+                        self.rrset_or_nodata(w, &target, &self.names[cut], qtype)?;
+                    } else {
+                        // RFC 1034 §4.3.2 step 3b: the chain ends with the referral.
+                        self.delegation(w, cut)?;
+                    }
                     return Ok((RCODE_NOERROR, None));
+                }
+                Found::BelowDname(owner) => {
+                    // RFC 6672 §3.2: the DNAME, the CNAME it synthesises for the target,
+                    // then the lookup goes on from the new name.
+                    match self.through_dname(w, owner, &target)? {
+                        Some(next) => {
+                            target = next;
+                            continue;
+                        }
+                        None => return Ok((RCODE_NOERROR, None)),
+                    }
                 }
                 Found::Outside => return Ok((RCODE_NOERROR, None)),
             };
@@ -266,23 +296,80 @@ impl ZoneData {
                 target = next.0.clone();
                 continue;
             }
-            match node.get(RecordType::from(qtype)) {
-                Some(set) => {
-                    w.rrset(
-                        Section::Answer,
-                        Owner::Name(&target),
-                        set.rtype,
-                        set.ttl,
-                        &set.rdatas,
-                        true,
-                    )?;
-                    self.additional(w, set)?;
-                }
-                None => self.soa_authority(w)?,
-            }
+            self.rrset_or_nodata(w, &target, node, qtype)?;
             return Ok((RCODE_NOERROR, None));
         }
         Ok((RCODE_NOERROR, None)) // a loop or a long chain: the resolver follows the rest
+    }
+
+    /// The end of a chain at `target` (whose data is `node`): its `qtype` RRset with the
+    /// additional addresses, or, without one, the SOA of a NODATA answer.
+    fn rrset_or_nodata(
+        &self,
+        w: &mut Writer,
+        target: &Name,
+        node: &NameData,
+        qtype: u16,
+    ) -> Result<(), EncodeError> {
+        match node.get(RecordType::from(qtype)) {
+            Some(set) => {
+                w.rrset(
+                    Section::Answer,
+                    Owner::Name(target),
+                    set.rtype,
+                    set.ttl,
+                    &set.rdatas,
+                    true,
+                )?;
+                self.additional(w, set)
+            }
+            None => self.soa_authority(w),
+        }
+    }
+
+    /// A chain's `target` below the DNAME owned by `owner`: writes the DNAME and the
+    /// CNAME it synthesises, and returns the name the lookup goes on from; `None` when
+    /// that name would be longer than 255 octets (the chain stops, as a resolver would).
+    fn through_dname(
+        &self,
+        w: &mut Writer,
+        owner: &NameData,
+        target: &Name,
+    ) -> Result<Option<Name>, EncodeError> {
+        let set = owner.get(RecordType::DNAME).expect("a DNAME owner");
+        let owner_name = owner.name.as_ref().expect("a DNAME owner has records");
+        let RData::Unknown { rdata, .. } = &set.rdatas[0] else {
+            unreachable!("DNAME is read as its wire form")
+        };
+        let mut decoder = BinDecoder::new(&rdata.anything);
+        let Ok(dname_target) = Name::read(&mut decoder) else {
+            return Ok(None);
+        };
+        w.rrset(
+            Section::Answer,
+            Owner::Name(owner_name),
+            RecordType::DNAME,
+            set.ttl,
+            &set.rdatas[..1],
+            true,
+        )?;
+        let kept = target.num_labels() - owner_name.num_labels();
+        let Some(next) = Name::from_labels(target.iter().take(kept as usize))
+            .ok()
+            .and_then(|prefix| prefix.append_domain(&dname_target).ok())
+        else {
+            return Ok(None);
+        };
+        let cname = RData::CNAME(CNAME(next.clone()));
+        w.rrset(
+            Section::Answer,
+            Owner::Name(target),
+            RecordType::CNAME,
+            set.ttl,
+            [&cname],
+            true,
+        )?;
+        Ok(Some(next))
     }
 
     /// For a CNAME whose chain ends at a load-balanced name: the chain as an answer, the
@@ -421,7 +508,8 @@ pub fn build_zones(
         let RData::SOA(soa) = &z.soa else {
             unreachable!()
         };
-        let encoded = encode_zone(z, zi as u32, &owner_of, &mut nodes, &mut index);
+        let encoded = parent_ds(&data, zi, &origins)
+            .and_then(|ds| encode_zone(z, zi as u32, &owner_of, ds, &mut nodes, &mut index));
         match encoded {
             Ok(nxdomain) => zones.push(Zone {
                 origin: z.origin.clone(),
@@ -447,11 +535,34 @@ pub fn build_zones(
     })
 }
 
+/// With the zone above `data[zi]` served too and delegating to it: the parent's answer
+/// to DS at the child's apex, which a server of both zones gives (RFC 4035 §3.1.4.1).
+fn parent_ds(
+    data: &[ZoneData],
+    zi: usize,
+    origins: &HashMap<Box<[u8]>, usize>,
+) -> Result<Option<Answer>, EncodeError> {
+    let child = &data[zi];
+    let key = &child.origin_key[..];
+    let Some(parent) = ancestors(key, 1).find_map(|a| origins.get(a).map(|&i| &data[i])) else {
+        return Ok(None);
+    };
+    if !parent.cuts.contains(key) {
+        return Ok(None);
+    }
+    let node = &parent.names[key];
+    parent
+        .answer(&child.origin, node, u16::from(RecordType::DS))
+        .map(Some)
+}
+
 /// Encodes one zone's nodes into `nodes`/`index`; returns the zone's NXDOMAIN answer.
+/// `apex_ds` is the parent's answer to DS at the apex, when the parent is served too.
 fn encode_zone(
     z: &ZoneData,
     zi: u32,
     owner_of: &dyn Fn(&[u8]) -> Option<usize>,
+    apex_ds: Option<Answer>,
     nodes: &mut Vec<Node>,
     index: &mut FxHashMap<Box<[u8]>, u32>,
 ) -> Result<Answer, EncodeError> {
@@ -507,14 +618,23 @@ fn encode_zone(
             qtypes.insert(u16::from(RecordType::ANY));
             if node.get(RecordType::CNAME).is_some() {
                 qtypes.extend(z.types.iter().copied());
-                qtypes.extend([u16::from(RecordType::A), u16::from(RecordType::AAAA)]);
+                // A and AAAA may end at a load-balanced name; DS at a cut is answered
+                // from this side of it, where other types get the referral.
+                qtypes.extend([RecordType::A, RecordType::AAAA, RecordType::DS].map(u16::from));
             }
             let mut answers = Vec::with_capacity(qtypes.len());
             for t in qtypes {
                 answers.push((t, z.answer(&model, node, t)?));
             }
+            if let Some(ds) = apex_ds.as_ref().filter(|_| key[..] == z.origin_key[..]) {
+                let ds_type = u16::from(RecordType::DS);
+                match answers.binary_search_by_key(&ds_type, |(t, _)| *t) {
+                    Ok(i) => answers[i].1 = ds.clone(),
+                    Err(i) => answers.insert(i, (ds_type, ds.clone())),
+                }
+            }
             // Any type the zone never holds: the same as a type this name lacks.
-            let other = z.answer(&model, node, 65280)?;
+            let other = z.answer(&model, node, z.absent_type())?;
             Node {
                 zone: zi,
                 answers: answers.into(),

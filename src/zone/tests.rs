@@ -549,13 +549,128 @@ fn names_below_a_dname_find_it_and_the_owner_answers_as_data() {
         summary(&m),
         (0, true, vec![], vec!["example.com. SOA 300".into()], 0)
     );
-    // A CNAME into a DNAME'd name is not chased (the resolver follows the DNAME).
-    let z = dname_zones(&format!("{DNAME_ZONE}c CNAME x.dn\n")).unwrap();
+}
+
+#[test]
+fn a_cname_chain_into_a_dname_goes_on_through_it() {
+    let text = format!(
+        "{DNAME_ZONE}in DNAME example.com.\nc CNAME x.dn\nc2 CNAME www.in\nc3 CNAME nx.in\n"
+    );
+    let z = dname_zones(&text).unwrap();
+    // RFC 6672 §3.2: the DNAME, then the CNAME synthesised for the target, then the rest.
     let m = ask(&z, "c.example.com.", RecordType::A).unwrap();
+    let chain = [
+        "c.example.com. CNAME",
+        "dn.example.com. DNAME",
+        "x.dn.example.com. CNAME",
+    ];
     assert_eq!(
         summary(&m),
-        (0, true, vec!["c.example.com. CNAME".into()], vec![], 0)
+        (0, true, chain.map(String::from).into(), vec![], 0)
     );
+    let RData::CNAME(synthesised) = &m.answers[2].data else {
+        panic!("not a CNAME: {:?}", m.answers[2]);
+    };
+    assert_eq!(synthesised.0, name("x.example.net."));
+    assert_eq!(
+        m.answers[2].ttl, 120,
+        "the synthesised CNAME has the DNAME's TTL"
+    );
+    // Back into the zone: the chain ends at the data, or at NXDOMAIN with the SOA.
+    let m = ask(&z, "c2.example.com.", RecordType::A).unwrap();
+    let chain = [
+        "c2.example.com. CNAME",
+        "in.example.com. DNAME",
+        "www.in.example.com. CNAME",
+        "www.example.com. A",
+    ];
+    assert_eq!(
+        summary(&m),
+        (0, true, chain.map(String::from).into(), vec![], 0)
+    );
+    let m = ask(&z, "c3.example.com.", RecordType::A).unwrap();
+    let s = summary(&m);
+    assert_eq!(
+        (s.0, s.2.len(), &s.3[..]),
+        (3, 3, &["example.com. SOA 300".to_string()][..])
+    );
+}
+
+#[test]
+fn a_type_the_zone_holds_nowhere_else_is_not_the_answer_to_missing_types() {
+    // Missing types share one answer, built for a type the zone does not hold: a
+    // private-use type that the zone does hold must not become that answer.
+    let text = format!("{DNAME_ZONE}p TYPE65280 \\# 1 01\np TYPE65534 \\# 1 02\nq CNAME p\n");
+    let z = dname_zones(&text).unwrap();
+    for (qname, qtype) in [
+        ("p.example.com.", 16),
+        ("p.example.com.", 65000),
+        ("q.example.com.", 99),
+    ] {
+        let n = name(qname);
+        let (_, Found::Answer(answer)) = z.lookup(&crate::answer::name_key(&n), qtype).unwrap()
+        else {
+            panic!("{qname}: not an answer");
+        };
+        let m = Message::from_vec(&render_for_test(answer, &n, qtype)).unwrap();
+        let data: Vec<u16> = m
+            .answers
+            .iter()
+            .map(|r| u16::from(r.record_type()))
+            .filter(|&t| t != u16::from(RecordType::CNAME))
+            .collect();
+        assert!(data.is_empty(), "{qname} type {qtype}: {data:?}");
+        assert_eq!(
+            summary(&m).3,
+            ["example.com. SOA 300"],
+            "{qname} type {qtype}: NODATA"
+        );
+    }
+    let m = ask(&z, "p.example.com.", RecordType::Unknown(65280)).unwrap();
+    let types: Vec<RecordType> = m.answers.iter().map(|r| r.record_type()).collect();
+    assert_eq!(types, [RecordType::Unknown(65280)]);
+}
+
+#[test]
+fn ds_at_a_cut_comes_from_the_parent_side() {
+    let z = zones();
+    // The child zone is served here too: its apex answers DS from the parent (RFC 4035
+    // §3.1.4.1), a NODATA with the parent's SOA; other types from the child.
+    let m = ask(&z, "deep.example.com.", RecordType::DS).unwrap();
+    assert_eq!(
+        summary(&m),
+        (0, true, vec![], vec!["example.com. SOA 300".into()], 0)
+    );
+    let m = ask(&z, "deep.example.com.", RecordType::NS).unwrap();
+    assert_eq!(summary(&m).2, ["deep.example.com. NS"]);
+    let m = ask(&z, "deep.example.com.", RecordType::TXT).unwrap();
+    assert_eq!(summary(&m).3, ["deep.example.com. SOA 60"]);
+    // A CNAME chain that reaches a cut: DS there is answered as for a DS query, other
+    // types get the referral.
+    let mut lines = EXAMPLE.to_vec();
+    lines.push("tocut.example.com. 60 CNAME sub.example.com.");
+    let z = build_zones(
+        vec![(
+            "example.com.zone".into(),
+            name("example.com."),
+            records(&lines),
+        )],
+        &[],
+    )
+    .unwrap();
+    let m = ask(&z, "tocut.example.com.", RecordType::DS).unwrap();
+    assert_eq!(
+        summary(&m),
+        (
+            0,
+            true,
+            vec!["tocut.example.com. CNAME".into()],
+            vec!["example.com. SOA 300".into()],
+            0
+        )
+    );
+    let m = ask(&z, "tocut.example.com.", RecordType::A).unwrap();
+    assert_eq!(summary(&m).3.len(), 2, "the referral's NS RRset");
 }
 
 #[test]

@@ -278,6 +278,16 @@ fn responses_fit_the_document() {
         !status["viewpoints"].as_array().unwrap().is_empty(),
         "{status:#}"
     );
+    assert!(
+        !status["events"].as_array().unwrap().is_empty(),
+        "{status:#}"
+    );
+    assert!(
+        !status["services"][0]["pools"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 
     let explain = "/v1/explain";
     x(
@@ -329,6 +339,16 @@ fn responses_fit_the_document() {
         (&true.into(), &true.into()),
         "{d}"
     );
+    // The drain is an event of its own shape (a region, no service), and with eu-west
+    // down it makes `app` fail open: those fit too.
+    let status = x("GET", "/v1/status", "/v1/status", false, None, 200);
+    let kinds: Vec<&str> = status["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["failing_open", "endpoint", "drain", "endpoint"]);
     x(
         "POST",
         undrain,

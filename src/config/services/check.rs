@@ -4,6 +4,7 @@
 //! Each check records its problem and returns a stand-in, so later checks still run; a
 //! value of the wrong type stops only the service it is in.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::ops::Range;
 use std::time::Duration;
@@ -16,7 +17,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::super::compile::{Config, UnsureRegions};
-use super::super::diagnostics::{Checker, in_toml_words, key_in_value, line_of, prune_table};
+use super::super::diagnostics::{Checker, in_toml_words, key_in_value, prune_table};
 use super::super::raw::{RawCheck, RawEndpoint, RawRoute, RawService, RawStatus};
 use super::parse::{
     address, continent, country, known_regions, name_salt, network, region_index, service_key,
@@ -74,12 +75,13 @@ impl ServiceChecker<'_> {
             }
         };
         let mut services = Vec::new();
-        // (name, key as written, line) of the names seen so far, for duplicates.
-        let mut seen: Vec<(Name, String, usize)> = Vec::new();
+        // Name → (key as written, line) of the names seen so far, for duplicates. (hickory's
+        // `Name` hashes and compares ignoring case, as DNS does.)
+        let mut seen: HashMap<Name, (String, usize)> = HashMap::new();
         for (written, mut value) in table {
             let text: &str = written.get_ref();
             let key = service_key(text);
-            let line = line_of(self.check.text, written.span().start);
+            let line = self.check.line(written.span().start);
             let name = match service_name(text, self.origin) {
                 Ok(name) => Some(name),
                 Err(message) => {
@@ -88,13 +90,13 @@ impl ServiceChecker<'_> {
                 }
             };
             if let Some(name) = &name {
-                if let Some((_, first, first_line)) = seen.iter().find(|(n, ..)| n == name) {
+                if let Some((first, first_line)) = seen.get(name) {
                     let message = format!(
                         "{text:?} is the same name as {first:?} on line {first_line} (DNS names ignore case)"
                     );
                     self.error(written.span(), key.clone(), message);
                 } else {
-                    seen.push((name.clone(), text.to_owned(), line));
+                    seen.insert(name.clone(), (text.to_owned(), line));
                     self.names.push(NamedService {
                         name: name.clone(),
                         file: self.check.file.to_path_buf(),
@@ -510,8 +512,8 @@ impl ServiceChecker<'_> {
         }
         let (config, unsure) = (self.config, self.unsure);
         let mut endpoints = Vec::new();
-        // (address, index as written) of the addresses seen so far, for duplicates.
-        let mut seen: Vec<(IpAddr, usize)> = Vec::new();
+        // Address → index as written of the addresses seen so far, for duplicates.
+        let mut seen: HashMap<IpAddr, usize> = HashMap::new();
         for (i, item) in list.into_inner().into_iter().enumerate() {
             let key = format!("{key}[{i}]");
             let at = item.span();
@@ -537,7 +539,7 @@ impl ServiceChecker<'_> {
                 }
                 Some(text) => {
                     let addr = self.one(text, &format!("{key}.address"), address);
-                    match addr.and_then(|a| seen.iter().find(|(s, _)| *s == a).map(|f| (a, f.1))) {
+                    match addr.and_then(|a| seen.get(&a).map(|&first| (a, first))) {
                         Some((addr, first)) => {
                             let message =
                                 format!("{addr} is listed twice (also endpoints[{first}])");
@@ -546,7 +548,7 @@ impl ServiceChecker<'_> {
                         }
                         None => {
                             if let Some(addr) = addr {
-                                seen.push((addr, i));
+                                seen.insert(addr, i);
                             }
                             addr
                         }
@@ -572,7 +574,7 @@ impl ServiceChecker<'_> {
 
     fn route(&mut self, raw: Spanned<RawRoute>, key: &str) -> Route {
         let at = raw.span();
-        let line = line_of(self.check.text, at.start);
+        let line = self.check.line(at.start);
         let raw = raw.into_inner();
         let written =
             |list: &Option<RawList>| list.as_ref().is_some_and(|l| !l.get_ref().is_empty());

@@ -3,9 +3,9 @@
 //! present, makes NSD's normalised response agree with Meridian's in that respect only.
 //! Whatever still differs afterwards fails the test.
 //!
-//! Entries marked `BUG: fix pending (issue 12)` are Meridian bugs in code being rewritten
-//! elsewhere (src/zone); they are listed so the rest of the comparison still runs, and one
-//! that matches no query fails the test: the bug is fixed, so its entry must go.
+//! An entry that matches no query fails the test, so the list cannot outlive what it
+//! excuses. (A known Meridian bug may be listed for a while as `BUG: fix pending`, so the
+//! rest of the comparison still runs; none is listed now.)
 
 use super::normal::{Answer, Normal, Probe, Rr};
 use hickory_proto::rr::RecordType;
@@ -124,36 +124,6 @@ pub const ALLOWLIST: &[Deliberate] = &[
               (NSD's own minimal-responses does the same). Meridian's additional records \
               must still be NSD's",
         reconcile: no_authority_ns_in_answers,
-    },
-    Deliberate {
-        what: "BUG: fix pending (issue 12): a name holding a TYPE65280 RRset answers it to \
-               every type it lacks",
-        why: "src/zone/build.rs builds a name's answer for 'a type the zone never holds' \
-              with type 65280, which is a real (private-use, RFC 6895 §3.1) type; it should \
-              be NODATA",
-        reconcile: bug_type65280_as_missing_type,
-    },
-    Deliberate {
-        what: "BUG: fix pending (issue 12): a CNAME chain whose target is below a DNAME of \
-               the same zone stops at that CNAME; NSD and Knot add the DNAME, the \
-               synthesised CNAME and the rest",
-        why: "RFC 6672 §3.2: the lookup of the target meets the DNAME and is rewritten; \
-              the chains are built at load in src/zone",
-        reconcile: bug_chain_into_dname_stops,
-    },
-    Deliberate {
-        what: "BUG: fix pending (issue 12 point 2): DS for the apex of a child zone served \
-               here is the child's NODATA; NSD answers it from the parent",
-        why: "RFC 4035 §3.1.4.1: DS is the parent side's data; a server of both zones \
-              answers it from the parent",
-        reconcile: bug_child_apex_ds_from_child,
-    },
-    Deliberate {
-        what: "BUG: fix pending (issue 12): a CNAME chain that ends at a delegation point \
-               answers DS with the referral; NSD answers the parent's DS (here NODATA)",
-        why: "RFC 4035 §3.1.4.1: at a cut, DS is answered from the parent zone, as for a \
-              direct DS query there; the chains are built at load in src/zone",
-        reconcile: bug_chain_to_cut_ds_is_referral,
     },
 ];
 
@@ -416,69 +386,4 @@ fn no_authority_ns_in_answers(
         theirs.additional = ours.additional.clone();
     }
     applies
-}
-
-fn bug_type65280_as_missing_type(
-    p: &Probe,
-    ours: &Answer,
-    theirs: &mut Answer,
-    _: &mut Ask<'_>,
-) -> bool {
-    let private = |a: &Answer| a.answer.iter().any(|r| r.rtype == 65280);
-    let applies = !matches!(p.qtype, 65280 | 255) && private(ours) && !private(theirs);
-    adopt(applies, ours, theirs)
-}
-
-fn bug_chain_into_dname_stops(
-    _: &Probe,
-    ours: &Answer,
-    theirs: &mut Answer,
-    _: &mut Ask<'_>,
-) -> bool {
-    let applies = chain_end(&ours.answer).is_some_and(|end| {
-        theirs
-            .answer
-            .iter()
-            .any(|d| d.is(RecordType::DNAME) && end.data.ends_with(&format!(".{}", d.owner)))
-            && subset(&ours.answer, &theirs.answer)
-    });
-    adopt(applies, ours, theirs)
-}
-
-/// The owner of the SOA in `a`'s authority section.
-fn soa_owner(a: &Answer) -> Option<&str> {
-    a.authority
-        .iter()
-        .find(|r| r.is(RecordType::SOA))
-        .map(|r| r.owner.as_str())
-}
-
-fn bug_child_apex_ds_from_child(
-    p: &Probe,
-    ours: &Answer,
-    theirs: &mut Answer,
-    _: &mut Ask<'_>,
-) -> bool {
-    let qname = format!("{}.", p.name.trim_end_matches('.')).to_ascii_lowercase();
-    let applies = p.qtype == u16::from(RecordType::DS)
-        && ours.answer.is_empty()
-        && soa_owner(ours) == Some(qname.as_str())
-        && soa_owner(theirs).is_some_and(|o| qname.ends_with(&format!(".{o}")));
-    adopt(applies, ours, theirs)
-}
-
-fn bug_chain_to_cut_ds_is_referral(
-    p: &Probe,
-    ours: &Answer,
-    theirs: &mut Answer,
-    _: &mut Ask<'_>,
-) -> bool {
-    let applies = p.qtype == u16::from(RecordType::DS)
-        && chain_end(&ours.answer).is_some_and(|end| {
-            ours.authority
-                .iter()
-                .any(|r| r.is(RecordType::NS) && r.owner == end.data)
-        })
-        && soa_owner(theirs).is_some();
-    adopt(applies, ours, theirs)
 }

@@ -24,6 +24,19 @@ impl HttpReply {
         serde_json::from_str(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.body))
     }
+
+    /// The status the console page (`GET /`) carries, drawn before its first poll.
+    pub fn page_status(&self) -> serde_json::Value {
+        let open = "<script type=\"application/json\" id=\"initial-status\">";
+        let start = self
+            .body
+            .find(open)
+            .unwrap_or_else(|| panic!("no status in the page: {}", self.body))
+            + open.len();
+        let end = start + self.body[start..].find("</script>").expect("script ends");
+        serde_json::from_str(&self.body[start..end])
+            .unwrap_or_else(|e| panic!("the page's status is not JSON ({e})"))
+    }
 }
 
 /// Sends one request to `addr` with `Connection: close` and reads the whole response.
