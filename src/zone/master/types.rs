@@ -403,6 +403,7 @@ pub(super) fn encode(
         Body::A6 => f::a6(&mut fields, &mut out)?,
     }
     fields.finish()?;
+    digest_length(code, &out).map_err(|why| (record_line, why))?;
     if out.len() > usize::from(u16::MAX) {
         return Err((record_line, "longer than 65535 bytes".to_string()));
     }
@@ -519,6 +520,29 @@ fn hip(fields: &mut Fields, out: &mut Vec<u8>) -> Result<(), Fail> {
     Ok(())
 }
 
+/// The digest of DS, CDS, TA and DLV has the length its digest type gives (RFC 4034
+/// §5.1.4, RFC 4509 §2.2, RFC 6605 §2), as BIND requires: validators cannot read one
+/// that has not, and the delegation would fail to validate.
+fn digest_length(code: u16, wire: &[u8]) -> Result<(), String> {
+    if !matches!(code, 43 | 59 | 32768 | 32769) || wire.len() < 4 {
+        return Ok(());
+    }
+    let (want, name) = match wire[3] {
+        1 => (20, "SHA-1"),
+        2 => (32, "SHA-256"),
+        4 => (48, "SHA-384"),
+        _ => return Ok(()),
+    };
+    let got = wire.len() - 4;
+    if got != want {
+        return Err(format!(
+            "digest of {got} bytes, but digest type {} ({name}) has {want}",
+            wire[3]
+        ));
+    }
+    Ok(())
+}
+
 /// Checks RFC 3597 generic data against the type's layout: what a text record of the
 /// type could not hold is refused, as BIND and NSD refuse it.
 pub(super) fn check_wire(code: u16, wire: &[u8]) -> Result<(), String> {
@@ -606,7 +630,7 @@ pub(super) fn check_wire(code: u16, wire: &[u8]) -> Result<(), String> {
     if r.at != wire.len() {
         return Err("bytes left over after the last field".to_string());
     }
-    Ok(())
+    digest_length(code, wire)
 }
 
 struct WireReader<'w> {

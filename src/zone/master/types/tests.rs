@@ -220,12 +220,13 @@ fn dnssec_types() {
         ),
         // Hex split by spaces, an algorithm mnemonic.
         (
-            "DS 1 RSASHA256 2 ( 0123 4567 89ab cdef )",
+            "DS 1 RSASHA256 1 ( 0123 4567 89ab cdef 0123456789abcdef 01234567 )",
             43,
-            h("0001 08 02 0123456789abcdef"),
+            h("0001 08 01 0123456789abcdef 0123456789abcdef 01234567"),
         ),
         ("CDS 0 0 0 00", 59, h("0000 00 00 00")),
-        ("DLV 1 8 2 abcd", 32769, h("0001 08 02 abcd")),
+        // Digest types without a known length take any.
+        ("DLV 1 8 200 abcd", 32769, h("0001 08 c8 abcd")),
         // Base64 (RFC 4648) of 00 01 02 03 04 is AAECAwQ=.
         (
             "DNSKEY 257 3 ED25519 AAECAwQ=",
@@ -533,7 +534,7 @@ fn generic_data_of_table_types_is_checked_and_kept() {
     let pairs = [
         ("RP a. .", "TYPE17 \\# 4 01610000"),
         ("EUI48 00-00-5e-00-53-2a", "EUI48 \\# 6 00005e00532a"),
-        ("DS 1 8 2 abcd", "DS \\# 6 0001 0802 abcd"),
+        ("DS 1 8 200 abcd", "DS \\# 6 0001 08c8 abcd"),
         ("CAA 0 issue \"x\"", "CAA \\# 8 0005 6973737565 78"),
         ("SVCB 1 . port=53", "SVCB \\# 9 0001 00 0003 0002 0035"),
         ("HINFO a b", "HINFO \\# 4 01 61 01 62"),
@@ -549,6 +550,10 @@ fn generic_data_of_table_types_is_checked_and_kept() {
     let cases = [
         ("RP \\# 3 c00c00", "compression pointer"),
         ("DS \\# 2 0001", "ends too soon"),
+        (
+            "DS \\# 6 0001 0802 abcd",
+            "digest of 2 bytes, but digest type 2 (SHA-256) has 32",
+        ),
         ("EUI48 \\# 7 00005e00532a00", "left over"),
         ("CAA \\# 4 0001 2178", "letters and digits"),
         (
@@ -577,6 +582,13 @@ fn bad_values_name_the_line_and_the_field() {
             "bad DS record data \"1 2 3\": missing digest",
         ),
         ("DS 70000 8 2 ab", 2, "key tag \"70000\": is above 65535"),
+        (
+            "DS 1 8 2 ( abcd\n abcd )",
+            2,
+            "digest of 4 bytes, but digest type 2 (SHA-256) has 32",
+        ),
+        ("CDS 1 8 1 abcd", 2, "digest type 1 (SHA-1) has 20"),
+        ("DLV 1 8 4 abcd", 2, "digest type 4 (SHA-384) has 48"),
         (
             "DS 1 FOO 2 ab",
             2,
@@ -866,7 +878,7 @@ fn older_and_rarer_types() {
             262,
             cat(&[&cs("BTC"), &cs("bc1qexample")]),
         ),
-        ("TA 1 8 2 abcd", 32768, h("0001 08 02 abcd")),
+        ("TA 1 8 200 abcd", 32768, h("0001 08 c8 abcd")),
     ]);
     let cases: &[(&str, &str)] = &[
         (
