@@ -128,7 +128,9 @@ fn modified(spec: &str, value: i64) -> Result<String, String> {
     if parts.next().is_some() {
         return Err("a modifier is ${offset,width,base}".to_string());
     }
-    let n = value + offset;
+    let n = value
+        .checked_add(offset)
+        .ok_or_else(|| format!("bad offset {offset}"))?;
     if n < 0 {
         return Err(format!("the offset makes the number {n}, below 0"));
     }

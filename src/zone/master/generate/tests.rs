@@ -92,6 +92,10 @@ fn errors_name_the_directive_line() {
         ("$GENERATE 1-2 h${a} A 192.0.2.1\n", "bad offset \"a\""),
         ("$GENERATE 1-2 h${0,1,q} A 192.0.2.1\n", "bad base \"q\""),
         ("$GENERATE 1-2 h${-5} A 192.0.2.1\n", "below 0"),
+        (
+            "$GENERATE 1-2 h${9223372036854775807} A 192.0.2.1\n",
+            "bad offset",
+        ),
         ("$GENERATE 1-2 h${0 A 192.0.2.1\n", "${ without }"),
         (
             "$GENERATE 255-256 h$ A 192.0.2.$\n",
