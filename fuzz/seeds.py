@@ -106,6 +106,8 @@ write("zone", [
     zone_head + 'txt IN TXT "a\\"b" ( "c" \\065 )\nsrv IN SRV 0 5 5060 sip\ncaa IN CAA 0 issue "ca.example"\n',
     zone_head + "x\\.y IN A 192.0.2.3\n\\# IN TYPE999 \\# 2 abcd\nptr IN PTR www.example.net.\n",
     zone_head + "$ORIGIN sub2.example.com.\n@ IN A 192.0.2.4\n$TTL 1h\nh IN HINFO a b\n",
+    # every record type the reader knows (the integration tests' zone, origin aside)
+    open("../tests/data/zones/every-type.example.org.zone").read(),
 ])
 
 # services: services files.

@@ -6,7 +6,9 @@
 //! question, so one serves every name with the same suffix (wildcards, NXDOMAIN, referrals).
 
 use hickory_proto::rr::{Name, RData, RecordType};
-use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
+use hickory_proto::serialize::binary::{
+    BinDecodable, BinDecoder, BinEncodable, BinEncoder, NameEncoding,
+};
 use std::collections::HashMap;
 
 /// Offset of the question name in every DNS message.
@@ -315,6 +317,25 @@ impl Writer {
                     self.buf.extend_from_slice(&v.to_be_bytes());
                 }
             }
+            // MD, MF, MB, MG, MR and MINFO are read as their uncompressed wire form;
+            // their names are RFC 1035's, compressed like the others above.
+            RData::Unknown { code, rdata } if compressible_names(*code) > 0 => {
+                let mut decoder = BinDecoder::new(&rdata.anything);
+                let mut names = Vec::new();
+                for _ in 0..compressible_names(*code) {
+                    match Name::read(&mut decoder) {
+                        Ok(name) => names.push(name),
+                        Err(_) => break,
+                    }
+                }
+                if names.len() == compressible_names(*code) && decoder.is_empty() {
+                    for name in &names {
+                        self.name(name);
+                    }
+                } else {
+                    self.buf.extend_from_slice(&rdata.anything);
+                }
+            }
             other => {
                 let mut bytes = Vec::new();
                 let mut enc = BinEncoder::new(&mut bytes);
@@ -342,6 +363,16 @@ impl Writer {
             qname_ptrs: self.qname_ptrs.into(),
             sets: self.sets.into(),
         })
+    }
+}
+
+/// How many names the data of an RFC 1035 type kept as wire bytes holds, all of them
+/// compressible (RFC 3597 §4): MD, MF, MB, MG, MR one, MINFO two; 0 for other types.
+fn compressible_names(code: RecordType) -> usize {
+    match u16::from(code) {
+        3 | 4 | 7 | 8 | 9 => 1,
+        14 => 2,
+        _ => 0,
     }
 }
 
@@ -497,6 +528,32 @@ mod tests {
             assert_eq!(msg.answers.len(), 2, "{q}");
             assert_eq!(msg.answers[0].name, n(q));
             assert_eq!(msg.answers[1].name, n("t.wild.example.com."), "{q}");
+        }
+    }
+
+    #[test]
+    fn rfc_1035_mailbox_names_are_compressed_and_newer_types_names_are_not() {
+        // MINFO (type 14) and RP (type 17) with the same two names, kept as wire bytes
+        // as the zone reader keeps them. RFC 3597 §4: MINFO's may be compressed, RP's not.
+        let q = n("mi.example.com.");
+        let names = b"\x02rm\x07example\x03com\x00\x02em\x07example\x03com\x00".to_vec();
+        for (code, want) in [
+            // "rm" + pointer to "example.com" in the question (offset 12 + 3), "em" + it.
+            (14u16, b"\x02rm\xc0\x0f\x02em\xc0\x0f".to_vec()),
+            (17, names.clone()),
+        ] {
+            let mut w = Writer::new(&q);
+            let rdata = RData::Unknown {
+                code: RecordType::from(code),
+                rdata: hickory_proto::rr::rdata::NULL::with(names.clone()),
+            };
+            let rtype = RecordType::from(code);
+            w.rrset(Section::Answer, Owner::Qname, rtype, 60, [&rdata], true)
+                .unwrap();
+            let out = render_for_test(&w.finish(0, true).unwrap(), &q, code);
+            let mut rdlength = (want.len() as u16).to_be_bytes().to_vec();
+            rdlength.extend_from_slice(&want);
+            assert!(out.ends_with(&rdlength), "type {code}: {out:02x?}");
         }
     }
 

@@ -115,17 +115,46 @@ impl ZoneData {
         )
     }
 
-    /// Additional-section addresses for the names an NS, MX or SRV RRset points at.
+    /// Additional-section addresses for the names an NS, MX, SRV, MB, MD, MF or KX
+    /// RRset points at (RFC 1035 §3.3, RFC 2782, RFC 2230 §3), and for RT also the
+    /// target's X25 and ISDN records (RFC 1183 §3.3).
     fn additional(&self, w: &mut Writer, set: &RRset) -> Result<(), EncodeError> {
+        const ADDRESSES: &[RecordType] = &[RecordType::A, RecordType::AAAA];
+        const RT_EXTRA: &[RecordType] = &[
+            RecordType::A,
+            RecordType::AAAA,
+            RecordType::Unknown(19),
+            RecordType::Unknown(20),
+        ];
         for rd in &set.rdatas {
-            let target = match rd {
-                RData::NS(ns) => &ns.0,
-                RData::MX(mx) => &mx.exchange,
-                RData::SRV(srv) => &srv.target,
+            let decoded;
+            let (target, types) = match rd {
+                RData::NS(ns) => (&ns.0, ADDRESSES),
+                RData::MX(mx) => (&mx.exchange, ADDRESSES),
+                RData::SRV(srv) => (&srv.target, ADDRESSES),
+                // Kept as wire bytes (zone/master/types.rs): the name after a preference
+                // for KX and RT, the whole data for MB, MD and MF.
+                RData::Unknown { code, rdata } => {
+                    let (skip, types) = match u16::from(*code) {
+                        3 | 4 | 7 => (0, ADDRESSES),
+                        36 => (2, ADDRESSES),
+                        21 => (2, RT_EXTRA),
+                        _ => continue,
+                    };
+                    let Some(Ok(name)) = rdata
+                        .anything
+                        .get(skip..)
+                        .map(|wire| Name::read(&mut BinDecoder::new(wire)))
+                    else {
+                        continue;
+                    };
+                    decoded = name;
+                    (&decoded, types)
+                }
                 _ => continue,
             };
             if let Some(n) = self.addresses(target) {
-                for t in [RecordType::A, RecordType::AAAA] {
+                for &t in types {
                     if let Some(s) = n.get(t) {
                         w.rrset(
                             Section::Additional,
@@ -144,8 +173,10 @@ impl ZoneData {
 
     /// The answer to `qtype` at `node`, whose name is the query name.
     fn answer(&self, model: &Name, node: &NameData, qtype: u16) -> Result<Answer, EncodeError> {
+        // The DNSSEC records beside a CNAME (check.rs) are answered as themselves.
         if let Some(cname) = node.get(RecordType::CNAME)
             && qtype != u16::from(RecordType::CNAME)
+            && node.get(RecordType::from(qtype)).is_none()
         {
             if qtype == u16::from(RecordType::ANY) {
                 // RFC 1034 §4.3.2 step 3a: ANY matches the CNAME itself; nothing is chased.

@@ -203,18 +203,42 @@ fn check_zone(
         record_count += 1;
     }
 
-    // CNAME and other data (RFC 1034 §3.6.2; RFC 2181 §10.1).
+    // RFC 5155 §7.2.8: a name holding only NSEC3 records (and their signatures), with
+    // nothing below it, is answered as if they did not exist: NXDOMAIN, as NSD does.
+    let below: BTreeSet<&[u8]> = names
+        .keys()
+        .flat_map(|k| ancestors(k, origin_key.len()))
+        .collect();
+    let nsec3_only: Vec<Box<[u8]>> = names
+        .iter()
+        .filter(|(k, n)| {
+            !below.contains(&k[..])
+                && n.rrsets.iter().any(|s| u16::from(s.rtype) == 50)
+                && n.rrsets
+                    .iter()
+                    .all(|s| matches!(u16::from(s.rtype), 46 | 50))
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    for key in nsec3_only {
+        names.remove(&key);
+    }
+
+    // CNAME and other data (RFC 1034 §3.6.2; RFC 2181 §10.1), except the DNSSEC records
+    // that sign it and prove what exists (RFC 4035 §2.5, §2.3; SIG, NXT, KEY of RFC 2535).
+    let beside_cname =
+        |t: RecordType| t == RecordType::CNAME || matches!(u16::from(t), 24 | 25 | 30 | 46 | 47);
     for r in &records {
         let key = name_key(&r.name);
         if let Some(node) = names.get(&key)
             && r.rdata.record_type() == RecordType::CNAME
-            && node.rrsets.len() > 1
+            && node.rrsets.iter().any(|s| !beside_cname(s.rtype))
         {
             let others: Vec<String> = node
                 .rrsets
                 .iter()
-                .filter(|s| s.rtype != RecordType::CNAME)
-                .map(|s| s.rtype.to_string())
+                .filter(|s| !beside_cname(s.rtype))
+                .map(|s| super::master::type_mnemonic(s.rtype))
                 .collect();
             errors.push(at(
                 r,

@@ -30,6 +30,7 @@ mod openapi;
 mod packaging;
 mod protocol;
 mod rrl;
+mod rrtypes;
 mod tcp;
 mod tsig;
 mod util;

@@ -56,6 +56,11 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// A lexer whose first line is numbered `line` (for generated text).
+    pub(super) fn at_line(text: &'a str, line: usize) -> Self {
+        Lexer { text, pos: 0, line }
+    }
+
     fn byte(&self) -> Option<u8> {
         self.text.as_bytes().get(self.pos).copied()
     }

@@ -4,13 +4,20 @@
 //! (SOA present, names inside the zone, CNAME conflicts), which a later stage
 //! checks, and it must never panic, whatever the input.
 //!
-//! `lexer.rs` cuts text into entries, `reader.rs` follows directives and fills in owner,
-//! TTL and class, `rdata.rs` parses record data, `names.rs` domain names and escapes.
+//! `lexer.rs` cuts text into entries, `reader.rs` follows directives (`generate.rs` expands
+//! `$GENERATE`) and fills in owner, TTL and class, `rdata.rs` parses record data, `names.rs` domain names and escapes.
+//! `types.rs` is the table of the types Meridian encodes itself, with their fields in
+//! `fields.rs` and the odd ones in `loc.rs` (LOC, APL) and `svcb.rs` (SVCB, HTTPS).
 
+mod fields;
+mod generate;
 mod lexer;
+mod loc;
 mod names;
 mod rdata;
 mod reader;
+mod svcb;
+mod types;
 
 use crate::zone::ZoneError;
 use hickory_proto::rr::{Name, RData};
@@ -34,6 +41,11 @@ pub struct SourceRecord {
     pub rdata: RData,
     pub file: Arc<Path>,
     pub line: usize,
+}
+
+/// The mnemonic of a record type as zone files write it (`RP`, `LOC`), or `TYPEnnn`.
+pub fn type_mnemonic(record_type: hickory_proto::rr::RecordType) -> String {
+    rdata::type_name(record_type)
 }
 
 /// Reads the master file at `path`; `origin` (an FQDN) is the initial `$ORIGIN`.

@@ -1,13 +1,15 @@
 //! Record data: the fields after the type, as written, → hickory's [`RData`].
 //!
 //! Domain names, TXT strings and RFC 3597 generic data (`\# <length> <hex>`) are parsed
-//! here; the rest goes to hickory's text parsers with escapes already decoded. Every
-//! error names the line of the field at fault.
+//! here, the types of `types.rs`'s table there; A, AAAA, MX, SRV and SOA go to hickory's
+//! text parsers with escapes already decoded. Every error names the line of the field
+//! at fault.
 
 use super::lexer::Token;
 use super::names::{parse_name, unescape};
+use super::types;
 use super::{Fail, MAX_TTL};
-use hickory_proto::rr::rdata::{ANAME, CNAME, HTTPS, NS, NULL, PTR, TXT};
+use hickory_proto::rr::rdata::{ANAME, CNAME, NS, NULL, PTR, TXT};
 use hickory_proto::rr::{Name, RData, RecordType};
 use hickory_proto::serialize::binary::{
     BinDecodable, BinDecoder, BinEncodable, BinEncoder, Restrict,
@@ -18,8 +20,11 @@ use std::fmt;
 #[cfg(test)]
 mod tests;
 
-/// The mnemonic of a type, or `TYPEnnn` when hickory has none.
-fn type_name(record_type: RecordType) -> String {
+/// The mnemonic of a type, or `TYPEnnn` when neither the table nor hickory has one.
+pub(super) fn type_name(record_type: RecordType) -> String {
+    if let Some(name) = types::mnemonic(u16::from(record_type)) {
+        return name.to_string();
+    }
     match record_type {
         RecordType::Unknown(code) => format!("TYPE{code}"),
         other => other.to_string(),
@@ -31,9 +36,8 @@ fn field_count(record_type: RecordType) -> Option<usize> {
     use RecordType::*;
     match record_type {
         A | AAAA | CNAME | NS | PTR | ANAME | DNAME => Some(1),
-        MX | HINFO => Some(2),
+        MX => Some(2),
         SRV => Some(4),
-        NAPTR => Some(6),
         SOA => Some(7),
         _ => None,
     }
@@ -44,10 +48,9 @@ fn field_count(record_type: RecordType) -> Option<usize> {
 /// `\DDD` as octal and knows no origin) and give hickory "." in their place.
 fn name_fields(record_type: RecordType) -> &'static [usize] {
     match record_type {
-        RecordType::MX | RecordType::SVCB | RecordType::HTTPS => &[1],
+        RecordType::MX => &[1],
         RecordType::SRV => &[3],
         RecordType::SOA => &[0, 1],
-        RecordType::NAPTR => &[5],
         _ => &[],
     }
 }
@@ -67,10 +70,16 @@ pub(super) fn parse_rdata(
     if tokens.first().is_some_and(|t| !t.quoted && t.text == "\\#") {
         return parse_generic(record_type, tokens).map_err(|(line, detail)| bad(line, detail));
     }
+    let code = u16::from(record_type);
+    if types::knows(code) {
+        let wire = types::encode(code, tokens, origin, record_line)
+            .map_err(|(line, detail)| bad(line, detail))?;
+        return Ok(wire_rdata(record_type, wire));
+    }
     if let RecordType::Unknown(_) = record_type {
         return Err(bad(
             record_line,
-            "hickory has no text format for this type; \
+            "Meridian has no text format for this type; \
              write it as RFC 3597 generic data: \\# <length> <hex>"
                 .to_string(),
         ));
@@ -162,10 +171,6 @@ pub(super) fn parse_rdata(
     match &mut rdata {
         RData::MX(mx) => set_name(&mut mx.exchange, names.next()),
         RData::SRV(srv) => set_name(&mut srv.target, names.next()),
-        RData::NAPTR(naptr) => set_name(&mut naptr.replacement, names.next()),
-        RData::SVCB(svcb) | RData::HTTPS(HTTPS(svcb)) => {
-            set_name(&mut svcb.target_name, names.next())
-        }
         RData::SOA(soa) => {
             set_name(&mut soa.mname, names.next());
             set_name(&mut soa.rname, names.next());
@@ -290,6 +295,11 @@ fn parse_generic(record_type: RecordType, tokens: &[Token]) -> Result<RData, Fai
             format!("data is not valid {}: {e}", type_name(record_type)),
         )
     };
+    if types::knows(u16::from(record_type)) {
+        // Kept as written: names in these types are uncompressed in generic data too.
+        types::check_wire(u16::from(record_type), &bytes).map_err(|e| undecodable(&e))?;
+        return Ok(wire_rdata(record_type, bytes));
+    }
     if record_type == RecordType::DNAME {
         // Decode the target and store it uncompressed, as for text DNAME.
         let mut decoder = BinDecoder::new(&bytes);
@@ -319,14 +329,20 @@ fn hex_value(digit: u8) -> u8 {
     }
 }
 
+/// Data kept as its wire bytes (`NULL::with` refuses none at all).
+fn wire_rdata(code: RecordType, bytes: Vec<u8>) -> RData {
+    let rdata = if bytes.is_empty() {
+        NULL::new()
+    } else {
+        NULL::with(bytes)
+    };
+    RData::Unknown { code, rdata }
+}
+
 /// Uncompressed wire form of a name.
 fn name_wire(name: &Name) -> Vec<u8> {
     let mut wire = Vec::with_capacity(name.len() + 2);
-    for label in name.iter() {
-        wire.push(label.len() as u8);
-        wire.extend_from_slice(label);
-    }
-    wire.push(0);
+    super::fields::name_wire(name, &mut wire);
     wire
 }
 

@@ -6,6 +6,7 @@
 //! Only regular files are read (not `/dev/zero`, a FIFO or a directory), and a zone with
 //! its includes may not exceed `MAX_ZONE_BYTES`, so one `$INCLUDE` cannot exhaust memory.
 
+use super::generate;
 use super::lexer::{Entry, Lexer, Token};
 use super::names::{parse_name, unescape};
 use super::rdata::parse_rdata;
@@ -24,6 +25,9 @@ mod tests;
 pub(super) const MAX_ERRORS: usize = 100;
 /// How many `$INCLUDE`s may be nested inside each other.
 const MAX_INCLUDE_DEPTH: usize = 16;
+/// Records all the `$GENERATE`s of one zone may make together, so that a small file
+/// cannot exhaust memory.
+const MAX_GENERATED_IN_ZONE: u64 = 1_000_000;
 /// Bytes one zone may read, its own file and every included file together (1 GiB).
 pub(super) const MAX_ZONE_BYTES: u64 = 1 << 30;
 
@@ -129,6 +133,8 @@ struct Reader {
     include_stack: Vec<PathBuf>,
     /// What the zone may still read of included files (see `MAX_ZONE_BYTES`).
     bytes_left: u64,
+    /// Records `$GENERATE` made so far in this zone (see `MAX_GENERATED_IN_ZONE`).
+    generated: u64,
     gave_up: bool,
 }
 
@@ -209,9 +215,12 @@ impl Reader {
                 Ok(())
             }
             "$INCLUDE" => self.include(st, entry),
+            "$GENERATE" => self.generate(st, entry),
             _ => Err((
                 entry.line,
-                format!("unsupported directive {name} (only $ORIGIN, $TTL and $INCLUDE)"),
+                format!(
+                    "unsupported directive {name} (only $ORIGIN, $TTL, $INCLUDE and $GENERATE)"
+                ),
             )),
         }
     }
@@ -272,6 +281,38 @@ impl Reader {
         self.include_stack.push(canonical);
         self.read_text(&text, Arc::from(target.as_path()), origin);
         self.include_stack.pop();
+        Ok(())
+    }
+
+    /// `$GENERATE`: each generated line is read as a record written on this line. The
+    /// owner a later indented line reuses is the one before the directive.
+    fn generate(&mut self, st: &mut FileState, entry: &Entry) -> Result<(), Fail> {
+        let lines = generate::expand(&entry.tokens[1..], entry.line)?;
+        self.generated += lines.len() as u64;
+        if self.generated > MAX_GENERATED_IN_ZONE {
+            return Err((
+                entry.line,
+                format!("$GENERATE makes more than {MAX_GENERATED_IN_ZONE} records in this zone"),
+            ));
+        }
+        let owner = std::mem::replace(&mut st.owner, Owner::Unset);
+        for text in &lines {
+            let Some(generated) = Lexer::at_line(text, entry.line).next_entry() else {
+                continue;
+            };
+            let result = match generated.problems.first() {
+                Some(problem) => Err(problem.clone()),
+                None => self.record(st, &generated),
+            };
+            if let Err((line, message)) = result {
+                st.owner = owner;
+                return Err((line, format!("{message} (generated: {text})")));
+            }
+            if self.gave_up {
+                break;
+            }
+        }
+        st.owner = owner;
         Ok(())
     }
 
@@ -420,7 +461,7 @@ fn parse_type(token: &Token) -> Result<RecordType, Fail> {
         (
             token.line,
             format!(
-                "unknown record type \"{}\" (a type hickory does not know can be \
+                "unknown record type \"{}\" (a type Meridian does not know can be \
                  written as TYPEnnn \\# <length> <hex>)",
                 token.text
             ),
@@ -431,7 +472,10 @@ fn parse_type(token: &Token) -> Result<RecordType, Fail> {
             RecordType::from(number.parse::<u16>().map_err(|_| unknown())?)
         }
         _ if token.quoted || upper == "*" => return Err(unknown()),
-        _ => RecordType::from_str(&upper).map_err(|_| unknown())?,
+        _ => match super::types::code_of(&upper) {
+            Some(code) => RecordType::from(code),
+            None => RecordType::from_str(&upper).map_err(|_| unknown())?,
+        },
     };
     let code = u16::from(record_type);
     if code == 0 || code == 41 || (128..=255).contains(&code) {

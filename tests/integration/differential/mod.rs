@@ -149,6 +149,63 @@ const TYPES: &[RecordType] = &[
     RecordType::ANY,
 ];
 
+/// The names of the zone's every-type part (`tests/data/differential/example.com.zone`)
+/// and the type each holds: each is asked for in every run, with and without DO.
+const EVERY_TYPE: &[(&str, u16)] = &[
+    ("md", 3),
+    ("wks", 11),
+    ("mf", 4),
+    ("mb", 7),
+    ("mb2", 7),
+    ("mg", 8),
+    ("mr", 9),
+    ("hinfo", 13),
+    ("minfo", 14),
+    ("rp", 17),
+    ("afsdb", 18),
+    ("x25", 19),
+    ("isdn", 20),
+    ("rt", 21),
+    ("rt2", 21),
+    ("nsap", 22),
+    ("key", 25),
+    ("px", 26),
+    ("loc", 29),
+    ("nxt", 30),
+    ("naptr", 35),
+    ("kx", 36),
+    ("kx2", 36),
+    ("cert", 37),
+    ("apl", 42),
+    ("ds", 43),
+    ("sshfp", 44),
+    ("ipseckey", 45),
+    ("rrsig", 46),
+    ("nsec", 47),
+    ("dnskey", 48),
+    ("dhcid", 49),
+    ("nsec3", 50),
+    ("nsec3param", 51),
+    ("tlsa", 52),
+    ("smimea", 53),
+    ("cds", 59),
+    ("cdnskey", 60),
+    ("openpgpkey", 61),
+    ("csync", 62),
+    ("zonemd", 63),
+    ("svcb", 64),
+    ("https", 65),
+    ("spf", 99),
+    ("nid", 104),
+    ("l32", 105),
+    ("l64", 106),
+    ("lp", 107),
+    ("eui48", 108),
+    ("eui64", 109),
+    ("uri", 256),
+    ("caa", 257),
+];
+
 /// Names and types whose answers outgrow small payloads: truncation (TC) of answers and
 /// referrals, and additional records dropped without it.
 const LARGE: &[(&str, RecordType)] = &[
@@ -276,7 +333,26 @@ fn fixed() -> Vec<Probe> {
         edns: edns(1232, false, 0),
         tcp: false,
     };
-    vec![
+    let every_type = EVERY_TYPE.iter().flat_map(|&(label, qtype)| {
+        let probe = Probe {
+            qtype,
+            ..plain(&format!("{label}.example.com"), A)
+        };
+        [
+            Probe {
+                edns: edns(1232, true, 0),
+                ..probe.clone()
+            },
+            // The name asked for another type: NODATA.
+            Probe {
+                qtype: u16::from(TXT),
+                ..probe.clone()
+            },
+            probe,
+        ]
+    });
+    let mut probes: Vec<Probe> = every_type.collect();
+    probes.extend([
         Probe {
             cd: true,
             ..plain("www.example.com", A)
@@ -324,7 +400,8 @@ fn fixed() -> Vec<Probe> {
         plain("todname.example.com", A),
         plain("child.example.com", DS),
         plain("tosubapex.example.com", DS),
-    ]
+    ]);
+    probes
 }
 
 /// How many of Meridian's responses were of each kind: the queries must meet every kind
