@@ -86,6 +86,16 @@ fn zones() -> Zones {
     .unwrap()
 }
 
+/// `example.com.` alone, from `lines`.
+fn example_zone(lines: &[&str]) -> Zones {
+    let zone = (
+        "example.com.zone".into(),
+        name("example.com."),
+        records(lines),
+    );
+    build_zones(vec![zone], &[]).unwrap()
+}
+
 fn ask(zones: &Zones, qname: &str, qtype: RecordType) -> Option<Message> {
     let n = name(qname);
     let (_, Found::Answer(answer)) =
@@ -470,15 +480,7 @@ fn a_cname_chain_into_a_delegation_ends_with_the_referral() {
         "tocut.example.com. 60 CNAME sub.example.com.",
         "*.wsub.example.com. 60 CNAME host.sub.example.com.",
     ]);
-    let z = build_zones(
-        vec![(
-            "example.com.zone".into(),
-            name("example.com."),
-            records(&lines),
-        )],
-        &[],
-    )
-    .unwrap();
+    let z = example_zone(&lines);
     let ns = "sub.example.com. NS 86400".to_string();
     let rows: &[(&str, &[&str])] = &[
         ("tosub.example.com.", &["tosub.example.com. CNAME"]),
@@ -656,15 +658,7 @@ fn ds_at_a_cut_comes_from_the_parent_side() {
     // types get the referral.
     let mut lines = EXAMPLE.to_vec();
     lines.push("tocut.example.com. 60 CNAME sub.example.com.");
-    let z = build_zones(
-        vec![(
-            "example.com.zone".into(),
-            name("example.com."),
-            records(&lines),
-        )],
-        &[],
-    )
-    .unwrap();
+    let z = example_zone(&lines);
     let m = ask(&z, "tocut.example.com.", RecordType::DS).unwrap();
     assert_eq!(
         summary(&m),
