@@ -345,14 +345,7 @@ impl ZoneData {
         let Ok(dname_target) = Name::read(&mut decoder) else {
             return Ok(None);
         };
-        w.rrset(
-            Section::Answer,
-            Owner::Name(owner_name),
-            RecordType::DNAME,
-            set.ttl,
-            &set.rdatas[..1],
-            true,
-        )?;
+        write_dname(w, owner_name, set)?;
         // Every label, a leading `*` included (`num_labels` leaves that one out).
         let kept = target.iter().len().saturating_sub(owner_name.iter().len());
         let Some(next) = Name::from_labels(target.iter().take(kept))
@@ -412,14 +405,7 @@ impl ZoneData {
             .append_domain(owner)
             .unwrap_or(owner.clone());
         let mut w = Writer::new(&model);
-        w.rrset(
-            Section::Answer,
-            Owner::Name(owner),
-            RecordType::DNAME,
-            set.ttl,
-            &set.rdatas[..1],
-            true,
-        )?;
+        write_dname(&mut w, owner, set)?;
         Ok(Some(Dname {
             answer: w.finish(RCODE_NOERROR, true)?,
             target,
@@ -661,6 +647,18 @@ fn encode_zone(
         }
     }
     Ok(nxdomain)
+}
+
+/// The DNAME RRset `set` of `owner` in the answer section (it holds one record).
+fn write_dname(w: &mut Writer, owner: &Name, set: &RRset) -> Result<(), EncodeError> {
+    w.rrset(
+        Section::Answer,
+        Owner::Name(owner),
+        RecordType::DNAME,
+        set.ttl,
+        &set.rdatas[..1],
+        true,
+    )
 }
 
 /// An answer that starts with the query name's CNAME: the start of every chain, and the
