@@ -24,6 +24,8 @@ pub struct RawConfig {
     pub cookies: Option<super::limits::RawCookies>,
     /// `[tsig.NAME]`, in file order.
     pub tsig: Option<IndexMap<Spanned<String>, super::tsig::RawTsigKey>>,
+    /// `[transfer.ZONE]`, in file order.
+    pub transfer: Option<IndexMap<Spanned<String>, super::transfer::RawTransfer>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
