@@ -21,6 +21,7 @@
 //! ```
 
 pub mod cookie;
+pub mod notify;
 pub mod respond;
 pub mod rrl;
 pub mod stats;
