@@ -81,11 +81,17 @@ impl Checker<'_> {
                 continue;
             }
             let mut key_indices = Vec::new();
-            for (i, k) in table.allow_keys.iter().flat_map(|l| l.get_ref()).enumerate() {
+            for (i, k) in table
+                .allow_keys
+                .iter()
+                .flat_map(|l| l.get_ref())
+                .enumerate()
+            {
                 match keys.iter().position(|t| t.name == *k.get_ref()) {
                     Some(at) => key_indices.push(at),
                     None => {
-                        let message = format!("no [tsig.{}] table", super::tsig::table_key(k.get_ref()));
+                        let message =
+                            format!("no [tsig.{}] table", super::tsig::table_key(k.get_ref()));
                         self.error(Some(k.span()), format!("{prefix}.allow_keys[{i}]"), message);
                     }
                 }
@@ -94,7 +100,12 @@ impl Checker<'_> {
                 continue;
             }
             let mut networks = Vec::new();
-            for (i, n) in table.allow_networks.iter().flat_map(|l| l.get_ref()).enumerate() {
+            for (i, n) in table
+                .allow_networks
+                .iter()
+                .flat_map(|l| l.get_ref())
+                .enumerate()
+            {
                 match network(n.get_ref()) {
                     Ok(net) => networks.push(net),
                     Err(why) => {

@@ -64,7 +64,13 @@ pub fn after_reload(old: &Snapshot, new: &Snapshot) {
 }
 
 /// Sends one NOTIFY to `target` until it is answered or the tries run out; logs how it went.
-async fn notify(target: SocketAddr, zone: &str, serial: u32, mut msg: Vec<u8>, key: Option<&TsigKey>) {
+async fn notify(
+    target: SocketAddr,
+    zone: &str,
+    serial: u32,
+    mut msg: Vec<u8>,
+    key: Option<&TsigKey>,
+) {
     let id = random_id();
     msg[..2].copy_from_slice(&id.to_be_bytes());
     if let Some(key) = key {

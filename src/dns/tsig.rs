@@ -471,7 +471,12 @@ pub fn sign(
 /// Signs a later message of a multi-message answer (a zone transfer, RFC 8945 §5.3.1) and
 /// appends its TSIG record: the digest covers the previous message's MAC, this message
 /// and the timers only (Time Signed, Fudge). Returns the MAC the next message chains on.
-pub fn sign_next(out: &mut Vec<u8>, key: &TsigKey, prior_mac: &[u8], time_signed: u64) -> hmac::Tag {
+pub fn sign_next(
+    out: &mut Vec<u8>,
+    key: &TsigKey,
+    prior_mac: &[u8],
+    time_signed: u64,
+) -> hmac::Tag {
     let mut ctx = hmac::Context::with_key(&key.hmac);
     ctx.update(&(prior_mac.len() as u16).to_be_bytes());
     ctx.update(prior_mac);

@@ -171,8 +171,16 @@ fn balanced_records(snap: &Snapshot, services: &[u32]) -> Vec<u8> {
         addrs.dedup();
         for a in addrs {
             match a {
-                IpAddr::V4(v4) => push_record(&mut out, &service.name, TYPE_A, service.ttl, &v4.octets()),
-                IpAddr::V6(v6) => push_record(&mut out, &service.name, TYPE_AAAA, service.ttl, &v6.octets()),
+                IpAddr::V4(v4) => {
+                    push_record(&mut out, &service.name, TYPE_A, service.ttl, &v4.octets())
+                }
+                IpAddr::V6(v6) => push_record(
+                    &mut out,
+                    &service.name,
+                    TYPE_AAAA,
+                    service.ttl,
+                    &v6.octets(),
+                ),
             }
         }
     }

@@ -1,0 +1,300 @@
+//! Outgoing zone transfers with the real binary: a real NSD as the secondary transfers
+//! `example.com` (large enough for several TSIG-chained messages) and then answers every
+//! static name as Meridian does; a reload that raises the serial sends NOTIFY, and NSD
+//! transfers again and serves the change. dig transfers the zone with the allowed key
+//! (load-balanced names as the static view, a drained region left out), and is refused
+//! unsigned, from a source not allowed, and with an unknown key (NOTAUTH/BADKEY).
+//! Says SKIPPED and passes where NSD or dig is missing (`.ci/run` installs both).
+
+use crate::differential::nsd::{self, Nsd};
+use crate::interop::installed;
+use crate::util::{
+    DEEP_EXAMPLE_COM, FLEET_TOKEN, Fixture, Query, REGIONS, Response, Run, Server, UdpClient,
+    sorted, wait_for,
+};
+use hickory_proto::rr::RecordType;
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::time::Duration;
+
+const SECRET: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const KEY: &str = "xfr-key.example.";
+
+const SERVICES: &str = r#"
+[services.lb]
+ttl = 30
+endpoints = [
+  { region = "eu-west", address = "203.0.113.10" },
+  { region = "eu-west", address = "2001:db8:e1::10" },
+  { region = "us-east", address = "198.51.100.10" },
+]
+"#;
+
+/// The standard zones with `lb.example.com` load-balanced, 1500 TXT records (about 150 KB:
+/// more than one message), and `[transfer."example.com"]` for `KEY` from 127.0.0.1,
+/// notifying `notify` (NSD's port) when given.
+fn fixture(serial: u32, extra: &str, notify: Option<u16>) -> Fixture {
+    let notify = notify.map_or(String::new(), |p| format!("notify = [\"127.0.0.1:{p}\"]\n"));
+    let config = format!(
+        "[server]\nregion = \"eu-west\"\ndns_listen = [\"127.0.0.1:0\"]\n\
+         api_listen = \"127.0.0.1:0\"\nzones_dir = \"zones\"\nstate_dir = \"state\"\n\
+         udp_workers = 1\n\n[fleet]\ntoken_file = \"fleet.token\"\nlocal_prober = false\n\n\
+         {REGIONS}\n[rrl]\nenabled = false\n\
+         [tsig.\"{KEY}\"]\nsecret = \"{SECRET}\"\n\
+         [transfer.\"example.com\"]\nallow_keys = [\"{KEY}\"]\n\
+         allow_networks = [\"127.0.0.1/32\"]\n{notify}"
+    );
+    Fixture::new()
+        .zone("example.com", &zone(serial, extra))
+        .zone("deep.example.com", DEEP_EXAMPLE_COM)
+        .config_text(&config)
+        .file("fleet.token", &format!("{FLEET_TOKEN}\n"))
+        .file("zones/example.com.toml", SERVICES)
+}
+
+/// `tests/data/zones/example.com.zone` with another serial, the bulk records and `extra`.
+fn zone(serial: u32, extra: &str) -> String {
+    let standard = include_str!("../data/zones/example.com.zone");
+    let mut text = standard.replacen(
+        "hostmaster.example.com. 1 7200",
+        &format!("hostmaster.example.com. {serial} 7200"),
+        1,
+    );
+    assert_ne!(
+        text, standard,
+        "the fixture's SOA changed; update this test"
+    );
+    for i in 0..1500 {
+        text.push_str(&format!(
+            "bulk{i} IN TXT \"bulk record {i} of a zone that needs several transfer messages\"\n"
+        ));
+    }
+    text.push_str(extra);
+    text
+}
+
+/// Runs dig at `server` with `args`; its stdout and stderr.
+fn dig(server: &Server, args: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new("dig");
+    cmd.arg(format!("@{}", server.dns.ip()))
+        .arg("-p")
+        .arg(server.dns.port().to_string())
+        .args(["+tries=1", "+time=5"])
+        .args(args);
+    let run = Run::bounded(cmd, dir.path(), Duration::from_secs(30));
+    format!("{}{}", run.stdout, run.stderr)
+}
+
+/// The records of a dig transfer's output (comments and TSIG left out), one per line as
+/// dig prints them, in the order received.
+fn records(out: &str) -> Vec<String> {
+    out.lines()
+        .filter(|l| !l.starts_with(';') && !l.trim().is_empty() && !l.contains("\tTSIG\t"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// dig's option to sign with `KEY`.
+fn key_arg() -> String {
+    format!("-yhmac-sha256:{KEY}:{SECRET}")
+}
+
+#[test]
+fn dig_transfers_with_the_allowed_key_and_is_refused_otherwise() {
+    if !installed("dig") {
+        return;
+    }
+    let server = fixture(7, "", None).start();
+    let key = key_arg();
+    let out = dig(&server, &["example.com.", "AXFR", &key]);
+    assert!(!out.contains("failed"), "{out}");
+    assert!(out.contains("XFR size"), "{out}");
+    let got = records(&out);
+    let soa =
+        "example.com. 3600 IN SOA ns1.example.com. hostmaster.example.com. 7 7200 3600 1209600 300";
+    assert_eq!(got.first().map(String::as_str), Some(soa), "{out}");
+    assert_eq!(got.last().map(String::as_str), Some(soa), "{out}");
+    assert_eq!(got.iter().filter(|r| r.contains(" SOA ")).count(), 2);
+    // Several messages, each signed, chained on the one before (dig checks every one).
+    let messages: usize = out
+        .lines()
+        .find_map(|l| l.split("messages ").nth(1))
+        .and_then(|m| m.split(',').next())
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_else(|| panic!("no message count in {out}"));
+    assert!(messages >= 2, "one message only: {out}");
+    for want in [
+        "www.example.com. 3600 IN A 192.0.2.10",
+        "alias.example.com. 3600 IN CNAME www.example.com.",
+        "*.wild.example.com. 3600 IN A 192.0.2.40",
+        "ns.sub.example.com. 3600 IN A 192.0.2.50",
+        "bulk1499.example.com. 3600 IN TXT \"bulk record 1499 of a zone that needs several transfer messages\"",
+    ] {
+        assert!(
+            got.iter().any(|r| r == want),
+            "{want} missing from {got:#?}"
+        );
+    }
+    // deep.example.com's own records are its zone's, not this one's.
+    assert!(
+        !got.iter()
+            .any(|r| r.starts_with("deep.example.com. ") && r.contains(" SOA "))
+    );
+    // The load-balanced name: every endpoint (none is checked, so all are up), TTL 30.
+    let lb: BTreeSet<&str> = got
+        .iter()
+        .filter(|r| r.starts_with("lb.example.com. "))
+        .map(String::as_str)
+        .collect();
+    let all = BTreeSet::from([
+        "lb.example.com. 30 IN A 198.51.100.10",
+        "lb.example.com. 30 IN A 203.0.113.10",
+        "lb.example.com. 30 IN AAAA 2001:db8:e1::10",
+    ]);
+    assert_eq!(lb, all);
+    // A drained region's endpoints leave the static view.
+    let r = server.post("/v1/regions/us-east/drain", None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let out = dig(&server, &["example.com.", "AXFR", &key]);
+    let lb: BTreeSet<String> = records(&out)
+        .into_iter()
+        .filter(|r| r.starts_with("lb.example.com. "))
+        .collect();
+    assert_eq!(
+        lb,
+        BTreeSet::from([
+            "lb.example.com. 30 IN A 203.0.113.10".to_string(),
+            "lb.example.com. 30 IN AAAA 2001:db8:e1::10".to_string(),
+        ])
+    );
+    // IXFR with our own serial: up to date, the SOA alone; with an older one, the whole zone.
+    let out = dig(&server, &["example.com.", "IXFR=7", &key]);
+    assert_eq!(records(&out), [soa], "{out}");
+    let out = dig(&server, &["example.com.", "IXFR=6", &key]);
+    assert!(records(&out).len() > 1500, "{out}");
+
+    // Unsigned, and signed from a source the zone does not allow: REFUSED.
+    let out = dig(&server, &["example.com.", "AXFR", "+comments"]);
+    assert!(out.contains("status: REFUSED"), "{out}");
+    assert!(records(&out).is_empty(), "{out}");
+    let out = dig(
+        &server,
+        &["example.com.", "AXFR", "-b", "127.0.0.3", &key, "+comments"],
+    );
+    assert!(out.contains("status: REFUSED"), "{out}");
+    assert!(records(&out).is_empty(), "{out}");
+    // An unknown key: NOTAUTH with BADKEY.
+    let bad = format!("-yhmac-sha256:other-key:{SECRET}");
+    let out = dig(&server, &["example.com.", "AXFR", &bad, "+comments"]);
+    assert!(out.contains("BADKEY"), "{out}");
+    assert!(records(&out).is_empty(), "{out}");
+    // A zone without a [transfer] table (deep.example.com), even with the key: REFUSED.
+    let out = dig(&server, &["deep.example.com.", "AXFR", &key, "+comments"]);
+    assert!(out.contains("status: REFUSED"), "{out}");
+    // Over UDP a transfer is never served.
+    let r = server.query(&Query::new("example.com.", RecordType::AXFR));
+    assert_eq!(r.rcode(), 5);
+}
+
+/// The (name, type) of every record Meridian transfers, but those at or below a cut and
+/// the load-balanced name.
+fn static_rrsets(server: &Server) -> BTreeSet<(String, RecordType)> {
+    let out = dig(server, &["example.com.", "AXFR", &key_arg()]);
+    let cuts = ["sub.example.com.", "deep.example.com."];
+    records(&out)
+        .iter()
+        .filter_map(|r| {
+            let mut f = r.split(' ');
+            let name = f.next()?.to_string();
+            let rtype: RecordType = f.nth(2)?.parse().ok()?;
+            let below_cut = cuts
+                .iter()
+                .any(|c| name == *c || name.ends_with(&format!(".{c}")));
+            (!below_cut && name != "lb.example.com.").then_some((name, rtype))
+        })
+        .collect()
+}
+
+/// The records of `rtype` owned by `name` in the answer, sorted, and the rcode.
+fn rrset(client: &UdpClient, name: &str, rtype: RecordType) -> (u16, Vec<String>) {
+    let r: Response = client.exchange(&Query::new(name, rtype));
+    let texts: Vec<String> = r
+        .answers
+        .iter()
+        .filter(|a| a.is(name, rtype))
+        .map(|a| a.text())
+        .collect();
+    (r.rcode(), sorted(&texts))
+}
+
+#[test]
+fn nsd_as_secondary_transfers_with_tsig_serves_the_same_and_follows_notify() {
+    if !nsd::installed() || !installed("dig") {
+        return;
+    }
+    let nsd_port = nsd::free_port();
+    let mut server = fixture(10, "", Some(nsd_port)).start();
+    let conf = format!(
+        "key:\n  name: \"{KEY}\"\n  algorithm: hmac-sha256\n  secret: \"{SECRET}\"\n\
+         zone:\n  name: \"example.com\"\n  request-xfr: AXFR {}@{} {KEY}\n  \
+         allow-notify: 127.0.0.1 {KEY}\n",
+        server.dns.ip(),
+        server.dns.port()
+    );
+    let nsd = Nsd::start_with(nsd_port, 1232, &conf, &[], "example.com.");
+    let ours = UdpClient::new(server.dns);
+    let theirs = UdpClient::new(nsd.addr);
+    let serial = |c: &UdpClient| {
+        let r = c.exchange(&Query::new("example.com.", RecordType::SOA));
+        r.answers.first().map(|a| a.text())
+    };
+    wait_for("NSD's first transfer", Duration::from_secs(20), || {
+        serial(&theirs).filter(|s| s.contains(" 10 7200 "))
+    });
+
+    let rrsets = static_rrsets(&server);
+    assert!(rrsets.len() > 1500, "{rrsets:?}");
+    for (name, rtype) in &rrsets {
+        let a = rrset(&ours, name, *rtype);
+        let b = rrset(&theirs, name, *rtype);
+        assert_eq!(a, b, "{name} {rtype}: Meridian, then NSD");
+        assert!(!a.1.is_empty(), "{name} {rtype}: no records");
+    }
+    // The load-balanced name, as the static view: every endpoint of its family.
+    let (rcode, a) = rrset(&theirs, "lb.example.com.", RecordType::A);
+    assert_eq!(rcode, 0);
+    assert_eq!(
+        a,
+        [
+            "lb.example.com. 30 A 198.51.100.10",
+            "lb.example.com. 30 A 203.0.113.10"
+        ]
+    );
+
+    // A reload with a higher serial and a new name: NOTIFY, and NSD transfers again.
+    let new_zone = zone(11, "added IN TXT \"after the reload\"\n");
+    std::fs::write(server.dir().join("zones/example.com.zone"), new_zone).unwrap();
+    // SAFETY: kill(2) on the server we started, by its PID.
+    let rc = unsafe { libc::kill(server.pid() as libc::pid_t, libc::SIGHUP) };
+    assert_eq!(rc, 0);
+    // NSD's own refresh timer (7200 s) is far off: only the NOTIFY can bring it.
+    wait_for(
+        "NSD's transfer after NOTIFY",
+        Duration::from_secs(20),
+        || serial(&theirs).filter(|s| s.contains(" 11 7200 ")),
+    );
+    let added = rrset(&theirs, "added.example.com.", RecordType::TXT);
+    assert_eq!(added, rrset(&ours, "added.example.com.", RecordType::TXT));
+    assert_eq!(
+        added.1,
+        ["added.example.com. 3600 TXT \"after the reload\""]
+    );
+    assert!(
+        server.stderr().contains("NOTIFY answered"),
+        "{}",
+        server.stderr()
+    );
+    server.assert_alive();
+    drop(nsd);
+}
