@@ -59,6 +59,7 @@ impl Checker<'_> {
         keys: &[TsigKey],
     ) -> Vec<TransferConfig> {
         let mut out: Vec<TransferConfig> = Vec::with_capacity(raw.len());
+        let mut seen: Vec<Name> = Vec::with_capacity(raw.len());
         for (zone, table) in raw {
             let prefix = format!("transfer.{}", super::tsig::table_key(zone.get_ref()));
             let name = Name::from_ascii(zone.get_ref())
@@ -70,11 +71,12 @@ impl Checker<'_> {
                 self.error(Some(zone.span()), prefix, message);
                 continue;
             };
-            if out.iter().any(|t| t.zone == name) {
+            if seen.contains(&name) {
                 let message = format!("{name} has two [transfer] tables");
                 self.error(Some(zone.span()), prefix, message);
                 continue;
             }
+            seen.push(name.clone());
             if table.allow_keys.is_none() && table.allow_networks.is_none() {
                 let message = "allows nobody: set allow_keys, allow_networks or both";
                 self.error(Some(zone.span()), prefix, message);
@@ -155,4 +157,81 @@ fn network(text: &str) -> Result<IpNet, String> {
         ));
     }
     Ok(net)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::parse;
+    use std::net::IpAddr;
+    use std::path::Path;
+
+    const KEYS: &str = "[tsig.a]\nsecret = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\n\
+                        [tsig.b]\nsecret = \"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=\"\n";
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_client_must_match_every_list_that_is_set() {
+        let text = format!(
+            "{KEYS}[transfer.\"example.com\"]\nallow_keys = [\"b\"]\n\
+             allow_networks = [\"192.0.2.0/24\", \"2001:db8::53\"]\nnotify = [\"192.0.2.53:53\"]\n\
+             [transfer.\"example.org.\"]\nallow_networks = [\"198.51.100.0/24\"]\n\
+             [transfer.\"example.net\"]\nallow_keys = [\"a\", \"b\"]\n"
+        );
+        let c = parse(&text, Path::new("meridian.toml")).unwrap();
+        let [com, org, net] = &c.transfer[..] else {
+            panic!("{:?}", c.transfer)
+        };
+        assert_eq!(com.zone.to_ascii(), "example.com.");
+        assert_eq!(com.notify, ["192.0.2.53:53".parse().unwrap()]);
+        // Key b is index 1; both lists must match.
+        assert!(com.allows(ip("192.0.2.7"), Some(1)));
+        assert!(com.allows(ip("2001:db8::53"), Some(1)));
+        assert!(com.allows(ip("::ffff:192.0.2.7"), Some(1)));
+        assert!(!com.allows(ip("192.0.2.7"), None));
+        assert!(!com.allows(ip("192.0.2.7"), Some(0)));
+        assert!(!com.allows(ip("198.51.100.7"), Some(1)));
+        // Networks only: signed or not.
+        assert_eq!(org.zone.to_ascii(), "example.org.");
+        assert!(org.allows(ip("198.51.100.1"), None));
+        assert!(org.allows(ip("198.51.100.1"), Some(0)));
+        assert!(!org.allows(ip("192.0.2.1"), None));
+        // Keys only: from anywhere.
+        assert!(net.allows(ip("203.0.113.9"), Some(0)));
+        assert!(net.allows(ip("2001:db8:1::1"), Some(1)));
+        assert!(!net.allows(ip("203.0.113.9"), None));
+    }
+
+    #[test]
+    fn errors_name_the_line_and_key() {
+        let text = format!(
+            "{KEYS}[transfer.\"example.com\"]\nallow_keys = [\"nokey\"]\n\
+             [transfer.\"example.org\"]\nnotify = [\"192.0.2.53\"]\n\
+             [transfer.\"example.net\"]\nallow_networks = [\"192.0.2.1/24\", \"nonsense\"]\n\
+             [transfer.\"example.net.\"]\nallow_keys = [\"a\"]\n\
+             [transfer.\"example.edu\"]\nallow_keys = [\"a\"]\nallow = 1\n"
+        );
+        let errors: Vec<String> = match parse(&text, Path::new("meridian.toml")) {
+            Ok(c) => panic!("expected errors, got {:?}", c.transfer),
+            Err(e) => e.0.iter().map(ToString::to_string).collect(),
+        };
+        let want = [
+            "meridian.toml:6: transfer.\"example.com\".allow_keys[0]: no [tsig.nokey] table",
+            "meridian.toml:7: transfer.\"example.org\": allows nobody: set allow_keys, allow_networks or both",
+            "meridian.toml:10: transfer.\"example.net\".allow_networks[0]: \"192.0.2.1/24\" has host bits set (did you mean \"192.0.2.0/24\"?)",
+            "meridian.toml:10: transfer.\"example.net\".allow_networks[1]: \"nonsense\" is not a network like \"192.0.2.0/24\" or \"2001:db8::/32\"",
+            "meridian.toml:11: transfer.\"example.net.\": example.net. has two [transfer] tables",
+        ];
+        for w in want {
+            assert!(errors.iter().any(|e| e == w), "{w}\nnot in {errors:#?}");
+        }
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("meridian.toml:15: transfer.\"example.edu\".allow")),
+            "{errors:#?}"
+        );
+    }
 }

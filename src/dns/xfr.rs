@@ -310,3 +310,79 @@ impl Transfer {
         &self.snap.zones.zones()[self.zone].origin_text
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A query for `example.com.` of `qtype`, with `authority` appended (NSCOUNT 1 then).
+    fn query(qtype: u16, authority: &[u8]) -> Vec<u8> {
+        let mut m = vec![
+            0x12,
+            0x34,
+            0,
+            0,
+            0,
+            1,
+            0,
+            0,
+            0,
+            (!authority.is_empty()) as u8,
+            0,
+            0,
+        ];
+        m.extend_from_slice(b"\x07example\x03com\x00");
+        m.extend_from_slice(&qtype.to_be_bytes());
+        m.extend_from_slice(&[0, 1]);
+        m.extend_from_slice(authority);
+        m
+    }
+
+    #[test]
+    fn only_axfr_and_ixfr_queries_are_transfers() {
+        assert!(is_transfer(&query(TYPE_AXFR, &[])));
+        assert!(is_transfer(&query(TYPE_IXFR, &[])));
+        assert!(!is_transfer(&query(TYPE_SOA, &[])));
+        assert!(!is_transfer(&query(TYPE_A, &[])));
+        let mut response = query(TYPE_AXFR, &[]);
+        response[2] |= 0x80;
+        assert!(!is_transfer(&response));
+        let mut notify = query(TYPE_AXFR, &[]);
+        notify[2] |= 4 << 3;
+        assert!(!is_transfer(&notify));
+        let mut two = query(TYPE_AXFR, &[]);
+        two[5] = 2;
+        assert!(!is_transfer(&two));
+        let q = query(TYPE_AXFR, &[]);
+        assert!(!is_transfer(&q[..q.len() - 4]));
+        assert!(!is_transfer(&[0; 11]));
+    }
+
+    #[test]
+    fn ixfr_reads_the_serial_of_the_authority_soa() {
+        let mut soa = vec![0xC0, 12, 0, 6, 0, 1, 0, 0, 0, 0];
+        let rdata = [
+            b"\x02ns\xC0\x0C".as_slice(),
+            b"\x00",
+            &[0, 0, 0, 42],
+            &[0; 16],
+        ]
+        .concat();
+        soa.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        soa.extend_from_slice(&rdata);
+        let q = query(TYPE_IXFR, &soa);
+        assert_eq!(ixfr_serial(&q, 12 + 13 + 4), Some(42));
+        assert_eq!(ixfr_serial(&query(TYPE_IXFR, &[]), 12 + 13 + 4), None);
+        assert_eq!(ixfr_serial(&q[..q.len() - 18], 12 + 13 + 4), None);
+    }
+
+    #[test]
+    fn serials_compare_in_rfc_1982_arithmetic() {
+        assert!(serial_lt(1, 2));
+        assert!(!serial_lt(2, 2));
+        assert!(!serial_lt(3, 2));
+        assert!(serial_lt(u32::MAX, 0));
+        assert!(serial_lt(u32::MAX - 5, 10));
+        assert!(!serial_lt(10, u32::MAX - 5));
+    }
+}
