@@ -1,21 +1,24 @@
-//! Outgoing zone transfers with the real binary: a real NSD as the secondary transfers
+//! Outgoing zone transfers with the real binary: a real NSD, and a real Knot, as the
+//! secondary transfers
 //! `example.com` (large enough for several TSIG-chained messages) and then answers every
 //! static name as Meridian does; a reload that raises the serial sends NOTIFY, and NSD
 //! transfers again and serves the change. dig transfers the zone with the allowed key
 //! (load-balanced names as the static view, a drained region left out), and is refused
 //! unsigned, from a source not allowed, and with an unknown key (NOTAUTH/BADKEY).
-//! Says SKIPPED and passes where NSD or dig is missing (`.ci/run` installs both).
+//! Says SKIPPED and passes where NSD, Knot or dig is missing (`.ci/run` installs them).
 
 use crate::differential::nsd::{self, Nsd};
 use crate::interop::installed;
 use crate::util::{
-    DEEP_EXAMPLE_COM, FLEET_TOKEN, Fixture, Query, REGIONS, Response, Run, Server, UdpClient,
-    sorted, wait_for,
+    DEEP_EXAMPLE_COM, FLEET_TOKEN, Fixture, Query, REGIONS, Response, Run, STARTUP_TIMEOUT, Server,
+    UdpClient, sorted, wait_for,
 };
 use hickory_proto::rr::RecordType;
 use std::collections::BTreeSet;
-use std::process::Command;
-use std::time::Duration;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 const SECRET: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const KEY: &str = "xfr-key.example.";
@@ -233,32 +236,61 @@ fn nsd_as_secondary_transfers_with_tsig_serves_the_same_and_follows_notify() {
     if !nsd::installed() || !installed("dig") {
         return;
     }
-    let nsd_port = nsd::free_port();
-    let mut server = fixture(10, "", Some(nsd_port)).start();
-    let conf = format!(
-        "key:\n  name: \"{KEY}\"\n  algorithm: hmac-sha256\n  secret: \"{SECRET}\"\n\
-         zone:\n  name: \"example.com\"\n  request-xfr: AXFR {}@{} {KEY}\n  \
-         allow-notify: 127.0.0.1 {KEY}\n",
-        server.dns.ip(),
-        server.dns.port()
-    );
-    let nsd = Nsd::start_with(nsd_port, 1232, &conf, &[], "example.com.");
+    secondary_follows(|port, primary| {
+        let conf = format!(
+            "key:\n  name: \"{KEY}\"\n  algorithm: hmac-sha256\n  secret: \"{SECRET}\"\n\
+             zone:\n  name: \"example.com\"\n  request-xfr: AXFR {}@{} {KEY}\n  \
+             allow-notify: 127.0.0.1 {KEY}\n",
+            primary.ip(),
+            primary.port()
+        );
+        let nsd = Nsd::start_with(port, 1232, &conf, &[], "example.com.");
+        (nsd.addr, Box::new(nsd))
+    });
+}
+
+#[test]
+fn knot_as_secondary_transfers_with_tsig_serves_the_same_and_follows_notify() {
+    if !Path::new(KNOTD).exists() {
+        eprintln!("SKIPPED: {KNOTD} is not installed (.ci/run installs Debian's knot)");
+        return;
+    }
+    if !installed("dig") {
+        return;
+    }
+    secondary_follows(|port, primary| {
+        let knot = Knot::start(port, primary);
+        (knot.addr, Box::new(knot))
+    });
+}
+
+/// A secondary started by `start(port, primary)` (on 127.0.0.1:`port`, transferring from
+/// Meridian at `primary` with `KEY`, accepting its NOTIFY signed with `KEY`) transfers the
+/// zone, answers every static RRset as Meridian does, gives the load-balanced name as the
+/// static view, and after a reload that raises the serial, serves the change (NOTIFY: its
+/// own refresh timer, 7200 s, is far off).
+fn secondary_follows(start: impl FnOnce(u16, SocketAddr) -> (SocketAddr, Box<dyn std::any::Any>)) {
+    let port = nsd::free_port();
+    let mut server = fixture(10, "", Some(port)).start();
+    let (addr, secondary) = start(port, server.dns);
     let ours = UdpClient::new(server.dns);
-    let theirs = UdpClient::new(nsd.addr);
+    let theirs = UdpClient::new(addr);
     let serial = |c: &UdpClient| {
         let r = c.exchange(&Query::new("example.com.", RecordType::SOA));
         r.answers.first().map(|a| a.text())
     };
-    wait_for("NSD's first transfer", Duration::from_secs(20), || {
-        serial(&theirs).filter(|s| s.contains(" 10 7200 "))
-    });
+    wait_for(
+        "the secondary's first transfer",
+        Duration::from_secs(20),
+        || serial(&theirs).filter(|s| s.contains(" 10 7200 ")),
+    );
 
     let rrsets = static_rrsets(&server);
     assert!(rrsets.len() > 1500, "{rrsets:?}");
     for (name, rtype) in &rrsets {
         let a = rrset(&ours, name, *rtype);
         let b = rrset(&theirs, name, *rtype);
-        assert_eq!(a, b, "{name} {rtype}: Meridian, then NSD");
+        assert_eq!(a, b, "{name} {rtype}: Meridian, then the secondary");
         assert!(!a.1.is_empty(), "{name} {rtype}: no records");
     }
     // The load-balanced name, as the static view: every endpoint of its family.
@@ -272,15 +304,13 @@ fn nsd_as_secondary_transfers_with_tsig_serves_the_same_and_follows_notify() {
         ]
     );
 
-    // A reload with a higher serial and a new name: NOTIFY, and NSD transfers again.
     let new_zone = zone(11, "added IN TXT \"after the reload\"\n");
     std::fs::write(server.dir().join("zones/example.com.zone"), new_zone).unwrap();
     // SAFETY: kill(2) on the server we started, by its PID.
     let rc = unsafe { libc::kill(server.pid() as libc::pid_t, libc::SIGHUP) };
     assert_eq!(rc, 0);
-    // NSD's own refresh timer (7200 s) is far off: only the NOTIFY can bring it.
     wait_for(
-        "NSD's transfer after NOTIFY",
+        "the secondary's transfer after NOTIFY",
         Duration::from_secs(20),
         || serial(&theirs).filter(|s| s.contains(" 11 7200 ")),
     );
@@ -296,5 +326,97 @@ fn nsd_as_secondary_transfers_with_tsig_serves_the_same_and_follows_notify() {
         server.stderr()
     );
     server.assert_alive();
-    drop(nsd);
+    drop(secondary);
+}
+
+/// Where Debian's `knot` package installs the daemon.
+const KNOTD: &str = "/usr/sbin/knotd";
+
+/// A real Knot DNS on loopback as a secondary of Meridian, in the foreground as our child,
+/// with its files in a scratch dir; stopped by PID on drop.
+struct Knot {
+    child: Child,
+    addr: SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+impl Knot {
+    fn start(port: u16, primary: SocketAddr) -> Knot {
+        let dir = tempfile::Builder::new()
+            .prefix("meridian-knot-")
+            .tempdir()
+            .unwrap();
+        let d = dir.path().display();
+        let conf = format!(
+            "server:\n    listen: 127.0.0.1@{port}\n    rundir: \"{d}\"\n\
+             log:\n  - target: stderr\n    any: info\n\
+             database:\n    storage: \"{d}\"\n\
+             control:\n    listen: \"{d}/knot.sock\"\n\
+             key:\n  - id: {KEY}\n    algorithm: hmac-sha256\n    secret: {SECRET}\n\
+             remote:\n  - id: meridian\n    address: {}@{}\n    key: {KEY}\n\
+             acl:\n  - id: notify\n    address: 127.0.0.1\n    key: {KEY}\n    action: notify\n\
+             template:\n  - id: default\n    storage: \"{d}\"\n\
+             zone:\n  - domain: example.com\n    master: meridian\n    acl: notify\n",
+            primary.ip(),
+            primary.port()
+        );
+        let path = dir.path().join("knot.conf");
+        std::fs::write(&path, conf).unwrap();
+        let child = Command::new(KNOTD)
+            .arg("-c")
+            .arg(&path)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("knot.stderr")).unwrap())
+            .spawn()
+            .expect("spawn knotd");
+        let mut knot = Knot {
+            child,
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            dir,
+        };
+        let probe = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        probe
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let q = Query::new("example.com.", RecordType::SOA).to_wire();
+        let mut buf = [0u8; 512];
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Some(status) = knot.child.try_wait().unwrap() {
+                panic!("knotd exited at start: {status}\n{}", knot.log());
+            }
+            let _ = probe.send_to(&q, knot.addr);
+            if probe.recv_from(&mut buf).is_ok() {
+                return knot;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("knotd did not start on {}\n{}", knot.addr, knot.log());
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("knot.stderr")).unwrap_or_default()
+    }
+}
+
+impl Drop for Knot {
+    /// SIGTERM to knotd (our child, by PID); SIGKILL if it has not exited in time.
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child's PID; no memory is involved.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        while self.child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                self.child.kill().ok();
+                self.child.wait().ok();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if std::thread::panicking() {
+            eprintln!("--- knotd ---\n{}", self.log());
+        }
+    }
 }
