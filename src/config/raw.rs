@@ -293,7 +293,7 @@ mod tests {
         assert_eq!(
             known_keys::<RawConfig>(),
             [
-                "server", "geoip", "fleet", "regions", "rrl", "cookies", "tsig"
+                "server", "geoip", "fleet", "regions", "rrl", "cookies", "tsig", "transfer"
             ]
         );
         assert_eq!(known_keys::<RawRegion>(), ["lat", "lon"]);
