@@ -9,8 +9,10 @@
 //! load-balanced names as a static view (their healthy endpoints' addresses, or all of
 //! them when none is healthy, at the service's TTL), and the SOA again. A signed request
 //! gets every message signed, each chained on the MAC of the one before (RFC 8945 §5.3.1).
-//! IXFR keeps no journal: a client whose serial is ours gets our SOA alone (up to date),
-//! any other the full zone in AXFR form (RFC 1995 §4). UDP never comes here.
+//! IXFR (RFC 1995): a client whose serial is ours gets our SOA alone (up to date); one
+//! whose serial is in the zone's journal (`zone::Delta`, the changes of recent reloads)
+//! gets the differences since; any other the full zone in AXFR form (§4). UDP never
+//! comes here.
 
 use super::respond::Request;
 use super::tsig;
@@ -18,7 +20,7 @@ use super::wire::{self, FLAG_AA, FLAG_QR, FLAG_RD};
 use crate::answer::name_key;
 use crate::route::EndpointState;
 use crate::snapshot::Snapshot;
-use crate::zone::{push_record, record_len};
+use crate::zone::{Delta, push_record, record_len};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -59,7 +61,7 @@ pub fn is_transfer(msg: &[u8]) -> bool {
 enum Stage {
     FirstSoa,
     Records(usize),
-    Balanced(usize),
+    Extra(usize),
     LastSoa,
     Done,
 }
@@ -75,8 +77,10 @@ pub struct Transfer {
     /// The key (index into `Config.tsig`) and the MAC the next message chains on.
     signing: Option<(usize, Vec<u8>)>,
     now: u64,
-    /// The load-balanced names' addresses, as wire records.
-    balanced: Vec<u8>,
+    /// Sent after the first SOA: the load-balanced names' addresses (after the zone's
+    /// records), or for an incremental IXFR the difference sequences (instead of them).
+    extra: Vec<u8>,
+    incremental: bool,
     stage: Stage,
     first: bool,
     /// Records written so far.
@@ -123,13 +127,19 @@ pub fn start(snap: &Arc<Snapshot>, msg: &[u8], req: &Request<'_>) -> Option<Tran
         tracing::info!(zone = %z.origin_text, peer = %req.peer, key = key_name, "{kind} refused: not allowed by [transfer]");
         return None;
     }
-    let up_to_date = q.qtype == TYPE_IXFR
-        && ixfr_serial(msg, 12 + q.question.len()).is_some_and(|s| !serial_lt(s, z.serial));
-    tracing::info!(zone = %z.origin_text, peer = %req.peer, key = key_name, serial = z.serial, up_to_date, "{kind} begins");
-    let balanced = if up_to_date {
-        Vec::new()
-    } else {
-        balanced_records(snap, &z.records.balanced)
+    let client = (q.qtype == TYPE_IXFR)
+        .then(|| ixfr_serial(msg, 12 + q.question.len()))
+        .flatten();
+    let up_to_date = client.is_some_and(|s| !serial_lt(s, z.serial));
+    let differences = client
+        .filter(|_| !up_to_date)
+        .and_then(|s| differences(&z.records.journal, s));
+    let incremental = differences.is_some();
+    tracing::info!(zone = %z.origin_text, peer = %req.peer, key = key_name, serial = z.serial, up_to_date, incremental, "{kind} begins");
+    let extra = match differences {
+        _ if up_to_date => Vec::new(),
+        Some(d) => d,
+        None => balanced_records(snap, &z.records.balanced),
     };
     Some(Transfer {
         snap: snap.clone(),
@@ -140,7 +150,8 @@ pub fn start(snap: &Arc<Snapshot>, msg: &[u8], req: &Request<'_>) -> Option<Tran
         edns: q.edns.is_some(),
         signing: key.zip(signer.map(|s| s.mac.to_vec())),
         now: req.now as u64,
-        balanced,
+        extra,
+        incremental,
         stage: if up_to_date {
             Stage::LastSoa
         } else {
@@ -185,6 +196,21 @@ fn balanced_records(snap: &Snapshot, services: &[u32]) -> Vec<u8> {
         }
     }
     out
+}
+
+/// RFC 1995 §4's difference sequences from serial `from` to the zone's: for each reload
+/// since, the old SOA, the records removed, the new SOA, the records added. `None` when
+/// the journal does not reach back to `from`.
+fn differences(journal: &[Arc<Delta>], from: u32) -> Option<Vec<u8>> {
+    let start = journal.iter().position(|d| d.from_serial == from)?;
+    let mut out = Vec::new();
+    for d in &journal[start..] {
+        out.extend_from_slice(&d.from_soa);
+        out.extend_from_slice(&d.removed);
+        out.extend_from_slice(&d.to_soa);
+        out.extend_from_slice(&d.added);
+    }
+    Some(out)
 }
 
 /// The serial of the SOA an IXFR query carries in its authority section (RFC 1995 §3).
@@ -249,6 +275,7 @@ impl Transfer {
         let mut count: u16 = 0;
         loop {
             let (record, next): (&[u8], Stage) = match self.stage {
+                Stage::FirstSoa if self.incremental => (soa, Stage::Extra(0)),
                 Stage::FirstSoa => (soa, Stage::Records(0)),
                 Stage::Records(pos) => match next_len(&z.records.records, pos) {
                     Some(len) => (
@@ -256,12 +283,12 @@ impl Transfer {
                         Stage::Records(pos + len),
                     ),
                     None => {
-                        self.stage = Stage::Balanced(0);
+                        self.stage = Stage::Extra(0);
                         continue;
                     }
                 },
-                Stage::Balanced(pos) => match next_len(&self.balanced, pos) {
-                    Some(len) => (&self.balanced[pos..pos + len], Stage::Balanced(pos + len)),
+                Stage::Extra(pos) => match next_len(&self.extra, pos) {
+                    Some(len) => (&self.extra[pos..pos + len], Stage::Extra(pos + len)),
                     None => {
                         self.stage = Stage::LastSoa;
                         continue;

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 pub use build::build_zones;
 pub use error::{ZoneError, ZoneErrors};
-pub use transfer::{ZoneRecords, push_name, push_record, record_len};
+pub use transfer::{Delta, JOURNAL_LEN, ZoneRecords, push_name, push_record, record_len};
 
 /// A load-balanced name: its A and AAAA answers are decided per query.
 #[derive(Debug, Clone)]

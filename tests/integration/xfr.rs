@@ -45,11 +45,16 @@ fn fixture(serial: u32, extra: &str, notify: Option<u16>) -> Fixture {
          {REGIONS}\n[rrl]\nenabled = false\n\
          [tsig.\"{KEY}\"]\nsecret = \"{SECRET}\"\n\
          [transfer.\"example.com\"]\nallow_keys = [\"{KEY}\"]\n\
-         allow_networks = [\"127.0.0.1/32\"]\n{notify}"
+         allow_networks = [\"127.0.0.1/32\"]\n{notify}\
+         [transfer.\"deep.example.com\"]\nallow_keys = [\"{KEY}\"]\n"
     );
     Fixture::new()
         .zone("example.com", &zone(serial, extra))
         .zone("deep.example.com", DEEP_EXAMPLE_COM)
+        .zone(
+            "other.example.com",
+            &DEEP_EXAMPLE_COM.replace("deep", "other"),
+        )
         .config_text(&config)
         .file("fleet.token", &format!("{FLEET_TOKEN}\n"))
         .file("zones/example.com.toml", SERVICES)
@@ -192,12 +197,95 @@ fn dig_transfers_with_the_allowed_key_and_is_refused_otherwise() {
     let out = dig(&server, &["example.com.", "AXFR", &bad, "+comments"]);
     assert!(out.contains("BADKEY"), "{out}");
     assert!(records(&out).is_empty(), "{out}");
-    // A zone without a [transfer] table (deep.example.com), even with the key: REFUSED.
-    let out = dig(&server, &["deep.example.com.", "AXFR", &key, "+comments"]);
+    // A zone without a [transfer] table, even with the key: REFUSED.
+    let out = dig(&server, &["other.example.com.", "AXFR", &key, "+comments"]);
     assert!(out.contains("status: REFUSED"), "{out}");
     // Over UDP a transfer is never served.
     let r = server.query(&Query::new("example.com.", RecordType::AXFR));
     assert_eq!(r.rcode(), 5);
+}
+
+/// IXFR from the journal: after reloads that change `deep.example.com` (no load-balanced
+/// names), a client at an older serial gets the differences since (RFC 1995 §4), one
+/// sequence per reload; a serial the journal does not know gets the whole zone.
+#[test]
+fn ixfr_sends_the_differences_of_recent_reloads() {
+    if !installed("dig") {
+        return;
+    }
+    let server = fixture(7, "", None).start();
+    let key = key_arg();
+    let deep = |serial: u32, extra: &str| {
+        let text = DEEP_EXAMPLE_COM.replace(
+            "deep.example.com. 7 7200",
+            &format!("deep.example.com. {serial} 7200"),
+        );
+        assert_ne!(
+            text, DEEP_EXAMPLE_COM,
+            "the fixture's SOA changed; update this test"
+        );
+        text.replace("www            IN A   192.0.2.61\n", "") + extra
+    };
+    let soa = |serial: u32| {
+        format!(
+            "deep.example.com. 60 IN SOA ns1.deep.example.com. hostmaster.deep.example.com. {serial} 7200 3600 1209600 300"
+        )
+    };
+    let path = server.dir().join("zones/deep.example.com.zone");
+    let reload = |text: String, serial: u32| {
+        std::fs::write(&path, text).unwrap();
+        let r = server.post("/v1/reload", None);
+        assert_eq!(r.status, 200, "{}", r.body);
+        wait_for("the reload", Duration::from_secs(5), || {
+            let r = server.query(&Query::new("deep.example.com.", RecordType::SOA));
+            r.answers
+                .first()
+                .filter(|a| a.text().contains(&format!(" {serial} 7200 ")))
+                .map(|_| ())
+        });
+    };
+    // 7 → 8: www removed, new1 added; 8 → 9: new2 added.
+    reload(deep(8, "new1 IN A 192.0.2.71\n"), 8);
+    reload(deep(9, "new1 IN A 192.0.2.71\nnew2 IN TXT \"two\"\n"), 9);
+    let out = dig(&server, &["deep.example.com.", "IXFR=7", &key]);
+    assert!(!out.contains("failed"), "{out}");
+    assert_eq!(
+        records(&out),
+        [
+            soa(9),
+            soa(7),
+            "www.deep.example.com. 3600 IN A 192.0.2.61".to_string(),
+            soa(8),
+            "new1.deep.example.com. 3600 IN A 192.0.2.71".to_string(),
+            soa(8),
+            soa(9),
+            "new2.deep.example.com. 3600 IN TXT \"two\"".to_string(),
+            soa(9),
+        ],
+        "{out}"
+    );
+    let out = dig(&server, &["deep.example.com.", "IXFR=8", &key]);
+    assert_eq!(
+        records(&out),
+        [
+            soa(9),
+            soa(8),
+            soa(9),
+            "new2.deep.example.com. 3600 IN TXT \"two\"".to_string(),
+            soa(9),
+        ],
+        "{out}"
+    );
+    // A serial from before the journal: the whole zone, AXFR-style.
+    let out = dig(&server, &["deep.example.com.", "IXFR=3", &key]);
+    let got = records(&out);
+    assert_eq!(got.first(), Some(&soa(9)), "{out}");
+    assert_eq!(got.last(), Some(&soa(9)), "{out}");
+    assert_eq!(got.len(), 6, "{out}");
+    // A reload without a serial change keeps the journal.
+    reload(deep(9, "new1 IN A 192.0.2.71\nnew2 IN TXT \"two\"\n"), 9);
+    let out = dig(&server, &["deep.example.com.", "IXFR=8", &key]);
+    assert_eq!(records(&out).len(), 5, "{out}");
 }
 
 /// The (name, type) of every record Meridian transfers, but those at or below a cut and
