@@ -46,7 +46,7 @@ fn fixture(serial: u32, extra: &str, notify: Option<u16>) -> Fixture {
          [tsig.\"{KEY}\"]\nsecret = \"{SECRET}\"\n\
          [transfer.\"example.com\"]\nallow_keys = [\"{KEY}\"]\n\
          allow_networks = [\"127.0.0.1/32\"]\n{notify}\
-         [transfer.\"deep.example.com\"]\nallow_keys = [\"{KEY}\"]\n"
+         [transfer.\"deep.example.com\"]\nallow_keys = [\"{KEY}\"]\n{notify}"
     );
     Fixture::new()
         .zone("example.com", &zone(serial, extra))
@@ -288,11 +288,14 @@ fn ixfr_sends_the_differences_of_recent_reloads() {
     assert_eq!(records(&out).len(), 5, "{out}");
 }
 
-/// The (name, type) of every record Meridian transfers, but those at or below a cut and
-/// the load-balanced name.
+/// The (name, type) of every record Meridian transfers of `example.com`, but those at or
+/// below a cut and the load-balanced name, and of `deep.example.com`.
 fn static_rrsets(server: &Server) -> BTreeSet<(String, RecordType)> {
     let out = dig(server, &["example.com.", "AXFR", &key_arg()]);
     let cuts = ["sub.example.com.", "deep.example.com."];
+    let child = dig(server, &["deep.example.com.", "AXFR", &key_arg()]);
+    let child: Vec<String> = records(&child).into_iter().skip(1).collect();
+    assert!(child.len() >= 3, "{child:?}");
     records(&out)
         .iter()
         .filter_map(|r| {
@@ -304,6 +307,11 @@ fn static_rrsets(server: &Server) -> BTreeSet<(String, RecordType)> {
                 .any(|c| name == *c || name.ends_with(&format!(".{c}")));
             (!below_cut && name != "lb.example.com.").then_some((name, rtype))
         })
+        .chain(child.iter().filter_map(|r| {
+            let mut f = r.split(' ');
+            let name = f.next()?.to_string();
+            Some((name, f.nth(2)?.parse().ok()?))
+        }))
         .collect()
 }
 
@@ -327,7 +335,9 @@ fn nsd_as_secondary_transfers_with_tsig_serves_the_same_and_follows_notify() {
     secondary_follows(|port, primary| {
         let conf = format!(
             "key:\n  name: \"{KEY}\"\n  algorithm: hmac-sha256\n  secret: \"{SECRET}\"\n\
-             zone:\n  name: \"example.com\"\n  request-xfr: AXFR {}@{} {KEY}\n  \
+             zone:\n  name: \"example.com\"\n  request-xfr: AXFR {0}@{1} {KEY}\n  \
+             allow-notify: 127.0.0.1 {KEY}\n\
+             zone:\n  name: \"deep.example.com\"\n  request-xfr: {0}@{1} {KEY}\n  \
              allow-notify: 127.0.0.1 {KEY}\n",
             primary.ip(),
             primary.port()
@@ -367,10 +377,19 @@ fn secondary_follows(start: impl FnOnce(u16, SocketAddr) -> (SocketAddr, Box<dyn
         let r = c.exchange(&Query::new("example.com.", RecordType::SOA));
         r.answers.first().map(|a| a.text())
     };
+    let deep_serial = |c: &UdpClient| {
+        let r = c.exchange(&Query::new("deep.example.com.", RecordType::SOA));
+        r.answers.first().map(|a| a.text())
+    };
     wait_for(
         "the secondary's first transfer",
         Duration::from_secs(20),
         || serial(&theirs).filter(|s| s.contains(" 10 7200 ")),
+    );
+    wait_for(
+        "the first transfer of deep",
+        Duration::from_secs(20),
+        || deep_serial(&theirs).filter(|s| s.contains(" 7 7200 ")),
     );
 
     let rrsets = static_rrsets(&server);
@@ -394,6 +413,10 @@ fn secondary_follows(start: impl FnOnce(u16, SocketAddr) -> (SocketAddr, Box<dyn
 
     let new_zone = zone(11, "added IN TXT \"after the reload\"\n");
     std::fs::write(server.dir().join("zones/example.com.zone"), new_zone).unwrap();
+    // deep.example.com (no load-balanced names) goes as an IXFR of the difference.
+    let new_deep = DEEP_EXAMPLE_COM.replace("deep.example.com. 7 7200", "deep.example.com. 8 7200")
+        + "later IN A 192.0.2.62\n";
+    std::fs::write(server.dir().join("zones/deep.example.com.zone"), new_deep).unwrap();
     // SAFETY: kill(2) on the server we started, by its PID.
     let rc = unsafe { libc::kill(server.pid() as libc::pid_t, libc::SIGHUP) };
     assert_eq!(rc, 0);
@@ -401,6 +424,24 @@ fn secondary_follows(start: impl FnOnce(u16, SocketAddr) -> (SocketAddr, Box<dyn
         "the secondary's transfer after NOTIFY",
         Duration::from_secs(20),
         || serial(&theirs).filter(|s| s.contains(" 11 7200 ")),
+    );
+    wait_for(
+        "the IXFR of deep after NOTIFY",
+        Duration::from_secs(20),
+        || deep_serial(&theirs).filter(|s| s.contains(" 8 7200 ")),
+    );
+    let later = rrset(&theirs, "later.deep.example.com.", RecordType::A);
+    assert_eq!(
+        later,
+        rrset(&ours, "later.deep.example.com.", RecordType::A)
+    );
+    assert_eq!(later.1, ["later.deep.example.com. 3600 A 192.0.2.62"]);
+    let www = rrset(&theirs, "www.deep.example.com.", RecordType::A);
+    assert_eq!(www.1, ["www.deep.example.com. 3600 A 192.0.2.61"]);
+    assert!(
+        server.stderr().contains("IXFR begins zone=deep.example.com. peer=127.0.0.1 key=\"xfr-key.example.\" serial=8 up_to_date=false incremental=true"),
+        "{}",
+        server.stderr()
     );
     let added = rrset(&theirs, "added.example.com.", RecordType::TXT);
     assert_eq!(added, rrset(&ours, "added.example.com.", RecordType::TXT));
@@ -444,7 +485,7 @@ impl Knot {
              remote:\n  - id: meridian\n    address: {}@{}\n    key: {KEY}\n\
              acl:\n  - id: notify\n    address: 127.0.0.1\n    key: {KEY}\n    action: notify\n\
              template:\n  - id: default\n    storage: \"{d}\"\n\
-             zone:\n  - domain: example.com\n    master: meridian\n    acl: notify\n",
+             zone:\n  - domain: example.com\n    master: meridian\n    acl: notify\n  - domain: deep.example.com\n    master: meridian\n    acl: notify\n",
             primary.ip(),
             primary.port()
         );
