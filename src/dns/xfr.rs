@@ -76,6 +76,7 @@ pub struct Transfer {
     edns: bool,
     /// The key (index into `Config.tsig`) and the MAC the next message chains on.
     signing: Option<(usize, Vec<u8>)>,
+    /// The request's time (seconds since the epoch): the first message's Time Signed.
     now: u64,
     /// Sent after the first SOA: the load-balanced names' addresses (after the zone's
     /// records), or for an incremental IXFR the difference sequences (instead of them).
@@ -322,7 +323,11 @@ impl Transfer {
                 };
                 tsig::sign(out, key, Some(mac), stamp)
             } else {
-                tsig::sign_next(out, key, mac, self.now)
+                // A long transfer's later messages carry the time they are signed at.
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(self.now, |d| d.as_secs());
+                tsig::sign_next(out, key, mac, now.max(self.now))
             };
             *mac = tag.as_ref().to_vec();
         }
