@@ -1,7 +1,8 @@
 //! NOTIFY (RFC 1996): tells a zone's secondaries that it changed, so they transfer it now
 //! instead of at their next SOA refresh.
 //!
-//! After a reload, [`after_reload`] compares each zone's serial with the one served before;
+//! At start-up, [`at_start`] notifies every zone's secondaries. After a reload,
+//! [`after_reload`] compares each zone's serial with the one served before;
 //! for each zone whose serial went up (RFC 1982 arithmetic) or that is new, every address
 //! in its `[transfer.ZONE] notify` list gets a NOTIFY over UDP (with the new SOA in the
 //! answer section, signed with the zone's first allowed key when it has one), sent again
@@ -31,6 +32,20 @@ const WAITS: [Duration; 5] = [
 /// Sends NOTIFY for every zone of `new` whose serial is above `old`'s (or that `old` did
 /// not serve) to its configured secondaries, each on a task of its own.
 pub fn after_reload(old: &Snapshot, new: &Snapshot) {
+    send(new, |zone| {
+        let before = old.zones.zones().iter().find(|z| z.origin == zone.origin);
+        before.is_none_or(|b| serial_lt(b.serial, zone.serial))
+    });
+}
+
+/// Sends NOTIFY for every zone with a `notify` list: at start-up, the secondaries learn
+/// of changes made while the server was down (as NSD and Knot do).
+pub fn at_start(snap: &Snapshot) {
+    send(snap, |_| true);
+}
+
+/// Sends NOTIFY for the zones of `new` that `changed` selects.
+fn send(new: &Snapshot, changed: impl Fn(&crate::zone::Zone) -> bool) {
     for t in &new.config.transfer {
         if t.notify.is_empty() {
             continue;
@@ -38,8 +53,7 @@ pub fn after_reload(old: &Snapshot, new: &Snapshot) {
         let Some(zone) = new.zones.zones().iter().find(|z| z.origin == t.zone) else {
             continue;
         };
-        let before = old.zones.zones().iter().find(|z| z.origin == t.zone);
-        if before.is_some_and(|b| !serial_lt(b.serial, zone.serial)) {
+        if !changed(zone) {
             continue;
         }
         let key = t.keys.first().map(|&k| new.config.tsig[k].clone());

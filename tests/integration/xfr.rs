@@ -549,3 +549,78 @@ impl Drop for Knot {
         }
     }
 }
+
+/// At start-up each zone's secondaries get a NOTIFY (opcode 4, the zone's SOA in question
+/// and answer, signed with the zone's key); an unanswered one is sent again, and the
+/// answer to the retry is logged.
+#[test]
+fn notify_is_sent_at_start_signed_and_sent_again_until_answered() {
+    use hickory_proto::op::{Message, OpCode};
+    let secondary = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = secondary.local_addr().unwrap().port();
+    let server = fixture(12, "", Some(port)).start();
+    secondary
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let mut receive = || {
+        let (len, from) = secondary.recv_from(&mut buf).expect("a NOTIFY");
+        (
+            Message::from_vec(&buf[..len]).expect("a DNS message"),
+            from,
+            buf[..len].to_vec(),
+        )
+    };
+    // deep.example.com is notified too; look at example.com's.
+    let (first, from) = loop {
+        let (m, from, _) = receive();
+        if m.queries[0].name().to_ascii() == "example.com." {
+            break (m, from);
+        }
+    };
+    assert_eq!(first.metadata.op_code, OpCode::Notify);
+    assert!(first.metadata.authoritative);
+    assert_eq!(first.queries[0].query_type(), RecordType::SOA);
+    let hickory_proto::rr::RData::SOA(soa) = &first.answers[0].data else {
+        panic!("no SOA in the answer: {first:?}");
+    };
+    assert_eq!(soa.serial, 12);
+    let signed = first
+        .signature
+        .as_ref()
+        .map(|r| r.name.to_ascii())
+        .or_else(|| {
+            let last = first.additionals.last()?;
+            (last.record_type() == RecordType::TSIG).then(|| last.name.to_ascii())
+        });
+    assert_eq!(
+        signed.as_deref(),
+        Some(KEY),
+        "signed with the zone's key: {first:?}"
+    );
+    // Not answered: the same NOTIFY comes again, and its answer is taken.
+    let (again, raw) = loop {
+        let (m, f, raw) = receive();
+        if f == from && m.queries[0].name().to_ascii() == "example.com." {
+            break (m, raw);
+        }
+    };
+    assert_eq!(again.metadata.id, first.metadata.id);
+    let mut reply = raw.clone();
+    reply[2] |= 0x80; // QR
+    let question_end = 12 + 13 + 4;
+    reply.truncate(question_end);
+    reply[6..12].fill(0);
+    secondary.send_to(&reply, from).unwrap();
+    wait_for("the answer logged", Duration::from_secs(5), || {
+        server
+            .stderr()
+            .lines()
+            .any(|l| {
+                l.contains("NOTIFY answered")
+                    && l.contains("zone=\"example.com.\"")
+                    && l.contains("tries=2")
+            })
+            .then_some(())
+    });
+}
