@@ -50,6 +50,11 @@ impl Snapshot {
         if let Some(p) = previous {
             zones.carry_journal(&p.zones);
         }
+        for t in &config.transfer {
+            if !zones.zones().iter().any(|z| z.origin == t.zone) {
+                tracing::warn!(zone = %t.zone, "[transfer] names a zone that is not served; ignored");
+            }
+        }
         let health = HealthTable::all_up(&services);
         let service_names = services.iter().map(|s| s.name.to_ascii()).collect();
         Ok(Snapshot {

@@ -226,6 +226,16 @@ impl Conn<'_> {
                         queued = 0;
                     }
                     while transfer.next(&mut out) {
+                        if out.len() > u16::MAX as usize {
+                            // One record and the TSIG record do not fit in a message:
+                            // close, so the client does not wait for the rest.
+                            let why = format!(
+                                "zone transfer of {} stopped: a record too large for a message",
+                                transfer.zone()
+                            );
+                            tracing::warn!("{why}");
+                            return Err(std::io::Error::other(why));
+                        }
                         pending.extend_from_slice(&(out.len() as u16).to_be_bytes());
                         pending.extend_from_slice(&out);
                         self.write(&mut writer, &pending).await?;
