@@ -9,6 +9,7 @@
 //! once and their save is retried each tick. Probers silent for too long are forgotten.
 //! Its clock is `tokio::time`, so the tick and every `now` follow a paused clock in tests.
 //! Every published change is also written to a bounded log of recent events (`events`).
+//! A reload that raises a zone's serial sends NOTIFY to its secondaries (`dns::notify`).
 
 pub mod events;
 
@@ -269,7 +270,9 @@ impl Control {
                     let table = self
                         .store
                         .table(&snapshot.services, &snapshot.config.regions);
+                    let old = self.live.load_full();
                     self.store_live(snapshot.with_health(table));
+                    crate::dns::notify::after_reload(&old, &self.live.load());
                     self.targets
                         .send_replace(Arc::new(self.store.targets().cloned().collect()));
                     self.save_or_log();

@@ -46,7 +46,15 @@ impl Snapshot {
     /// Every file is checked before failing, so the error lists every problem at once.
     /// `previous` lends its geolocation database when the file has not changed.
     pub fn load(config_path: &Path, previous: Option<&Snapshot>) -> Result<Snapshot, LoadError> {
-        let (config, services, zones, geo) = load_parts(config_path, previous)?;
+        let (config, services, mut zones, geo) = load_parts(config_path, previous)?;
+        if let Some(p) = previous {
+            zones.carry_journal(&p.zones);
+        }
+        for t in &config.transfer {
+            if !zones.zones().iter().any(|z| z.origin == t.zone) {
+                tracing::warn!(zone = %t.zone, "[transfer] names a zone that is not served; ignored");
+            }
+        }
         let health = HealthTable::all_up(&services);
         let service_names = services.iter().map(|s| s.name.to_ascii()).collect();
         Ok(Snapshot {

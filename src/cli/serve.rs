@@ -164,6 +164,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         let mut stdout = std::io::stdout();
         writeln!(stdout, "meridian ready {} api={api_addr}", addrs.join(" "))?;
         stdout.flush()?;
+        crate::dns::notify::at_start(&live.load());
         let code = signals.run(config_path, &control).await;
         control.stop().await;
         code

@@ -34,6 +34,8 @@ pub struct Config {
     pub identity: super::identity::IdentityConfig,
     /// `[tsig.NAME]`, in file order: the keys signed queries and zone transfers use.
     pub tsig: Vec<super::TsigKey>,
+    /// `[transfer.ZONE]`: who may transfer which zone, and whom to notify.
+    pub transfer: Vec<super::TransferConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -334,6 +336,14 @@ fn prune_unknown_keys(check: &mut Checker, root: &mut DeTable) {
                     }
                 }
             }
+            "transfer" => {
+                for (zone, t) in table.iter_mut() {
+                    if let DeValue::Table(t) = t.get_mut() {
+                        let prefix = format!("{prefix}{}.", super::tsig::table_key(zone.get_ref()));
+                        prune_table::<super::transfer::RawTransfer>(check, t, &prefix);
+                    }
+                }
+            }
             "regions" => {
                 for (name, region) in table.iter_mut() {
                     if let DeValue::Table(region) = region.get_mut() {
@@ -372,6 +382,7 @@ impl Checker<'_> {
         let geoip = self.geoip(raw.geoip.unwrap_or_default());
         let fleet = self.fleet(raw.fleet.unwrap_or_default());
         let tsig = self.tsig_keys(raw.tsig.unwrap_or_default());
+        let transfer = self.transfers(raw.transfer.unwrap_or_default(), &tsig);
         Config {
             path: self.file.to_path_buf(),
             server,
@@ -381,6 +392,7 @@ impl Checker<'_> {
             limits,
             identity,
             tsig,
+            transfer,
         }
     }
 

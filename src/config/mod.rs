@@ -3,7 +3,7 @@
 //!
 //! `raw.rs` holds the serde shapes as written; `compile.rs` checks `meridian.toml` and
 //! resolves paths; `services/` checks the services files and resolves region names;
-//! `limits.rs`, `identity.rs` and `tsig.rs` check parts of `meridian.toml` that travel as one
+//! `limits.rs`, `identity.rs`, `tsig.rs` and `transfer.rs` check parts of `meridian.toml` that travel as one
 //! value (`tsig.rs` also reads the keys' secret files); `diagnostics.rs` is the error
 //! machinery all share. Errors name file, line and key, and
 //! every error is reported, not just the first. Nothing here opens sockets or runs per query.
@@ -14,6 +14,7 @@ mod identity;
 mod limits;
 mod raw;
 mod services;
+mod transfer;
 mod tsig;
 
 pub use compile::{
@@ -27,4 +28,5 @@ pub use services::{
     Check, CheckKind, CheckedServices, Endpoint, NamedService, OnAllDown, Policy, Route, Service,
     check_services, load_services, parse_services,
 };
+pub use transfer::TransferConfig;
 pub use tsig::TsigKey;

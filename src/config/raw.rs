@@ -24,6 +24,8 @@ pub struct RawConfig {
     pub cookies: Option<super::limits::RawCookies>,
     /// `[tsig.NAME]`, in file order.
     pub tsig: Option<IndexMap<Spanned<String>, super::tsig::RawTsigKey>>,
+    /// `[transfer.ZONE]`, in file order.
+    pub transfer: Option<IndexMap<Spanned<String>, super::transfer::RawTransfer>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -291,7 +293,7 @@ mod tests {
         assert_eq!(
             known_keys::<RawConfig>(),
             [
-                "server", "geoip", "fleet", "regions", "rrl", "cookies", "tsig"
+                "server", "geoip", "fleet", "regions", "rrl", "cookies", "tsig", "transfer"
             ]
         );
         assert_eq!(known_keys::<RawRegion>(), ["lat", "lon"]);

@@ -15,10 +15,13 @@
 //!      └── zone::Zones::lookup ─┬─ answer::Answer (pre-encoded sections) → copied out
 //!                               └─ Balanced → geo locate (ECS or source) → route::decide
 //!                                  → answer::address_record per address, ECS scope
+//!  xfr.rs (TCP only: AXFR/IXFR allowed by [transfer.ZONE], streamed from the zone's
+//!          records, TSIG-chained); notify.rs (NOTIFY to secondaries after a reload)
 //!  stats.rs: per-worker counters, added to the registry once per batch
 //! ```
 
 pub mod cookie;
+pub mod notify;
 pub mod respond;
 pub mod rrl;
 pub mod stats;
@@ -26,3 +29,4 @@ pub mod tcp;
 pub mod tsig;
 pub mod udp;
 pub mod wire;
+pub mod xfr;

@@ -288,9 +288,14 @@ fn answer(
             const NOT_A_QUERY: Ede = Ede::other("QTYPE 0 or OPT in the question");
             return refuse(out, wire::RCODE_FORMERR, NOT_A_QUERY, stats);
         }
-        // Zone transfers are not served (yet): not a policy, an operation we lack.
+        // Transfers allowed by `[transfer.ZONE]` never come here (`xfr.rs`, TCP only):
+        // over UDP it is an operation we lack; over TCP, a client not allowed.
         TYPE_AXFR | TYPE_IXFR => {
-            return refuse(out, wire::RCODE_REFUSED, Ede::NOT_SUPPORTED, stats);
+            let ede = match req.transport {
+                Transport::Udp => Ede::NOT_SUPPORTED,
+                Transport::Tcp => Ede::PROHIBITED,
+            };
+            return refuse(out, wire::RCODE_REFUSED, ede, stats);
         }
         TYPE_MAILA | TYPE_MAILB => {
             return refuse(out, wire::RCODE_NOTIMP, Ede::NOT_SUPPORTED, stats);

@@ -11,6 +11,9 @@
 //! cap a newcomer is admitted by closing the connection that has waited longest for its
 //! next query (RFC 7766 §6.2.3); only when every connection is busy is it refused. The
 //! registry of connections is locked at accept and close only, never per query.
+//!
+//! A zone transfer (`xfr.rs`) is written here, message by message, each within the write
+//! timeout; queries queued behind it wait for it to end.
 
 use super::cookie::Secrets;
 use super::respond::{QueryStats, Request, Transport, respond};
@@ -214,6 +217,34 @@ impl Conn<'_> {
                 now,
                 cookies: self.cookies,
             };
+            if super::xfr::is_transfer(&query) {
+                let snapshot = self.live.load_full();
+                if let Some(mut transfer) = super::xfr::start(&snapshot, &query, &req) {
+                    if !pending.is_empty() {
+                        self.write(&mut writer, &pending).await?;
+                        pending.clear();
+                        queued = 0;
+                    }
+                    while transfer.next(&mut out) {
+                        if out.len() > u16::MAX as usize {
+                            // One record and the TSIG record do not fit in a message:
+                            // close, so the client does not wait for the rest.
+                            let why = format!(
+                                "zone transfer of {} stopped: a record too large for a message",
+                                transfer.zone()
+                            );
+                            tracing::warn!("{why}");
+                            return Err(std::io::Error::other(why));
+                        }
+                        pending.extend_from_slice(&(out.len() as u16).to_be_bytes());
+                        pending.extend_from_slice(&out);
+                        self.write(&mut writer, &pending).await?;
+                        pending.clear();
+                    }
+                    tracing::info!(zone = transfer.zone(), peer = %self.peer, records = transfer.records, messages = transfer.messages, "zone transfer sent");
+                    continue;
+                }
+            }
             let answered = {
                 let snapshot = self.live.load();
                 let answered = respond(&snapshot, &query, &req, &mut out, &mut stats);

@@ -468,6 +468,37 @@ pub fn sign(
     tag
 }
 
+/// Signs a later message of a multi-message answer (a zone transfer, RFC 8945 §5.3.1) and
+/// appends its TSIG record: the digest covers the previous message's MAC, this message
+/// and the timers only (Time Signed, Fudge). Returns the MAC the next message chains on.
+pub fn sign_next(
+    out: &mut Vec<u8>,
+    key: &TsigKey,
+    prior_mac: &[u8],
+    time_signed: u64,
+) -> hmac::Tag {
+    let mut ctx = hmac::Context::with_key(&key.hmac);
+    ctx.update(&(prior_mac.len() as u16).to_be_bytes());
+    ctx.update(prior_mac);
+    ctx.update(out);
+    ctx.update(&timers(time_signed, FUDGE));
+    let tag = ctx.sign();
+    let stamp = Stamp {
+        time_signed,
+        fudge: FUDGE,
+        error: 0,
+        other: &[],
+    };
+    append(
+        out,
+        &key.owner,
+        key.algorithm.wire_name(),
+        stamp,
+        tag.as_ref(),
+    );
+    tag
+}
+
 /// Appends the unsigned TSIG record of a BADKEY or BADSIG answer (RFC 8945 §5.3.2) to the
 /// request `msg` whose TSIG record is at `start`: the request's key name, algorithm, Time
 /// Signed and Fudge, `error`, and no MAC. Nothing when that record cannot be read.

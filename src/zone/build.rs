@@ -496,14 +496,16 @@ pub fn build_zones(
             unreachable!()
         };
         let encoded = parent_ds(&data, zi, &origins)
-            .and_then(|ds| encode_zone(z, zi as u32, &owner_of, ds, &mut nodes, &mut index));
+            .and_then(|ds| encode_zone(z, zi as u32, &owner_of, ds, &mut nodes, &mut index))
+            .and_then(|nx| Ok((nx, super::transfer::zone_records(z)?)));
         match encoded {
-            Ok(nxdomain) => zones.push(Zone {
+            Ok((nxdomain, records)) => zones.push(Zone {
                 origin: z.origin.clone(),
                 origin_text: z.origin.to_ascii(),
                 file: z.file.clone(),
                 serial: soa.serial,
                 record_count: z.record_count,
+                records,
                 nxdomain,
             }),
             Err(e) => failures.push(ZoneError::file(

@@ -2,13 +2,14 @@
 //!
 //! `master/` reads one file (with line numbers); `check.rs` checks a zone (SOA, NS, names
 //! inside the origin, CNAME rules); `build.rs` resolves CNAME chains, glue and wildcards and
-//! encodes each answer once. [`Zones::lookup`] then maps a lower-case query name and type to
+//! encodes each answer once; `transfer.rs` keeps each zone's records for zone transfers. [`Zones::lookup`] then maps a lower-case query name and type to
 //! a ready [`Answer`] with at most a few hash lookups. No sockets, geography or health here.
 
 mod build;
 mod check;
 mod error;
 pub mod master;
+mod transfer;
 
 use crate::answer::Answer;
 use hickory_proto::rr::Name;
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 pub use build::build_zones;
 pub use error::{ZoneError, ZoneErrors};
+pub use transfer::{Delta, JOURNAL_LEN, ZoneRecords, push_name, push_record, record_len};
 
 /// A load-balanced name: its A and AAAA answers are decided per query.
 #[derive(Debug, Clone)]
@@ -89,6 +91,8 @@ pub struct Zone {
     pub file: PathBuf,
     pub serial: u32,
     pub record_count: usize,
+    /// Every record, for zone transfers (`transfer.rs`).
+    pub records: ZoneRecords,
     /// NXDOMAIN with the SOA, encoded against `*.<origin>` so it fits every missing name.
     nxdomain: Answer,
 }

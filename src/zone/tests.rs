@@ -5,6 +5,7 @@ use super::*;
 use crate::answer::render_for_test;
 use hickory_proto::op::Message;
 use hickory_proto::rr::{RData, RecordType};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -704,5 +705,87 @@ fn a_load_balanced_name_below_a_dname_is_refused() {
         err.to_string(),
         "example.com.toml:4: lb.dn.example.com. is load-balanced, but it is below the DNAME at \
          dn.example.com.: a DNAME owner has no descendants"
+    );
+}
+
+/// `example.com` with SOA serial `serial` and `more` lines, built alone.
+fn serial_zone(serial: u32, more: &str) -> Zones {
+    let text = format!(
+        "$ORIGIN example.com.\n@ 3600 IN SOA ns1 host {serial} 7200 3600 1209600 300\n\
+         @ IN NS ns1\nns1 IN A 192.0.2.1\n{more}"
+    );
+    dname_zones(&text).unwrap()
+}
+
+/// The records of a delta section as `owner TYPE` pairs, sorted.
+fn owners(data: &[u8]) -> Vec<String> {
+    transfer::split(data)
+        .map(|r| {
+            let mut pos = 0;
+            while r[pos] != 0 {
+                pos += 1 + r[pos] as usize;
+            }
+            let owner = key_to_text(&r[..=pos]);
+            format!("{owner} {}", u16::from_be_bytes([r[pos + 1], r[pos + 2]]))
+        })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+fn key_to_text(wire: &[u8]) -> String {
+    let mut out = String::new();
+    let mut pos = 0;
+    while wire[pos] != 0 {
+        let l = wire[pos] as usize;
+        out.push_str(std::str::from_utf8(&wire[pos + 1..pos + 1 + l]).unwrap());
+        out.push('.');
+        pos += 1 + l;
+    }
+    out
+}
+
+#[test]
+fn the_journal_keeps_what_each_raised_serial_changed() {
+    let v1 = serial_zone(1, "www IN A 192.0.2.10\nold IN TXT \"x\"\n");
+    assert!(v1.zones[0].records.journal.is_empty());
+    let mut v2 = serial_zone(2, "www 60 IN A 192.0.2.10\nnew IN A 192.0.2.20\n");
+    v2.carry_journal(&v1);
+    let [d] = &v2.zones[0].records.journal[..] else {
+        panic!("one delta")
+    };
+    assert_eq!(d.from_serial, 1);
+    // A changed TTL is a removal and an addition.
+    assert_eq!(
+        owners(&d.removed),
+        ["old.example.com. 16", "www.example.com. 1"]
+    );
+    assert_eq!(
+        owners(&d.added),
+        ["new.example.com. 1", "www.example.com. 1"]
+    );
+    assert_eq!(*d.from_soa, *v1.zones[0].records.soa);
+    assert_eq!(*d.to_soa, *v2.zones[0].records.soa);
+    // The same serial keeps the journal; a lower one empties it.
+    let mut same = serial_zone(2, "www 60 IN A 192.0.2.10\nnew IN A 192.0.2.20\n");
+    same.carry_journal(&v2);
+    assert_eq!(same.zones[0].records.journal.len(), 1);
+    let mut lower = serial_zone(1, "");
+    lower.carry_journal(&same);
+    assert!(lower.zones[0].records.journal.is_empty());
+    // At most JOURNAL_LEN deltas, the oldest dropped first.
+    let mut previous = v2;
+    for serial in 3..(3 + JOURNAL_LEN as u32 + 2) {
+        let mut next = serial_zone(serial, &format!("s{serial} IN A 192.0.2.30\n"));
+        next.carry_journal(&previous);
+        previous = next;
+    }
+    let journal = &previous.zones[0].records.journal;
+    assert_eq!(journal.len(), JOURNAL_LEN);
+    assert_eq!(journal[0].from_serial, 4);
+    assert!(
+        journal
+            .windows(2)
+            .all(|w| w[0].from_serial + 1 == w[1].from_serial)
     );
 }

@@ -36,4 +36,5 @@ mod tsig;
 mod util;
 mod viewpoints;
 mod wildcard;
+mod xfr;
 mod zones;

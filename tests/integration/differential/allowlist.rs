@@ -65,10 +65,13 @@ pub const ALLOWLIST: &[Deliberate] = &[
         reconcile: mail_qtype_notimp,
     },
     Deliberate {
-        what: "AXFR and IXFR are REFUSED (EDE 21); NSD says NOTAUTH, or NOTIMP for AXFR on UDP",
+        what: "AXFR and IXFR that no [transfer.ZONE] allows (here: none, and over UDP \
+               never) are REFUSED (EDE 21 over UDP, 18 over TCP); NSD says NOTAUTH, or \
+               NOTIMP for AXFR on UDP",
         why: "a transfer the server will not give is refused by policy (RFC 5936 §2.2.1 \
               keeps NOTAUTH for a zone the server is not authoritative for; AXFR over UDP is \
-              undefined, §4.2); EDE 21 Not Supported says why (RFC 8914 §4.22)",
+              undefined, §4.2); EDE 21 Not Supported or 18 Prohibited says why (RFC 8914 \
+              §4.22, §4.19). Allowed transfers are tested in tests/integration/xfr.rs",
         reconcile: transfer_refused,
     },
     Deliberate {

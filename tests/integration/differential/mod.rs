@@ -8,7 +8,7 @@
 
 mod allowlist;
 mod normal;
-mod nsd;
+pub mod nsd;
 
 use crate::util::{Fixture, Prng, Server, UdpClient};
 use allowlist::{ALLOWLIST, Peer};

@@ -1,4 +1,5 @@
-//! A real NSD on loopback, serving the differential zones from its own scratch dir, in
+//! A real NSD on loopback, serving the differential zones (or, as a secondary, the zones
+//! it transfers: `tests/integration/xfr.rs`) from its own scratch dir, in
 //! the foreground as our child; stopped by PID on drop.
 
 use crate::util::{Query, STARTUP_TIMEOUT};
@@ -39,11 +40,32 @@ impl Nsd {
     /// Starts NSD on `zones` (origin, file text), advertising `edns_size`, and waits until
     /// it answers.
     pub fn start(zones: &[(&str, &str)], edns_size: u16) -> Nsd {
+        let mut tail = String::new();
+        let mut files = Vec::new();
+        for (origin, text) in zones {
+            tail.push_str(&format!(
+                "zone:\n  name: \"{origin}\"\n  zonefile: \"{origin}.zone\"\n"
+            ));
+            files.push((format!("{origin}.zone"), *text));
+        }
+        let files: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+        Nsd::start_with(free_port(), edns_size, &tail, &files, zones[0].0)
+    }
+
+    /// Starts NSD on `port` with `tail` appended to its config (its `zone:` and `key:`
+    /// clauses), the files `files` (name, text) in its scratch dir, and waits until it
+    /// answers a query for `probe_zone` (SERVFAIL counts: a secondary before its transfer).
+    pub fn start_with(
+        port: u16,
+        edns_size: u16,
+        tail: &str,
+        files: &[(&str, &str)],
+        probe_zone: &str,
+    ) -> Nsd {
         let dir = tempfile::Builder::new()
             .prefix("meridian-nsd-")
             .tempdir()
             .unwrap();
-        let port = free_port();
         let d = dir.path().display();
         // No database, control socket, privilege drop or rate limiting; no CH identity
         // or version; defaults otherwise (so not minimal-responses). Every file it writes
@@ -53,17 +75,15 @@ impl Nsd {
              server-count: 1\n  username: \"\"\n  chroot: \"\"\n  zonesdir: \"{d}\"\n  \
              database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  \
              xfrdfile: \"{d}/xfrd.state\"\n  xfrdir: \"{d}\"\n  pidfile: \"{d}/nsd.pid\"\n  \
-             logfile: \"{d}/nsd.log\"\n  verbosity: 0\n  hide-identity: yes\n  \
+             logfile: \"{d}/nsd.log\"\n  verbosity: 2\n  hide-identity: yes\n  \
              hide-version: yes\n  rrl-ratelimit: 0\n  rrl-whitelist-ratelimit: 0\n  \
              ipv4-edns-size: {edns_size}\n  zonefiles-write: 0\n\
              remote-control:\n  control-enable: no\n"
         );
-        for (origin, text) in zones {
-            std::fs::write(dir.path().join(format!("{origin}.zone")), text).unwrap();
-            conf.push_str(&format!(
-                "zone:\n  name: \"{origin}\"\n  zonefile: \"{origin}.zone\"\n"
-            ));
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
         }
+        conf.push_str(tail);
         let path = dir.path().join("nsd.conf");
         std::fs::write(&path, conf).unwrap();
         let child = Command::new(NSD)
@@ -85,7 +105,7 @@ impl Nsd {
         probe
             .set_read_timeout(Some(Duration::from_millis(100)))
             .unwrap();
-        let q = Query::new(zones[0].0, RecordType::SOA).to_wire();
+        let q = Query::new(probe_zone, RecordType::SOA).to_wire();
         let mut buf = [0u8; 512];
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         while Instant::now() < deadline {
@@ -101,7 +121,7 @@ impl Nsd {
         panic!("nsd did not start on {}\n{}", nsd.addr, nsd.log());
     }
 
-    fn log(&self) -> String {
+    pub fn log(&self) -> String {
         let read = |name: &str| std::fs::read_to_string(self.dir.path().join(name));
         format!(
             "nsd.log:\n{}\nstderr:\n{}",
@@ -134,7 +154,7 @@ impl Drop for Nsd {
 
 /// A port free for both UDP and TCP on 127.0.0.1, by asking the kernel for one (NSD
 /// cannot be given port 0 and report the port it got).
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     loop {
         let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         let port = udp.local_addr().unwrap().port();
