@@ -177,6 +177,8 @@ pub struct RawCheck {
     pub body: Option<Spanned<String>>,
     pub interval: Option<Spanned<String>>,
     pub timeout: Option<Spanned<String>>,
+    /// The short interval between checks while counting toward `fall`.
+    pub recheck: Option<Spanned<String>>,
     pub rise: Option<Spanned<i64>>,
     pub fall: Option<Spanned<i64>>,
 }
@@ -335,6 +337,6 @@ mod tests {
             known_keys::<RawRoute>(),
             ["countries", "continents", "networks", "regions"]
         );
-        assert_eq!(known_keys::<RawCheck>().len(), 11);
+        assert_eq!(known_keys::<RawCheck>().len(), 12);
     }
 }

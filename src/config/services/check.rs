@@ -32,6 +32,7 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
 const MAX_INTERVAL: Duration = Duration::from_secs(3600);
+const MIN_RECHECK: Duration = Duration::from_millis(100);
 const DEFAULT_RISE: i64 = 2;
 const DEFAULT_FALL: i64 = 3;
 const DEFAULT_EXPECT: (u16, u16) = (200, 399);
@@ -404,8 +405,32 @@ impl ServiceChecker<'_> {
                 }
             }
         };
+        let recheck = raw
+            .recheck
+            .as_ref()
+            .and_then(|text| {
+                let key = format!("{key}.recheck");
+                let d = self.check.parse_duration(text, &key)?;
+                let limit = if d < MIN_RECHECK {
+                    format!(
+                        "is below the minimum {}",
+                        humantime::format_duration(MIN_RECHECK)
+                    )
+                } else if interval_ok && d > interval {
+                    format!(
+                        "must not be longer than the interval ({})",
+                        humantime::format_duration(interval)
+                    )
+                } else {
+                    return Some(d);
+                };
+                self.error(text.span(), key, format!("{:?} {limit}", text.get_ref()));
+                None
+            })
+            .unwrap_or_else(|| Check::default_recheck(interval));
         Check {
             kind: kind.unwrap_or(CheckKind::Tcp),
+            recheck,
             port,
             path,
             host,

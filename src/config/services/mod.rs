@@ -107,10 +107,24 @@ pub struct Check {
     /// Shorter than `interval`. Default 2 s, or half the interval when that is shorter, so
     /// that `interval = "1s"` alone is valid.
     pub timeout: Duration,
+    /// After a failed check, the next one runs this soon (not a whole `interval` later),
+    /// until `fall` failures in a row make the endpoint down or a check passes again, so a
+    /// dead endpoint leaves the answers in about `(fall - 1) × recheck`. Recovery is not
+    /// hurried: `rise` counts checks at the normal interval. 100 ms ..= `interval`;
+    /// [`Check::default_recheck`] by default.
+    pub recheck: Duration,
     /// Consecutive successes before a down endpoint counts as up.
     pub rise: u32,
     /// Consecutive failures before an up endpoint counts as down.
     pub fall: u32,
+}
+
+impl Check {
+    /// `recheck` when none is written: a fifth of the interval (1 s for the default 5 s),
+    /// at least 250 ms, so short intervals do not turn into a storm of checks.
+    pub fn default_recheck(interval: Duration) -> Duration {
+        (interval / 5).max(Duration::from_millis(250)).min(interval)
+    }
 }
 
 /// `[[services.NAME.route]]`: clients that match any of the countries, continents or

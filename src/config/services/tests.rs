@@ -123,6 +123,7 @@ endpoints = [{ region = "eu-west", address = "192.0.2.7", capacity = 1000000 }]
                 body: None,
                 interval: secs(5),
                 timeout: secs(2),
+                recheck: secs(1),
                 rise: 2,
                 fall: 3,
             }),
@@ -185,6 +186,7 @@ endpoints = [{ region = "eu-west", address = "192.0.2.7", capacity = 1000000 }]
                 body: Some("ok".into()),
                 interval: secs(5),
                 timeout: secs(2),
+                recheck: secs(1),
                 rise: 2,
                 fall: 3,
             }),
@@ -224,6 +226,7 @@ endpoints = [{ region = "eu-west", address = "192.0.2.7", capacity = 1000000 }]
                 body: None,
                 interval: secs(60),
                 timeout: secs(10),
+                recheck: secs(12),
                 rise: 1,
                 fall: 100,
             }),
@@ -279,6 +282,7 @@ fn every_default() {
         assert_eq!(c.body, None);
         assert_eq!(c.interval, secs(5));
         assert_eq!(c.timeout, secs(2));
+        assert_eq!(c.recheck, secs(1));
         assert_eq!((c.rise, c.fall), (2, 3));
     }
 
@@ -652,6 +656,18 @@ fn each_error_names_line_and_key() {
             "3: services.www.check.timeout: \"0ms\" must be greater than 0",
         ),
         (
+            www_check("kind = \"tcp\", port = 22, recheck = \"50ms\""),
+            "3: services.www.check.recheck: \"50ms\" is below the minimum 100ms",
+        ),
+        (
+            www_check("kind = \"tcp\", port = 22, interval = \"2s\", recheck = \"3s\""),
+            "3: services.www.check.recheck: \"3s\" must not be longer than the interval (2s)",
+        ),
+        (
+            www_check("kind = \"tcp\", port = 22, recheck = \"0s\""),
+            "3: services.www.check.recheck: \"0s\" must be greater than 0",
+        ),
+        (
             www_check("kind = \"tcp\", port = 22, rise = 0"),
             "3: services.www.check.rise: 0 is below the minimum 1",
         ),
@@ -855,6 +871,31 @@ fn expect_forms() {
 }
 
 #[test]
+fn recheck_is_a_fifth_of_the_interval_unless_written() {
+    let ms = Duration::from_millis;
+    // (interval, recheck as written, expected recheck)
+    let rows = [
+        (None, None, secs(1)),
+        (Some("1s"), None, ms(250)),
+        (Some("1m"), None, secs(12)),
+        (Some("2s"), None, ms(400)),
+        (None, Some("300ms"), ms(300)),
+        (Some("2s"), Some("2s"), secs(2)),
+    ];
+    for (interval, recheck, want) in rows {
+        let mut check = "kind = \"tcp\", port = 22".to_owned();
+        if let Some(i) = interval {
+            check += &format!(", interval = {i:?}");
+        }
+        if let Some(r) = recheck {
+            check += &format!(", recheck = {r:?}");
+        }
+        let c = one(&www_check(&check)).check.unwrap();
+        assert_eq!(c.recheck, want, "{check}");
+    }
+}
+
+#[test]
 fn check_durations() {
     // (interval, timeout as written, expected interval and timeout)
     let rows = [
@@ -960,7 +1001,7 @@ endpoints = []
         format!(
             "{FILE}:2: services.www.ttl: 0 is below the minimum 1
 {FILE}:3: services.www.policy: unknown policy \"closest\" (known: nearest, failover, weighted)
-{FILE}:4: services.www.check.colour: unknown key (known: kind, port, path, host, insecure, expect, body, interval, timeout, rise, fall)
+{FILE}:4: services.www.check.colour: unknown key (known: kind, port, path, host, insecure, expect, body, interval, timeout, recheck, rise, fall)
 {FILE}:4: services.www.check.path: applies only to http and https checks (kind is \"tcp\")
 {FILE}:6: services.www.endpoints[0].region: unknown region \"eu-wset\" (known: eu-west, us-east)
 {FILE}:7: services.www.endpoints[1].address: 192.0.2.1 is listed twice (also endpoints[0])
