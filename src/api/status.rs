@@ -135,6 +135,9 @@ pub struct VoteStatus {
     pub up: bool,
     pub age_ms: u64,
     pub fresh: bool,
+    /// The prober's last raw result differs from `up`: it is counting toward `rise` or
+    /// `fall` (and re-checking quickly, when toward `fall`).
+    pub changing: bool,
     pub rtt_ms: Option<u32>,
     pub reason: String,
 }
@@ -250,6 +253,7 @@ pub async fn status(state: &ApiState) -> Result<Status, Stopped> {
                                                 now,
                                                 std::time::Duration::from_millis(interval),
                                             ),
+                                            changing: v.changing,
                                             rtt_ms: v.rtt_ms,
                                             reason: v.reason.clone(),
                                         })

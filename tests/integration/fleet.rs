@@ -166,6 +166,77 @@ fn a_stopped_backend_fails_over_and_comes_back_after_rise() {
     }
 }
 
+/// Point 4 of issue 15 with the defaults (interval 5 s, timeout 2 s, fall 3, rise 2, so
+/// recheck 1 s): a backend that stops leaves the answers two re-checks after the first
+/// failed check, and comes back only after `rise` checks at the normal interval. The
+/// times are printed (run with `--nocapture`); the schedule itself is asserted under a
+/// paused clock in `health::prober::tests`.
+#[test]
+fn with_default_checks_a_stopped_backend_is_rechecked_and_leaves_the_answers_fast() {
+    let mut eu = Backend::http("127.0.80.11", 0, Reply::Ok);
+    let _us = Backend::http("127.0.80.12", eu.port(), Reply::Ok);
+    let services = format!(
+        "[services.app]\nttl = 20\npolicy = \"failover\"\norder = [\"eu-west\", \"us-east\"]\n\
+         check = {{ {} }}\nendpoints = [\n  {{ region = \"eu-west\", address = \"127.0.80.11\" }},\n  \
+         {{ region = \"us-east\", address = \"127.0.80.12\" }},\n]\n",
+        http_check(eu.port())
+    );
+    let server = fleet_fixture(true, &services).start();
+    let local = "local-eu-west";
+    let name = "app.example.com";
+    let (eu_addr, us_addr) = ("127.0.80.11", "127.0.80.12");
+    wait_for_votes(&server, local, &[(name, eu_addr), (name, us_addr)]);
+    assert_eq!(server.answer(name), [eu_addr]);
+
+    eu.stop();
+    let stopped = Instant::now();
+    // Until the answer moves: when the local prober's first failed check shows (its vote
+    // still up, but changing; sent at once), and when the answer leaves eu-west.
+    let mut first_failure: Option<Instant> = None;
+    let moved = loop {
+        let status = server.status();
+        let v = vote(&status, name, eu_addr, local).expect("a vote on eu-west");
+        if first_failure.is_none() && (v["changing"] == true || v["up"] == false) {
+            first_failure = Some(Instant::now());
+        }
+        let got = server.answer(name);
+        if got == [us_addr] {
+            break Instant::now();
+        }
+        assert_eq!(got, [eu_addr], "an answer neither before nor after");
+        assert!(
+            stopped.elapsed() < SETTLE,
+            "{name} still answers {got:?} {SETTLE:?} after its backend stopped"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let first_failure = first_failure.expect("the first failed check showed in the vote");
+    let status = server.status();
+    assert_eq!(endpoint_state(&status, name, eu_addr), "down");
+    let v = vote(&status, name, eu_addr, local).unwrap();
+    assert_eq!(v["up"], false, "{v}");
+    assert!(v["reason"].as_str().unwrap().contains("refused"), "{v}");
+    eprintln!(
+        "detection with defaults: backend stopped -> first failed check seen {:?}; \
+         first failed check -> answer moved {:?}; stopped -> moved {:?}",
+        first_failure - stopped,
+        moved - first_failure,
+        moved - stopped,
+    );
+
+    // Back: `rise = 2` passing checks at the normal 5 s interval, so at least one whole
+    // interval passes (re-checks would have made it one second).
+    eu.start();
+    let started = Instant::now();
+    let back = time_until_answer(&server, name, &[us_addr], &[eu_addr], started);
+    eprintln!("recovery with defaults: backend started -> answer back {back:?}");
+    let default_interval = Duration::from_secs(5);
+    assert!(
+        back >= default_interval - Duration::from_millis(100),
+        "traffic came back after {back:?}, before rise = 2 checks at the interval could pass"
+    );
+}
+
 #[test]
 fn every_kind_of_check_failure_counts_as_down() {
     // eu-west endpoints fail, each in its own way; us-east endpoints are healthy.
