@@ -99,7 +99,7 @@ impl<'de> Deserialize<'de> for RawQuorum {
         impl Visitor<'_> for QuorumVisitor {
             type Value = RawQuorum;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str(r#""majority", "all", "any" or a number of probers"#)
+                f.write_str(r#""majority", "regions", "all", "any" or a number of probers"#)
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<RawQuorum, E> {
                 Ok(RawQuorum::Word(v.to_owned()))
