@@ -67,6 +67,12 @@ pub struct LocationInfo {
 pub struct RegionInfo {
     pub region: String,
     pub distance_km: Option<f64>,
+    /// The service's geoproximity bias for the region (0: none).
+    #[serde(default)]
+    pub bias: i32,
+    /// `distance_km × (1 − bias/100)`: the distance the ranking compared.
+    #[serde(default)]
+    pub effective_km: Option<f64>,
     pub healthy_capacity: u64,
     pub total_capacity: u64,
     pub share: f64,
@@ -156,6 +162,8 @@ pub fn explain(
         .map(|r| RegionInfo {
             region: region_name(r.region),
             distance_km: r.distance_km.map(|d| (d * 10.0).round() / 10.0),
+            bias: r.bias,
+            effective_km: r.effective_km.map(|d| (d * 10.0).round() / 10.0),
             healthy_capacity: r.healthy_capacity,
             total_capacity: r.total_capacity,
             share: r.share,
@@ -318,6 +326,12 @@ impl fmt::Display for Explanation {
             let dist = r
                 .distance_km
                 .map_or(String::from("-"), |d| format!("{d:.0} km"));
+            // A biased region shows what the ranking compared.
+            let biased = match (r.bias, r.effective_km) {
+                (0, _) => String::new(),
+                (b, Some(e)) => format!("  bias {b:+} -> {e:.0} km"),
+                (b, None) => format!("  bias {b:+}"),
+            };
             let picked = if self.picked_region.as_deref() == Some(&r.region) {
                 "  <- picked"
             } else {
@@ -325,7 +339,7 @@ impl fmt::Display for Explanation {
             };
             writeln!(
                 f,
-                "  {}. {:<14} {:>9}  capacity {}/{} healthy  share {:>5.1}%{picked}",
+                "  {}. {:<14} {:>9}{biased}  capacity {}/{} healthy  share {:>5.1}%{picked}",
                 i + 1,
                 r.region,
                 dist,

@@ -161,6 +161,8 @@ pub struct RawService {
     pub unknown_location: Option<Spanned<Vec<Spanned<String>>>>,
     /// Share a partly healthy region keeps: healthy fraction × this (Envoy's factor).
     pub overprovision: Option<Spanned<f64>>,
+    /// Region name → geoproximity bias, -99..=99, for `policy = "nearest"` only.
+    pub bias: Option<Spanned<indexmap::IndexMap<Spanned<String>, Spanned<i64>>>>,
 }
 
 /// `check = { ... }` or `[services.NAME.check]`: one table whatever the kind, so a key
@@ -326,7 +328,8 @@ mod tests {
                 "route",
                 "on_all_down",
                 "unknown_location",
-                "overprovision"
+                "overprovision",
+                "bias"
             ]
         );
         assert_eq!(

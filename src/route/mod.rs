@@ -11,7 +11,8 @@
 //!    endpoint of the family; each with its healthy and total capacity.
 //! 2. `rank`: by great-circle distance (compared as chord lengths between points
 //!    precomputed on the unit sphere: no trigonometry per region), a fixed failover
-//!    order, or none (`weighted`).
+//!    order, or none (`weighted`). A service with a geoproximity `bias` compares
+//!    `distance × (1 − bias/100)` instead (one `asin` per region, for such services only).
 //! 3. `shares`: the nearest region keeps what its healthy capacity allows
 //!    (× `overprovision`), the share it lost spills to the next; for `weighted`, shares by
 //!    healthy capacity. When nothing is healthy, `fail_open` decides.
@@ -131,6 +132,10 @@ pub struct Trace {
 pub struct RegionTrace {
     pub region: usize,
     pub distance_km: Option<f64>,
+    /// The service's geoproximity bias for the region (0: none).
+    pub bias: i32,
+    /// `distance_km × (1 − bias/100)`: what the ranking compared (distance ranking only).
+    pub effective_km: Option<f64>,
     pub healthy_capacity: u64,
     pub total_capacity: u64,
     /// Fraction of all client networks this region answers.
@@ -197,10 +202,13 @@ impl Family {
 #[derive(Debug, Clone, Copy, Default)]
 struct Candidate {
     region: usize,
-    /// Squared chord distance from the client (ranking `distance` only).
-    chord_squared: f64,
+    /// Ranking `distance` only, lower first: the squared chord distance from the client,
+    /// or, when the service has a bias, the biased angle (see `rank`).
+    rank_key: f64,
     /// Great-circle distance from the client, for the trace only.
     distance_km: f64,
+    /// The region's geoproximity bias in this service (0: none).
+    bias: i32,
     healthy: u64,
     total: u64,
     /// Fraction of all client networks this region answers.
@@ -425,11 +433,20 @@ fn rank(
                 Some((lat, lon)) => {
                     let here = loc.position.unwrap_or_else(|| Position::of(lat, lon));
                     for c in cands.iter_mut() {
-                        c.chord_squared = here.chord_squared(&regions[c.region].position);
+                        c.rank_key = here.chord_squared(&regions[c.region].position);
+                    }
+                    if !service.bias.is_empty() {
+                        // The chord is not proportional to the distance: scale the
+                        // angle (distance on the unit sphere) instead.
+                        for c in cands.iter_mut() {
+                            c.bias = service.bias_of(c.region);
+                            let angle = 2.0 * (c.rank_key.sqrt() / 2.0).min(1.0).asin();
+                            c.rank_key = angle * bias_factor(c.bias);
+                        }
                     }
                     cands.sort_by(|a, b| {
-                        a.chord_squared
-                            .total_cmp(&b.chord_squared)
+                        a.rank_key
+                            .total_cmp(&b.rank_key)
                             .then(a.region.cmp(&b.region))
                     });
                     ("distance", true, true)
@@ -452,6 +469,11 @@ fn rank(
         priority,
         by_distance,
     }
+}
+
+/// What a bias does to a distance: `1 − bias/100`.
+fn bias_factor(bias: i32) -> f64 {
+    1.0 - bias as f64 / 100.0
 }
 
 /// Each candidate's great-circle distance from the client, for the trace.
@@ -726,6 +748,8 @@ fn region_trace(service: &Service, c: &Candidate) -> RegionTrace {
     RegionTrace {
         region: c.region,
         distance_km: (c.distance_km > 0.0).then_some(c.distance_km),
+        bias: c.bias,
+        effective_km: (c.distance_km > 0.0).then(|| c.distance_km * bias_factor(c.bias)),
         healthy_capacity: c.healthy,
         total_capacity: c.total,
         share: c.share,

@@ -211,6 +211,10 @@ impl ServiceChecker<'_> {
                 1.0
             }
         };
+        let bias = match raw.bias {
+            Some(bias) => self.bias(bias, &policy, &endpoints, key),
+            None => Vec::new(),
+        };
         let name = name.unwrap_or_else(|| self.origin.clone());
         let salt = name_salt(&name);
         Service {
@@ -228,7 +232,51 @@ impl ServiceChecker<'_> {
             routes,
             on_all_down,
             unknown_location,
+            bias,
         }
+    }
+
+    /// `bias = { REGION = N, ... }`: each a region of the service's endpoints, N in
+    /// -99..=99; only for `policy = "nearest"`, the one ranking by distance.
+    fn bias(
+        &mut self,
+        raw: Spanned<indexmap::IndexMap<Spanned<String>, Spanned<i64>>>,
+        policy: &Policy,
+        endpoints: &[Endpoint],
+        key: &str,
+    ) -> Vec<(usize, i32)> {
+        let key = format!("{key}.bias");
+        if *policy != Policy::Nearest {
+            let word = match policy {
+                Policy::Failover { .. } => "failover",
+                _ => "weighted",
+            };
+            let message = format!(
+                r#"applies only to policy "nearest", which ranks regions by distance (policy is {word:?})"#
+            );
+            self.error(raw.span(), key, message);
+            return Vec::new();
+        }
+        let (config, unsure) = (self.config, self.unsure);
+        let mut out = Vec::new();
+        for (region, value) in raw.into_inner() {
+            let at = format!("{key}.{}", region.get_ref());
+            let index = self.one(&region, &at, |n| region_index(config, unsure, n));
+            let bias = self.check.int(Some(value), &at, 0, -99..=99) as i32;
+            let Some(index) = index else { continue };
+            if !endpoints.iter().any(|e| e.region == index) {
+                let message = format!(
+                    "no endpoint of this service is in {:?}, so its bias would change nothing",
+                    region.get_ref()
+                );
+                self.error(region.span(), at, message);
+                continue;
+            }
+            if bias != 0 {
+                out.push((index, bias));
+            }
+        }
+        out
     }
 
     fn policy(

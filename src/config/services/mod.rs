@@ -57,6 +57,21 @@ pub struct Service {
     pub overprovision: f64,
     /// Seeds the per-network hash, so services spread independently of each other.
     pub salt: u64,
+    /// `policy = "nearest"`: (region index, bias) for the regions given one, each once,
+    /// bias in -99..=99 and not 0. A region's distance from the client counts as
+    /// `distance × (1 − bias/100)` (Route 53's geoproximity bias): a positive bias draws
+    /// clients from farther away, a negative one sends its own clients elsewhere sooner.
+    pub bias: Vec<(usize, i32)>,
+}
+
+impl Service {
+    /// The bias of `region` (0 when none is given).
+    pub fn bias_of(&self, region: usize) -> i32 {
+        self.bias
+            .iter()
+            .find(|(r, _)| *r == region)
+            .map_or(0, |(_, b)| *b)
+    }
 }
 
 /// How regions are ranked for a client.

@@ -107,6 +107,7 @@ endpoints = [{ region = "eu-west", address = "192.0.2.7", capacity = 1000000 }]
             name: name("www.example.com."),
             overprovision: 1.0,
             salt: super::name_salt(&name("www.example.com.")),
+            bias: Vec::new(),
             origin: name("example.com."),
             file: file.clone(),
             line: 2,
@@ -170,6 +171,7 @@ endpoints = [{ region = "eu-west", address = "192.0.2.7", capacity = 1000000 }]
             name: name("example.com."),
             overprovision: 1.0,
             salt: super::name_salt(&name("example.com.")),
+            bias: Vec::new(),
             origin: name("example.com."),
             file: file.clone(),
             line: 24,
@@ -210,6 +212,7 @@ endpoints = [{ region = "eu-west", address = "192.0.2.7", capacity = 1000000 }]
             name: name("API.example.com."),
             overprovision: 1.0,
             salt: super::name_salt(&name("API.example.com.")),
+            bias: Vec::new(),
             origin: name("example.com."),
             file,
             line: 33,
@@ -498,6 +501,30 @@ fn each_error_names_line_and_key() {
         (
             www("policy = \"failover\"\norder = [\"us-east\", \"EU-West\"]\n"),
             "4: services.www.order[1]: unknown region \"EU-West\" (known: eu-west, us-east)",
+        ),
+        (
+            www("bias = { eu-west = 100 }\n"),
+            "3: services.www.bias.eu-west: 100 is above the maximum 99",
+        ),
+        (
+            www("bias = { eu-west = -100 }\n"),
+            "3: services.www.bias.eu-west: -100 is below the minimum -99",
+        ),
+        (
+            www("bias = { eu-wset = 10 }\n"),
+            "3: services.www.bias.eu-wset: unknown region \"eu-wset\" (known: eu-west, us-east)",
+        ),
+        (
+            www("bias = { us-east = 10 }\n"),
+            "3: services.www.bias.us-east: no endpoint of this service is in \"us-east\", so its bias would change nothing",
+        ),
+        (
+            www("policy = \"failover\"\norder = [\"eu-west\"]\nbias = { eu-west = 10 }\n"),
+            "5: services.www.bias: applies only to policy \"nearest\", which ranks regions by distance (policy is \"failover\")",
+        ),
+        (
+            www("bias = { eu-west = \"10\" }\n"),
+            "3: services.www.bias.eu-west: invalid type: string \"10\", expected an integer",
         ),
         (
             www("on_all_down = \"servfail\"\n"),
@@ -871,6 +898,19 @@ fn expect_forms() {
 }
 
 #[test]
+fn bias_is_kept_per_region_and_zero_is_no_bias() {
+    let two = "[services.www]\nendpoints = [\n  { region = \"eu-west\", address = \"192.0.2.1\" },\n  \
+         { region = \"us-east\", address = \"192.0.2.2\" },\n]\n";
+    let s = one(&format!("{two}bias = {{ us-east = -25, eu-west = 40 }}\n"));
+    // Region indices: eu-west 0, us-east 1.
+    assert_eq!(s.bias, [(1, -25), (0, 40)]);
+    assert_eq!((s.bias_of(0), s.bias_of(1)), (40, -25));
+    let s = one(&format!("{two}bias = {{ us-east = 0, eu-west = 10 }}\n"));
+    assert_eq!(s.bias, [(0, 10)]);
+    assert_eq!(s.bias_of(1), 0);
+}
+
+#[test]
 fn recheck_is_a_fifth_of_the_interval_unless_written() {
     let ms = Duration::from_millis;
     // (interval, recheck as written, expected recheck)
@@ -1071,7 +1111,7 @@ fn unknown_keys_are_caught_in_every_table() {
     let known = [
         (
             www("ttl_secs = 30\n"),
-            "ttl, max_answers, policy, order, check, endpoints, route, on_all_down, unknown_location, overprovision",
+            "ttl, max_answers, policy, order, check, endpoints, route, on_all_down, unknown_location, overprovision, bias",
         ),
         (
             format!("[services.www]\nendpoints = [{{ {endpoint}, weight = 5 }}]\n"),
