@@ -975,7 +975,7 @@ fn bias_scales_the_distance_and_moves_clients_across_the_boundary() {
     let (lat, lon) = loc.coordinates.unwrap();
     let km = |name: &str| distance_km(lat, lon, region(name).lat, region(name).lon);
     let (east, west) = (km("us-east"), km("us-west"));
-    // Chicago is about 940 km from Ashburn and 3,000 km from San Jose.
+    // Chicago is 913 km from Ashburn and 2,958 km from San Jose.
     assert!(east < 1000.0 && west > 2900.0, "{east} {west}");
     // us-west wins once west × (1 − b/100) < east: from b = 70 (69.1 exactly).
     let threshold = 100.0 * (1.0 - east / west);
@@ -987,8 +987,8 @@ fn bias_scales_the_distance_and_moves_clients_across_the_boundary() {
         ((0, west_from - 1), "198.51.100.1"),
         ((0, west_from), "198.51.100.2"),
         ((0, 99), "198.51.100.2"),
-        // A negative bias pushes a region's own clients away: 940 × 1.99 is still
-        // nearer than 3000, but with us-west at +40 (1800 km) it is not.
+        // A negative bias pushes a region's own clients away: 913 × 1.99 is still
+        // nearer than 2958, but with us-west at +40 (1775 km) it is not.
         ((-99, 0), "198.51.100.1"),
         ((-99, 40), "198.51.100.2"),
         ((-50, 40), "198.51.100.1"),
