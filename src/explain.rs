@@ -29,6 +29,13 @@ pub struct Explanation {
     pub ranking: String,
     pub regions: Vec<RegionInfo>,
     pub all_down: bool,
+    /// What the service answers when every candidate is down: `all` (fail open),
+    /// `nodata`, or `fallback` (then `fallback` lists the addresses).
+    #[serde(default)]
+    pub on_all_down: String,
+    /// `on_all_down = { fallback = [...] }`: its addresses, both families.
+    #[serde(default)]
+    pub fallback: Vec<IpAddr>,
     /// The client network whose hash ranks the endpoints.
     pub hash_network: Option<String>,
     pub picked_region: Option<String>,
@@ -273,6 +280,11 @@ pub fn explain(
         ranking: trace.ranking.into(),
         regions,
         all_down: trace.all_down,
+        on_all_down: svc.on_all_down.word().into(),
+        fallback: match &svc.on_all_down {
+            crate::config::OnAllDown::Fallback(addrs) => addrs.clone(),
+            _ => Vec::new(),
+        },
         hash_network: trace.hash_network.map(|(a, p)| format!("{a}/{p}")),
         picked_region: trace.picked_region.map(region_name),
         answer: decision.addresses().collect(),
@@ -364,7 +376,15 @@ impl fmt::Display for Explanation {
             }
         }
         if self.all_down {
-            writeln!(f, "all down:  no endpoint is healthy: on_all_down decides")?;
+            let what = match self.on_all_down.as_str() {
+                "nodata" => "on_all_down = \"nodata\": NODATA".to_string(),
+                "fallback" => {
+                    let list: Vec<String> = self.fallback.iter().map(|a| a.to_string()).collect();
+                    format!("on_all_down = fallback: {}", list.join(", "))
+                }
+                _ => "on_all_down = \"all\": every candidate (fail open)".to_string(),
+            };
+            writeln!(f, "all down:  no endpoint is healthy: {what}")?;
         }
         if let Some(h) = &self.hash_network {
             writeln!(f, "hash:      {h} ranks the endpoints (rendezvous)")?;

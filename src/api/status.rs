@@ -107,7 +107,7 @@ pub struct ServiceStatus {
     pub endpoints: Vec<EndpointStatus>,
     /// The endpoints by region, in the order regions are defined.
     pub pools: Vec<PoolStatus>,
-    /// `all` (fail open) or `nodata`.
+    /// `all` (fail open), `nodata` or `fallback` (the fallback addresses answer).
     pub on_all_down: &'static str,
     /// Who has nothing healthy to be answered with; empty when all is well.
     pub all_down: Vec<AllDownStatus>,
@@ -277,10 +277,7 @@ pub async fn status(state: &ApiState) -> Result<Status, Stopped> {
                         checked: s.check.is_some(),
                         endpoints,
                         pools,
-                        on_all_down: match s.on_all_down {
-                            OnAllDown::AllEndpoints => "all",
-                            OnAllDown::NoData => "nodata",
-                        },
+                        on_all_down: s.on_all_down.word(),
                         failing_open: !all_down.is_empty()
                             && s.on_all_down == OnAllDown::AllEndpoints,
                         all_down_text: describe_all_down(s, &down),

@@ -112,6 +112,42 @@ impl<'de> Deserialize<'de> for RawQuorum {
     }
 }
 
+/// `on_all_down`: a word (`"all"`, `"nodata"`) or `{ fallback = [ADDRESSES] }`. A
+/// hand-written visitor, like [`RawQuorum`], so a wrong type gets a useful message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawOnAllDown {
+    Word(String),
+    Fallback(RawFallback),
+}
+
+/// `on_all_down = { fallback = [...] }`. Inside the inline table values carry no spans:
+/// errors point at `on_all_down`, which is one line.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFallback {
+    pub fallback: Option<Vec<String>>,
+}
+
+impl<'de> Deserialize<'de> for RawOnAllDown {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OnAllDownVisitor;
+        impl<'de> Visitor<'de> for OnAllDownVisitor {
+            type Value = RawOnAllDown;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(r#""all", "nodata" or { fallback = [addresses] }"#)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawOnAllDown, E> {
+                Ok(RawOnAllDown::Word(v.to_owned()))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<RawOnAllDown, A::Error> {
+                RawFallback::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawOnAllDown::Fallback)
+            }
+        }
+        deserializer.deserialize_any(OnAllDownVisitor)
+    }
+}
+
 /// `true`, `false` or a text (`nsid`, `version`). A hand-written visitor, like
 /// [`RawQuorum`], so a wrong type gets a useful message.
 #[derive(Debug, Clone, PartialEq)]
@@ -157,7 +193,7 @@ pub struct RawService {
     pub endpoints: Option<Spanned<Vec<Spanned<RawEndpoint>>>>,
     /// `[[services.NAME.route]]`, singular as written.
     pub route: Option<Vec<Spanned<RawRoute>>>,
-    pub on_all_down: Option<Spanned<String>>,
+    pub on_all_down: Option<Spanned<RawOnAllDown>>,
     pub unknown_location: Option<Spanned<Vec<Spanned<String>>>>,
     /// Share a partly healthy region keeps: healthy fraction × this (Envoy's factor).
     pub overprovision: Option<Spanned<f64>>,

@@ -15,7 +15,8 @@
 //!    `distance × (1 − bias/100)` instead (one `asin` per region, for such services only).
 //! 3. `shares`: the nearest region keeps what its healthy capacity allows
 //!    (× `overprovision`), the share it lost spills to the next; for `weighted`, shares by
-//!    healthy capacity. When nothing is healthy, `fail_open` decides.
+//!    healthy capacity. When nothing is healthy, `fail_open` decides (`on_all_down`:
+//!    every candidate, NODATA, or the fallback addresses).
 //! 4. `pick_region`: the client network's own ranking of the endpoints decides which
 //!    region keeps it (see "Minimal disruption").
 //! 5. `pick_endpoints`: the top `max_answers` healthy endpoints of that ranking, the
@@ -487,8 +488,9 @@ fn measure_distances(regions: &[Region], loc: &Location, cands: &mut [Candidate]
 }
 
 /// Step 3 when no candidate has healthy capacity: `on_all_down = "nodata"` answers
-/// nothing; failing open answers every endpoint of the candidates as if all were healthy,
-/// except those the operator drained (unless everything is drained).
+/// nothing; a fallback answers its addresses of the family (nothing when it has none);
+/// failing open answers every endpoint of the candidates as if all were healthy, except
+/// those the operator drained (unless everything is drained).
 fn fail_open(
     service: &Service,
     health: &Health<'_>,
@@ -496,8 +498,15 @@ fn fail_open(
     cands: &[Candidate],
     decision: &mut Decision,
 ) {
-    if service.on_all_down == OnAllDown::NoData {
-        return;
+    match &service.on_all_down {
+        OnAllDown::NoData => return,
+        OnAllDown::Fallback(addrs) => {
+            for a in addrs.iter().filter(|a| family.matches(a)) {
+                decision.push(*a);
+            }
+            return;
+        }
+        OnAllDown::AllEndpoints => {}
     }
     let eligible =
         |e: &Endpoint| family.matches(&e.address) && cands.iter().any(|c| c.region == e.region);

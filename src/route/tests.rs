@@ -1060,3 +1060,70 @@ fn a_biased_region_spills_like_any_other_and_the_trace_shows_the_effective_dista
     );
     assert_eq!(addrs(&d), ["198.51.100.1"]);
 }
+
+#[test]
+fn with_every_candidate_down_the_fallback_answers_its_addresses_of_the_family() {
+    let (config, services) = setup(&SPILL.replace(
+        "[services.www]",
+        "[services.www]\nttl = 45\nmax_answers = 1\n\
+         on_all_down = { fallback = [\"192.0.2.80\", \"192.0.2.81\", \"2001:db8::80\"] }",
+    ));
+    let svc = &services[0];
+    let mut health = HealthTable::all_up(&services);
+    // Healthy: the fallback plays no part.
+    let d = ask(&config, svc, &health, "192.0.2.1", &london(), Family::V4);
+    assert_eq!(addrs(&d), ["203.0.113.1"]);
+    // One region left: still no fallback.
+    for e in 0..3 {
+        health.set(0, e, EndpointState::Down);
+    }
+    let d = ask(&config, svc, &health, "192.0.2.1", &new_york(), Family::V4);
+    assert_eq!(addrs(&d), ["203.0.113.1"]);
+    // Everything down (one drained): the fallback's IPv4 addresses, all of them
+    // (not `max_answers`), in the order written, with the service's TTL.
+    health.set(0, 3, EndpointState::Drained);
+    let mut trace = Trace::default();
+    let loc = new_york();
+    let client = Client {
+        addr: "192.0.2.1".parse().unwrap(),
+        source_prefix: 24,
+        location: &loc,
+    };
+    let d = decide(
+        svc,
+        &config.regions,
+        &client,
+        &health.service(0),
+        Family::V4,
+        Some(&mut trace),
+    );
+    assert_eq!(addrs(&d), ["192.0.2.80", "192.0.2.81"]);
+    assert_eq!(d.ttl, 45);
+    assert!(trace.all_down);
+    assert_eq!(d.region, None);
+    // For AAAA no region has an endpoint: NODATA, as before (the fallback is for a
+    // service that is down, not for a family it never had).
+    let d = ask(&config, svc, &health, "192.0.2.1", &london(), Family::V6);
+    assert!(d.is_empty());
+}
+
+#[test]
+fn a_fallback_of_the_other_family_only_is_nodata() {
+    let (config, services) = setup(&SPILL.replace(
+        "[services.www]",
+        "[services.www]\non_all_down = { fallback = [\"2001:db8::80\"] }",
+    ));
+    let mut health = HealthTable::all_up(&services);
+    for e in 0..4 {
+        health.set(0, e, EndpointState::Down);
+    }
+    let d = ask(
+        &config,
+        &services[0],
+        &health,
+        "192.0.2.1",
+        &london(),
+        Family::V4,
+    );
+    assert!(d.is_empty());
+}

@@ -18,7 +18,9 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::super::compile::{Config, UnsureRegions};
 use super::super::diagnostics::{Checker, in_toml_words, key_in_value, prune_table};
-use super::super::raw::{RawCheck, RawEndpoint, RawRoute, RawService, RawStatus};
+use super::super::raw::{
+    RawCheck, RawEndpoint, RawFallback, RawOnAllDown, RawRoute, RawService, RawStatus,
+};
 use super::parse::{
     address, continent, country, known_regions, name_salt, network, region_index, service_key,
     service_name, status_range,
@@ -36,6 +38,9 @@ const MIN_RECHECK: Duration = Duration::from_millis(100);
 const DEFAULT_RISE: i64 = 2;
 const DEFAULT_FALL: i64 = 3;
 const DEFAULT_EXPECT: (u16, u16) = (200, 399);
+
+/// Most fallback addresses: one answer's worth.
+const MAX_FALLBACK: usize = crate::route::MAX_ANSWERS;
 
 const POLICIES: &str = "nearest, failover, weighted";
 const CHECK_KINDS: &str = "http, https, tcp";
@@ -186,17 +191,9 @@ impl ServiceChecker<'_> {
             .enumerate()
             .map(|(i, route)| self.route(route, &format!("{key}.route[{i}]")))
             .collect();
-        let on_all_down = match &raw.on_all_down {
+        let on_all_down = match raw.on_all_down {
             None => OnAllDown::AllEndpoints,
-            Some(word) => match word.get_ref().as_str() {
-                "all" => OnAllDown::AllEndpoints,
-                "nodata" => OnAllDown::NoData,
-                other => {
-                    let message = format!("unknown value {other:?} (known: all, nodata)");
-                    self.error(word.span(), format!("{key}.on_all_down"), message);
-                    OnAllDown::AllEndpoints
-                }
-            },
+            Some(value) => self.on_all_down(value, &format!("{key}.on_all_down")),
         };
         let unknown_location = match &raw.unknown_location {
             Some(list) => self.regions(list, &format!("{key}.unknown_location")),
@@ -233,6 +230,60 @@ impl ServiceChecker<'_> {
             on_all_down,
             unknown_location,
             bias,
+        }
+    }
+
+    /// `"all"`, `"nodata"` or `{ fallback = [ADDRESSES] }`.
+    fn on_all_down(&mut self, value: Spanned<RawOnAllDown>, key: &str) -> OnAllDown {
+        let span = value.span();
+        match value.into_inner() {
+            RawOnAllDown::Word(word) => match word.as_str() {
+                "all" => OnAllDown::AllEndpoints,
+                "nodata" => OnAllDown::NoData,
+                other => {
+                    let message = format!(
+                        "unknown value {other:?} (known: all, nodata, {{ fallback = [addresses] }})"
+                    );
+                    self.error(span, key, message);
+                    OnAllDown::AllEndpoints
+                }
+            },
+            RawOnAllDown::Fallback(RawFallback { fallback: None }) => {
+                let message = r#"missing fallback (like { fallback = ["192.0.2.10"] })"#;
+                self.error(span, format!("{key}.fallback"), message);
+                OnAllDown::AllEndpoints
+            }
+            RawOnAllDown::Fallback(RawFallback {
+                fallback: Some(list),
+            }) => {
+                let key = format!("{key}.fallback");
+                if list.is_empty() || list.len() > MAX_FALLBACK {
+                    let message = format!("must list 1 to {MAX_FALLBACK} addresses");
+                    self.error(span, key, message);
+                    return OnAllDown::AllEndpoints;
+                }
+                let mut addrs: Vec<IpAddr> = Vec::new();
+                let mut ok = true;
+                for (i, text) in list.iter().enumerate() {
+                    let at = format!("{key}[{i}]");
+                    match address(text) {
+                        Ok(a) if addrs.contains(&a) => {
+                            self.error(span.clone(), at, format!("{a} is listed twice"));
+                            ok = false;
+                        }
+                        Ok(a) => addrs.push(a),
+                        Err(message) => {
+                            self.error(span.clone(), at, message);
+                            ok = false;
+                        }
+                    }
+                }
+                if ok {
+                    OnAllDown::Fallback(addrs)
+                } else {
+                    OnAllDown::AllEndpoints
+                }
+            }
         }
     }
 

@@ -159,12 +159,27 @@ pub struct Route {
 }
 
 /// What to answer when no endpoint of the service is healthy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OnAllDown {
     /// Fail open (`"all"`, the default): the checks may be what is broken.
     AllEndpoints,
     /// `"nodata"`: an empty answer.
     NoData,
+    /// `{ fallback = [...] }`: these addresses instead (those of the family asked; none of
+    /// it: NODATA), like Cloudflare's fallback pool: a static site or a "back soon" page
+    /// that is not checked. 1..=16 addresses, each once, unicast.
+    Fallback(Vec<IpAddr>),
+}
+
+impl OnAllDown {
+    /// The word `/v1/status` and the status console use.
+    pub fn word(&self) -> &'static str {
+        match self {
+            OnAllDown::AllEndpoints => "all",
+            OnAllDown::NoData => "nodata",
+            OnAllDown::Fallback(_) => "fallback",
+        }
+    }
 }
 
 /// A service's name and where it is written, known even when the service has errors, so

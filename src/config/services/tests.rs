@@ -296,6 +296,13 @@ fn every_default() {
         one(&www("on_all_down = \"all\"\n")).on_all_down,
         OnAllDown::AllEndpoints
     );
+    assert_eq!(
+        one(&www(
+            "on_all_down = { fallback = [\"192.0.2.10\", \"2001:db8::10\"] }\n"
+        ))
+        .on_all_down,
+        OnAllDown::Fallback(vec![ip("192.0.2.10"), ip("2001:db8::10")])
+    );
 }
 
 #[test]
@@ -528,7 +535,35 @@ fn each_error_names_line_and_key() {
         ),
         (
             www("on_all_down = \"servfail\"\n"),
-            "3: services.www.on_all_down: unknown value \"servfail\" (known: all, nodata)",
+            "3: services.www.on_all_down: unknown value \"servfail\" (known: all, nodata, { fallback = [addresses] })",
+        ),
+        (
+            www("on_all_down = { fallback = [] }\n"),
+            "3: services.www.on_all_down.fallback: must list 1 to 16 addresses",
+        ),
+        (
+            www("on_all_down = {}\n"),
+            "3: services.www.on_all_down.fallback: missing fallback (like { fallback = [\"192.0.2.10\"] })",
+        ),
+        (
+            www("on_all_down = { fallback = [\"192.0.2.10\", \"192.0.2.300\"] }\n"),
+            "3: services.www.on_all_down.fallback[1]: \"192.0.2.300\" is not an IP address (like \"203.0.113.10\" or \"2001:db8::10\")",
+        ),
+        (
+            www("on_all_down = { fallback = [\"192.0.2.10\", \"192.0.2.10\"] }\n"),
+            "3: services.www.on_all_down.fallback[1]: 192.0.2.10 is listed twice",
+        ),
+        (
+            www("on_all_down = { fallback = [\"0.0.0.0\"] }\n"),
+            "3: services.www.on_all_down.fallback[0]: 0.0.0.0 is not a unicast address",
+        ),
+        (
+            www("on_all_down = { fallback = [\"192.0.2.10\"], cname = \"x.example.net.\" }\n"),
+            "3: services.www.on_all_down.cname: unknown field `cname`, expected `fallback`",
+        ),
+        (
+            www("on_all_down = 5\n"),
+            "3: services.www.on_all_down: invalid type: integer `5`, expected \"all\", \"nodata\" or { fallback = [addresses] }",
         ),
         (
             www("unknown_location = [\"mars\"]\n"),
