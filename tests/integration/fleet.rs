@@ -399,3 +399,101 @@ fn a_remote_probers_partition_shows_in_its_votes_and_moves_nothing() {
     });
     assert_eq!(server.answer(name), ["127.0.0.11"]);
 }
+
+/// `on_all_down = { fallback = [...] }` (issue 15 point 6): real backends stop, the local
+/// prober sees it, and the fallback addresses answer, over UDP and to dig; `explain` and
+/// `/v1/status` say why; a backend back means its own address again.
+#[test]
+fn with_every_endpoint_down_the_fallback_addresses_answer() {
+    let mut eu = Backend::http("127.0.81.11", 0, Reply::Ok);
+    let mut us = Backend::http("127.0.81.12", eu.port(), Reply::Ok);
+    let fallback = ["192.0.2.80", "192.0.2.81"];
+    let services = service("app", &http_check(eu.port()), "127.0.81.11", "127.0.81.12")
+        .replace(
+            "ttl = 20\n",
+            "ttl = 20\non_all_down = { fallback = [\"192.0.2.80\", \"2001:db8::80\", \"192.0.2.81\"] }\n",
+        );
+    let server = fleet_fixture(true, &services).start();
+    let name = "app.example.com";
+    wait_for_votes(
+        &server,
+        "local-eu-west",
+        &[(name, "127.0.81.11"), (name, "127.0.81.12")],
+    );
+    assert_eq!(server.answer(name), ["127.0.81.11"]);
+
+    // eu-west goes: us-east answers, not the fallback.
+    eu.stop();
+    time_until_answer(
+        &server,
+        name,
+        &["127.0.81.11"],
+        &["127.0.81.12"],
+        Instant::now(),
+    );
+    // us-east goes too: the fallback's IPv4 addresses, both (not `max_answers`).
+    us.stop();
+    time_until_answer(&server, name, &["127.0.81.12"], &fallback, Instant::now());
+    let (_, ttl) = server.a_records(name);
+    assert!(ttl.is_some_and(|t| t <= 20), "{ttl:?}");
+
+    let status = server.status();
+    for addr in ["127.0.81.11", "127.0.81.12"] {
+        assert_eq!(endpoint_state(&status, name, addr), "down");
+    }
+    let svc = status["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "app.example.com.")
+        .unwrap();
+    assert_eq!(svc["on_all_down"], "fallback", "{svc}");
+    assert_eq!(svc["failing_open"], false, "{svc}");
+
+    let reply = crate::util::http(
+        server.api(),
+        "GET",
+        "/v1/explain?name=app.example.com&client=192.0.2.1",
+        None,
+        None,
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let e: serde_json::Value = reply.json();
+    assert_eq!(e["all_down"], true, "{e}");
+    assert_eq!(e["on_all_down"], "fallback", "{e}");
+    assert_eq!(
+        e["fallback"],
+        serde_json::json!(["192.0.2.80", "2001:db8::80", "192.0.2.81"])
+    );
+    assert_eq!(e["answer"], serde_json::json!(["192.0.2.80", "192.0.2.81"]));
+
+    // dig sees an ordinary authoritative answer.
+    if std::process::Command::new("dig")
+        .arg("-v")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED (dig part): dig is not installed (apt-get install bind9-dnsutils)");
+    } else {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = std::process::Command::new("dig");
+        cmd.arg(format!("@{}", server.dns.ip()))
+            .arg("-p")
+            .arg(server.dns.port().to_string())
+            .args([&format!("{name}."), "A", "+norec", "+tries=1", "+time=5"]);
+        let run = crate::util::Run::bounded(cmd, dir.path(), Duration::from_secs(20));
+        let out = run.stdout;
+        assert!(out.contains("status: NOERROR"), "{out}");
+        assert!(out.contains(" aa"), "authoritative: {out}");
+        for a in fallback {
+            let record = out
+                .lines()
+                .any(|l| l.starts_with(&format!("{name}.")) && l.ends_with(a));
+            assert!(record, "no A {a} in dig's answer:\n{out}");
+        }
+    }
+
+    // us-east back (after `rise` checks): its own address again, not the fallback.
+    us.start();
+    time_until_answer(&server, name, &fallback, &["127.0.81.12"], Instant::now());
+}
