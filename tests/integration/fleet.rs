@@ -11,7 +11,8 @@
 //! a failover that never happens, not one that is a little slow on a busy machine.
 
 use crate::util::{
-    Backend, Probe, Reply, Server, endpoint_state, fleet_fixture, self_signed_tls, vote, wait_for,
+    Backend, Probe, Reply, Server, endpoint_state, fleet_fixture, fleet_fixture_with_quorum,
+    self_signed_tls, vote, wait_for,
 };
 use std::time::{Duration, Instant};
 
@@ -365,10 +366,15 @@ fn a_remote_probers_partition_shows_in_its_votes_and_moves_nothing() {
     let _us = Backend::http("127.0.0.12", eu.port(), Reply::Ok);
     let services = service("app", &http_check(eu.port()), "127.0.0.11", "127.0.0.12");
     let server = fleet_fixture(false, &services).start();
-    // p1's network to eu-west breaks: from its source address it sees HTTP 500.
-    eu.set_reply_for("127.0.0.21", Reply::Status(500));
     let _probers = two_probers(&server, 0);
     let name = "app.example.com";
+    // Both probers have voted up first: with fast re-checks, a prober whose path is
+    // broken from the start could vote down (a majority of one) before the other's
+    // first report arrives.
+    wait_for_votes(&server, "p1", &[(name, "127.0.0.11")]);
+    wait_for_votes(&server, "p2", &[(name, "127.0.0.11")]);
+    // p1's network to eu-west breaks: from its source address it sees HTTP 500.
+    eu.set_reply_for("127.0.0.21", Reply::Status(500));
     let status = wait_for("p1's down vote and p2's up vote on eu-west", SETTLE, || {
         let status = server.status();
         let p1 = vote(&status, name, "127.0.0.11", "p1")?;
@@ -496,4 +502,70 @@ fn with_every_endpoint_down_the_fallback_addresses_answer() {
     // us-east back (after `rise` checks): its own address again, not the fallback.
     us.start();
     time_until_answer(&server, name, &fallback, &["127.0.81.12"], Instant::now());
+}
+
+/// `[fleet] quorum = "regions"` (issue 15 point 5) against `"majority"`, with the same five
+/// real probers reporting to both servers: three at viewpoint eu-west, whose path to the
+/// eu-west backend is broken (HTTP 500 to their source addresses), one each at us-east and
+/// ap-south. By prober majority the crowd wins (3 of 5: down, traffic moves); by regions
+/// it is one viewpoint of three, and nothing moves.
+#[test]
+fn by_regions_a_crowd_of_probers_at_one_viewpoint_cannot_fail_an_endpoint() {
+    let eu = Backend::http("127.0.82.11", 0, Reply::Ok);
+    let _us = Backend::http("127.0.82.12", eu.port(), Reply::Ok);
+    let services = service("app", &http_check(eu.port()), "127.0.82.11", "127.0.82.12");
+    let by_regions = fleet_fixture_with_quorum(false, "\"regions\"", &services).start();
+    let by_majority = fleet_fixture_with_quorum(false, "\"majority\"", &services).start();
+    let probers = [
+        ("eu1", "eu-west"),
+        ("eu2", "eu-west"),
+        ("eu3", "eu-west"),
+        ("us1", "us-east"),
+        ("ap1", "ap-south"),
+    ];
+    for (i, (_, viewpoint)) in probers.iter().enumerate() {
+        if *viewpoint == "eu-west" {
+            eu.set_reply_for(&format!("127.0.82.{}", 21 + i), Reply::Status(500));
+        }
+    }
+    let token = by_regions.dir().join("fleet.token");
+    let _running: Vec<Probe> = probers
+        .iter()
+        .enumerate()
+        .map(|(i, (name, viewpoint))| {
+            let source = format!("127.0.82.{}", 21 + i).parse().unwrap();
+            Probe::start(
+                name,
+                viewpoint,
+                &[by_regions.api(), by_majority.api()],
+                &token,
+                Some(source),
+            )
+        })
+        .collect();
+    let name = "app.example.com";
+    for server in [&by_regions, &by_majority] {
+        wait_for("every prober's settled vote on eu-west", SETTLE, || {
+            let status = server.status();
+            probers
+                .iter()
+                .all(|(p, viewpoint)| {
+                    vote(&status, name, "127.0.82.11", p)
+                        .is_some_and(|v| v["fresh"] == true && v["up"] == (*viewpoint != "eu-west"))
+                })
+                .then_some(())
+        });
+    }
+    let status = by_majority.status();
+    assert_eq!(endpoint_state(&status, name, "127.0.82.11"), "down");
+    time_until_answer(
+        &by_majority,
+        name,
+        &["127.0.82.11"],
+        &["127.0.82.12"],
+        Instant::now(),
+    );
+    let status = by_regions.status();
+    assert_eq!(endpoint_state(&status, name, "127.0.82.11"), "up");
+    assert_eq!(by_regions.answer(name), ["127.0.82.11"]);
 }
