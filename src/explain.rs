@@ -36,6 +36,13 @@ pub struct Explanation {
     /// `on_all_down = { fallback = [...] }`: its addresses, both families.
     #[serde(default)]
     pub fallback: Vec<IpAddr>,
+    /// `on_all_down = { cname = ... }`: the target; when the answer is this CNAME,
+    /// `answer_cname` says so.
+    #[serde(default)]
+    pub fallback_cname: Option<String>,
+    /// The answer is a CNAME to this name (the fallback), not addresses.
+    #[serde(default)]
+    pub answer_cname: Option<String>,
     /// The client network whose hash ranks the endpoints.
     pub hash_network: Option<String>,
     pub picked_region: Option<String>,
@@ -285,6 +292,14 @@ pub fn explain(
             crate::config::OnAllDown::Fallback(addrs) => addrs.clone(),
             _ => Vec::new(),
         },
+        fallback_cname: match &svc.on_all_down {
+            crate::config::OnAllDown::Cname(n) => Some(n.to_ascii()),
+            _ => None,
+        },
+        answer_cname: match &svc.on_all_down {
+            crate::config::OnAllDown::Cname(n) if decision.cname => Some(n.to_ascii()),
+            _ => None,
+        },
         hash_network: trace.hash_network.map(|(a, p)| format!("{a}/{p}")),
         picked_region: trace.picked_region.map(region_name),
         answer: decision.addresses().collect(),
@@ -378,10 +393,14 @@ impl fmt::Display for Explanation {
         if self.all_down {
             let what = match self.on_all_down.as_str() {
                 "nodata" => "on_all_down = \"nodata\": NODATA".to_string(),
-                "fallback" => {
-                    let list: Vec<String> = self.fallback.iter().map(|a| a.to_string()).collect();
-                    format!("on_all_down = fallback: {}", list.join(", "))
-                }
+                "fallback" => match &self.fallback_cname {
+                    Some(target) => format!("on_all_down = fallback: CNAME {target}"),
+                    None => {
+                        let list: Vec<String> =
+                            self.fallback.iter().map(|a| a.to_string()).collect();
+                        format!("on_all_down = fallback: {}", list.join(", "))
+                    }
+                },
                 _ => "on_all_down = \"all\": every candidate (fail open)".to_string(),
             };
             writeln!(f, "all down:  no endpoint is healthy: {what}")?;
@@ -393,7 +412,9 @@ impl fmt::Display for Explanation {
         writeln!(
             f,
             "answer:    {}",
-            if answer.is_empty() {
+            if let Some(target) = &self.answer_cname {
+                format!("CNAME {target}")
+            } else if answer.is_empty() {
                 "NODATA".into()
             } else {
                 answer.join(", ")

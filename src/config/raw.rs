@@ -112,7 +112,8 @@ impl<'de> Deserialize<'de> for RawQuorum {
     }
 }
 
-/// `on_all_down`: a word (`"all"`, `"nodata"`) or `{ fallback = [ADDRESSES] }`. A
+/// `on_all_down`: a word (`"all"`, `"nodata"`), `{ fallback = [ADDRESSES] }` or
+/// `{ cname = "NAME." }`. A
 /// hand-written visitor, like [`RawQuorum`], so a wrong type gets a useful message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RawOnAllDown {
@@ -126,6 +127,8 @@ pub enum RawOnAllDown {
 #[serde(deny_unknown_fields)]
 pub struct RawFallback {
     pub fallback: Option<Vec<String>>,
+    /// `on_all_down = { cname = "backup.example.net." }`.
+    pub cname: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for RawOnAllDown {
@@ -134,7 +137,7 @@ impl<'de> Deserialize<'de> for RawOnAllDown {
         impl<'de> Visitor<'de> for OnAllDownVisitor {
             type Value = RawOnAllDown;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str(r#""all", "nodata" or { fallback = [addresses] }"#)
+                f.write_str(r#""all", "nodata", { fallback = [addresses] } or { cname = "name." }"#)
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<RawOnAllDown, E> {
                 Ok(RawOnAllDown::Word(v.to_owned()))

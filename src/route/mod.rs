@@ -89,6 +89,9 @@ pub struct Decision {
     pub scope: u8,
     /// The region the client's network drew (None when all were down or none served).
     pub region: Option<usize>,
+    /// Every candidate is down and `on_all_down = { cname = ... }`: the answer is that
+    /// CNAME (no addresses).
+    pub cname: bool,
 }
 
 impl Decision {
@@ -275,6 +278,7 @@ fn decide_among(
         ttl: ttl_of(service, health),
         scope: 0,
         region: None,
+        cname: false,
     };
     let mut scope = route_scope(service, client.location, client.addr);
 
@@ -504,6 +508,10 @@ fn fail_open(
             for a in addrs.iter().filter(|a| family.matches(a)) {
                 decision.push(*a);
             }
+            return;
+        }
+        OnAllDown::Cname(_) => {
+            decision.cname = true;
             return;
         }
         OnAllDown::AllEndpoints => {}

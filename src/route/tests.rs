@@ -1127,3 +1127,22 @@ fn a_fallback_of_the_other_family_only_is_nodata() {
     );
     assert!(d.is_empty());
 }
+
+#[test]
+fn with_every_candidate_down_a_fallback_cname_is_the_answer() {
+    let (config, services) = setup(&SPILL.replace(
+        "[services.www]",
+        "[services.www]\non_all_down = { cname = \"backup.example.net.\" }",
+    ));
+    let svc = &services[0];
+    let mut health = HealthTable::all_up(&services);
+    let d = ask(&config, svc, &health, "192.0.2.1", &london(), Family::V4);
+    assert!(!d.cname);
+    assert_eq!(addrs(&d), ["203.0.113.1"]);
+    for e in 0..4 {
+        health.set(0, e, EndpointState::Down);
+    }
+    let d = ask(&config, svc, &health, "192.0.2.1", &london(), Family::V4);
+    assert!(d.cname && d.is_empty(), "{d:?}");
+    assert_eq!(d.ttl, 30);
+}

@@ -14,6 +14,8 @@ use crate::util::{
     Backend, Probe, Reply, Server, endpoint_state, fleet_fixture, fleet_fixture_with_quorum,
     self_signed_tls, vote, wait_for,
 };
+use crate::util::{Query, Rdata};
+use hickory_proto::rr::RecordType;
 use std::time::{Duration, Instant};
 
 const INTERVAL: Duration = Duration::from_secs(1);
@@ -568,4 +570,74 @@ fn by_regions_a_crowd_of_probers_at_one_viewpoint_cannot_fail_an_endpoint() {
     let status = by_regions.status();
     assert_eq!(endpoint_state(&status, name, "127.0.82.11"), "up");
     assert_eq!(by_regions.answer(name), ["127.0.82.11"]);
+}
+
+/// `on_all_down = { cname = ... }`: with every endpoint down the answer is an
+/// authoritative CNAME to the fallback name, as dig and our own parser see it; `explain`
+/// says so.
+#[test]
+fn with_every_endpoint_down_a_fallback_cname_answers() {
+    let mut eu = Backend::http("127.0.83.11", 0, Reply::Ok);
+    let services = format!(
+        "[services.app]\nttl = 20\non_all_down = {{ cname = \"backup.example.net.\" }}\n\
+         check = {{ {}, interval = \"1s\", timeout = \"500ms\", rise = 2, fall = 2 }}\n\
+         endpoints = [{{ region = \"eu-west\", address = \"127.0.83.11\" }}]\n",
+        http_check(eu.port())
+    );
+    let server = fleet_fixture(true, &services).start();
+    let name = "app.example.com";
+    wait_for_votes(&server, "local-eu-west", &[(name, "127.0.83.11")]);
+    assert_eq!(server.answer(name), ["127.0.83.11"]);
+    eu.stop();
+    let cname_of = |rtype: RecordType| {
+        let q = Query::new(name, rtype);
+        let r = server.query(&q);
+        assert_eq!(r.rcode(), crate::util::rcode::NOERROR);
+        r.answers
+            .iter()
+            .find(|rec| rec.rtype == RecordType::CNAME)
+            .map(|rec| (rec.name.clone(), rec.data.clone(), r.aa, r.answers.len()))
+    };
+    let (owner, data, aa, count) =
+        wait_for("the fallback CNAME", SETTLE, || cname_of(RecordType::A));
+    assert_eq!(owner, "app.example.com.");
+    assert_eq!(data, Rdata::Name("backup.example.net.".into()));
+    assert!(aa);
+    assert_eq!(count, 1, "the CNAME alone");
+    // No IPv6 endpoint: AAAA is NODATA, as while healthy (the fallback stands in for
+    // endpoints that are down, not for a family the service never had).
+    assert!(cname_of(RecordType::AAAA).is_none());
+
+    let reply = crate::util::http(
+        server.api(),
+        "GET",
+        "/v1/explain?name=app.example.com&client=192.0.2.1",
+        None,
+        None,
+    );
+    let e: serde_json::Value = reply.json();
+    assert_eq!(e["answer_cname"], "backup.example.net.", "{e}");
+    assert_eq!(e["fallback_cname"], "backup.example.net.", "{e}");
+
+    if std::process::Command::new("dig")
+        .arg("-v")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED (dig part): dig is not installed (apt-get install bind9-dnsutils)");
+    } else {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = std::process::Command::new("dig");
+        cmd.arg(format!("@{}", server.dns.ip()))
+            .arg("-p")
+            .arg(server.dns.port().to_string())
+            .args([&format!("{name}."), "A", "+norec", "+tries=1", "+time=5"]);
+        let out = crate::util::Run::bounded(cmd, dir.path(), Duration::from_secs(20)).stdout;
+        assert!(out.contains("status: NOERROR"), "{out}");
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("app.example.com.") && l.contains("CNAME"))
+            .unwrap_or_else(|| panic!("no CNAME in dig's answer:\n{out}"));
+        assert!(line.ends_with("backup.example.net."), "{line}");
+    }
 }

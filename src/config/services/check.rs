@@ -193,7 +193,7 @@ impl ServiceChecker<'_> {
             .collect();
         let on_all_down = match raw.on_all_down {
             None => OnAllDown::AllEndpoints,
-            Some(value) => self.on_all_down(value, &format!("{key}.on_all_down")),
+            Some(value) => self.on_all_down(value, name.as_ref(), &format!("{key}.on_all_down")),
         };
         let unknown_location = match &raw.unknown_location {
             Some(list) => self.regions(list, &format!("{key}.unknown_location")),
@@ -233,8 +233,14 @@ impl ServiceChecker<'_> {
         }
     }
 
-    /// `"all"`, `"nodata"` or `{ fallback = [ADDRESSES] }`.
-    fn on_all_down(&mut self, value: Spanned<RawOnAllDown>, key: &str) -> OnAllDown {
+    /// `"all"`, `"nodata"`, `{ fallback = [ADDRESSES] }` or `{ cname = "NAME." }`; `service`
+    /// is the service's name (`None` when it was invalid).
+    fn on_all_down(
+        &mut self,
+        value: Spanned<RawOnAllDown>,
+        service: Option<&Name>,
+        key: &str,
+    ) -> OnAllDown {
         let span = value.span();
         match value.into_inner() {
             RawOnAllDown::Word(word) => match word.as_str() {
@@ -242,19 +248,59 @@ impl ServiceChecker<'_> {
                 "nodata" => OnAllDown::NoData,
                 other => {
                     let message = format!(
-                        "unknown value {other:?} (known: all, nodata, {{ fallback = [addresses] }})"
+                        "unknown value {other:?} (known: all, nodata, {{ fallback = [addresses] }}, {{ cname = \"name.\" }})"
                     );
                     self.error(span, key, message);
                     OnAllDown::AllEndpoints
                 }
             },
-            RawOnAllDown::Fallback(RawFallback { fallback: None }) => {
-                let message = r#"missing fallback (like { fallback = ["192.0.2.10"] })"#;
+            RawOnAllDown::Fallback(RawFallback {
+                fallback: None,
+                cname: None,
+            }) => {
+                let message = r#"missing fallback or cname (like { fallback = ["192.0.2.10"] })"#;
                 self.error(span, format!("{key}.fallback"), message);
                 OnAllDown::AllEndpoints
             }
             RawOnAllDown::Fallback(RawFallback {
+                fallback: Some(_),
+                cname: Some(_),
+            }) => {
+                let message = "give fallback or cname, not both";
+                self.error(span, format!("{key}.cname"), message);
+                OnAllDown::AllEndpoints
+            }
+            RawOnAllDown::Fallback(RawFallback {
+                fallback: None,
+                cname: Some(text),
+            }) => {
+                let key = format!("{key}.cname");
+                let target = Name::from_ascii(&text).ok().filter(|n| n.is_fqdn());
+                let problem = match (&target, service) {
+                    (None, _) => Some(format!(
+                        r#"{text:?} is not an absolute domain name (like "backup.example.net.")"#
+                    )),
+                    (_, None) => None,
+                    (Some(_), Some(name)) if name == self.origin => Some(
+                        "a CNAME cannot be at the zone's apex, where the SOA and NS are".to_owned(),
+                    ),
+                    (Some(t), Some(name)) if t == name => {
+                        Some(format!("{text:?} is the service's own name"))
+                    }
+                    _ => None,
+                };
+                match (problem, target) {
+                    (Some(message), _) => {
+                        self.error(span, key, message);
+                        OnAllDown::AllEndpoints
+                    }
+                    (None, Some(t)) => OnAllDown::Cname(t),
+                    (None, None) => OnAllDown::AllEndpoints,
+                }
+            }
+            RawOnAllDown::Fallback(RawFallback {
                 fallback: Some(list),
+                cname: None,
             }) => {
                 let key = format!("{key}.fallback");
                 if list.is_empty() || list.len() > MAX_FALLBACK {

@@ -169,6 +169,10 @@ pub enum OnAllDown {
     /// it: NODATA), like Cloudflare's fallback pool: a static site or a "back soon" page
     /// that is not checked. 1..=16 addresses, each once, unicast.
     Fallback(Vec<IpAddr>),
+    /// `{ cname = "backup.example.net." }`: a CNAME to this absolute name instead, for A
+    /// and AAAA alike (a fallback pool elsewhere, found by its own name). Not at a zone
+    /// apex, and not to the service's own name.
+    Cname(Name),
 }
 
 impl OnAllDown {
@@ -177,7 +181,7 @@ impl OnAllDown {
         match self {
             OnAllDown::AllEndpoints => "all",
             OnAllDown::NoData => "nodata",
-            OnAllDown::Fallback(_) => "fallback",
+            OnAllDown::Fallback(_) | OnAllDown::Cname(_) => "fallback",
         }
     }
 }

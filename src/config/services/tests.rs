@@ -303,6 +303,10 @@ fn every_default() {
         .on_all_down,
         OnAllDown::Fallback(vec![ip("192.0.2.10"), ip("2001:db8::10")])
     );
+    assert_eq!(
+        one(&www("on_all_down = { cname = \"Backup.example.NET.\" }\n")).on_all_down,
+        OnAllDown::Cname(name("backup.example.net."))
+    );
 }
 
 #[test]
@@ -535,7 +539,7 @@ fn each_error_names_line_and_key() {
         ),
         (
             www("on_all_down = \"servfail\"\n"),
-            "3: services.www.on_all_down: unknown value \"servfail\" (known: all, nodata, { fallback = [addresses] })",
+            "3: services.www.on_all_down: unknown value \"servfail\" (known: all, nodata, { fallback = [addresses] }, { cname = \"name.\" })",
         ),
         (
             www("on_all_down = { fallback = [] }\n"),
@@ -543,7 +547,7 @@ fn each_error_names_line_and_key() {
         ),
         (
             www("on_all_down = {}\n"),
-            "3: services.www.on_all_down.fallback: missing fallback (like { fallback = [\"192.0.2.10\"] })",
+            "3: services.www.on_all_down.fallback: missing fallback or cname (like { fallback = [\"192.0.2.10\"] })",
         ),
         (
             www("on_all_down = { fallback = [\"192.0.2.10\", \"192.0.2.300\"] }\n"),
@@ -559,11 +563,28 @@ fn each_error_names_line_and_key() {
         ),
         (
             www("on_all_down = { fallback = [\"192.0.2.10\"], cname = \"x.example.net.\" }\n"),
-            "3: services.www.on_all_down.cname: unknown field `cname`, expected `fallback`",
+            "3: services.www.on_all_down.cname: give fallback or cname, not both",
+        ),
+        (
+            www("on_all_down = { cname = \"backup\" }\n"),
+            "3: services.www.on_all_down.cname: \"backup\" is not an absolute domain name (like \"backup.example.net.\")",
+        ),
+        (
+            www("on_all_down = { cname = \"www.example.com.\" }\n"),
+            "3: services.www.on_all_down.cname: \"www.example.com.\" is the service's own name",
+        ),
+        (
+            "[services.\"@\"]\nendpoints = [{ region = \"eu-west\", address = \"192.0.2.1\" }]\n\
+             on_all_down = { cname = \"backup.example.net.\" }\n".into(),
+            "3: services.\"@\".on_all_down.cname: a CNAME cannot be at the zone's apex, where the SOA and NS are",
+        ),
+        (
+            www("on_all_down = { cnam = \"x.example.net.\" }\n"),
+            "3: services.www.on_all_down.cnam: unknown field `cnam`, expected `fallback` or `cname`",
         ),
         (
             www("on_all_down = 5\n"),
-            "3: services.www.on_all_down: invalid type: integer `5`, expected \"all\", \"nodata\" or { fallback = [addresses] }",
+            "3: services.www.on_all_down: invalid type: integer `5`, expected \"all\", \"nodata\", { fallback = [addresses] } or { cname = \"name.\" }",
         ),
         (
             www("unknown_location = [\"mars\"]\n"),
