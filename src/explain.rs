@@ -29,6 +29,20 @@ pub struct Explanation {
     pub ranking: String,
     pub regions: Vec<RegionInfo>,
     pub all_down: bool,
+    /// What the service answers when every candidate is down: `all` (fail open),
+    /// `nodata`, or `fallback` (then `fallback` lists the addresses).
+    #[serde(default)]
+    pub on_all_down: String,
+    /// `on_all_down = { fallback = [...] }`: its addresses, both families.
+    #[serde(default)]
+    pub fallback: Vec<IpAddr>,
+    /// `on_all_down = { cname = ... }`: the target; when the answer is this CNAME,
+    /// `answer_cname` says so.
+    #[serde(default)]
+    pub fallback_cname: Option<String>,
+    /// The answer is a CNAME to this name (the fallback), not addresses.
+    #[serde(default)]
+    pub answer_cname: Option<String>,
     /// The client network whose hash ranks the endpoints.
     pub hash_network: Option<String>,
     pub picked_region: Option<String>,
@@ -67,6 +81,12 @@ pub struct LocationInfo {
 pub struct RegionInfo {
     pub region: String,
     pub distance_km: Option<f64>,
+    /// The service's geoproximity bias for the region (0: none).
+    #[serde(default)]
+    pub bias: i32,
+    /// `distance_km × (1 − bias/100)`: the distance the ranking compared.
+    #[serde(default)]
+    pub effective_km: Option<f64>,
     pub healthy_capacity: u64,
     pub total_capacity: u64,
     pub share: f64,
@@ -156,6 +176,8 @@ pub fn explain(
         .map(|r| RegionInfo {
             region: region_name(r.region),
             distance_km: r.distance_km.map(|d| (d * 10.0).round() / 10.0),
+            bias: r.bias,
+            effective_km: r.effective_km.map(|d| (d * 10.0).round() / 10.0),
             healthy_capacity: r.healthy_capacity,
             total_capacity: r.total_capacity,
             share: r.share,
@@ -265,6 +287,19 @@ pub fn explain(
         ranking: trace.ranking.into(),
         regions,
         all_down: trace.all_down,
+        on_all_down: svc.on_all_down.word().into(),
+        fallback: match &svc.on_all_down {
+            crate::config::OnAllDown::Fallback(addrs) => addrs.clone(),
+            _ => Vec::new(),
+        },
+        fallback_cname: match &svc.on_all_down {
+            crate::config::OnAllDown::Cname(n) => Some(n.to_ascii()),
+            _ => None,
+        },
+        answer_cname: match &svc.on_all_down {
+            crate::config::OnAllDown::Cname(n) if decision.cname => Some(n.to_ascii()),
+            _ => None,
+        },
         hash_network: trace.hash_network.map(|(a, p)| format!("{a}/{p}")),
         picked_region: trace.picked_region.map(region_name),
         answer: decision.addresses().collect(),
@@ -318,6 +353,12 @@ impl fmt::Display for Explanation {
             let dist = r
                 .distance_km
                 .map_or(String::from("-"), |d| format!("{d:.0} km"));
+            // A biased region shows what the ranking compared.
+            let biased = match (r.bias, r.effective_km) {
+                (0, _) => String::new(),
+                (b, Some(e)) => format!("  bias {b:+} -> {e:.0} km"),
+                (b, None) => format!("  bias {b:+}"),
+            };
             let picked = if self.picked_region.as_deref() == Some(&r.region) {
                 "  <- picked"
             } else {
@@ -325,7 +366,7 @@ impl fmt::Display for Explanation {
             };
             writeln!(
                 f,
-                "  {}. {:<14} {:>9}  capacity {}/{} healthy  share {:>5.1}%{picked}",
+                "  {}. {:<14} {:>9}{biased}  capacity {}/{} healthy  share {:>5.1}%{picked}",
                 i + 1,
                 r.region,
                 dist,
@@ -350,7 +391,19 @@ impl fmt::Display for Explanation {
             }
         }
         if self.all_down {
-            writeln!(f, "all down:  no endpoint is healthy: on_all_down decides")?;
+            let what = match self.on_all_down.as_str() {
+                "nodata" => "on_all_down = \"nodata\": NODATA".to_string(),
+                "fallback" => match &self.fallback_cname {
+                    Some(target) => format!("on_all_down = fallback: CNAME {target}"),
+                    None => {
+                        let list: Vec<String> =
+                            self.fallback.iter().map(|a| a.to_string()).collect();
+                        format!("on_all_down = fallback: {}", list.join(", "))
+                    }
+                },
+                _ => "on_all_down = \"all\": every candidate (fail open)".to_string(),
+            };
+            writeln!(f, "all down:  no endpoint is healthy: {what}")?;
         }
         if let Some(h) = &self.hash_network {
             writeln!(f, "hash:      {h} ranks the endpoints (rendezvous)")?;
@@ -359,7 +412,9 @@ impl fmt::Display for Explanation {
         writeln!(
             f,
             "answer:    {}",
-            if answer.is_empty() {
+            if let Some(target) = &self.answer_cname {
+                format!("CNAME {target}")
+            } else if answer.is_empty() {
                 "NODATA".into()
             } else {
                 answer.join(", ")

@@ -164,8 +164,9 @@ function drawWarnings(status) {
         text: `⚠ ${s.name} is failing open: nothing healthy (${s.all_down_text}), ` +
           "so it answers with its endpoints anyway." }));
     } else if (s.all_down.length) {
+      const answers = s.on_all_down === "fallback" ? "its fallback addresses" : "NODATA";
       w.append(el("div", { class: "warning nodata", "data-name": s.name,
-        text: `${s.name} has nothing healthy (${s.all_down_text}) and answers NODATA there.` }));
+        text: `${s.name} has nothing healthy (${s.all_down_text}) and answers ${answers} there.` }));
     }
   }
 }
@@ -213,7 +214,8 @@ function drawServices(status) {
       el("small", { text: `TTL ${s.ttl}` + (s.ttl_now !== s.ttl ? ` (now ${s.ttl_now})` : "") +
         (s.checked ? "" : " · not checked") }));
     if (s.failing_open) title.append(el("span", { class: "badge", text: "FAILING OPEN" }));
-    else if (s.all_down.length) title.append(el("span", { class: "badge nodata", text: "NODATA" }));
+    else if (s.all_down.length) title.append(el("span", { class: "badge nodata",
+      text: s.on_all_down === "fallback" ? "FALLBACK" : "NODATA" }));
     const pools = el("tbody");
     const answered = s.pools.reduce((n, p) => n + p.answers, 0);
     for (const p of s.pools) {

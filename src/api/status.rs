@@ -107,7 +107,7 @@ pub struct ServiceStatus {
     pub endpoints: Vec<EndpointStatus>,
     /// The endpoints by region, in the order regions are defined.
     pub pools: Vec<PoolStatus>,
-    /// `all` (fail open) or `nodata`.
+    /// `all` (fail open), `nodata` or `fallback` (the fallback addresses answer).
     pub on_all_down: &'static str,
     /// Who has nothing healthy to be answered with; empty when all is well.
     pub all_down: Vec<AllDownStatus>,
@@ -135,6 +135,9 @@ pub struct VoteStatus {
     pub up: bool,
     pub age_ms: u64,
     pub fresh: bool,
+    /// The prober's last raw result differs from `up`: it is counting toward `rise` or
+    /// `fall` (and re-checking quickly, when toward `fall`).
+    pub changing: bool,
     pub rtt_ms: Option<u32>,
     pub reason: String,
 }
@@ -250,6 +253,7 @@ pub async fn status(state: &ApiState) -> Result<Status, Stopped> {
                                                 now,
                                                 std::time::Duration::from_millis(interval),
                                             ),
+                                            changing: v.changing,
                                             rtt_ms: v.rtt_ms,
                                             reason: v.reason.clone(),
                                         })
@@ -273,10 +277,7 @@ pub async fn status(state: &ApiState) -> Result<Status, Stopped> {
                         checked: s.check.is_some(),
                         endpoints,
                         pools,
-                        on_all_down: match s.on_all_down {
-                            OnAllDown::AllEndpoints => "all",
-                            OnAllDown::NoData => "nodata",
-                        },
+                        on_all_down: s.on_all_down.word(),
                         failing_open: !all_down.is_empty()
                             && s.on_all_down == OnAllDown::AllEndpoints,
                         all_down_text: describe_all_down(s, &down),

@@ -105,7 +105,12 @@ pub struct GeoFields {
 /// How many fresh probers must agree before an endpoint changes state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Quorum {
+    /// More than half of the fresh votes.
     Majority,
+    /// More than half of the viewpoints, each by the majority of its own fresh votes
+    /// (Cloudflare's majority of majorities): a viewpoint with many probers counts once,
+    /// so it cannot outvote the others.
+    Regions,
     All,
     Any,
     AtLeast(u32),
@@ -638,11 +643,12 @@ impl Checker<'_> {
         match raw.into_inner() {
             RawQuorum::Word(word) => match word.as_str() {
                 "majority" => Quorum::Majority,
+                "regions" => Quorum::Regions,
                 "all" => Quorum::All,
                 "any" => Quorum::Any,
                 _ => {
                     let message = format!(
-                        r#"{word:?} is not a quorum (use "majority", "all", "any" or a number >= 1)"#
+                        r#"{word:?} is not a quorum (use "majority", "regions", "all", "any" or a number >= 1)"#
                     );
                     self.error(span, "fleet.quorum", message);
                     Quorum::Majority

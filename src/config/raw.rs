@@ -101,7 +101,7 @@ impl<'de> Deserialize<'de> for RawQuorum {
         impl Visitor<'_> for QuorumVisitor {
             type Value = RawQuorum;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str(r#""majority", "all", "any" or a number of probers"#)
+                f.write_str(r#""majority", "regions", "all", "any" or a number of probers"#)
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<RawQuorum, E> {
                 Ok(RawQuorum::Word(v.to_owned()))
@@ -111,6 +111,45 @@ impl<'de> Deserialize<'de> for RawQuorum {
             }
         }
         deserializer.deserialize_any(QuorumVisitor)
+    }
+}
+
+/// `on_all_down`: a word (`"all"`, `"nodata"`), `{ fallback = [ADDRESSES] }` or
+/// `{ cname = "NAME." }`. A
+/// hand-written visitor, like [`RawQuorum`], so a wrong type gets a useful message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawOnAllDown {
+    Word(String),
+    Fallback(RawFallback),
+}
+
+/// `on_all_down = { fallback = [...] }`. Inside the inline table values carry no spans:
+/// errors point at `on_all_down`, which is one line.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFallback {
+    pub fallback: Option<Vec<String>>,
+    /// `on_all_down = { cname = "backup.example.net." }`.
+    pub cname: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for RawOnAllDown {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct OnAllDownVisitor;
+        impl<'de> Visitor<'de> for OnAllDownVisitor {
+            type Value = RawOnAllDown;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(r#""all", "nodata", { fallback = [addresses] } or { cname = "name." }"#)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawOnAllDown, E> {
+                Ok(RawOnAllDown::Word(v.to_owned()))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<RawOnAllDown, A::Error> {
+                RawFallback::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawOnAllDown::Fallback)
+            }
+        }
+        deserializer.deserialize_any(OnAllDownVisitor)
     }
 }
 
@@ -159,10 +198,12 @@ pub struct RawService {
     pub endpoints: Option<Spanned<Vec<Spanned<RawEndpoint>>>>,
     /// `[[services.NAME.route]]`, singular as written.
     pub route: Option<Vec<Spanned<RawRoute>>>,
-    pub on_all_down: Option<Spanned<String>>,
+    pub on_all_down: Option<Spanned<RawOnAllDown>>,
     pub unknown_location: Option<Spanned<Vec<Spanned<String>>>>,
     /// Share a partly healthy region keeps: healthy fraction × this (Envoy's factor).
     pub overprovision: Option<Spanned<f64>>,
+    /// Region name → geoproximity bias, -99..=99, for `policy = "nearest"` only.
+    pub bias: Option<Spanned<indexmap::IndexMap<Spanned<String>, Spanned<i64>>>>,
 }
 
 /// `check = { ... }` or `[services.NAME.check]`: one table whatever the kind, so a key
@@ -179,6 +220,8 @@ pub struct RawCheck {
     pub body: Option<Spanned<String>>,
     pub interval: Option<Spanned<String>>,
     pub timeout: Option<Spanned<String>>,
+    /// The short interval between checks while counting toward `fall`.
+    pub recheck: Option<Spanned<String>>,
     pub rise: Option<Spanned<i64>>,
     pub fall: Option<Spanned<i64>>,
 }
@@ -326,7 +369,8 @@ mod tests {
                 "route",
                 "on_all_down",
                 "unknown_location",
-                "overprovision"
+                "overprovision",
+                "bias"
             ]
         );
         assert_eq!(
@@ -337,6 +381,6 @@ mod tests {
             known_keys::<RawRoute>(),
             ["countries", "continents", "networks", "regions"]
         );
-        assert_eq!(known_keys::<RawCheck>().len(), 11);
+        assert_eq!(known_keys::<RawCheck>().len(), 12);
     }
 }

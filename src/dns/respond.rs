@@ -375,7 +375,20 @@ fn answer(
                 ecs_scope: decision.scope,
                 ..opt
             };
-            if decision.is_empty() {
+            let cname = match &snap.services[service as usize].on_all_down {
+                crate::config::OnAllDown::Cname(target) if decision.cname => Some(target),
+                _ => None,
+            };
+            if let Some(target) = cname {
+                render_cname(q, chain, target, decision.ttl, max, opt, out, stats);
+                let key = ResponseKey {
+                    class: Class::Answer,
+                    name: nodata as *const Answer as usize,
+                    qtype: q.qtype,
+                    subnet: subnet_key(q, decision.scope),
+                };
+                (0, key)
+            } else if decision.is_empty() {
                 render(q, nodata, max, opt, out, stats);
                 (nodata.rcode, answer_key(q, nodata))
             } else {
@@ -599,6 +612,58 @@ fn render_addresses(
         for a in decision.addresses() {
             address_record(out, owner, decision.ttl, a);
         }
+    }
+    if let Some(e) = q.edns {
+        opt(out, 0, e, opt_out);
+    }
+}
+
+/// Writes an authoritative answer holding the fallback CNAME of a service whose endpoints
+/// are all down (`on_all_down = { cname = ... }`), after the CNAME chain that led to the
+/// service if there is one; the resolver follows the target itself. Encoded per query,
+/// the target uncompressed (it is rare: only while everything is down).
+#[allow(clippy::too_many_arguments)]
+fn render_cname(
+    q: &Query<'_>,
+    chain: Option<(&Answer, u16)>,
+    target: &hickory_proto::rr::Name,
+    ttl: u32,
+    max: usize,
+    opt_out: OptOut<'_>,
+    out: &mut Vec<u8>,
+    stats: &mut QueryStats,
+) {
+    let mut wire = [0u8; 255];
+    let mut len = 0;
+    for label in target.iter() {
+        wire[len] = label.len() as u8;
+        wire[len + 1..len + 1 + label.len()].copy_from_slice(label);
+        len += 1 + label.len();
+    }
+    len += 1; // the root label (already 0)
+    let (chain_body, chain_count, owner): (&[u8], u16, u16) = match chain {
+        Some((c, owner)) => (&c.body, c.counts()[0], owner),
+        None => (&[], 0, QNAME_OFFSET as u16),
+    };
+    let record = 12 + len;
+    let truncated = 12 + q.question.len() + chain_body.len() + record + opt_len(q, &opt_out) > max;
+    let mut flags = wire::FLAG_QR | wire::FLAG_AA | (q.flags & (wire::FLAG_RD | wire::FLAG_CD));
+    let count = if truncated {
+        flags |= wire::FLAG_TC;
+        stats.truncated += 1;
+        0
+    } else {
+        chain_count + 1
+    };
+    header(out, q.id, flags, 1, [count, 0, q.edns.is_some() as u16]);
+    out.extend_from_slice(q.question);
+    if !truncated {
+        out.extend_from_slice(chain_body);
+        out.extend_from_slice(&(0xC000 | owner).to_be_bytes());
+        out.extend_from_slice(&[0, 5, 0, 1]);
+        out.extend_from_slice(&ttl.to_be_bytes());
+        out.extend_from_slice(&(len as u16).to_be_bytes());
+        out.extend_from_slice(&wire[..len]);
     }
     if let Some(e) = q.edns {
         opt(out, 0, e, opt_out);

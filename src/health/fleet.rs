@@ -35,6 +35,10 @@ pub struct TargetSpec {
     pub body: Option<String>,
     pub interval_ms: u64,
     pub timeout_ms: u64,
+    /// The short interval between checks while counting toward `fall`. 0 (what a server
+    /// from before `recheck` sends): [`Check::default_recheck`] of the interval.
+    #[serde(default)]
+    pub recheck_ms: u64,
     pub rise: u32,
     pub fall: u32,
 }
@@ -70,6 +74,18 @@ pub struct Report {
 pub const MAX_REPORTS_PER_BATCH: usize = 20_000;
 
 impl TargetSpec {
+    pub fn interval(&self) -> Duration {
+        Duration::from_millis(self.interval_ms.max(100))
+    }
+
+    /// How soon a check follows a failed one while counting toward `fall`.
+    pub fn recheck(&self) -> Duration {
+        match self.recheck_ms {
+            0 => Check::default_recheck(self.interval()),
+            ms => Duration::from_millis(ms.max(100)).min(self.interval()),
+        }
+    }
+
     /// The check as `config::Check` (for the prober's checker).
     pub fn check(&self) -> Option<Check> {
         let kind = match self.kind.as_str() {
@@ -88,6 +104,7 @@ impl TargetSpec {
             body: self.body.clone(),
             interval: Duration::from_millis(self.interval_ms),
             timeout: Duration::from_millis(self.timeout_ms),
+            recheck: self.recheck(),
             rise: self.rise,
             fall: self.fall,
         })
@@ -146,7 +163,7 @@ pub fn target_id(address: IpAddr, check: &Check) -> String {
 }
 
 /// Every target of a set of services, with the (service, endpoint) pairs it decides.
-/// Shared targets take the shortest interval of the services naming them.
+/// Shared targets take the shortest interval (and recheck) of the services naming them.
 pub fn targets_of(services: &[Service]) -> BTreeMap<String, (TargetSpec, Vec<(usize, usize)>)> {
     let mut out: BTreeMap<String, (TargetSpec, Vec<(usize, usize)>)> = BTreeMap::new();
     for (si, s) in services.iter().enumerate() {
@@ -166,12 +183,14 @@ pub fn targets_of(services: &[Service]) -> BTreeMap<String, (TargetSpec, Vec<(us
                     body: check.body.clone(),
                     interval_ms: check.interval.as_millis() as u64,
                     timeout_ms: check.timeout.as_millis() as u64,
+                    recheck_ms: check.recheck.as_millis() as u64,
                     rise: check.rise,
                     fall: check.fall,
                 };
                 (spec, Vec::new())
             });
             entry.0.interval_ms = entry.0.interval_ms.min(check.interval.as_millis() as u64);
+            entry.0.recheck_ms = entry.0.recheck_ms.min(check.recheck.as_millis() as u64);
             entry.1.push((si, ei));
         }
     }

@@ -2,7 +2,10 @@
 //!
 //! Checks are spread over the interval (each target has a fixed offset from a hash of its
 //! id), run with bounded concurrency, and debounced by `rise`/`fall` into this prober's
-//! vote. Votes go out in batches every half second, at once when one flips. A failure on
+//! vote. After a failed check the next one comes `recheck` after it started, not a whole
+//! interval later, until `fall` is reached or a check passes: detection is fast, while
+//! `rise` still counts checks at the normal interval. Votes go out in batches every half
+//! second, at once when one flips or starts counting toward a flip. A failure on
 //! our own side (`NoVote`) sends nothing, so our vote goes stale instead of wrong. `serve`
 //! runs one that reports to its own control task; `meridian probe` runs one that fetches
 //! targets from servers over HTTP and reports to all of them.
@@ -115,9 +118,49 @@ pub struct Prober {
 struct Scheduled {
     spec: TargetSpec,
     target: Target,
+    /// The next check in the target's own slot (its offset, then every interval).
     next: Instant,
+    /// A quick re-check after a failure, while counting toward `fall`: it runs before
+    /// `next`, which keeps its phase.
+    recheck_at: Option<Instant>,
+    /// When the check in flight (or the last one) started.
+    started: Instant,
     debounce: Debounce,
     in_flight: bool,
+}
+
+impl Scheduled {
+    fn due(&self, now: Instant) -> bool {
+        !self.in_flight && (self.next <= now || self.recheck_at.is_some_and(|t| t <= now))
+    }
+
+    /// Marks a check started at `now`. The slots it covers are skipped, not bunched: every
+    /// slot already passed, and (for a re-check) one closer than a re-check away.
+    fn start(&mut self, now: Instant) {
+        let interval = self.spec.interval();
+        let until = match self.recheck_at.take() {
+            Some(_) => now + self.spec.recheck(),
+            None => now,
+        };
+        while self.next <= until {
+            self.next += interval;
+        }
+        self.started = now;
+        self.in_flight = true;
+    }
+
+    /// Takes one check's raw result; true when the vote flipped or started counting
+    /// toward a flip (either is sent at once).
+    fn finish(&mut self, raw_up: bool) -> bool {
+        self.in_flight = false;
+        let flipped = self
+            .debounce
+            .observe(raw_up, self.spec.rise, self.spec.fall);
+        // Counting toward `fall`: check again soon. Toward `rise`, or settled: the slot.
+        self.recheck_at = (self.debounce.up && self.debounce.streak > 0)
+            .then(|| self.started + self.spec.recheck());
+        flipped || self.debounce.streak == 1
+    }
 }
 
 /// A fixed offset in [0, interval) from the target id, so checks spread over the interval
@@ -161,19 +204,21 @@ impl Prober {
                 }
                 Some((id, obs)) = results.recv() => {
                     let Some(s) = scheduled.get_mut(&id) else { continue };
-                    s.in_flight = false;
                     let (raw_up, reason) = match obs.verdict {
                         Verdict::Up => (true, String::new()),
                         Verdict::Down(reason) => (false, reason),
                         Verdict::NoVote(reason) => {
+                            s.in_flight = false;
                             tracing::debug!(target = %id, "no vote: {reason}");
                             continue;
                         }
                     };
-                    let flipped = s.debounce.observe(raw_up, s.spec.rise, s.spec.fall);
-                    if flipped {
-                        tracing::info!(prober = %self.name, target = %id, up = s.debounce.up, "vote changed{}", if reason.is_empty() { String::new() } else { format!(": {reason}") });
+                    let was_up = s.debounce.up;
+                    if s.finish(raw_up) {
                         flush_due = Instant::now();
+                    }
+                    if s.debounce.up != was_up {
+                        tracing::info!(prober = %self.name, target = %id, up = s.debounce.up, "vote changed{}", if reason.is_empty() { String::new() } else { format!(": {reason}") });
                     }
                     let rtt_ms = obs.rtt.map(|d| d.as_millis().min(u32::MAX as u128) as u32);
                     let reason = if s.debounce.up { String::new() } else { reason };
@@ -182,15 +227,10 @@ impl Prober {
                 _ = tick.tick() => {
                     let now = Instant::now();
                     for (id, s) in scheduled.iter_mut() {
-                        if s.in_flight || s.next > now {
+                        if !s.due(now) {
                             continue;
                         }
-                        let interval = Duration::from_millis(s.spec.interval_ms.max(100));
-                        // Keep the schedule's phase; skip missed slots rather than bunching.
-                        while s.next <= now {
-                            s.next += interval;
-                        }
-                        s.in_flight = true;
+                        s.start(now);
                         let checker = self.checker.clone();
                         let target = s.target.clone();
                         let tx = results_tx.clone();
@@ -229,14 +269,15 @@ impl Prober {
                     s.target = target;
                 }
                 None => {
-                    let interval = Duration::from_millis(spec.interval_ms.max(100));
-                    let next = now + offset(&spec.id, interval);
+                    let next = now + offset(&spec.id, spec.interval());
                     scheduled.insert(
                         spec.id.clone(),
                         Scheduled {
                             spec: spec.clone(),
                             target,
                             next,
+                            recheck_at: None,
+                            started: now,
                             debounce: Debounce::default(),
                             in_flight: false,
                         },
@@ -493,7 +534,11 @@ pub async fn fetch_targets(
             std::collections::BTreeMap::new();
         for t in per_server.values().flatten() {
             match by_id.get_mut(t.id.as_str()) {
-                Some(u) => u.interval_ms = u.interval_ms.min(t.interval_ms),
+                Some(u) => {
+                    let recheck = u.recheck().min(t.recheck());
+                    u.interval_ms = u.interval_ms.min(t.interval_ms);
+                    u.recheck_ms = recheck.as_millis() as u64;
+                }
                 None => {
                     by_id.insert(&t.id, t.clone());
                 }
@@ -567,6 +612,7 @@ mod tests {
             body: None,
             interval_ms: interval.as_millis() as u64,
             timeout_ms: 500,
+            recheck_ms: 0,
             rise: 2,
             fall,
         }
@@ -638,6 +684,119 @@ mod tests {
             !counting.is_empty() && counting.iter().all(|&c| c),
             "{counting:?}"
         );
+    }
+
+    /// The check times in `checks` from `from` on, as offsets from `from`.
+    fn ran_since(checks: &FakeChecks, from: Instant) -> Vec<Duration> {
+        let ran = checks.ran_at.lock().unwrap();
+        ran.iter()
+            .filter(|t| **t >= from)
+            .map(|t| *t - from)
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_defaults_a_dead_target_is_voted_down_two_rechecks_after_its_first_failure() {
+        // The defaults: interval 5 s, fall 3, rise 2; recheck is then 1 s.
+        let interval = Duration::from_secs(5);
+        let spec = spec(interval, 3);
+        assert_eq!(spec.recheck(), Duration::from_secs(1));
+        let slot0 = offset(&spec.id, interval);
+        let checks = Arc::new(FakeChecks::default());
+        let sink = Collect::default();
+        let (_targets_tx, targets) = watch::channel(Arc::new(vec![spec]));
+        let prober = Prober {
+            name: "p1".into(),
+            region: "eu-west".into(),
+            checker: checks.clone(),
+        };
+        let start = Instant::now();
+        tokio::spawn(prober.run(targets, sink.clone()));
+        let slot = |k: u32| start + slot0 + interval * k;
+
+        // Healthy until just after the check in slot 1; it dies then.
+        tokio::time::sleep_until(slot(1) + Duration::from_millis(100)).await;
+        checks.down.store(true, Ordering::SeqCst);
+        // The first failed check is the next slot's; then two re-checks a second apart.
+        tokio::time::sleep_until(slot(2) + Duration::from_millis(4_500)).await;
+        let ran = ran_since(&checks, slot(2));
+        let near = |got: Duration, want: Duration| got >= want && got <= want + TICK;
+        assert!(ran.len() >= 3, "{ran:?}");
+        for (k, want) in [0, 1000, 2000].into_iter().enumerate() {
+            assert!(
+                near(ran[k], Duration::from_millis(want)),
+                "check {k} after the first failure at {:?}, want {want} ms: {ran:?}",
+                ran[k]
+            );
+        }
+        let sent = sink.0.lock().unwrap().clone();
+        let (flip_at, _) = sent
+            .iter()
+            .find(|(_, b)| !b.reports[0].up)
+            .expect("a down vote was sent");
+        let detection = *flip_at - slot(2);
+        assert!(
+            detection >= Duration::from_secs(2) && detection <= Duration::from_secs(2) + 2 * TICK,
+            "down vote {detection:?} after the first failed check"
+        );
+        // The first failure was sent at once too (up, changing), so servers shorten TTLs.
+        let (first_at, first) = sent
+            .iter()
+            .find(|(_, b)| b.reports[0].changing)
+            .expect("a changing vote was sent");
+        assert!(first.reports[0].up && *first_at - slot(2) <= 2 * TICK);
+        // Once down, checks are back in the slot: nothing between the last re-check and
+        // slot 3.
+        assert_eq!(ran.len(), 3, "{ran:?}");
+
+        // It comes back just before slot 4: `rise = 2` passing checks at the normal
+        // interval (slots 4 and 5), no re-checks, before the vote is up again.
+        tokio::time::sleep_until(slot(4) - Duration::from_millis(100)).await;
+        checks.down.store(false, Ordering::SeqCst);
+        sink.0.lock().unwrap().clear();
+        tokio::time::sleep_until(slot(5) + Duration::from_millis(500)).await;
+        let ran = ran_since(&checks, slot(4) - Duration::from_millis(100));
+        assert_eq!(ran.len(), 2, "{ran:?}");
+        assert!(near(ran[1] - ran[0], interval), "{ran:?}");
+        let sent = sink.0.lock().unwrap().clone();
+        let (up_at, _) = sent
+            .iter()
+            .find(|(_, b)| b.reports[0].up)
+            .expect("an up vote was sent");
+        assert!(*up_at >= slot(5) && *up_at <= slot(5) + 2 * TICK);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_failed_check_is_rechecked_once_and_the_slot_keeps_its_phase() {
+        let interval = Duration::from_secs(5);
+        let spec = spec(interval, 3);
+        let slot0 = offset(&spec.id, interval);
+        let checks = Arc::new(FakeChecks::default());
+        let sink = Collect::default();
+        let (_targets_tx, targets) = watch::channel(Arc::new(vec![spec]));
+        let prober = Prober {
+            name: "p1".into(),
+            region: "eu-west".into(),
+            checker: checks.clone(),
+        };
+        let start = Instant::now();
+        tokio::spawn(prober.run(targets, sink.clone()));
+        let slot = |k: u32| start + slot0 + interval * k;
+
+        // One blip: the check in slot 1 fails, the re-check a second later passes.
+        tokio::time::sleep_until(slot(1) - Duration::from_millis(100)).await;
+        checks.down.store(true, Ordering::SeqCst);
+        tokio::time::sleep_until(slot(1) + Duration::from_millis(500)).await;
+        checks.down.store(false, Ordering::SeqCst);
+        tokio::time::sleep_until(slot(3) + Duration::from_millis(100)).await;
+        let ran = ran_since(&checks, slot(1));
+        let want = [0, 1000, 5000, 10_000].map(Duration::from_millis);
+        assert_eq!(ran.len(), want.len(), "{ran:?}");
+        for (got, want) in ran.iter().zip(want) {
+            assert!(*got >= want && *got <= want + TICK, "{ran:?}");
+        }
+        // The vote never went down.
+        assert!(sink.0.lock().unwrap().iter().all(|(_, b)| b.reports[0].up));
     }
 
     #[test]

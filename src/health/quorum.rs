@@ -6,7 +6,8 @@
 //! older than three check intervals is stale; the fresh ones decide by quorum. When they
 //! do not reach it (a split fleet), the target keeps its last state, so a single prober
 //! with a bad network moves nothing. No fresh vote at all: the last known state; never
-//! judged: healthy.
+//! judged: healthy. With `quorum = "regions"`, each viewpoint first decides by the
+//! majority of its own probers, and the viewpoints then decide by majority.
 
 use crate::config::Quorum;
 use std::collections::BTreeMap;
@@ -16,6 +17,9 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Vote {
     pub up: bool,
+    /// The viewpoint the prober checks from (its batch's `region`), for
+    /// [`Quorum::Regions`].
+    pub viewpoint: String,
     /// When this server received it, on the server's monotonic clock: probers' clocks
     /// may drift, and a wall clock stepped back would make old votes look fresh.
     pub at: Instant,
@@ -53,6 +57,18 @@ pub struct Judgement {
 /// Votes are stale after this many check intervals.
 pub const STALE_INTERVALS: u32 = 3;
 
+/// `Some(up)` when more than half of `ups + downs` agree, `None` on a tie.
+fn majority(ups: usize, downs: usize) -> Option<bool> {
+    let q = (ups + downs) / 2 + 1;
+    if ups >= q {
+        Some(true)
+    } else if downs >= q {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 /// Judges a target from its votes (prober name → vote).
 pub fn judge(
     votes: &BTreeMap<String, Vote>,
@@ -73,11 +89,31 @@ pub fn judge(
         keep
     } else {
         match quorum {
-            Quorum::Majority => {
-                let q = n / 2 + 1;
-                if ups >= q {
+            Quorum::Majority => majority(ups, downs).unwrap_or(keep),
+            Quorum::Regions => {
+                // viewpoint → (ups, downs) of its fresh votes.
+                let mut by_viewpoint: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+                for v in &fresh {
+                    let count = by_viewpoint.entry(v.viewpoint.as_str()).or_default();
+                    if v.up {
+                        count.0 += 1;
+                    } else {
+                        count.1 += 1;
+                    }
+                }
+                // A split viewpoint says neither, but still counts among the viewpoints:
+                // like a split prober fleet, it holds the last state rather than letting
+                // a minority decide.
+                let verdicts: Vec<Option<bool>> = by_viewpoint
+                    .values()
+                    .map(|&(u, d)| majority(u, d))
+                    .collect();
+                let up_views = verdicts.iter().filter(|v| **v == Some(true)).count();
+                let down_views = verdicts.iter().filter(|v| **v == Some(false)).count();
+                let q = verdicts.len() / 2 + 1;
+                if up_views >= q {
                     true
-                } else if downs >= q {
+                } else if down_views >= q {
                     false
                 } else {
                     keep
@@ -119,6 +155,7 @@ mod tests {
             .map(|(p, up, age_ms)| {
                 let v = Vote {
                     up: *up,
+                    viewpoint: format!("view-{p}"),
                     at: now - Duration::from_millis(*age_ms),
                     changing: false,
                     rtt_ms: None,
@@ -227,6 +264,115 @@ mod tests {
         for (list, last, quorum, want, what) in rows {
             let j = judge(&votes(now, list), *last, *quorum, now, INTERVAL);
             assert_eq!(j.up, *want, "{what}");
+        }
+    }
+
+    /// Votes given as (prober, viewpoint, up, age in ms at `now`).
+    fn viewpoint_votes(now: Instant, list: &[(&str, &str, bool, u64)]) -> BTreeMap<String, Vote> {
+        list.iter()
+            .map(|(p, view, up, age_ms)| {
+                let v = Vote {
+                    up: *up,
+                    viewpoint: view.to_string(),
+                    at: now - Duration::from_millis(*age_ms),
+                    changing: false,
+                    rtt_ms: None,
+                    reason: String::new(),
+                };
+                (p.to_string(), v)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn by_regions_a_viewpoint_with_many_probers_cannot_outvote_the_others() {
+        let now = Instant::now();
+        let (f, stale) = (1000, 16_000);
+        // Five probers in eu-west, one each in us-east and ap-south.
+        let crowd = |eu: bool, us: bool, ap: bool| {
+            let mut list: Vec<(String, &str, bool, u64)> = (0..5)
+                .map(|i| (format!("eu{i}"), "eu-west", eu, f))
+                .collect();
+            list.push(("us0".into(), "us-east", us, f));
+            list.push(("ap0".into(), "ap-south", ap, f));
+            list
+        };
+        type Row<'a> = (Vec<(String, &'a str, bool, u64)>, bool, bool, bool, &'a str);
+        // votes, last state → up by majority, up by regions, why
+        let rows: Vec<Row> = vec![
+            (
+                crowd(false, true, true),
+                true,
+                false,
+                true,
+                "eu-west's five down votes are one region against two",
+            ),
+            (
+                crowd(true, false, false),
+                true,
+                true,
+                false,
+                "two regions down outweigh five up probers in one",
+            ),
+            (
+                vec![
+                    ("eu0".into(), "eu-west", false, f),
+                    ("eu1".into(), "eu-west", false, f),
+                    ("eu2".into(), "eu-west", true, f),
+                    ("us0".into(), "us-east", false, f),
+                    ("ap0".into(), "ap-south", true, f),
+                ],
+                true,
+                false,
+                false,
+                "each region by its own majority: eu-west and us-east down",
+            ),
+            (
+                vec![
+                    ("eu0".into(), "eu-west", false, f),
+                    ("eu1".into(), "eu-west", true, f),
+                    ("us0".into(), "us-east", true, f),
+                    ("ap0".into(), "ap-south", false, f),
+                ],
+                false,
+                false,
+                false,
+                "a split region decides nothing, and one region each way keeps the last state",
+            ),
+            (
+                vec![
+                    ("eu0".into(), "eu-west", false, stale),
+                    ("eu1".into(), "eu-west", false, stale),
+                    ("eu2".into(), "eu-west", false, stale),
+                    ("us0".into(), "us-east", true, f),
+                ],
+                false,
+                true,
+                true,
+                "stale votes do not make a region",
+            ),
+            (
+                vec![
+                    ("eu0".into(), "eu-west", false, f),
+                    ("eu1".into(), "eu-west", false, f),
+                    ("eu2".into(), "eu-west", true, f),
+                ],
+                true,
+                false,
+                false,
+                "one region alone: its own majority",
+            ),
+        ];
+        for (list, last, by_majority, by_regions, what) in rows {
+            let list: Vec<(&str, &str, bool, u64)> = list
+                .iter()
+                .map(|(p, v, up, age)| (p.as_str(), *v, *up, *age))
+                .collect();
+            let votes = viewpoint_votes(now, &list);
+            let j = judge(&votes, Some(last), Quorum::Majority, now, INTERVAL);
+            assert_eq!(j.up, by_majority, "majority: {what}");
+            let j = judge(&votes, Some(last), Quorum::Regions, now, INTERVAL);
+            assert_eq!(j.up, by_regions, "regions: {what}");
         }
     }
 

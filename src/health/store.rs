@@ -255,6 +255,7 @@ impl HealthStore {
             }
             let vote = Vote {
                 up: r.up,
+                viewpoint: batch.region.clone(),
                 at: now,
                 changing: r.changing,
                 rtt_ms: r.rtt_ms,
@@ -545,6 +546,32 @@ endpoints = [{ region = "us-east", address = "192.0.2.3" }]
         (0..services.len())
             .map(|i| t.service(i).endpoints.to_vec())
             .collect()
+    }
+
+    #[test]
+    fn with_quorum_regions_a_batch_counts_for_its_viewpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, config, services) = setup(dir.path());
+        store.configure(&services, &config.regions, Quorum::Regions);
+        let a = store.targets().next().unwrap().id.clone();
+        let now = Instant::now();
+        let wall = SystemTime::UNIX_EPOCH;
+        // Four probers at the eu-west viewpoint say down; one each at two others say up.
+        for p in ["eu1", "eu2", "eu3", "eu4"] {
+            store.apply(&batch(p, &[(&a, false)]), now, wall).unwrap();
+        }
+        for (p, view) in [("us1", "us-east"), ("tokyo1", "tokyo-isp2")] {
+            let mut b = batch(p, &[(&a, true)]);
+            b.region = view.into();
+            store.apply(&b, now, wall).unwrap();
+        }
+        store.judge_all(now);
+        use EndpointState::*;
+        assert_eq!(states(&store, &config, &services)[0], vec![Up, Up]);
+        // By prober majority, the crowd at one viewpoint would have decided.
+        store.configure(&services, &config.regions, Quorum::Majority);
+        store.judge_all(now);
+        assert_eq!(states(&store, &config, &services)[0], vec![Down, Up]);
     }
 
     #[test]

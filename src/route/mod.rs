@@ -11,10 +11,12 @@
 //!    endpoint of the family; each with its healthy and total capacity.
 //! 2. `rank`: by great-circle distance (compared as chord lengths between points
 //!    precomputed on the unit sphere: no trigonometry per region), a fixed failover
-//!    order, or none (`weighted`).
+//!    order, or none (`weighted`). A service with a geoproximity `bias` compares
+//!    `distance × (1 − bias/100)` instead (one `asin` per region, for such services only).
 //! 3. `shares`: the nearest region keeps what its healthy capacity allows
 //!    (× `overprovision`), the share it lost spills to the next; for `weighted`, shares by
-//!    healthy capacity. When nothing is healthy, `fail_open` decides.
+//!    healthy capacity. When nothing is healthy, `fail_open` decides (`on_all_down`:
+//!    every candidate, NODATA, or the fallback addresses).
 //! 4. `pick_region`: the client network's own ranking of the endpoints decides which
 //!    region keeps it (see "Minimal disruption").
 //! 5. `pick_endpoints`: the top `max_answers` healthy endpoints of that ranking, the
@@ -87,6 +89,9 @@ pub struct Decision {
     pub scope: u8,
     /// The region the client's network drew (None when all were down or none served).
     pub region: Option<usize>,
+    /// Every candidate is down and `on_all_down = { cname = ... }`: the answer is that
+    /// CNAME (no addresses).
+    pub cname: bool,
 }
 
 impl Decision {
@@ -131,6 +136,10 @@ pub struct Trace {
 pub struct RegionTrace {
     pub region: usize,
     pub distance_km: Option<f64>,
+    /// The service's geoproximity bias for the region (0: none).
+    pub bias: i32,
+    /// `distance_km × (1 − bias/100)`: what the ranking compared (distance ranking only).
+    pub effective_km: Option<f64>,
     pub healthy_capacity: u64,
     pub total_capacity: u64,
     /// Fraction of all client networks this region answers.
@@ -197,10 +206,13 @@ impl Family {
 #[derive(Debug, Clone, Copy, Default)]
 struct Candidate {
     region: usize,
-    /// Squared chord distance from the client (ranking `distance` only).
-    chord_squared: f64,
+    /// Ranking `distance` only, lower first: the squared chord distance from the client,
+    /// or, when the service has a bias, the biased angle (see `rank`).
+    rank_key: f64,
     /// Great-circle distance from the client, for the trace only.
     distance_km: f64,
+    /// The region's geoproximity bias in this service (0: none).
+    bias: i32,
     healthy: u64,
     total: u64,
     /// Fraction of all client networks this region answers.
@@ -266,6 +278,7 @@ fn decide_among(
         ttl: ttl_of(service, health),
         scope: 0,
         region: None,
+        cname: false,
     };
     let mut scope = route_scope(service, client.location, client.addr);
 
@@ -425,11 +438,20 @@ fn rank(
                 Some((lat, lon)) => {
                     let here = loc.position.unwrap_or_else(|| Position::of(lat, lon));
                     for c in cands.iter_mut() {
-                        c.chord_squared = here.chord_squared(&regions[c.region].position);
+                        c.rank_key = here.chord_squared(&regions[c.region].position);
+                    }
+                    if !service.bias.is_empty() {
+                        // The chord is not proportional to the distance: scale the
+                        // angle (distance on the unit sphere) instead.
+                        for c in cands.iter_mut() {
+                            c.bias = service.bias_of(c.region);
+                            let angle = 2.0 * (c.rank_key.sqrt() / 2.0).min(1.0).asin();
+                            c.rank_key = angle * bias_factor(c.bias);
+                        }
                     }
                     cands.sort_by(|a, b| {
-                        a.chord_squared
-                            .total_cmp(&b.chord_squared)
+                        a.rank_key
+                            .total_cmp(&b.rank_key)
                             .then(a.region.cmp(&b.region))
                     });
                     ("distance", true, true)
@@ -454,6 +476,11 @@ fn rank(
     }
 }
 
+/// What a bias does to a distance: `1 − bias/100`.
+fn bias_factor(bias: i32) -> f64 {
+    1.0 - bias as f64 / 100.0
+}
+
 /// Each candidate's great-circle distance from the client, for the trace.
 fn measure_distances(regions: &[Region], loc: &Location, cands: &mut [Candidate]) {
     if let Some((lat, lon)) = loc.coordinates {
@@ -465,8 +492,9 @@ fn measure_distances(regions: &[Region], loc: &Location, cands: &mut [Candidate]
 }
 
 /// Step 3 when no candidate has healthy capacity: `on_all_down = "nodata"` answers
-/// nothing; failing open answers every endpoint of the candidates as if all were healthy,
-/// except those the operator drained (unless everything is drained).
+/// nothing; a fallback answers its addresses of the family (nothing when it has none);
+/// failing open answers every endpoint of the candidates as if all were healthy, except
+/// those the operator drained (unless everything is drained).
 fn fail_open(
     service: &Service,
     health: &Health<'_>,
@@ -474,8 +502,19 @@ fn fail_open(
     cands: &[Candidate],
     decision: &mut Decision,
 ) {
-    if service.on_all_down == OnAllDown::NoData {
-        return;
+    match &service.on_all_down {
+        OnAllDown::NoData => return,
+        OnAllDown::Fallback(addrs) => {
+            for a in addrs.iter().filter(|a| family.matches(a)) {
+                decision.push(*a);
+            }
+            return;
+        }
+        OnAllDown::Cname(_) => {
+            decision.cname = true;
+            return;
+        }
+        OnAllDown::AllEndpoints => {}
     }
     let eligible =
         |e: &Endpoint| family.matches(&e.address) && cands.iter().any(|c| c.region == e.region);
@@ -726,6 +765,8 @@ fn region_trace(service: &Service, c: &Candidate) -> RegionTrace {
     RegionTrace {
         region: c.region,
         distance_km: (c.distance_km > 0.0).then_some(c.distance_km),
+        bias: c.bias,
+        effective_km: (c.distance_km > 0.0).then(|| c.distance_km * bias_factor(c.bias)),
         healthy_capacity: c.healthy,
         total_capacity: c.total,
         share: c.share,

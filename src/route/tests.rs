@@ -953,3 +953,196 @@ fn a_reloaded_config_ranks_by_the_regions_new_places() {
     );
     assert_eq!(addrs(&d), ["198.51.100.1"], "us-east");
 }
+
+fn chicago() -> Location {
+    at("US", "NA", 41.88, -87.63, 18)
+}
+
+/// us-east and us-west, each biased as given.
+fn two_coasts(east: i32, west: i32) -> String {
+    format!(
+        "[services.www]\nendpoints = [\n  {{ region = \"us-east\", address = \"198.51.100.1\" }},\n  \
+         {{ region = \"us-west\", address = \"198.51.100.2\" }},\n]\n\
+         bias = {{ us-east = {east}, us-west = {west} }}\n"
+    )
+}
+
+#[test]
+fn bias_scales_the_distance_and_moves_clients_across_the_boundary() {
+    let (config, _) = setup(&two_coasts(0, 0));
+    let region = |name: &str| config.regions.iter().find(|r| r.name == name).unwrap();
+    let loc = chicago();
+    let (lat, lon) = loc.coordinates.unwrap();
+    let km = |name: &str| distance_km(lat, lon, region(name).lat, region(name).lon);
+    let (east, west) = (km("us-east"), km("us-west"));
+    // Chicago is 913 km from Ashburn and 2,958 km from San Jose.
+    assert!(east < 1000.0 && west > 2900.0, "{east} {west}");
+    // us-west wins once west × (1 − b/100) < east: from b = 70 (69.1 exactly).
+    let threshold = 100.0 * (1.0 - east / west);
+    assert!((69.0..70.0).contains(&threshold), "{threshold}");
+    let west_from = threshold.ceil() as i32;
+    // (bias of us-east, of us-west) → where Chicago goes.
+    let rows = [
+        ((0, 0), "198.51.100.1"),
+        ((0, west_from - 1), "198.51.100.1"),
+        ((0, west_from), "198.51.100.2"),
+        ((0, 99), "198.51.100.2"),
+        // A negative bias pushes a region's own clients away: 913 × 1.99 is still
+        // nearer than 2958, but with us-west at +40 (1775 km) it is not.
+        ((-99, 0), "198.51.100.1"),
+        ((-99, 40), "198.51.100.2"),
+        ((-50, 40), "198.51.100.1"),
+        // Both pulled equally: the ratio, and so the answer, is unchanged.
+        ((60, 60), "198.51.100.1"),
+    ];
+    for ((b_east, b_west), want) in rows {
+        let (config, services) = setup(&two_coasts(b_east, b_west));
+        let health = HealthTable::all_up(&services);
+        let d = ask(
+            &config,
+            &services[0],
+            &health,
+            "192.0.2.1",
+            &loc,
+            Family::V4,
+        );
+        assert_eq!(addrs(&d), [want], "bias us-east {b_east}, us-west {b_west}");
+        // The formula, independently: effective = distance × (1 − bias/100).
+        let eff = |d: f64, b: i32| d * (1.0 - b as f64 / 100.0);
+        let nearer_east = eff(east, b_east) < eff(west, b_west);
+        assert_eq!(want == "198.51.100.1", nearer_east, "{b_east} {b_west}");
+    }
+}
+
+#[test]
+fn a_biased_region_spills_like_any_other_and_the_trace_shows_the_effective_distance() {
+    let (config, services) = setup(&two_coasts(0, 80));
+    let mut health = HealthTable::all_up(&services);
+    let loc = chicago();
+    let client = Client {
+        addr: "192.0.2.9".parse().unwrap(),
+        source_prefix: 24,
+        location: &loc,
+    };
+    let mut trace = Trace::default();
+    let d = decide(
+        &services[0],
+        &config.regions,
+        &client,
+        &health.service(0),
+        Family::V4,
+        Some(&mut trace),
+    );
+    assert_eq!(addrs(&d), ["198.51.100.2"]);
+    let names: Vec<&str> = trace
+        .regions
+        .iter()
+        .map(|r| config.regions[r.region].name.as_str())
+        .collect();
+    assert_eq!(names, ["us-west", "us-east"]);
+    let west = &trace.regions[0];
+    assert_eq!(west.bias, 80);
+    let (dist, eff) = (west.distance_km.unwrap(), west.effective_km.unwrap());
+    assert!((eff - dist * 0.2).abs() < 1e-6, "{dist} {eff}");
+    let east = &trace.regions[1];
+    assert_eq!(east.bias, 0);
+    assert_eq!(east.effective_km, east.distance_km);
+
+    // The biased region down: Chicago falls back to us-east, the next by effective distance.
+    health.set(0, 1, EndpointState::Down);
+    let d = ask(
+        &config,
+        &services[0],
+        &health,
+        "192.0.2.1",
+        &loc,
+        Family::V4,
+    );
+    assert_eq!(addrs(&d), ["198.51.100.1"]);
+}
+
+#[test]
+fn with_every_candidate_down_the_fallback_answers_its_addresses_of_the_family() {
+    let (config, services) = setup(&SPILL.replace(
+        "[services.www]",
+        "[services.www]\nttl = 45\nmax_answers = 1\n\
+         on_all_down = { fallback = [\"192.0.2.80\", \"192.0.2.81\", \"2001:db8::80\"] }",
+    ));
+    let svc = &services[0];
+    let mut health = HealthTable::all_up(&services);
+    // Healthy: the fallback plays no part.
+    let d = ask(&config, svc, &health, "192.0.2.1", &london(), Family::V4);
+    assert_eq!(addrs(&d), ["203.0.113.1"]);
+    // One region left: still no fallback.
+    for e in 0..3 {
+        health.set(0, e, EndpointState::Down);
+    }
+    let d = ask(&config, svc, &health, "192.0.2.1", &new_york(), Family::V4);
+    assert_eq!(addrs(&d), ["203.0.113.1"]);
+    // Everything down (one drained): the fallback's IPv4 addresses, all of them
+    // (not `max_answers`), in the order written, with the service's TTL.
+    health.set(0, 3, EndpointState::Drained);
+    let mut trace = Trace::default();
+    let loc = new_york();
+    let client = Client {
+        addr: "192.0.2.1".parse().unwrap(),
+        source_prefix: 24,
+        location: &loc,
+    };
+    let d = decide(
+        svc,
+        &config.regions,
+        &client,
+        &health.service(0),
+        Family::V4,
+        Some(&mut trace),
+    );
+    assert_eq!(addrs(&d), ["192.0.2.80", "192.0.2.81"]);
+    assert_eq!(d.ttl, 45);
+    assert!(trace.all_down);
+    assert_eq!(d.region, None);
+    // For AAAA no region has an endpoint: NODATA, as before (the fallback is for a
+    // service that is down, not for a family it never had).
+    let d = ask(&config, svc, &health, "192.0.2.1", &london(), Family::V6);
+    assert!(d.is_empty());
+}
+
+#[test]
+fn a_fallback_of_the_other_family_only_is_nodata() {
+    let (config, services) = setup(&SPILL.replace(
+        "[services.www]",
+        "[services.www]\non_all_down = { fallback = [\"2001:db8::80\"] }",
+    ));
+    let mut health = HealthTable::all_up(&services);
+    for e in 0..4 {
+        health.set(0, e, EndpointState::Down);
+    }
+    let d = ask(
+        &config,
+        &services[0],
+        &health,
+        "192.0.2.1",
+        &london(),
+        Family::V4,
+    );
+    assert!(d.is_empty());
+}
+
+#[test]
+fn with_every_candidate_down_a_fallback_cname_is_the_answer() {
+    let (config, services) = setup(&SPILL.replace(
+        "[services.www]",
+        "[services.www]\non_all_down = { cname = \"backup.example.net.\" }",
+    ));
+    let svc = &services[0];
+    let mut health = HealthTable::all_up(&services);
+    let d = ask(&config, svc, &health, "192.0.2.1", &london(), Family::V4);
+    assert!(!d.cname);
+    assert_eq!(addrs(&d), ["203.0.113.1"]);
+    for e in 0..4 {
+        health.set(0, e, EndpointState::Down);
+    }
+    let d = ask(&config, svc, &health, "192.0.2.1", &london(), Family::V4);
+    assert!(d.cname && d.is_empty(), "{d:?}");
+    assert_eq!(d.ttl, 30);
+}

@@ -274,7 +274,7 @@ fn each_error_names_line_and_key() {
         ),
         (
             "[fleet]\nquorum = \"most\"\n",
-            "meridian.toml:2: fleet.quorum: \"most\" is not a quorum (use \"majority\", \"all\", \"any\" or a number >= 1)",
+            "meridian.toml:2: fleet.quorum: \"most\" is not a quorum (use \"majority\", \"regions\", \"all\", \"any\" or a number >= 1)",
         ),
         (
             "[fleet]\nquorum = 0\n",
@@ -291,7 +291,7 @@ fn each_error_names_line_and_key() {
         ),
         (
             "[fleet]\nquorum = 1.5\n",
-            "meridian.toml:2: fleet.quorum: invalid type: floating point `1.5`, expected \"majority\", \"all\", \
+            "meridian.toml:2: fleet.quorum: invalid type: floating point `1.5`, expected \"majority\", \"regions\", \"all\", \
              \"any\" or a number of probers",
         ),
         (
@@ -432,6 +432,7 @@ fn unknown_keys_are_caught_in_every_section() {
 fn quorum_forms() {
     let rows = [
         ("\"majority\"", Quorum::Majority),
+        ("\"regions\"", Quorum::Regions),
         ("\"all\"", Quorum::All),
         ("\"any\"", Quorum::Any),
         ("1", Quorum::AtLeast(1)),
@@ -658,7 +659,7 @@ fn a_value_of_the_wrong_type_hides_no_other_error() {
             "meridian.toml:2: server.udp_workers: invalid type: string \"many\", expected an integer",
             "meridian.toml:3: server.max_udp_payload: 99999 is above the maximum 4096",
             "meridian.toml:4: server.tcp_idle_timeout: invalid type: integer `5`, expected a string",
-            "meridian.toml:6: fleet.quorum: \"most\" is not a quorum (use \"majority\", \"all\", \"any\" or a number >= 1)",
+            "meridian.toml:6: fleet.quorum: \"most\" is not a quorum (use \"majority\", \"regions\", \"all\", \"any\" or a number >= 1)",
         ]
     );
     // Inside an array, the whole array is refused (and its default used).

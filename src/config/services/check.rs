@@ -18,7 +18,9 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::super::compile::{Config, UnsureRegions};
 use super::super::diagnostics::{Checker, in_toml_words, key_in_value, prune_table};
-use super::super::raw::{RawCheck, RawEndpoint, RawRoute, RawService, RawStatus};
+use super::super::raw::{
+    RawCheck, RawEndpoint, RawFallback, RawOnAllDown, RawRoute, RawService, RawStatus,
+};
 use super::parse::{
     address, continent, country, known_regions, name_salt, network, region_index, service_key,
     service_name, status_range,
@@ -32,9 +34,13 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 const MIN_INTERVAL: Duration = Duration::from_secs(1);
 const MAX_INTERVAL: Duration = Duration::from_secs(3600);
+const MIN_RECHECK: Duration = Duration::from_millis(100);
 const DEFAULT_RISE: i64 = 2;
 const DEFAULT_FALL: i64 = 3;
 const DEFAULT_EXPECT: (u16, u16) = (200, 399);
+
+/// Most fallback addresses: one answer's worth.
+const MAX_FALLBACK: usize = crate::route::MAX_ANSWERS;
 
 const POLICIES: &str = "nearest, failover, weighted";
 const CHECK_KINDS: &str = "http, https, tcp";
@@ -185,17 +191,9 @@ impl ServiceChecker<'_> {
             .enumerate()
             .map(|(i, route)| self.route(route, &format!("{key}.route[{i}]")))
             .collect();
-        let on_all_down = match &raw.on_all_down {
+        let on_all_down = match raw.on_all_down {
             None => OnAllDown::AllEndpoints,
-            Some(word) => match word.get_ref().as_str() {
-                "all" => OnAllDown::AllEndpoints,
-                "nodata" => OnAllDown::NoData,
-                other => {
-                    let message = format!("unknown value {other:?} (known: all, nodata)");
-                    self.error(word.span(), format!("{key}.on_all_down"), message);
-                    OnAllDown::AllEndpoints
-                }
-            },
+            Some(value) => self.on_all_down(value, name.as_ref(), &format!("{key}.on_all_down")),
         };
         let unknown_location = match &raw.unknown_location {
             Some(list) => self.regions(list, &format!("{key}.unknown_location")),
@@ -209,6 +207,10 @@ impl ServiceChecker<'_> {
                 self.error(v.span(), format!("{key}.overprovision"), message);
                 1.0
             }
+        };
+        let bias = match raw.bias {
+            Some(bias) => self.bias(bias, &policy, &endpoints, key),
+            None => Vec::new(),
         };
         let name = name.unwrap_or_else(|| self.origin.clone());
         let salt = name_salt(&name);
@@ -227,7 +229,151 @@ impl ServiceChecker<'_> {
             routes,
             on_all_down,
             unknown_location,
+            bias,
         }
+    }
+
+    /// `"all"`, `"nodata"`, `{ fallback = [ADDRESSES] }` or `{ cname = "NAME." }`; `service`
+    /// is the service's name (`None` when it was invalid).
+    fn on_all_down(
+        &mut self,
+        value: Spanned<RawOnAllDown>,
+        service: Option<&Name>,
+        key: &str,
+    ) -> OnAllDown {
+        let span = value.span();
+        match value.into_inner() {
+            RawOnAllDown::Word(word) => match word.as_str() {
+                "all" => OnAllDown::AllEndpoints,
+                "nodata" => OnAllDown::NoData,
+                other => {
+                    let message = format!(
+                        "unknown value {other:?} (known: all, nodata, {{ fallback = [addresses] }}, {{ cname = \"name.\" }})"
+                    );
+                    self.error(span, key, message);
+                    OnAllDown::AllEndpoints
+                }
+            },
+            RawOnAllDown::Fallback(RawFallback {
+                fallback: None,
+                cname: None,
+            }) => {
+                let message = r#"missing fallback or cname (like { fallback = ["192.0.2.10"] })"#;
+                self.error(span, format!("{key}.fallback"), message);
+                OnAllDown::AllEndpoints
+            }
+            RawOnAllDown::Fallback(RawFallback {
+                fallback: Some(_),
+                cname: Some(_),
+            }) => {
+                let message = "give fallback or cname, not both";
+                self.error(span, format!("{key}.cname"), message);
+                OnAllDown::AllEndpoints
+            }
+            RawOnAllDown::Fallback(RawFallback {
+                fallback: None,
+                cname: Some(text),
+            }) => {
+                let key = format!("{key}.cname");
+                let target = Name::from_ascii(&text).ok().filter(|n| n.is_fqdn());
+                let problem = match (&target, service) {
+                    (None, _) => Some(format!(
+                        r#"{text:?} is not an absolute domain name (like "backup.example.net.")"#
+                    )),
+                    (_, None) => None,
+                    (Some(_), Some(name)) if name == self.origin => Some(
+                        "a CNAME cannot be at the zone's apex, where the SOA and NS are".to_owned(),
+                    ),
+                    (Some(t), Some(name)) if t == name => {
+                        Some(format!("{text:?} is the service's own name"))
+                    }
+                    _ => None,
+                };
+                match (problem, target) {
+                    (Some(message), _) => {
+                        self.error(span, key, message);
+                        OnAllDown::AllEndpoints
+                    }
+                    (None, Some(t)) => OnAllDown::Cname(t),
+                    (None, None) => OnAllDown::AllEndpoints,
+                }
+            }
+            RawOnAllDown::Fallback(RawFallback {
+                fallback: Some(list),
+                cname: None,
+            }) => {
+                let key = format!("{key}.fallback");
+                if list.is_empty() || list.len() > MAX_FALLBACK {
+                    let message = format!("must list 1 to {MAX_FALLBACK} addresses");
+                    self.error(span, key, message);
+                    return OnAllDown::AllEndpoints;
+                }
+                let mut addrs: Vec<IpAddr> = Vec::new();
+                let mut ok = true;
+                for (i, text) in list.iter().enumerate() {
+                    let at = format!("{key}[{i}]");
+                    match address(text) {
+                        Ok(a) if addrs.contains(&a) => {
+                            self.error(span.clone(), at, format!("{a} is listed twice"));
+                            ok = false;
+                        }
+                        Ok(a) => addrs.push(a),
+                        Err(message) => {
+                            self.error(span.clone(), at, message);
+                            ok = false;
+                        }
+                    }
+                }
+                if ok {
+                    OnAllDown::Fallback(addrs)
+                } else {
+                    OnAllDown::AllEndpoints
+                }
+            }
+        }
+    }
+
+    /// `bias = { REGION = N, ... }`: each a region of the service's endpoints, N in
+    /// -99..=99; only for `policy = "nearest"`, the one ranking by distance.
+    fn bias(
+        &mut self,
+        raw: Spanned<indexmap::IndexMap<Spanned<String>, Spanned<i64>>>,
+        policy: &Policy,
+        endpoints: &[Endpoint],
+        key: &str,
+    ) -> Vec<(usize, i32)> {
+        let key = format!("{key}.bias");
+        if *policy != Policy::Nearest {
+            let word = match policy {
+                Policy::Failover { .. } => "failover",
+                _ => "weighted",
+            };
+            let message = format!(
+                r#"applies only to policy "nearest", which ranks regions by distance (policy is {word:?})"#
+            );
+            self.error(raw.span(), key, message);
+            return Vec::new();
+        }
+        let (config, unsure) = (self.config, self.unsure);
+        let mut out = Vec::new();
+        for (region, value) in raw.into_inner() {
+            let at = format!("{key}.{}", region.get_ref());
+            let index = self.one(&region, &at, |n| region_index(config, unsure, n));
+            let bias = self.check.int(Some(value), &at, 0, -99..=99) as i32;
+            let Some(index) = index else { continue };
+            if !endpoints.iter().any(|e| e.region == index) {
+                let message = format!(
+                    "no endpoint of this service is in {:?}, so its bias would change nothing",
+                    region.get_ref()
+                );
+                self.error(region.span(), at, message);
+                continue;
+            }
+            if bias != 0 {
+                out.push((index, bias));
+            }
+        }
+        out
     }
 
     fn policy(
@@ -404,8 +550,32 @@ impl ServiceChecker<'_> {
                 }
             }
         };
+        let recheck = raw
+            .recheck
+            .as_ref()
+            .and_then(|text| {
+                let key = format!("{key}.recheck");
+                let d = self.check.parse_duration(text, &key)?;
+                let limit = if d < MIN_RECHECK {
+                    format!(
+                        "is below the minimum {}",
+                        humantime::format_duration(MIN_RECHECK)
+                    )
+                } else if interval_ok && d > interval {
+                    format!(
+                        "must not be longer than the interval ({})",
+                        humantime::format_duration(interval)
+                    )
+                } else {
+                    return Some(d);
+                };
+                self.error(text.span(), key, format!("{:?} {limit}", text.get_ref()));
+                None
+            })
+            .unwrap_or_else(|| Check::default_recheck(interval));
         Check {
             kind: kind.unwrap_or(CheckKind::Tcp),
+            recheck,
             port,
             path,
             host,

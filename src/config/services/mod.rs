@@ -57,6 +57,21 @@ pub struct Service {
     pub overprovision: f64,
     /// Seeds the per-network hash, so services spread independently of each other.
     pub salt: u64,
+    /// `policy = "nearest"`: (region index, bias) for the regions given one, each once,
+    /// bias in -99..=99 and not 0. A region's distance from the client counts as
+    /// `distance × (1 − bias/100)` (Route 53's geoproximity bias): a positive bias draws
+    /// clients from farther away, a negative one sends its own clients elsewhere sooner.
+    pub bias: Vec<(usize, i32)>,
+}
+
+impl Service {
+    /// The bias of `region` (0 when none is given).
+    pub fn bias_of(&self, region: usize) -> i32 {
+        self.bias
+            .iter()
+            .find(|(r, _)| *r == region)
+            .map_or(0, |(_, b)| *b)
+    }
 }
 
 /// How regions are ranked for a client.
@@ -107,10 +122,24 @@ pub struct Check {
     /// Shorter than `interval`. Default 2 s, or half the interval when that is shorter, so
     /// that `interval = "1s"` alone is valid.
     pub timeout: Duration,
+    /// After a failed check, the next one runs this soon (not a whole `interval` later),
+    /// until `fall` failures in a row make the endpoint down or a check passes again, so a
+    /// dead endpoint leaves the answers in about `(fall - 1) × recheck`. Recovery is not
+    /// hurried: `rise` counts checks at the normal interval. 100 ms ..= `interval`;
+    /// [`Check::default_recheck`] by default.
+    pub recheck: Duration,
     /// Consecutive successes before a down endpoint counts as up.
     pub rise: u32,
     /// Consecutive failures before an up endpoint counts as down.
     pub fall: u32,
+}
+
+impl Check {
+    /// `recheck` when none is written: a fifth of the interval (1 s for the default 5 s),
+    /// at least 250 ms, so short intervals do not turn into a storm of checks.
+    pub fn default_recheck(interval: Duration) -> Duration {
+        (interval / 5).max(Duration::from_millis(250)).min(interval)
+    }
 }
 
 /// `[[services.NAME.route]]`: clients that match any of the countries, continents or
@@ -130,12 +159,31 @@ pub struct Route {
 }
 
 /// What to answer when no endpoint of the service is healthy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OnAllDown {
     /// Fail open (`"all"`, the default): the checks may be what is broken.
     AllEndpoints,
     /// `"nodata"`: an empty answer.
     NoData,
+    /// `{ fallback = [...] }`: these addresses instead (those of the family asked; none of
+    /// it: NODATA), like Cloudflare's fallback pool: a static site or a "back soon" page
+    /// that is not checked. 1..=16 addresses, each once, unicast.
+    Fallback(Vec<IpAddr>),
+    /// `{ cname = "backup.example.net." }`: a CNAME to this absolute name instead, for A
+    /// and AAAA alike (a fallback pool elsewhere, found by its own name). Not at a zone
+    /// apex, and not to the service's own name.
+    Cname(Name),
+}
+
+impl OnAllDown {
+    /// The word `/v1/status` and the status console use.
+    pub fn word(&self) -> &'static str {
+        match self {
+            OnAllDown::AllEndpoints => "all",
+            OnAllDown::NoData => "nodata",
+            OnAllDown::Fallback(_) | OnAllDown::Cname(_) => "fallback",
+        }
+    }
 }
 
 /// A service's name and where it is written, known even when the service has errors, so

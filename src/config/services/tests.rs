@@ -107,6 +107,7 @@ endpoints = [{ region = "eu-west", address = "192.0.2.7", capacity = 1000000 }]
             name: name("www.example.com."),
             overprovision: 1.0,
             salt: super::name_salt(&name("www.example.com.")),
+            bias: Vec::new(),
             origin: name("example.com."),
             file: file.clone(),
             line: 2,
@@ -123,6 +124,7 @@ endpoints = [{ region = "eu-west", address = "192.0.2.7", capacity = 1000000 }]
                 body: None,
                 interval: secs(5),
                 timeout: secs(2),
+                recheck: secs(1),
                 rise: 2,
                 fall: 3,
             }),
@@ -169,6 +171,7 @@ endpoints = [{ region = "eu-west", address = "192.0.2.7", capacity = 1000000 }]
             name: name("example.com."),
             overprovision: 1.0,
             salt: super::name_salt(&name("example.com.")),
+            bias: Vec::new(),
             origin: name("example.com."),
             file: file.clone(),
             line: 24,
@@ -185,6 +188,7 @@ endpoints = [{ region = "eu-west", address = "192.0.2.7", capacity = 1000000 }]
                 body: Some("ok".into()),
                 interval: secs(5),
                 timeout: secs(2),
+                recheck: secs(1),
                 rise: 2,
                 fall: 3,
             }),
@@ -208,6 +212,7 @@ endpoints = [{ region = "eu-west", address = "192.0.2.7", capacity = 1000000 }]
             name: name("API.example.com."),
             overprovision: 1.0,
             salt: super::name_salt(&name("API.example.com.")),
+            bias: Vec::new(),
             origin: name("example.com."),
             file,
             line: 33,
@@ -224,6 +229,7 @@ endpoints = [{ region = "eu-west", address = "192.0.2.7", capacity = 1000000 }]
                 body: None,
                 interval: secs(60),
                 timeout: secs(10),
+                recheck: secs(12),
                 rise: 1,
                 fall: 100,
             }),
@@ -279,6 +285,7 @@ fn every_default() {
         assert_eq!(c.body, None);
         assert_eq!(c.interval, secs(5));
         assert_eq!(c.timeout, secs(2));
+        assert_eq!(c.recheck, secs(1));
         assert_eq!((c.rise, c.fall), (2, 3));
     }
 
@@ -288,6 +295,17 @@ fn every_default() {
     assert_eq!(
         one(&www("on_all_down = \"all\"\n")).on_all_down,
         OnAllDown::AllEndpoints
+    );
+    assert_eq!(
+        one(&www(
+            "on_all_down = { fallback = [\"192.0.2.10\", \"2001:db8::10\"] }\n"
+        ))
+        .on_all_down,
+        OnAllDown::Fallback(vec![ip("192.0.2.10"), ip("2001:db8::10")])
+    );
+    assert_eq!(
+        one(&www("on_all_down = { cname = \"Backup.example.NET.\" }\n")).on_all_down,
+        OnAllDown::Cname(name("backup.example.net."))
     );
 }
 
@@ -496,8 +514,77 @@ fn each_error_names_line_and_key() {
             "4: services.www.order[1]: unknown region \"EU-West\" (known: eu-west, us-east)",
         ),
         (
+            www("bias = { eu-west = 100 }\n"),
+            "3: services.www.bias.eu-west: 100 is above the maximum 99",
+        ),
+        (
+            www("bias = { eu-west = -100 }\n"),
+            "3: services.www.bias.eu-west: -100 is below the minimum -99",
+        ),
+        (
+            www("bias = { eu-wset = 10 }\n"),
+            "3: services.www.bias.eu-wset: unknown region \"eu-wset\" (known: eu-west, us-east)",
+        ),
+        (
+            www("bias = { us-east = 10 }\n"),
+            "3: services.www.bias.us-east: no endpoint of this service is in \"us-east\", so its bias would change nothing",
+        ),
+        (
+            www("policy = \"failover\"\norder = [\"eu-west\"]\nbias = { eu-west = 10 }\n"),
+            "5: services.www.bias: applies only to policy \"nearest\", which ranks regions by distance (policy is \"failover\")",
+        ),
+        (
+            www("bias = { eu-west = \"10\" }\n"),
+            "3: services.www.bias.eu-west: invalid type: string \"10\", expected an integer",
+        ),
+        (
             www("on_all_down = \"servfail\"\n"),
-            "3: services.www.on_all_down: unknown value \"servfail\" (known: all, nodata)",
+            "3: services.www.on_all_down: unknown value \"servfail\" (known: all, nodata, { fallback = [addresses] }, { cname = \"name.\" })",
+        ),
+        (
+            www("on_all_down = { fallback = [] }\n"),
+            "3: services.www.on_all_down.fallback: must list 1 to 16 addresses",
+        ),
+        (
+            www("on_all_down = {}\n"),
+            "3: services.www.on_all_down.fallback: missing fallback or cname (like { fallback = [\"192.0.2.10\"] })",
+        ),
+        (
+            www("on_all_down = { fallback = [\"192.0.2.10\", \"192.0.2.300\"] }\n"),
+            "3: services.www.on_all_down.fallback[1]: \"192.0.2.300\" is not an IP address (like \"203.0.113.10\" or \"2001:db8::10\")",
+        ),
+        (
+            www("on_all_down = { fallback = [\"192.0.2.10\", \"192.0.2.10\"] }\n"),
+            "3: services.www.on_all_down.fallback[1]: 192.0.2.10 is listed twice",
+        ),
+        (
+            www("on_all_down = { fallback = [\"0.0.0.0\"] }\n"),
+            "3: services.www.on_all_down.fallback[0]: 0.0.0.0 is not a unicast address",
+        ),
+        (
+            www("on_all_down = { fallback = [\"192.0.2.10\"], cname = \"x.example.net.\" }\n"),
+            "3: services.www.on_all_down.cname: give fallback or cname, not both",
+        ),
+        (
+            www("on_all_down = { cname = \"backup\" }\n"),
+            "3: services.www.on_all_down.cname: \"backup\" is not an absolute domain name (like \"backup.example.net.\")",
+        ),
+        (
+            www("on_all_down = { cname = \"www.example.com.\" }\n"),
+            "3: services.www.on_all_down.cname: \"www.example.com.\" is the service's own name",
+        ),
+        (
+            "[services.\"@\"]\nendpoints = [{ region = \"eu-west\", address = \"192.0.2.1\" }]\n\
+             on_all_down = { cname = \"backup.example.net.\" }\n".into(),
+            "3: services.\"@\".on_all_down.cname: a CNAME cannot be at the zone's apex, where the SOA and NS are",
+        ),
+        (
+            www("on_all_down = { cnam = \"x.example.net.\" }\n"),
+            "3: services.www.on_all_down.cnam: unknown field `cnam`, expected `fallback` or `cname`",
+        ),
+        (
+            www("on_all_down = 5\n"),
+            "3: services.www.on_all_down: invalid type: integer `5`, expected \"all\", \"nodata\", { fallback = [addresses] } or { cname = \"name.\" }",
         ),
         (
             www("unknown_location = [\"mars\"]\n"),
@@ -650,6 +737,18 @@ fn each_error_names_line_and_key() {
         (
             www_check("kind = \"tcp\", port = 22, timeout = \"0ms\""),
             "3: services.www.check.timeout: \"0ms\" must be greater than 0",
+        ),
+        (
+            www_check("kind = \"tcp\", port = 22, recheck = \"50ms\""),
+            "3: services.www.check.recheck: \"50ms\" is below the minimum 100ms",
+        ),
+        (
+            www_check("kind = \"tcp\", port = 22, interval = \"2s\", recheck = \"3s\""),
+            "3: services.www.check.recheck: \"3s\" must not be longer than the interval (2s)",
+        ),
+        (
+            www_check("kind = \"tcp\", port = 22, recheck = \"0s\""),
+            "3: services.www.check.recheck: \"0s\" must be greater than 0",
         ),
         (
             www_check("kind = \"tcp\", port = 22, rise = 0"),
@@ -855,6 +954,44 @@ fn expect_forms() {
 }
 
 #[test]
+fn bias_is_kept_per_region_and_zero_is_no_bias() {
+    let two = "[services.www]\nendpoints = [\n  { region = \"eu-west\", address = \"192.0.2.1\" },\n  \
+         { region = \"us-east\", address = \"192.0.2.2\" },\n]\n";
+    let s = one(&format!("{two}bias = {{ us-east = -25, eu-west = 40 }}\n"));
+    // Region indices: eu-west 0, us-east 1.
+    assert_eq!(s.bias, [(1, -25), (0, 40)]);
+    assert_eq!((s.bias_of(0), s.bias_of(1)), (40, -25));
+    let s = one(&format!("{two}bias = {{ us-east = 0, eu-west = 10 }}\n"));
+    assert_eq!(s.bias, [(0, 10)]);
+    assert_eq!(s.bias_of(1), 0);
+}
+
+#[test]
+fn recheck_is_a_fifth_of_the_interval_unless_written() {
+    let ms = Duration::from_millis;
+    // (interval, recheck as written, expected recheck)
+    let rows = [
+        (None, None, secs(1)),
+        (Some("1s"), None, ms(250)),
+        (Some("1m"), None, secs(12)),
+        (Some("2s"), None, ms(400)),
+        (None, Some("300ms"), ms(300)),
+        (Some("2s"), Some("2s"), secs(2)),
+    ];
+    for (interval, recheck, want) in rows {
+        let mut check = "kind = \"tcp\", port = 22".to_owned();
+        if let Some(i) = interval {
+            check += &format!(", interval = {i:?}");
+        }
+        if let Some(r) = recheck {
+            check += &format!(", recheck = {r:?}");
+        }
+        let c = one(&www_check(&check)).check.unwrap();
+        assert_eq!(c.recheck, want, "{check}");
+    }
+}
+
+#[test]
 fn check_durations() {
     // (interval, timeout as written, expected interval and timeout)
     let rows = [
@@ -960,7 +1097,7 @@ endpoints = []
         format!(
             "{FILE}:2: services.www.ttl: 0 is below the minimum 1
 {FILE}:3: services.www.policy: unknown policy \"closest\" (known: nearest, failover, weighted)
-{FILE}:4: services.www.check.colour: unknown key (known: kind, port, path, host, insecure, expect, body, interval, timeout, rise, fall)
+{FILE}:4: services.www.check.colour: unknown key (known: kind, port, path, host, insecure, expect, body, interval, timeout, recheck, rise, fall)
 {FILE}:4: services.www.check.path: applies only to http and https checks (kind is \"tcp\")
 {FILE}:6: services.www.endpoints[0].region: unknown region \"eu-wset\" (known: eu-west, us-east)
 {FILE}:7: services.www.endpoints[1].address: 192.0.2.1 is listed twice (also endpoints[0])
@@ -1030,7 +1167,7 @@ fn unknown_keys_are_caught_in_every_table() {
     let known = [
         (
             www("ttl_secs = 30\n"),
-            "ttl, max_answers, policy, order, check, endpoints, route, on_all_down, unknown_location, overprovision",
+            "ttl, max_answers, policy, order, check, endpoints, route, on_all_down, unknown_location, overprovision, bias",
         ),
         (
             format!("[services.www]\nendpoints = [{{ {endpoint}, weight = 5 }}]\n"),

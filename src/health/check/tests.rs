@@ -38,6 +38,7 @@ fn check(kind: CheckKind, port: u16) -> Check {
         interval: Duration::from_secs(10),
         // Generous: only the timeout test waits for it.
         timeout: Duration::from_secs(5),
+        recheck: Duration::from_secs(2),
         rise: 2,
         fall: 3,
     }

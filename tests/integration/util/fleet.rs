@@ -214,10 +214,15 @@ pub const FLEET_TOKEN: &str = "itest-fleet-token-0123456789";
 /// A server in region eu-west with the shared test regions ([`REGIONS`]), the standard
 /// `example.com` zone, `services` as `zones/example.com.toml`, and [`FLEET_TOKEN`].
 pub fn fleet_fixture(local_prober: bool, services: &str) -> Fixture {
+    fleet_fixture_with_quorum(local_prober, "\"majority\"", services)
+}
+
+/// [`fleet_fixture`] with `[fleet] quorum = QUORUM` (as written in TOML).
+pub fn fleet_fixture_with_quorum(local_prober: bool, quorum: &str, services: &str) -> Fixture {
     let config = format!(
         "[server]\nregion = \"eu-west\"\ndns_listen = [\"127.0.0.1:0\"]\n\
          api_listen = \"127.0.0.1:0\"\nzones_dir = \"zones\"\nstate_dir = \"state\"\n\
-         udp_workers = 1\n\n[fleet]\ntoken_file = \"fleet.token\"\nquorum = \"majority\"\n\
+         udp_workers = 1\n\n[fleet]\ntoken_file = \"fleet.token\"\nquorum = {quorum}\n\
          local_prober = {local_prober}\n\n{REGIONS}"
     );
     Fixture::new()
