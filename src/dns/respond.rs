@@ -379,27 +379,22 @@ fn answer(
                 crate::config::OnAllDown::Cname(target) if decision.cname => Some(target),
                 _ => None,
             };
+            // Decided answers are limited per name, type and client subnet.
+            let decided = ResponseKey {
+                class: Class::Answer,
+                name: nodata as *const Answer as usize,
+                qtype: q.qtype,
+                subnet: subnet_key(q, decision.scope),
+            };
             if let Some(target) = cname {
                 render_cname(q, chain, target, decision.ttl, max, opt, out, stats);
-                let key = ResponseKey {
-                    class: Class::Answer,
-                    name: nodata as *const Answer as usize,
-                    qtype: q.qtype,
-                    subnet: subnet_key(q, decision.scope),
-                };
-                (0, key)
+                (0, decided)
             } else if decision.is_empty() {
                 render(q, nodata, max, opt, out, stats);
                 (nodata.rcode, answer_key(q, nodata))
             } else {
                 render_addresses(q, chain, &decision, max, opt, out, stats);
-                let key = ResponseKey {
-                    class: Class::Answer,
-                    name: nodata as *const Answer as usize,
-                    qtype: q.qtype,
-                    subnet: subnet_key(q, decision.scope),
-                };
-                (0, key)
+                (0, decided)
             }
         }
     };

@@ -209,7 +209,7 @@ fn name_end(msg: &[u8], mut pos: usize) -> Option<usize> {
 }
 
 /// Skips a name that may be compressed (records in the other sections).
-fn skip_name(msg: &[u8], mut pos: usize) -> Option<usize> {
+pub(crate) fn skip_name(msg: &[u8], mut pos: usize) -> Option<usize> {
     loop {
         let len = *msg.get(pos)? as usize;
         match len & 0xC0 {

@@ -219,26 +219,14 @@ fn ixfr_serial(msg: &[u8], question_end: usize) -> Option<u32> {
     if u16::from_be_bytes([msg[8], msg[9]]) == 0 {
         return None;
     }
-    let pos = skip_name(msg, question_end)?;
+    let pos = wire::skip_name(msg, question_end)?;
     if u16::from_be_bytes([*msg.get(pos)?, *msg.get(pos + 1)?]) != TYPE_SOA {
         return None;
     }
     let rdata = pos + 10;
-    let after_names = skip_name(msg, skip_name(msg, rdata)?)?;
+    let after_names = wire::skip_name(msg, wire::skip_name(msg, rdata)?)?;
     let s = msg.get(after_names..after_names + 4)?;
     Some(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
-}
-
-fn skip_name(msg: &[u8], mut pos: usize) -> Option<usize> {
-    loop {
-        let len = *msg.get(pos)? as usize;
-        match len & 0xC0 {
-            0x00 if len == 0 => return Some(pos + 1),
-            0x00 => pos += 1 + len,
-            0xC0 => return Some(pos + 2),
-            _ => return None,
-        }
-    }
 }
 
 /// `a` is before `b` in serial number arithmetic (RFC 1982).

@@ -599,6 +599,29 @@ mod tests {
         }
     }
 
+    /// A prober of `spec` alone, started now (on the paused clock): its fake checks, what
+    /// it sent, when it started, and the target list's sender, kept for the prober's sake.
+    fn start_prober(
+        spec: TargetSpec,
+    ) -> (
+        Arc<FakeChecks>,
+        Collect,
+        Instant,
+        watch::Sender<Arc<Vec<TargetSpec>>>,
+    ) {
+        let checks = Arc::new(FakeChecks::default());
+        let sink = Collect::default();
+        let (targets_tx, targets) = watch::channel(Arc::new(vec![spec]));
+        let prober = Prober {
+            name: "p1".into(),
+            region: "eu-west".into(),
+            checker: checks.clone(),
+        };
+        let start = Instant::now();
+        tokio::spawn(prober.run(targets, sink.clone()));
+        (checks, sink, start, targets_tx)
+    }
+
     fn spec(interval: Duration, fall: u32) -> TargetSpec {
         TargetSpec {
             id: "tcp://192.0.2.1:80#timeout=500ms".into(),
@@ -623,16 +646,7 @@ mod tests {
         let interval = Duration::from_secs(1);
         let spec = spec(interval, 3);
         let first = offset(&spec.id, interval);
-        let checks = Arc::new(FakeChecks::default());
-        let sink = Collect::default();
-        let (_targets_tx, targets) = watch::channel(Arc::new(vec![spec]));
-        let prober = Prober {
-            name: "p1".into(),
-            region: "eu-west".into(),
-            checker: checks.clone(),
-        };
-        let start = Instant::now();
-        tokio::spawn(prober.run(targets, sink.clone()));
+        let (checks, sink, start, _targets_tx) = start_prober(spec);
 
         // Five seconds of a healthy target: one check per interval, in the target's slot
         // (its offset, to the scheduler's 20 ms resolution), never bunched.
@@ -702,16 +716,7 @@ mod tests {
         let spec = spec(interval, 3);
         assert_eq!(spec.recheck(), Duration::from_secs(1));
         let slot0 = offset(&spec.id, interval);
-        let checks = Arc::new(FakeChecks::default());
-        let sink = Collect::default();
-        let (_targets_tx, targets) = watch::channel(Arc::new(vec![spec]));
-        let prober = Prober {
-            name: "p1".into(),
-            region: "eu-west".into(),
-            checker: checks.clone(),
-        };
-        let start = Instant::now();
-        tokio::spawn(prober.run(targets, sink.clone()));
+        let (checks, sink, start, _targets_tx) = start_prober(spec);
         let slot = |k: u32| start + slot0 + interval * k;
 
         // Healthy until just after the check in slot 1; it dies then.
@@ -771,16 +776,7 @@ mod tests {
         let interval = Duration::from_secs(5);
         let spec = spec(interval, 3);
         let slot0 = offset(&spec.id, interval);
-        let checks = Arc::new(FakeChecks::default());
-        let sink = Collect::default();
-        let (_targets_tx, targets) = watch::channel(Arc::new(vec![spec]));
-        let prober = Prober {
-            name: "p1".into(),
-            region: "eu-west".into(),
-            checker: checks.clone(),
-        };
-        let start = Instant::now();
-        tokio::spawn(prober.run(targets, sink.clone()));
+        let (checks, sink, start, _targets_tx) = start_prober(spec);
         let slot = |k: u32| start + slot0 + interval * k;
 
         // One blip: the check in slot 1 fails, the re-check a second later passes.
