@@ -537,17 +537,7 @@ impl Knot {
 impl Drop for Knot {
     /// SIGTERM to knotd (our child, by PID); SIGKILL if it has not exited in time.
     fn drop(&mut self) {
-        // SAFETY: kill(2) on our own child's PID; no memory is involved.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        while self.child.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                self.child.kill().ok();
-                self.child.wait().ok();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        crate::util::terminate(&mut self.child);
         if std::thread::panicking() {
             eprintln!("--- knotd ---\n{}", self.log());
         }

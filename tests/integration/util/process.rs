@@ -153,17 +153,7 @@ impl Server {
     /// Stops the server (SIGTERM, then SIGKILL after [`STARTUP_TIMEOUT`]) and hands back
     /// its files, so a test can start it again on the same config and state_dir.
     pub fn stop(mut self) -> tempfile::TempDir {
-        // SAFETY: kill(2) on our own child's PID; no memory is involved.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        while self.child.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                self.child.kill().ok();
-                self.child.wait().ok();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        terminate(&mut self.child);
         let stderr = self.stderr();
         let dir = self.dir.take().expect("server has its dir");
         // The stderr file is kept in the dir, but a second start overwrites it.
@@ -329,4 +319,20 @@ fn ready_line_may_carry_more_tokens() {
             ("api".to_string(), "127.0.0.1:5380".to_string())
         ]
     );
+}
+
+/// Stops a child process of ours by PID: SIGTERM, then SIGKILL (that PID only) if it has
+/// not exited within [`STARTUP_TIMEOUT`]; reaps it either way.
+pub fn terminate(child: &mut std::process::Child) {
+    // SAFETY: kill(2) on our own child's PID; no memory is involved.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().ok();
+            child.wait().ok();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
