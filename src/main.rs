@@ -93,6 +93,11 @@ enum Command {
         #[arg(long, default_value = "meridian.toml")]
         config: PathBuf,
     },
+    /// DNSSEC keys: make one, print the DS for the parent zone.
+    Dnssec {
+        #[command(subcommand)]
+        command: DnssecCommand,
+    },
     /// The Docker lab's stand-in backend (deploy/lab/): HTTP 200 and a TCP greeting.
     #[command(hide = true)]
     LabBackend {
@@ -105,6 +110,35 @@ enum Command {
         /// Address for the TCP listener, e.g. 0.0.0.0:9000.
         #[arg(long)]
         tcp: Option<std::net::SocketAddr>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DnssecCommand {
+    /// Make a combined signing key (flags 257) for ZONE in the key directory.
+    Keygen {
+        /// The zone, e.g. example.com
+        zone: String,
+        /// ecdsap256sha256 (13) or ed25519 (15).
+        #[arg(long, default_value = "ecdsap256sha256")]
+        algorithm: String,
+        /// Key directory (default: [dnssec] key_dir of the config file).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Configuration file.
+        #[arg(long, default_value = "meridian.toml")]
+        config: PathBuf,
+    },
+    /// Print the DS (SHA-256) and DNSKEY of ZONE's keys, for the registrar.
+    Ds {
+        /// The zone, e.g. example.com
+        zone: String,
+        /// Key directory (default: [dnssec] key_dir of the config file).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Configuration file.
+        #[arg(long, default_value = "meridian.toml")]
+        config: PathBuf,
     },
 }
 
@@ -204,7 +238,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // HTTPS (probes, `probe` and `explain --server`) uses rustls with the ring provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    if matches!(cli.command, Command::Check { .. } | Command::Explain { .. }) {
+    if matches!(
+        cli.command,
+        Command::Check { .. } | Command::Explain { .. } | Command::Dnssec { .. }
+    ) {
         // Rust ignores SIGPIPE, so `meridian check | head -1` would panic in `println!`
         // once `head` has gone. These commands only print: let the signal end them
         // quietly, as it ends `cat`. `serve` and `probe` keep ignoring it (sockets).
@@ -214,6 +251,17 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { config } => meridian::cli::serve::run(&config),
         Command::Check { config } => meridian::cli::check::run(&config),
+        Command::Dnssec { command } => match command {
+            DnssecCommand::Keygen {
+                zone,
+                algorithm,
+                dir,
+                config,
+            } => meridian::cli::dnssec::keygen(&zone, &algorithm, dir.as_deref(), &config),
+            DnssecCommand::Ds { zone, dir, config } => {
+                meridian::cli::dnssec::ds(&zone, dir.as_deref(), &config)
+            }
+        },
         Command::LabBackend { name, http, tcp } => meridian::cli::backend::run(&name, http, tcp),
         Command::Probe {
             region,

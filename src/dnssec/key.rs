@@ -534,7 +534,8 @@ fn timing_fields(t: &KeyTiming) -> [(&'static str, Option<u64>); 7] {
 /// Keys come back in file name order. A directory with no key of the zone is an error.
 pub fn load_zone_keys(dir: &Path, zone: &[u8]) -> Result<Vec<ZoneKey>, Vec<KeyError>> {
     check_key_dir(dir).map_err(|e| vec![e])?;
-    let prefix = format!("K{}+", canon::name_to_text(zone)).to_ascii_lowercase();
+    let shown = format!("K{}+", canon::name_to_text(zone));
+    let prefix = shown.to_ascii_lowercase();
     let entries = fs::read_dir(dir)
         .map_err(|e| vec![KeyError::at(dir, format!("cannot read key directory: {e}"))])?;
     let mut names: Vec<String> = entries
@@ -549,7 +550,7 @@ pub fn load_zone_keys(dir: &Path, zone: &[u8]) -> Result<Vec<ZoneKey>, Vec<KeyEr
             format!(
                 "no key for {} (looked for {}*.private; make one with `meridian dnssec keygen`)",
                 canon::name_to_text(zone),
-                &prefix
+                shown
             ),
         )]);
     }
