@@ -138,7 +138,8 @@ mod tests {
         };
         let (a, b) = (keys[0].tag(), keys[1].tag());
         // (now, DNSKEY tags, CDS tags, signing tags)
-        let rows: [(u64, Vec<u16>, Vec<u16>, Vec<u16>); 5] = [
+        type Row = (u64, Vec<u16>, Vec<u16>, Vec<u16>);
+        let rows: [Row; 5] = [
             (t - 1, vec![a], vec![a], vec![a]),
             (t, vec![a, b], vec![a], vec![a]),
             (t + 500, vec![a, b], vec![b], vec![a]),

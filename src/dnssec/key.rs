@@ -344,8 +344,8 @@ pub fn generate(zone: &[u8], algorithm: Algorithm, now: u64) -> Result<ZoneKey, 
             (seed.to_vec(), pair.public_key().as_ref().to_vec())
         }
     };
-    let mut key = ZoneKey::from_parts(zone.to_vec(), algorithm, FLAGS_CSK, public, private)
-        .map_err(|e| fail(e))?;
+    let mut key =
+        ZoneKey::from_parts(zone.to_vec(), algorithm, FLAGS_CSK, public, private).map_err(fail)?;
     key.timing = KeyTiming::all_at(now);
     Ok(key)
 }

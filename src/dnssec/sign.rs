@@ -82,11 +82,7 @@ impl SignatureTimes {
 /// RFC 1982 comparison of two 32-bit serial numbers (`Equal` also for the undefined case
 /// of numbers exactly 2^31 apart, which no window of ours spans).
 fn serial_cmp(a: u32, b: u32) -> Ordering {
-    match (a.wrapping_sub(b) as i32).cmp(&0) {
-        Ordering::Less => Ordering::Less,
-        Ordering::Equal => Ordering::Equal,
-        Ordering::Greater => Ordering::Greater,
-    }
+    (a.wrapping_sub(b) as i32).cmp(&0)
 }
 
 /// The RRSIG RDATA (RFC 4034 §3.1) of `key`'s signature over one RRset: the owner (any

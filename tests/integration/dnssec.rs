@@ -364,7 +364,9 @@ fn signed_zone(keys: &[ZoneKey], now: u64) -> String {
         }
     }
     // RRsets by (lower-case owner, type); the first spelling of an owner is kept.
-    let mut sets: BTreeMap<(Vec<u8>, u16), (Vec<u8>, u32, Vec<Vec<u8>>)> = BTreeMap::new();
+    // (owner as first written, TTL, RDATAs)
+    type Set = (Vec<u8>, u32, Vec<Vec<u8>>);
+    let mut sets: BTreeMap<(Vec<u8>, u16), Set> = BTreeMap::new();
     for r in records {
         let key = (canon::canonical_name(&r.owner).unwrap(), r.rtype);
         let entry = sets
