@@ -157,6 +157,30 @@ fn issue13_keygen_writes_safe_key_files_and_ds_prints_the_registrars_record() {
         assert_eq!(ours, bind);
     }
 
+    // BIND's dnssec-settime edits Meridian's files, and Meridian reads what it wrote:
+    // the Ed25519 key pre-published (signing in 3 days), as for a rollover
+    if have("dnssec-settime") {
+        let stem = ed.stdout.lines().next().unwrap().trim_end_matches(".key");
+        let stem = Path::new(stem).file_name().unwrap().to_str().unwrap();
+        let kd = key_dir.to_str().unwrap();
+        let out = run(dir.path(), "dnssec-settime", &["-A", "+3d", "-K", kd, stem]);
+        assert!(out.status.success(), "{}", out.stderr);
+        let ds = meridian(
+            dir.path(),
+            &["dnssec", "ds", "example.com", "--config", config_arg],
+        );
+        assert!(ds.status.success(), "{}", ds.stderr);
+        let tag: u16 = stem.rsplit('+').next().unwrap().parse().unwrap();
+        assert!(
+            ds.stdout.contains(&format!(
+                "; key {tag} (ED25519, flags 257): published, not signing;"
+            )),
+            "{}",
+            ds.stdout
+        );
+        assert_eq!(mode(&key_dir.join(format!("{stem}.private"))), 0o600);
+    }
+
     // refusals name the file and what is wrong
     let none = meridian(
         dir.path(),
