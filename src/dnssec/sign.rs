@@ -64,6 +64,22 @@ impl SignatureTimes {
         }
     }
 
+    /// [`SignatureTimes::at`] with the spread taken from the RRset's owner (without case)
+    /// and type: the same window offset for that RRset at every load and on every server
+    /// (FNV-1a, fixed: it must not change between versions either).
+    pub fn for_rrset(now: u64, validity: &Validity, owner: &[u8], rrtype: u16) -> SignatureTimes {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in owner
+            .iter()
+            .map(u8::to_ascii_lowercase)
+            .chain(rrtype.to_be_bytes())
+        {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        SignatureTimes::at(now, validity, hash)
+    }
+
     /// Whether `now` is inside the window, bounds included (RFC 4035 §5.3.1).
     pub fn covers(&self, now: u64) -> bool {
         let now = now as u32;

@@ -418,14 +418,14 @@ fn signed_zone(keys: &[ZoneKey], now: u64) -> String {
     }
     let validity = sign::Validity::default();
     let mut text = String::new();
-    for (n, ((_, rtype), (owner, ttl, rdatas))) in sets.iter().enumerate() {
+    for ((_, rtype), (owner, ttl, rdatas)) in &sets {
         for rdata in rdatas {
             text.push_str(&generic_line(owner, *rtype, *ttl, rdata));
             text.push('\n');
         }
         let refs: Vec<&[u8]> = rdatas.iter().map(Vec::as_slice).collect();
         for key in apex::signing_keys(keys, now) {
-            let times = sign::SignatureTimes::at(now, &validity, n as u64);
+            let times = sign::SignatureTimes::for_rrset(now, &validity, owner, *rtype);
             let rrsig = dnssec::sign_rrset(
                 key,
                 owner,

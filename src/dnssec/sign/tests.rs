@@ -288,3 +288,30 @@ fn signature_times_backdate_jitter_and_wrap() {
     let d = SignatureTimes::at(1_800_000_000, &Validity::default(), 0);
     assert_eq!(d.expiration - d.inception, 14 * 86400 + 3600);
 }
+
+#[test]
+fn each_rrset_keeps_its_own_jitter() {
+    let v = Validity::default();
+    let now = 1_800_000_000;
+    let www = name("www.example.com.");
+    let t = SignatureTimes::for_rrset(now, &v, &www, A);
+    // the same for the same RRset, whatever the case of its owner
+    assert_eq!(
+        t,
+        SignatureTimes::for_rrset(now, &v, &cased("WWW.Example.com."), A)
+    );
+    // within the window the jitter allows
+    let earliest = now - 3600 - 3600;
+    assert!((earliest..=now - 3600).contains(&u64::from(t.inception)));
+    assert_eq!(t.expiration - t.inception, 14 * 86400 + 3600);
+    // RRsets signed in one pass spread over the jitter: 100 names, many distinct offsets
+    let mut offsets: Vec<u32> = (0..100)
+        .map(|i| {
+            let owner = name(&format!("host{i}.example.com."));
+            SignatureTimes::for_rrset(now, &v, &owner, A).inception
+        })
+        .collect();
+    offsets.sort_unstable();
+    offsets.dedup();
+    assert!(offsets.len() > 90, "{} distinct of 100", offsets.len());
+}
