@@ -157,6 +157,46 @@ fn issue13_keygen_writes_safe_key_files_and_ds_prints_the_registrars_record() {
         assert_eq!(ours, bind);
     }
 
+    // BIND's dnssec-signzone signs with Meridian's keys, and the result verifies
+    if have("dnssec-signzone") && have("dnssec-verify") {
+        let zone = dir.path().join("example.com.zone");
+        std::fs::write(
+            &zone,
+            "example.com. 300 IN SOA ns1.example.com. hostmaster.example.com. 1 3600 600 86400 300\n\
+             example.com. 300 IN NS ns1.example.com.\n\
+             ns1.example.com. 300 IN A 192.0.2.53\n",
+        )
+        .unwrap();
+        let signed = dir.path().join("example.com.signed");
+        let (kd, z, out) = (
+            key_dir.to_str().unwrap(),
+            zone.to_str().unwrap(),
+            signed.to_str().unwrap(),
+        );
+        let sign = run(
+            dir.path(),
+            "dnssec-signzone",
+            &["-z", "-S", "-K", kd, "-o", "example.com", "-f", out, z],
+        );
+        assert!(sign.status.success(), "{}\n{}", sign.stdout, sign.stderr);
+        let verify = run(
+            dir.path(),
+            "dnssec-verify",
+            &["-z", "-o", "example.com", out],
+        );
+        assert!(
+            verify.status.success(),
+            "{}\n{}",
+            verify.stdout,
+            verify.stderr
+        );
+        let text = std::fs::read_to_string(&signed).unwrap();
+        assert!(
+            text.contains("RRSIG\tSOA 13 2 ") || text.contains("RRSIG SOA 13 2 "),
+            "{text}"
+        );
+    }
+
     // BIND's dnssec-settime edits Meridian's files, and Meridian reads what it wrote:
     // the Ed25519 key pre-published (signing in 3 days), as for a rollover
     if have("dnssec-settime") {
