@@ -51,13 +51,20 @@ pub fn keygen(
     let dir = key_dir(dir, config)?;
     // A new key whose tag another key of the zone already has gets made again, so no
     // two keys of a zone share a file name (or a tag, which validators would try both of).
+    let prefix = format!("K{}+", canon::name_to_text(&zone)).to_ascii_lowercase();
+    let taken: Vec<String> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .map(|n| n.to_ascii_lowercase())
+                .filter(|n| n.starts_with(&prefix))
+                .collect()
+        })
+        .unwrap_or_default();
     for _ in 0..16 {
         let key = dnssec::generate(&zone, algorithm, now())?;
-        let stem = key.file_stem();
-        if ["private", "key"]
-            .iter()
-            .any(|ext| dir.join(format!("{stem}.{ext}")).exists())
-        {
+        let tag = format!("+{:05}.", key.tag());
+        if taken.iter().any(|n| n.contains(&tag)) {
             continue;
         }
         let (private, public) = dnssec::write_key(&dir, &key)?;

@@ -437,6 +437,66 @@ mod tests {
         assert!(canonical_rdata(rtype::SOA, &wire("a.example")).is_err());
     }
 
+    /// Our canonical RDATA agrees with hickory-proto's canonical encoder (a second
+    /// implementation of RFC 4034 §6.2), from the same records encoded uncompressed in
+    /// the case written, as the zone code encodes them.
+    #[test]
+    fn canonical_rdata_agrees_with_hickory() {
+        use hickory_proto::rr::RData;
+        use hickory_proto::rr::rdata::{CNAME, MX, NAPTR, NS, PTR, SOA, SRV, TXT};
+        use hickory_proto::serialize::binary::{BinEncodable, BinEncoder, NameEncoding};
+        let n = |t: &str| hickory_proto::rr::Name::from_ascii(t).unwrap();
+        let rows: Vec<(u16, RData)> = vec![
+            (rtype::NS, RData::NS(NS(n("NS1.Example.COM.")))),
+            (rtype::CNAME, RData::CNAME(CNAME(n("WWW.Example.com.")))),
+            (rtype::PTR, RData::PTR(PTR(n("Host.EXAMPLE.")))),
+            (rtype::MX, RData::MX(MX::new(10, n("Mail.Example.com.")))),
+            (
+                rtype::SOA,
+                RData::SOA(SOA::new(
+                    n("NS1.Ex.com."),
+                    n("Host.Master.ex.com."),
+                    1,
+                    2,
+                    3,
+                    4,
+                    5,
+                )),
+            ),
+            (
+                rtype::SRV,
+                RData::SRV(SRV::new(0, 5, 5060, n("SIP.Example.com."))),
+            ),
+            (
+                rtype::NAPTR,
+                RData::NAPTR(NAPTR::new(
+                    1,
+                    2,
+                    b"U".to_vec().into(),
+                    b"E2U+SIP".to_vec().into(),
+                    b"".to_vec().into(),
+                    n("SIP.Example.com."),
+                )),
+            ),
+            (16, RData::TXT(TXT::new(vec!["Mixed Case".to_string()]))),
+        ];
+        for (t, rdata) in rows {
+            let mut written = Vec::new();
+            let mut enc = BinEncoder::new(&mut written);
+            enc.set_name_encoding(NameEncoding::Uncompressed);
+            rdata.emit(&mut enc).unwrap();
+            let mut canonical = Vec::new();
+            let mut enc = BinEncoder::new(&mut canonical);
+            enc.set_canonical_form(true);
+            rdata.emit(&mut enc).unwrap();
+            assert_eq!(
+                canonical_rdata(t, &written).unwrap().as_ref(),
+                canonical,
+                "type {t}"
+            );
+        }
+    }
+
     #[test]
     fn rrsets_sort_as_octet_strings_and_lose_duplicates() {
         let a: &[u8] = &[192, 0, 2, 10];
