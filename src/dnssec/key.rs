@@ -755,7 +755,7 @@ fn parse_public(path: &Path, text: &str, zone: &[u8]) -> Result<PublicPart, KeyE
             return Err(err(
                 n,
                 format!(
-                    "the DNSKEY is for {} , not {}",
+                    "the DNSKEY is for {}, not {}",
                     canon::name_to_text(&owner),
                     canon::name_to_text(zone)
                 ),
