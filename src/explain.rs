@@ -252,12 +252,7 @@ pub fn explain(
         service: Some(ServiceInfo {
             name: svc.name.to_ascii(),
             defined_at: format!("{}:{}", svc.file.display(), svc.line),
-            policy: match svc.policy {
-                crate::config::Policy::Nearest => "nearest",
-                crate::config::Policy::Failover { .. } => "failover",
-                crate::config::Policy::Weighted => "weighted",
-            }
-            .into(),
+            policy: svc.policy.word().into(),
             max_answers: svc.max_answers,
         }),
         client: ClientInfo {

@@ -82,6 +82,13 @@ enum Command {
         /// Local address to check from.
         #[arg(long)]
         source: Option<std::net::IpAddr>,
+        /// The viewpoint's latitude in degrees (with --lon), for policy "latency"
+        /// (default: the [regions] entry named like the viewpoint, on the servers).
+        #[arg(long, requires = "lon", allow_hyphen_values = true, value_parser = latitude)]
+        lat: Option<f64>,
+        /// The viewpoint's longitude in degrees (with --lat).
+        #[arg(long, requires = "lat", allow_hyphen_values = true, value_parser = longitude)]
+        lon: Option<f64>,
         /// PEM file of CA certificates to trust for https:// servers (besides the
         /// bundled webpki roots).
         #[arg(long)]
@@ -106,6 +113,27 @@ enum Command {
         #[arg(long)]
         tcp: Option<std::net::SocketAddr>,
     },
+}
+
+/// `--lat`: degrees in -90..=90.
+fn latitude(text: &str) -> Result<f64, String> {
+    degrees(text, 90.0)
+}
+
+/// `--lon`: degrees in -180..=180.
+fn longitude(text: &str) -> Result<f64, String> {
+    degrees(text, 180.0)
+}
+
+fn degrees(text: &str, max: f64) -> Result<f64, String> {
+    let v: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if v.is_finite() && v.abs() <= max {
+        Ok(v)
+    } else {
+        Err(format!("{v} is outside -{max}..={max}"))
+    }
 }
 
 /// The filter when `MERIDIAN_LOG` is unset or empty: our own events from info up, other
@@ -221,6 +249,8 @@ fn main() -> ExitCode {
             token_file,
             name,
             source,
+            lat,
+            lon,
             ca_file,
         } => meridian::cli::probe::run(meridian::cli::probe::ProbeArgs {
             region: &region,
@@ -228,6 +258,7 @@ fn main() -> ExitCode {
             token_file: &token_file,
             name: name.as_deref(),
             source,
+            coordinates: lat.zip(lon),
             ca_file: ca_file.as_deref(),
         }),
         Command::Explain {

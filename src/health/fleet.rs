@@ -44,7 +44,11 @@ pub struct TargetSpec {
 }
 
 /// `POST /v1/fleet/reports`: one prober's latest results.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Fields added later (`lat`, `lon`, and a report's `srtt_ms` and `load`) are optional
+/// both ways: a batch without them is what older probers send and is taken as before,
+/// and a prober leaves them out when it has nothing to say.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportBatch {
     /// The prober's name, unique in the fleet.
@@ -52,11 +56,17 @@ pub struct ReportBatch {
     /// The viewpoint it probes from: any name (1 to 64 of [A-Za-z0-9._:-]), a serving
     /// region or not. Called `region` on the wire, as before viewpoints had their name.
     pub region: String,
+    /// Where the viewpoint is (degrees), when the prober was told (`probe --lat/--lon`).
+    /// Without them a server places the viewpoint at the `[regions]` entry of its name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lat: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lon: Option<f64>,
     pub reports: Vec<Report>,
 }
 
 /// One target's vote from one prober.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Report {
     pub target: String,
@@ -64,10 +74,34 @@ pub struct Report {
     /// Counting toward rise or fall: the vote may flip soon.
     #[serde(default)]
     pub changing: bool,
+    /// The last check's round trip.
     #[serde(default)]
     pub rtt_ms: Option<u32>,
+    /// The prober's smoothed round trip to the target (milliseconds, an EWMA of the checks
+    /// that answered with [`RTT_ALPHA`]); what `policy = "latency"` ranks by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub srtt_ms: Option<f64>,
+    /// The load the endpoint reports in its health-check answer (0.0 idle, 1.0 full),
+    /// smoothed with [`LOAD_ALPHA`]; absent when it reports none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<f64>,
     #[serde(default)]
     pub reason: String,
+}
+
+/// Weight of the newest round trip in a prober's smoothed RTT: `srtt += α (rtt − srtt)`.
+/// 0.3 follows a lasting change within a few checks (half of a step in two, 90 % in
+/// seven) while one slow answer moves it by less than a third.
+pub const RTT_ALPHA: f64 = 0.3;
+/// Weight of the newest reported load in its smoothed value (as for [`RTT_ALPHA`]).
+pub const LOAD_ALPHA: f64 = 0.3;
+
+/// One step of an exponentially weighted moving average: `None` starts at `sample`.
+pub fn ewma(previous: Option<f64>, sample: f64, alpha: f64) -> f64 {
+    match previous {
+        Some(p) if p.is_finite() => p + alpha * (sample - p),
+        _ => sample,
+    }
 }
 
 /// Most reports one batch may carry.

@@ -40,6 +40,8 @@ impl HealthTable {
         Health {
             endpoints: &self.0[service],
             ttl_cap: None,
+            capacity_factors: &[],
+            viewpoints: &[],
         }
     }
 }
