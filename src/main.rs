@@ -112,6 +112,18 @@ enum Command {
         /// Address for the TCP listener, e.g. 0.0.0.0:9000.
         #[arg(long)]
         tcp: Option<std::net::SocketAddr>,
+        /// Load to report in HTTP answers (X-Meridian-Load), e.g. 0.8.
+        #[arg(long, value_parser = meridian::cli::backend::parse_load_arg)]
+        load: Option<f64>,
+        /// File holding the load to report, read for every request (over --load).
+        #[arg(long)]
+        load_file: Option<PathBuf>,
+        /// Hold HTTP answers to peers at ADDR back by MS milliseconds (repeatable).
+        #[arg(long = "delay", value_name = "ADDR=MS", value_parser = meridian::cli::backend::parse_delay)]
+        delays: Vec<(std::net::IpAddr, u64)>,
+        /// File of lines `ADDR MS`, read for every request (over --delay).
+        #[arg(long)]
+        delay_file: Option<PathBuf>,
     },
 }
 
@@ -242,7 +254,25 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { config } => meridian::cli::serve::run(&config),
         Command::Check { config } => meridian::cli::check::run(&config),
-        Command::LabBackend { name, http, tcp } => meridian::cli::backend::run(&name, http, tcp),
+        Command::LabBackend {
+            name,
+            http,
+            tcp,
+            load,
+            load_file,
+            delays,
+            delay_file,
+        } => meridian::cli::backend::run(
+            &name,
+            http,
+            tcp,
+            meridian::cli::backend::Behaviour {
+                load,
+                load_file,
+                delays,
+                delay_file,
+            },
+        ),
         Command::Probe {
             region,
             servers,
