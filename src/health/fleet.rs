@@ -230,3 +230,47 @@ pub fn targets_of(services: &[Service]) -> BTreeMap<String, (TargetSpec, Vec<(us
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ewma_starts_at_the_first_sample_and_moves_alpha_of_the_way() {
+        // (previous, sample, smoothed)
+        let rows = [
+            (None, 40.0, 40.0),
+            (Some(40.0), 40.0, 40.0),
+            (Some(100.0), 0.0, 70.0),
+            (Some(10.0), 20.0, 13.0),
+            (Some(f64::NAN), 5.0, 5.0),
+        ];
+        for (previous, sample, want) in rows {
+            let got = ewma(previous, sample, RTT_ALPHA);
+            assert!((got - want).abs() < 1e-9, "{previous:?} + {sample}: {got}");
+        }
+        // A step from 150 to 30 ms: half-way after two checks, within 10 % after seven.
+        let mut srtt = Some(150.0);
+        let mut after = Vec::new();
+        for _ in 0..7 {
+            srtt = Some(ewma(srtt, 30.0, RTT_ALPHA));
+            after.push(srtt.unwrap());
+        }
+        assert!(after[1] < 90.0 && after[0] > 90.0, "{after:?}");
+        assert!(after[6] - 30.0 < 12.0 && after[5] - 30.0 > 12.0, "{after:?}");
+    }
+
+    #[test]
+    fn batches_without_the_new_fields_are_still_taken() {
+        let old = r#"{"prober":"p1","region":"eu-west","reports":[{"target":"t","up":true,"rtt_ms":3}]}"#;
+        let b: ReportBatch = serde_json::from_str(old).unwrap();
+        assert_eq!((b.lat, b.lon), (None, None));
+        assert_eq!((b.reports[0].srtt_ms, b.reports[0].load), (None, None));
+        // And a batch with nothing new to say is sent as before.
+        assert_eq!(serde_json::to_string(&b).unwrap().contains("srtt"), false);
+        let new = r#"{"prober":"p1","region":"x","lat":1.5,"lon":-2.0,"reports":[{"target":"t","up":true,"srtt_ms":12.5,"load":0.73}]}"#;
+        let b: ReportBatch = serde_json::from_str(new).unwrap();
+        assert_eq!((b.lat, b.lon), (Some(1.5), Some(-2.0)));
+        assert_eq!((b.reports[0].srtt_ms, b.reports[0].load), (Some(12.5), Some(0.73)));
+    }
+}

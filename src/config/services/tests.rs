@@ -541,6 +541,18 @@ fn each_error_names_line_and_key() {
             "3: services.www.bias.eu-west: invalid type: string \"10\", expected an integer",
         ),
         (
+            www("latency = { switch_ms = 5 }\n"),
+            "3: services.www.latency: applies only to policy \"latency\" (policy is \"nearest\")",
+        ),
+        (
+            www("policy = \"latency\"\nlatency = { switch_percent = 101 }\n"),
+            "4: services.www.latency: switch_percent = 101 is outside 0..=100",
+        ),
+        (
+            www("shed_load = { low = 0.9, high = 0.5 }\n"),
+            "3: services.www.shed_load: low = 0.9, high = 0.5: want 0 <= low < high <= 10 (loads as endpoints report them: 0.0 idle, 1.0 full)",
+        ),
+        (
             www("on_all_down = \"servfail\"\n"),
             "3: services.www.on_all_down: unknown value \"servfail\" (known: all, nodata, { fallback = [addresses] }, { cname = \"name.\" })",
         ),
@@ -1488,4 +1500,46 @@ fn a_services_table_defined_twice_is_one_error_naming_it() {
             "{FILE}:4: services.www: duplicate key (first defined on line 1)"
         )]
     );
+}
+
+#[test]
+fn latency_policy_and_shed_load_keys() {
+    let s = one(&www("policy = \"latency\"\nlatency = { switch_percent = 30, switch_ms = 5 }\nshed_load = { low = 0.5, high = 0.8 }\n"));
+    assert_eq!(
+        s.policy,
+        Policy::Latency {
+            switch: crate::config::LatencySwitch { percent: 30, ms: 5 }
+        }
+    );
+    assert_eq!(s.shed_load, Some(crate::config::ShedLoad { low: 0.5, high: 0.8 }));
+    // Defaults: 20 % and 10 ms; load shed between 0.7 and 0.95; `false` turns it off.
+    let s = one(&www("policy = \"latency\"\n"));
+    assert_eq!(
+        s.policy,
+        Policy::Latency {
+            switch: crate::config::LatencySwitch { percent: 20, ms: 10 }
+        }
+    );
+    assert_eq!(s.shed_load, Some(crate::config::ShedLoad { low: 0.7, high: 0.95 }));
+    assert_eq!(one(&www("shed_load = false\n")).shed_load, None);
+}
+
+#[test]
+fn shed_load_shrinks_capacity_linearly_between_the_watermarks() {
+    let shed = crate::config::ShedLoad { low: 0.6, high: 1.0 };
+    // (reported load, capacity factor)
+    let rows = [
+        (0.0, 1.0),
+        (0.6, 1.0),
+        (0.7, 1.0 - 0.25 * 0.99),
+        (0.8, 1.0 - 0.5 * 0.99),
+        (0.9, 1.0 - 0.75 * 0.99),
+        (1.0, 0.01),
+        (3.0, 0.01),
+        (f64::NAN, 1.0),
+    ];
+    for (load, want) in rows {
+        let got = shed.factor(load);
+        assert!((got - want).abs() < 1e-9, "load {load}: {got}, want {want}");
+    }
 }

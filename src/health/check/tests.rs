@@ -784,3 +784,23 @@ fn root_certificates_must_be_pem_certificates() {
     let err = Checker::with_root_certificates(None, b"not a certificate").unwrap_err();
     assert!(matches!(err, CheckerError::RootCertificates(_)), "{err}");
 }
+
+#[test]
+fn a_reported_load_is_a_number_from_the_header_or_a_json_body() {
+    // (header text, load)
+    let rows = [
+        ("0.73", Some(0.73)),
+        (" 1.5 ", Some(1.5)),
+        ("-1", Some(0.0)),
+        ("99", Some(MAX_LOAD)),
+        ("high", None),
+        ("NaN", None),
+    ];
+    for (text, want) in rows {
+        assert_eq!(parse_load(text), want, "{text:?}");
+    }
+    assert_eq!(json_load(br#"{"status": "ok", "load": 0.42}"#), Some(0.42));
+    assert_eq!(json_load(br#"{"load": "0.42"}"#), None);
+    assert_eq!(json_load(br#"[0.42]"#), None);
+    assert_eq!(json_load(b"load: 0.42"), None);
+}
