@@ -257,12 +257,16 @@ mod tests {
             after.push(srtt.unwrap());
         }
         assert!(after[1] < 90.0 && after[0] > 90.0, "{after:?}");
-        assert!(after[6] - 30.0 < 12.0 && after[5] - 30.0 > 12.0, "{after:?}");
+        assert!(
+            after[6] - 30.0 < 12.0 && after[5] - 30.0 > 12.0,
+            "{after:?}"
+        );
     }
 
     #[test]
     fn batches_without_the_new_fields_are_still_taken() {
-        let old = r#"{"prober":"p1","region":"eu-west","reports":[{"target":"t","up":true,"rtt_ms":3}]}"#;
+        let old =
+            r#"{"prober":"p1","region":"eu-west","reports":[{"target":"t","up":true,"rtt_ms":3}]}"#;
         let b: ReportBatch = serde_json::from_str(old).unwrap();
         assert_eq!((b.lat, b.lon), (None, None));
         assert_eq!((b.reports[0].srtt_ms, b.reports[0].load), (None, None));
@@ -271,6 +275,9 @@ mod tests {
         let new = r#"{"prober":"p1","region":"x","lat":1.5,"lon":-2.0,"reports":[{"target":"t","up":true,"srtt_ms":12.5,"load":0.73}]}"#;
         let b: ReportBatch = serde_json::from_str(new).unwrap();
         assert_eq!((b.lat, b.lon), (Some(1.5), Some(-2.0)));
-        assert_eq!((b.reports[0].srtt_ms, b.reports[0].load), (Some(12.5), Some(0.73)));
+        assert_eq!(
+            (b.reports[0].srtt_ms, b.reports[0].load),
+            (Some(12.5), Some(0.73))
+        );
     }
 }

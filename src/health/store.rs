@@ -873,8 +873,7 @@ endpoints = [
 ]
 "#;
         let services =
-            config::parse_services(text, Path::new("example.com.toml"), &origin, &config)
-                .unwrap();
+            config::parse_services(text, Path::new("example.com.toml"), &origin, &config).unwrap();
         let (mut store, _) = HealthStore::open(dir.path());
         store.configure(&services, &config.regions, Quorum::Majority);
         let ids: Vec<String> = store.targets().map(|t| t.id.clone()).collect();
@@ -882,7 +881,12 @@ endpoints = [
         let (now, wall) = (Instant::now(), SystemTime::UNIX_EPOCH);
         // One prober at the eu-west viewpoint (placed by its region entry), one at a
         // place of its own; (eu, us) smoothed RTTs and us's load.
-        let send = |store: &mut HealthStore, prober: &str, view: &str, at: Option<(f64, f64)>, rtt: (f64, f64), load: Option<f64>| {
+        let send = |store: &mut HealthStore,
+                    prober: &str,
+                    view: &str,
+                    at: Option<(f64, f64)>,
+                    rtt: (f64, f64),
+                    load: Option<f64>| {
             let mut b = batch(prober, &[(eu, true), (us, true)]);
             b.region = view.into();
             (b.lat, b.lon) = at.unzip();
@@ -893,19 +897,39 @@ endpoints = [
             store.judge_all(now);
         };
         let first = |t: &HealthTable, view: &str| -> (String, Vec<f64>) {
-            let v = t.service(0).viewpoints.iter().find(|v| v.name == view).cloned().unwrap();
+            let v = t
+                .service(0)
+                .viewpoints
+                .iter()
+                .find(|v| v.name == view)
+                .cloned()
+                .unwrap();
             let rtts = v.regions.iter().map(|r| r.rtt_ms).collect();
             (config.regions[v.regions[0].region].name.clone(), rtts)
         };
         send(&mut store, "p1", "eu-west", None, (30.0, 80.0), None);
-        send(&mut store, "p2", "nyc", Some((40.7, -74.0)), (80.0, 10.0), Some(0.2));
+        send(
+            &mut store,
+            "p2",
+            "nyc",
+            Some((40.7, -74.0)),
+            (80.0, 10.0),
+            Some(0.2),
+        );
         assert!(store.take_measured_changed());
         let t1 = store.table(&services, &config.regions, &HealthTable::default());
         assert_eq!(first(&t1, "eu-west"), ("eu-west".into(), vec![30.0, 80.0]));
         assert_eq!(first(&t1, "nyc").0, "us-east");
         let v = &t1.service(0).viewpoints[0];
-        assert_eq!((v.lat, v.lon), (53.35, -6.26), "placed at its region's entry");
-        assert!(t1.service(0).capacity_factors.is_empty(), "load 0.2 sheds nothing");
+        assert_eq!(
+            (v.lat, v.lon),
+            (53.35, -6.26),
+            "placed at its region's entry"
+        );
+        assert!(
+            t1.service(0).capacity_factors.is_empty(),
+            "load 0.2 sheds nothing"
+        );
 
         // us-east gets 5 ms faster than eu-west from eu-west: held. 40 ms faster: moved.
         send(&mut store, "p1", "eu-west", None, (30.0, 25.0), None);
@@ -913,20 +937,34 @@ endpoints = [
         assert_eq!(first(&t2, "eu-west").0, "eu-west", "held");
         assert!(t1.differs(&t2), "the RTTs shown moved by more than 5 %");
         let fresh = store.table(&services, &config.regions, &HealthTable::default());
-        assert_eq!(first(&fresh, "eu-west").0, "us-east", "without a previous choice");
+        assert_eq!(
+            first(&fresh, "eu-west").0,
+            "us-east",
+            "without a previous choice"
+        );
         send(&mut store, "p1", "eu-west", None, (50.0, 10.0), None);
         let t3 = store.table(&services, &config.regions, &t2);
         assert_eq!(first(&t3, "eu-west").0, "us-east", "moved");
 
         // us-east reports load 0.9 (defaults 0.7 to 0.95): about a fifth of its capacity.
-        send(&mut store, "p2", "nyc", Some((40.7, -74.0)), (80.0, 10.0), Some(0.9));
+        send(
+            &mut store,
+            "p2",
+            "nyc",
+            Some((40.7, -74.0)),
+            (80.0, 10.0),
+            Some(0.9),
+        );
         let t4 = store.table(&services, &config.regions, &t3);
         let f = t4.service(0).capacity_factor(1);
         assert!((f - (1.0 - 0.8 * 0.99)).abs() < 1e-9, "{f}");
         assert_eq!(t4.service(0).capacity_factor(0), 1.0);
         assert!(t3.differs(&t4));
         // Nothing new: the same table, and no new snapshot.
-        assert!(!store.take_measured_changed() || !t4.differs(&store.table(&services, &config.regions, &t4)));
+        assert!(
+            !store.take_measured_changed()
+                || !t4.differs(&store.table(&services, &config.regions, &t4))
+        );
     }
 
     #[test]

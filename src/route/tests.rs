@@ -1167,7 +1167,13 @@ fn region_of(config: &Config, name: &str) -> usize {
 
 /// A viewpoint at (lat, lon) that measured `rtts` (region name, ms), in that order (the
 /// first is its choice).
-fn viewpoint(config: &Config, name: &str, lat: f64, lon: f64, rtts: &[(&str, f64)]) -> ViewpointRanking {
+fn viewpoint(
+    config: &Config,
+    name: &str,
+    lat: f64,
+    lon: f64,
+    rtts: &[(&str, f64)],
+) -> ViewpointRanking {
     ViewpointRanking {
         name: name.into(),
         lat,
@@ -1208,8 +1214,20 @@ fn latency_ranks_by_the_nearest_viewpoints_rtt_and_falls_back_to_distance() {
     // A viewpoint in Dublin finds us-west fastest; one in Tokyo finds eu-west fastest
     // (whatever the map says: these are measurements).
     let views = vec![
-        viewpoint(&config, "dublin", 53.35, -6.26, &[("us-west", 40.0), ("us-east", 90.0)]),
-        viewpoint(&config, "tokyo", 35.68, 139.69, &[("eu-west", 20.0), ("us-west", 60.0)]),
+        viewpoint(
+            &config,
+            "dublin",
+            53.35,
+            -6.26,
+            &[("us-west", 40.0), ("us-east", 90.0)],
+        ),
+        viewpoint(
+            &config,
+            "tokyo",
+            35.68,
+            139.69,
+            &[("eu-west", 20.0), ("us-west", 60.0)],
+        ),
     ];
     let health = Health {
         endpoints: &up,
@@ -1241,7 +1259,14 @@ fn latency_ranks_by_the_nearest_viewpoints_rtt_and_falls_back_to_distance() {
     // The trace names the viewpoint and each region's RTT; the region no viewpoint
     // measured comes last, by distance.
     let mut trace = Trace::default();
-    decide_with(&config, svc, &health, "192.0.2.1", &london(), Some(&mut trace));
+    decide_with(
+        &config,
+        svc,
+        &health,
+        "192.0.2.1",
+        &london(),
+        Some(&mut trace),
+    );
     assert_eq!(trace.viewpoint, Some(0));
     let order: Vec<(&str, Option<f64>)> = trace
         .regions
@@ -1250,7 +1275,11 @@ fn latency_ranks_by_the_nearest_viewpoints_rtt_and_falls_back_to_distance() {
         .collect();
     assert_eq!(
         order,
-        [("us-west", Some(40.0)), ("us-east", Some(90.0)), ("eu-west", None)]
+        [
+            ("us-west", Some(40.0)),
+            ("us-east", Some(90.0)),
+            ("eu-west", None)
+        ]
     );
 }
 
@@ -1258,7 +1287,13 @@ fn latency_ranks_by_the_nearest_viewpoints_rtt_and_falls_back_to_distance() {
 fn latency_keeps_spill_over_and_minimal_disruption_of_nearest() {
     let (config, services) = setup(LATENCY);
     let svc = &services[0];
-    let views = vec![viewpoint(&config, "dublin", 53.35, -6.26, &[("us-west", 40.0), ("us-east", 90.0)])];
+    let views = vec![viewpoint(
+        &config,
+        "dublin",
+        53.35,
+        -6.26,
+        &[("us-west", 40.0), ("us-east", 90.0)],
+    )];
     let mut states = vec![EndpointState::Up; 3];
     let health = |states: &[EndpointState]| -> Vec<String> {
         let h = Health {
@@ -1274,12 +1309,19 @@ fn latency_keeps_spill_over_and_minimal_disruption_of_nearest() {
     states[1] = EndpointState::Down;
     assert_eq!(health(&states), ["198.51.100.1"]);
     states[1] = EndpointState::Up;
-    assert_eq!(health(&states), ["198.51.100.2"], "back to its earlier pick");
+    assert_eq!(
+        health(&states),
+        ["198.51.100.2"],
+        "back to its earlier pick"
+    );
 }
 
 #[test]
 fn order_by_rtt_holds_the_previous_choice_within_the_switch_threshold() {
-    let switch = LatencySwitch { percent: 20, ms: 10 };
+    let switch = LatencySwitch {
+        percent: 20,
+        ms: 10,
+    };
     let r = |region: usize, rtt_ms: f64| RegionRtt { region, rtt_ms };
     // (measured, previous choice, first after)
     let rows: &[(&[RegionRtt], Option<usize>, usize)] = &[
@@ -1345,7 +1387,10 @@ endpoints = [
     for (factor, want) in [(0.75, 0.75), (0.5, 0.5), (0.2, 0.2), (0.01, 0.01)] {
         let kept = kept_by_east(factor);
         let share = kept.iter().filter(|k| **k).count() as f64 / kept.len() as f64;
-        assert!((share - want).abs() < 0.04, "factor {factor}: share {share}");
+        assert!(
+            (share - want).abs() < 0.04,
+            "factor {factor}: share {share}"
+        );
     }
     // As load grows, only networks leave: none that had left comes back.
     let (half, fifth) = (kept_by_east(0.5), kept_by_east(0.2));
@@ -1375,8 +1420,14 @@ endpoints = [
     let east = (0..2000)
         .filter(|i| {
             let client = format!("10.{}.{}.1", i / 250, i % 250);
-            addrs(&decide_with(&config, &services[0], &h, &client, &london(), None))
-                == ["198.51.100.1"]
+            addrs(&decide_with(
+                &config,
+                &services[0],
+                &h,
+                &client,
+                &london(),
+                None,
+            )) == ["198.51.100.1"]
         })
         .count();
     // 25 : 100 → a fifth.

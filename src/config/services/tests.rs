@@ -1504,29 +1504,49 @@ fn a_services_table_defined_twice_is_one_error_naming_it() {
 
 #[test]
 fn latency_policy_and_shed_load_keys() {
-    let s = one(&www("policy = \"latency\"\nlatency = { switch_percent = 30, switch_ms = 5 }\nshed_load = { low = 0.5, high = 0.8 }\n"));
+    let s = one(&www(
+        "policy = \"latency\"\nlatency = { switch_percent = 30, switch_ms = 5 }\nshed_load = { low = 0.5, high = 0.8 }\n",
+    ));
     assert_eq!(
         s.policy,
         Policy::Latency {
             switch: crate::config::LatencySwitch { percent: 30, ms: 5 }
         }
     );
-    assert_eq!(s.shed_load, Some(crate::config::ShedLoad { low: 0.5, high: 0.8 }));
+    assert_eq!(
+        s.shed_load,
+        Some(crate::config::ShedLoad {
+            low: 0.5,
+            high: 0.8
+        })
+    );
     // Defaults: 20 % and 10 ms; load shed between 0.7 and 0.95; `false` turns it off.
     let s = one(&www("policy = \"latency\"\n"));
     assert_eq!(
         s.policy,
         Policy::Latency {
-            switch: crate::config::LatencySwitch { percent: 20, ms: 10 }
+            switch: crate::config::LatencySwitch {
+                percent: 20,
+                ms: 10
+            }
         }
     );
-    assert_eq!(s.shed_load, Some(crate::config::ShedLoad { low: 0.7, high: 0.95 }));
+    assert_eq!(
+        s.shed_load,
+        Some(crate::config::ShedLoad {
+            low: 0.7,
+            high: 0.95
+        })
+    );
     assert_eq!(one(&www("shed_load = false\n")).shed_load, None);
 }
 
 #[test]
 fn shed_load_shrinks_capacity_linearly_between_the_watermarks() {
-    let shed = crate::config::ShedLoad { low: 0.6, high: 1.0 };
+    let shed = crate::config::ShedLoad {
+        low: 0.6,
+        high: 1.0,
+    };
     // (reported load, capacity factor)
     let rows = [
         (0.0, 1.0),
