@@ -418,7 +418,9 @@ mod tests {
                 "on_all_down",
                 "unknown_location",
                 "overprovision",
-                "bias"
+                "bias",
+                "latency",
+                "shed_load"
             ]
         );
         assert_eq!(

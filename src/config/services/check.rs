@@ -297,7 +297,7 @@ impl ServiceChecker<'_> {
                 if !(low.is_finite() && high.is_finite() && 0.0 <= low && low < high && high <= max)
                 {
                     let message = format!(
-                        "low = {low}, high = {high}: want 0 <= low < high <= {max} (loads as                          endpoints report them: 0.0 idle, 1.0 full)"
+                        "low = {low}, high = {high}: want 0 <= low < high <= {max} (loads as endpoints report them: 0.0 idle, 1.0 full)"
                     );
                     self.error(span, key, message);
                     return Some(default);

@@ -490,7 +490,7 @@ fn each_error_names_line_and_key() {
         (www("max_answers = 17\n"), "3: services.www.max_answers: 17 is above the maximum 16"),
         (
             www("policy = \"closest\"\n"),
-            "3: services.www.policy: unknown policy \"closest\" (known: nearest, failover, weighted)",
+            "3: services.www.policy: unknown policy \"closest\" (known: nearest, failover, weighted, latency)",
         ),
         (
             www("policy = \"failover\"\n"),
@@ -875,7 +875,7 @@ fn an_unknown_policy_still_has_its_order_checked() {
         errors(&www("policy = \"random\"\norder = [\"mars\"]\n")),
         [
             format!(
-                "{FILE}:3: services.www.policy: unknown policy \"random\" (known: nearest, failover, weighted)"
+                "{FILE}:3: services.www.policy: unknown policy \"random\" (known: nearest, failover, weighted, latency)"
             ),
             format!(
                 "{FILE}:4: services.www.order[0]: unknown region \"mars\" (known: eu-west, us-east)"
@@ -1111,7 +1111,7 @@ endpoints = []
         e.to_string(),
         format!(
             "{FILE}:2: services.www.ttl: 0 is below the minimum 1
-{FILE}:3: services.www.policy: unknown policy \"closest\" (known: nearest, failover, weighted)
+{FILE}:3: services.www.policy: unknown policy \"closest\" (known: nearest, failover, weighted, latency)
 {FILE}:4: services.www.check.colour: unknown key (known: kind, port, path, host, insecure, expect, body, interval, timeout, recheck, rise, fall)
 {FILE}:4: services.www.check.path: applies only to http and https checks (kind is \"tcp\")
 {FILE}:6: services.www.endpoints[0].region: unknown region \"eu-wset\" (known: eu-west, us-east)
@@ -1182,7 +1182,7 @@ fn unknown_keys_are_caught_in_every_table() {
     let known = [
         (
             www("ttl_secs = 30\n"),
-            "ttl, max_answers, policy, order, check, endpoints, route, on_all_down, unknown_location, overprovision, bias",
+            "ttl, max_answers, policy, order, check, endpoints, route, on_all_down, unknown_location, overprovision, bias, latency, shed_load",
         ),
         (
             format!("[services.www]\nendpoints = [{{ {endpoint}, weight = 5 }}]\n"),
