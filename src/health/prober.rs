@@ -825,6 +825,46 @@ mod tests {
     }
 
     #[test]
+    fn smoothed_rtt_and_load_follow_the_checks_that_answered() {
+        let mut s = Scheduled {
+            spec: spec(Duration::from_secs(1), 3),
+            target: Target {
+                address: "192.0.2.1".parse().unwrap(),
+                check: spec(Duration::from_secs(1), 3).check().unwrap(),
+            },
+            next: Instant::now(),
+            recheck_at: None,
+            started: Instant::now(),
+            debounce: Debounce::default(),
+            in_flight: false,
+            srtt_ms: None,
+            load: None,
+        };
+        let obs = |rtt_ms: Option<u64>, load: Option<f64>| Observation {
+            verdict: Verdict::Up,
+            rtt: rtt_ms.map(Duration::from_millis),
+            load,
+        };
+        // (rtt, load) of a check → (smoothed rtt, smoothed load) after it.
+        let rows = [
+            ((Some(100), None), (Some(100.0), None)),
+            ((Some(0), Some(1.0)), (Some(70.0), Some(1.0))),
+            // No answer: both as they were.
+            ((None, None), (Some(70.0), Some(1.0))),
+            ((Some(70), Some(0.0)), (Some(70.0), Some(0.7))),
+        ];
+        for ((rtt, load), (want_rtt, want_load)) in rows {
+            s.smooth(&obs(rtt, load));
+            let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
+                (Some(a), Some(b)) => (a - b).abs() < 1e-9,
+                (a, b) => a == b,
+            };
+            assert!(close(s.srtt_ms, want_rtt), "{:?}", s.srtt_ms);
+            assert!(close(s.load, want_load), "{:?}", s.load);
+        }
+    }
+
+    #[test]
     fn debounce_needs_fall_failures_and_rise_successes() {
         let mut d = Debounce::default();
         let results = [

@@ -133,6 +133,9 @@ pub struct HealthStore {
     measured: BTreeMap<String, Measured>,
     /// `measured` changed since [`HealthStore::take_measured_changed`] was last called.
     measured_changed: bool,
+    /// Targets of `policy = "latency"` services: only their RTTs are kept in `measured`,
+    /// so a fleet that routes by nothing measured builds no table per report.
+    latency_targets: BTreeSet<String>,
 }
 
 /// What the fresh votes on one target measured.
@@ -170,6 +173,7 @@ impl HealthStore {
             problem,
             measured: BTreeMap::new(),
             measured_changed: false,
+            latency_targets: BTreeSet::new(),
         }
     }
 
@@ -222,6 +226,15 @@ impl HealthStore {
     pub fn configure(&mut self, services: &[Service], _regions: &[Region], quorum: Quorum) {
         self.quorum = quorum;
         self.targets = targets_of(services);
+        self.latency_targets = self
+            .targets
+            .iter()
+            .filter(|(_, (_, uses))| {
+                uses.iter()
+                    .any(|&(si, _)| matches!(services[si].policy, Policy::Latency { .. }))
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
         self.votes.retain(|id, _| self.targets.contains_key(id));
         self.judged.retain(|id, _| self.targets.contains_key(id));
     }
@@ -362,10 +375,11 @@ impl HealthStore {
                 continue;
             };
             let interval = Duration::from_millis(spec.interval_ms);
+            let by_rtt = self.latency_targets.contains(id);
             let mut rtt: BTreeMap<&str, (f64, u32)> = BTreeMap::new();
             let (mut load_sum, mut loads) = (0.0, 0u32);
             for v in votes.values().filter(|v| v.is_fresh(now, interval)) {
-                if let Some(ms) = v.srtt_ms {
+                if let Some(ms) = v.srtt_ms.filter(|_| by_rtt) {
                     let e = rtt.entry(v.viewpoint.as_str()).or_default();
                     e.0 += ms;
                     e.1 += 1;

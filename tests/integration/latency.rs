@@ -273,6 +273,11 @@ fn latency_policy_follows_each_viewpoints_measured_rtt_and_holds_against_small_c
     wait_for("London moved to us-east", SETTLE, || {
         (answer_for(&server, name, LONDON) == [east]).then_some(())
     });
+    eprintln!(
+        "after the large change, London moved at: us-east {:.1} ms, us-west {:.1} ms",
+        srtt(&server, name, east, "p-eu").unwrap_or(f64::NAN),
+        srtt(&server, name, west, "p-eu").unwrap_or(f64::NAN)
+    );
     assert_eq!(answer_for(&server, name, TOKYO), [east]);
 }
 
