@@ -271,7 +271,7 @@ mod tests {
         assert_eq!((b.lat, b.lon), (None, None));
         assert_eq!((b.reports[0].srtt_ms, b.reports[0].load), (None, None));
         // And a batch with nothing new to say is sent as before.
-        assert_eq!(serde_json::to_string(&b).unwrap().contains("srtt"), false);
+        assert!(!serde_json::to_string(&b).unwrap().contains("srtt"));
         let new = r#"{"prober":"p1","region":"x","lat":1.5,"lon":-2.0,"reports":[{"target":"t","up":true,"srtt_ms":12.5,"load":0.73}]}"#;
         let b: ReportBatch = serde_json::from_str(new).unwrap();
         assert_eq!((b.lat, b.lon), (Some(1.5), Some(-2.0)));
