@@ -24,6 +24,7 @@ mod hardening;
 mod identity;
 mod interop;
 mod lab;
+mod latency;
 mod malformed;
 mod metrics;
 mod negative;
