@@ -100,6 +100,11 @@ enum Command {
         #[arg(long, default_value = "meridian.toml")]
         config: PathBuf,
     },
+    /// DNSSEC keys: make one, print the DS for the parent zone.
+    Dnssec {
+        #[command(subcommand)]
+        command: DnssecCommand,
+    },
     /// The Docker lab's stand-in backend (deploy/lab/): HTTP 200 and a TCP greeting.
     #[command(hide = true)]
     LabBackend {
@@ -124,6 +129,35 @@ enum Command {
         /// File of lines `ADDR MS`, read for every request (over --delay).
         #[arg(long)]
         delay_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DnssecCommand {
+    /// Make a combined signing key (flags 257) for ZONE in the key directory.
+    Keygen {
+        /// The zone, e.g. example.com
+        zone: String,
+        /// ecdsap256sha256 (13) or ed25519 (15).
+        #[arg(long, default_value = "ecdsap256sha256")]
+        algorithm: String,
+        /// Key directory (default: [dnssec] key_dir of the config file).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Configuration file.
+        #[arg(long, default_value = "meridian.toml")]
+        config: PathBuf,
+    },
+    /// Print the DS (SHA-256) and DNSKEY of ZONE's keys, for the registrar.
+    Ds {
+        /// The zone, e.g. example.com
+        zone: String,
+        /// Key directory (default: [dnssec] key_dir of the config file).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Configuration file.
+        #[arg(long, default_value = "meridian.toml")]
+        config: PathBuf,
     },
 }
 
@@ -244,7 +278,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // HTTPS (probes, `probe` and `explain --server`) uses rustls with the ring provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    if matches!(cli.command, Command::Check { .. } | Command::Explain { .. }) {
+    if matches!(
+        cli.command,
+        Command::Check { .. } | Command::Explain { .. } | Command::Dnssec { .. }
+    ) {
         // Rust ignores SIGPIPE, so `meridian check | head -1` would panic in `println!`
         // once `head` has gone. These commands only print: let the signal end them
         // quietly, as it ends `cat`. `serve` and `probe` keep ignoring it (sockets).
@@ -254,6 +291,17 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { config } => meridian::cli::serve::run(&config),
         Command::Check { config } => meridian::cli::check::run(&config),
+        Command::Dnssec { command } => match command {
+            DnssecCommand::Keygen {
+                zone,
+                algorithm,
+                dir,
+                config,
+            } => meridian::cli::dnssec::keygen(&zone, &algorithm, dir.as_deref(), &config),
+            DnssecCommand::Ds { zone, dir, config } => {
+                meridian::cli::dnssec::ds(&zone, dir.as_deref(), &config)
+            }
+        },
         Command::LabBackend {
             name,
             http,

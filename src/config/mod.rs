@@ -18,8 +18,9 @@ mod transfer;
 mod tsig;
 
 pub use compile::{
-    ApiServerConfig, Compiled, Config, FleetConfig, GeoDatabase, GeoFields, GeoipConfig, Position,
-    Quorum, Region, ServerConfig, UnsureRegions, compile, compile_file, load, parse,
+    ApiServerConfig, Compiled, Config, DnssecConfig, FleetConfig, GeoDatabase, GeoFields,
+    GeoipConfig, Position, Quorum, Region, ServerConfig, UnsureRegions, compile, compile_file,
+    load, parse,
 };
 pub use diagnostics::{ConfigError, ConfigErrors};
 pub use identity::{IdentityConfig, MAX_NSID, host_name};

@@ -26,6 +26,14 @@ pub struct RawConfig {
     pub tsig: Option<IndexMap<Spanned<String>, super::tsig::RawTsigKey>>,
     /// `[transfer.ZONE]`, in file order.
     pub transfer: Option<IndexMap<Spanned<String>, super::transfer::RawTransfer>>,
+    pub dnssec: Option<RawDnssec>,
+}
+
+/// `[dnssec]`: where the zone keys are (`meridian dnssec keygen`, `ds`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawDnssec {
+    pub key_dir: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -384,7 +392,8 @@ mod tests {
         assert_eq!(
             known_keys::<RawConfig>(),
             [
-                "server", "geoip", "fleet", "regions", "rrl", "cookies", "tsig", "transfer"
+                "server", "geoip", "fleet", "regions", "rrl", "cookies", "tsig", "transfer",
+                "dnssec"
             ]
         );
         assert_eq!(known_keys::<RawRegion>(), ["lat", "lon"]);

@@ -14,6 +14,7 @@ mod dashboard;
 mod delegation;
 mod differential;
 mod dname;
+mod dnssec;
 mod ecs;
 mod edns;
 mod explain;
