@@ -292,8 +292,150 @@ pub fn parse_services(
     }
 }
 
-/// Checks one services file; after a TOML syntax error only the syntax is reported.
+/// A services file at least this long is checked in parts on several threads.
+const PARALLEL_BYTES: usize = 1 << 20;
+/// No part is made smaller than this.
+const PART_BYTES: usize = 256 << 10;
+
+/// Checks one services file; after a TOML syntax error only the syntax is reported. A big
+/// file is checked in parts on the machine's cores when that gives the same result
+/// ([`check_in_parts`]).
 fn check_file(
+    text: &str,
+    path: &Path,
+    origin: &Name,
+    config: &Config,
+    unsure: &UnsureRegions,
+) -> CheckedServices {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let parts = threads.min(text.len() / PART_BYTES);
+    if text.len() >= PARALLEL_BYTES
+        && parts > 1
+        && let Some(checked) = check_in_parts(text, path, origin, config, unsure, parts)
+    {
+        return checked;
+    }
+    check_whole(text, path, origin, config, unsure)
+}
+
+/// Where `text` may be cut into independent parts: the offsets of the lines that open a
+/// `[services.NAME]` table ([`opens_service`]), when every line that starts with `[`
+/// starts with `[services.` or `[[services.` and nothing but comments comes before the
+/// first. `None`
+/// otherwise (a `[services]` header, keys at the top, an array of tables of another name:
+/// the file is checked whole).
+fn cut_points(text: &str) -> Option<Vec<usize>> {
+    let mut cuts = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if opens_service(line) {
+            cuts.push(offset);
+        } else if trimmed.starts_with('[') {
+            if !line.starts_with("[services.") && !line.starts_with("[[services.") {
+                return None;
+            }
+        } else if cuts.is_empty() && !trimmed.is_empty() && !trimmed.starts_with('#') {
+            return None;
+        }
+        offset += line.len();
+    }
+    Some(cuts)
+}
+
+/// `[services.NAME]` with a bare NAME (no dot, no quotes), alone on its line but for a
+/// comment: where a part may start. (`[services.NAME.check]` and the like stay with the
+/// part they fall in.)
+fn opens_service(line: &str) -> bool {
+    let Some((name, after)) = line
+        .strip_prefix("[services.")
+        .and_then(|rest| rest.split_once(']'))
+    else {
+        return false;
+    };
+    let after = after.trim();
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && (after.is_empty() || after.starts_with('#'))
+}
+
+/// [`check_whole`] on `parts` pieces of `text` at once, each cut at a `[services.NAME]`
+/// line ([`cut_points`]), with the lines of each piece's services moved to where they are
+/// in the file. Each piece is valid TOML on its own exactly when the whole is (a string
+/// or array left open at a cut is a syntax error in the piece before it) and means the
+/// same, as long as no two pieces name the same service (checked). Any error, in any
+/// piece, gives `None`: the whole file is then checked on one thread, so messages (which
+/// may cite other lines) are exactly those of [`check_whole`].
+fn check_in_parts(
+    text: &str,
+    path: &Path,
+    origin: &Name,
+    config: &Config,
+    unsure: &UnsureRegions,
+    parts: usize,
+) -> Option<CheckedServices> {
+    let cuts = cut_points(text)?;
+    let mut starts = vec![*cuts.first()?];
+    for k in 1..parts {
+        let want = text.len() * k / parts;
+        let i = cuts.partition_point(|&c| c < want);
+        if let Some(&c) = cuts.get(i)
+            && c > *starts.last()?
+        {
+            starts.push(c);
+        }
+    }
+    let ends: Vec<usize> = starts[1..].iter().copied().chain([text.len()]).collect();
+    let pieces: Vec<(usize, &str)> = starts
+        .iter()
+        .zip(&ends)
+        .map(|(&s, &e)| (s, &text[s..e]))
+        .collect();
+    let checked: Vec<CheckedServices> = std::thread::scope(|scope| {
+        let handles: Vec<_> = pieces
+            .iter()
+            .map(|&(_, piece)| {
+                scope.spawn(move || check_whole(piece, path, origin, config, unsure))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    if checked.iter().any(|c| !c.errors.is_empty()) {
+        return None;
+    }
+    let mut all = CheckedServices::default();
+    let mut seen = std::collections::HashSet::new();
+    for ((start, _), mut part) in pieces.into_iter().zip(checked) {
+        // Lines before the piece: its line 1 is the file's line `before + 1`.
+        let before = text.as_bytes()[..start]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        for s in &mut part.services {
+            s.line += before;
+            for r in &mut s.routes {
+                r.line += before;
+            }
+        }
+        for n in &mut part.names {
+            n.line += before;
+            if !seen.insert(n.name.clone()) {
+                return None;
+            }
+        }
+        all.services.append(&mut part.services);
+        all.names.append(&mut part.names);
+    }
+    Some(all)
+}
+
+/// [`check_file`] on one thread.
+fn check_whole(
     text: &str,
     path: &Path,
     origin: &Name,
