@@ -22,6 +22,7 @@ use super::super::raw::known_keys;
 use super::super::raw::{
     RawCheck, RawEndpoint, RawFallback, RawOnAllDown, RawRoute, RawService, RawStatus,
 };
+use super::fast;
 use super::parse::{
     address, continent, country, known_regions, name_salt, network, region_index, service_key,
     service_name, status_range,
@@ -116,7 +117,11 @@ impl<'a> ServiceChecker<'a> {
                 }
             }
             self.prune(&mut value, &key);
-            let raw = match RawService::deserialize(ValueDeserializer::from(value)) {
+            let fast = fast::raw_service(&value);
+            let raw = match fast.map_or_else(
+                || RawService::deserialize(ValueDeserializer::from(value)),
+                Ok,
+            ) {
                 Ok(raw) => raw,
                 Err(e) => {
                     let span = e.span().unwrap_or_else(|| written.span());

@@ -1,12 +1,14 @@
 //! Load-balanced names: `zones/<origin>.toml` → validated [`Service`]s, one file per zone.
 //!
 //! This file holds the validated types and the entry points; `parse.rs` turns single values
-//! (names, regions, countries, addresses) into typed ones, and `check.rs` walks a file's
-//! tables and reports every problem as a [`ConfigError`] naming file, line and key.
+//! (names, regions, countries, addresses) into typed ones, `fast.rs` reads a service's
+//! parsed tree into its raw struct without serde when it can, and `check.rs` walks a
+//! file's tables and reports every problem as a [`ConfigError`] naming file, line and key.
 //! Service names are relative to the zone (`www`, `api.eu`, `@` for the apex). Nothing here
 //! probes, resolves host names or runs per query.
 
 mod check;
+mod fast;
 mod parse;
 
 use std::net::IpAddr;

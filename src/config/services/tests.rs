@@ -1599,3 +1599,82 @@ fn a_file_is_checked_whole_when_its_parts_could_differ() {
         assert_eq!(ok(&cases[i]).len(), n, "case {i}");
     }
 }
+
+/// Each `[services.NAME]` of `text` read by `fast.rs` and by serde, as debug text (the
+/// spans included); `None` where `fast.rs` leaves it to serde.
+fn read_both(text: &str) -> Vec<(Option<String>, String)> {
+    use serde::Deserialize;
+    let root = toml::de::DeTable::parse(text).unwrap().into_inner();
+    let services = match root.get("services").map(|v| v.get_ref()) {
+        Some(toml::de::DeValue::Table(t)) => t.clone(),
+        _ => panic!("no services"),
+    };
+    services
+        .into_iter()
+        .map(|(_, v)| {
+            let fast = super::fast::raw_service(&v).map(|r| format!("{r:?}"));
+            let serde =
+                crate::config::raw::RawService::deserialize(toml::de::ValueDeserializer::from(v))
+                    .unwrap();
+            (fast, format!("{serde:?}"))
+        })
+        .collect()
+}
+
+#[test]
+fn services_read_without_serde_are_read_as_serde_reads_them() {
+    let text = format!(
+        "{}{}",
+        many(30),
+        r#"
+[services.all-keys]
+ttl = 0x1E
+max_answers = +2
+policy = 'failover'
+order = ["us-east", "eu-west"]
+unknown_location = []
+[services.all-keys.check]
+kind = "https"
+port = 443
+path = "/h"
+host = "h.example.com"
+insecure = true
+body = """ok"""
+interval = "10s"
+timeout = "1s"
+recheck = "2s"
+rise = 1
+fall = 5
+[[services.all-keys.endpoints]]
+region = "eu-west"
+address = "192.0.2.1"
+[[services.all-keys.route]]
+countries = ["GB"]
+networks = ["192.0.2.0/24"]
+regions = ["eu-west"]
+"#
+    );
+    let read = read_both(&text);
+    assert_eq!(read.len(), 31);
+    for (fast, serde) in &read {
+        assert_eq!(fast.as_deref(), Some(serde.as_str()));
+    }
+    // What only serde reads (and words the errors of).
+    for extra in [
+        "on_all_down = \"nodata\"\n",
+        "bias = { eu-west = 10 }\n",
+        "overprovision = 1.4\n",
+        "check = { kind = \"http\", port = 80, expect = [200] }\n",
+        "ttl = 3.5\n",
+        "ttl = \"30\"\n",
+        "endpoints = \"eu-west\"\n",
+    ] {
+        let text = format!("[services.x]\n{extra}");
+        let root = toml::de::DeTable::parse(&text).unwrap().into_inner();
+        let x = match root.get("services").map(|v| v.get_ref()) {
+            Some(toml::de::DeValue::Table(t)) => t.get("x").unwrap().clone(),
+            _ => unreachable!(),
+        };
+        assert!(super::fast::raw_service(&x).is_none(), "{extra}");
+    }
+}
