@@ -294,14 +294,14 @@ pub fn parse_services(
     }
 }
 
-/// A services file at least this long is checked in parts on several threads.
+/// A services file at least this long is checked in parts, on every core.
 const PARALLEL_BYTES: usize = 1 << 20;
-/// No part is made smaller than this.
+/// About this much of the file is parsed at a time, per thread.
 const PART_BYTES: usize = 256 << 10;
 
 /// Checks one services file; after a TOML syntax error only the syntax is reported. A big
-/// file is checked in parts on the machine's cores when that gives the same result
-/// ([`check_in_parts`]).
+/// file is checked in parts, on the machine's cores, when that gives the same result
+/// ([`check_in_parts`]): faster, and its parsed tree is never all in memory at once.
 fn check_file(
     text: &str,
     path: &Path,
@@ -310,10 +310,9 @@ fn check_file(
     unsure: &UnsureRegions,
 ) -> CheckedServices {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let parts = threads.min(text.len() / PART_BYTES);
     if text.len() >= PARALLEL_BYTES
-        && parts > 1
-        && let Some(checked) = check_in_parts(text, path, origin, config, unsure, parts)
+        && let Some(checked) =
+            check_in_parts(text, path, origin, config, unsure, threads, PART_BYTES)
     {
         return checked;
     }
@@ -363,43 +362,54 @@ fn opens_service(line: &str) -> bool {
         && (after.is_empty() || after.starts_with('#'))
 }
 
-/// [`check_whole`] on `parts` pieces of `text` at once, each cut at a `[services.NAME]`
-/// line ([`cut_points`]), with the lines of each piece's services moved to where they are
-/// in the file. Each piece is valid TOML on its own exactly when the whole is (a string
-/// or array left open at a cut is a syntax error in the piece before it) and means the
-/// same, as long as no two pieces name the same service (checked). Any error, in any
-/// piece, gives `None`: the whole file is then checked on one thread, so messages (which
-/// may cite other lines) are exactly those of [`check_whole`].
+/// [`check_whole`] on pieces of `text` of about [`PART_BYTES`] each, cut at
+/// `[services.NAME]` lines ([`cut_points`]), on `threads` threads (each takes a run of
+/// pieces, one after the other, so only a few pieces' parsed trees exist at a time), with
+/// the lines of each piece's services moved to where they are in the file. Each piece is
+/// valid TOML on its own exactly when the whole is (a string or array left open at a cut
+/// is a syntax error in the piece before it) and means the same, as long as no two pieces
+/// name the same service (checked). Any error, in any piece, gives `None`: the whole file
+/// is then checked on one thread, so messages (which may cite other lines) are exactly
+/// those of [`check_whole`].
 fn check_in_parts(
     text: &str,
     path: &Path,
     origin: &Name,
     config: &Config,
     unsure: &UnsureRegions,
-    parts: usize,
+    threads: usize,
+    part_bytes: usize,
 ) -> Option<CheckedServices> {
     let cuts = cut_points(text)?;
     let mut starts = vec![*cuts.first()?];
-    for k in 1..parts {
-        let want = text.len() * k / parts;
-        let i = cuts.partition_point(|&c| c < want);
-        if let Some(&c) = cuts.get(i)
-            && c > *starts.last()?
-        {
+    for &c in &cuts {
+        if c >= starts.last()? + part_bytes.max(1) {
             starts.push(c);
         }
     }
     let ends: Vec<usize> = starts[1..].iter().copied().chain([text.len()]).collect();
-    let pieces: Vec<(usize, &str)> = starts
+    let pieces: Vec<&str> = starts
         .iter()
         .zip(&ends)
-        .map(|(&s, &e)| (s, &text[s..e]))
+        .map(|(&s, &e)| &text[s..e])
         .collect();
-    let checked: Vec<CheckedServices> = std::thread::scope(|scope| {
+    let per_thread = pieces.len().div_ceil(threads.max(1));
+    let checked: Vec<Vec<CheckedServices>> = std::thread::scope(|scope| {
         let handles: Vec<_> = pieces
-            .iter()
-            .map(|&(_, piece)| {
-                scope.spawn(move || check_whole(piece, path, origin, config, unsure))
+            .chunks(per_thread)
+            .map(|run| {
+                scope.spawn(move || {
+                    let mut out = Vec::with_capacity(run.len());
+                    for piece in run {
+                        let checked = check_whole(piece, path, origin, config, unsure);
+                        let failed = !checked.errors.is_empty();
+                        out.push(checked);
+                        if failed {
+                            break;
+                        }
+                    }
+                    out
+                })
             })
             .collect();
         handles
@@ -407,17 +417,20 @@ fn check_in_parts(
             .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     });
-    if checked.iter().any(|c| !c.errors.is_empty()) {
+    let checked: Vec<CheckedServices> = checked.into_iter().flatten().collect();
+    if checked.len() != pieces.len() || checked.iter().any(|c| !c.errors.is_empty()) {
         return None;
     }
     let mut all = CheckedServices::default();
     let mut seen = std::collections::HashSet::new();
-    for ((start, _), mut part) in pieces.into_iter().zip(checked) {
-        // Lines before the piece: its line 1 is the file's line `before + 1`.
-        let before = text.as_bytes()[..start]
+    // Lines before the piece: its line 1 is the file's line `before + 1`.
+    let (mut before, mut counted) = (0, 0);
+    for (start, mut part) in starts.into_iter().zip(checked) {
+        before += text.as_bytes()[counted..start]
             .iter()
             .filter(|&&b| b == b'\n')
             .count();
+        counted = start;
         for s in &mut part.services {
             s.line += before;
             for r in &mut s.routes {

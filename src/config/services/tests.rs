@@ -1524,7 +1524,9 @@ fn check_both(text: &str, parts: usize) -> (CheckedServices, Option<CheckedServi
     let unsure = UnsureRegions::default();
     let path = Path::new(FILE);
     let whole = check_whole(text, path, &origin, &config, &unsure);
-    let in_parts = check_in_parts(text, path, &origin, &config, &unsure, parts);
+    // `parts` threads, pieces of about a `parts`th of the file (or as small as they go).
+    let piece = text.len() / parts;
+    let in_parts = check_in_parts(text, path, &origin, &config, &unsure, parts, piece);
     (whole, in_parts)
 }
 
@@ -1539,6 +1541,12 @@ fn a_file_checked_in_parts_gives_what_it_gives_whole() {
         assert_eq!(in_parts.names, whole.names, "{parts} parts");
         assert_eq!(whole.services.len(), 400);
     }
+    // Two threads, each taking many pieces (one per service) in turn.
+    let (config, origin) = (config(), name("example.com."));
+    let unsure = UnsureRegions::default();
+    let small = check_in_parts(&text, Path::new(FILE), &origin, &config, &unsure, 2, 1);
+    let (whole, _) = check_both(&text, 2);
+    assert_eq!(small.expect("cut into pieces").services, whole.services);
     // The lines are the file's: s399 opens the last `[services.s399]`.
     let (whole, _) = check_both(&text, 2);
     let at = text.find("[services.s399]\n").unwrap();
