@@ -182,3 +182,13 @@ fn the_table_stays_bounded_and_keeps_recent_entries() {
     let last = std::net::Ipv4Addr::from(0x0A00_0000 | ((SETS * WAYS * 3 - 1) as u32) << 8);
     assert_eq!(get(&key(2_000_000, &last.to_string(), 32)), Some(d));
 }
+
+#[test]
+fn the_table_takes_about_a_megabyte_and_a_third_per_thread() {
+    let bytes = std::mem::size_of::<[Option<Entry>; WAYS]>() * SETS;
+    eprintln!(
+        "{bytes} bytes, {} an entry",
+        std::mem::size_of::<Option<Entry>>()
+    );
+    assert!(bytes <= 1_400_000, "{bytes}");
+}
