@@ -14,6 +14,7 @@ use hickory_proto::rr::Name;
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 /// Config, zones, services, geolocation and health as of one load; never mutated.
@@ -27,6 +28,16 @@ pub struct Snapshot {
     pub service_names: Arc<[String]>,
     pub geo: Option<Arc<GeoFile>>,
     pub health: Arc<HealthTable>,
+    /// Unique to this snapshot (from 1): a new config or a new health table is a new
+    /// generation, which is what per-thread memos of decisions are keyed by.
+    pub generation: u64,
+}
+
+/// The generation of the next snapshot made (see `Snapshot::generation`).
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
+
+fn next_generation() -> u64 {
+    NEXT_GENERATION.fetch_add(1, Ordering::Relaxed)
 }
 
 /// An opened geolocation database and the file's modification time when it was read.
@@ -64,6 +75,7 @@ impl Snapshot {
             service_names,
             geo,
             health: Arc::new(health),
+            generation: next_generation(),
         })
     }
 
@@ -76,6 +88,7 @@ impl Snapshot {
             service_names: self.service_names.clone(),
             geo: self.geo.clone(),
             health: Arc::new(health),
+            generation: next_generation(),
         }
     }
 

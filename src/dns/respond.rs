@@ -22,6 +22,7 @@
 //! the room its TSIG record leaves, and the answer is signed with the same key.
 
 use super::cookie::{self, Secrets};
+use super::decisions;
 use super::rrl::{Class, ResponseKey};
 pub use super::stats::QueryStats;
 use super::tsig;
@@ -540,7 +541,8 @@ struct OptOut<'a> {
     ede: Option<Ede>,
 }
 
-/// Locates the client (ECS, else the resolver) and runs the route decision.
+/// Locates the client (ECS, else the resolver) and runs the route decision, or takes the
+/// decision this thread made for the same client network in this snapshot ([`decisions`]).
 pub fn decide_for(snap: &Snapshot, q: &Query<'_>, service: usize, peer: IpAddr) -> Decision {
     let full = |a: IpAddr| if a.is_ipv4() { 32 } else { 128 };
     let (addr, source_prefix) = match q.edns.and_then(|e| e.client_subnet) {
@@ -549,25 +551,34 @@ pub fn decide_for(snap: &Snapshot, q: &Query<'_>, service: usize, peer: IpAddr) 
         Some(c) => (c.ip(), c.source_prefix),
         None => (peer, full(peer)),
     };
+    let family = if q.qtype == TYPE_AAAA {
+        Family::V6
+    } else {
+        Family::V4
+    };
+    let key = decisions::Key::new(snap.generation, service, family, addr, source_prefix);
+    if let Some(decision) = decisions::get(&key) {
+        return decision;
+    }
     let location = snap.locate(addr);
     let client = Client {
         addr,
         source_prefix,
         location: &location,
     };
-    let family = if q.qtype == TYPE_AAAA {
-        Family::V6
-    } else {
-        Family::V4
-    };
-    route::decide(
-        &snap.services[service],
+    let svc = &snap.services[service];
+    let decision = route::decide(
+        svc,
         &snap.config.regions,
         &client,
         &snap.health.service(service),
         family,
         None,
-    )
+    );
+    if decisions::reusable(svc, &location, key.prefix) {
+        decisions::put(key, decision);
+    }
+    decision
 }
 
 /// Writes an authoritative answer holding the decision's addresses, after the CNAME chain

@@ -18,10 +18,12 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::super::compile::{Config, UnsureRegions};
 use super::super::diagnostics::{Checker, in_toml_words, key_in_value, prune_table};
+use super::super::raw::known_keys;
 use super::super::raw::{
     RawCheck, RawEndpoint, RawFallback, RawLatency, RawOnAllDown, RawRoute, RawService,
     RawShedLoad, RawStatus, RawWatermarks,
 };
+use super::fast;
 use super::parse::{
     address, continent, country, known_regions, name_salt, network, region_index, service_key,
     service_name, status_range,
@@ -62,7 +64,7 @@ pub(super) struct ServiceChecker<'a> {
 
 type RawList = Spanned<Vec<Spanned<String>>>;
 
-impl ServiceChecker<'_> {
+impl<'a> ServiceChecker<'a> {
     fn error(&mut self, span: Range<usize>, key: impl Into<String>, message: impl Into<String>) {
         self.check.error(Some(span), key, message);
     }
@@ -88,6 +90,10 @@ impl ServiceChecker<'_> {
         // Name → (key as written, line) of the names seen so far, for duplicates. (hickory's
         // `Name` hashes and compares ignoring case, as DNS does.)
         let mut seen: HashMap<Name, (String, usize)> = HashMap::new();
+        // The file parsed again, once, at the first value of the wrong type: its message
+        // names the key by searching the tree, which deserializing consumed (keeping a
+        // copy of every service's tree for the rare error costs more than this).
+        let mut reparsed: Option<Spanned<DeTable<'a>>> = None;
         for (written, mut value) in table {
             let text: &str = written.get_ref();
             let key = service_key(text);
@@ -115,12 +121,24 @@ impl ServiceChecker<'_> {
                 }
             }
             self.prune(&mut value, &key);
-            let tree = value.clone();
-            let raw = match RawService::deserialize(ValueDeserializer::from(value)) {
+            let fast = fast::raw_service(&value);
+            let raw = match fast.map_or_else(
+                || RawService::deserialize(ValueDeserializer::from(value)),
+                Ok,
+            ) {
                 Ok(raw) => raw,
                 Err(e) => {
                     let span = e.span().unwrap_or_else(|| written.span());
-                    let at = key_in_value(&tree, &span, &key).unwrap_or(key);
+                    let text_all: &'a str = self.check.text;
+                    let root =
+                        reparsed.get_or_insert_with(|| DeTable::parse_recoverable(text_all).0);
+                    let tree = match root.get_ref().get("services").map(|v| v.get_ref()) {
+                        Some(DeValue::Table(t)) => t.get(text),
+                        _ => None,
+                    };
+                    let at = tree
+                        .and_then(|tree| key_in_value(tree, &span, &key))
+                        .unwrap_or(key);
                     self.error(span, at, in_toml_words(e.message()));
                     continue;
                 }
@@ -139,24 +157,31 @@ impl ServiceChecker<'_> {
         let DeValue::Table(table) = service.get_mut() else {
             return;
         };
-        prune_table::<RawService>(&mut self.check, table, &format!("{key}."));
+        if has_unknown::<RawService>(table) {
+            prune_table::<RawService>(&mut self.check, table, &format!("{key}."));
+        }
         if let Some(check) = table.get_mut("check")
             && let DeValue::Table(check) = check.get_mut()
+            && has_unknown::<RawCheck>(check)
         {
             prune_table::<RawCheck>(&mut self.check, check, &format!("{key}.check."));
         }
-        for (field, prune) in [
+        type Prune = fn(&mut Checker, &mut DeTable, &str);
+        for (field, unknown, prune) in [
             (
                 "endpoints",
-                prune_table::<RawEndpoint> as fn(&mut Checker, &mut DeTable, &str),
+                has_unknown::<RawEndpoint> as fn(&DeTable) -> bool,
+                prune_table::<RawEndpoint> as Prune,
             ),
-            ("route", prune_table::<RawRoute>),
+            ("route", has_unknown::<RawRoute>, prune_table::<RawRoute>),
         ] {
             if let Some(list) = table.get_mut(field)
                 && let DeValue::Array(items) = list.get_mut()
             {
                 for (i, item) in items.iter_mut().enumerate() {
-                    if let DeValue::Table(item) = item.get_mut() {
+                    if let DeValue::Table(item) = item.get_mut()
+                        && unknown(item)
+                    {
                         prune(&mut self.check, item, &format!("{key}.{field}[{i}]."));
                     }
                 }
@@ -174,12 +199,10 @@ impl ServiceChecker<'_> {
         key: &str,
     ) -> Service {
         // The casts are lossless: `int` returns a value inside the range it was given.
-        let ttl = self
-            .check
-            .int(raw.ttl, &format!("{key}.ttl"), DEFAULT_TTL, 1..=86_400) as u32;
-        let max_answers = self.check.int(
+        let ttl = self.int(raw.ttl, || format!("{key}.ttl"), DEFAULT_TTL, 1..=86_400) as u32;
+        let max_answers = self.int(
             raw.max_answers,
-            &format!("{key}.max_answers"),
+            || format!("{key}.max_answers"),
             DEFAULT_MAX_ANSWERS,
             1..=16,
         ) as usize;
@@ -429,8 +452,8 @@ impl ServiceChecker<'_> {
         let mut out = Vec::new();
         for (region, value) in raw.into_inner() {
             let at = format!("{key}.{}", region.get_ref());
-            let index = self.one(&region, &at, |n| region_index(config, unsure, n));
-            let bias = self.check.int(Some(value), &at, 0, -99..=99) as i32;
+            let index = self.one(&region, || at.clone(), |n| region_index(config, unsure, n));
+            let bias = self.int(Some(value), || at.clone(), 0, -99..=99) as i32;
             let Some(index) = index else { continue };
             if !endpoints.iter().any(|e| e.region == index) {
                 let message = format!(
@@ -518,10 +541,7 @@ impl ServiceChecker<'_> {
                 self.error(at, format!("{key}.port"), "missing (1..=65535)");
                 0
             }
-            Some(port) => {
-                self.check
-                    .int(Some(port), &format!("{key}.port"), 0, 1..=65535) as u16
-            }
+            Some(port) => self.int(Some(port), || format!("{key}.port"), 0, 1..=65535) as u16,
         };
 
         // Keys that do not apply to the kind are errors, not ignored: the operator expected
@@ -658,14 +678,8 @@ impl ServiceChecker<'_> {
             body,
             interval,
             timeout,
-            rise: self
-                .check
-                .int(raw.rise, &format!("{key}.rise"), DEFAULT_RISE, 1..=100)
-                as u32,
-            fall: self
-                .check
-                .int(raw.fall, &format!("{key}.fall"), DEFAULT_FALL, 1..=100)
-                as u32,
+            rise: self.int(raw.rise, || format!("{key}.rise"), DEFAULT_RISE, 1..=100) as u32,
+            fall: self.int(raw.fall, || format!("{key}.fall"), DEFAULT_FALL, 1..=100) as u32,
         }
     }
 
@@ -759,35 +773,36 @@ impl ServiceChecker<'_> {
         // Address → index as written of the addresses seen so far, for duplicates.
         let mut seen: HashMap<IpAddr, usize> = HashMap::new();
         for (i, item) in list.into_inner().into_iter().enumerate() {
-            let key = format!("{key}[{i}]");
             let at = item.span();
             let raw = item.into_inner();
             let region = match &raw.region {
                 None => {
                     let message = format!("missing ({})", known_regions(config));
-                    self.error(at.clone(), format!("{key}.region"), message);
+                    self.error(at.clone(), format!("{key}[{i}].region"), message);
                     None
                 }
-                Some(name) => self.one(name, &format!("{key}.region"), |n| {
-                    region_index(config, unsure, n)
-                }),
+                Some(name) => self.one(
+                    name,
+                    || format!("{key}[{i}].region"),
+                    |n| region_index(config, unsure, n),
+                ),
             };
             let address = match &raw.address {
                 None => {
                     self.error(
                         at,
-                        format!("{key}.address"),
+                        format!("{key}[{i}].address"),
                         "missing (an IPv4 or IPv6 address)",
                     );
                     None
                 }
                 Some(text) => {
-                    let addr = self.one(text, &format!("{key}.address"), address);
+                    let addr = self.one(text, || format!("{key}[{i}].address"), address);
                     match addr.and_then(|a| seen.get(&a).map(|&first| (a, first))) {
                         Some((addr, first)) => {
                             let message =
                                 format!("{addr} is listed twice (also endpoints[{first}])");
-                            self.error(text.span(), format!("{key}.address"), message);
+                            self.error(text.span(), format!("{key}[{i}].address"), message);
                             None
                         }
                         None => {
@@ -799,9 +814,9 @@ impl ServiceChecker<'_> {
                     }
                 }
             };
-            let capacity = self.check.int(
+            let capacity = self.int(
                 raw.capacity,
-                &format!("{key}.capacity"),
+                || format!("{key}[{i}].capacity"),
                 DEFAULT_CAPACITY,
                 0..=1_000_000,
             ) as u32;
@@ -878,8 +893,8 @@ impl ServiceChecker<'_> {
         let mut values: Vec<T> = Vec::new();
         let mut firsts: Vec<usize> = Vec::new();
         for (i, item) in list.get_ref().iter().enumerate() {
-            let item_key = format!("{key}[{i}]");
-            let Some(value) = self.one(item, &item_key, &parse) else {
+            let item_key = || format!("{key}[{i}]");
+            let Some(value) = self.one(item, item_key, &parse) else {
                 continue;
             };
             if let Some(seen) = values.iter().position(|v| *v == value) {
@@ -888,7 +903,7 @@ impl ServiceChecker<'_> {
                     item.get_ref(),
                     firsts[seen]
                 );
-                self.error(item.span(), item_key, message);
+                self.error(item.span(), item_key(), message);
             } else {
                 values.push(value);
                 firsts.push(i);
@@ -902,17 +917,40 @@ impl ServiceChecker<'_> {
     fn one<T>(
         &mut self,
         text: &Spanned<String>,
-        key: &str,
+        key: impl FnOnce() -> String,
         parse: impl Fn(&str) -> Result<T, String>,
     ) -> Option<T> {
         match parse(text.get_ref()) {
             Ok(value) => Some(value),
             Err(message) => {
                 if !message.is_empty() {
-                    self.error(text.span(), key, message);
+                    self.error(text.span(), key(), message);
                 }
                 None
             }
         }
     }
+
+    /// [`Checker::int`], with the key made only when there is something to report (a
+    /// file of 100,000 services has as many values in range).
+    fn int(
+        &mut self,
+        raw: Option<Spanned<i64>>,
+        key: impl FnOnce() -> String,
+        default: i64,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> i64 {
+        match &raw {
+            None => default,
+            Some(v) if range.contains(v.get_ref()) => *v.get_ref(),
+            Some(_) => self.check.int(raw, &key(), default, range),
+        }
+    }
+}
+
+/// True when `table` has a key the struct `T` does not accept (checked before anything
+/// is formatted for the message: most tables have none).
+fn has_unknown<'de, T: Deserialize<'de>>(table: &DeTable) -> bool {
+    let known = known_keys::<T>();
+    table.keys().any(|k| !known.contains(&k.get_ref().as_ref()))
 }
