@@ -136,7 +136,21 @@ fn load_zones(
             return None;
         }
     };
-    let origins: Vec<Name> = files.iter().map(|(_, o)| o.clone()).collect();
+    let mut origins: Vec<Name> = files.iter().map(|(_, o)| o.clone()).collect();
+    for s in &config.secondary {
+        if let Some((file, _)) = files.iter().find(|(_, o)| *o == s.zone) {
+            errors.push(FileError::Zone(crate::zone::ZoneError::file(
+                file,
+                format!(
+                    "{} is also a [secondary] zone in {}: remove the file or the table",
+                    s.zone,
+                    config.path.display()
+                ),
+            )));
+        } else {
+            origins.push(s.zone.clone());
+        }
+    }
     let checked = crate::config::check_services(config, &origins, unsure);
     errors.extend(checked.errors.into_iter().map(FileError::Config));
     let mut parsed = Vec::new();
@@ -150,6 +164,9 @@ fn load_zones(
             }
         }
     }
+    let (pulled, unavailable) = crate::secondary::load::copies(config, &checked.names);
+    parsed.extend(pulled);
+    failed.extend(unavailable);
     // A name whose zone file failed to parse is left out: that zone's errors are already
     // reported, and "in none of the zones served" would only follow from them. Names of
     // services with errors stay in, so CNAMEs to them are no follow-on errors either.

@@ -240,7 +240,7 @@ mod tests {
         assert_eq!(r.id, 0x1234);
         assert_eq!(r.rcode, 0);
         assert_eq!(r.tsig, None);
-        let want_mx = b"\x03www\x07example\x03com\x00\x00\x0F\x00\x01\x00\x00\x0E\x10\x00\x13\x00\x0A\x04mail\x07example\x03com\x00";
+        let want_mx = b"\x03www\x07example\x03com\x00\x00\x0F\x00\x01\x00\x00\x0E\x10\x00\x14\x00\x0A\x04mail\x07example\x03com\x00";
         assert_eq!(r.answers[0], want_mx);
         let (owner, rtype, ttl, rdata) = fields(&r.answers[1]).unwrap();
         assert_eq!(owner, b"\x07example\x03com\x00");

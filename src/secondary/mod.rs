@@ -13,6 +13,7 @@
 
 pub mod client;
 pub mod ixfr;
+pub mod load;
 pub mod message;
 pub mod store;
 pub mod timers;
