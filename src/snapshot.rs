@@ -51,7 +51,9 @@ impl Snapshot {
             zones.carry_journal(&p.zones);
         }
         for t in &config.transfer {
-            if !zones.zones().iter().any(|z| z.origin == t.zone) {
+            // A secondary zone without a copy yet (or expired) is logged by `secondary`.
+            let secondary = config.secondary.iter().any(|s| s.zone == t.zone);
+            if !secondary && !zones.zones().iter().any(|z| z.origin == t.zone) {
                 tracing::warn!(zone = %t.zone, "[transfer] names a zone that is not served; ignored");
             }
         }
@@ -131,6 +133,10 @@ fn load_zones(
 ) -> Option<(Vec<Service>, Zones)> {
     let files = match Zones::files_in(&config.server.zones_dir) {
         Ok(files) => files,
+        // A server of secondary zones alone needs no zone file.
+        Err(_) if !config.secondary.is_empty() && no_zone_files(&config.server.zones_dir) => {
+            Vec::new()
+        }
         Err(e) => {
             errors.extend(e.0.into_iter().map(FileError::Zone));
             return None;
@@ -195,6 +201,15 @@ fn load_zones(
             None
         }
     }
+}
+
+/// `dir` can be read and holds no `*.zone` file.
+fn no_zone_files(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        !entries
+            .filter_map(Result::ok)
+            .any(|e| e.path().extension().is_some_and(|x| x == "zone"))
+    })
 }
 
 /// With geolocation off, says loudly which services route by where the client is.

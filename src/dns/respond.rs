@@ -180,7 +180,10 @@ fn notify(
     let signer = match tsig_at {
         Some(at) => match tsig::verify(&snap.config.tsig, msg, at as usize, req.now as u64) {
             Ok(signer) => Some(signer),
-            Err(failure) => return refuse_signed(snap, msg, parsed, failure, req, out, stats),
+            Err(failure) => {
+                tracing::info!(peer = %req.peer, error = failure.name(), "NOTIFY refused: its TSIG does not verify");
+                return refuse_signed(snap, msg, parsed, failure, req, out, stats);
+            }
         },
         None => None,
     };

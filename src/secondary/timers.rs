@@ -81,9 +81,12 @@ impl Schedule {
 
     /// The primary answered and our copy (with `timers`) is its current version.
     pub fn refreshed(&mut self, now: u64, timers: SoaTimers) {
+        let expires = now.saturating_add(timers.expire as u64);
         self.refreshed = Some(now);
-        self.expires = Some(now.saturating_add(timers.expire as u64));
-        self.next_check = now + (timers.refresh as u64).max(MIN_INTERVAL);
+        self.expires = Some(expires);
+        // An expire shorter than the refresh (a slip in the SOA) still gets a check first.
+        let next = now + (timers.refresh as u64).max(MIN_INTERVAL);
+        self.next_check = next.min(expires.max(now + MIN_INTERVAL));
     }
 
     /// No primary answered, or the transfer failed: try again after `retry` (the copy's,
@@ -208,6 +211,11 @@ mod tests {
         assert_eq!(s.next_check, MIN_INTERVAL);
         let s = Schedule::new(50);
         assert_eq!(s.next_event(50), 50);
+        // An expire below the refresh: checked when it would expire.
+        let short = SoaTimers { expire: 20, ..T };
+        let mut s = Schedule::new(0);
+        s.refreshed(100, short);
+        assert_eq!((s.next_check, s.expires), (120, Some(120)));
     }
 
     #[test]

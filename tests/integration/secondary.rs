@@ -1,0 +1,420 @@
+//! Meridian as a secondary, with a real Knot DNS as the hidden primary on loopback: the
+//! zone comes by AXFR with TSIG and is answered like the primary answers it; a change at
+//! the primary and its NOTIFY are followed by IXFR (from Knot's journal); a restart with
+//! the primary stopped answers from `state_dir`; the copy expires per the SOA (SERVFAIL);
+//! a wrong TSIG secret is refused and the old copy kept; a load-balanced name of
+//! `zones/<origin>.toml` is Meridian's own in the pulled zone; the pulled zone is
+//! transferred onward. Says SKIPPED and passes where knotd is missing.
+
+use crate::differential::nsd::free_port;
+use crate::util::{
+    FLEET_TOKEN, Fixture, Query, REGIONS, Run, STARTUP_TIMEOUT, Server, UdpClient, rcode, sorted,
+    wait_for,
+};
+use hickory_proto::rr::RecordType;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const KNOTD: &str = "/usr/sbin/knotd";
+const KNOTC: &str = "/usr/sbin/knotc";
+const SECRET: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+const WRONG_SECRET: &str = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=";
+const KEY: &str = "secondary-key.example.";
+/// How long a change may take to arrive (generous: transfers take milliseconds).
+const FOLLOW: Duration = Duration::from_secs(30);
+
+fn knot_installed() -> bool {
+    let found = Path::new(KNOTD).exists() && Path::new(KNOTC).exists();
+    if !found {
+        eprintln!("SKIPPED: {KNOTD} is not installed (.ci/run installs Debian's knot)");
+    }
+    found
+}
+
+/// `example.net` at the primary: serial, SOA refresh and expire, and `extra` lines. `lb`
+/// has a static address there; Meridian's services file decides it instead.
+fn zone(serial: u32, refresh: u32, expire: u32, extra: &str) -> String {
+    format!(
+        "$ORIGIN example.net.\n$TTL 3600\n\
+         @ IN SOA ns1.example.net. hostmaster.example.net. {serial} {refresh} 1 {expire} 300\n\
+         @ NS ns1\nns1 A 192.0.2.1\nwww A 192.0.2.10\nwww AAAA 2001:db8::10\n\
+         @ MX 10 mail\nmail A 192.0.2.11\ntxt TXT \"pulled from the primary\"\n\
+         alias CNAME www\nlb A 192.0.2.99\nsub NS ns.sub\nns.sub A 192.0.2.50\n\
+         *.wild A 192.0.2.40\n{extra}"
+    )
+}
+
+/// A real Knot DNS serving `example.net` on 127.0.0.1:`port` as a primary: transfers
+/// allowed with `KEY` from 127.0.0.1, NOTIFY (signed with `KEY`) to `notify`, IXFR from
+/// its journal of zone-file changes. Its own child, stopped by PID on drop.
+struct KnotPrimary {
+    child: Option<Child>,
+    addr: SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+impl KnotPrimary {
+    fn start(port: u16, notify: u16, zone_text: &str) -> KnotPrimary {
+        let dir = tempfile::Builder::new()
+            .prefix("meridian-knot-primary-")
+            .tempdir()
+            .unwrap();
+        let d = dir.path().display();
+        let conf = format!(
+            "server:\n    listen: 127.0.0.1@{port}\n    rundir: \"{d}\"\n\
+             log:\n  - target: stderr\n    any: info\n\
+             database:\n    storage: \"{d}\"\n\
+             control:\n    listen: \"{d}/knot.sock\"\n\
+             key:\n  - id: {KEY}\n    algorithm: hmac-sha256\n    secret: {SECRET}\n\
+             remote:\n  - id: meridian\n    address: 127.0.0.1@{notify}\n    key: {KEY}\n\
+             acl:\n  - id: xfr\n    address: 127.0.0.1\n    key: {KEY}\n    action: transfer\n\
+             template:\n  - id: default\n    storage: \"{d}\"\n    zonefile-sync: -1\n    \
+             zonefile-load: difference\n    journal-content: changes\n\
+             zone:\n  - domain: example.net\n    file: \"{d}/example.net.zone\"\n    \
+             notify: meridian\n    acl: xfr\n"
+        );
+        std::fs::write(dir.path().join("knot.conf"), conf).unwrap();
+        std::fs::write(dir.path().join("example.net.zone"), zone_text).unwrap();
+        let mut knot = KnotPrimary {
+            child: None,
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            dir,
+        };
+        knot.run();
+        knot
+    }
+
+    /// Starts knotd on its files and waits until it answers for the zone.
+    fn run(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("knot.stderr"))
+            .unwrap();
+        let child = Command::new(KNOTD)
+            .arg("-c")
+            .arg(self.dir.path().join("knot.conf"))
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn knotd");
+        self.child = Some(child);
+        // Up once it answers: refused (ICMP) until it has bound its socket.
+        let probe = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        probe
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let q = Query::new("example.net.", RecordType::SOA).to_wire();
+        let mut buf = [0u8; 512];
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("knotd exited at start: {status}\n{}", self.log());
+            }
+            let _ = probe.send_to(&q, self.addr);
+            if probe.recv_from(&mut buf).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("knotd did not start on {}\n{}", self.addr, self.log());
+    }
+
+    /// Stops knotd (SIGTERM by PID, then SIGKILL); its files stay for [`KnotPrimary::run`].
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            crate::util::terminate(&mut child);
+        }
+    }
+
+    /// Writes a new zone file and has Knot load it (it then sends NOTIFY).
+    fn change(&self, zone_text: &str) {
+        std::fs::write(self.dir.path().join("example.net.zone"), zone_text).unwrap();
+        let mut cmd = Command::new(KNOTC);
+        cmd.arg("-c")
+            .arg(self.dir.path().join("knot.conf"))
+            .args(["zone-reload", "example.net"]);
+        let run = Run::bounded(cmd, self.dir.path(), Duration::from_secs(20));
+        assert!(
+            run.stdout.contains("OK") || run.stderr.is_empty(),
+            "knotc: {} {}\n{}",
+            run.stdout,
+            run.stderr,
+            self.log()
+        );
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("knot.stderr")).unwrap_or_default()
+    }
+}
+
+impl Drop for KnotPrimary {
+    fn drop(&mut self) {
+        self.stop();
+        if std::thread::panicking() {
+            eprintln!("--- knotd (primary) ---\n{}", self.log());
+        }
+    }
+}
+
+/// Meridian on 127.0.0.1:`port` (fixed, so Knot can be told where to NOTIFY), secondary
+/// for `example.net` from `primary` with `KEY` (`secret`), no zone file of its own,
+/// `lb.example.net` load-balanced, and the zone transferable onward with `KEY`.
+fn fixture(port: u16, primary: SocketAddr, secret: &str) -> Fixture {
+    Fixture::new()
+        .config_text(&config(port, primary, secret))
+        .file("fleet.token", &format!("{FLEET_TOKEN}\n"))
+        .file(
+            "zones/example.net.toml",
+            "[services.lb]\nttl = 30\nendpoints = [\n  { region = \"eu-west\", address = \"203.0.113.10\" },\n]\n",
+        )
+}
+
+fn config(port: u16, primary: SocketAddr, secret: &str) -> String {
+    format!(
+        "[server]\nregion = \"eu-west\"\ndns_listen = [\"127.0.0.1:{port}\"]\n\
+         api_listen = \"127.0.0.1:0\"\nzones_dir = \"zones\"\nstate_dir = \"state\"\n\
+         udp_workers = 1\n\n[fleet]\ntoken_file = \"fleet.token\"\nlocal_prober = false\n\n\
+         {REGIONS}\n[rrl]\nenabled = false\n\
+         [tsig.\"{KEY}\"]\nsecret = \"{secret}\"\n\
+         [secondary.\"example.net\"]\nprimaries = [\"{primary}\"]\nkey = \"{KEY}\"\n\
+         [transfer.\"example.net\"]\nallow_keys = [\"{KEY}\"]\n"
+    )
+}
+
+/// The serial of `example.net` as `client`'s server answers it, or its rcode.
+fn serial(client: &UdpClient) -> Result<u32, u16> {
+    let r = client.exchange(&Query::new("example.net.", RecordType::SOA));
+    match r.answers.first().map(|a| &a.data) {
+        Some(crate::util::Rdata::Soa(soa)) => Ok(soa.serial),
+        _ => Err(r.rcode()),
+    }
+}
+
+/// The rcode and sorted records of `name` `rtype`.
+fn rrset(client: &UdpClient, name: &str, rtype: RecordType) -> (u16, Vec<String>) {
+    let r = client.exchange(&Query::new(name, rtype));
+    let texts: Vec<String> = r.answers.iter().map(|a| a.text()).collect();
+    (r.rcode(), sorted(&texts))
+}
+
+/// Names of the zone asked of both servers; `lb` apart (ours is load-balanced).
+const NAMES: &[(&str, RecordType)] = &[
+    ("example.net.", RecordType::SOA),
+    ("example.net.", RecordType::NS),
+    ("example.net.", RecordType::MX),
+    ("www.example.net.", RecordType::A),
+    ("www.example.net.", RecordType::AAAA),
+    ("txt.example.net.", RecordType::TXT),
+    ("alias.example.net.", RecordType::A),
+    ("x.wild.example.net.", RecordType::A),
+    ("missing.example.net.", RecordType::A),
+    ("www.example.net.", RecordType::TXT),
+];
+
+fn wait_serial(client: &UdpClient, want: u32, what: &str, server: &Server) {
+    let deadline = Instant::now() + FOLLOW;
+    loop {
+        let got = serial(client);
+        if got == Ok(want) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: serial {got:?}, not {want}\n{}",
+            server.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn meridian_as_secondary_of_knot_transfers_follows_notify_survives_restart_and_expires() {
+    if !knot_installed() {
+        return;
+    }
+    let (knot_port, our_port) = (free_port(), free_port());
+    let mut knot = KnotPrimary::start(
+        knot_port,
+        our_port,
+        &zone(1, 3600, 3600, "old A 192.0.2.20\n"),
+    );
+    let mut server = fixture(our_port, knot.addr, SECRET).start();
+    let ours = UdpClient::new(server.dns);
+    let theirs = UdpClient::new(knot.addr);
+
+    // The first transfer (AXFR: no copy yet), then every name answered as Knot does.
+    wait_serial(&ours, 1, "the first transfer", &server);
+    for (name, rtype) in NAMES {
+        assert_eq!(
+            rrset(&ours, name, *rtype),
+            rrset(&theirs, name, *rtype),
+            "{name} {rtype}: Meridian, then Knot"
+        );
+    }
+    assert_eq!(
+        rrset(&ours, "missing.example.net.", RecordType::A).0,
+        rcode::NXDOMAIN
+    );
+    assert!(
+        server.stderr().contains("AXFR done: whole zone"),
+        "{}",
+        server.stderr()
+    );
+    // The load-balanced name is Meridian's: the service's endpoint, not the primary's A.
+    let (rc, lb) = rrset(&ours, "lb.example.net.", RecordType::A);
+    assert_eq!(
+        (rc, lb),
+        (0, vec!["lb.example.net. 30 A 203.0.113.10".to_string()])
+    );
+    assert_eq!(
+        rrset(&theirs, "lb.example.net.", RecordType::A).1,
+        ["lb.example.net. 3600 A 192.0.2.99"]
+    );
+    // A name outside every zone is still REFUSED.
+    assert_eq!(
+        rrset(&ours, "example.org.", RecordType::A).0,
+        rcode::REFUSED
+    );
+
+    // A change at the primary: its NOTIFY (the refresh timer is an hour off) brings it,
+    // as an IXFR of the difference from Knot's journal.
+    knot.change(&zone(2, 3600, 3600, "new TXT \"after the change\"\n"));
+    wait_serial(&ours, 2, "the IXFR after NOTIFY", &server);
+    let log = server.stderr();
+    assert!(log.contains("NOTIFY taken"), "{log}");
+    assert!(log.contains("IXFR done: 1 changes"), "{log}");
+    assert_eq!(
+        rrset(&ours, "new.example.net.", RecordType::TXT).1,
+        ["new.example.net. 3600 TXT \"after the change\""]
+    );
+    assert_eq!(
+        rrset(&ours, "old.example.net.", RecordType::A).0,
+        rcode::NXDOMAIN
+    );
+    for (name, rtype) in NAMES {
+        assert_eq!(
+            rrset(&ours, name, *rtype),
+            rrset(&theirs, name, *rtype),
+            "{name} {rtype}"
+        );
+    }
+
+    // The pulled zone goes onward to our own secondaries, as a zone file's would.
+    if crate::interop::installed("dig") {
+        let mut cmd = Command::new("dig");
+        cmd.args([
+            "@127.0.0.1",
+            "-p",
+            &our_port.to_string(),
+            "example.net.",
+            "AXFR",
+        ])
+        .arg(format!("-yhmac-sha256:{KEY}:{SECRET}"));
+        let run = Run::bounded(cmd, server.dir(), Duration::from_secs(20));
+        assert!(run.stdout.contains("new.example.net."), "{}", run.stdout);
+        let records: Vec<String> = run
+            .stdout
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        assert!(
+            records
+                .iter()
+                .any(|r| r == "lb.example.net. 30 IN A 203.0.113.10"),
+            "{}",
+            run.stdout
+        );
+        assert!(!run.stdout.contains("192.0.2.99"), "{}", run.stdout);
+    }
+
+    // Restarted with the primary gone: the copy in state_dir answers at once.
+    knot.stop();
+    let dir = server.stop();
+    assert!(
+        dir.path()
+            .join("state/secondary/example.net.zone")
+            .is_file()
+    );
+    let mut server = Server::start_in(dir, None);
+    let ours = UdpClient::new(server.dns);
+    assert_eq!(serial(&ours), Ok(2));
+    assert_eq!(
+        rrset(&ours, "new.example.net.", RecordType::TXT).1,
+        ["new.example.net. 3600 TXT \"after the change\""]
+    );
+    assert_eq!(
+        rrset(&ours, "lb.example.net.", RecordType::A).1,
+        ["lb.example.net. 30 A 203.0.113.10"]
+    );
+
+    // The primary back with a short SOA expire: the refresh after its NOTIFY takes it;
+    // then the primary goes, and once the expire has passed the zone answers SERVFAIL.
+    knot.run();
+    knot.change(&zone(3, 3600, 4, ""));
+    wait_serial(&ours, 3, "the transfer of the short-expire zone", &server);
+    knot.stop();
+    let deadline = Instant::now() + FOLLOW;
+    while serial(&ours) != Err(rcode::SERVFAIL) {
+        assert!(Instant::now() < deadline, "no expiry\n{}", server.stderr());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        rrset(&ours, "www.example.net.", RecordType::A).0,
+        rcode::SERVFAIL
+    );
+    assert!(
+        server.stderr().contains("zone expired"),
+        "{}",
+        server.stderr()
+    );
+    server.assert_alive();
+}
+
+#[test]
+fn a_wrong_tsig_secret_is_refused_and_the_old_copy_kept() {
+    if !knot_installed() {
+        return;
+    }
+    let (knot_port, our_port) = (free_port(), free_port());
+    let knot = KnotPrimary::start(knot_port, our_port, &zone(1, 1, 3600, ""));
+    let server = fixture(our_port, knot.addr, SECRET).start();
+    let ours = UdpClient::new(server.dns);
+    wait_serial(&ours, 1, "the first transfer", &server);
+    // Our key's secret changes (a slip in meridian.toml); the primary's zone changes.
+    std::fs::write(
+        server.dir().join("meridian.toml"),
+        config(our_port, knot.addr, WRONG_SECRET),
+    )
+    .unwrap();
+    let r = server.post("/v1/reload", None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    knot.change(&zone(2, 1, 3600, "new A 192.0.2.30\n"));
+    // Its NOTIFY no longer verifies; the SOA refresh (every second) is refused by Knot.
+    wait_for("the refused refresh", FOLLOW, || {
+        server
+            .stderr()
+            .contains("SOA query failed: the primary answered NOTAUTH (BADSIG")
+            .then_some(())
+    });
+    wait_for("the NOTIFY that does not verify", FOLLOW, || {
+        server
+            .stderr()
+            .contains("NOTIFY refused: its TSIG does not verify peer=127.0.0.1 error=\"BADSIG\"")
+            .then_some(())
+    });
+    assert_eq!(serial(&ours), Ok(1), "the old copy is kept");
+    assert_eq!(
+        rrset(&ours, "www.example.net.", RecordType::A).1,
+        ["www.example.net. 3600 A 192.0.2.10"]
+    );
+    assert_eq!(
+        rrset(&ours, "new.example.net.", RecordType::A).0,
+        rcode::NXDOMAIN
+    );
+}
