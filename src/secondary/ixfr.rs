@@ -369,8 +369,8 @@ mod tests {
         };
         assert_eq!(changes.len(), 2);
         assert_eq!((changes[0].from_serial, changes[1].from_serial), (5, 6));
-        assert_eq!(changes[0].removed, [www.clone()]);
-        assert_eq!(changes[1].added, [more.clone()]);
+        assert_eq!(changes[0].removed, std::slice::from_ref(&www));
+        assert_eq!(changes[1].added, std::slice::from_ref(&more));
         // In AXFR form.
         let full = collect(Some(5), &[soa(7), new.clone(), soa(7)]);
         assert_eq!(full, Ok(Pulled::Full(copy(7, std::slice::from_ref(&new)))));
@@ -414,7 +414,7 @@ mod tests {
             Err(Bad::MissingRecord)
         );
         // A record added twice is there once.
-        let twice = apply(&old, &[change(5, 6, &[], &[www.clone()])]).unwrap();
+        let twice = apply(&old, &[change(5, 6, &[], std::slice::from_ref(&www))]).unwrap();
         assert_eq!(twice.records.len(), 2);
         assert_eq!(old, copy(5, &[www, mail]), "the old copy is unchanged");
     }

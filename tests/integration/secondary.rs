@@ -244,7 +244,7 @@ fn meridian_as_secondary_of_knot_transfers_follows_notify_survives_restart_and_e
         our_port,
         &zone(1, 3600, 3600, "old A 192.0.2.20\n"),
     );
-    let mut server = fixture(our_port, knot.addr, SECRET).start();
+    let server = fixture(our_port, knot.addr, SECRET).start();
     let ours = UdpClient::new(server.dns);
     let theirs = UdpClient::new(knot.addr);
 

@@ -477,12 +477,13 @@ fn every_answer_to_a_signed_query_is_signed() {
             5,
             false,
         ),
+        // A NOTIFY for a zone that is no secondary zone here: NOTAUTH (`crate::secondary`).
         (
             "example.com.",
             RecordType::SOA,
             OpCode::Notify,
             Transport::Udp,
-            4,
+            9,
             false,
         ),
         // Too big for 512 octets: truncated to leave room for the TSIG record, and signed.
