@@ -276,6 +276,18 @@ fn meridian_as_secondary_of_knot_transfers_follows_notify_survives_restart_and_e
         rrset(&theirs, "lb.example.net.", RecordType::A).1,
         ["lb.example.net. 3600 A 192.0.2.99"]
     );
+    // /v1/status has the zone's copy and when it was refreshed.
+    let status = server.status();
+    let copy = &status["secondaries"][0];
+    assert_eq!(copy["zone"], "example.net.", "{status}");
+    assert_eq!(copy["state"], "serving", "{status}");
+    assert_eq!(copy["serial"], 1, "{status}");
+    assert!(
+        copy["refreshed"]
+            .as_u64()
+            .is_some_and(|r| r > 1_700_000_000),
+        "{status}"
+    );
     // A name outside every zone is still REFUSED.
     assert_eq!(
         rrset(&ours, "example.org.", RecordType::A).0,
@@ -373,6 +385,7 @@ fn meridian_as_secondary_of_knot_transfers_follows_notify_survives_restart_and_e
         "{}",
         server.stderr()
     );
+    assert_eq!(server.status()["secondaries"][0]["state"], "expired");
     server.assert_alive();
 }
 
