@@ -4,9 +4,10 @@
 //! the primary stopped answers from `state_dir`; the copy expires per the SOA (SERVFAIL);
 //! a wrong TSIG secret is refused and the old copy kept; a load-balanced name of
 //! `zones/<origin>.toml` is Meridian's own in the pulled zone; the pulled zone is
-//! transferred onward. Says SKIPPED and passes where knotd is missing.
+//! transferred onward. NSD as the primary answers IXFR with the whole zone, which is taken as
+//! such. Says SKIPPED and passes where knotd or nsd is missing.
 
-use crate::differential::nsd::free_port;
+use crate::differential::nsd::{Nsd, free_port};
 use crate::util::{
     FLEET_TOKEN, Fixture, Query, REGIONS, Run, STARTUP_TIMEOUT, Server, UdpClient, rcode, sorted,
     wait_for,
@@ -428,6 +429,66 @@ fn a_wrong_tsig_secret_is_refused_and_the_old_copy_kept() {
     );
     assert_eq!(
         rrset(&ours, "new.example.net.", RecordType::A).0,
+        rcode::NXDOMAIN
+    );
+}
+
+/// NSD as the primary (4.6 keeps no IXFR differences): the first copy by AXFR, and after a
+/// change and its NOTIFY, the IXFR answered with the whole zone, taken as such.
+#[test]
+fn meridian_follows_nsd_as_primary_by_notify() {
+    if !crate::differential::nsd::installed() {
+        return;
+    }
+    let (nsd_port, our_port) = (free_port(), free_port());
+    let tail = format!(
+        "key:\n  name: \"{KEY}\"\n  algorithm: hmac-sha256\n  secret: \"{SECRET}\"\n\
+         zone:\n  name: \"example.net\"\n  zonefile: \"example.net.zone\"\n  \
+         provide-xfr: 127.0.0.1 {KEY}\n  notify: 127.0.0.1@{our_port} {KEY}\n"
+    );
+    let text = zone(1, 3600, 3600, "old A 192.0.2.20\n");
+    let nsd = Nsd::start_with(
+        nsd_port,
+        1232,
+        &tail,
+        &[("example.net.zone", &text)],
+        "example.net.",
+    );
+    let server = fixture(our_port, nsd.addr, SECRET).start();
+    let ours = UdpClient::new(server.dns);
+    let theirs = UdpClient::new(nsd.addr);
+    wait_serial(&ours, 1, "the first transfer", &server);
+    for (name, rtype) in NAMES {
+        assert_eq!(
+            rrset(&ours, name, *rtype),
+            rrset(&theirs, name, *rtype),
+            "{name} {rtype}: Meridian, then NSD"
+        );
+    }
+    std::fs::write(
+        nsd.file("example.net.zone"),
+        zone(2, 3600, 3600, "new TXT \"after the change\"\n"),
+    )
+    .unwrap();
+    nsd.reload();
+    wait_serial(&ours, 2, "the transfer after NOTIFY", &server);
+    // NSD 4.6 answers the IXFR in AXFR form: taken as the whole zone.
+    assert!(
+        server.stderr().contains("IXFR done: whole zone"),
+        "{}",
+        server.stderr()
+    );
+    assert!(
+        server.stderr().contains("NOTIFY taken"),
+        "{}",
+        server.stderr()
+    );
+    assert_eq!(
+        rrset(&ours, "new.example.net.", RecordType::TXT).1,
+        ["new.example.net. 3600 TXT \"after the change\""]
+    );
+    assert_eq!(
+        rrset(&ours, "old.example.net.", RecordType::A).0,
         rcode::NXDOMAIN
     );
 }
