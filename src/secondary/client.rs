@@ -37,6 +37,8 @@ pub enum PullError {
     Connect(std::io::Error),
     #[error("connection: {0}")]
     Io(std::io::Error),
+    #[error("the primary closed the connection before the answer was complete")]
+    Closed,
     #[error("no answer in {0:?}")]
     Timeout(Duration),
     #[error(transparent)]
@@ -142,7 +144,10 @@ impl Connection {
         tokio::time::timeout(READ_TIMEOUT, read)
             .await
             .map_err(|_| PullError::Timeout(READ_TIMEOUT))?
-            .map_err(PullError::Io)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => PullError::Closed,
+                _ => PullError::Io(e),
+            })
     }
 }
 

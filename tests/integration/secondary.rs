@@ -5,7 +5,8 @@
 //! a wrong TSIG secret is refused and the old copy kept; a load-balanced name of
 //! `zones/<origin>.toml` is Meridian's own in the pulled zone; the pulled zone is
 //! transferred onward. NSD as the primary answers IXFR with the whole zone, which is taken as
-//! such. Says SKIPPED and passes where knotd or nsd is missing.
+//! such. A fake primary sends bad transfers (cut short, malformed, failing the zone checks):
+//! each is refused and the old copy kept. Says SKIPPED and passes where knotd or nsd is missing.
 
 use crate::differential::nsd::{Nsd, free_port};
 use crate::util::{
@@ -491,4 +492,173 @@ fn meridian_follows_nsd_as_primary_by_notify() {
         rrset(&ours, "old.example.net.", RecordType::A).0,
         rcode::NXDOMAIN
     );
+}
+
+/// A name in uncompressed wire form.
+fn wire_name(name: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    for label in name.trim_end_matches('.').split('.') {
+        out.push(label.len() as u8);
+        out.extend_from_slice(label.as_bytes());
+    }
+    out.push(0);
+    out
+}
+
+fn wire_record(name: &str, rtype: u16, rdata: &[u8]) -> Vec<u8> {
+    let mut out = wire_name(name);
+    out.extend_from_slice(&rtype.to_be_bytes());
+    out.extend_from_slice(&[0, 1, 0, 0, 0x0e, 0x10]);
+    out.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+    out.extend_from_slice(rdata);
+    out
+}
+
+fn wire_soa(serial: u32) -> Vec<u8> {
+    let mut rdata = wire_name("ns1.example.net.");
+    rdata.extend(wire_name("hostmaster.example.net."));
+    for v in [serial, 1, 1, 3600, 300] {
+        rdata.extend_from_slice(&v.to_be_bytes());
+    }
+    wire_record("example.net.", 6, &rdata)
+}
+
+/// What the fake primary sends for a serial: the zone's records between the SOAs, and
+/// whether to end with the closing SOA.
+fn fake_zone(serial: u32) -> (Vec<Vec<u8>>, bool) {
+    let ns = wire_record("example.net.", 2, &wire_name("ns1.example.net."));
+    let ns1 = wire_record("ns1.example.net.", 1, &[192, 0, 2, 1]);
+    let www = wire_record("www.example.net.", 1, &[192, 0, 2, 10]);
+    match serial {
+        1 => (vec![ns, ns1, www], true),
+        // Cut short: no closing SOA before the connection closes.
+        2 => (vec![ns, ns1], false),
+        // A record whose owner is a compression pointer forwards (malformed).
+        3 => {
+            let mut bad = vec![0xC0, 0xFF];
+            bad.extend_from_slice(&wire_record(".", 1, &[192, 0, 2, 3])[1..]);
+            (vec![ns, bad], true)
+        }
+        // A CNAME beside other data: fails the zone checks.
+        _ => {
+            let cname = wire_record("www.example.net.", 5, &wire_name("ns1.example.net."));
+            (vec![ns, ns1, www, cname], true)
+        }
+    }
+}
+
+/// A primary in a thread on 127.0.0.1 that answers SOA queries with `serial` and transfers
+/// with [`fake_zone`]; it ends with the test (its listener is non-blocking and polled).
+fn fake_primary(
+    serial: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> SocketAddr {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            let Ok((mut conn, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            conn.set_nonblocking(false).unwrap();
+            conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut len = [0u8; 2];
+            if conn.read_exact(&mut len).is_err() {
+                continue;
+            }
+            let mut q = vec![0u8; u16::from_be_bytes(len) as usize];
+            if conn.read_exact(&mut q).is_err() {
+                continue;
+            }
+            let qname_end = 12 + wire_name("example.net.").len();
+            let qtype = u16::from_be_bytes([q[qname_end], q[qname_end + 1]]);
+            let s = serial.load(Ordering::Relaxed);
+            let mut records = vec![wire_soa(s)];
+            if qtype != 6 {
+                let (body, closed) = fake_zone(s);
+                records.extend(body);
+                if closed {
+                    records.push(wire_soa(s));
+                }
+            }
+            let mut msg = vec![q[0], q[1], 0x84, 0, 0, 1];
+            msg.extend_from_slice(&(records.len() as u16).to_be_bytes());
+            msg.extend_from_slice(&[0, 0, 0, 0]);
+            msg.extend_from_slice(&q[12..qname_end + 4]);
+            for r in records {
+                msg.extend(r);
+            }
+            let mut framed = (msg.len() as u16).to_be_bytes().to_vec();
+            framed.extend(msg);
+            let _ = conn.write_all(&framed);
+        }
+    });
+    addr
+}
+
+/// Bad input from the primary (a stream cut short, a malformed record, a zone that fails
+/// the zone checks) is refused with the reason logged, and the old copy keeps serving,
+/// also after a restart.
+#[test]
+fn bad_transfers_keep_the_old_copy() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    let serial = Arc::new(AtomicU32::new(1));
+    let stop = Arc::new(AtomicBool::new(false));
+    let primary = fake_primary(serial.clone(), stop.clone());
+    let config = format!(
+        "[server]\ndns_listen = [\"127.0.0.1:0\"]\napi_listen = \"127.0.0.1:0\"\n\
+         zones_dir = \"zones\"\nstate_dir = \"state\"\nudp_workers = 1\n\
+         [fleet]\ntoken_file = \"fleet.token\"\nlocal_prober = false\n\
+         [secondary.\"example.net\"]\nprimaries = [\"{primary}\"]\n"
+    );
+    let server = Fixture::new()
+        .config_text(&config)
+        .file("fleet.token", &format!("{FLEET_TOKEN}\n"))
+        .start();
+    let ours = UdpClient::new(server.dns);
+    wait_serial(&ours, 1, "the first transfer", &server);
+    // The SOA says 1 s refresh: each bad serial is tried within a second or two.
+    let reasons = [
+        (
+            2,
+            "the primary closed the connection before the answer was complete",
+        ),
+        (3, "malformed message from the primary: bad owner name"),
+        (4, "the zone fails the zone checks"),
+    ];
+    for (bad, why) in reasons {
+        serial.store(bad, Ordering::Relaxed);
+        wait_for(why, FOLLOW, || {
+            server
+                .stderr()
+                .lines()
+                .any(|l| {
+                    l.contains("transfer failed")
+                        && l.contains(why)
+                        && l.contains("keeping serial 1")
+                })
+                .then_some(())
+        });
+        assert_eq!(serial_of(&ours), Ok(1), "serial {bad}");
+        assert_eq!(
+            rrset(&ours, "www.example.net.", RecordType::A).1,
+            ["www.example.net. 3600 A 192.0.2.10"]
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    let server = Server::start_in(server.stop(), None);
+    assert_eq!(
+        serial_of(&UdpClient::new(server.dns)),
+        Ok(1),
+        "after a restart"
+    );
+}
+
+fn serial_of(client: &UdpClient) -> Result<u32, u16> {
+    serial(client)
 }
