@@ -350,6 +350,120 @@ fn check(origin: &Name, copy: &ZoneCopy) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    use crate::dns::respond::{QueryStats, Request, Transport, respond};
+    use hickory_proto::op::{Message, MessageType, OpCode, Query};
+    use hickory_proto::rr::RecordType;
+
+    const SECRET: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    /// A server with example.com from a file and example.net as a secondary (no copy yet)
+    /// of 192.0.2.1 with the key `k.`.
+    fn snapshot() -> (tempfile::TempDir, Snapshot) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("zones")).unwrap();
+        let config = format!(
+            "[server]\nzones_dir = \"zones\"\n[geoip]\nenabled = false\n\
+             [tsig.\"k.\"]\nsecret = \"{SECRET}\"\n\
+             [secondary.\"example.net\"]\nprimaries = [\"192.0.2.1:53\"]\nkey = \"k.\"\n"
+        );
+        std::fs::write(dir.path().join("meridian.toml"), config).unwrap();
+        std::fs::write(
+            dir.path().join("zones/example.com.zone"),
+            "$TTL 60\n@ SOA ns hm 1 60 60 600 60\n@ NS ns\nns A 192.0.2.53\n",
+        )
+        .unwrap();
+        let snap = Snapshot::load(&dir.path().join("meridian.toml"), None).unwrap();
+        (dir, snap)
+    }
+
+    /// The rcode, AA and opcode of the answer to `msg` from `peer`.
+    fn ask(snap: &Snapshot, msg: &[u8], peer: &str) -> (u8, bool, u8) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let req = Request {
+            transport: Transport::Udp,
+            peer: peer.parse().unwrap(),
+            now: now as u32,
+            cookies: None,
+        };
+        let mut out = Vec::new();
+        respond(snap, msg, &req, &mut out, &mut QueryStats::default()).expect("answered");
+        (out[3] & 0xF, out[2] & 0x04 != 0, (out[2] >> 3) & 0xF)
+    }
+
+    fn notify(zone: &str, signed_with: Option<&TsigKeyRef>) -> Vec<u8> {
+        let mut m = Message::new(7, MessageType::Query, OpCode::Notify);
+        m.metadata.authoritative = true;
+        m.add_query(Query::query(
+            Name::from_ascii(zone).unwrap(),
+            RecordType::SOA,
+        ));
+        let mut wire = m.to_vec().unwrap();
+        if let Some(key) = signed_with {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let stamp = crate::dns::tsig::Stamp {
+                time_signed: now,
+                fudge: 300,
+                error: 0,
+                other: &[],
+            };
+            crate::dns::tsig::sign(&mut wire, key, None, stamp);
+        }
+        wire
+    }
+
+    type TsigKeyRef = crate::config::TsigKey;
+
+    #[test]
+    fn notify_is_taken_from_the_primary_with_the_key_and_refused_otherwise() {
+        let (_dir, snap) = snapshot();
+        let key = &snap.config.tsig[0];
+        // From the primary, signed: NOERROR, AA, opcode NOTIFY.
+        assert_eq!(
+            ask(&snap, &notify("example.net.", Some(key)), "192.0.2.1"),
+            (0, true, 4)
+        );
+        // Unsigned, or from elsewhere: REFUSED.
+        assert_eq!(ask(&snap, &notify("example.net.", None), "192.0.2.1").0, 5);
+        assert_eq!(
+            ask(&snap, &notify("example.net.", Some(key)), "192.0.2.9").0,
+            5
+        );
+        // A zone that is no secondary here: NOTAUTH.
+        assert_eq!(
+            ask(&snap, &notify("example.com.", Some(key)), "192.0.2.1").0,
+            9
+        );
+        // Signed with another secret: NOTAUTH (BADSIG), nothing taken.
+        let other = crate::config::TsigKey {
+            hmac: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"another secret"),
+            ..key.clone()
+        };
+        assert_eq!(
+            ask(&snap, &notify("example.net.", Some(&other)), "192.0.2.1").0,
+            9
+        );
+    }
+
+    #[test]
+    fn a_secondary_zone_without_a_copy_answers_servfail() {
+        let (_dir, snap) = snapshot();
+        let query = |name: &str| {
+            let mut m = Message::new(8, MessageType::Query, OpCode::Query);
+            m.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
+            m.to_vec().unwrap()
+        };
+        assert_eq!(ask(&snap, &query("www.example.net."), "192.0.2.9").0, 2);
+        assert_eq!(ask(&snap, &query("example.net."), "192.0.2.9").0, 2);
+        assert_eq!(ask(&snap, &query("example.org."), "192.0.2.9").0, 5);
+        assert_eq!(ask(&snap, &query("ns.example.com."), "192.0.2.9").0, 0);
+    }
+
     #[test]
     fn names_in_a_zone_are_told_by_whole_labels() {
         let zone = b"\x07example\x03com\x00";
