@@ -3,7 +3,8 @@
 //! Parses the query, finds the pre-encoded answer in the snapshot's zones, and writes
 //! header, copied question, answer sections and OPT into the caller's buffer. It sizes the
 //! response for the transport (TC without splitting an RRset) and never allocates once the
-//! buffer has grown. No logging here above debug; counts go into [`QueryStats`].
+//! buffer has grown. No logging here above debug; counts go into [`QueryStats`]. A NOTIFY
+//! (opcode 4) is answered here too, and handed to `crate::secondary` when it is taken.
 //!
 //! DNS Cookies are checked here (RFC 7873 §5.2): a query with only a client cookie is
 //! answered with a fresh server cookie; a valid server cookie is echoed (or refreshed
@@ -181,7 +182,7 @@ fn notify(
         Some(at) => match tsig::verify(&snap.config.tsig, msg, at as usize, req.now as u64) {
             Ok(signer) => Some(signer),
             Err(failure) => {
-                tracing::info!(peer = %req.peer, error = failure.name(), "NOTIFY refused: its TSIG does not verify");
+                tracing::debug!(peer = %req.peer, error = failure.name(), "NOTIFY refused: its TSIG does not verify");
                 return refuse_signed(snap, msg, parsed, failure, req, out, stats);
             }
         },

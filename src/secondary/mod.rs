@@ -85,11 +85,11 @@ pub fn take_notify(
         return Err(RCODE_FORMERR);
     }
     let Some(s) = snap.config.secondary.iter().find(|s| *s.key_wire == *key) else {
-        tracing::info!(%peer, "NOTIFY refused: not a secondary zone here");
+        tracing::debug!(%peer, "NOTIFY refused: not a secondary zone here");
         return Err(RCODE_NOTAUTH);
     };
     if !s.accepts_notify(peer, signer) {
-        tracing::info!(zone = %s.zone, %peer, signed = signer.is_some(), "NOTIFY refused: not from allow_notify with the zone's key");
+        tracing::debug!(zone = %s.zone, %peer, signed = signer.is_some(), "NOTIFY refused: not from allow_notify with the zone's key");
         return Err(RCODE_REFUSED);
     }
     tracing::info!(zone = %s.zone, %peer, "NOTIFY taken; checking the primary");
