@@ -102,10 +102,18 @@ fn load_parts(config_path: &Path, previous: Option<&Snapshot>) -> Result<Parts, 
         config: compiled.errors,
         ..LoadError::default()
     };
+    // A [secondary] table with errors may be what the zones directory is for.
+    let secondary_errors = errors
+        .config
+        .iter()
+        .any(|e| e.key.starts_with("secondary."));
     // Where zones_dir is unknown, its files are elsewhere: looking would only add noise.
     let found = compiled
         .zones_dir_known
-        .then(|| load_zones(&config, &compiled.unsure_regions, &mut errors.zones))
+        .then(|| {
+            let zones = &mut errors.zones;
+            load_zones(&config, &compiled.unsure_regions, secondary_errors, zones)
+        })
         .flatten();
     errors.zones.sort_by(|a, b| a.at().cmp(&b.at()));
     let geo = match open_geo(&config, previous) {
@@ -129,12 +137,16 @@ fn load_parts(config_path: &Path, previous: Option<&Snapshot>) -> Result<Parts, 
 fn load_zones(
     config: &Config,
     unsure: &crate::config::UnsureRegions,
+    secondary_errors: bool,
     errors: &mut Vec<FileError>,
 ) -> Option<(Vec<Service>, Zones)> {
     let files = match Zones::files_in(&config.server.zones_dir) {
         Ok(files) => files,
         // A server of secondary zones alone needs no zone file.
-        Err(_) if !config.secondary.is_empty() && no_zone_files(&config.server.zones_dir) => {
+        Err(_)
+            if (secondary_errors || !config.secondary.is_empty())
+                && no_zone_files(&config.server.zones_dir) =>
+        {
             Vec::new()
         }
         Err(e) => {

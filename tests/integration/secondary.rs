@@ -663,3 +663,30 @@ fn bad_transfers_keep_the_old_copy() {
 fn serial_of(client: &UdpClient) -> Result<u32, u16> {
     serial(client)
 }
+
+/// `check` names the line and key of each `[secondary]` error, and adds no follow-on
+/// error for the zones directory that holds no zone file; a valid one lists the zone.
+#[test]
+fn check_reports_secondary_errors_with_line_and_key() {
+    let bad = "[secondary.\"example.net\"]\nprimaries = [\"192.0.2.1\"]\nkey = \"nokey\"\n\
+               refresh = 60\n";
+    let run = Fixture::new().config_text(bad).check();
+    assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
+    for want in [
+        "meridian.toml:2: secondary.\"example.net\".primaries[0]: \"192.0.2.1\" is not an ip:port address (like \"192.0.2.53:53\")",
+        "meridian.toml:3: secondary.\"example.net\".key: no [tsig.nokey] table",
+        "meridian.toml:4: secondary.\"example.net\".refresh: unknown key (known: primaries, key, allow_notify)",
+    ] {
+        assert!(run.stderr.contains(want), "{want}\nnot in\n{}", run.stderr);
+    }
+    assert!(!run.stderr.contains("no *.zone file"), "{}", run.stderr);
+    let good = "[secondary.\"example.net\"]\nprimaries = [\"192.0.2.1:53\"]\n";
+    let run = Fixture::new().config_text(good).check();
+    assert_eq!(run.status.code(), Some(0), "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("example.net. secondary of 192.0.2.1:53 (no copy to serve yet)"),
+        "{}",
+        run.stdout
+    );
+}
