@@ -182,7 +182,7 @@ fn load_zones(
             }
         }
     }
-    let (pulled, unavailable) = crate::secondary::load::copies(config, &checked.names);
+    let (pulled, unavailable) = crate::secondary::load::copies(config, &origins, &checked.names);
     parsed.extend(pulled);
     failed.extend(unavailable);
     // A name whose zone file failed to parse is left out: that zone's errors are already

@@ -17,8 +17,13 @@ use std::path::PathBuf;
 /// A zone's records as the zone build takes them: file, origin, records.
 pub type Parsed = (PathBuf, Name, Vec<SourceRecord>);
 
-/// The copies to serve, and the secondary zones without one.
-pub fn copies(config: &Config, names: &[NamedService]) -> (Vec<Parsed>, Vec<Name>) {
+/// The copies to serve, and the secondary zones without one. `origins` are every zone's
+/// (files' and secondaries'): a load-balanced name belongs to the most specific.
+pub fn copies(
+    config: &Config,
+    origins: &[Name],
+    names: &[NamedService],
+) -> (Vec<Parsed>, Vec<Name>) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -49,7 +54,13 @@ pub fn copies(config: &Config, names: &[NamedService]) -> (Vec<Parsed>, Vec<Name
         let balanced: Vec<BalancedName> = names
             .iter()
             .enumerate()
-            .filter(|(_, n)| s.zone.zone_of(&n.name))
+            .filter(|(_, n)| {
+                let owner = origins
+                    .iter()
+                    .filter(|o| o.zone_of(&n.name))
+                    .max_by_key(|o| o.num_labels());
+                owner == Some(&s.zone)
+            })
             .map(|(i, n)| BalancedName {
                 name: n.name.clone(),
                 service: i as u32,
