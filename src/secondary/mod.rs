@@ -6,7 +6,7 @@
 //! (`client.rs`) and, when the serial is newer, transfers: IXFR from our serial, AXFR when
 //! that fails or there is no copy. A new copy is checked like a zone file (read back by
 //! the master-file reader, then built alone), saved atomically (`store.rs`), and the
-//! snapshot reloaded: `snapshot.rs` loads the saved copy like a zone file, with
+//! snapshot reloaded: `snapshot.rs` loads the saved copy like a zone file (`load.rs`), with
 //! `zones/<origin>.toml` on top. Anything wrong keeps the old copy and is logged. A copy
 //! past its expiry is left out of the snapshot; queries for the zone get SERVFAIL
 //! ([`unavailable`]), as before its first transfer.
