@@ -4,6 +4,7 @@
 //! - `config`: `meridian.toml` → validated [`config::Config`]; errors name file, line and key.
 //! - `answer`: pre-encoded response sections ([`answer::Answer`]), written by `zone`, read by `dns`.
 //! - `zone`: RFC 1035 master files → immutable [`zone::Zones`] with precomputed answers.
+//! - `dnssec`: zone keys and their files, RRSIG signing and checking, DNSKEY/CDS/DS records.
 //! - `geo`: a MaxMind-format database → [`geo::Location`] of an address.
 //! - `route`: the decision: `route::decide` picks the addresses of a load-balanced name.
 //! - `explain`: `route::decide` with a trace, for one name and client, as text or JSON.
@@ -22,6 +23,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod dns;
+pub mod dnssec;
 pub mod explain;
 #[cfg(test)]
 mod fixtures;

@@ -232,7 +232,7 @@ fn warn_if_unlocatable(config: &Config, services: &[Service]) {
     let by_location: Vec<String> = services
         .iter()
         .filter(|s| {
-            s.policy == crate::config::Policy::Nearest
+            s.policy.by_location()
                 || s.routes
                     .iter()
                     .any(|r| !r.countries.is_empty() || !r.continents.is_empty())

@@ -38,6 +38,15 @@ pub struct Config {
     pub transfer: Vec<super::TransferConfig>,
     /// `[secondary.ZONE]`: the zones pulled from a primary.
     pub secondary: Vec<super::SecondaryConfig>,
+    /// `[dnssec]`: where the zone keys are.
+    pub dnssec: DnssecConfig,
+}
+
+/// `[dnssec]`. Only the key commands read it so far; `serve` does not sign yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnssecConfig {
+    /// Where `K<zone>.+<alg>+<tag>.key`/`.private` files are (default `keys`).
+    pub key_dir: PathBuf,
 }
 
 #[derive(Debug, Clone)]
@@ -167,6 +176,7 @@ const DEFAULT_MAX_UDP_PAYLOAD: i64 = 1232;
 const DEFAULT_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_TCP_MAX_CONNECTIONS: i64 = 1024;
 const DEFAULT_TOKEN_FILE: &str = "fleet.token";
+const DEFAULT_KEY_DIR: &str = "keys";
 const DEFAULT_API_MAX_CONNECTIONS: i64 = 256;
 const DEFAULT_API_MAX_CONNECTIONS_PER_SOURCE: i64 = 32;
 const DEFAULT_API_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -335,6 +345,7 @@ fn prune_unknown_keys(check: &mut Checker, root: &mut DeTable) {
             "fleet" => prune_table::<RawFleet>(check, table, &prefix),
             "rrl" => prune_table::<super::limits::RawRrl>(check, table, &prefix),
             "cookies" => prune_table::<super::limits::RawCookies>(check, table, &prefix),
+            "dnssec" => prune_table::<super::raw::RawDnssec>(check, table, &prefix),
             "tsig" => {
                 for (name, key) in table.iter_mut() {
                     if let DeValue::Table(key) = key.get_mut() {
@@ -399,6 +410,13 @@ impl Checker<'_> {
         let tsig = self.tsig_keys(raw.tsig.unwrap_or_default());
         let transfer = self.transfers(raw.transfer.unwrap_or_default(), &tsig);
         let secondary = self.secondaries(raw.secondary.unwrap_or_default(), &tsig);
+        let dnssec = DnssecConfig {
+            key_dir: self.path(
+                raw.dnssec.unwrap_or_default().key_dir,
+                "dnssec.key_dir",
+                DEFAULT_KEY_DIR,
+            ),
+        };
         Config {
             path: self.file.to_path_buf(),
             server,
@@ -410,6 +428,7 @@ impl Checker<'_> {
             tsig,
             transfer,
             secondary,
+            dnssec,
         }
     }
 

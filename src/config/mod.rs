@@ -19,16 +19,17 @@ mod transfer;
 mod tsig;
 
 pub use compile::{
-    ApiServerConfig, Compiled, Config, FleetConfig, GeoDatabase, GeoFields, GeoipConfig, Position,
-    Quorum, Region, ServerConfig, UnsureRegions, compile, compile_file, load, parse,
+    ApiServerConfig, Compiled, Config, DnssecConfig, FleetConfig, GeoDatabase, GeoFields,
+    GeoipConfig, Position, Quorum, Region, ServerConfig, UnsureRegions, compile, compile_file,
+    load, parse,
 };
 pub use diagnostics::{ConfigError, ConfigErrors};
 pub use identity::{IdentityConfig, MAX_NSID, host_name};
 pub use limits::{CookiesConfig, Limits, RrlConfig, TcpAbuseLimits};
 pub use secondary::SecondaryConfig;
 pub use services::{
-    Check, CheckKind, CheckedServices, Endpoint, NamedService, OnAllDown, Policy, Route, Service,
-    check_services, load_services, parse_services,
+    Check, CheckKind, CheckedServices, Endpoint, LatencySwitch, NamedService, OnAllDown, Policy,
+    Route, Service, ShedLoad, check_services, load_services, parse_services,
 };
 pub use transfer::TransferConfig;
 pub use tsig::TsigKey;

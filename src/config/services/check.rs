@@ -19,13 +19,17 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use super::super::compile::{Config, UnsureRegions};
 use super::super::diagnostics::{Checker, in_toml_words, key_in_value, prune_table};
 use super::super::raw::{
-    RawCheck, RawEndpoint, RawFallback, RawOnAllDown, RawRoute, RawService, RawStatus,
+    RawCheck, RawEndpoint, RawFallback, RawLatency, RawOnAllDown, RawRoute, RawService,
+    RawShedLoad, RawStatus, RawWatermarks,
 };
 use super::parse::{
     address, continent, country, known_regions, name_salt, network, region_index, service_key,
     service_name, status_range,
 };
-use super::{Check, CheckKind, Endpoint, NamedService, OnAllDown, Policy, Route, Service};
+use super::{
+    Check, CheckKind, Endpoint, LatencySwitch, NamedService, OnAllDown, Policy, Route, Service,
+    ShedLoad,
+};
 
 const DEFAULT_TTL: i64 = 30;
 const DEFAULT_MAX_ANSWERS: i64 = 1;
@@ -42,7 +46,7 @@ const DEFAULT_EXPECT: (u16, u16) = (200, 399);
 /// Most fallback addresses: one answer's worth.
 const MAX_FALLBACK: usize = crate::route::MAX_ANSWERS;
 
-const POLICIES: &str = "nearest, failover, weighted";
+const POLICIES: &str = "nearest, failover, weighted, latency";
 const CHECK_KINDS: &str = "http, https, tcp";
 
 /// Collects errors while turning one services file into [`Service`]s; like `compile.rs`,
@@ -179,7 +183,17 @@ impl ServiceChecker<'_> {
             DEFAULT_MAX_ANSWERS,
             1..=16,
         ) as usize;
-        let policy = self.policy(raw.policy, raw.order, key);
+        let mut policy = self.policy(raw.policy, raw.order, key);
+        if let Some(latency) = raw.latency {
+            let switch = self.latency_switch(latency, &policy, key);
+            if let Policy::Latency { switch: s } = &mut policy {
+                *s = switch;
+            }
+        }
+        let shed_load = match raw.shed_load {
+            None => Some(ShedLoad::default()),
+            Some(value) => self.shed_load(value, &format!("{key}.shed_load")),
+        };
         let check = raw
             .check
             .map(|check| self.health_check(check, &format!("{key}.check")));
@@ -230,6 +244,66 @@ impl ServiceChecker<'_> {
             on_all_down,
             unknown_location,
             bias,
+            shed_load,
+        }
+    }
+
+    /// `latency = { switch_percent = P, switch_ms = M }`: only with `policy = "latency"`;
+    /// P in 0..=100, M in 0..=10000, each defaulting to [`LatencySwitch::default`].
+    fn latency_switch(
+        &mut self,
+        value: Spanned<RawLatency>,
+        policy: &Policy,
+        key: &str,
+    ) -> LatencySwitch {
+        let span = value.span();
+        let key = format!("{key}.latency");
+        if !matches!(policy, Policy::Latency { .. }) {
+            let message = format!(
+                r#"applies only to policy "latency" (policy is {:?})"#,
+                policy.word()
+            );
+            self.error(span, key, message);
+            return LatencySwitch::default();
+        }
+        let raw = value.into_inner();
+        let default = LatencySwitch::default();
+        let mut bounded = |v: Option<i64>, name: &str, fallback: u32, max: i64| match v {
+            None => fallback,
+            Some(v) if (0..=max).contains(&v) => v as u32,
+            Some(v) => {
+                let message = format!("{name} = {v} is outside 0..={max}");
+                self.error(span.clone(), key.clone(), message);
+                fallback
+            }
+        };
+        LatencySwitch {
+            percent: bounded(raw.switch_percent, "switch_percent", default.percent, 100),
+            ms: bounded(raw.switch_ms, "switch_ms", default.ms, 10_000),
+        }
+    }
+
+    /// `shed_load = true | false | { low = L, high = H }`, 0 <= L < H <= 10.
+    fn shed_load(&mut self, value: Spanned<RawShedLoad>, key: &str) -> Option<ShedLoad> {
+        let span = value.span();
+        let default = ShedLoad::default();
+        match value.into_inner() {
+            RawShedLoad::Flag(false) => None,
+            RawShedLoad::Flag(true) => Some(default),
+            RawShedLoad::Watermarks(RawWatermarks { low, high }) => {
+                let low = low.unwrap_or(default.low);
+                let high = high.unwrap_or(default.high.max(low));
+                let max = crate::health::check::MAX_LOAD;
+                if !(low.is_finite() && high.is_finite() && 0.0 <= low && low < high && high <= max)
+                {
+                    let message = format!(
+                        "low = {low}, high = {high}: want 0 <= low < high <= {max} (loads as endpoints report them: 0.0 idle, 1.0 full)"
+                    );
+                    self.error(span, key, message);
+                    return Some(default);
+                }
+                Some(ShedLoad { low, high })
+            }
         }
     }
 
@@ -344,10 +418,7 @@ impl ServiceChecker<'_> {
     ) -> Vec<(usize, i32)> {
         let key = format!("{key}.bias");
         if *policy != Policy::Nearest {
-            let word = match policy {
-                Policy::Failover { .. } => "failover",
-                _ => "weighted",
-            };
+            let word = policy.word();
             let message = format!(
                 r#"applies only to policy "nearest", which ranks regions by distance (policy is {word:?})"#
             );
@@ -388,6 +459,9 @@ impl ServiceChecker<'_> {
             "nearest" => Some(Policy::Nearest),
             "failover" => Some(Policy::Failover { order: Vec::new() }),
             "weighted" => Some(Policy::Weighted),
+            "latency" => Some(Policy::Latency {
+                switch: LatencySwitch::default(),
+            }),
             _ => None,
         };
         match (policy, &raw, order) {

@@ -62,6 +62,70 @@ pub struct Service {
     /// `distance × (1 − bias/100)` (Route 53's geoproximity bias): a positive bias draws
     /// clients from farther away, a negative one sends its own clients elsewhere sooner.
     pub bias: Vec<(usize, i32)>,
+    /// How reported load shrinks an endpoint's effective capacity (`shed_load`); `None`:
+    /// reported load is ignored (`shed_load = false`).
+    pub shed_load: Option<ShedLoad>,
+}
+
+/// `shed_load = { low = L, high = H }` (NS1's shed_load): an endpoint reporting a load at
+/// or below `low` keeps its whole capacity; between `low` and `high` its effective
+/// capacity shrinks linearly, down to [`ShedLoad::FLOOR`] of it at `high` and above. So
+/// spill-over moves its traffic while it still answers, not once it fails its checks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShedLoad {
+    pub low: f64,
+    pub high: f64,
+}
+
+impl Default for ShedLoad {
+    fn default() -> Self {
+        ShedLoad {
+            low: 0.7,
+            high: 0.95,
+        }
+    }
+}
+
+impl ShedLoad {
+    /// The fraction of capacity an endpoint at `high` load keeps: not 0, so that when
+    /// every endpoint is that loaded they still share the traffic by capacity rather than
+    /// every candidate counting as down.
+    pub const FLOOR: f64 = 0.01;
+
+    /// Effective capacity ÷ capacity at `load`: 1 up to `low`, then linearly down to
+    /// [`ShedLoad::FLOOR`] at `high`.
+    pub fn factor(&self, load: f64) -> f64 {
+        if !load.is_finite() || load <= self.low {
+            return 1.0;
+        }
+        if load >= self.high || self.high <= self.low {
+            return Self::FLOOR;
+        }
+        let t = (load - self.low) / (self.high - self.low);
+        1.0 - t * (1.0 - Self::FLOOR)
+    }
+}
+
+/// `policy = "latency"`: when the region a viewpoint measured fastest may take over from
+/// the one it chose before. Both must hold, so that neither jitter on a short path
+/// (a few ms, a large percentage) nor on a long one (a small percentage, many ms) flips
+/// answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatencySwitch {
+    /// The new region's smoothed RTT is at least this much lower, in percent of the
+    /// current one's.
+    pub percent: u32,
+    /// ... and at least this many milliseconds lower.
+    pub ms: u32,
+}
+
+impl Default for LatencySwitch {
+    fn default() -> Self {
+        LatencySwitch {
+            percent: 20,
+            ms: 10,
+        }
+    }
 }
 
 impl Service {
@@ -83,6 +147,26 @@ pub enum Policy {
     Failover { order: Vec<usize> },
     /// By capacity alone, wherever the client is.
     Weighted,
+    /// By the smoothed RTT that the client's nearest viewpoint measured to each region,
+    /// held by `switch` against flapping; like `Nearest` where there is no measurement.
+    Latency { switch: LatencySwitch },
+}
+
+impl Policy {
+    /// The word that selects it in a services file.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Policy::Nearest => "nearest",
+            Policy::Failover { .. } => "failover",
+            Policy::Weighted => "weighted",
+            Policy::Latency { .. } => "latency",
+        }
+    }
+
+    /// Ranks by where the client is (so geolocation matters).
+    pub fn by_location(&self) -> bool {
+        matches!(self, Policy::Nearest | Policy::Latency { .. })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -108,6 +108,7 @@ endpoints = [{ region = "eu-west", address = "192.0.2.7", capacity = 1000000 }]
             overprovision: 1.0,
             salt: super::name_salt(&name("www.example.com.")),
             bias: Vec::new(),
+            shed_load: Some(crate::config::ShedLoad::default()),
             origin: name("example.com."),
             file: file.clone(),
             line: 2,
@@ -172,6 +173,7 @@ endpoints = [{ region = "eu-west", address = "192.0.2.7", capacity = 1000000 }]
             overprovision: 1.0,
             salt: super::name_salt(&name("example.com.")),
             bias: Vec::new(),
+            shed_load: Some(crate::config::ShedLoad::default()),
             origin: name("example.com."),
             file: file.clone(),
             line: 24,
@@ -213,6 +215,7 @@ endpoints = [{ region = "eu-west", address = "192.0.2.7", capacity = 1000000 }]
             overprovision: 1.0,
             salt: super::name_salt(&name("API.example.com.")),
             bias: Vec::new(),
+            shed_load: Some(crate::config::ShedLoad::default()),
             origin: name("example.com."),
             file,
             line: 33,
@@ -487,7 +490,7 @@ fn each_error_names_line_and_key() {
         (www("max_answers = 17\n"), "3: services.www.max_answers: 17 is above the maximum 16"),
         (
             www("policy = \"closest\"\n"),
-            "3: services.www.policy: unknown policy \"closest\" (known: nearest, failover, weighted)",
+            "3: services.www.policy: unknown policy \"closest\" (known: nearest, failover, weighted, latency)",
         ),
         (
             www("policy = \"failover\"\n"),
@@ -536,6 +539,18 @@ fn each_error_names_line_and_key() {
         (
             www("bias = { eu-west = \"10\" }\n"),
             "3: services.www.bias.eu-west: invalid type: string \"10\", expected an integer",
+        ),
+        (
+            www("latency = { switch_ms = 5 }\n"),
+            "3: services.www.latency: applies only to policy \"latency\" (policy is \"nearest\")",
+        ),
+        (
+            www("policy = \"latency\"\nlatency = { switch_percent = 101 }\n"),
+            "4: services.www.latency: switch_percent = 101 is outside 0..=100",
+        ),
+        (
+            www("shed_load = { low = 0.9, high = 0.5 }\n"),
+            "3: services.www.shed_load: low = 0.9, high = 0.5: want 0 <= low < high <= 10 (loads as endpoints report them: 0.0 idle, 1.0 full)",
         ),
         (
             www("on_all_down = \"servfail\"\n"),
@@ -860,7 +875,7 @@ fn an_unknown_policy_still_has_its_order_checked() {
         errors(&www("policy = \"random\"\norder = [\"mars\"]\n")),
         [
             format!(
-                "{FILE}:3: services.www.policy: unknown policy \"random\" (known: nearest, failover, weighted)"
+                "{FILE}:3: services.www.policy: unknown policy \"random\" (known: nearest, failover, weighted, latency)"
             ),
             format!(
                 "{FILE}:4: services.www.order[0]: unknown region \"mars\" (known: eu-west, us-east)"
@@ -1096,7 +1111,7 @@ endpoints = []
         e.to_string(),
         format!(
             "{FILE}:2: services.www.ttl: 0 is below the minimum 1
-{FILE}:3: services.www.policy: unknown policy \"closest\" (known: nearest, failover, weighted)
+{FILE}:3: services.www.policy: unknown policy \"closest\" (known: nearest, failover, weighted, latency)
 {FILE}:4: services.www.check.colour: unknown key (known: kind, port, path, host, insecure, expect, body, interval, timeout, recheck, rise, fall)
 {FILE}:4: services.www.check.path: applies only to http and https checks (kind is \"tcp\")
 {FILE}:6: services.www.endpoints[0].region: unknown region \"eu-wset\" (known: eu-west, us-east)
@@ -1167,7 +1182,7 @@ fn unknown_keys_are_caught_in_every_table() {
     let known = [
         (
             www("ttl_secs = 30\n"),
-            "ttl, max_answers, policy, order, check, endpoints, route, on_all_down, unknown_location, overprovision, bias",
+            "ttl, max_answers, policy, order, check, endpoints, route, on_all_down, unknown_location, overprovision, bias, latency, shed_load",
         ),
         (
             format!("[services.www]\nendpoints = [{{ {endpoint}, weight = 5 }}]\n"),
@@ -1485,4 +1500,66 @@ fn a_services_table_defined_twice_is_one_error_naming_it() {
             "{FILE}:4: services.www: duplicate key (first defined on line 1)"
         )]
     );
+}
+
+#[test]
+fn latency_policy_and_shed_load_keys() {
+    let s = one(&www(
+        "policy = \"latency\"\nlatency = { switch_percent = 30, switch_ms = 5 }\nshed_load = { low = 0.5, high = 0.8 }\n",
+    ));
+    assert_eq!(
+        s.policy,
+        Policy::Latency {
+            switch: crate::config::LatencySwitch { percent: 30, ms: 5 }
+        }
+    );
+    assert_eq!(
+        s.shed_load,
+        Some(crate::config::ShedLoad {
+            low: 0.5,
+            high: 0.8
+        })
+    );
+    // Defaults: 20 % and 10 ms; load shed between 0.7 and 0.95; `false` turns it off.
+    let s = one(&www("policy = \"latency\"\n"));
+    assert_eq!(
+        s.policy,
+        Policy::Latency {
+            switch: crate::config::LatencySwitch {
+                percent: 20,
+                ms: 10
+            }
+        }
+    );
+    assert_eq!(
+        s.shed_load,
+        Some(crate::config::ShedLoad {
+            low: 0.7,
+            high: 0.95
+        })
+    );
+    assert_eq!(one(&www("shed_load = false\n")).shed_load, None);
+}
+
+#[test]
+fn shed_load_shrinks_capacity_linearly_between_the_watermarks() {
+    let shed = crate::config::ShedLoad {
+        low: 0.6,
+        high: 1.0,
+    };
+    // (reported load, capacity factor)
+    let rows = [
+        (0.0, 1.0),
+        (0.6, 1.0),
+        (0.7, 1.0 - 0.25 * 0.99),
+        (0.8, 1.0 - 0.5 * 0.99),
+        (0.9, 1.0 - 0.75 * 0.99),
+        (1.0, 0.01),
+        (3.0, 0.01),
+        (f64::NAN, 1.0),
+    ];
+    for (load, want) in rows {
+        let got = shed.factor(load);
+        assert!((got - want).abs() < 1e-9, "load {load}: {got}, want {want}");
+    }
 }
