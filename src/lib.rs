@@ -11,6 +11,7 @@
 //! - `health`: checks, probers, quorum and the [`health::HealthTable`] the DNS path reads.
 //! - `control`: the control task: reports, reloads, drains → the one writer of [`snapshot::Live`].
 //! - `dns`: the wire protocol: query parsing, response rendering, UDP and TCP listeners.
+//! - `secondary`: zones pulled from a primary (AXFR/IXFR, SOA timers, NOTIFY), kept in `state_dir`.
 //! - `snapshot`: [`snapshot::Snapshot`] (everything a query reads) and [`snapshot::Live`], its atomic swap.
 //! - `api`: the HTTP API (status, explain, reload, drains, fleet reports, metrics, status page).
 //! - `cli`: the commands (`serve`, `check`, `explain`, `probe`, and the Docker lab's hidden
@@ -29,5 +30,6 @@ mod fixtures;
 pub mod geo;
 pub mod health;
 pub mod route;
+pub mod secondary;
 pub mod snapshot;
 pub mod zone;

@@ -32,6 +32,46 @@ pub struct Status {
     pub state_file: Option<StateFileStatus>,
     /// The recent health events, newest first (at most `control::events::KEEP`).
     pub events: Vec<EventStatus>,
+    /// Every `[secondary.ZONE]`: its copy and when it was last refreshed.
+    pub secondaries: Vec<SecondaryStatus>,
+}
+
+/// A secondary zone ([`crate::secondary`]), from its saved timers in `state_dir`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SecondaryStatus {
+    pub zone: String,
+    pub primaries: Vec<String>,
+    /// `serving`, `pending` (no copy yet) or `expired` (or a copy that does not load).
+    pub state: &'static str,
+    /// The copy's serial; `None` without one.
+    pub serial: Option<u32>,
+    /// Seconds since the epoch of the last successful refresh, and of the expiry.
+    pub refreshed: Option<u64>,
+    pub expires: Option<u64>,
+}
+
+/// What `state_dir` says of each secondary zone of `snap`.
+fn secondaries(snap: &crate::snapshot::Snapshot) -> Vec<SecondaryStatus> {
+    snap.config
+        .secondary
+        .iter()
+        .map(|s| {
+            let saved = crate::secondary::store::saved(&snap.config.server.state_dir, &s.zone);
+            let served = snap.zones.zones().iter().any(|z| z.origin == s.zone);
+            SecondaryStatus {
+                zone: s.zone.to_ascii(),
+                primaries: s.primaries.iter().map(ToString::to_string).collect(),
+                state: match (served, saved) {
+                    (true, _) => "serving",
+                    (false, None) => "pending",
+                    (false, Some(_)) => "expired",
+                },
+                serial: saved.map(|t| t.serial),
+                refreshed: saved.map(|t| t.refreshed),
+                expires: saved.map(|t| t.expires),
+            }
+        })
+        .collect()
 }
 
 /// One entry of the event log, with its age.
@@ -186,6 +226,7 @@ pub async fn status(state: &ApiState) -> Result<Status, Stopped> {
     let answers = state.stats.sum().by_choice;
     let events = health.events.clone();
     let snap = health.live().load_full();
+    let secondaries = secondaries(&snap);
     let snap2 = snap.clone();
     health
         .inspect(move |store| {
@@ -375,6 +416,7 @@ pub async fn status(state: &ApiState) -> Result<Status, Stopped> {
                     error: p.error.clone(),
                     kept_as: p.kept.as_ref().map(|k| k.display().to_string()),
                 }),
+                secondaries,
             }
             .with_probers(store, refused, now)
         })

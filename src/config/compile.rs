@@ -36,6 +36,8 @@ pub struct Config {
     pub tsig: Vec<super::TsigKey>,
     /// `[transfer.ZONE]`: who may transfer which zone, and whom to notify.
     pub transfer: Vec<super::TransferConfig>,
+    /// `[secondary.ZONE]`: the zones pulled from a primary.
+    pub secondary: Vec<super::SecondaryConfig>,
     /// `[dnssec]`: where the zone keys are.
     pub dnssec: DnssecConfig,
 }
@@ -360,6 +362,14 @@ fn prune_unknown_keys(check: &mut Checker, root: &mut DeTable) {
                     }
                 }
             }
+            "secondary" => {
+                for (zone, t) in table.iter_mut() {
+                    if let DeValue::Table(t) = t.get_mut() {
+                        let prefix = format!("{prefix}{}.", super::tsig::table_key(zone.get_ref()));
+                        prune_table::<super::secondary::RawSecondary>(check, t, &prefix);
+                    }
+                }
+            }
             "regions" => {
                 for (name, region) in table.iter_mut() {
                     if let DeValue::Table(region) = region.get_mut() {
@@ -399,6 +409,7 @@ impl Checker<'_> {
         let fleet = self.fleet(raw.fleet.unwrap_or_default());
         let tsig = self.tsig_keys(raw.tsig.unwrap_or_default());
         let transfer = self.transfers(raw.transfer.unwrap_or_default(), &tsig);
+        let secondary = self.secondaries(raw.secondary.unwrap_or_default(), &tsig);
         let dnssec = DnssecConfig {
             key_dir: self.path(
                 raw.dnssec.unwrap_or_default().key_dir,
@@ -416,6 +427,7 @@ impl Checker<'_> {
             identity,
             tsig,
             transfer,
+            secondary,
             dnssec,
         }
     }

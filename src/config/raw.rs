@@ -26,6 +26,8 @@ pub struct RawConfig {
     pub tsig: Option<IndexMap<Spanned<String>, super::tsig::RawTsigKey>>,
     /// `[transfer.ZONE]`, in file order.
     pub transfer: Option<IndexMap<Spanned<String>, super::transfer::RawTransfer>>,
+    /// `[secondary.ZONE]`, in file order.
+    pub secondary: Option<IndexMap<Spanned<String>, super::secondary::RawSecondary>>,
     pub dnssec: Option<RawDnssec>,
 }
 
@@ -392,7 +394,15 @@ mod tests {
         assert_eq!(
             known_keys::<RawConfig>(),
             [
-                "server", "geoip", "fleet", "regions", "rrl", "cookies", "tsig", "transfer",
+                "server",
+                "geoip",
+                "fleet",
+                "regions",
+                "rrl",
+                "cookies",
+                "tsig",
+                "transfer",
+                "secondary",
                 "dnssec"
             ]
         );

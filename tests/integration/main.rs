@@ -33,6 +33,7 @@ mod packaging;
 mod protocol;
 mod rrl;
 mod rrtypes;
+mod secondary;
 mod tcp;
 mod tsig;
 mod util;
