@@ -6,9 +6,10 @@
 //! flag, and the one NSEC RRset to sign (with `sign::sign_rrset`) and put in the
 //! authority section. No zone lookup happens here.
 //!
-//! The rules (RFC 9824 §3, §4; RFC 4035 §3.1.3, §3.1.4.1):
+//! The rules (RFC 9824 §3, §5; RFC 4035 §3.1.3, §3.1.4.1):
 //! - nonexistent name: NOERROR and an NSEC at the query name, next name `\000.qname`,
-//!   types RRSIG NSEC NXNAME; with the client's CO flag (and DO): rcode NXDOMAIN, CO set;
+//!   types RRSIG NSEC NXNAME; when the client set CO (with DO): rcode NXDOMAIN;
+//! - every signed response to a query with DO and CO sets CO (RFC 9824 §5.1);
 //! - existing name, type absent (NODATA): NSEC at the name, the types it holds + RRSIG NSEC;
 //! - empty non-terminal: NSEC at the name with RRSIG NSEC only;
 //! - insecure delegation (NS, no DS), for a DS query or a referral: NSEC at the cut with
@@ -29,7 +30,7 @@ use super::canon::{self, rtype};
 pub const NXNAME: u16 = 128;
 /// EDNS header flag DO, "DNSSEC OK" (RFC 3225), as in the OPT record's TTL low 16 bits.
 pub const EDNS_DO: u16 = 0x8000;
-/// EDNS header flag CO, "Compact Answers OK" (RFC 9824 §4): the bit after DO.
+/// EDNS header flag CO, "Compact Answers OK" (RFC 9824 §5.1): bit 1, the one after DO.
 pub const EDNS_CO: u16 = 0x4000;
 /// Response codes the rules choose between.
 pub const NOERROR: u8 = 0;
@@ -84,7 +85,7 @@ impl Nsec {
 pub struct Denial {
     /// NOERROR or NXDOMAIN.
     pub rcode: u8,
-    /// Set the CO flag in the response's EDNS header.
+    /// Set the CO flag in the response's EDNS header: the query had DO and CO.
     pub co: bool,
     /// The NSEC for the authority section (with its RRSIG); `None` without DO.
     pub nsec: Option<Nsec>,
@@ -129,20 +130,18 @@ pub fn deny(
             types: with_nsec_types(types),
         })
     };
+    let co = flags & EDNS_CO != 0;
     let denial = |nsec| Denial {
         rcode: NOERROR,
-        co: false,
+        co,
         nsec: Some(nsec),
     };
     Ok(match state {
-        NameState::NotFound => {
-            let co = flags & EDNS_CO != 0;
-            Denial {
-                rcode: if co { NXDOMAIN } else { NOERROR },
-                co,
-                nsec: Some(at_qname(&[NXNAME])?),
-            }
-        }
+        NameState::NotFound => Denial {
+            rcode: if co { NXDOMAIN } else { NOERROR },
+            co,
+            nsec: Some(at_qname(&[NXNAME])?),
+        },
         NameState::NoData { types } | NameState::WildcardNoData { types, .. } => {
             denial(at_qname(types)?)
         }

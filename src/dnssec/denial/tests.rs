@@ -107,8 +107,8 @@ fn nodata_lists_the_types_the_name_has() {
         },
         DO_CO,
     );
-    // CO changes nothing for a name that exists.
-    assert_eq!((d.rcode, d.co), (NOERROR, false));
+    // CO is echoed, and changes no rcode for a name that exists.
+    assert_eq!((d.rcode, d.co), (NOERROR, true));
     assert_eq!(nsec.owner, name("www.example.com."));
     assert_eq!(nsec.next, name("\\000.www.example.com."));
     assert_eq!(nsec.types, vec![A, AAAA, rtype::RRSIG, rtype::NSEC]);
@@ -117,7 +117,7 @@ fn nodata_lists_the_types_the_name_has() {
 #[test]
 fn empty_non_terminal_has_only_rrsig_and_nsec() {
     let (d, nsec) = nsec_of("b.example.com.", NameState::EmptyNonTerminal, DO_CO);
-    assert_eq!((d.rcode, d.co), (NOERROR, false));
+    assert_eq!((d.rcode, d.co), (NOERROR, true));
     assert_eq!(nsec.types, vec![rtype::RRSIG, rtype::NSEC]);
     assert!(!nsec.types.contains(&NXNAME));
 }
@@ -190,7 +190,7 @@ fn wildcard_answer_covers_the_next_closer_name_only() {
         "HOST.example.com.",
     ] {
         let (d, nsec) = nsec_of(qname, NameState::WildcardAnswer { wildcard: &wild }, DO_CO);
-        assert_eq!((d.rcode, d.co), (NOERROR, false));
+        assert_eq!((d.rcode, d.co), (NOERROR, true));
         let q = canon::canonical_name(&name(qname)).unwrap();
         assert_eq!(canonical_name_cmp(&nsec.owner, &q).unwrap(), Ordering::Less);
         assert_eq!(canonical_name_cmp(&q, &nsec.next).unwrap(), Ordering::Less);
