@@ -147,10 +147,15 @@ pub fn deny(
         }
         NameState::EmptyNonTerminal => denial(at_qname(&[])?),
         NameState::InsecureDelegation { types } => {
-            if types.contains(&rtype::DS) || !types.contains(&rtype::NS) {
+            // Validators take NS without DS and SOA as the proof (Unbound's
+            // val_nsec_proves_insecuredelegation reads it so): a cut is not an apex.
+            if types.contains(&rtype::DS)
+                || types.contains(&rtype::SOA)
+                || !types.contains(&rtype::NS)
+            {
                 return Err(DnssecError::BadRdata(
                     rtype::NSEC,
-                    "an insecure delegation has NS and no DS",
+                    "an insecure delegation has NS, and neither DS nor SOA",
                 ));
             }
             denial(at_qname(types)?)

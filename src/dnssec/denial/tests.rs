@@ -135,7 +135,11 @@ fn insecure_delegation_proves_no_ds() {
     assert_eq!(nsec.owner, name("sub.example.com."));
     assert_eq!(nsec.types, vec![rtype::NS, rtype::RRSIG, rtype::NSEC]);
     assert!(!nsec.types.contains(&rtype::DS));
-    for types in [&[rtype::NS, rtype::DS][..], &[A][..]] {
+    for types in [
+        &[rtype::NS, rtype::DS][..],
+        &[A][..],
+        &[rtype::NS, rtype::SOA][..],
+    ] {
         let e = deny(
             &name("sub.example.com."),
             &apex(),
