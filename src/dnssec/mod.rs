@@ -3,15 +3,21 @@
 //! `key` reads and writes key files (BIND's `K<zone>+<alg>+<tag>.key`/`.private`) and holds
 //! a zone's keys; `canon` gives RFC 4034 §6's canonical names, RDATA and order; `sign`
 //! builds and verifies RRSIGs (`sign_rrset`, pure: the caller gives the times);
-//! `apex` yields the DNSKEY, CDS and CDNSKEY RRsets and the DS for the parent.
+//! `apex` yields the DNSKEY, CDS and CDNSKEY RRsets and the DS for the parent;
+//! `denial` gives the NSEC and response code of compact denial of existence (RFC 9824);
+//! `cache` keeps the signatures of load-balanced answers, bounded, by distinct RRset.
 //! Nothing here opens sockets or reads the clock; only `key` touches files.
 
 pub mod apex;
+pub mod cache;
 pub mod canon;
+pub mod denial;
 pub mod key;
 pub mod sign;
 
 pub use apex::{ApexRecords, apex_records, ds_rdata};
+pub use cache::{RrsetKey, SigCache};
+pub use denial::{Denial, NameState, Nsec, deny};
 pub use key::{Algorithm, KeyError, KeyTiming, ZoneKey, generate, load_zone_keys, write_key};
 pub use sign::{SignatureTimes, Validity, sign_rrset, verify_rrsig};
 
