@@ -10,6 +10,7 @@ use hickory_proto::serialize::binary::{
     BinDecodable, BinDecoder, BinEncodable, BinEncoder, NameEncoding,
 };
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Offset of the question name in every DNS message.
 pub const QNAME_OFFSET: usize = 12;
@@ -28,36 +29,102 @@ pub struct SetEnd {
 }
 
 /// Response sections as wire bytes, ready to follow a copied question.
+///
+/// The bytes live in one shared allocation (`data`): the body, then the relocatable
+/// pointers, the pointers to the question name and the cut points. Answers that render
+/// the same for every query name they serve share it ([`Interner`]): a zone's NODATA, the
+/// same address at many names, a referral at every name below its cut.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
     pub rcode: u8,
     pub authoritative: bool,
-    /// Wire length of the name the body was encoded against.
+    /// Wire length of the name the body was encoded against (255 for interned answers,
+    /// whose relocatable pointers are stored as if against a name of 255 octets).
     pub model_qname_len: u16,
-    pub body: Box<[u8]>,
-    /// Offsets in `body` of compression pointers that target the question name after its
-    /// first label, or the body: these move when the real query name is longer or shorter.
-    pub relocs: Box<[u16]>,
-    /// Offsets in `body` of compression pointers to the question name itself.
-    pub qname_ptrs: Box<[u16]>,
-    /// Cut points, in order; the last one is the whole body.
-    pub sets: Box<[SetEnd]>,
+    data: Arc<[u8]>,
+}
+
+/// Bytes before the body in `Answer::data`: body length and the three list lengths.
+const HEAD: usize = 8;
+/// Bytes per cut point in `Answer::data`: end, three counts, required.
+const SET_LEN: usize = 9;
+/// The model length interned answers are stored against.
+const NORMAL_LEN: u16 = 255;
+
+fn get16(d: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([d[at], d[at + 1]])
 }
 
 impl Answer {
+    fn lens(&self) -> (usize, usize, usize, usize) {
+        let d = &self.data;
+        (
+            get16(d, 0) as usize,
+            get16(d, 2) as usize,
+            get16(d, 4) as usize,
+            get16(d, 6) as usize,
+        )
+    }
+
+    /// The answer's sections as wire bytes.
+    pub fn body(&self) -> &[u8] {
+        let n = get16(&self.data, 0) as usize;
+        &self.data[HEAD..HEAD + n]
+    }
+
+    /// Offsets in the body of compression pointers that target the question name after
+    /// its first label, or the body: these move when the real query name is longer or
+    /// shorter.
+    pub fn relocs(&self) -> impl Iterator<Item = u16> + '_ {
+        let (body, relocs, _, _) = self.lens();
+        let at = HEAD + body;
+        self.data[at..at + 2 * relocs]
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+    }
+
+    /// Offsets in the body of compression pointers to the question name itself.
+    pub fn qname_ptrs(&self) -> impl Iterator<Item = u16> + '_ {
+        let (body, relocs, qptrs, _) = self.lens();
+        let at = HEAD + body + 2 * relocs;
+        self.data[at..at + 2 * qptrs]
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+    }
+
+    /// Cut points, in order; the last one is the whole body.
+    pub fn sets(&self) -> impl Iterator<Item = SetEnd> + '_ {
+        let (body, relocs, qptrs, sets) = self.lens();
+        let at = HEAD + body + 2 * (relocs + qptrs);
+        self.data[at..at + SET_LEN * sets]
+            .chunks_exact(SET_LEN)
+            .map(|c| SetEnd {
+                end: get16(c, 0),
+                counts: [get16(c, 2), get16(c, 4), get16(c, 6)],
+                required: c[8] != 0,
+            })
+    }
+
     /// Section counts of the full answer.
     pub fn counts(&self) -> [u16; 3] {
-        self.sets.last().map_or([0; 3], |s| s.counts)
+        let (body, relocs, qptrs, sets) = self.lens();
+        if sets == 0 {
+            return [0; 3];
+        }
+        let at = HEAD + body + 2 * (relocs + qptrs) + SET_LEN * (sets - 1);
+        let d = &self.data;
+        [get16(d, at + 2), get16(d, at + 4), get16(d, at + 6)]
     }
 
     /// The longest prefix of the body that fits in `room` bytes: (end, counts, truncated).
     pub fn fit(&self, room: usize) -> (usize, [u16; 3], bool) {
-        if self.body.len() <= room {
-            return (self.body.len(), self.counts(), false);
+        let len = self.body().len();
+        if len <= room {
+            return (len, self.counts(), false);
         }
         let mut best = (0usize, [0u16; 3]);
         let mut truncated = false;
-        for set in self.sets.iter() {
+        for set in self.sets() {
             if (set.end as usize) <= room {
                 best = (set.end as usize, set.counts);
             } else if set.required {
@@ -70,9 +137,9 @@ impl Answer {
     /// Appends `body[..end]` to `out`, moving relocatable pointers by `delta` bytes.
     pub fn write_body(&self, out: &mut Vec<u8>, end: usize, delta: isize) {
         let start = out.len();
-        out.extend_from_slice(&self.body[..end]);
+        out.extend_from_slice(&self.body()[..end]);
         if delta != 0 {
-            for &r in self.relocs.iter() {
+            for r in self.relocs() {
                 let r = r as usize;
                 if r + 2 > end {
                     break;
@@ -99,33 +166,91 @@ impl Answer {
         let start = out.len();
         let model_len = self.model_qname_len as usize;
         let model_body = QNAME_OFFSET + model_len + 4;
-        if start + end > 0x3FFF || name_at + name_len > 0x3FFF || name_len < model_len {
+        let body = self.body();
+        let target = |r: u16| {
+            (u16::from_be_bytes([body[r as usize], body[r as usize + 1]]) & 0x3FFF) as usize
+        };
+        // A pointer into the question name must land inside the new name.
+        let reaches = |r: u16| {
+            let t = target(r);
+            t >= model_body || t - QNAME_OFFSET + name_len >= model_len
+        };
+        if start + end > 0x3FFF
+            || name_at + name_len > 0x3FFF
+            || !self
+                .relocs()
+                .filter(|&r| r as usize + 2 <= end)
+                .all(reaches)
+        {
             return false;
         }
-        out.extend_from_slice(&self.body[..end]);
+        out.extend_from_slice(&body[..end]);
         let set = |out: &mut Vec<u8>, r: u16, target: usize| {
             let p = start + r as usize;
             if p + 2 <= start + end {
                 out[p..p + 2].copy_from_slice(&(0xC000 | target as u16).to_be_bytes());
             }
         };
-        for &r in self.relocs.iter() {
-            let r0 = r as usize;
-            if r0 + 2 > end {
+        for r in self.relocs() {
+            if r as usize + 2 > end {
                 continue;
             }
-            let t = (u16::from_be_bytes([self.body[r0], self.body[r0 + 1]]) & 0x3FFF) as usize;
+            let t = target(r);
             let moved = if t >= model_body {
                 start + (t - model_body)
             } else {
-                name_at + (t - QNAME_OFFSET) + (name_len - model_len)
+                name_at + (t - QNAME_OFFSET) + name_len - model_len
             };
             set(out, r, moved);
         }
-        for &r in self.qname_ptrs.iter() {
+        for r in self.qname_ptrs() {
             set(out, r, name_at);
         }
         true
+    }
+}
+
+/// Shares the bytes of answers that render alike: each answer is stored against a model
+/// name of 255 octets, so two answers encoded for different names of the same zone (a
+/// NODATA with the SOA, an MX with the same exchange) become the same bytes.
+#[derive(Default)]
+pub struct Interner {
+    seen: rustc_hash::FxHashSet<Arc<[u8]>>,
+    scratch: Vec<u8>,
+}
+
+impl Interner {
+    /// `answer`, its bytes shared with an equal answer interned before.
+    pub fn intern(&mut self, answer: Answer) -> Answer {
+        let shift = NORMAL_LEN as isize - answer.model_qname_len as isize;
+        self.scratch.clear();
+        self.scratch.extend_from_slice(&answer.data);
+        if shift != 0 {
+            let body_len = answer.body().len();
+            for r in answer.relocs() {
+                let p = HEAD + r as usize;
+                if r as usize + 2 > body_len {
+                    continue;
+                }
+                let d = &mut self.scratch;
+                let t = (u16::from_be_bytes([d[p], d[p + 1]]) & 0x3FFF) as isize + shift;
+                d[p..p + 2].copy_from_slice(&(t as u16 | 0xC000).to_be_bytes());
+            }
+        }
+        let data = match self.seen.get(&self.scratch[..]) {
+            Some(d) => d.clone(),
+            None => {
+                let d: Arc<[u8]> = Arc::from(&self.scratch[..]);
+                self.seen.insert(d.clone());
+                d
+            }
+        };
+        Answer {
+            rcode: answer.rcode,
+            authoritative: answer.authoritative,
+            model_qname_len: NORMAL_LEN,
+            data,
+        }
     }
 }
 
@@ -354,14 +479,35 @@ impl Writer {
         if self.sets.last().map(|s| s.counts) != Some(self.counts) {
             self.mark(true)?;
         }
+        let body = &self.buf[self.body_start..];
+        let mut data = Vec::with_capacity(
+            HEAD + body.len()
+                + 2 * (self.relocs.len() + self.qname_ptrs.len())
+                + SET_LEN * self.sets.len(),
+        );
+        for n in [
+            body.len(),
+            self.relocs.len(),
+            self.qname_ptrs.len(),
+            self.sets.len(),
+        ] {
+            data.extend_from_slice(&(n as u16).to_le_bytes());
+        }
+        data.extend_from_slice(body);
+        for r in self.relocs.iter().chain(&self.qname_ptrs) {
+            data.extend_from_slice(&r.to_le_bytes());
+        }
+        for s in &self.sets {
+            for v in [s.end, s.counts[0], s.counts[1], s.counts[2]] {
+                data.extend_from_slice(&v.to_le_bytes());
+            }
+            data.push(s.required as u8);
+        }
         Ok(Answer {
             rcode,
             authoritative,
             model_qname_len: self.model_qname_len() as u16,
-            body: self.buf[self.body_start..].into(),
-            relocs: self.relocs.into(),
-            qname_ptrs: self.qname_ptrs.into(),
-            sets: self.sets.into(),
+            data: data.into(),
         })
     }
 }
@@ -435,7 +581,7 @@ pub(crate) fn render_for_test(ans: &Answer, qname: &Name, qtype: u16) -> Vec<u8>
     out[3] = ans.rcode;
     ans.write_body(
         &mut out,
-        ans.body.len(),
+        ans.body().len(),
         q.len() as isize - ans.model_qname_len as isize,
     );
     out
@@ -498,7 +644,7 @@ mod tests {
         out.extend_from_slice(&(new_name.len() as u16).to_be_bytes());
         let name_at = out.len();
         out.extend_from_slice(&new_name);
-        assert!(ans.write_body_at(&mut out, ans.body.len(), name_at, new_name.len()));
+        assert!(ans.write_body_at(&mut out, ans.body().len(), name_at, new_name.len()));
         let m = hickory_proto::op::Message::from_vec(&out).unwrap();
         let names: Vec<String> = m.answers.iter().map(|r| r.name.to_string()).collect();
         assert_eq!(
@@ -564,8 +710,11 @@ mod tests {
         w.rrset(Section::Answer, Owner::Qname, RecordType::A, 60, &rd, true)
             .unwrap();
         let ans = w.finish(0, true).unwrap();
-        let (end, counts, tc) = ans.fit(ans.body.len() - 1);
+        let (end, counts, tc) = ans.fit(ans.body().len() - 1);
         assert_eq!((end, counts, tc), (0, [0, 0, 0], true));
-        assert_eq!(ans.fit(ans.body.len()), (ans.body.len(), [10, 0, 0], false));
+        assert_eq!(
+            ans.fit(ans.body().len()),
+            (ans.body().len(), [10, 0, 0], false)
+        );
     }
 }

@@ -8,8 +8,10 @@
 
 use super::check::{NameData, RRset, ZoneData, ancestors, check_zones, key_to_name};
 use super::master::SourceRecord;
-use super::{BalancedChain, BalancedName, Dname, Node, Zone, ZoneError, ZoneErrors, Zones};
-use crate::answer::{Answer, EncodeError, Owner, Section, Writer, name_key};
+use super::{
+    BalancedChain, BalancedName, Dname, Extra, NONE, Node, Zone, ZoneError, ZoneErrors, Zones,
+};
+use crate::answer::{Answer, EncodeError, Interner, Owner, Section, Writer, name_key};
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
@@ -491,12 +493,16 @@ pub fn build_zones(
     let mut nodes: Vec<Node> = Vec::new();
     let mut index: FxHashMap<Box<[u8]>, u32> = FxHashMap::default();
     let mut failures = Vec::new();
+    let mut interner = Interner::default();
     for (zi, z) in data.iter().enumerate() {
         let RData::SOA(soa) = &z.soa else {
             unreachable!()
         };
         let encoded = parent_ds(&data, zi, &origins)
-            .and_then(|ds| encode_zone(z, zi as u32, &owner_of, ds, &mut nodes, &mut index))
+            .and_then(|ds| {
+                let into = (&mut nodes, &mut index, &mut interner);
+                encode_zone(z, zi as u32, &owner_of, ds, into)
+            })
             .and_then(|nx| Ok((nx, super::transfer::zone_records(z)?)));
         match encoded {
             Ok((nxdomain, records)) => zones.push(Zone {
@@ -552,8 +558,11 @@ fn encode_zone(
     zi: u32,
     owner_of: &dyn Fn(&[u8]) -> Option<usize>,
     apex_ds: Option<Answer>,
-    nodes: &mut Vec<Node>,
-    index: &mut FxHashMap<Box<[u8]>, u32>,
+    (nodes, index, interner): (
+        &mut Vec<Node>,
+        &mut FxHashMap<Box<[u8]>, u32>,
+        &mut Interner,
+    ),
 ) -> Result<Answer, EncodeError> {
     let star = Name::from_ascii("*").unwrap();
     let nx_model = star
@@ -562,7 +571,7 @@ fn encode_zone(
         .unwrap_or(z.origin.clone());
     let mut w = Writer::new(&nx_model);
     z.soa_authority(&mut w)?;
-    let nxdomain = w.finish(RCODE_NXDOMAIN, true)?;
+    let nxdomain = interner.intern(w.finish(RCODE_NXDOMAIN, true)?);
 
     let mut referrals: HashMap<&[u8], Answer> = HashMap::new();
     let first = nodes.len();
@@ -578,7 +587,7 @@ fn encode_zone(
             let referral = match referrals.get(cut) {
                 Some(r) => r.clone(),
                 None => {
-                    let r = z.referral(cut)?;
+                    let r = interner.intern(z.referral(cut)?);
                     referrals.insert(cut, r.clone());
                     r
                 }
@@ -586,20 +595,17 @@ fn encode_zone(
             let mut answers = Vec::new();
             if cut == &key[..] {
                 // DS is the parent side's data (RFC 4035 §3.1.4.1): answer it here.
-                answers.push((
-                    u16::from(RecordType::DS),
-                    z.answer(&model, node, u16::from(RecordType::DS))?,
-                ));
+                let ds = z.answer(&model, node, u16::from(RecordType::DS))?;
+                answers.push((u16::from(RecordType::DS), interner.intern(ds)));
             }
             Node {
                 zone: zi,
+                balanced: NONE,
+                wildcard: NONE,
+                delegated: true,
                 answers: answers.into(),
                 other: referral,
-                delegated: true,
-                wildcard: None,
-                balanced: None,
-                chain: None,
-                dname: None,
+                extra: None,
             }
         } else {
             let mut qtypes: BTreeSet<u16> =
@@ -613,7 +619,7 @@ fn encode_zone(
             }
             let mut answers = Vec::with_capacity(qtypes.len());
             for t in qtypes {
-                answers.push((t, z.answer(&model, node, t)?));
+                answers.push((t, interner.intern(z.answer(&model, node, t)?)));
             }
             if let Some(ds) = apex_ds.as_ref().filter(|_| key[..] == z.origin_key[..]) {
                 let ds_type = u16::from(RecordType::DS);
@@ -623,16 +629,19 @@ fn encode_zone(
                 }
             }
             // Any type the zone never holds: the same as a type this name lacks.
-            let other = z.answer(&model, node, z.absent_type())?;
+            let other = interner.intern(z.answer(&model, node, z.absent_type())?);
+            let chain = z.balanced_chain(&model, node)?;
+            let dname = z.dname(&model, node)?;
+            let extra =
+                (chain.is_some() || dname.is_some()).then(|| Box::new(Extra { chain, dname }));
             Node {
                 zone: zi,
+                balanced: z.balanced.get(key).copied().unwrap_or(NONE),
+                wildcard: NONE,
+                delegated: false,
                 answers: answers.into(),
                 other,
-                delegated: false,
-                wildcard: None,
-                balanced: z.balanced.get(key).copied(),
-                chain: z.balanced_chain(&model, node)?.map(Box::new),
-                dname: z.dname(&model, node)?.map(Box::new),
+                extra,
             }
         };
         index.insert(key.clone(), nodes.len() as u32);
@@ -645,7 +654,7 @@ fn encode_zone(
         if let (Some(&parent), Some(&child)) = (index.get(&key[..]), index.get(wild.as_slice()))
             && parent as usize >= first
         {
-            nodes[parent as usize].wildcard = Some(child);
+            nodes[parent as usize].wildcard = child;
         }
     }
     Ok(nxdomain)

@@ -101,21 +101,31 @@ pub struct Zone {
 #[derive(Debug)]
 struct Node {
     zone: u32,
+    /// The name is load-balanced: A and AAAA come from this service (`NONE` otherwise).
+    balanced: u32,
+    /// `*.<this name>` exists: its node, for wildcard synthesis (RFC 4592; `NONE` otherwise).
+    wildcard: u32,
+    /// The node is a zone cut or below one: every name under it gets the referral.
+    delegated: bool,
     /// Answers by query type, sorted by type.
     answers: Box<[(u16, Answer)]>,
     /// The answer for every other query type: NODATA, a CNAME chain, or a referral.
     other: Answer,
-    /// The node is a zone cut or below one: every name under it gets the referral.
-    delegated: bool,
-    /// The name is load-balanced: A and AAAA come from this service.
-    balanced: Option<u32>,
-    /// The name is a CNAME whose chain ends at a load-balanced name.
-    chain: Option<Box<BalancedChain>>,
-    /// `*.<this name>` exists: its node, for wildcard synthesis (RFC 4592).
-    wildcard: Option<u32>,
-    /// The name owns a DNAME: every name below it is redirected (RFC 6672).
-    dname: Option<Box<Dname>>,
+    /// What few names have: a CNAME chain to a load-balanced name, a DNAME.
+    extra: Option<Box<Extra>>,
 }
+
+/// The rare parts of a node, kept apart so that every other node stays small.
+#[derive(Debug, Default)]
+struct Extra {
+    /// The name is a CNAME whose chain ends at a load-balanced name.
+    chain: Option<BalancedChain>,
+    /// The name owns a DNAME: every name below it is redirected (RFC 6672).
+    dname: Option<Dname>,
+}
+
+/// No service, no wildcard child.
+const NONE: u32 = u32::MAX;
 
 const TYPE_A: u16 = 1;
 const TYPE_AAAA: u16 = 28;
@@ -128,6 +138,14 @@ impl Node {
             Err(_) => &self.other,
         }
     }
+
+    fn chain(&self) -> Option<&BalancedChain> {
+        self.extra.as_ref()?.chain.as_ref()
+    }
+
+    fn dname(&self) -> Option<&Dname> {
+        self.extra.as_ref()?.dname.as_ref()
+    }
 }
 
 impl Zones {
@@ -138,9 +156,8 @@ impl Zones {
         if let Some(&i) = self.index.get(key) {
             let node = &self.nodes[i as usize];
             let address_query = matches!(qtype, TYPE_A | TYPE_AAAA | TYPE_ANY);
-            if let Some(service) = node.balanced
-                && address_query
-            {
+            if node.balanced != NONE && address_query {
+                let service = node.balanced;
                 let nodata = &node.other;
                 return Some((
                     node.zone,
@@ -152,7 +169,7 @@ impl Zones {
                 ));
             }
             // ANY at a CNAME owner is the CNAME alone (RFC 1034 §4.3.2 step 3a).
-            if let Some(c) = &node.chain
+            if let Some(c) = node.chain()
                 && matches!(qtype, TYPE_A | TYPE_AAAA)
             {
                 let nodata = node.answer(qtype);
@@ -179,15 +196,13 @@ impl Zones {
             if encloser.delegated {
                 return Some((encloser.zone, Found::Answer(&encloser.other)));
             }
-            if let Some(dname) = &encloser.dname {
+            if let Some(dname) = encloser.dname() {
                 let owner_len = (key.len() - pos) as u16;
                 return Some((encloser.zone, Found::Dname { dname, owner_len }));
             }
-            if let Some(w) = encloser.wildcard {
-                return Some((
-                    encloser.zone,
-                    Found::Answer(self.nodes[w as usize].answer(qtype)),
-                ));
+            if encloser.wildcard != NONE {
+                let wild = &self.nodes[encloser.wildcard as usize];
+                return Some((encloser.zone, Found::Answer(wild.answer(qtype))));
             }
             return Some((
                 encloser.zone,
