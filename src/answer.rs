@@ -30,19 +30,31 @@ pub struct SetEnd {
 
 /// Response sections as wire bytes, ready to follow a copied question.
 ///
-/// The bytes live in one shared allocation (`data`): the body, then the relocatable
-/// pointers, the pointers to the question name and the cut points. Answers that render
-/// the same for every query name they serve share it ([`Interner`]): a zone's NODATA, the
-/// same address at many names, a referral at every name below its cut.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The bytes live at `off` in a shared buffer (`arena`): the body, then the relocatable
+/// pointers, the pointers to the question name and the cut points. A zone build keeps all
+/// its answers in one arena ([`Interner`]), once each: answers that render the same for
+/// every query name they serve share their bytes (a zone's NODATA, the same address at
+/// many names, a referral at every name below its cut).
+#[derive(Debug, Clone)]
 pub struct Answer {
     pub rcode: u8,
     pub authoritative: bool,
     /// Wire length of the name the body was encoded against (255 for interned answers,
     /// whose relocatable pointers are stored as if against a name of 255 octets).
     pub model_qname_len: u16,
-    data: Arc<[u8]>,
+    off: u32,
+    arena: Arc<[u8]>,
 }
+
+impl PartialEq for Answer {
+    fn eq(&self, other: &Answer) -> bool {
+        (self.rcode, self.authoritative, self.model_qname_len)
+            == (other.rcode, other.authoritative, other.model_qname_len)
+            && self.data()[..self.data_len()] == other.data()[..other.data_len()]
+    }
+}
+
+impl Eq for Answer {}
 
 /// Bytes before the body in `Answer::data`: body length and the three list lengths.
 const HEAD: usize = 8;
@@ -56,8 +68,18 @@ fn get16(d: &[u8], at: usize) -> u16 {
 }
 
 impl Answer {
+    fn data(&self) -> &[u8] {
+        &self.arena[self.off as usize..]
+    }
+
+    /// Length of this answer's bytes in the arena.
+    fn data_len(&self) -> usize {
+        let (body, relocs, qptrs, sets) = self.lens();
+        HEAD + body + 2 * (relocs + qptrs) + SET_LEN * sets
+    }
+
     fn lens(&self) -> (usize, usize, usize, usize) {
-        let d = &self.data;
+        let d = self.data();
         (
             get16(d, 0) as usize,
             get16(d, 2) as usize,
@@ -68,8 +90,9 @@ impl Answer {
 
     /// The answer's sections as wire bytes.
     pub fn body(&self) -> &[u8] {
-        let n = get16(&self.data, 0) as usize;
-        &self.data[HEAD..HEAD + n]
+        let d = self.data();
+        let n = get16(d, 0) as usize;
+        &d[HEAD..HEAD + n]
     }
 
     /// Offsets in the body of compression pointers that target the question name after
@@ -78,7 +101,7 @@ impl Answer {
     pub fn relocs(&self) -> impl Iterator<Item = u16> + '_ {
         let (body, relocs, _, _) = self.lens();
         let at = HEAD + body;
-        self.data[at..at + 2 * relocs]
+        self.data()[at..at + 2 * relocs]
             .chunks_exact(2)
             .map(|c| u16::from_le_bytes([c[0], c[1]]))
     }
@@ -87,7 +110,7 @@ impl Answer {
     pub fn qname_ptrs(&self) -> impl Iterator<Item = u16> + '_ {
         let (body, relocs, qptrs, _) = self.lens();
         let at = HEAD + body + 2 * relocs;
-        self.data[at..at + 2 * qptrs]
+        self.data()[at..at + 2 * qptrs]
             .chunks_exact(2)
             .map(|c| u16::from_le_bytes([c[0], c[1]]))
     }
@@ -96,7 +119,7 @@ impl Answer {
     pub fn sets(&self) -> impl Iterator<Item = SetEnd> + '_ {
         let (body, relocs, qptrs, sets) = self.lens();
         let at = HEAD + body + 2 * (relocs + qptrs);
-        self.data[at..at + SET_LEN * sets]
+        self.data()[at..at + SET_LEN * sets]
             .chunks_exact(SET_LEN)
             .map(|c| SetEnd {
                 end: get16(c, 0),
@@ -112,7 +135,7 @@ impl Answer {
             return [0; 3];
         }
         let at = HEAD + body + 2 * (relocs + qptrs) + SET_LEN * (sets - 1);
-        let d = &self.data;
+        let d = self.data();
         [get16(d, at + 2), get16(d, at + 4), get16(d, at + 6)]
     }
 
@@ -210,46 +233,93 @@ impl Answer {
     }
 }
 
-/// Shares the bytes of answers that render alike: each answer is stored against a model
-/// name of 255 octets, so two answers encoded for different names of the same zone (a
-/// NODATA with the SOA, an MX with the same exchange) become the same bytes.
-#[derive(Default)]
+/// Builds one arena of answers: each answer is stored against a model name of 255
+/// octets, so two answers encoded for different names of a zone (a NODATA with the SOA,
+/// an MX with the same exchange) become the same bytes, kept once. Interned answers point
+/// into a placeholder until [`Interner::seal`] hands them the finished arena.
 pub struct Interner {
-    seen: rustc_hash::FxHashSet<Arc<[u8]>>,
-    scratch: Vec<u8>,
+    bytes: Vec<u8>,
+    /// Hash of an answer's bytes → where they are in `bytes`.
+    seen: rustc_hash::FxHashMap<u64, u32>,
+    placeholder: Arc<[u8]>,
+}
+
+impl Default for Interner {
+    fn default() -> Interner {
+        Interner {
+            bytes: Vec::new(),
+            seen: Default::default(),
+            placeholder: Arc::from(&[][..]),
+        }
+    }
 }
 
 impl Interner {
-    /// `answer`, its bytes shared with an equal answer interned before.
-    pub fn intern(&mut self, answer: Answer) -> Answer {
+    /// `answer` in the arena, its bytes shared with an equal answer interned before.
+    pub fn intern(&mut self, answer: Answer) -> Result<Answer, EncodeError> {
+        use std::hash::Hasher;
         let shift = NORMAL_LEN as isize - answer.model_qname_len as isize;
-        self.scratch.clear();
-        self.scratch.extend_from_slice(&answer.data);
+        let start = self.bytes.len();
+        self.bytes
+            .extend_from_slice(&answer.data()[..answer.data_len()]);
         if shift != 0 {
             let body_len = answer.body().len();
             for r in answer.relocs() {
-                let p = HEAD + r as usize;
+                let p = start + HEAD + r as usize;
                 if r as usize + 2 > body_len {
                     continue;
                 }
-                let d = &mut self.scratch;
+                let d = &mut self.bytes;
                 let t = (u16::from_be_bytes([d[p], d[p + 1]]) & 0x3FFF) as isize + shift;
                 d[p..p + 2].copy_from_slice(&(t as u16 | 0xC000).to_be_bytes());
             }
         }
-        let data = match self.seen.get(&self.scratch[..]) {
-            Some(d) => d.clone(),
+        let mut h = rustc_hash::FxHasher::default();
+        h.write(&self.bytes[start..]);
+        let hash = h.finish();
+        let len = self.bytes.len() - start;
+        let off = match self.seen.get(&hash) {
+            Some(&at) if self.bytes[at as usize..at as usize + len] == self.bytes[start..] => {
+                self.bytes.truncate(start);
+                at
+            }
+            Some(_) => start as u32, // a hash collision: kept twice
             None => {
-                let d: Arc<[u8]> = Arc::from(&self.scratch[..]);
-                self.seen.insert(d.clone());
-                d
+                self.seen.insert(hash, start as u32);
+                start as u32
             }
         };
-        Answer {
+        if self.bytes.len() > u32::MAX as usize {
+            return Err(EncodeError::TooLarge);
+        }
+        Ok(Answer {
             rcode: answer.rcode,
             authoritative: answer.authoritative,
             model_qname_len: NORMAL_LEN,
-            data,
+            off,
+            arena: self.placeholder.clone(),
+        })
+    }
+
+    /// The finished arena, and what turns an interned answer into one that reads it.
+    pub fn finish(self) -> Sealer {
+        Sealer {
+            arena: Arc::from(self.bytes),
+            placeholder: self.placeholder,
+        }
+    }
+}
+
+/// Points interned answers at their finished arena.
+pub struct Sealer {
+    arena: Arc<[u8]>,
+    placeholder: Arc<[u8]>,
+}
+
+impl Sealer {
+    pub fn seal(&self, answer: &mut Answer) {
+        if Arc::ptr_eq(&answer.arena, &self.placeholder) {
+            answer.arena = self.arena.clone();
         }
     }
 }
@@ -507,7 +577,8 @@ impl Writer {
             rcode,
             authoritative,
             model_qname_len: self.model_qname_len() as u16,
-            data: data.into(),
+            off: 0,
+            arena: data.into(),
         })
     }
 }

@@ -7,6 +7,7 @@
 //! rules themselves are checked first, in `check.rs`.
 
 use super::check::{NameData, RRset, ZoneData, ancestors, check_zones, key_to_name};
+use super::index::NameIndex;
 use super::master::SourceRecord;
 use super::{
     BalancedChain, BalancedName, Dname, Extra, NONE, Node, Zone, ZoneError, ZoneErrors, Zones,
@@ -15,7 +16,6 @@ use crate::answer::{Answer, EncodeError, Interner, Owner, Section, Writer, name_
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
-use rustc_hash::FxHashMap;
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
@@ -490,19 +490,14 @@ pub fn build_zones(
     };
 
     let mut zones = Vec::new();
-    let mut nodes: Vec<Node> = Vec::new();
-    let mut index: FxHashMap<Box<[u8]>, u32> = FxHashMap::default();
+    let mut out = Built::default();
     let mut failures = Vec::new();
-    let mut interner = Interner::default();
     for (zi, z) in data.iter().enumerate() {
         let RData::SOA(soa) = &z.soa else {
             unreachable!()
         };
         let encoded = parent_ds(&data, zi, &origins)
-            .and_then(|ds| {
-                let into = (&mut nodes, &mut index, &mut interner);
-                encode_zone(z, zi as u32, &owner_of, ds, into)
-            })
+            .and_then(|ds| encode_zone(z, zi as u32, &owner_of, ds, &mut out))
             .and_then(|nx| Ok((nx, super::transfer::zone_records(z)?)));
         match encoded {
             Ok((nxdomain, records)) => zones.push(Zone {
@@ -523,11 +518,41 @@ pub fn build_zones(
     if !failures.is_empty() {
         return Err(ZoneErrors(failures));
     }
+    drop(data);
+    let Built {
+        mut nodes,
+        mut typed,
+        mut index,
+        interner,
+    } = out;
+    let sealer = interner.finish();
+    for n in &mut nodes {
+        sealer.seal(&mut n.other);
+    }
+    for (_, a) in &mut typed {
+        sealer.seal(a);
+    }
+    for z in &mut zones {
+        sealer.seal(&mut z.nxdomain);
+    }
+    nodes.shrink_to_fit();
+    typed.shrink_to_fit();
+    index.shrink();
     Ok(Zones {
         zones,
         nodes,
+        typed,
         index,
     })
+}
+
+/// What `encode_zone` adds to, zone after zone.
+#[derive(Default)]
+struct Built {
+    nodes: Vec<Node>,
+    typed: Vec<(u16, Answer)>,
+    index: NameIndex,
+    interner: Interner,
 }
 
 /// With the zone above `data[zi]` served too and delegating to it: the parent's answer
@@ -551,19 +576,21 @@ fn parent_ds(
         .map(Some)
 }
 
-/// Encodes one zone's nodes into `nodes`/`index`; returns the zone's NXDOMAIN answer.
+/// Encodes one zone's nodes into `out`; returns the zone's NXDOMAIN answer.
 /// `apex_ds` is the parent's answer to DS at the apex, when the parent is served too.
 fn encode_zone(
     z: &ZoneData,
     zi: u32,
     owner_of: &dyn Fn(&[u8]) -> Option<usize>,
     apex_ds: Option<Answer>,
-    (nodes, index, interner): (
-        &mut Vec<Node>,
-        &mut FxHashMap<Box<[u8]>, u32>,
-        &mut Interner,
-    ),
+    out: &mut Built,
 ) -> Result<Answer, EncodeError> {
+    let Built {
+        nodes,
+        typed,
+        index,
+        interner,
+    } = out;
     let star = Name::from_ascii("*").unwrap();
     let nx_model = star
         .clone()
@@ -571,7 +598,7 @@ fn encode_zone(
         .unwrap_or(z.origin.clone());
     let mut w = Writer::new(&nx_model);
     z.soa_authority(&mut w)?;
-    let nxdomain = interner.intern(w.finish(RCODE_NXDOMAIN, true)?);
+    let nxdomain = interner.intern(w.finish(RCODE_NXDOMAIN, true)?)?;
 
     let mut referrals: HashMap<&[u8], Answer> = HashMap::new();
     let first = nodes.len();
@@ -587,7 +614,7 @@ fn encode_zone(
             let referral = match referrals.get(cut) {
                 Some(r) => r.clone(),
                 None => {
-                    let r = interner.intern(z.referral(cut)?);
+                    let r = interner.intern(z.referral(cut)?)?;
                     referrals.insert(cut, r.clone());
                     r
                 }
@@ -596,14 +623,17 @@ fn encode_zone(
             if cut == &key[..] {
                 // DS is the parent side's data (RFC 4035 §3.1.4.1): answer it here.
                 let ds = z.answer(&model, node, u16::from(RecordType::DS))?;
-                answers.push((u16::from(RecordType::DS), interner.intern(ds)));
+                answers.push((u16::from(RecordType::DS), interner.intern(ds)?));
             }
+            let (typed_at, typed_len) = (typed.len() as u32, answers.len() as u16);
+            typed.extend(answers);
             Node {
                 zone: zi,
                 balanced: NONE,
                 wildcard: NONE,
                 delegated: true,
-                answers: answers.into(),
+                typed_at,
+                typed_len,
                 other: referral,
                 extra: None,
             }
@@ -619,7 +649,7 @@ fn encode_zone(
             }
             let mut answers = Vec::with_capacity(qtypes.len());
             for t in qtypes {
-                answers.push((t, interner.intern(z.answer(&model, node, t)?)));
+                answers.push((t, interner.intern(z.answer(&model, node, t)?)?));
             }
             if let Some(ds) = apex_ds.as_ref().filter(|_| key[..] == z.origin_key[..]) {
                 let ds_type = u16::from(RecordType::DS);
@@ -629,29 +659,32 @@ fn encode_zone(
                 }
             }
             // Any type the zone never holds: the same as a type this name lacks.
-            let other = interner.intern(z.answer(&model, node, z.absent_type())?);
+            let other = interner.intern(z.answer(&model, node, z.absent_type())?)?;
             let chain = z.balanced_chain(&model, node)?;
             let dname = z.dname(&model, node)?;
             let extra =
                 (chain.is_some() || dname.is_some()).then(|| Box::new(Extra { chain, dname }));
+            let (typed_at, typed_len) = (typed.len() as u32, answers.len() as u16);
+            typed.extend(answers);
             Node {
                 zone: zi,
                 balanced: z.balanced.get(key).copied().unwrap_or(NONE),
                 wildcard: NONE,
                 delegated: false,
-                answers: answers.into(),
+                typed_at,
+                typed_len,
                 other,
                 extra,
             }
         };
-        index.insert(key.clone(), nodes.len() as u32);
+        index.push(key);
         nodes.push(built);
     }
     // Link each name to its wildcard child.
     for key in z.names.keys() {
         let mut wild = b"\x01*".to_vec();
         wild.extend_from_slice(key);
-        if let (Some(&parent), Some(&child)) = (index.get(&key[..]), index.get(wild.as_slice()))
+        if let (Some(parent), Some(child)) = (index.get(&key[..]), index.get(wild.as_slice()))
             && parent as usize >= first
         {
             nodes[parent as usize].wildcard = child;

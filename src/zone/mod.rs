@@ -8,12 +8,13 @@
 mod build;
 mod check;
 mod error;
+mod index;
 pub mod master;
 mod transfer;
 
 use crate::answer::Answer;
 use hickory_proto::rr::Name;
-use rustc_hash::FxHashMap;
+use index::NameIndex;
 use std::path::{Path, PathBuf};
 
 pub use build::build_zones;
@@ -77,9 +78,11 @@ pub struct BalancedChain {
 pub struct Zones {
     zones: Vec<Zone>,
     nodes: Vec<Node>,
+    /// Every node's answers by query type, node after node, each node's sorted by type.
+    typed: Vec<(u16, Answer)>,
     /// Lower-case wire name → node, for every name of every zone (empty non-terminals
     /// included). Where zones nest, the most specific zone owns the name.
-    index: FxHashMap<Box<[u8]>, u32>,
+    index: NameIndex,
 }
 
 /// One zone's summary and its shared negative answer.
@@ -107,8 +110,9 @@ struct Node {
     wildcard: u32,
     /// The node is a zone cut or below one: every name under it gets the referral.
     delegated: bool,
-    /// Answers by query type, sorted by type.
-    answers: Box<[(u16, Answer)]>,
+    /// How many answers by query type it has, from `typed_at` in `Zones::typed`.
+    typed_len: u16,
+    typed_at: u32,
     /// The answer for every other query type: NODATA, a CNAME chain, or a referral.
     other: Answer,
     /// What few names have: a CNAME chain to a load-balanced name, a DNAME.
@@ -132,9 +136,11 @@ const TYPE_AAAA: u16 = 28;
 const TYPE_ANY: u16 = 255;
 
 impl Node {
-    fn answer(&self, qtype: u16) -> &Answer {
-        match self.answers.binary_search_by_key(&qtype, |(t, _)| *t) {
-            Ok(i) => &self.answers[i].1,
+    fn answer<'a>(&'a self, typed: &'a [(u16, Answer)], qtype: u16) -> &'a Answer {
+        let at = self.typed_at as usize;
+        let answers = &typed[at..at + self.typed_len as usize];
+        match answers.binary_search_by_key(&qtype, |(t, _)| *t) {
+            Ok(i) => &answers[i].1,
             Err(_) => &self.other,
         }
     }
@@ -153,7 +159,7 @@ impl Zones {
     /// name is in none of our zones (REFUSED).
     /// Also returns the index of the zone that answers (for per-zone counters).
     pub fn lookup(&self, key: &[u8], qtype: u16) -> Option<(u32, Found<'_>)> {
-        if let Some(&i) = self.index.get(key) {
+        if let Some(i) = self.index.get(key) {
             let node = &self.nodes[i as usize];
             let address_query = matches!(qtype, TYPE_A | TYPE_AAAA | TYPE_ANY);
             if node.balanced != NONE && address_query {
@@ -172,7 +178,7 @@ impl Zones {
             if let Some(c) = node.chain()
                 && matches!(qtype, TYPE_A | TYPE_AAAA)
             {
-                let nodata = node.answer(qtype);
+                let nodata = node.answer(&self.typed, qtype);
                 let chain = Some((&c.answer, c.owner));
                 return Some((
                     node.zone,
@@ -183,13 +189,13 @@ impl Zones {
                     },
                 ));
             }
-            return Some((node.zone, Found::Answer(node.answer(qtype))));
+            return Some((node.zone, Found::Answer(node.answer(&self.typed, qtype))));
         }
         // The closest encloser: the longest existing ancestor (RFC 4592 §3.3.1).
         let mut pos = 0;
         while pos < key.len() && key[pos] != 0 {
             pos += 1 + key[pos] as usize;
-            let Some(&i) = self.index.get(&key[pos.min(key.len())..]) else {
+            let Some(i) = self.index.get(&key[pos.min(key.len())..]) else {
                 continue;
             };
             let encloser = &self.nodes[i as usize];
@@ -202,7 +208,8 @@ impl Zones {
             }
             if encloser.wildcard != NONE {
                 let wild = &self.nodes[encloser.wildcard as usize];
-                return Some((encloser.zone, Found::Answer(wild.answer(qtype))));
+                let answer = wild.answer(&self.typed, qtype);
+                return Some((encloser.zone, Found::Answer(answer)));
             }
             return Some((
                 encloser.zone,
