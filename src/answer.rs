@@ -9,7 +9,6 @@ use hickory_proto::rr::{Name, RData, RecordType};
 use hickory_proto::serialize::binary::{
     BinDecodable, BinDecoder, BinEncodable, BinEncoder, NameEncoding,
 };
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Offset of the question name in every DNS message.
@@ -353,33 +352,106 @@ pub enum EncodeError {
 pub struct Writer {
     buf: Vec<u8>,
     body_start: usize,
-    suffixes: HashMap<Vec<u8>, u16>,
+    /// The lower-case wire forms of the names written so far that pointers may target,
+    /// one after the other; `suffixes` says where each is and where it was written.
+    keys: Vec<u8>,
+    /// (start in `keys`, length, offset in the message), first written first.
+    suffixes: Vec<(u32, u16, u16)>,
     relocs: Vec<u16>,
     qname_ptrs: Vec<u16>,
     sets: Vec<SetEnd>,
     counts: [u16; 3],
 }
 
+/// A finished writer's buffers, for the next one on this thread: a zone build writes
+/// millions of answers, and allocating fresh buffers for each was a good part of it.
+struct Spare {
+    buf: Vec<u8>,
+    keys: Vec<u8>,
+    suffixes: Vec<(u32, u16, u16)>,
+    relocs: Vec<u16>,
+    qname_ptrs: Vec<u16>,
+    sets: Vec<SetEnd>,
+}
+
+thread_local! {
+    static SPARE: std::cell::RefCell<Option<Spare>> = const { std::cell::RefCell::new(None) };
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        let mut spare = Spare {
+            buf: std::mem::take(&mut self.buf),
+            keys: std::mem::take(&mut self.keys),
+            suffixes: std::mem::take(&mut self.suffixes),
+            relocs: std::mem::take(&mut self.relocs),
+            qname_ptrs: std::mem::take(&mut self.qname_ptrs),
+            sets: std::mem::take(&mut self.sets),
+        };
+        spare.buf.clear();
+        spare.keys.clear();
+        spare.suffixes.clear();
+        spare.relocs.clear();
+        spare.qname_ptrs.clear();
+        spare.sets.clear();
+        let _ = SPARE.try_with(|s| *s.borrow_mut() = Some(spare));
+    }
+}
+
+/// The lower-case wire form of `name` into `out`, and where each label starts in it.
+fn lower_labels(name: &Name, out: &mut [u8; 256], starts: &mut [u8; 128]) -> (usize, usize) {
+    let mut len = 0;
+    let mut n = 0;
+    for label in name.iter() {
+        if len + 1 + label.len() >= out.len() || n == starts.len() {
+            break;
+        }
+        starts[n] = len as u8;
+        n += 1;
+        out[len] = label.len() as u8;
+        for (d, s) in out[len + 1..len + 1 + label.len()].iter_mut().zip(label) {
+            *d = s.to_ascii_lowercase();
+        }
+        len += 1 + label.len();
+    }
+    out[len] = 0;
+    (len + 1, n)
+}
+
 impl Writer {
     /// Starts a message whose question name is `model` (the zone node's name, or
     /// `*.<suffix>` for answers shared by every name under a suffix).
     pub fn new(model: &Name) -> Writer {
-        let mut w = Writer {
+        let spare = SPARE.try_with(|s| s.borrow_mut().take()).ok().flatten();
+        let spare = spare.unwrap_or_else(|| Spare {
             buf: Vec::with_capacity(512),
-            body_start: 0,
-            suffixes: HashMap::new(),
+            keys: Vec::new(),
+            suffixes: Vec::new(),
             relocs: Vec::new(),
             qname_ptrs: Vec::new(),
             sets: Vec::new(),
+        });
+        let mut w = Writer {
+            buf: spare.buf,
+            body_start: 0,
+            keys: spare.keys,
+            suffixes: spare.suffixes,
+            relocs: spare.relocs,
+            qname_ptrs: spare.qname_ptrs,
+            sets: spare.sets,
             counts: [0; 3],
         };
         w.buf.resize(QNAME_OFFSET, 0);
-        let labels: Vec<&[u8]> = model.iter().collect();
-        for i in 0..labels.len() {
-            let key = lower_wire(&labels[i..]);
-            w.suffixes.entry(key).or_insert(w.buf.len() as u16);
-            w.buf.push(labels[i].len() as u8);
-            w.buf.extend_from_slice(labels[i]);
+        let mut lower = [0u8; 256];
+        let mut starts = [0u8; 128];
+        let (len, n) = lower_labels(model, &mut lower, &mut starts);
+        for (i, label) in model.iter().take(n).enumerate() {
+            let key = &lower[starts[i] as usize..len];
+            if w.find(key).is_none() {
+                w.remember(key, w.buf.len());
+            }
+            w.buf.push(label.len() as u8);
+            w.buf.extend_from_slice(label);
         }
         w.buf.push(0);
         w.buf.extend_from_slice(&[0, 0, 0, 0]); // qtype, qclass: copied from the query
@@ -391,28 +463,48 @@ impl Writer {
         self.body_start - 4 - QNAME_OFFSET
     }
 
+    /// Where the name whose lower-case wire form is `key` was written, if it was.
+    fn find(&self, key: &[u8]) -> Option<u16> {
+        self.suffixes.iter().find_map(|&(at, len, offset)| {
+            let at = at as usize;
+            (len as usize == key.len() && &self.keys[at..at + len as usize] == key)
+                .then_some(offset)
+        })
+    }
+
+    fn remember(&mut self, key: &[u8], offset: usize) {
+        let at = self.keys.len() as u32;
+        self.keys.extend_from_slice(key);
+        self.suffixes.push((at, key.len() as u16, offset as u16));
+    }
+
     /// Writes a name, compressed against what was written before.
     fn name(&mut self, name: &Name) {
-        let labels: Vec<&[u8]> = name.iter().collect();
-        for i in 0..labels.len() {
-            if let Some(&target) = self.suffixes.get(&lower_wire(&labels[i..])) {
+        let mut lower = [0u8; 256];
+        let mut starts = [0u8; 128];
+        let (len, n) = lower_labels(name, &mut lower, &mut starts);
+        for (i, label) in name.iter().take(n).enumerate() {
+            let key = &lower[starts[i] as usize..len];
+            if let Some(target) = self.find(key) {
                 self.pointer(target);
                 return;
             }
             let here = self.buf.len();
             if here <= MAX_POINTER_TARGET {
-                self.suffixes.insert(lower_wire(&labels[i..]), here as u16);
+                self.remember(key, here);
             }
-            self.buf.push(labels[i].len() as u8);
-            self.buf.extend_from_slice(labels[i]);
+            self.buf.push(label.len() as u8);
+            self.buf.extend_from_slice(label);
         }
         self.buf.push(0);
     }
 
     /// Where `name` was written in the message so far, if it was (and is addressable).
     pub fn name_offset(&self, name: &Name) -> Option<u16> {
-        let labels: Vec<&[u8]> = name.iter().collect();
-        self.suffixes.get(&lower_wire(&labels)).copied()
+        let mut lower = [0u8; 256];
+        let mut starts = [0u8; 128];
+        let (len, _) = lower_labels(name, &mut lower, &mut starts);
+        self.find(&lower[..len])
     }
 
     fn pointer(&mut self, target: u16) {
@@ -532,13 +624,13 @@ impl Writer {
                 }
             }
             other => {
-                let mut bytes = Vec::new();
-                let mut enc = BinEncoder::new(&mut bytes);
+                // Appended in place: the encoder starts at the end of the message.
+                let at = self.buf.len() as u32;
+                let mut enc = BinEncoder::with_offset(&mut self.buf, at);
                 enc.set_name_encoding(NameEncoding::Uncompressed);
                 other
                     .emit(&mut enc)
                     .map_err(|e| EncodeError::Rdata(e.to_string()))?;
-                self.buf.extend_from_slice(&bytes);
             }
         }
         Ok(())
