@@ -716,6 +716,13 @@ pub fn lower_wire(labels: &[&[u8]]) -> Vec<u8> {
     v
 }
 
+/// Lower-case wire form of a name, written into `buf` (no allocation).
+pub fn name_key_in<'b>(name: &Name, buf: &'b mut [u8; 256]) -> &'b [u8] {
+    let mut starts = [0u8; 128];
+    let (len, _) = lower_labels(name, buf, &mut starts);
+    &buf[..len]
+}
+
 /// Lower-case wire form of a name.
 pub fn name_key(name: &Name) -> Box<[u8]> {
     let labels: Vec<&[u8]> = name.iter().collect();

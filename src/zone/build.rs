@@ -12,7 +12,7 @@ use super::master::SourceRecord;
 use super::{
     BalancedChain, BalancedName, Dname, Extra, NONE, Node, Zone, ZoneError, ZoneErrors, Zones,
 };
-use crate::answer::{Answer, EncodeError, Interner, Owner, Section, Writer, name_key};
+use crate::answer::{Answer, EncodeError, Interner, Owner, Section, Writer, name_key, name_key_in};
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
@@ -59,6 +59,9 @@ impl ZoneData {
 
     /// The highest cut at or above `key` (excluding the apex), if any.
     fn cut_of<'k>(&self, key: &'k [u8]) -> Option<&'k [u8]> {
+        if self.cuts.is_empty() {
+            return None;
+        }
         let mut found = None;
         if self.cuts.contains(key) {
             found = Some(key);
@@ -75,14 +78,15 @@ impl ZoneData {
         if !self.origin.zone_of(name) {
             return Found::Outside;
         }
-        let key = name_key(name);
-        if self.cut_of(&key).is_some() {
+        let mut buf = [0; 256];
+        let key = name_key_in(name, &mut buf);
+        if self.cut_of(key).is_some() {
             return Found::Delegated;
         }
-        if let Some(n) = self.names.get(&key) {
+        if let Some(n) = self.names.get(key) {
             return Found::Exact(n);
         }
-        for a in ancestors(&key, self.origin_len()) {
+        for a in ancestors(key, self.origin_len()) {
             if let Some(n) = self.names.get(a) {
                 if n.get(RecordType::DNAME).is_some() {
                     return Found::BelowDname(n);
@@ -103,7 +107,8 @@ impl ZoneData {
         if !self.origin.zone_of(target) {
             return None;
         }
-        self.names.get(&name_key(target))
+        let mut buf = [0; 256];
+        self.names.get(name_key_in(target, &mut buf))
     }
 
     fn soa_authority(&self, w: &mut Writer) -> Result<(), EncodeError> {
@@ -647,9 +652,38 @@ fn encode_zone(
                 // from this side of it, where other types get the referral.
                 qtypes.extend([RecordType::A, RecordType::AAAA, RecordType::DS].map(u16::from));
             }
-            let mut answers = Vec::with_capacity(qtypes.len());
-            for t in qtypes {
-                answers.push((t, interner.intern(z.answer(&model, node, t)?)?));
+            // Any type the zone never holds: the same as a type this name lacks.
+            let other = interner.intern(z.answer(&model, node, z.absent_type())?)?;
+            // ANY is answered with one RRset (RFC 8482 §4.2): the answer to its type, or
+            // at a name without records NODATA; at a CNAME owner it is the CNAME alone.
+            let any = u16::from(RecordType::ANY);
+            let any_as = match node.get(RecordType::CNAME) {
+                Some(_) => None,
+                None => Some(
+                    node.rrsets
+                        .iter()
+                        .find(|s| s.rtype != RecordType::SOA)
+                        .or(node.rrsets.first())
+                        .map(|s| u16::from(s.rtype)),
+                ),
+            };
+            let mut answers: Vec<(u16, Answer)> = Vec::with_capacity(qtypes.len());
+            for &t in &qtypes {
+                if t != any || any_as.is_none() {
+                    answers.push((t, interner.intern(z.answer(&model, node, t)?)?));
+                }
+            }
+            if let Some(same) = any_as {
+                let answer = match same {
+                    Some(t) => answers[answers
+                        .binary_search_by_key(&t, |(t, _)| *t)
+                        .expect("a type of the name")]
+                    .1
+                    .clone(),
+                    None => other.clone(),
+                };
+                let i = answers.binary_search_by_key(&any, |(t, _)| *t).unwrap_err();
+                answers.insert(i, (any, answer));
             }
             if let Some(ds) = apex_ds.as_ref().filter(|_| key[..] == z.origin_key[..]) {
                 let ds_type = u16::from(RecordType::DS);
@@ -658,8 +692,6 @@ fn encode_zone(
                     Err(i) => answers.insert(i, (ds_type, ds.clone())),
                 }
             }
-            // Any type the zone never holds: the same as a type this name lacks.
-            let other = interner.intern(z.answer(&model, node, z.absent_type())?)?;
             let chain = z.balanced_chain(&model, node)?;
             let dname = z.dname(&model, node)?;
             let extra =

@@ -48,7 +48,7 @@ pub(super) struct ZoneData {
     pub(super) file: PathBuf,
     pub(super) names: BTreeMap<Box<[u8]>, NameData>,
     /// Keys of names that are zone cuts (NS below the apex).
-    pub(super) cuts: BTreeSet<Box<[u8]>>,
+    pub(super) cuts: rustc_hash::FxHashSet<Box<[u8]>>,
     pub(super) soa: RData,
     pub(super) negative_ttl: u32,
     pub(super) record_count: usize,
@@ -381,7 +381,7 @@ fn check_zone(
     for a in missing {
         names.insert(a, NameData::default());
     }
-    let cuts: BTreeSet<Box<[u8]>> = names
+    let cuts: rustc_hash::FxHashSet<Box<[u8]>> = names
         .iter()
         .filter(|(k, n)| **k != origin_key && n.get(RecordType::NS).is_some())
         .map(|(k, _)| k.clone())
