@@ -189,7 +189,7 @@ impl ZoneData {
                 // RFC 1034 §4.3.2 step 3a: ANY matches the CNAME itself; nothing is chased.
                 return cname_alone(model, cname)?.finish(RCODE_NOERROR, true);
             }
-            let (w, rcode, _) = self.cname_chain(model, cname, qtype)?;
+            let (w, rcode, _) = self.cname_chain(model, cname, qtype, &mut None)?;
             return w.finish(rcode, true);
         }
         let mut w = Writer::new(model);
@@ -219,30 +219,51 @@ impl ZoneData {
         w.finish(RCODE_NOERROR, true)
     }
 
-    /// The query name's CNAME, then the chain it starts, written for `qtype`: the writer,
-    /// the rcode, and the load-balanced name where an address query stopped.
-    fn cname_chain(
+    /// Where the CNAME chain that starts at `node` ends with a name's data or NODATA, if it
+    /// does: `Some(None)` when it ends otherwise (NXDOMAIN, a referral, outside the zone),
+    /// `None` when `node` holds no CNAME.
+    fn chain_end(
         &self,
+        model: &Name,
+        node: &NameData,
+    ) -> Result<Option<Option<&NameData>>, EncodeError> {
+        let Some(cname) = node.get(RecordType::CNAME) else {
+            return Ok(None);
+        };
+        let mut last = None;
+        self.cname_chain(model, cname, self.absent_type(), &mut last)?;
+        Ok(Some(last))
+    }
+
+    /// The query name's CNAME, then the chain it starts, written for `qtype`: the writer,
+    /// the rcode, and the load-balanced name where an address query stopped. `last` is
+    /// set to the name the chain ended at with that name's own data or NODATA, if it did.
+    fn cname_chain<'s>(
+        &'s self,
         model: &Name,
         cname: &RRset,
         qtype: u16,
+        last: &mut Option<&'s NameData>,
     ) -> Result<(Writer, u8, Option<BalancedEnd>), EncodeError> {
         let mut w = cname_alone(model, cname)?;
         let RData::CNAME(target) = &cname.rdatas[0] else {
             unreachable!("checked at load")
         };
-        let (rcode, end) = self.chase(&mut w, model, &target.0, qtype)?;
+        let (rcode, end) = self.chase(&mut w, model, &target.0, qtype, last)?;
         Ok((w, rcode, end))
     }
 
     /// Follows a CNAME chain from `target` inside the zone, writing each step; returns the
     /// rcode, and the load-balanced name (with its service) where an address query stopped.
-    fn chase(
-        &self,
+    /// Only the end depends on `qtype` (`last`: the name answered with its data or NODATA),
+    /// and a DS query at a cut, and address queries at a load-balanced name.
+    fn chase<'s>(
+        &'s self,
         w: &mut Writer,
         start: &Name,
         target: &Name,
         qtype: u16,
+        last: &mut Option<&'s NameData>,
     ) -> Result<(u8, Option<BalancedEnd>), EncodeError> {
         let mut target = target.clone();
         // RFC 1034 §3.6.2: stop at a loop; each CNAME appears once.
@@ -303,6 +324,7 @@ impl ZoneData {
                 target = next.0.clone();
                 continue;
             }
+            *last = Some(node);
             self.rrset_or_nodata(w, &target, node, qtype)?;
             return Ok((RCODE_NOERROR, None));
         }
@@ -384,7 +406,8 @@ impl ZoneData {
         let Some(cname) = node.get(RecordType::CNAME) else {
             return Ok(None);
         };
-        let (w, _, end) = self.cname_chain(model, cname, u16::from(RecordType::A))?;
+        let a = u16::from(RecordType::A);
+        let (w, _, end) = self.cname_chain(model, cname, a, &mut None)?;
         let Some((service, name)) = end else {
             return Ok(None);
         };
@@ -667,11 +690,27 @@ fn encode_zone(
                         .map(|s| u16::from(s.rtype)),
                 ),
             };
+            // At a CNAME owner, a type that neither it nor the chain's end holds gets what
+            // every absent type gets; only A, AAAA, ANY and DS take other ways.
+            let end = z.chain_end(&model, node)?;
+            let same_as_other = |t: u16| {
+                let rt = RecordType::from(t);
+                end.is_some_and(|end| {
+                    !matches!(t, 1 | 5 | 28 | 43 | 255)
+                        && node.get(rt).is_none()
+                        && end.is_none_or(|n| n.get(rt).is_none())
+                })
+            };
             let mut answers: Vec<(u16, Answer)> = Vec::with_capacity(qtypes.len());
             for &t in &qtypes {
-                if t != any || any_as.is_none() {
-                    answers.push((t, interner.intern(z.answer(&model, node, t)?)?));
+                if t == any && any_as.is_some() {
+                    continue;
                 }
+                let answer = match same_as_other(t) {
+                    true => other.clone(),
+                    false => interner.intern(z.answer(&model, node, t)?)?,
+                };
+                answers.push((t, answer));
             }
             if let Some(same) = any_as {
                 let answer = match same {
