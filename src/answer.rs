@@ -55,18 +55,21 @@ impl PartialEq for Answer {
 
 impl Eq for Answer {}
 
-/// Bytes before the body in `Answer::data`: body length and the three list lengths.
-const HEAD: usize = 8;
+/// Bytes before the body in `Answer::data`: body length, the three list lengths, and the
+/// section counts of the whole answer (read by every query, so at a fixed place).
+const HEAD: usize = 14;
 /// Bytes per cut point in `Answer::data`: end, three counts, required.
 const SET_LEN: usize = 9;
 /// The model length interned answers are stored against.
 const NORMAL_LEN: u16 = 255;
 
+#[inline]
 fn get16(d: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([d[at], d[at + 1]])
 }
 
 impl Answer {
+    #[inline]
     fn data(&self) -> &[u8] {
         &self.arena[self.off as usize..]
     }
@@ -88,6 +91,7 @@ impl Answer {
     }
 
     /// The answer's sections as wire bytes.
+    #[inline]
     pub fn body(&self) -> &[u8] {
         let d = self.data();
         let n = get16(d, 0) as usize;
@@ -128,19 +132,16 @@ impl Answer {
     }
 
     /// Section counts of the full answer.
+    #[inline]
     pub fn counts(&self) -> [u16; 3] {
-        let (body, relocs, qptrs, sets) = self.lens();
-        if sets == 0 {
-            return [0; 3];
-        }
-        let at = HEAD + body + 2 * (relocs + qptrs) + SET_LEN * (sets - 1);
-        let d = self.data();
-        [get16(d, at + 2), get16(d, at + 4), get16(d, at + 6)]
+        let d = &self.data()[8..HEAD];
+        [get16(d, 0), get16(d, 2), get16(d, 4)]
     }
 
     /// The longest prefix of the body that fits in `room` bytes: (end, counts, truncated).
+    #[inline]
     pub fn fit(&self, room: usize) -> (usize, [u16; 3], bool) {
-        let len = self.body().len();
+        let len = get16(self.data(), 0) as usize;
         if len <= room {
             return (len, self.counts(), false);
         }
@@ -158,19 +159,25 @@ impl Answer {
 
     /// Appends `body[..end]` to `out`, moving relocatable pointers by `delta` bytes.
     pub fn write_body(&self, out: &mut Vec<u8>, end: usize, delta: isize) {
+        let d = self.data();
+        let body_len = get16(d, 0) as usize;
+        let relocs = get16(d, 2) as usize;
         let start = out.len();
-        out.extend_from_slice(&self.body()[..end]);
-        if delta != 0 {
-            for r in self.relocs() {
-                let r = r as usize;
-                if r + 2 > end {
-                    break;
-                }
-                let p = start + r;
-                let target = (u16::from_be_bytes([out[p], out[p + 1]]) & 0x3FFF) as isize;
-                let moved = (target + delta) as u16 | 0xC000;
-                out[p..p + 2].copy_from_slice(&moved.to_be_bytes());
+        out.extend_from_slice(&d[HEAD..HEAD + end]);
+        if delta == 0 || relocs == 0 {
+            return;
+        }
+        let list = &d[HEAD + body_len..HEAD + body_len + 2 * relocs];
+        let moved = &mut out[start..];
+        for i in 0..relocs {
+            let r = u16::from_le_bytes([list[2 * i], list[2 * i + 1]]) as usize;
+            if r + 2 > end {
+                break;
             }
+            let target = (u16::from_be_bytes([moved[r], moved[r + 1]]) & 0x3FFF) as isize;
+            let p = ((target + delta) as u16 | 0xC000).to_be_bytes();
+            moved[r] = p[0];
+            moved[r + 1] = p[1];
         }
     }
 
@@ -654,6 +661,9 @@ impl Writer {
             self.sets.len(),
         ] {
             data.extend_from_slice(&(n as u16).to_le_bytes());
+        }
+        for c in self.counts {
+            data.extend_from_slice(&c.to_le_bytes());
         }
         data.extend_from_slice(body);
         for r in self.relocs.iter().chain(&self.qname_ptrs) {
