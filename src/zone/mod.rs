@@ -2,8 +2,11 @@
 //!
 //! `master/` reads one file (with line numbers); `check.rs` checks a zone (SOA, NS, names
 //! inside the origin, CNAME rules); `build.rs` resolves CNAME chains, glue and wildcards and
-//! encodes each answer once; `transfer.rs` keeps each zone's records for zone transfers. [`Zones::lookup`] then maps a lower-case query name and type to
-//! a ready [`Answer`] with at most a few hash lookups. No sockets, geography or health here.
+//! encodes each answer once, into one arena shared by every name whose answer renders
+//! alike (`answer::Interner`); `index.rs` maps names to nodes; `transfer.rs` keeps each
+//! zone's records for zone transfers. [`Zones::lookup`] then maps a lower-case query name
+//! and type to a ready [`Answer`] with at most a few hash lookups. No sockets, geography or
+//! health here.
 
 mod build;
 mod check;
