@@ -151,9 +151,10 @@ impl Control {
             events: Arc::default(),
         };
         // What `state_dir` held is the starting point, not an event.
-        let table = control
-            .store
-            .table(&current.services, &current.config.regions);
+        let table =
+            control
+                .store
+                .table(&current.services, &current.config.regions, &current.health);
         if *current.health != table {
             control.live.store(Arc::new(current.with_health(table)));
         }
@@ -174,10 +175,13 @@ impl Control {
         handle
     }
 
-    /// Stores `base` with the store's health, when that differs from what `base` has.
+    /// Stores `base` with the store's health, when that differs enough from what `base`
+    /// has (see [`HealthTable::differs`]: measurement drift alone does not swap).
     fn publish(&self, base: &Snapshot) {
-        let table: HealthTable = self.store.table(&base.services, &base.config.regions);
-        if *base.health != table {
+        let table: HealthTable =
+            self.store
+                .table(&base.services, &base.config.regions, &base.health);
+        if base.health.differs(&table) {
             self.store_live(base.with_health(table));
         }
     }
@@ -267,10 +271,27 @@ impl Control {
                         snapshot.config.fleet.quorum,
                     );
                     self.store.judge_all(now());
-                    let table = self
-                        .store
-                        .table(&snapshot.services, &snapshot.config.regions);
                     let old = self.live.load_full();
+                    // Latency choices are held across a reload that keeps the services and
+                    // regions as they were (indices still mean the same).
+                    let same = old.services.len() == snapshot.services.len()
+                        && old
+                            .services
+                            .iter()
+                            .zip(snapshot.services.iter())
+                            .all(|(a, b)| a.name == b.name && a.endpoints == b.endpoints)
+                        && old.config.regions.len() == snapshot.config.regions.len()
+                        && old
+                            .config
+                            .regions
+                            .iter()
+                            .zip(&snapshot.config.regions)
+                            .all(|(a, b)| a.name == b.name);
+                    let empty = HealthTable::default();
+                    let previous = if same { &*old.health } else { &empty };
+                    let table =
+                        self.store
+                            .table(&snapshot.services, &snapshot.config.regions, previous);
                     self.store_live(snapshot.with_health(table));
                     crate::dns::notify::after_reload(&old, &self.live.load());
                     self.targets
@@ -315,11 +336,12 @@ impl Control {
     /// Re-judges at `now`; publishes and saves only when something changed. Health
     /// judgements apply even when their save fails (the save is retried every tick).
     fn judge(&mut self) {
-        if self.store.judge_all(now()) {
+        let changed = self.store.judge_all(now());
+        if self.store.take_measured_changed() || changed {
             let current = self.live.load_full();
             self.publish(&current);
-            self.save_or_log();
-        } else if self.unsaved {
+        }
+        if changed || self.unsaved {
             self.save_or_log();
         }
     }

@@ -27,6 +27,10 @@ pub struct Explanation {
     pub location: LocationInfo,
     pub route: Option<String>,
     pub ranking: String,
+    /// `policy = "latency"`: the viewpoint whose smoothed RTTs ranked the regions (none
+    /// when no viewpoint measured, and the ranking fell back to distance).
+    #[serde(default)]
+    pub viewpoint: Option<ViewpointInfo>,
     pub regions: Vec<RegionInfo>,
     pub all_down: bool,
     /// What the service answers when every candidate is down: `all` (fail open),
@@ -77,6 +81,21 @@ pub struct LocationInfo {
     pub database: Option<String>,
 }
 
+/// The viewpoint that decided a `latency` ranking.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ViewpointInfo {
+    pub name: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    /// Its distance from the client's coordinates.
+    pub distance_km: f64,
+    /// Its ranking: (region, smoothed RTT in ms), the region it chose first.
+    pub regions: Vec<(String, f64)>,
+    /// What another region must beat the chosen one by, both: percent and ms.
+    pub switch_percent: u32,
+    pub switch_ms: u32,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RegionInfo {
     pub region: String,
@@ -88,7 +107,13 @@ pub struct RegionInfo {
     #[serde(default)]
     pub effective_km: Option<f64>,
     pub healthy_capacity: u64,
+    /// Healthy capacity less what reported load sheds (`shed_load`).
+    #[serde(default)]
+    pub effective_capacity: f64,
     pub total_capacity: u64,
+    /// `latency`: the region's smoothed RTT from the deciding viewpoint (ms).
+    #[serde(default)]
+    pub rtt_ms: Option<f64>,
     pub share: f64,
     /// Fraction of the client networks reaching this region that it keeps.
     #[serde(default)]
@@ -106,6 +131,10 @@ pub struct RegionInfo {
 pub struct EndpointInfo {
     pub address: IpAddr,
     pub capacity: u32,
+    /// `capacity` × its load factor: less than `capacity` while it reports a load above
+    /// the service's `shed_load.low`.
+    #[serde(default)]
+    pub effective_capacity: f64,
     pub state: String,
 }
 
@@ -179,7 +208,9 @@ pub fn explain(
             bias: r.bias,
             effective_km: r.effective_km.map(|d| (d * 10.0).round() / 10.0),
             healthy_capacity: r.healthy_capacity,
+            effective_capacity: round2(r.effective_capacity),
             total_capacity: r.total_capacity,
+            rtt_ms: r.rtt_ms.map(round2),
             share: r.share,
             keep: r.keep,
             first_choice: r.first_choice,
@@ -188,10 +219,12 @@ pub fn explain(
                 .endpoints
                 .iter()
                 .zip(health.endpoints)
-                .filter(|(e, _)| e.region == r.region && family.matches(&e.address))
-                .map(|(e, s)| EndpointInfo {
+                .enumerate()
+                .filter(|(_, (e, _))| e.region == r.region && family.matches(&e.address))
+                .map(|(ei, (e, s))| EndpointInfo {
                     address: e.address,
                     capacity: e.capacity,
+                    effective_capacity: round2(e.capacity as f64 * health.capacity_factor(ei)),
                     state: match s {
                         EndpointState::Up => "up",
                         EndpointState::Down => "down",
@@ -252,12 +285,7 @@ pub fn explain(
         service: Some(ServiceInfo {
             name: svc.name.to_ascii(),
             defined_at: format!("{}:{}", svc.file.display(), svc.line),
-            policy: match svc.policy {
-                crate::config::Policy::Nearest => "nearest",
-                crate::config::Policy::Failover { .. } => "failover",
-                crate::config::Policy::Weighted => "weighted",
-            }
-            .into(),
+            policy: svc.policy.word().into(),
             max_answers: svc.max_answers,
         }),
         client: ClientInfo {
@@ -285,6 +313,28 @@ pub fn explain(
         },
         route,
         ranking: trace.ranking.into(),
+        viewpoint: trace.viewpoint.map(|vi| {
+            let v = &health.viewpoints[vi];
+            let switch = match svc.policy {
+                crate::config::Policy::Latency { switch } => switch,
+                _ => Default::default(),
+            };
+            ViewpointInfo {
+                name: v.name.clone(),
+                latitude: v.lat,
+                longitude: v.lon,
+                distance_km: location.coordinates.map_or(0.0, |(lat, lon)| {
+                    (crate::route::distance_km(lat, lon, v.lat, v.lon) * 10.0).round() / 10.0
+                }),
+                regions: v
+                    .regions
+                    .iter()
+                    .map(|r| (region_name(r.region), round2(r.rtt_ms)))
+                    .collect(),
+                switch_percent: switch.percent,
+                switch_ms: switch.ms,
+            }
+        }),
         regions,
         all_down: trace.all_down,
         on_all_down: svc.on_all_down.word().into(),
@@ -349,6 +399,25 @@ impl fmt::Display for Explanation {
             self.route.as_deref().unwrap_or("no route matched")
         )?;
         writeln!(f, "ranking:   {}", self.ranking)?;
+        if let Some(v) = &self.viewpoint {
+            let rtts: Vec<String> = v
+                .regions
+                .iter()
+                .map(|(r, ms)| format!("{r} {ms:.1} ms"))
+                .collect();
+            writeln!(
+                f,
+                "viewpoint: {} at {:.2}, {:.2} ({:.0} km away): {} (first is its choice; \
+                 another takes over when faster by {}% and {} ms)",
+                v.name,
+                v.latitude,
+                v.longitude,
+                v.distance_km,
+                rtts.join(", "),
+                v.switch_percent,
+                v.switch_ms
+            )?;
+        }
         for (i, r) in self.regions.iter().enumerate() {
             let dist = r
                 .distance_km
@@ -364,9 +433,17 @@ impl fmt::Display for Explanation {
             } else {
                 ""
             };
+            let rtt = r
+                .rtt_ms
+                .map_or(String::new(), |ms| format!("  rtt {ms:.1} ms"));
+            let effective = if (r.effective_capacity - r.healthy_capacity as f64).abs() >= 0.01 {
+                format!(" (effective {:.1}: load)", r.effective_capacity)
+            } else {
+                String::new()
+            };
             writeln!(
                 f,
-                "  {}. {:<14} {:>9}{biased}  capacity {}/{} healthy  share {:>5.1}%{picked}",
+                "  {}. {:<14} {:>9}{biased}{rtt}  capacity {}/{} healthy{effective}  share {:>5.1}%{picked}",
                 i + 1,
                 r.region,
                 dist,
@@ -380,9 +457,14 @@ impl fmt::Display for Explanation {
                 } else {
                     ""
                 };
+                let effective = if (e.effective_capacity - e.capacity as f64).abs() >= 0.01 {
+                    format!(" (effective {:.1}: sheds load)", e.effective_capacity)
+                } else {
+                    String::new()
+                };
                 writeln!(
                     f,
-                    "       {} capacity {} {}{first}",
+                    "       {} capacity {}{effective} {}{first}",
                     e.address, e.capacity, e.state
                 )?;
             }
@@ -423,6 +505,10 @@ impl fmt::Display for Explanation {
         writeln!(f, "ttl:       {}", self.ttl)?;
         write!(f, "ecs scope: /{}", self.ecs_scope)
     }
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
 }
 
 /// Parses a client given as `IP` or `IP/PREFIX` (as `explain` takes it).

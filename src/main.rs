@@ -82,6 +82,13 @@ enum Command {
         /// Local address to check from.
         #[arg(long)]
         source: Option<std::net::IpAddr>,
+        /// The viewpoint's latitude in degrees (with --lon), for policy "latency"
+        /// (default: the [regions] entry named like the viewpoint, on the servers).
+        #[arg(long, requires = "lon", allow_hyphen_values = true, value_parser = latitude)]
+        lat: Option<f64>,
+        /// The viewpoint's longitude in degrees (with --lat).
+        #[arg(long, requires = "lat", allow_hyphen_values = true, value_parser = longitude)]
+        lon: Option<f64>,
         /// PEM file of CA certificates to trust for https:// servers (besides the
         /// bundled webpki roots).
         #[arg(long)]
@@ -92,6 +99,11 @@ enum Command {
         /// Configuration file.
         #[arg(long, default_value = "meridian.toml")]
         config: PathBuf,
+    },
+    /// DNSSEC keys: make one, print the DS for the parent zone.
+    Dnssec {
+        #[command(subcommand)]
+        command: DnssecCommand,
     },
     /// The Docker lab's stand-in backend (deploy/lab/): HTTP 200 and a TCP greeting.
     #[command(hide = true)]
@@ -105,7 +117,69 @@ enum Command {
         /// Address for the TCP listener, e.g. 0.0.0.0:9000.
         #[arg(long)]
         tcp: Option<std::net::SocketAddr>,
+        /// Load to report in HTTP answers (X-Meridian-Load), e.g. 0.8.
+        #[arg(long, value_parser = meridian::cli::backend::parse_load_arg)]
+        load: Option<f64>,
+        /// File holding the load to report, read for every request (over --load).
+        #[arg(long)]
+        load_file: Option<PathBuf>,
+        /// Hold HTTP answers to peers at ADDR back by MS milliseconds (repeatable).
+        #[arg(long = "delay", value_name = "ADDR=MS", value_parser = meridian::cli::backend::parse_delay)]
+        delays: Vec<(std::net::IpAddr, u64)>,
+        /// File of lines `ADDR MS`, read for every request (over --delay).
+        #[arg(long)]
+        delay_file: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum DnssecCommand {
+    /// Make a combined signing key (flags 257) for ZONE in the key directory.
+    Keygen {
+        /// The zone, e.g. example.com
+        zone: String,
+        /// ecdsap256sha256 (13) or ed25519 (15).
+        #[arg(long, default_value = "ecdsap256sha256")]
+        algorithm: String,
+        /// Key directory (default: [dnssec] key_dir of the config file).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Configuration file.
+        #[arg(long, default_value = "meridian.toml")]
+        config: PathBuf,
+    },
+    /// Print the DS (SHA-256) and DNSKEY of ZONE's keys, for the registrar.
+    Ds {
+        /// The zone, e.g. example.com
+        zone: String,
+        /// Key directory (default: [dnssec] key_dir of the config file).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Configuration file.
+        #[arg(long, default_value = "meridian.toml")]
+        config: PathBuf,
+    },
+}
+
+/// `--lat`: degrees in -90..=90.
+fn latitude(text: &str) -> Result<f64, String> {
+    degrees(text, 90.0)
+}
+
+/// `--lon`: degrees in -180..=180.
+fn longitude(text: &str) -> Result<f64, String> {
+    degrees(text, 180.0)
+}
+
+fn degrees(text: &str, max: f64) -> Result<f64, String> {
+    let v: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if v.is_finite() && v.abs() <= max {
+        Ok(v)
+    } else {
+        Err(format!("{v} is outside -{max}..={max}"))
+    }
 }
 
 /// The filter when `MERIDIAN_LOG` is unset or empty: our own events from info up, other
@@ -204,7 +278,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // HTTPS (probes, `probe` and `explain --server`) uses rustls with the ring provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    if matches!(cli.command, Command::Check { .. } | Command::Explain { .. }) {
+    if matches!(
+        cli.command,
+        Command::Check { .. } | Command::Explain { .. } | Command::Dnssec { .. }
+    ) {
         // Rust ignores SIGPIPE, so `meridian check | head -1` would panic in `println!`
         // once `head` has gone. These commands only print: let the signal end them
         // quietly, as it ends `cat`. `serve` and `probe` keep ignoring it (sockets).
@@ -214,13 +291,44 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { config } => meridian::cli::serve::run(&config),
         Command::Check { config } => meridian::cli::check::run(&config),
-        Command::LabBackend { name, http, tcp } => meridian::cli::backend::run(&name, http, tcp),
+        Command::Dnssec { command } => match command {
+            DnssecCommand::Keygen {
+                zone,
+                algorithm,
+                dir,
+                config,
+            } => meridian::cli::dnssec::keygen(&zone, &algorithm, dir.as_deref(), &config),
+            DnssecCommand::Ds { zone, dir, config } => {
+                meridian::cli::dnssec::ds(&zone, dir.as_deref(), &config)
+            }
+        },
+        Command::LabBackend {
+            name,
+            http,
+            tcp,
+            load,
+            load_file,
+            delays,
+            delay_file,
+        } => meridian::cli::backend::run(
+            &name,
+            http,
+            tcp,
+            meridian::cli::backend::Behaviour {
+                load,
+                load_file,
+                delays,
+                delay_file,
+            },
+        ),
         Command::Probe {
             region,
             servers,
             token_file,
             name,
             source,
+            lat,
+            lon,
             ca_file,
         } => meridian::cli::probe::run(meridian::cli::probe::ProbeArgs {
             region: &region,
@@ -228,6 +336,7 @@ fn main() -> ExitCode {
             token_file: &token_file,
             name: name.as_deref(),
             source,
+            coordinates: lat.zip(lon),
             ca_file: ca_file.as_deref(),
         }),
         Command::Explain {

@@ -14,6 +14,7 @@ use hickory_proto::rr::Name;
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 /// Config, zones, services, geolocation and health as of one load; never mutated.
@@ -27,6 +28,16 @@ pub struct Snapshot {
     pub service_names: Arc<[String]>,
     pub geo: Option<Arc<GeoFile>>,
     pub health: Arc<HealthTable>,
+    /// Unique to this snapshot (from 1): a new config or a new health table is a new
+    /// generation, which is what per-thread memos of decisions are keyed by.
+    pub generation: u64,
+}
+
+/// The generation of the next snapshot made (see `Snapshot::generation`).
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
+
+fn next_generation() -> u64 {
+    NEXT_GENERATION.fetch_add(1, Ordering::Relaxed)
 }
 
 /// An opened geolocation database and the file's modification time when it was read.
@@ -51,7 +62,9 @@ impl Snapshot {
             zones.carry_journal(&p.zones);
         }
         for t in &config.transfer {
-            if !zones.zones().iter().any(|z| z.origin == t.zone) {
+            // A secondary zone without a copy yet (or expired) is logged by `secondary`.
+            let secondary = config.secondary.iter().any(|s| s.zone == t.zone);
+            if !secondary && !zones.zones().iter().any(|z| z.origin == t.zone) {
                 tracing::warn!(zone = %t.zone, "[transfer] names a zone that is not served; ignored");
             }
         }
@@ -64,6 +77,7 @@ impl Snapshot {
             service_names,
             geo,
             health: Arc::new(health),
+            generation: next_generation(),
         })
     }
 
@@ -76,6 +90,7 @@ impl Snapshot {
             service_names: self.service_names.clone(),
             geo: self.geo.clone(),
             health: Arc::new(health),
+            generation: next_generation(),
         }
     }
 
@@ -100,10 +115,18 @@ fn load_parts(config_path: &Path, previous: Option<&Snapshot>) -> Result<Parts, 
         config: compiled.errors,
         ..LoadError::default()
     };
+    // A [secondary] table with errors may be what the zones directory is for.
+    let secondary_errors = errors
+        .config
+        .iter()
+        .any(|e| e.key.starts_with("secondary."));
     // Where zones_dir is unknown, its files are elsewhere: looking would only add noise.
     let found = compiled
         .zones_dir_known
-        .then(|| load_zones(&config, &compiled.unsure_regions, &mut errors.zones))
+        .then(|| {
+            let zones = &mut errors.zones;
+            load_zones(&config, &compiled.unsure_regions, secondary_errors, zones)
+        })
         .flatten();
     errors.zones.sort_by(|a, b| a.at().cmp(&b.at()));
     let geo = match open_geo(&config, previous) {
@@ -127,16 +150,38 @@ fn load_parts(config_path: &Path, previous: Option<&Snapshot>) -> Result<Parts, 
 fn load_zones(
     config: &Config,
     unsure: &crate::config::UnsureRegions,
+    secondary_errors: bool,
     errors: &mut Vec<FileError>,
 ) -> Option<(Vec<Service>, Zones)> {
     let files = match Zones::files_in(&config.server.zones_dir) {
         Ok(files) => files,
+        // A server of secondary zones alone needs no zone file.
+        Err(_)
+            if (secondary_errors || !config.secondary.is_empty())
+                && no_zone_files(&config.server.zones_dir) =>
+        {
+            Vec::new()
+        }
         Err(e) => {
             errors.extend(e.0.into_iter().map(FileError::Zone));
             return None;
         }
     };
-    let origins: Vec<Name> = files.iter().map(|(_, o)| o.clone()).collect();
+    let mut origins: Vec<Name> = files.iter().map(|(_, o)| o.clone()).collect();
+    for s in &config.secondary {
+        if let Some((file, _)) = files.iter().find(|(_, o)| *o == s.zone) {
+            errors.push(FileError::Zone(crate::zone::ZoneError::file(
+                file,
+                format!(
+                    "{} is also a [secondary] zone in {}: remove the file or the table",
+                    s.zone,
+                    config.path.display()
+                ),
+            )));
+        } else {
+            origins.push(s.zone.clone());
+        }
+    }
     let checked = crate::config::check_services(config, &origins, unsure);
     errors.extend(checked.errors.into_iter().map(FileError::Config));
     let mut parsed = Vec::new();
@@ -150,6 +195,9 @@ fn load_zones(
             }
         }
     }
+    let (pulled, unavailable) = crate::secondary::load::copies(config, &origins, &checked.names);
+    parsed.extend(pulled);
+    failed.extend(unavailable);
     // A name whose zone file failed to parse is left out: that zone's errors are already
     // reported, and "in none of the zones served" would only follow from them. Names of
     // services with errors stay in, so CNAMEs to them are no follow-on errors either.
@@ -180,6 +228,15 @@ fn load_zones(
     }
 }
 
+/// `dir` can be read and holds no `*.zone` file.
+fn no_zone_files(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        !entries
+            .filter_map(Result::ok)
+            .any(|e| e.path().extension().is_some_and(|x| x == "zone"))
+    })
+}
+
 /// With geolocation off, says loudly which services route by where the client is.
 fn warn_if_unlocatable(config: &Config, services: &[Service]) {
     if config.geoip.database != GeoDatabase::Off {
@@ -188,7 +245,7 @@ fn warn_if_unlocatable(config: &Config, services: &[Service]) {
     let by_location: Vec<String> = services
         .iter()
         .filter(|s| {
-            s.policy == crate::config::Policy::Nearest
+            s.policy.by_location()
                 || s.routes
                     .iter()
                     .any(|r| !r.countries.is_empty() || !r.continents.is_empty())

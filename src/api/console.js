@@ -51,6 +51,10 @@ function seconds(ms) {
   return Math.round(ms / 3600000) + " h ago";
 }
 
+function round1(x) {
+  return Math.round(x * 10) / 10;
+}
+
 function percent(x) {
   return x === null || x === undefined ? "–" : (100 * x).toFixed(x < 0.1 && x > 0 ? 1 : 0) + "%";
 }
@@ -219,14 +223,19 @@ function drawServices(status) {
     const pools = el("tbody");
     const answered = s.pools.reduce((n, p) => n + p.answers, 0);
     for (const p of s.pools) {
-      const fraction = p.total_capacity ? p.healthy_capacity / p.total_capacity : 0;
-      const cls = p.endpoints_up === p.endpoints ? "" : p.endpoints_up === 0 ? "down" : "degraded";
-      const bar = el("div", { class: "bar " + cls, title: `${p.healthy_capacity} of ${p.total_capacity}` });
+      // Effective capacity: healthy capacity less what reported load sheds.
+      const effective = p.effective_capacity ?? p.healthy_capacity;
+      const shedding = effective < p.healthy_capacity - 0.005;
+      const fraction = p.total_capacity ? effective / p.total_capacity : 0;
+      const cls = p.endpoints_up === p.endpoints && !shedding ? "" : p.endpoints_up === 0 ? "down" : "degraded";
+      const bar = el("div", { class: "bar " + cls,
+        title: `${p.healthy_capacity} of ${p.total_capacity}` + (shedding ? `, effective ${round1(effective)} (load)` : "") });
       bar.append(el("span", { style: `width:${(100 * fraction).toFixed(1)}%` }));
       pools.append(el("tr", { class: "pool", "data-region": p.region },
         el("td", { text: p.region }),
         el("td", {}, bar),
-        el("td", { class: "num capacity", text: `${p.healthy_capacity} / ${p.total_capacity}` }),
+        el("td", { class: "num capacity", text: `${p.healthy_capacity} / ${p.total_capacity}` +
+          (shedding ? ` (effective ${round1(effective)})` : "") }),
         el("td", { class: "num", text: `${p.endpoints_up} / ${p.endpoints} up` }),
         el("td", { class: "num", text: answered ? percent(p.answers / answered) : "–" })));
     }
@@ -239,17 +248,21 @@ function drawServices(status) {
     for (const e of s.endpoints) {
       const votes = s.checked
         ? e.votes.map((v) => `${v.prober}: ${v.up ? "up" : "down"}` + (v.reason ? ` (${v.reason})` : "") +
+            (v.srtt_ms != null ? `, rtt ${round1(v.srtt_ms)} ms` : "") + (v.load != null ? `, load ${v.load.toFixed(2)}` : "") +
             `, ${seconds(v.age_ms)}` + (v.fresh ? "" : " (stale)")).join("; ") || "no votes yet"
         : "not checked";
       endpoints.append(el("tr", { class: "endpoint", "data-address": e.address },
         el("td", { text: e.address }), el("td", { text: e.region }),
-        el("td", { class: "num", text: e.capacity }),
+        el("td", { class: "num effective-capacity",
+          text: (e.effective_capacity ?? e.capacity) < e.capacity - 0.005
+            ? `${round1(e.effective_capacity)} of ${e.capacity}` + (e.load != null ? ` (load ${e.load.toFixed(2)})` : "")
+            : `${e.capacity}` }),
         el("td", {}, el("span", { class: "state " + e.state, text: e.state })),
         el("td", { class: "votes", text: votes })));
     }
     const details = el("details", {}, el("summary", { text: `${s.endpoints.length} endpoints and their votes` }),
       el("table", {}, el("thead", {}, el("tr", {}, el("th", { text: "endpoint" }), el("th", { text: "region" }),
-        el("th", { class: "num", text: "capacity" }), el("th", { text: "state" }), el("th", { text: "votes" }))),
+        el("th", { class: "num", text: "effective capacity" }), el("th", { text: "state" }), el("th", { text: "votes" }))),
       endpoints));
     const key = "open:" + s.name;
     details.open = sessionStorage.getItem(key) === "1";

@@ -32,6 +32,46 @@ pub struct Status {
     pub state_file: Option<StateFileStatus>,
     /// The recent health events, newest first (at most `control::events::KEEP`).
     pub events: Vec<EventStatus>,
+    /// Every `[secondary.ZONE]`: its copy and when it was last refreshed.
+    pub secondaries: Vec<SecondaryStatus>,
+}
+
+/// A secondary zone ([`crate::secondary`]), from its saved timers in `state_dir`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SecondaryStatus {
+    pub zone: String,
+    pub primaries: Vec<String>,
+    /// `serving`, `pending` (no copy yet) or `expired` (or a copy that does not load).
+    pub state: &'static str,
+    /// The copy's serial; `None` without one.
+    pub serial: Option<u32>,
+    /// Seconds since the epoch of the last successful refresh, and of the expiry.
+    pub refreshed: Option<u64>,
+    pub expires: Option<u64>,
+}
+
+/// What `state_dir` says of each secondary zone of `snap`.
+fn secondaries(snap: &crate::snapshot::Snapshot) -> Vec<SecondaryStatus> {
+    snap.config
+        .secondary
+        .iter()
+        .map(|s| {
+            let saved = crate::secondary::store::saved(&snap.config.server.state_dir, &s.zone);
+            let served = snap.zones.zones().iter().any(|z| z.origin == s.zone);
+            SecondaryStatus {
+                zone: s.zone.to_ascii(),
+                primaries: s.primaries.iter().map(ToString::to_string).collect(),
+                state: match (served, saved) {
+                    (true, _) => "serving",
+                    (false, None) => "pending",
+                    (false, Some(_)) => "expired",
+                },
+                serial: saved.map(|t| t.serial),
+                refreshed: saved.map(|t| t.refreshed),
+                expires: saved.map(|t| t.expires),
+            }
+        })
+        .collect()
 }
 
 /// One entry of the event log, with its age.
@@ -82,6 +122,9 @@ pub struct PoolStatus {
     pub endpoints_up: usize,
     /// Capacity of the endpoints that are up, and of all of them.
     pub healthy_capacity: u64,
+    /// `healthy_capacity` less what reported load sheds (`shed_load`): what spill-over
+    /// uses.
+    pub effective_capacity: f64,
     pub total_capacity: u64,
     /// This name's answers that chose this region since the server started.
     pub answers: u64,
@@ -123,6 +166,10 @@ pub struct EndpointStatus {
     pub address: IpAddr,
     pub region: String,
     pub capacity: u32,
+    /// `capacity` × its load factor (`shed_load`): what the answers use while it is up.
+    pub effective_capacity: f64,
+    /// The load its probers last saw it report (mean of the fresh votes), if any.
+    pub load: Option<f64>,
     /// up, down or drained: what the DNS answers use.
     pub state: &'static str,
     pub target: Option<String>,
@@ -139,6 +186,10 @@ pub struct VoteStatus {
     /// `fall` (and re-checking quickly, when toward `fall`).
     pub changing: bool,
     pub rtt_ms: Option<u32>,
+    /// The prober's smoothed RTT (ms), what `policy = "latency"` ranks by.
+    pub srtt_ms: Option<f64>,
+    /// The load the endpoint reported to this prober (smoothed).
+    pub load: Option<f64>,
     pub reason: String,
 }
 
@@ -175,6 +226,7 @@ pub async fn status(state: &ApiState) -> Result<Status, Stopped> {
     let answers = state.stats.sum().by_choice;
     let events = health.events.clone();
     let snap = health.live().load_full();
+    let secondaries = secondaries(&snap);
     let snap2 = snap.clone();
     health
         .inspect(move |store| {
@@ -190,7 +242,7 @@ pub async fn status(state: &ApiState) -> Result<Status, Stopped> {
                     let name = s.name.to_ascii();
                     let answers = answers.get(&name);
                     let mut pools: Vec<PoolStatus> = Vec::new();
-                    for (e, state) in s.endpoints.iter().zip(h.endpoints) {
+                    for (ei, (e, state)) in s.endpoints.iter().zip(h.endpoints).enumerate() {
                         let region = &regions[e.region].name;
                         let i = match pools.iter().position(|p| p.region == *region) {
                             Some(i) => i,
@@ -200,6 +252,7 @@ pub async fn status(state: &ApiState) -> Result<Status, Stopped> {
                                     endpoints: 0,
                                     endpoints_up: 0,
                                     healthy_capacity: 0,
+                                    effective_capacity: 0.0,
                                     total_capacity: 0,
                                     answers: answers
                                         .and_then(|a| a.get(region))
@@ -215,6 +268,7 @@ pub async fn status(state: &ApiState) -> Result<Status, Stopped> {
                         if *state == EndpointState::Up {
                             p.endpoints_up += 1;
                             p.healthy_capacity += e.capacity as u64;
+                            p.effective_capacity += e.capacity as f64 * h.capacity_factor(ei);
                         }
                     }
                     pools.sort_by_key(|p| regions.iter().position(|r| r.name == p.region));
@@ -229,11 +283,15 @@ pub async fn status(state: &ApiState) -> Result<Status, Stopped> {
                             route_line: r.map(|i| s.routes[i].line),
                         })
                         .collect::<Vec<_>>();
+                    for p in pools.iter_mut() {
+                        p.effective_capacity = (p.effective_capacity * 100.0).round() / 100.0;
+                    }
                     let endpoints = s
                         .endpoints
                         .iter()
                         .zip(h.endpoints)
-                        .map(|(e, state)| {
+                        .enumerate()
+                        .map(|(ei, (e, state))| {
                             let target = s.check.as_ref().map(|c| target_id(e.address, c));
                             let interval = s
                                 .check
@@ -255,6 +313,8 @@ pub async fn status(state: &ApiState) -> Result<Status, Stopped> {
                                             ),
                                             changing: v.changing,
                                             rtt_ms: v.rtt_ms,
+                                            srtt_ms: v.srtt_ms,
+                                            load: v.load,
                                             reason: v.reason.clone(),
                                         })
                                         .collect()
@@ -264,6 +324,15 @@ pub async fn status(state: &ApiState) -> Result<Status, Stopped> {
                                 address: e.address,
                                 region: regions[e.region].name.clone(),
                                 capacity: e.capacity,
+                                effective_capacity: (e.capacity as f64
+                                    * h.capacity_factor(ei)
+                                    * 100.0)
+                                    .round()
+                                    / 100.0,
+                                load: target
+                                    .as_deref()
+                                    .and_then(|t| store.measured(t))
+                                    .and_then(|m| m.load),
                                 state: state_name(*state),
                                 target,
                                 votes,
@@ -347,6 +416,7 @@ pub async fn status(state: &ApiState) -> Result<Status, Stopped> {
                     error: p.error.clone(),
                     kept_as: p.kept.as_ref().map(|k| k.display().to_string()),
                 }),
+                secondaries,
             }
             .with_probers(store, refused, now)
         })

@@ -26,6 +26,20 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
                     z.file.display()
                 );
             }
+            for s in &snapshot.config.secondary {
+                let served = zones.iter().any(|z| z.origin == s.zone);
+                let primaries: Vec<String> = s.primaries.iter().map(ToString::to_string).collect();
+                println!(
+                    "  {} secondary of {} ({})",
+                    s.zone,
+                    primaries.join(", "),
+                    if served {
+                        "copy in state_dir"
+                    } else {
+                        "no copy to serve yet"
+                    }
+                );
+            }
             for s in snapshot.services.iter() {
                 println!(
                     "  {} {} endpoints ({}:{})",

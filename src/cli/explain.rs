@@ -70,7 +70,7 @@ fn with_saved_health(snapshot: Snapshot) -> (Snapshot, String) {
     };
     let config = &snapshot.config;
     store.configure(&snapshot.services, &config.regions, config.fleet.quorum);
-    let table = store.table(&snapshot.services, &config.regions);
+    let table = store.table(&snapshot.services, &config.regions, &Default::default());
     let said = format!(
         "saved in {} at {}",
         path.display(),

@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod check;
+pub mod dnssec;
 pub mod explain;
 pub mod probe;
 pub mod serve;

@@ -29,6 +29,9 @@ pub struct ProbeArgs<'a> {
     pub token_file: &'a Path,
     pub name: Option<&'a str>,
     pub source: Option<IpAddr>,
+    /// Where the viewpoint is (lat, lon in degrees), for `policy = "latency"`; `None`: at
+    /// the `[regions]` entry named like the viewpoint, if the servers have one.
+    pub coordinates: Option<(f64, f64)>,
     /// PEM file of CA certificates trusted for `https://` servers, besides the webpki roots.
     pub ca_file: Option<&'a Path>,
 }
@@ -124,6 +127,7 @@ pub fn run(args: ProbeArgs<'_>) -> anyhow::Result<ExitCode> {
         let prober = Prober {
             name: name.clone(),
             region: args.region.to_string(),
+            coordinates: args.coordinates,
             checker: Arc::new(checker),
         };
         tracing::info!(%name, viewpoint = args.region, servers = servers.join(", "), "prober started");

@@ -1,7 +1,7 @@
 //! `meridian serve`: load everything, open `state_dir` and put its drains and last health
 //! into the snapshot, bind every socket, then run the DNS workers (their own threads), and
 //! on a separate control runtime the TCP listener, the control task, the HTTP API and the
-//! local prober. Reloads on SIGHUP; stops on SIGTERM/SIGINT. The API is served by
+//! local prober, and the secondary zones' task (`crate::secondary`). Reloads on SIGHUP; stops on SIGTERM/SIGINT. The API is served by
 //! `api::listener` (TLS when `api_tls_cert`/`api_tls_key` are set, header and body
 //! timeouts, connection caps); those settings, like every listener's, take effect on a
 //! restart, not a reload.
@@ -165,6 +165,7 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         writeln!(stdout, "meridian ready {} api={api_addr}", addrs.join(" "))?;
         stdout.flush()?;
         crate::dns::notify::at_start(&live.load());
+        crate::secondary::spawn(control.clone(), config_path.to_path_buf());
         let code = signals.run(config_path, &control).await;
         control.stop().await;
         code

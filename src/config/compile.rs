@@ -36,6 +36,17 @@ pub struct Config {
     pub tsig: Vec<super::TsigKey>,
     /// `[transfer.ZONE]`: who may transfer which zone, and whom to notify.
     pub transfer: Vec<super::TransferConfig>,
+    /// `[secondary.ZONE]`: the zones pulled from a primary.
+    pub secondary: Vec<super::SecondaryConfig>,
+    /// `[dnssec]`: where the zone keys are.
+    pub dnssec: DnssecConfig,
+}
+
+/// `[dnssec]`. Only the key commands read it so far; `serve` does not sign yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnssecConfig {
+    /// Where `K<zone>.+<alg>+<tag>.key`/`.private` files are (default `keys`).
+    pub key_dir: PathBuf,
 }
 
 #[derive(Debug, Clone)]
@@ -165,6 +176,7 @@ const DEFAULT_MAX_UDP_PAYLOAD: i64 = 1232;
 const DEFAULT_TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_TCP_MAX_CONNECTIONS: i64 = 1024;
 const DEFAULT_TOKEN_FILE: &str = "fleet.token";
+const DEFAULT_KEY_DIR: &str = "keys";
 const DEFAULT_API_MAX_CONNECTIONS: i64 = 256;
 const DEFAULT_API_MAX_CONNECTIONS_PER_SOURCE: i64 = 32;
 const DEFAULT_API_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -333,6 +345,7 @@ fn prune_unknown_keys(check: &mut Checker, root: &mut DeTable) {
             "fleet" => prune_table::<RawFleet>(check, table, &prefix),
             "rrl" => prune_table::<super::limits::RawRrl>(check, table, &prefix),
             "cookies" => prune_table::<super::limits::RawCookies>(check, table, &prefix),
+            "dnssec" => prune_table::<super::raw::RawDnssec>(check, table, &prefix),
             "tsig" => {
                 for (name, key) in table.iter_mut() {
                     if let DeValue::Table(key) = key.get_mut() {
@@ -346,6 +359,14 @@ fn prune_unknown_keys(check: &mut Checker, root: &mut DeTable) {
                     if let DeValue::Table(t) = t.get_mut() {
                         let prefix = format!("{prefix}{}.", super::tsig::table_key(zone.get_ref()));
                         prune_table::<super::transfer::RawTransfer>(check, t, &prefix);
+                    }
+                }
+            }
+            "secondary" => {
+                for (zone, t) in table.iter_mut() {
+                    if let DeValue::Table(t) = t.get_mut() {
+                        let prefix = format!("{prefix}{}.", super::tsig::table_key(zone.get_ref()));
+                        prune_table::<super::secondary::RawSecondary>(check, t, &prefix);
                     }
                 }
             }
@@ -388,6 +409,14 @@ impl Checker<'_> {
         let fleet = self.fleet(raw.fleet.unwrap_or_default());
         let tsig = self.tsig_keys(raw.tsig.unwrap_or_default());
         let transfer = self.transfers(raw.transfer.unwrap_or_default(), &tsig);
+        let secondary = self.secondaries(raw.secondary.unwrap_or_default(), &tsig);
+        let dnssec = DnssecConfig {
+            key_dir: self.path(
+                raw.dnssec.unwrap_or_default().key_dir,
+                "dnssec.key_dir",
+                DEFAULT_KEY_DIR,
+            ),
+        };
         Config {
             path: self.file.to_path_buf(),
             server,
@@ -398,6 +427,8 @@ impl Checker<'_> {
             identity,
             tsig,
             transfer,
+            secondary,
+            dnssec,
         }
     }
 

@@ -26,6 +26,16 @@ pub struct RawConfig {
     pub tsig: Option<IndexMap<Spanned<String>, super::tsig::RawTsigKey>>,
     /// `[transfer.ZONE]`, in file order.
     pub transfer: Option<IndexMap<Spanned<String>, super::transfer::RawTransfer>>,
+    /// `[secondary.ZONE]`, in file order.
+    pub secondary: Option<IndexMap<Spanned<String>, super::secondary::RawSecondary>>,
+    pub dnssec: Option<RawDnssec>,
+}
+
+/// `[dnssec]`: where the zone keys are (`meridian dnssec keygen`, `ds`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a table")]
+pub struct RawDnssec {
+    pub key_dir: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -204,6 +214,54 @@ pub struct RawService {
     pub overprovision: Option<Spanned<f64>>,
     /// Region name → geoproximity bias, -99..=99, for `policy = "nearest"` only.
     pub bias: Option<Spanned<indexmap::IndexMap<Spanned<String>, Spanned<i64>>>>,
+    /// `{ switch_percent = P, switch_ms = M }`, for `policy = "latency"` only.
+    pub latency: Option<Spanned<RawLatency>>,
+    /// `false`, or `{ low = L, high = H }`: load watermarks.
+    pub shed_load: Option<Spanned<RawShedLoad>>,
+}
+
+/// `latency = { ... }`. Inside the inline table values carry no spans: errors point at
+/// `latency`, which is one line.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLatency {
+    pub switch_percent: Option<i64>,
+    pub switch_ms: Option<i64>,
+}
+
+/// `shed_load = false` or `shed_load = { low = 0.7, high = 0.95 }`. A hand-written
+/// visitor, like [`RawOnAllDown`], so a wrong type gets a useful message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawShedLoad {
+    Flag(bool),
+    Watermarks(RawWatermarks),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWatermarks {
+    pub low: Option<f64>,
+    pub high: Option<f64>,
+}
+
+impl<'de> Deserialize<'de> for RawShedLoad {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ShedLoadVisitor;
+        impl<'de> Visitor<'de> for ShedLoadVisitor {
+            type Value = RawShedLoad;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("true, false or { low = 0.7, high = 0.95 }")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawShedLoad, E> {
+                Ok(RawShedLoad::Flag(v))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<RawShedLoad, A::Error> {
+                RawWatermarks::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawShedLoad::Watermarks)
+            }
+        }
+        deserializer.deserialize_any(ShedLoadVisitor)
+    }
 }
 
 /// `check = { ... }` or `[services.NAME.check]`: one table whatever the kind, so a key
@@ -336,7 +394,16 @@ mod tests {
         assert_eq!(
             known_keys::<RawConfig>(),
             [
-                "server", "geoip", "fleet", "regions", "rrl", "cookies", "tsig", "transfer"
+                "server",
+                "geoip",
+                "fleet",
+                "regions",
+                "rrl",
+                "cookies",
+                "tsig",
+                "transfer",
+                "secondary",
+                "dnssec"
             ]
         );
         assert_eq!(known_keys::<RawRegion>(), ["lat", "lon"]);
@@ -370,7 +437,9 @@ mod tests {
                 "on_all_down",
                 "unknown_location",
                 "overprovision",
-                "bias"
+                "bias",
+                "latency",
+                "shed_load"
             ]
         );
         assert_eq!(

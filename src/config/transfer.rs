@@ -143,7 +143,7 @@ impl Checker<'_> {
 }
 
 /// A network written like "192.0.2.0/24"; a bare address is its own /32 or /128.
-fn network(text: &str) -> Result<IpNet, String> {
+pub(super) fn network(text: &str) -> Result<IpNet, String> {
     let net = match text.parse::<IpAddr>() {
         Ok(addr) => IpNet::from(addr),
         Err(_) => text.parse::<IpNet>().map_err(|_| {

@@ -97,11 +97,15 @@ impl Fixture {
         let batch = ReportBatch {
             prober: prober.into(),
             region: "us-east".into(),
+            lat: None,
+            lon: None,
             reports: vec![Report {
                 target: self.target(i),
                 up,
                 changing: false,
                 rtt_ms: Some(3),
+                srtt_ms: None,
+                load: None,
                 reason: if up { "" } else { "test says down" }.into(),
             }],
         };
@@ -146,11 +150,15 @@ fn saved_drains_and_states_are_live_before_the_task_runs() {
         let batch = ReportBatch {
             prober: "p1".into(),
             region: "us-east".into(),
+            lat: None,
+            lon: None,
             reports: vec![Report {
                 target: us,
                 up: false,
                 changing: false,
                 rtt_ms: None,
+                srtt_ms: None,
+                load: None,
                 reason: "down".into(),
             }],
         };
@@ -405,6 +413,8 @@ async fn a_stopped_task_refuses_everything_and_answers_keep_their_snapshot() {
     let batch = ReportBatch {
         prober: "p1".into(),
         region: "us-east".into(),
+        lat: None,
+        lon: None,
         reports: vec![],
     };
     assert!(matches!(
@@ -540,11 +550,15 @@ async fn a_reload_matches_endpoints_by_address_and_logs_only_real_changes() {
     let batch = ReportBatch {
         prober: "p1".into(),
         region: "us-east".into(),
+        lat: None,
+        lon: None,
         reports: vec![Report {
             target: f.target(1),
             up: true,
             changing: false,
             rtt_ms: Some(3),
+            srtt_ms: None,
+            load: None,
             reason: String::new(),
         }],
     };

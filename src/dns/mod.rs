@@ -13,7 +13,8 @@
 //!      │         config [tsig.NAME])
 //!      │
 //!      └── zone::Zones::lookup ─┬─ answer::Answer (pre-encoded sections) → copied out
-//!                               └─ Balanced → geo locate (ECS or source) → route::decide
+//!                               └─ Balanced → decisions.rs (per-thread memo by client
+//!                                  network) or geo locate (ECS or source) → route::decide
 //!                                  → answer::address_record per address, ECS scope
 //!  xfr.rs (TCP only: AXFR/IXFR allowed by [transfer.ZONE], streamed from the zone's
 //!          records, TSIG-chained); notify.rs (NOTIFY to secondaries after a reload)
@@ -21,6 +22,7 @@
 //! ```
 
 pub mod cookie;
+pub mod decisions;
 pub mod notify;
 pub mod respond;
 pub mod rrl;

@@ -3,7 +3,8 @@
 //! Parses the query, finds the pre-encoded answer in the snapshot's zones, and writes
 //! header, copied question, answer sections and OPT into the caller's buffer. It sizes the
 //! response for the transport (TC without splitting an RRset) and never allocates once the
-//! buffer has grown. No logging here above debug; counts go into [`QueryStats`].
+//! buffer has grown. No logging here above debug; counts go into [`QueryStats`]. A NOTIFY
+//! (opcode 4) is answered here too, and handed to `crate::secondary` when it is taken.
 //!
 //! DNS Cookies are checked here (RFC 7873 §5.2): a query with only a client cookie is
 //! answered with a fresh server cookie; a valid server cookie is echoed (or refreshed
@@ -22,6 +23,7 @@
 //! the room its TSIG record leaves, and the answer is signed with the same key.
 
 use super::cookie::{self, Secrets};
+use super::decisions;
 use super::rrl::{Class, ResponseKey};
 pub use super::stats::QueryStats;
 use super::tsig;
@@ -116,6 +118,25 @@ pub fn respond(
         Err(QueryError::NotImp { tsig, .. }) => *tsig,
         Err(_) => None,
     };
+    if let Err(QueryError::NotImp {
+        question_end: Some(question_end),
+        edns,
+        ..
+    }) = parsed
+        && (msg[2] >> 3) & 0xF == OPCODE_NOTIFY
+    {
+        return Some(notify(
+            snap,
+            msg,
+            &parsed,
+            question_end,
+            edns,
+            tsig_at,
+            req,
+            out,
+            stats,
+        ));
+    }
     let Some(at) = tsig_at else {
         return answer(snap, msg, &parsed, req, 0, out, stats);
     };
@@ -136,6 +157,81 @@ pub fn respond(
             })
         }
         Err(failure) => Some(refuse_signed(snap, msg, &parsed, failure, req, out, stats)),
+    }
+}
+
+const OPCODE_NOTIFY: u8 = 4;
+
+/// The answer to a NOTIFY (RFC 1996 §3.7): NOERROR, authoritative, the question copied, for
+/// a secondary zone from one of its `allow_notify` sources with its key (the zone is then
+/// checked at once, `crate::secondary`); NOTAUTH for a zone we are no secondary for,
+/// REFUSED from anyone else. A signed NOTIFY gets a signed answer; a bad signature the
+/// TSIG error, as any query.
+#[allow(clippy::too_many_arguments)]
+fn notify(
+    snap: &Snapshot,
+    msg: &[u8],
+    parsed: &Result<Query<'_>, QueryError>,
+    question_end: u16,
+    edns: Option<Edns>,
+    tsig_at: Option<u16>,
+    req: &Request<'_>,
+    out: &mut Vec<u8>,
+    stats: &mut QueryStats,
+) -> Reply {
+    let signer = match tsig_at {
+        Some(at) => match tsig::verify(&snap.config.tsig, msg, at as usize, req.now as u64) {
+            Ok(signer) => Some(signer),
+            Err(failure) => {
+                tracing::debug!(peer = %req.peer, error = failure.name(), "NOTIFY refused: its TSIG does not verify");
+                return refuse_signed(snap, msg, parsed, failure, req, out, stats);
+            }
+        },
+        None => None,
+    };
+    let key_index = signer.map(|s| {
+        snap.config
+            .tsig
+            .iter()
+            .position(|k| std::ptr::eq(k, s.key))
+            .expect("the key is one of the config's")
+    });
+    let qend = question_end as usize;
+    let qname: Vec<u8> = msg[12..qend - 4].to_ascii_lowercase();
+    let qtype = u16::from_be_bytes([msg[qend - 4], msg[qend - 3]]);
+    let rcode = match crate::secondary::take_notify(snap, &qname, qtype, req.peer, key_index) {
+        Ok(()) => 0,
+        Err(rcode) => rcode,
+    };
+    let opt = OptOut {
+        payload: snap.config.server.max_udp_payload.max(512),
+        ecs_scope: 0,
+        cookie: edns.and_then(|e| cookie_for(e, req)),
+        nsid: snap.config.identity.nsid.as_deref(),
+        ede: None,
+    };
+    error_response(msg, Some(question_end), rcode as u16, edns, opt, out);
+    if rcode == 0 {
+        out[2] |= (wire::FLAG_AA >> 8) as u8;
+    }
+    let opt_start = opt_start(out, edns, &opt);
+    if let Some(signer) = signer {
+        let stamp = tsig::Stamp {
+            time_signed: req.now as u64,
+            fudge: tsig::FUDGE,
+            error: 0,
+            other: &[],
+        };
+        tsig::sign(out, signer.key, Some(signer.mac), stamp);
+    }
+    stats.unzoned(rcode as u16);
+    Reply {
+        key: ERROR_KEY,
+        proven: false,
+        counted: (None, rcode as u16),
+        question_end,
+        opt_start,
+        signed: signer.is_some(),
     }
 }
 
@@ -336,6 +432,10 @@ fn answer(
         return refuse(out, wire::RCODE_REFUSED, Ede::NOT_SUPPORTED, stats);
     }
     let Some((zone, found)) = snap.zones.lookup(q.key(), q.qtype) else {
+        // A secondary zone without a copy to serve (`crate::secondary`): ours, not ready.
+        if crate::secondary::unavailable(&snap.config, q.key()) {
+            return refuse(out, wire::RCODE_SERVFAIL, Ede::NOT_READY, stats);
+        }
         return refuse(out, wire::RCODE_REFUSED, Ede::NOT_AUTHORITATIVE, stats);
     };
     let max = match req.transport {
@@ -540,7 +640,8 @@ struct OptOut<'a> {
     ede: Option<Ede>,
 }
 
-/// Locates the client (ECS, else the resolver) and runs the route decision.
+/// Locates the client (ECS, else the resolver) and runs the route decision, or takes the
+/// decision this thread made for the same client network in this snapshot ([`decisions`]).
 pub fn decide_for(snap: &Snapshot, q: &Query<'_>, service: usize, peer: IpAddr) -> Decision {
     let full = |a: IpAddr| if a.is_ipv4() { 32 } else { 128 };
     let (addr, source_prefix) = match q.edns.and_then(|e| e.client_subnet) {
@@ -549,25 +650,34 @@ pub fn decide_for(snap: &Snapshot, q: &Query<'_>, service: usize, peer: IpAddr) 
         Some(c) => (c.ip(), c.source_prefix),
         None => (peer, full(peer)),
     };
+    let family = if q.qtype == TYPE_AAAA {
+        Family::V6
+    } else {
+        Family::V4
+    };
+    let key = decisions::Key::new(snap.generation, service, family, addr, source_prefix);
+    if let Some(decision) = decisions::get(&key) {
+        return decision;
+    }
     let location = snap.locate(addr);
     let client = Client {
         addr,
         source_prefix,
         location: &location,
     };
-    let family = if q.qtype == TYPE_AAAA {
-        Family::V6
-    } else {
-        Family::V4
-    };
-    route::decide(
-        &snap.services[service],
+    let svc = &snap.services[service];
+    let decision = route::decide(
+        svc,
         &snap.config.regions,
         &client,
         &snap.health.service(service),
         family,
         None,
-    )
+    );
+    if decisions::reusable(svc, &location, key.prefix) {
+        decisions::put(key, decision);
+    }
+    decision
 }
 
 /// Writes an authoritative answer holding the decision's addresses, after the CNAME chain

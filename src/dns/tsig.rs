@@ -2,7 +2,7 @@
 //!
 //! [`verify`] reads the TSIG record `wire::parse` found last in a query and checks key,
 //! MAC and time (§5.2), [`verify_response`] the same for the answer to a query we signed
-//! (§5.3); [`sign`] appends a TSIG record signing a message (a response with the request's
+//! (§5.3), and [`verify_next`] each later message of a signed transfer (§5.3.1); [`sign`] appends a TSIG record signing a message (a response with the request's
 //! MAC first, §4.3), [`append_unsigned`] the MAC-less record of a BADKEY or BADSIG answer
 //! (§5.3.2). The keys are the `[tsig.NAME]` tables ([`TsigKey`]), the one key store for
 //! queries and zone transfers. MACs are computed over slices of the message and small
@@ -314,6 +314,65 @@ pub fn verify_response<'a>(
             && *key.owner == *record.owner();
         same.then_some(key)
     })
+}
+
+/// Checks the TSIG record at `start` of `msg`, a later message of a multi-message answer
+/// to a request we signed with `key` (a zone transfer, RFC 8945 §5.3.1): the digest covers
+/// `prior_mac` (the last signed message's), the messages received unsigned since
+/// (`unsigned`, whole), this message without its TSIG record, and the timers only.
+pub fn verify_next<'a>(
+    key: &'a TsigKey,
+    msg: &'a [u8],
+    start: usize,
+    prior_mac: &[u8],
+    unsigned: &[Vec<u8>],
+    now: u64,
+) -> Result<Verified<'a>, Failure<'a>> {
+    let record = read(msg, start).ok_or(Failure::Malformed)?;
+    if Algorithm::from_wire(record.algorithm) != Some(key.algorithm)
+        || *key.owner != *record.owner()
+    {
+        return Err(Failure::Unsigned {
+            error: ERROR_BADKEY,
+            start,
+        });
+    }
+    let full = key.algorithm.output_len();
+    let sent = record.mac.len();
+    if sent > full || sent < (full / 2).max(10) {
+        return Err(Failure::Malformed);
+    }
+    let mut ctx = hmac::Context::with_key(&key.hmac);
+    ctx.update(&(prior_mac.len() as u16).to_be_bytes());
+    ctx.update(prior_mac);
+    for m in unsigned {
+        ctx.update(m);
+    }
+    let mut header = [0u8; 12];
+    header.copy_from_slice(&msg[..12]);
+    header[..2].copy_from_slice(&record.original_id.to_be_bytes());
+    let arcount = u16::from_be_bytes([header[10], header[11]]).saturating_sub(1);
+    header[10..].copy_from_slice(&arcount.to_be_bytes());
+    ctx.update(&header);
+    ctx.update(&msg[12..start]);
+    ctx.update(&timers(record.time_signed, record.fudge));
+    let tag = ctx.sign();
+    if !bool::from(tag.as_ref()[..sent].ct_eq(record.mac)) {
+        return Err(Failure::Unsigned {
+            error: ERROR_BADSIG,
+            start,
+        });
+    }
+    let verified = Verified {
+        key,
+        mac: record.mac,
+        time_signed: record.time_signed,
+        fudge: record.fudge,
+    };
+    if now.abs_diff(record.time_signed) > record.fudge as u64 {
+        return Err(Failure::BadTime(verified));
+    }
+    Ok(verified)
 }
 
 /// Reads and checks a TSIG record; `find` gives the key it names, if it is ours.

@@ -13,6 +13,7 @@ pub const FLAG_RD: u16 = 0x0100;
 pub const FLAG_CD: u16 = 0x0010;
 
 pub const RCODE_FORMERR: u8 = 1;
+pub const RCODE_SERVFAIL: u8 = 2;
 pub const RCODE_NXDOMAIN: u8 = 3;
 pub const RCODE_NOTIMP: u8 = 4;
 pub const RCODE_REFUSED: u8 = 5;
@@ -115,6 +116,8 @@ impl Ede {
     pub const NOT_AUTHORITATIVE: Ede = Ede { code: 20, text: "" };
     /// §4.22, code 21 "Not Supported": an opcode, type, class or CH name we do not serve.
     pub const NOT_SUPPORTED: Ede = Ede { code: 21, text: "" };
+    /// §4.15, code 14 "Not Ready": a secondary zone not transferred yet, or expired.
+    pub const NOT_READY: Ede = Ede { code: 14, text: "" };
 
     /// §4.1, code 0 "Other Error", with EXTRA-TEXT saying what it is. Use it in a
     /// constant, so the length is checked when compiling.

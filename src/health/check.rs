@@ -49,40 +49,54 @@ pub enum Verdict {
 }
 
 /// The outcome of one check.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Observation {
     pub verdict: Verdict,
     /// Time until the endpoint answered: the TCP connection for `tcp`, the response
     /// headers for `http`/`https`. `None` when it did not answer (refused, timeout, TLS
     /// failure) or when there is no vote.
     pub rtt: Option<Duration>,
+    /// The load the endpoint reported in its answer (`http`/`https` only): the
+    /// [`LOAD_HEADER`] header, else a top-level `"load"` number of a JSON body. 0.0 is
+    /// idle, 1.0 full; clamped to 0..=[`MAX_LOAD`].
+    pub load: Option<f64>,
 }
+
+/// The response header an endpoint reports its load in: `X-Meridian-Load: 0.73`.
+pub const LOAD_HEADER: &str = "x-meridian-load";
+/// Highest load taken from an endpoint (anything above counts as this).
+pub const MAX_LOAD: f64 = 10.0;
 
 impl Observation {
     fn up(rtt: Duration) -> Observation {
         Observation {
             verdict: Verdict::Up,
             rtt: Some(rtt),
+            load: None,
         }
     }
 
     fn down(reason: impl Into<String>) -> Observation {
-        Observation {
-            verdict: Verdict::Down(reason.into()),
-            rtt: None,
-        }
+        Observation::from_verdict(Verdict::Down(reason.into()))
     }
 
     fn no_vote(reason: impl Into<String>) -> Observation {
-        Observation {
-            verdict: Verdict::NoVote(reason.into()),
-            rtt: None,
-        }
+        Observation::from_verdict(Verdict::NoVote(reason.into()))
     }
 
     fn from_verdict(verdict: Verdict) -> Observation {
-        Observation { verdict, rtt: None }
+        Observation {
+            verdict,
+            rtt: None,
+            load: None,
+        }
     }
+}
+
+/// A reported load as a number in 0..=[`MAX_LOAD`]; `None` when it is not a number.
+pub fn parse_load(text: &str) -> Option<f64> {
+    let v: f64 = text.trim().parse().ok()?;
+    v.is_finite().then(|| v.clamp(0.0, MAX_LOAD))
 }
 
 /// A [`Checker`] that cannot be built: a start-up error of the prober.
@@ -241,8 +255,8 @@ impl Checker {
                 Err(_) => return Observation::down(timed_out(check, "")),
             };
             let rtt = Some(start.elapsed());
-            let verdict = judge(check, response, deadline).await;
-            Observation { verdict, rtt }
+            let (verdict, load) = judge(check, response, deadline).await;
+            Observation { verdict, rtt, load }
         };
         DIAL.scope(dial, exchange).await
     }
@@ -270,19 +284,74 @@ fn http_client(source: Option<IpAddr>, mut tls: ClientConfig) -> Result<Client, 
         .build()
 }
 
-/// Status, then (if asked) the body, of a response that arrived.
-async fn judge(check: &Check, response: Response, deadline: Instant) -> Verdict {
+/// Status, then (if asked) the body, of a response that arrived; with the load the
+/// endpoint reported, if any (read whatever the verdict: an overloaded endpoint may answer
+/// 503 and say so).
+async fn judge(check: &Check, response: Response, deadline: Instant) -> (Verdict, Option<f64>) {
+    let header_load = response
+        .headers()
+        .get(LOAD_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_load);
+    let json = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.trim_start().starts_with("application/json"));
     let status = response.status().as_u16();
     if !check
         .expect
         .iter()
         .any(|&(low, high)| (low..=high).contains(&status))
     {
-        return Verdict::Down(format!(
+        let verdict = Verdict::Down(format!(
             "HTTP {status} (expected {})",
             status_ranges(&check.expect)
         ));
+        return (verdict, header_load);
     }
+    if check.body.is_none() && json && header_load.is_none() {
+        // The load may be in the body: `{"load": 0.73, ...}`.
+        let body = timeout_at(deadline, read_prefix(response)).await;
+        let load = match body {
+            Ok(Ok(body)) => json_load(&body),
+            _ => None,
+        };
+        return (Verdict::Up, load);
+    }
+    (
+        body_verdict(check, response, deadline, status).await,
+        header_load,
+    )
+}
+
+/// The top-level `"load"` number of a JSON body, if it has one.
+fn json_load(body: &[u8]) -> Option<f64> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let load = value.get("load")?.as_f64()?;
+    load.is_finite().then(|| load.clamp(0.0, MAX_LOAD))
+}
+
+/// The first [`BODY_LIMIT`] bytes of a body.
+async fn read_prefix(mut response: Response) -> Result<Vec<u8>, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let take = chunk.len().min(BODY_LIMIT - body.len());
+        body.extend_from_slice(&chunk[..take]);
+        if body.len() == BODY_LIMIT {
+            break;
+        }
+    }
+    Ok(body)
+}
+
+/// An answer of an expected status: up, unless `check.body` is not in the body.
+async fn body_verdict(
+    check: &Check,
+    response: Response,
+    deadline: Instant,
+    status: u16,
+) -> Verdict {
     let Some(needle) = &check.body else {
         return Verdict::Up;
     };

@@ -44,7 +44,11 @@ pub struct TargetSpec {
 }
 
 /// `POST /v1/fleet/reports`: one prober's latest results.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Fields added later (`lat`, `lon`, and a report's `srtt_ms` and `load`) are optional
+/// both ways: a batch without them is what older probers send and is taken as before,
+/// and a prober leaves them out when it has nothing to say.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReportBatch {
     /// The prober's name, unique in the fleet.
@@ -52,11 +56,17 @@ pub struct ReportBatch {
     /// The viewpoint it probes from: any name (1 to 64 of [A-Za-z0-9._:-]), a serving
     /// region or not. Called `region` on the wire, as before viewpoints had their name.
     pub region: String,
+    /// Where the viewpoint is (degrees), when the prober was told (`probe --lat/--lon`).
+    /// Without them a server places the viewpoint at the `[regions]` entry of its name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lat: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lon: Option<f64>,
     pub reports: Vec<Report>,
 }
 
 /// One target's vote from one prober.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Report {
     pub target: String,
@@ -64,10 +74,34 @@ pub struct Report {
     /// Counting toward rise or fall: the vote may flip soon.
     #[serde(default)]
     pub changing: bool,
+    /// The last check's round trip.
     #[serde(default)]
     pub rtt_ms: Option<u32>,
+    /// The prober's smoothed round trip to the target (milliseconds, an EWMA of the checks
+    /// that answered with [`RTT_ALPHA`]); what `policy = "latency"` ranks by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub srtt_ms: Option<f64>,
+    /// The load the endpoint reports in its health-check answer (0.0 idle, 1.0 full),
+    /// smoothed with [`LOAD_ALPHA`]; absent when it reports none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<f64>,
     #[serde(default)]
     pub reason: String,
+}
+
+/// Weight of the newest round trip in a prober's smoothed RTT: `srtt += α (rtt − srtt)`.
+/// 0.3 follows a lasting change within a few checks (half of a step in two, 90 % in
+/// seven) while one slow answer moves it by less than a third.
+pub const RTT_ALPHA: f64 = 0.3;
+/// Weight of the newest reported load in its smoothed value (as for [`RTT_ALPHA`]).
+pub const LOAD_ALPHA: f64 = 0.3;
+
+/// One step of an exponentially weighted moving average: `None` starts at `sample`.
+pub fn ewma(previous: Option<f64>, sample: f64, alpha: f64) -> f64 {
+    match previous {
+        Some(p) if p.is_finite() => p + alpha * (sample - p),
+        _ => sample,
+    }
 }
 
 /// Most reports one batch may carry.
@@ -195,4 +229,55 @@ pub fn targets_of(services: &[Service]) -> BTreeMap<String, (TargetSpec, Vec<(us
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ewma_starts_at_the_first_sample_and_moves_alpha_of_the_way() {
+        // (previous, sample, smoothed)
+        let rows = [
+            (None, 40.0, 40.0),
+            (Some(40.0), 40.0, 40.0),
+            (Some(100.0), 0.0, 70.0),
+            (Some(10.0), 20.0, 13.0),
+            (Some(f64::NAN), 5.0, 5.0),
+        ];
+        for (previous, sample, want) in rows {
+            let got = ewma(previous, sample, RTT_ALPHA);
+            assert!((got - want).abs() < 1e-9, "{previous:?} + {sample}: {got}");
+        }
+        // A step from 150 to 30 ms: half-way after two checks, within 10 % after seven.
+        let mut srtt = Some(150.0);
+        let mut after = Vec::new();
+        for _ in 0..7 {
+            srtt = Some(ewma(srtt, 30.0, RTT_ALPHA));
+            after.push(srtt.unwrap());
+        }
+        assert!(after[1] < 90.0 && after[0] > 90.0, "{after:?}");
+        assert!(
+            after[6] - 30.0 < 12.0 && after[5] - 30.0 > 12.0,
+            "{after:?}"
+        );
+    }
+
+    #[test]
+    fn batches_without_the_new_fields_are_still_taken() {
+        let old =
+            r#"{"prober":"p1","region":"eu-west","reports":[{"target":"t","up":true,"rtt_ms":3}]}"#;
+        let b: ReportBatch = serde_json::from_str(old).unwrap();
+        assert_eq!((b.lat, b.lon), (None, None));
+        assert_eq!((b.reports[0].srtt_ms, b.reports[0].load), (None, None));
+        // And a batch with nothing new to say is sent as before.
+        assert!(!serde_json::to_string(&b).unwrap().contains("srtt"));
+        let new = r#"{"prober":"p1","region":"x","lat":1.5,"lon":-2.0,"reports":[{"target":"t","up":true,"srtt_ms":12.5,"load":0.73}]}"#;
+        let b: ReportBatch = serde_json::from_str(new).unwrap();
+        assert_eq!((b.lat, b.lon), (Some(1.5), Some(-2.0)));
+        assert_eq!(
+            (b.reports[0].srtt_ms, b.reports[0].load),
+            (Some(12.5), Some(0.73))
+        );
+    }
 }

@@ -14,7 +14,7 @@
 //! under a paused clock with a fake [`CheckRunner`].
 
 use super::check::{Checker, Observation, Target, Verdict};
-use super::fleet::{Report, ReportBatch, TargetSpec};
+use super::fleet::{LOAD_ALPHA, RTT_ALPHA, Report, ReportBatch, TargetSpec, ewma};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -102,6 +102,7 @@ pub fn spawn_local(
     let prober = Prober {
         name,
         region: region.to_string(),
+        coordinates: None,
         checker: Arc::new(checker),
     };
     tokio::spawn(prober.run(targets, sink));
@@ -112,6 +113,9 @@ pub fn spawn_local(
 pub struct Prober {
     pub name: String,
     pub region: String,
+    /// Where the viewpoint is (lat, lon in degrees), sent with every batch; `None`: the
+    /// servers place it at the `[regions]` entry named like `region`.
+    pub coordinates: Option<(f64, f64)>,
     pub checker: Arc<dyn CheckRunner>,
 }
 
@@ -127,6 +131,10 @@ struct Scheduled {
     started: Instant,
     debounce: Debounce,
     in_flight: bool,
+    /// Smoothed round trip (ms) of the checks that answered ([`RTT_ALPHA`]).
+    srtt_ms: Option<f64>,
+    /// Smoothed load the endpoint reported ([`LOAD_ALPHA`]); `None` until it reports one.
+    load: Option<f64>,
 }
 
 impl Scheduled {
@@ -160,6 +168,21 @@ impl Scheduled {
         self.recheck_at = (self.debounce.up && self.debounce.streak > 0)
             .then(|| self.started + self.spec.recheck());
         flipped || self.debounce.streak == 1
+    }
+}
+
+impl Scheduled {
+    /// Folds one check's round trip and reported load into the smoothed values. A check
+    /// that did not answer leaves both as they were: a dead endpoint is judged by its
+    /// votes, and its last RTT goes stale with them.
+    fn smooth(&mut self, obs: &Observation) {
+        if let Some(rtt) = obs.rtt {
+            let ms = rtt.as_secs_f64() * 1000.0;
+            self.srtt_ms = Some(ewma(self.srtt_ms, ms, RTT_ALPHA));
+        }
+        if let Some(load) = obs.load {
+            self.load = Some(ewma(self.load, load, LOAD_ALPHA));
+        }
     }
 }
 
@@ -204,9 +227,9 @@ impl Prober {
                 }
                 Some((id, obs)) = results.recv() => {
                     let Some(s) = scheduled.get_mut(&id) else { continue };
-                    let (raw_up, reason) = match obs.verdict {
+                    let (raw_up, reason) = match &obs.verdict {
                         Verdict::Up => (true, String::new()),
-                        Verdict::Down(reason) => (false, reason),
+                        Verdict::Down(reason) => (false, reason.clone()),
                         Verdict::NoVote(reason) => {
                             s.in_flight = false;
                             tracing::debug!(target = %id, "no vote: {reason}");
@@ -221,8 +244,9 @@ impl Prober {
                         tracing::info!(prober = %self.name, target = %id, up = s.debounce.up, "vote changed{}", if reason.is_empty() { String::new() } else { format!(": {reason}") });
                     }
                     let rtt_ms = obs.rtt.map(|d| d.as_millis().min(u32::MAX as u128) as u32);
+                    s.smooth(&obs);
                     let reason = if s.debounce.up { String::new() } else { reason };
-                    outbox.insert(id.clone(), Report { target: id, up: s.debounce.up, changing: s.debounce.streak > 0, rtt_ms, reason });
+                    outbox.insert(id.clone(), Report { target: id, up: s.debounce.up, changing: s.debounce.streak > 0, rtt_ms, srtt_ms: s.srtt_ms, load: s.load, reason });
                 }
                 _ = tick.tick() => {
                     let now = Instant::now();
@@ -244,7 +268,8 @@ impl Prober {
                     }
                     if now >= flush_due && !outbox.is_empty() {
                         let reports: Vec<Report> = outbox.drain().map(|(_, r)| r).collect();
-                        sink.send(ReportBatch { prober: self.name.clone(), region: self.region.clone(), reports }).await;
+                        let (lat, lon) = self.coordinates.unzip();
+                        sink.send(ReportBatch { prober: self.name.clone(), region: self.region.clone(), lat, lon, reports }).await;
                         flush_due = Instant::now() + FLUSH_EVERY;
                     } else if now >= flush_due {
                         flush_due = now + FLUSH_EVERY;
@@ -280,6 +305,8 @@ impl Prober {
                             started: now,
                             debounce: Debounce::default(),
                             in_flight: false,
+                            srtt_ms: None,
+                            load: None,
                         },
                     );
                 }
@@ -583,6 +610,7 @@ mod tests {
                 Observation {
                     verdict,
                     rtt: Some(Duration::from_millis(1)),
+                    load: None,
                 }
             })
         }
@@ -615,6 +643,7 @@ mod tests {
         let prober = Prober {
             name: "p1".into(),
             region: "eu-west".into(),
+            coordinates: None,
             checker: checks.clone(),
         };
         let start = Instant::now();
@@ -793,6 +822,46 @@ mod tests {
         }
         // The vote never went down.
         assert!(sink.0.lock().unwrap().iter().all(|(_, b)| b.reports[0].up));
+    }
+
+    #[test]
+    fn smoothed_rtt_and_load_follow_the_checks_that_answered() {
+        let mut s = Scheduled {
+            spec: spec(Duration::from_secs(1), 3),
+            target: Target {
+                address: "192.0.2.1".parse().unwrap(),
+                check: spec(Duration::from_secs(1), 3).check().unwrap(),
+            },
+            next: Instant::now(),
+            recheck_at: None,
+            started: Instant::now(),
+            debounce: Debounce::default(),
+            in_flight: false,
+            srtt_ms: None,
+            load: None,
+        };
+        let obs = |rtt_ms: Option<u64>, load: Option<f64>| Observation {
+            verdict: Verdict::Up,
+            rtt: rtt_ms.map(Duration::from_millis),
+            load,
+        };
+        // (rtt, load) of a check → (smoothed rtt, smoothed load) after it.
+        let rows = [
+            ((Some(100), None), (Some(100.0), None)),
+            ((Some(0), Some(1.0)), (Some(70.0), Some(1.0))),
+            // No answer: both as they were.
+            ((None, None), (Some(70.0), Some(1.0))),
+            ((Some(70), Some(0.0)), (Some(70.0), Some(0.7))),
+        ];
+        for ((rtt, load), (want_rtt, want_load)) in rows {
+            s.smooth(&obs(rtt, load));
+            let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
+                (Some(a), Some(b)) => (a - b).abs() < 1e-9,
+                (a, b) => a == b,
+            };
+            assert!(close(s.srtt_ms, want_rtt), "{:?}", s.srtt_ms);
+            assert!(close(s.load, want_load), "{:?}", s.load);
+        }
     }
 
     #[test]

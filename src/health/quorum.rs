@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// One prober's latest word on a target.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Vote {
     pub up: bool,
     /// The viewpoint the prober checks from (its batch's `region`), for
@@ -27,6 +27,10 @@ pub struct Vote {
     /// `rise` or `fall`, so the state may change soon.
     pub changing: bool,
     pub rtt_ms: Option<u32>,
+    /// The prober's smoothed RTT to the target (ms), for `policy = "latency"`.
+    pub srtt_ms: Option<f64>,
+    /// The load the endpoint reported, smoothed by the prober.
+    pub load: Option<f64>,
     /// Why the prober says down (empty when up).
     pub reason: String,
 }
@@ -159,6 +163,8 @@ mod tests {
                     at: now - Duration::from_millis(*age_ms),
                     changing: false,
                     rtt_ms: None,
+                    srtt_ms: None,
+                    load: None,
                     reason: String::new(),
                 };
                 (p.to_string(), v)
@@ -277,6 +283,8 @@ mod tests {
                     at: now - Duration::from_millis(*age_ms),
                     changing: false,
                     rtt_ms: None,
+                    srtt_ms: None,
+                    load: None,
                     reason: String::new(),
                 };
                 (p.to_string(), v)

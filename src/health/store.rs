@@ -17,8 +17,8 @@
 use super::fleet::{MAX_REPORTS_PER_BATCH, ReportBatch, TargetSpec, targets_of};
 use super::quorum::{Judgement, Vote, judge};
 use super::{HealthTable, ServiceHealth};
-use crate::config::{Quorum, Region, Service};
-use crate::route::EndpointState;
+use crate::config::{Policy, Position, Quorum, Region, Service};
+use crate::route::{EndpointState, RegionRtt, ViewpointRanking, order_by_rtt};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -51,9 +51,11 @@ pub struct StateFileProblem {
 pub const FORGET_PROBERS_AFTER: Duration = Duration::from_secs(3600);
 
 /// A prober the server has heard from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ProberInfo {
     pub region: String,
+    /// The coordinates its last batch gave for its viewpoint, if any.
+    pub coordinates: Option<(f64, f64)>,
     /// When its last batch arrived, on the monotonic clock (ages are measured from it).
     pub last_report: Instant,
     /// The same moment on the wall clock, only for showing to people.
@@ -70,6 +72,10 @@ pub enum BatchError {
     BadViewpoint(String),
     #[error("{0} reports in one batch; at most {MAX_REPORTS_PER_BATCH}")]
     TooMany(usize),
+    #[error("lat and lon: want both or neither, lat in -90..=90 and lon in -180..=180")]
+    BadCoordinates,
+    #[error("report {0}: srtt_ms and load must be numbers of at least 0")]
+    BadMeasurement(usize),
     #[error("report {0}: reason longer than 1024 bytes")]
     LongReason(usize),
     #[error("report {0}: target {1:?} appears twice")]
@@ -123,7 +129,27 @@ pub struct HealthStore {
     pub latency: LatencyHistogram,
     /// Set when `health.json` was bad at start.
     problem: Option<StateFileProblem>,
+    /// What the fresh votes measured, per target, as of the last [`HealthStore::judge_all`].
+    measured: BTreeMap<String, Measured>,
+    /// `measured` changed since [`HealthStore::take_measured_changed`] was last called.
+    measured_changed: bool,
+    /// Targets of `policy = "latency"` services: only their RTTs are kept in `measured`,
+    /// so a fleet that routes by nothing measured builds no table per report.
+    latency_targets: BTreeSet<String>,
 }
+
+/// What the fresh votes on one target measured.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Measured {
+    /// Viewpoint → the mean smoothed RTT (ms) of its probers that sent one.
+    pub rtt_ms: BTreeMap<String, f64>,
+    /// The mean smoothed load of the probers that saw one.
+    pub load: Option<f64>,
+}
+
+/// Viewpoints closer than this many degrees (in latitude and longitude) are one place:
+/// their RTTs are averaged and clients go to them together.
+const SAME_PLACE_DEGREES: f64 = 0.01;
 
 impl HealthStore {
     /// Opens the store, loading what the last run saved: a missing file is a fresh start;
@@ -145,6 +171,9 @@ impl HealthStore {
             probers: BTreeMap::new(),
             latency: LatencyHistogram::default(),
             problem,
+            measured: BTreeMap::new(),
+            measured_changed: false,
+            latency_targets: BTreeSet::new(),
         }
     }
 
@@ -197,6 +226,15 @@ impl HealthStore {
     pub fn configure(&mut self, services: &[Service], _regions: &[Region], quorum: Quorum) {
         self.quorum = quorum;
         self.targets = targets_of(services);
+        self.latency_targets = self
+            .targets
+            .iter()
+            .filter(|(_, (_, uses))| {
+                uses.iter()
+                    .any(|&(si, _)| matches!(services[si].policy, Policy::Latency { .. }))
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
         self.votes.retain(|id, _| self.targets.contains_key(id));
         self.judged.retain(|id, _| self.targets.contains_key(id));
     }
@@ -229,8 +267,17 @@ impl HealthStore {
         if batch.reports.len() > MAX_REPORTS_PER_BATCH {
             return Err(BatchError::TooMany(batch.reports.len()));
         }
+        let coordinates = match (batch.lat, batch.lon) {
+            (None, None) => None,
+            (Some(lat), Some(lon)) if lat.abs() <= 90.0 && lon.abs() <= 180.0 => Some((lat, lon)),
+            _ => return Err(BatchError::BadCoordinates),
+        };
         let mut seen = BTreeSet::new();
         for (i, r) in batch.reports.iter().enumerate() {
+            let bad = |v: Option<f64>| v.is_some_and(|v| !(v.is_finite() && v >= 0.0));
+            if bad(r.srtt_ms) || bad(r.load) {
+                return Err(BatchError::BadMeasurement(i));
+            }
             if r.reason.len() > 1024 {
                 return Err(BatchError::LongReason(i));
             }
@@ -259,6 +306,8 @@ impl HealthStore {
                 at: now,
                 changing: r.changing,
                 rtt_ms: r.rtt_ms,
+                srtt_ms: r.srtt_ms,
+                load: r.load,
                 reason: r.reason.clone(),
             };
             self.votes
@@ -269,11 +318,13 @@ impl HealthStore {
         }
         let info = self.probers.entry(p.clone()).or_insert(ProberInfo {
             region: batch.region.clone(),
+            coordinates,
             last_report: now,
             last_report_wall: wall,
             reports: 0,
         });
         info.region = batch.region.clone();
+        info.coordinates = coordinates;
         info.last_report = now;
         info.last_report_wall = wall;
         info.reports += accepted as u64;
@@ -301,7 +352,79 @@ impl HealthStore {
                 self.saved.states.insert(id.clone(), j.up);
             }
         }
+        let measured = self.measure(now);
+        if measured != self.measured {
+            self.measured = measured;
+            self.measured_changed = true;
+        }
         changed
+    }
+
+    /// Whether what the probers measured (RTTs, loads) changed since the last call: the
+    /// caller then builds a table and publishes it if it differs enough (no state to
+    /// save: measurements are not kept across restarts).
+    pub fn take_measured_changed(&mut self) -> bool {
+        std::mem::take(&mut self.measured_changed)
+    }
+
+    /// What the fresh votes on each target measured at `now`.
+    fn measure(&self, now: Instant) -> BTreeMap<String, Measured> {
+        let mut out = BTreeMap::new();
+        for (id, (spec, _)) in &self.targets {
+            let Some(votes) = self.votes.get(id) else {
+                continue;
+            };
+            let interval = Duration::from_millis(spec.interval_ms);
+            let by_rtt = self.latency_targets.contains(id);
+            let mut rtt: BTreeMap<&str, (f64, u32)> = BTreeMap::new();
+            let (mut load_sum, mut loads) = (0.0, 0u32);
+            for v in votes.values().filter(|v| v.is_fresh(now, interval)) {
+                if let Some(ms) = v.srtt_ms.filter(|_| by_rtt) {
+                    let e = rtt.entry(v.viewpoint.as_str()).or_default();
+                    e.0 += ms;
+                    e.1 += 1;
+                }
+                if let Some(l) = v.load {
+                    load_sum += l;
+                    loads += 1;
+                }
+            }
+            if rtt.is_empty() && loads == 0 {
+                continue;
+            }
+            let m = Measured {
+                rtt_ms: rtt
+                    .into_iter()
+                    .map(|(v, (sum, n))| (v.to_owned(), sum / n as f64))
+                    .collect(),
+                load: (loads > 0).then(|| load_sum / loads as f64),
+            };
+            out.insert(id.clone(), m);
+        }
+        out
+    }
+
+    /// What the fresh votes on target `id` measured, as of the last judgement.
+    pub fn measured(&self, id: &str) -> Option<&Measured> {
+        self.measured.get(id)
+    }
+
+    /// Where each viewpoint is: the coordinates its probers last sent, else the
+    /// `[regions]` entry of its name; viewpoints with neither are left out.
+    pub fn viewpoint_places(&self, regions: &[Region]) -> BTreeMap<String, (f64, f64)> {
+        let mut out = BTreeMap::new();
+        for p in self.probers.values() {
+            let place = p.coordinates.or_else(|| {
+                regions
+                    .iter()
+                    .find(|r| r.name == p.region)
+                    .map(|r| (r.lat, r.lon))
+            });
+            if let Some(place) = place {
+                out.insert(p.region.clone(), place);
+            }
+        }
+        out
     }
 
     /// The judged state of a target (`None` before any vote and any saved state).
@@ -326,8 +449,16 @@ impl HealthStore {
         }
     }
 
-    /// The table the DNS path reads for `services`.
-    pub fn table(&self, services: &[Service], regions: &[Region]) -> HealthTable {
+    /// The table the DNS path reads for `services`. `previous` is the table published
+    /// last for the same services (an empty one after a reload that changed them): each
+    /// latency viewpoint's earlier choice is held against flapping from it.
+    pub fn table(
+        &self,
+        services: &[Service],
+        regions: &[Region],
+        previous: &HealthTable,
+    ) -> HealthTable {
+        let places = self.viewpoint_places(regions);
         let mut per_endpoint: BTreeMap<(usize, usize), (&str, &TargetSpec)> = BTreeMap::new();
         for (id, (spec, uses)) in &self.targets {
             for &u in uses {
@@ -339,7 +470,7 @@ impl HealthStore {
             .enumerate()
             .map(|(si, s)| {
                 let mut ttl_cap: Option<u32> = None;
-                let endpoints = s
+                let endpoints: Vec<EndpointState> = s
                     .endpoints
                     .iter()
                     .enumerate()
@@ -368,10 +499,53 @@ impl HealthStore {
                         }
                     })
                     .collect();
-                ServiceHealth { endpoints, ttl_cap }
+                let target = |ei: usize| per_endpoint.get(&(si, ei)).map(|(id, _)| *id);
+                let capacity_factors = self.capacity_factors(s, &target);
+                let viewpoints = match s.policy {
+                    Policy::Latency { switch } => {
+                        let before = previous.service_health(si).map(|h| &h.viewpoints[..]);
+                        let rtt = |ei: usize, viewpoint: &str| {
+                            let m = self.measured.get(target(ei)?)?;
+                            m.rtt_ms.get(viewpoint).copied()
+                        };
+                        rank_viewpoints(s, &endpoints, &places, &rtt, before, switch)
+                    }
+                    _ => Vec::new(),
+                };
+                ServiceHealth {
+                    endpoints,
+                    ttl_cap,
+                    capacity_factors,
+                    viewpoints,
+                }
             })
             .collect();
         HealthTable::from_services(services)
+    }
+
+    /// Each endpoint's effective capacity ÷ capacity from its measured load (empty when
+    /// all are 1, or the service ignores load).
+    fn capacity_factors<'s>(
+        &'s self,
+        s: &Service,
+        target: &dyn Fn(usize) -> Option<&'s str>,
+    ) -> Vec<f64> {
+        let Some(shed) = s.shed_load else {
+            return Vec::new();
+        };
+        let factors: Vec<f64> = (0..s.endpoints.len())
+            .map(|ei| {
+                target(ei)
+                    .and_then(|id| self.measured.get(id))
+                    .and_then(|m| m.load)
+                    .map_or(1.0, |load| shed.factor(load))
+            })
+            .collect();
+        if factors.iter().all(|f| *f == 1.0) {
+            Vec::new()
+        } else {
+            factors
+        }
     }
 
     /// Writes the judged states and drains durably: a temp file, written and fsynced,
@@ -438,6 +612,69 @@ impl HealthStore {
         self.votes.retain(|_, votes| !votes.is_empty());
         quiet
     }
+}
+
+/// `policy = "latency"`: one ranking per place that has viewpoints (`places`: viewpoint →
+/// coordinates), in order of name. A region's RTT from a place is the lowest over its up
+/// endpoints of capacity > 0 of the mean smoothed RTT the place's viewpoints measured
+/// (`rtt(endpoint, viewpoint)`). The region chosen first before (in `previous`, the same
+/// place by name) is held by [`order_by_rtt`]. Places that measured nothing are left out.
+fn rank_viewpoints(
+    s: &Service,
+    states: &[EndpointState],
+    places: &BTreeMap<String, (f64, f64)>,
+    rtt: &dyn Fn(usize, &str) -> Option<f64>,
+    previous: Option<&[ViewpointRanking]>,
+    switch: crate::config::LatencySwitch,
+) -> Vec<ViewpointRanking> {
+    // Group viewpoints at the same place (sorted by name, so the grouping is stable).
+    let mut groups: Vec<(Vec<&str>, (f64, f64))> = Vec::new();
+    for (name, &(lat, lon)) in places {
+        let same = |g: &(Vec<&str>, (f64, f64))| {
+            (g.1.0 - lat).abs() < SAME_PLACE_DEGREES && (g.1.1 - lon).abs() < SAME_PLACE_DEGREES
+        };
+        match groups.iter_mut().find(|g| same(g)) {
+            Some(g) => g.0.push(name),
+            None => groups.push((vec![name], (lat, lon))),
+        }
+    }
+    let mut out = Vec::new();
+    for (names, (lat, lon)) in groups {
+        let mut measured: Vec<RegionRtt> = Vec::new();
+        for (ei, e) in s.endpoints.iter().enumerate() {
+            if states[ei] != EndpointState::Up || e.capacity == 0 {
+                continue;
+            }
+            let seen: Vec<f64> = names.iter().filter_map(|v| rtt(ei, v)).collect();
+            if seen.is_empty() {
+                continue;
+            }
+            let ms = seen.iter().sum::<f64>() / seen.len() as f64;
+            match measured.iter_mut().find(|r| r.region == e.region) {
+                Some(r) => r.rtt_ms = r.rtt_ms.min(ms),
+                None => measured.push(RegionRtt {
+                    region: e.region,
+                    rtt_ms: ms,
+                }),
+            }
+        }
+        if measured.is_empty() {
+            continue;
+        }
+        let name = names.join("+");
+        let held = previous
+            .and_then(|p| p.iter().find(|v| v.name == name))
+            .and_then(|v| v.regions.first())
+            .map(|r| r.region);
+        out.push(ViewpointRanking {
+            regions: order_by_rtt(&measured, held, switch),
+            name,
+            lat,
+            lon,
+            position: Position::of(lat, lon),
+        });
+    }
+    out
 }
 
 /// Moves a bad `path` to `path.corrupt-<UTC time>` (a free name), or leaves it if it cannot.
@@ -524,6 +761,8 @@ endpoints = [{ region = "us-east", address = "192.0.2.3" }]
         ReportBatch {
             prober: prober.into(),
             region: "eu-west".into(),
+            lat: None,
+            lon: None,
             reports: reports
                 .iter()
                 .map(|(t, up)| Report {
@@ -531,6 +770,8 @@ endpoints = [{ region = "us-east", address = "192.0.2.3" }]
                     up: *up,
                     changing: false,
                     rtt_ms: Some(3),
+                    srtt_ms: None,
+                    load: None,
                     reason: String::new(),
                 })
                 .collect(),
@@ -542,7 +783,7 @@ endpoints = [{ region = "us-east", address = "192.0.2.3" }]
         config: &config::Config,
         services: &[config::Service],
     ) -> Vec<Vec<EndpointState>> {
-        let t = store.table(services, &config.regions);
+        let t = store.table(services, &config.regions, &HealthTable::default());
         (0..services.len())
             .map(|i| t.service(i).endpoints.to_vec())
             .collect()
@@ -626,6 +867,117 @@ endpoints = [{ region = "us-east", address = "192.0.2.3" }]
         assert_eq!(
             states(&again, &config, &services),
             [vec![Drained, Down], vec![Down], vec![Up]]
+        );
+    }
+
+    /// Issue 15: viewpoints rank regions by their probers' smoothed RTTs, hold the choice
+    /// they published last against a small gain, and shed capacity by reported load.
+    #[test]
+    fn latency_viewpoints_hold_their_choice_and_load_shrinks_capacity() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::fixtures::config();
+        let origin = Name::from_ascii("example.com.").unwrap();
+        let text = r#"
+[services.www]
+policy = "latency"
+check = { kind = "tcp", port = 80, interval = "5s" }
+endpoints = [
+  { region = "eu-west", address = "192.0.2.1" },
+  { region = "us-east", address = "192.0.2.2" },
+]
+"#;
+        let services =
+            config::parse_services(text, Path::new("example.com.toml"), &origin, &config).unwrap();
+        let (mut store, _) = HealthStore::open(dir.path());
+        store.configure(&services, &config.regions, Quorum::Majority);
+        let ids: Vec<String> = store.targets().map(|t| t.id.clone()).collect();
+        let (eu, us) = (&ids[0], &ids[1]);
+        let (now, wall) = (Instant::now(), SystemTime::UNIX_EPOCH);
+        // One prober at the eu-west viewpoint (placed by its region entry), one at a
+        // place of its own; (eu, us) smoothed RTTs and us's load.
+        let send = |store: &mut HealthStore,
+                    prober: &str,
+                    view: &str,
+                    at: Option<(f64, f64)>,
+                    rtt: (f64, f64),
+                    load: Option<f64>| {
+            let mut b = batch(prober, &[(eu, true), (us, true)]);
+            b.region = view.into();
+            (b.lat, b.lon) = at.unzip();
+            b.reports[0].srtt_ms = Some(rtt.0);
+            b.reports[1].srtt_ms = Some(rtt.1);
+            b.reports[1].load = load;
+            store.apply(&b, now, wall).unwrap();
+            store.judge_all(now);
+        };
+        let first = |t: &HealthTable, view: &str| -> (String, Vec<f64>) {
+            let v = t
+                .service(0)
+                .viewpoints
+                .iter()
+                .find(|v| v.name == view)
+                .cloned()
+                .unwrap();
+            let rtts = v.regions.iter().map(|r| r.rtt_ms).collect();
+            (config.regions[v.regions[0].region].name.clone(), rtts)
+        };
+        send(&mut store, "p1", "eu-west", None, (30.0, 80.0), None);
+        send(
+            &mut store,
+            "p2",
+            "nyc",
+            Some((40.7, -74.0)),
+            (80.0, 10.0),
+            Some(0.2),
+        );
+        assert!(store.take_measured_changed());
+        let t1 = store.table(&services, &config.regions, &HealthTable::default());
+        assert_eq!(first(&t1, "eu-west"), ("eu-west".into(), vec![30.0, 80.0]));
+        assert_eq!(first(&t1, "nyc").0, "us-east");
+        let v = &t1.service(0).viewpoints[0];
+        assert_eq!(
+            (v.lat, v.lon),
+            (53.35, -6.26),
+            "placed at its region's entry"
+        );
+        assert!(
+            t1.service(0).capacity_factors.is_empty(),
+            "load 0.2 sheds nothing"
+        );
+
+        // us-east gets 5 ms faster than eu-west from eu-west: held. 40 ms faster: moved.
+        send(&mut store, "p1", "eu-west", None, (30.0, 25.0), None);
+        let t2 = store.table(&services, &config.regions, &t1);
+        assert_eq!(first(&t2, "eu-west").0, "eu-west", "held");
+        assert!(t1.differs(&t2), "the RTTs shown moved by more than 5 %");
+        let fresh = store.table(&services, &config.regions, &HealthTable::default());
+        assert_eq!(
+            first(&fresh, "eu-west").0,
+            "us-east",
+            "without a previous choice"
+        );
+        send(&mut store, "p1", "eu-west", None, (50.0, 10.0), None);
+        let t3 = store.table(&services, &config.regions, &t2);
+        assert_eq!(first(&t3, "eu-west").0, "us-east", "moved");
+
+        // us-east reports load 0.9 (defaults 0.7 to 0.95): about a fifth of its capacity.
+        send(
+            &mut store,
+            "p2",
+            "nyc",
+            Some((40.7, -74.0)),
+            (80.0, 10.0),
+            Some(0.9),
+        );
+        let t4 = store.table(&services, &config.regions, &t3);
+        let f = t4.service(0).capacity_factor(1);
+        assert!((f - (1.0 - 0.8 * 0.99)).abs() < 1e-9, "{f}");
+        assert_eq!(t4.service(0).capacity_factor(0), 1.0);
+        assert!(t3.differs(&t4));
+        // Nothing new: the same table, and no new snapshot.
+        assert!(
+            !store.take_measured_changed()
+                || !t4.differs(&store.table(&services, &config.regions, &t4))
         );
     }
 

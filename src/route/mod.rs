@@ -13,9 +13,13 @@
 //!    precomputed on the unit sphere: no trigonometry per region), a fixed failover
 //!    order, or none (`weighted`). A service with a geoproximity `bias` compares
 //!    `distance × (1 − bias/100)` instead (one `asin` per region, for such services only).
-//! 3. `shares`: the nearest region keeps what its healthy capacity allows
+//!    `latency`: the order the client's nearest viewpoint's smoothed RTTs give (computed
+//!    with its anti-flap hold when the health view was built, see [`ViewpointRanking`]),
+//!    unmeasured regions after by distance; no measurement at all: as `nearest`.
+//! 3. `shares`: the nearest region keeps what its *effective* healthy capacity allows
 //!    (× `overprovision`), the share it lost spills to the next; for `weighted`, shares by
-//!    healthy capacity. When nothing is healthy, `fail_open` decides (`on_all_down`:
+//!    effective healthy capacity. Effective capacity is capacity × the endpoint's
+//!    load factor (`shed_load`: 1 unless it reports a high load). When nothing is healthy, `fail_open` decides (`on_all_down`:
 //!    every candidate, NODATA, or the fallback addresses).
 //! 4. `pick_region`: the client network's own ranking of the endpoints decides which
 //!    region keeps it (see "Minimal disruption").
@@ -30,7 +34,8 @@
 //! network, the service salt and the endpoint's *address* (not its place in the config),
 //! lowest first. Inside a region the network's first choice is its best-ranked endpoint,
 //! up or not. Walking the regions in rank order, a region keeps the networks whose first
-//! choice there is up; when overprovisioning lets it keep more than its healthy fraction,
+//! choice there is up (and, when that endpoint sheds load, whose per-endpoint draw falls
+//! inside its load factor: a loaded endpoint sheds a fixed, growing set of networks); when overprovisioning lets it keep more than its healthy fraction,
 //! it keeps that much more of the others (by a per-network, per-region draw); the rest
 //! walk on. A kept network gets its best-ranked *healthy* endpoint there. So when an
 //! endpoint fails only its networks move (to their next choice, spread by capacity), a
@@ -40,6 +45,7 @@
 #[cfg(test)]
 mod tests;
 
+use crate::config::LatencySwitch;
 use crate::config::{Endpoint, OnAllDown, Policy, Position, Region, Service};
 use crate::geo::Location;
 use std::net::IpAddr;
@@ -77,6 +83,68 @@ pub enum EndpointState {
 pub struct Health<'a> {
     pub endpoints: &'a [EndpointState],
     pub ttl_cap: Option<u32>,
+    /// Effective capacity ÷ capacity per endpoint (same order), from the load it reports
+    /// (`shed_load`); empty when every endpoint keeps its whole capacity.
+    pub capacity_factors: &'a [f64],
+    /// `policy = "latency"`: each viewpoint's ranking of the service's regions.
+    pub viewpoints: &'a [ViewpointRanking],
+}
+
+impl Health<'_> {
+    /// The endpoint's effective capacity ÷ its capacity.
+    pub fn capacity_factor(&self, endpoint: usize) -> f64 {
+        self.capacity_factors.get(endpoint).copied().unwrap_or(1.0)
+    }
+}
+
+/// One viewpoint (probers at one place) as `policy = "latency"` sees it: where it is, and
+/// the service's regions ordered by the smoothed RTT it measured. The first is the region
+/// it *chose*: the fastest, unless the one chosen before is within the service's
+/// [`LatencySwitch`] of it (see [`order_by_rtt`]). Built by the health task when health
+/// changes, never on the query path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewpointRanking {
+    /// The viewpoint's name (names joined by `+` when several share the place).
+    pub name: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub position: Position,
+    /// Regions with a measurement: the chosen one first, the rest by RTT.
+    pub regions: Vec<RegionRtt>,
+}
+
+/// A region's smoothed RTT from one viewpoint: the lowest of its healthy endpoints'.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RegionRtt {
+    pub region: usize,
+    pub rtt_ms: f64,
+}
+
+/// The regions of `measured` (region, smoothed RTT; any order) ranked for one viewpoint:
+/// by RTT (ties by region index), except that `previous`, the region chosen first last
+/// time, stays first unless the fastest is better by both `switch.percent` percent of the
+/// previous one's RTT and `switch.ms`. Pure: the health task calls it with the last
+/// published choice.
+pub fn order_by_rtt(
+    measured: &[RegionRtt],
+    previous: Option<usize>,
+    switch: LatencySwitch,
+) -> Vec<RegionRtt> {
+    let mut out = measured.to_vec();
+    out.sort_by(|a, b| a.rtt_ms.total_cmp(&b.rtt_ms).then(a.region.cmp(&b.region)));
+    let Some(best) = out.first().copied() else {
+        return out;
+    };
+    if let Some(at) = previous.and_then(|p| out.iter().position(|r| r.region == p)) {
+        let held = out[at];
+        let gain = held.rtt_ms - best.rtt_ms;
+        let needed = (held.rtt_ms * switch.percent as f64 / 100.0).max(switch.ms as f64);
+        if gain < needed {
+            out.remove(at);
+            out.insert(0, held);
+        }
+    }
+    out
 }
 
 /// The answer: addresses, TTL and ECS scope.
@@ -129,6 +197,9 @@ pub struct Trace {
     /// The network whose hash ranks the endpoints.
     pub hash_network: Option<(IpAddr, u8)>,
     pub picked_region: Option<usize>,
+    /// `latency`: the viewpoint whose RTTs ranked the regions (index into the health
+    /// view's `viewpoints`), when one did.
+    pub viewpoint: Option<usize>,
 }
 
 /// One candidate region in the trace.
@@ -141,7 +212,11 @@ pub struct RegionTrace {
     /// `distance_km × (1 − bias/100)`: what the ranking compared (distance ranking only).
     pub effective_km: Option<f64>,
     pub healthy_capacity: u64,
+    /// Healthy capacity less what reported load sheds (`shed_load`).
+    pub effective_capacity: f64,
     pub total_capacity: u64,
+    /// `latency`: the region's smoothed RTT from the deciding viewpoint.
+    pub rtt_ms: Option<f64>,
     /// Fraction of all client networks this region answers.
     pub share: f64,
     /// Fraction of the client networks reaching this region that it keeps (priority
@@ -167,6 +242,9 @@ pub enum Outcome {
     Overprovisioned,
     /// Its first choice here is down or drained: walked on.
     PassedOn,
+    /// Its first choice here is up but sheds load, and this network is among those it
+    /// sheds: walked on.
+    Shed,
     /// No region kept it (all short of capacity): its best-ranked healthy endpoint of all,
     /// weighted by the regions' shares, is here.
     Leftover,
@@ -181,6 +259,7 @@ impl Outcome {
             Outcome::FirstChoiceUp => "kept: first choice is up",
             Outcome::Overprovisioned => "kept: first choice is down, overprovision keeps it",
             Outcome::PassedOn => "passed on: first choice is down or drained",
+            Outcome::Shed => "passed on: first choice is up but sheds load",
             Outcome::Leftover => "kept: no region had room, best healthy by share",
             Outcome::BestOfAll => "kept: best-ranked healthy endpoint of all",
         }
@@ -214,7 +293,11 @@ struct Candidate {
     /// The region's geoproximity bias in this service (0: none).
     bias: i32,
     healthy: u64,
+    /// `healthy` less what reported load sheds: Σ capacity × load factor of the up ones.
+    effective: f64,
     total: u64,
+    /// `latency`: the region's smoothed RTT from the deciding viewpoint.
+    rtt_ms: Option<f64>,
     /// Fraction of all client networks this region answers.
     share: f64,
     /// Priority policies: fraction of the client networks reaching it that it keeps.
@@ -232,6 +315,8 @@ struct Ranking {
     priority: bool,
     /// Ordered by distance from the client (the trace then shows each distance).
     by_distance: bool,
+    /// `latency`: the viewpoint whose RTTs ordered the regions.
+    viewpoint: Option<usize>,
 }
 
 /// Room for this many candidates is made on the stack when a service cannot have more
@@ -294,10 +379,13 @@ fn decide_among(
     }
 
     // 2. Rank.
-    let ranking = rank(service, regions, client.location, cands, &mut scope);
+    let ranking = rank(service, regions, health, client.location, cands, &mut scope);
 
     if trace.is_some() && ranking.by_distance {
         measure_distances(regions, client.location, cands);
+    }
+    if let Some(t) = trace.as_deref_mut() {
+        t.viewpoint = ranking.viewpoint;
     }
 
     // 3. Shares; when nothing is healthy, `on_all_down` decides.
@@ -380,7 +468,7 @@ fn candidates(
     // starts at the previous endpoint's (a region's endpoints usually stand together).
     // Without a route, an endpoint of a region not seen yet makes its candidate.
     let mut last = 0;
-    for (e, state) in service.endpoints.iter().zip(health.endpoints) {
+    for (ei, (e, state)) in service.endpoints.iter().zip(health.endpoints).enumerate() {
         let i = if last < n && out[last].region == e.region {
             last
         } else if let Some(i) = out[..n].iter().position(|c| c.region == e.region) {
@@ -397,6 +485,7 @@ fn candidates(
             out[i].total += e.capacity as u64;
             if *state == EndpointState::Up {
                 out[i].healthy += e.capacity as u64;
+                out[i].effective += e.capacity as f64 * health.capacity_factor(ei);
             }
         }
     }
@@ -414,15 +503,28 @@ fn candidates(
 
 /// Step 2: orders the candidates. `nearest` with coordinates: by great-circle distance
 /// (ties by config order); without: the `unknown_location` list, else no order
-/// (`weighted`). `failover`: its fixed order. Raises `scope` to the database network when
-/// the location decided.
+/// (`weighted`). `failover`: its fixed order. `latency`: the order of the viewpoint
+/// nearest the client (see [`rank_by_rtt`]), else as `nearest`. Raises `scope` to the
+/// database network when the location decided.
 fn rank(
     service: &Service,
     regions: &[Region],
+    health: &Health<'_>,
     loc: &Location,
     cands: &mut [Candidate],
     scope: &mut u8,
 ) -> Ranking {
+    if let Policy::Latency { .. } = service.policy
+        && let Some(viewpoint) = rank_by_rtt(regions, health, loc, cands)
+    {
+        *scope = (*scope).max(loc.network_prefix);
+        return Ranking {
+            name: "latency",
+            priority: true,
+            by_distance: true,
+            viewpoint: Some(viewpoint),
+        };
+    }
     let by_list = |cands: &mut [Candidate], order: &[usize]| {
         cands.sort_by_key(|c| {
             order
@@ -432,7 +534,7 @@ fn rank(
         })
     };
     let (name, priority, by_distance) = match &service.policy {
-        Policy::Nearest => {
+        Policy::Nearest | Policy::Latency { .. } => {
             *scope = (*scope).max(loc.network_prefix);
             match loc.coordinates {
                 Some((lat, lon)) => {
@@ -473,7 +575,56 @@ fn rank(
         name,
         priority,
         by_distance,
+        viewpoint: None,
     }
+}
+
+/// `latency`, step 2: the viewpoint nearest the client that measured any region (by chord,
+/// ties by order) ranks the candidates: its measured regions in its order, then the
+/// unmeasured ones by distance from the client. `None` (rank as `nearest`) when the client
+/// has no coordinates or no viewpoint measured a candidate.
+fn rank_by_rtt(
+    regions: &[Region],
+    health: &Health<'_>,
+    loc: &Location,
+    cands: &mut [Candidate],
+) -> Option<usize> {
+    let (lat, lon) = loc.coordinates?;
+    let here = loc.position.unwrap_or_else(|| Position::of(lat, lon));
+    let mut nearest: Option<(f64, usize)> = None;
+    for (i, v) in health.viewpoints.iter().enumerate() {
+        let measures_one = v
+            .regions
+            .iter()
+            .any(|r| cands.iter().any(|c| c.region == r.region));
+        if !measures_one {
+            continue;
+        }
+        let d = here.chord_squared(&v.position);
+        if nearest.is_none_or(|(b, _)| d < b) {
+            nearest = Some((d, i));
+        }
+    }
+    let (_, vi) = nearest?;
+    let order = &health.viewpoints[vi].regions;
+    for c in cands.iter_mut() {
+        match order.iter().position(|r| r.region == c.region) {
+            Some(at) => {
+                c.rank_key = at as f64;
+                c.rtt_ms = Some(order[at].rtt_ms);
+            }
+            // After every measured one (chords are at most 2, squared 4).
+            None => {
+                c.rank_key = order.len() as f64 + here.chord_squared(&regions[c.region].position)
+            }
+        }
+    }
+    cands.sort_by(|a, b| {
+        a.rank_key
+            .total_cmp(&b.rank_key)
+            .then(a.region.cmp(&b.region))
+    });
+    Some(vi)
 }
 
 /// What a bias does to a distance: `1 − bias/100`.
@@ -575,15 +726,15 @@ pub fn all_down(service: &Service, health: &Health<'_>) -> Vec<(Family, Option<u
 /// proportion. `weighted`: shares by healthy capacity.
 fn shares(service: &Service, ranking: Ranking, cands: &mut [Candidate]) {
     if !ranking.priority {
-        let healthy_total: u64 = cands.iter().map(|c| c.healthy).sum();
+        let healthy_total: f64 = cands.iter().map(|c| c.effective).sum();
         for c in cands.iter_mut() {
-            c.share = c.healthy as f64 / healthy_total as f64;
+            c.share = c.effective / healthy_total;
         }
         return;
     }
     let mut left = 1.0f64;
     for c in cands.iter_mut() {
-        let healthy_fraction = c.healthy as f64 / c.total as f64;
+        let healthy_fraction = c.effective / c.total as f64;
         c.share = (healthy_fraction * service.overprovision).min(left);
         c.keep = if left > 0.0 { c.share / left } else { 0.0 };
         left -= c.share;
@@ -622,11 +773,17 @@ fn pick_region(
         let first_up = c
             .first_choice
             .is_some_and(|e| health.endpoints[e] == EndpointState::Up);
-        if first_up && c.keep > 0.0 {
+        // A first choice shedding load keeps the networks whose draw falls inside its
+        // load factor: the region then keeps its effective healthy fraction.
+        let shed = c.first_choice.is_some_and(|e| {
+            let factor = health.capacity_factor(e);
+            factor < 1.0 && net.endpoint_draw(&service.endpoints[e]) >= factor
+        });
+        if first_up && !shed && c.keep > 0.0 {
             c.outcome = Outcome::FirstChoiceUp;
             return i;
         }
-        let healthy_fraction = c.healthy as f64 / c.total as f64;
+        let healthy_fraction = c.effective / c.total as f64;
         if c.healthy > 0 && c.keep > healthy_fraction {
             let extra = (c.keep - healthy_fraction) / (1.0 - healthy_fraction);
             if net.region_draw(&regions[c.region].name) < extra {
@@ -634,10 +791,14 @@ fn pick_region(
                 return i;
             }
         }
-        c.outcome = Outcome::PassedOn;
+        c.outcome = if first_up && shed {
+            Outcome::Shed
+        } else {
+            Outcome::PassedOn
+        };
     }
     let best = best_healthy(service, health, family, net, cands, |c| {
-        c.share / c.healthy.max(1) as f64
+        c.share / c.effective.max(f64::MIN_POSITIVE)
     });
     cands[best].outcome = Outcome::Leftover;
     best
@@ -664,7 +825,7 @@ fn first_choice(
 }
 
 /// The candidate holding the network's best-ranked healthy endpoint among all candidates,
-/// each endpoint's capacity multiplied by `region_weight` of its region.
+/// each endpoint's effective capacity multiplied by `region_weight` of its region.
 fn best_healthy(
     service: &Service,
     health: &Health<'_>,
@@ -674,14 +835,14 @@ fn best_healthy(
     region_weight: impl Fn(&Candidate) -> f64,
 ) -> usize {
     let mut best: Option<(f64, usize)> = None;
-    for (e, s) in service.endpoints.iter().zip(health.endpoints) {
+    for (ei, (e, s)) in service.endpoints.iter().zip(health.endpoints).enumerate() {
         if *s != EndpointState::Up || e.capacity == 0 || !family.matches(&e.address) {
             continue;
         }
         let Some(ci) = cands.iter().position(|c| c.region == e.region) else {
             continue;
         };
-        let score = net.score(e, region_weight(&cands[ci]));
+        let score = net.score(e, region_weight(&cands[ci]) * health.capacity_factor(ei));
         if best.is_none_or(|(b, _)| score < b) {
             best = Some((score, ci));
         }
@@ -768,7 +929,9 @@ fn region_trace(service: &Service, c: &Candidate) -> RegionTrace {
         bias: c.bias,
         effective_km: (c.distance_km > 0.0).then(|| c.distance_km * bias_factor(c.bias)),
         healthy_capacity: c.healthy,
+        effective_capacity: c.effective,
         total_capacity: c.total,
+        rtt_ms: c.rtt_ms,
         share: c.share,
         keep: c.keep,
         first_choice: c.first_choice.map(|i| service.endpoints[i].address),
@@ -884,6 +1047,16 @@ impl NetworkHash {
         let h = mix(self.seed ^ key);
         let u = ((h >> 11) + 1) as f64 / (1u64 << 53) as f64;
         -u.ln() / weight
+    }
+
+    /// This network's draw in [0, 1) for an endpoint, known by address: independent of
+    /// [`NetworkHash::score`], so which networks a loaded endpoint sheds does not depend
+    /// on how strongly they prefer it.
+    fn endpoint_draw(&self, e: &Endpoint) -> f64 {
+        let bits = addr_bits(e.address);
+        let key = mix(mix(bits as u64 ^ 0x5348_4544) ^ (bits >> 64) as u64).rotate_left(29);
+        let h = mix(self.seed.rotate_left(7) ^ key);
+        (h >> 11) as f64 / (1u64 << 53) as f64
     }
 
     /// This network's draw in [0, 1) for a region, known by name.

@@ -40,6 +40,8 @@ impl HealthTable {
         Health {
             endpoints: &self.0[service],
             ttl_cap: None,
+            capacity_factors: &[],
+            viewpoints: &[],
         }
     }
 }
@@ -1145,4 +1147,289 @@ fn with_every_candidate_down_a_fallback_cname_is_the_answer() {
     let d = ask(&config, svc, &health, "192.0.2.1", &london(), Family::V4);
     assert!(d.cname && d.is_empty(), "{d:?}");
     assert_eq!(d.ttl, 30);
+}
+
+// Issue 15: `policy = "latency"` and load feedback.
+
+const LATENCY: &str = r#"
+[services.www]
+policy = "latency"
+endpoints = [
+  { region = "us-east", address = "198.51.100.1" },
+  { region = "us-west", address = "198.51.100.2" },
+  { region = "eu-west", address = "203.0.113.1" },
+]
+"#;
+
+fn region_of(config: &Config, name: &str) -> usize {
+    config.regions.iter().position(|r| r.name == name).unwrap()
+}
+
+/// A viewpoint at (lat, lon) that measured `rtts` (region name, ms), in that order (the
+/// first is its choice).
+fn viewpoint(
+    config: &Config,
+    name: &str,
+    lat: f64,
+    lon: f64,
+    rtts: &[(&str, f64)],
+) -> ViewpointRanking {
+    ViewpointRanking {
+        name: name.into(),
+        lat,
+        lon,
+        position: Position::of(lat, lon),
+        regions: rtts
+            .iter()
+            .map(|(r, ms)| RegionRtt {
+                region: region_of(config, r),
+                rtt_ms: *ms,
+            })
+            .collect(),
+    }
+}
+
+fn decide_with(
+    config: &Config,
+    svc: &Service,
+    health: &Health<'_>,
+    addr: &str,
+    loc: &Location,
+    trace: Option<&mut Trace>,
+) -> Decision {
+    let addr: IpAddr = addr.parse().unwrap();
+    let client = Client {
+        addr,
+        source_prefix: 24,
+        location: loc,
+    };
+    decide(svc, &config.regions, &client, health, Family::V4, trace)
+}
+
+#[test]
+fn latency_ranks_by_the_nearest_viewpoints_rtt_and_falls_back_to_distance() {
+    let (config, services) = setup(LATENCY);
+    let svc = &services[0];
+    let up = vec![EndpointState::Up; 3];
+    // A viewpoint in Dublin finds us-west fastest; one in Tokyo finds eu-west fastest
+    // (whatever the map says: these are measurements).
+    let views = vec![
+        viewpoint(
+            &config,
+            "dublin",
+            53.35,
+            -6.26,
+            &[("us-west", 40.0), ("us-east", 90.0)],
+        ),
+        viewpoint(
+            &config,
+            "tokyo",
+            35.68,
+            139.69,
+            &[("eu-west", 20.0), ("us-west", 60.0)],
+        ),
+    ];
+    let health = Health {
+        endpoints: &up,
+        ttl_cap: None,
+        capacity_factors: &[],
+        viewpoints: &views,
+    };
+    let none = Health {
+        viewpoints: &[],
+        ..health
+    };
+    // (client location, health, answer, ranking)
+    let rows: &[(Location, &Health, &str, &str)] = &[
+        (london(), &health, "198.51.100.2", "latency"),
+        (tokyo(), &health, "203.0.113.1", "latency"),
+        // Sydney is nearer Tokyo's viewpoint.
+        (sydney(), &health, "203.0.113.1", "latency"),
+        // No RTT data: as `nearest`.
+        (london(), &none, "203.0.113.1", "distance"),
+        (california(), &none, "198.51.100.2", "distance"),
+    ];
+    for (loc, h, want, ranking) in rows {
+        let mut trace = Trace::default();
+        let d = decide_with(&config, svc, h, "192.0.2.1", loc, Some(&mut trace));
+        assert_eq!(addrs(&d), vec![want.to_string()], "{loc:?}");
+        assert_eq!(trace.ranking, *ranking, "{loc:?}");
+        assert_eq!(d.scope, loc.network_prefix, "only the location decided");
+    }
+    // The trace names the viewpoint and each region's RTT; the region no viewpoint
+    // measured comes last, by distance.
+    let mut trace = Trace::default();
+    decide_with(
+        &config,
+        svc,
+        &health,
+        "192.0.2.1",
+        &london(),
+        Some(&mut trace),
+    );
+    assert_eq!(trace.viewpoint, Some(0));
+    let order: Vec<(&str, Option<f64>)> = trace
+        .regions
+        .iter()
+        .map(|r| (config.regions[r.region].name.as_str(), r.rtt_ms))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("us-west", Some(40.0)),
+            ("us-east", Some(90.0)),
+            ("eu-west", None)
+        ]
+    );
+}
+
+#[test]
+fn latency_keeps_spill_over_and_minimal_disruption_of_nearest() {
+    let (config, services) = setup(LATENCY);
+    let svc = &services[0];
+    let views = vec![viewpoint(
+        &config,
+        "dublin",
+        53.35,
+        -6.26,
+        &[("us-west", 40.0), ("us-east", 90.0)],
+    )];
+    let mut states = vec![EndpointState::Up; 3];
+    let health = |states: &[EndpointState]| -> Vec<String> {
+        let h = Health {
+            endpoints: states,
+            ttl_cap: None,
+            capacity_factors: &[],
+            viewpoints: &views,
+        };
+        addrs(&decide_with(&config, svc, &h, "192.0.2.1", &london(), None))
+    };
+    assert_eq!(health(&states), ["198.51.100.2"]);
+    // The fastest region's endpoint is down: its traffic spills to the next by RTT.
+    states[1] = EndpointState::Down;
+    assert_eq!(health(&states), ["198.51.100.1"]);
+    states[1] = EndpointState::Up;
+    assert_eq!(
+        health(&states),
+        ["198.51.100.2"],
+        "back to its earlier pick"
+    );
+}
+
+#[test]
+fn order_by_rtt_holds_the_previous_choice_within_the_switch_threshold() {
+    let switch = LatencySwitch {
+        percent: 20,
+        ms: 10,
+    };
+    let r = |region: usize, rtt_ms: f64| RegionRtt { region, rtt_ms };
+    // (measured, previous choice, first after)
+    let rows: &[(&[RegionRtt], Option<usize>, usize)] = &[
+        // No previous choice: the fastest.
+        (&[r(0, 50.0), r(1, 30.0)], None, 1),
+        // Held: 1 is 5 ms (10 %) faster than 0.
+        (&[r(0, 50.0), r(1, 45.0)], Some(0), 0),
+        // Held: 15 ms faster but only 10 % of 150 ms.
+        (&[r(0, 150.0), r(1, 135.0)], Some(0), 0),
+        // Held: 50 % faster but only 4 ms.
+        (&[r(0, 8.0), r(1, 4.0)], Some(0), 0),
+        // Switched: 30 ms and 30 %.
+        (&[r(0, 100.0), r(1, 70.0)], Some(0), 1),
+        // Exactly at both thresholds: switched.
+        (&[r(0, 50.0), r(1, 40.0)], Some(0), 1),
+        // The previous choice has no measurement any more (down): the fastest.
+        (&[r(1, 70.0), r(2, 90.0)], Some(0), 1),
+        // Ties go to the lower region index.
+        (&[r(2, 30.0), r(1, 30.0)], None, 1),
+    ];
+    for (measured, previous, want) in rows {
+        let out = order_by_rtt(measured, *previous, switch);
+        assert_eq!(out[0].region, *want, "{measured:?} previous {previous:?}");
+        assert_eq!(out.len(), measured.len());
+        // The rest by RTT.
+        assert!(out[1..].windows(2).all(|w| w[0].rtt_ms <= w[1].rtt_ms));
+    }
+}
+
+#[test]
+fn a_loaded_endpoint_sheds_its_share_to_the_next_region() {
+    let (config, services) = setup(
+        r#"
+[services.www]
+unknown_location = ["us-east", "us-west"]
+endpoints = [
+  { region = "us-east", address = "198.51.100.1" },
+  { region = "us-west", address = "198.51.100.2" },
+]
+"#,
+    );
+    let svc = &services[0];
+    let up = vec![EndpointState::Up; 2];
+    let nowhere = Location::unknown(8);
+    let kept_by_east = |factor: f64| -> Vec<bool> {
+        let factors = [factor, 1.0];
+        let h = Health {
+            endpoints: &up,
+            ttl_cap: None,
+            capacity_factors: &factors,
+            viewpoints: &[],
+        };
+        (0..2000)
+            .map(|i| {
+                let client = format!("10.{}.{}.1", i / 250, i % 250);
+                addrs(&decide_with(&config, svc, &h, &client, &nowhere, None)) == ["198.51.100.1"]
+            })
+            .collect()
+    };
+    let full = kept_by_east(1.0);
+    assert!(full.iter().all(|k| *k));
+    // (load factor, share kept, within)
+    for (factor, want) in [(0.75, 0.75), (0.5, 0.5), (0.2, 0.2), (0.01, 0.01)] {
+        let kept = kept_by_east(factor);
+        let share = kept.iter().filter(|k| **k).count() as f64 / kept.len() as f64;
+        assert!(
+            (share - want).abs() < 0.04,
+            "factor {factor}: share {share}"
+        );
+    }
+    // As load grows, only networks leave: none that had left comes back.
+    let (half, fifth) = (kept_by_east(0.5), kept_by_east(0.2));
+    assert!(half.iter().zip(&fifth).all(|(h, f)| *h || !*f));
+}
+
+#[test]
+fn weighted_shares_by_effective_capacity() {
+    let (config, services) = setup(
+        r#"
+[services.www]
+policy = "weighted"
+endpoints = [
+  { region = "us-east", address = "198.51.100.1" },
+  { region = "us-west", address = "198.51.100.2" },
+]
+"#,
+    );
+    let up = vec![EndpointState::Up; 2];
+    let factors = [0.25, 1.0];
+    let h = Health {
+        endpoints: &up,
+        ttl_cap: None,
+        capacity_factors: &factors,
+        viewpoints: &[],
+    };
+    let east = (0..2000)
+        .filter(|i| {
+            let client = format!("10.{}.{}.1", i / 250, i % 250);
+            addrs(&decide_with(
+                &config,
+                &services[0],
+                &h,
+                &client,
+                &london(),
+                None,
+            )) == ["198.51.100.1"]
+        })
+        .count();
+    // 25 : 100 → a fifth.
+    assert!((east as f64 / 2000.0 - 0.2).abs() < 0.04, "{east}");
 }

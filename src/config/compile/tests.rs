@@ -782,3 +782,33 @@ fn duplicate_keys_name_the_key_and_its_first_line() {
         assert_eq!(errors(text), *want, "{text:?}");
     }
 }
+
+#[test]
+fn dnssec_key_dir_resolves_against_the_config_file() {
+    // (text, config path, key_dir)
+    let rows = [
+        ("", "meridian.toml", "keys"),
+        ("", "/etc/meridian/meridian.toml", "/etc/meridian/keys"),
+        (
+            "[dnssec]\nkey_dir = \"dnssec\"\n",
+            "conf/meridian.toml",
+            "conf/dnssec",
+        ),
+        (
+            "[dnssec]\nkey_dir = \"/var/lib/meridian/keys\"\n",
+            "meridian.toml",
+            "/var/lib/meridian/keys",
+        ),
+    ];
+    for (text, path, key_dir) in rows {
+        let c = parse_at(text, path).unwrap();
+        assert_eq!(c.dnssec.key_dir, Path::new(key_dir), "{text:?}");
+    }
+    assert_eq!(
+        errors("[dnssec]\nkey_dir = \"\"\nkey_file = 1\n"),
+        [
+            "meridian.toml:2: dnssec.key_dir: must not be empty",
+            "meridian.toml:3: dnssec.key_file: unknown key (known: key_dir)"
+        ]
+    );
+}

@@ -18,14 +18,20 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use super::super::compile::{Config, UnsureRegions};
 use super::super::diagnostics::{Checker, in_toml_words, key_in_value, prune_table};
+use super::super::raw::known_keys;
 use super::super::raw::{
-    RawCheck, RawEndpoint, RawFallback, RawOnAllDown, RawRoute, RawService, RawStatus,
+    RawCheck, RawEndpoint, RawFallback, RawLatency, RawOnAllDown, RawRoute, RawService,
+    RawShedLoad, RawStatus, RawWatermarks,
 };
+use super::fast;
 use super::parse::{
     address, continent, country, known_regions, name_salt, network, region_index, service_key,
     service_name, status_range,
 };
-use super::{Check, CheckKind, Endpoint, NamedService, OnAllDown, Policy, Route, Service};
+use super::{
+    Check, CheckKind, Endpoint, LatencySwitch, NamedService, OnAllDown, Policy, Route, Service,
+    ShedLoad,
+};
 
 const DEFAULT_TTL: i64 = 30;
 const DEFAULT_MAX_ANSWERS: i64 = 1;
@@ -42,7 +48,7 @@ const DEFAULT_EXPECT: (u16, u16) = (200, 399);
 /// Most fallback addresses: one answer's worth.
 const MAX_FALLBACK: usize = crate::route::MAX_ANSWERS;
 
-const POLICIES: &str = "nearest, failover, weighted";
+const POLICIES: &str = "nearest, failover, weighted, latency";
 const CHECK_KINDS: &str = "http, https, tcp";
 
 /// Collects errors while turning one services file into [`Service`]s; like `compile.rs`,
@@ -58,7 +64,7 @@ pub(super) struct ServiceChecker<'a> {
 
 type RawList = Spanned<Vec<Spanned<String>>>;
 
-impl ServiceChecker<'_> {
+impl<'a> ServiceChecker<'a> {
     fn error(&mut self, span: Range<usize>, key: impl Into<String>, message: impl Into<String>) {
         self.check.error(Some(span), key, message);
     }
@@ -84,6 +90,10 @@ impl ServiceChecker<'_> {
         // Name → (key as written, line) of the names seen so far, for duplicates. (hickory's
         // `Name` hashes and compares ignoring case, as DNS does.)
         let mut seen: HashMap<Name, (String, usize)> = HashMap::new();
+        // The file parsed again, once, at the first value of the wrong type: its message
+        // names the key by searching the tree, which deserializing consumed (keeping a
+        // copy of every service's tree for the rare error costs more than this).
+        let mut reparsed: Option<Spanned<DeTable<'a>>> = None;
         for (written, mut value) in table {
             let text: &str = written.get_ref();
             let key = service_key(text);
@@ -111,12 +121,24 @@ impl ServiceChecker<'_> {
                 }
             }
             self.prune(&mut value, &key);
-            let tree = value.clone();
-            let raw = match RawService::deserialize(ValueDeserializer::from(value)) {
+            let fast = fast::raw_service(&value);
+            let raw = match fast.map_or_else(
+                || RawService::deserialize(ValueDeserializer::from(value)),
+                Ok,
+            ) {
                 Ok(raw) => raw,
                 Err(e) => {
                     let span = e.span().unwrap_or_else(|| written.span());
-                    let at = key_in_value(&tree, &span, &key).unwrap_or(key);
+                    let text_all: &'a str = self.check.text;
+                    let root =
+                        reparsed.get_or_insert_with(|| DeTable::parse_recoverable(text_all).0);
+                    let tree = match root.get_ref().get("services").map(|v| v.get_ref()) {
+                        Some(DeValue::Table(t)) => t.get(text),
+                        _ => None,
+                    };
+                    let at = tree
+                        .and_then(|tree| key_in_value(tree, &span, &key))
+                        .unwrap_or(key);
                     self.error(span, at, in_toml_words(e.message()));
                     continue;
                 }
@@ -135,24 +157,31 @@ impl ServiceChecker<'_> {
         let DeValue::Table(table) = service.get_mut() else {
             return;
         };
-        prune_table::<RawService>(&mut self.check, table, &format!("{key}."));
+        if has_unknown::<RawService>(table) {
+            prune_table::<RawService>(&mut self.check, table, &format!("{key}."));
+        }
         if let Some(check) = table.get_mut("check")
             && let DeValue::Table(check) = check.get_mut()
+            && has_unknown::<RawCheck>(check)
         {
             prune_table::<RawCheck>(&mut self.check, check, &format!("{key}.check."));
         }
-        for (field, prune) in [
+        type Prune = fn(&mut Checker, &mut DeTable, &str);
+        for (field, unknown, prune) in [
             (
                 "endpoints",
-                prune_table::<RawEndpoint> as fn(&mut Checker, &mut DeTable, &str),
+                has_unknown::<RawEndpoint> as fn(&DeTable) -> bool,
+                prune_table::<RawEndpoint> as Prune,
             ),
-            ("route", prune_table::<RawRoute>),
+            ("route", has_unknown::<RawRoute>, prune_table::<RawRoute>),
         ] {
             if let Some(list) = table.get_mut(field)
                 && let DeValue::Array(items) = list.get_mut()
             {
                 for (i, item) in items.iter_mut().enumerate() {
-                    if let DeValue::Table(item) = item.get_mut() {
+                    if let DeValue::Table(item) = item.get_mut()
+                        && unknown(item)
+                    {
                         prune(&mut self.check, item, &format!("{key}.{field}[{i}]."));
                     }
                 }
@@ -170,16 +199,24 @@ impl ServiceChecker<'_> {
         key: &str,
     ) -> Service {
         // The casts are lossless: `int` returns a value inside the range it was given.
-        let ttl = self
-            .check
-            .int(raw.ttl, &format!("{key}.ttl"), DEFAULT_TTL, 1..=86_400) as u32;
-        let max_answers = self.check.int(
+        let ttl = self.int(raw.ttl, || format!("{key}.ttl"), DEFAULT_TTL, 1..=86_400) as u32;
+        let max_answers = self.int(
             raw.max_answers,
-            &format!("{key}.max_answers"),
+            || format!("{key}.max_answers"),
             DEFAULT_MAX_ANSWERS,
             1..=16,
         ) as usize;
-        let policy = self.policy(raw.policy, raw.order, key);
+        let mut policy = self.policy(raw.policy, raw.order, key);
+        if let Some(latency) = raw.latency {
+            let switch = self.latency_switch(latency, &policy, key);
+            if let Policy::Latency { switch: s } = &mut policy {
+                *s = switch;
+            }
+        }
+        let shed_load = match raw.shed_load {
+            None => Some(ShedLoad::default()),
+            Some(value) => self.shed_load(value, &format!("{key}.shed_load")),
+        };
         let check = raw
             .check
             .map(|check| self.health_check(check, &format!("{key}.check")));
@@ -230,6 +267,66 @@ impl ServiceChecker<'_> {
             on_all_down,
             unknown_location,
             bias,
+            shed_load,
+        }
+    }
+
+    /// `latency = { switch_percent = P, switch_ms = M }`: only with `policy = "latency"`;
+    /// P in 0..=100, M in 0..=10000, each defaulting to [`LatencySwitch::default`].
+    fn latency_switch(
+        &mut self,
+        value: Spanned<RawLatency>,
+        policy: &Policy,
+        key: &str,
+    ) -> LatencySwitch {
+        let span = value.span();
+        let key = format!("{key}.latency");
+        if !matches!(policy, Policy::Latency { .. }) {
+            let message = format!(
+                r#"applies only to policy "latency" (policy is {:?})"#,
+                policy.word()
+            );
+            self.error(span, key, message);
+            return LatencySwitch::default();
+        }
+        let raw = value.into_inner();
+        let default = LatencySwitch::default();
+        let mut bounded = |v: Option<i64>, name: &str, fallback: u32, max: i64| match v {
+            None => fallback,
+            Some(v) if (0..=max).contains(&v) => v as u32,
+            Some(v) => {
+                let message = format!("{name} = {v} is outside 0..={max}");
+                self.error(span.clone(), key.clone(), message);
+                fallback
+            }
+        };
+        LatencySwitch {
+            percent: bounded(raw.switch_percent, "switch_percent", default.percent, 100),
+            ms: bounded(raw.switch_ms, "switch_ms", default.ms, 10_000),
+        }
+    }
+
+    /// `shed_load = true | false | { low = L, high = H }`, 0 <= L < H <= 10.
+    fn shed_load(&mut self, value: Spanned<RawShedLoad>, key: &str) -> Option<ShedLoad> {
+        let span = value.span();
+        let default = ShedLoad::default();
+        match value.into_inner() {
+            RawShedLoad::Flag(false) => None,
+            RawShedLoad::Flag(true) => Some(default),
+            RawShedLoad::Watermarks(RawWatermarks { low, high }) => {
+                let low = low.unwrap_or(default.low);
+                let high = high.unwrap_or(default.high.max(low));
+                let max = crate::health::check::MAX_LOAD;
+                if !(low.is_finite() && high.is_finite() && 0.0 <= low && low < high && high <= max)
+                {
+                    let message = format!(
+                        "low = {low}, high = {high}: want 0 <= low < high <= {max} (loads as endpoints report them: 0.0 idle, 1.0 full)"
+                    );
+                    self.error(span, key, message);
+                    return Some(default);
+                }
+                Some(ShedLoad { low, high })
+            }
         }
     }
 
@@ -344,10 +441,7 @@ impl ServiceChecker<'_> {
     ) -> Vec<(usize, i32)> {
         let key = format!("{key}.bias");
         if *policy != Policy::Nearest {
-            let word = match policy {
-                Policy::Failover { .. } => "failover",
-                _ => "weighted",
-            };
+            let word = policy.word();
             let message = format!(
                 r#"applies only to policy "nearest", which ranks regions by distance (policy is {word:?})"#
             );
@@ -358,8 +452,8 @@ impl ServiceChecker<'_> {
         let mut out = Vec::new();
         for (region, value) in raw.into_inner() {
             let at = format!("{key}.{}", region.get_ref());
-            let index = self.one(&region, &at, |n| region_index(config, unsure, n));
-            let bias = self.check.int(Some(value), &at, 0, -99..=99) as i32;
+            let index = self.one(&region, || at.clone(), |n| region_index(config, unsure, n));
+            let bias = self.int(Some(value), || at.clone(), 0, -99..=99) as i32;
             let Some(index) = index else { continue };
             if !endpoints.iter().any(|e| e.region == index) {
                 let message = format!(
@@ -388,6 +482,9 @@ impl ServiceChecker<'_> {
             "nearest" => Some(Policy::Nearest),
             "failover" => Some(Policy::Failover { order: Vec::new() }),
             "weighted" => Some(Policy::Weighted),
+            "latency" => Some(Policy::Latency {
+                switch: LatencySwitch::default(),
+            }),
             _ => None,
         };
         match (policy, &raw, order) {
@@ -444,10 +541,7 @@ impl ServiceChecker<'_> {
                 self.error(at, format!("{key}.port"), "missing (1..=65535)");
                 0
             }
-            Some(port) => {
-                self.check
-                    .int(Some(port), &format!("{key}.port"), 0, 1..=65535) as u16
-            }
+            Some(port) => self.int(Some(port), || format!("{key}.port"), 0, 1..=65535) as u16,
         };
 
         // Keys that do not apply to the kind are errors, not ignored: the operator expected
@@ -584,14 +678,8 @@ impl ServiceChecker<'_> {
             body,
             interval,
             timeout,
-            rise: self
-                .check
-                .int(raw.rise, &format!("{key}.rise"), DEFAULT_RISE, 1..=100)
-                as u32,
-            fall: self
-                .check
-                .int(raw.fall, &format!("{key}.fall"), DEFAULT_FALL, 1..=100)
-                as u32,
+            rise: self.int(raw.rise, || format!("{key}.rise"), DEFAULT_RISE, 1..=100) as u32,
+            fall: self.int(raw.fall, || format!("{key}.fall"), DEFAULT_FALL, 1..=100) as u32,
         }
     }
 
@@ -685,35 +773,36 @@ impl ServiceChecker<'_> {
         // Address → index as written of the addresses seen so far, for duplicates.
         let mut seen: HashMap<IpAddr, usize> = HashMap::new();
         for (i, item) in list.into_inner().into_iter().enumerate() {
-            let key = format!("{key}[{i}]");
             let at = item.span();
             let raw = item.into_inner();
             let region = match &raw.region {
                 None => {
                     let message = format!("missing ({})", known_regions(config));
-                    self.error(at.clone(), format!("{key}.region"), message);
+                    self.error(at.clone(), format!("{key}[{i}].region"), message);
                     None
                 }
-                Some(name) => self.one(name, &format!("{key}.region"), |n| {
-                    region_index(config, unsure, n)
-                }),
+                Some(name) => self.one(
+                    name,
+                    || format!("{key}[{i}].region"),
+                    |n| region_index(config, unsure, n),
+                ),
             };
             let address = match &raw.address {
                 None => {
                     self.error(
                         at,
-                        format!("{key}.address"),
+                        format!("{key}[{i}].address"),
                         "missing (an IPv4 or IPv6 address)",
                     );
                     None
                 }
                 Some(text) => {
-                    let addr = self.one(text, &format!("{key}.address"), address);
+                    let addr = self.one(text, || format!("{key}[{i}].address"), address);
                     match addr.and_then(|a| seen.get(&a).map(|&first| (a, first))) {
                         Some((addr, first)) => {
                             let message =
                                 format!("{addr} is listed twice (also endpoints[{first}])");
-                            self.error(text.span(), format!("{key}.address"), message);
+                            self.error(text.span(), format!("{key}[{i}].address"), message);
                             None
                         }
                         None => {
@@ -725,9 +814,9 @@ impl ServiceChecker<'_> {
                     }
                 }
             };
-            let capacity = self.check.int(
+            let capacity = self.int(
                 raw.capacity,
-                &format!("{key}.capacity"),
+                || format!("{key}[{i}].capacity"),
                 DEFAULT_CAPACITY,
                 0..=1_000_000,
             ) as u32;
@@ -804,8 +893,8 @@ impl ServiceChecker<'_> {
         let mut values: Vec<T> = Vec::new();
         let mut firsts: Vec<usize> = Vec::new();
         for (i, item) in list.get_ref().iter().enumerate() {
-            let item_key = format!("{key}[{i}]");
-            let Some(value) = self.one(item, &item_key, &parse) else {
+            let item_key = || format!("{key}[{i}]");
+            let Some(value) = self.one(item, item_key, &parse) else {
                 continue;
             };
             if let Some(seen) = values.iter().position(|v| *v == value) {
@@ -814,7 +903,7 @@ impl ServiceChecker<'_> {
                     item.get_ref(),
                     firsts[seen]
                 );
-                self.error(item.span(), item_key, message);
+                self.error(item.span(), item_key(), message);
             } else {
                 values.push(value);
                 firsts.push(i);
@@ -828,17 +917,40 @@ impl ServiceChecker<'_> {
     fn one<T>(
         &mut self,
         text: &Spanned<String>,
-        key: &str,
+        key: impl FnOnce() -> String,
         parse: impl Fn(&str) -> Result<T, String>,
     ) -> Option<T> {
         match parse(text.get_ref()) {
             Ok(value) => Some(value),
             Err(message) => {
                 if !message.is_empty() {
-                    self.error(text.span(), key, message);
+                    self.error(text.span(), key(), message);
                 }
                 None
             }
         }
     }
+
+    /// [`Checker::int`], with the key made only when there is something to report (a
+    /// file of 100,000 services has as many values in range).
+    fn int(
+        &mut self,
+        raw: Option<Spanned<i64>>,
+        key: impl FnOnce() -> String,
+        default: i64,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> i64 {
+        match &raw {
+            None => default,
+            Some(v) if range.contains(v.get_ref()) => *v.get_ref(),
+            Some(_) => self.check.int(raw, &key(), default, range),
+        }
+    }
+}
+
+/// True when `table` has a key the struct `T` does not accept (checked before anything
+/// is formatted for the message: most tables have none).
+fn has_unknown<'de, T: Deserialize<'de>>(table: &DeTable) -> bool {
+    let known = known_keys::<T>();
+    table.keys().any(|k| !known.contains(&k.get_ref().as_ref()))
 }

@@ -1,12 +1,14 @@
 //! Load-balanced names: `zones/<origin>.toml` → validated [`Service`]s, one file per zone.
 //!
 //! This file holds the validated types and the entry points; `parse.rs` turns single values
-//! (names, regions, countries, addresses) into typed ones, and `check.rs` walks a file's
-//! tables and reports every problem as a [`ConfigError`] naming file, line and key.
+//! (names, regions, countries, addresses) into typed ones, `fast.rs` reads a service's
+//! parsed tree into its raw struct without serde when it can, and `check.rs` walks a
+//! file's tables and reports every problem as a [`ConfigError`] naming file, line and key.
 //! Service names are relative to the zone (`www`, `api.eu`, `@` for the apex). Nothing here
 //! probes, resolves host names or runs per query.
 
 mod check;
+mod fast;
 mod parse;
 
 use std::net::IpAddr;
@@ -62,6 +64,70 @@ pub struct Service {
     /// `distance × (1 − bias/100)` (Route 53's geoproximity bias): a positive bias draws
     /// clients from farther away, a negative one sends its own clients elsewhere sooner.
     pub bias: Vec<(usize, i32)>,
+    /// How reported load shrinks an endpoint's effective capacity (`shed_load`); `None`:
+    /// reported load is ignored (`shed_load = false`).
+    pub shed_load: Option<ShedLoad>,
+}
+
+/// `shed_load = { low = L, high = H }` (NS1's shed_load): an endpoint reporting a load at
+/// or below `low` keeps its whole capacity; between `low` and `high` its effective
+/// capacity shrinks linearly, down to [`ShedLoad::FLOOR`] of it at `high` and above. So
+/// spill-over moves its traffic while it still answers, not once it fails its checks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShedLoad {
+    pub low: f64,
+    pub high: f64,
+}
+
+impl Default for ShedLoad {
+    fn default() -> Self {
+        ShedLoad {
+            low: 0.7,
+            high: 0.95,
+        }
+    }
+}
+
+impl ShedLoad {
+    /// The fraction of capacity an endpoint at `high` load keeps: not 0, so that when
+    /// every endpoint is that loaded they still share the traffic by capacity rather than
+    /// every candidate counting as down.
+    pub const FLOOR: f64 = 0.01;
+
+    /// Effective capacity ÷ capacity at `load`: 1 up to `low`, then linearly down to
+    /// [`ShedLoad::FLOOR`] at `high`.
+    pub fn factor(&self, load: f64) -> f64 {
+        if !load.is_finite() || load <= self.low {
+            return 1.0;
+        }
+        if load >= self.high || self.high <= self.low {
+            return Self::FLOOR;
+        }
+        let t = (load - self.low) / (self.high - self.low);
+        1.0 - t * (1.0 - Self::FLOOR)
+    }
+}
+
+/// `policy = "latency"`: when the region a viewpoint measured fastest may take over from
+/// the one it chose before. Both must hold, so that neither jitter on a short path
+/// (a few ms, a large percentage) nor on a long one (a small percentage, many ms) flips
+/// answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatencySwitch {
+    /// The new region's smoothed RTT is at least this much lower, in percent of the
+    /// current one's.
+    pub percent: u32,
+    /// ... and at least this many milliseconds lower.
+    pub ms: u32,
+}
+
+impl Default for LatencySwitch {
+    fn default() -> Self {
+        LatencySwitch {
+            percent: 20,
+            ms: 10,
+        }
+    }
 }
 
 impl Service {
@@ -83,6 +149,26 @@ pub enum Policy {
     Failover { order: Vec<usize> },
     /// By capacity alone, wherever the client is.
     Weighted,
+    /// By the smoothed RTT that the client's nearest viewpoint measured to each region,
+    /// held by `switch` against flapping; like `Nearest` where there is no measurement.
+    Latency { switch: LatencySwitch },
+}
+
+impl Policy {
+    /// The word that selects it in a services file.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Policy::Nearest => "nearest",
+            Policy::Failover { .. } => "failover",
+            Policy::Weighted => "weighted",
+            Policy::Latency { .. } => "latency",
+        }
+    }
+
+    /// Ranks by where the client is (so geolocation matters).
+    pub fn by_location(&self) -> bool {
+        matches!(self, Policy::Nearest | Policy::Latency { .. })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -292,8 +378,163 @@ pub fn parse_services(
     }
 }
 
-/// Checks one services file; after a TOML syntax error only the syntax is reported.
+/// A services file at least this long is checked in parts, on every core.
+const PARALLEL_BYTES: usize = 1 << 20;
+/// About this much of the file is parsed at a time, per thread.
+const PART_BYTES: usize = 256 << 10;
+
+/// Checks one services file; after a TOML syntax error only the syntax is reported. A big
+/// file is checked in parts, on the machine's cores, when that gives the same result
+/// ([`check_in_parts`]): faster, and its parsed tree is never all in memory at once.
 fn check_file(
+    text: &str,
+    path: &Path,
+    origin: &Name,
+    config: &Config,
+    unsure: &UnsureRegions,
+) -> CheckedServices {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if text.len() >= PARALLEL_BYTES
+        && let Some(checked) =
+            check_in_parts(text, path, origin, config, unsure, threads, PART_BYTES)
+    {
+        return checked;
+    }
+    check_whole(text, path, origin, config, unsure)
+}
+
+/// Where `text` may be cut into independent parts: the offsets of the lines that open a
+/// `[services.NAME]` table ([`opens_service`]), when every line that starts with `[`
+/// starts with `[services.` or `[[services.` and nothing but comments comes before the
+/// first. `None`
+/// otherwise (a `[services]` header, keys at the top, an array of tables of another name:
+/// the file is checked whole).
+fn cut_points(text: &str) -> Option<Vec<usize>> {
+    let mut cuts = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if opens_service(line) {
+            cuts.push(offset);
+        } else if trimmed.starts_with('[') {
+            if !line.starts_with("[services.") && !line.starts_with("[[services.") {
+                return None;
+            }
+        } else if cuts.is_empty() && !trimmed.is_empty() && !trimmed.starts_with('#') {
+            return None;
+        }
+        offset += line.len();
+    }
+    Some(cuts)
+}
+
+/// `[services.NAME]` with a bare NAME (no dot, no quotes), alone on its line but for a
+/// comment: where a part may start. (`[services.NAME.check]` and the like stay with the
+/// part they fall in.)
+fn opens_service(line: &str) -> bool {
+    let Some((name, after)) = line
+        .strip_prefix("[services.")
+        .and_then(|rest| rest.split_once(']'))
+    else {
+        return false;
+    };
+    let after = after.trim();
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && (after.is_empty() || after.starts_with('#'))
+}
+
+/// [`check_whole`] on pieces of `text` of about [`PART_BYTES`] each, cut at
+/// `[services.NAME]` lines ([`cut_points`]), on `threads` threads (each takes a run of
+/// pieces, one after the other, so only a few pieces' parsed trees exist at a time), with
+/// the lines of each piece's services moved to where they are in the file. Each piece is
+/// valid TOML on its own exactly when the whole is (a string or array left open at a cut
+/// is a syntax error in the piece before it) and means the same, as long as no two pieces
+/// name the same service (checked). Any error, in any piece, gives `None`: the whole file
+/// is then checked on one thread, so messages (which may cite other lines) are exactly
+/// those of [`check_whole`].
+fn check_in_parts(
+    text: &str,
+    path: &Path,
+    origin: &Name,
+    config: &Config,
+    unsure: &UnsureRegions,
+    threads: usize,
+    part_bytes: usize,
+) -> Option<CheckedServices> {
+    let cuts = cut_points(text)?;
+    let mut starts = vec![*cuts.first()?];
+    for &c in &cuts {
+        if c >= starts.last()? + part_bytes.max(1) {
+            starts.push(c);
+        }
+    }
+    let ends: Vec<usize> = starts[1..].iter().copied().chain([text.len()]).collect();
+    let pieces: Vec<&str> = starts
+        .iter()
+        .zip(&ends)
+        .map(|(&s, &e)| &text[s..e])
+        .collect();
+    let per_thread = pieces.len().div_ceil(threads.max(1));
+    let checked: Vec<Vec<CheckedServices>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = pieces
+            .chunks(per_thread)
+            .map(|run| {
+                scope.spawn(move || {
+                    let mut out = Vec::with_capacity(run.len());
+                    for piece in run {
+                        let checked = check_whole(piece, path, origin, config, unsure);
+                        let failed = !checked.errors.is_empty();
+                        out.push(checked);
+                        if failed {
+                            break;
+                        }
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    let checked: Vec<CheckedServices> = checked.into_iter().flatten().collect();
+    if checked.len() != pieces.len() || checked.iter().any(|c| !c.errors.is_empty()) {
+        return None;
+    }
+    let mut all = CheckedServices::default();
+    let mut seen = std::collections::HashSet::new();
+    // Lines before the piece: its line 1 is the file's line `before + 1`.
+    let (mut before, mut counted) = (0, 0);
+    for (start, mut part) in starts.into_iter().zip(checked) {
+        before += text.as_bytes()[counted..start]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        counted = start;
+        for s in &mut part.services {
+            s.line += before;
+            for r in &mut s.routes {
+                r.line += before;
+            }
+        }
+        for n in &mut part.names {
+            n.line += before;
+            if !seen.insert(n.name.clone()) {
+                return None;
+            }
+        }
+        all.services.append(&mut part.services);
+        all.names.append(&mut part.names);
+    }
+    Some(all)
+}
+
+/// [`check_file`] on one thread.
+fn check_whole(
     text: &str,
     path: &Path,
     origin: &Name,

@@ -57,7 +57,8 @@ pub(super) fn service_key(name: &str) -> String {
 
 /// The fully qualified name for the service key `text` in the zone `origin`, or why not.
 pub(super) fn service_name(text: &str, origin: &Name) -> Result<Name, String> {
-    let zone = origin.to_ascii();
+    // Only for messages: made when there is one.
+    let zone = || origin.to_ascii();
     if text == "@" {
         return Ok(origin.clone());
     }
@@ -76,10 +77,12 @@ pub(super) fn service_name(text: &str, origin: &Name) -> Result<Name, String> {
             .map(|n| relative_text(&n, origin));
         return Err(match relative {
             Some(relative) => format!(
-                "{text:?} is absolute; names here are relative to the zone {zone}: write {relative:?}"
+                "{text:?} is absolute; names here are relative to the zone {}: write {relative:?}",
+                zone()
             ),
             None => format!(
-                "{text:?} is absolute and not in the zone {zone}; names here are relative to it"
+                "{text:?} is absolute and not in the zone {}; names here are relative to it",
+                zone()
             ),
         });
     }
@@ -104,7 +107,7 @@ pub(super) fn service_name(text: &str, origin: &Name) -> Result<Name, String> {
     }
     Name::from_ascii(text)
         .and_then(|n| n.append_domain(origin))
-        .map_err(|_| format!("{text:?} in the zone {zone} is longer than 255 bytes"))
+        .map_err(|_| format!("{text:?} in the zone {} is longer than 255 bytes", zone()))
 }
 
 /// A region name → its index in `config.regions`, or the error listing the known ones.

@@ -108,6 +108,7 @@ endpoints = [{ region = "eu-west", address = "192.0.2.7", capacity = 1000000 }]
             overprovision: 1.0,
             salt: super::name_salt(&name("www.example.com.")),
             bias: Vec::new(),
+            shed_load: Some(crate::config::ShedLoad::default()),
             origin: name("example.com."),
             file: file.clone(),
             line: 2,
@@ -172,6 +173,7 @@ endpoints = [{ region = "eu-west", address = "192.0.2.7", capacity = 1000000 }]
             overprovision: 1.0,
             salt: super::name_salt(&name("example.com.")),
             bias: Vec::new(),
+            shed_load: Some(crate::config::ShedLoad::default()),
             origin: name("example.com."),
             file: file.clone(),
             line: 24,
@@ -213,6 +215,7 @@ endpoints = [{ region = "eu-west", address = "192.0.2.7", capacity = 1000000 }]
             overprovision: 1.0,
             salt: super::name_salt(&name("API.example.com.")),
             bias: Vec::new(),
+            shed_load: Some(crate::config::ShedLoad::default()),
             origin: name("example.com."),
             file,
             line: 33,
@@ -487,7 +490,7 @@ fn each_error_names_line_and_key() {
         (www("max_answers = 17\n"), "3: services.www.max_answers: 17 is above the maximum 16"),
         (
             www("policy = \"closest\"\n"),
-            "3: services.www.policy: unknown policy \"closest\" (known: nearest, failover, weighted)",
+            "3: services.www.policy: unknown policy \"closest\" (known: nearest, failover, weighted, latency)",
         ),
         (
             www("policy = \"failover\"\n"),
@@ -536,6 +539,18 @@ fn each_error_names_line_and_key() {
         (
             www("bias = { eu-west = \"10\" }\n"),
             "3: services.www.bias.eu-west: invalid type: string \"10\", expected an integer",
+        ),
+        (
+            www("latency = { switch_ms = 5 }\n"),
+            "3: services.www.latency: applies only to policy \"latency\" (policy is \"nearest\")",
+        ),
+        (
+            www("policy = \"latency\"\nlatency = { switch_percent = 101 }\n"),
+            "4: services.www.latency: switch_percent = 101 is outside 0..=100",
+        ),
+        (
+            www("shed_load = { low = 0.9, high = 0.5 }\n"),
+            "3: services.www.shed_load: low = 0.9, high = 0.5: want 0 <= low < high <= 10 (loads as endpoints report them: 0.0 idle, 1.0 full)",
         ),
         (
             www("on_all_down = \"servfail\"\n"),
@@ -860,7 +875,7 @@ fn an_unknown_policy_still_has_its_order_checked() {
         errors(&www("policy = \"random\"\norder = [\"mars\"]\n")),
         [
             format!(
-                "{FILE}:3: services.www.policy: unknown policy \"random\" (known: nearest, failover, weighted)"
+                "{FILE}:3: services.www.policy: unknown policy \"random\" (known: nearest, failover, weighted, latency)"
             ),
             format!(
                 "{FILE}:4: services.www.order[0]: unknown region \"mars\" (known: eu-west, us-east)"
@@ -1096,7 +1111,7 @@ endpoints = []
         e.to_string(),
         format!(
             "{FILE}:2: services.www.ttl: 0 is below the minimum 1
-{FILE}:3: services.www.policy: unknown policy \"closest\" (known: nearest, failover, weighted)
+{FILE}:3: services.www.policy: unknown policy \"closest\" (known: nearest, failover, weighted, latency)
 {FILE}:4: services.www.check.colour: unknown key (known: kind, port, path, host, insecure, expect, body, interval, timeout, recheck, rise, fall)
 {FILE}:4: services.www.check.path: applies only to http and https checks (kind is \"tcp\")
 {FILE}:6: services.www.endpoints[0].region: unknown region \"eu-wset\" (known: eu-west, us-east)
@@ -1167,7 +1182,7 @@ fn unknown_keys_are_caught_in_every_table() {
     let known = [
         (
             www("ttl_secs = 30\n"),
-            "ttl, max_answers, policy, order, check, endpoints, route, on_all_down, unknown_location, overprovision, bias",
+            "ttl, max_answers, policy, order, check, endpoints, route, on_all_down, unknown_location, overprovision, bias, latency, shed_load",
         ),
         (
             format!("[services.www]\nendpoints = [{{ {endpoint}, weight = 5 }}]\n"),
@@ -1485,4 +1500,266 @@ fn a_services_table_defined_twice_is_one_error_naming_it() {
             "{FILE}:4: services.www: duplicate key (first defined on line 1)"
         )]
     );
+}
+
+#[test]
+fn latency_policy_and_shed_load_keys() {
+    let s = one(&www(
+        "policy = \"latency\"\nlatency = { switch_percent = 30, switch_ms = 5 }\nshed_load = { low = 0.5, high = 0.8 }\n",
+    ));
+    assert_eq!(
+        s.policy,
+        Policy::Latency {
+            switch: crate::config::LatencySwitch { percent: 30, ms: 5 }
+        }
+    );
+    assert_eq!(
+        s.shed_load,
+        Some(crate::config::ShedLoad {
+            low: 0.5,
+            high: 0.8
+        })
+    );
+    // Defaults: 20 % and 10 ms; load shed between 0.7 and 0.95; `false` turns it off.
+    let s = one(&www("policy = \"latency\"\n"));
+    assert_eq!(
+        s.policy,
+        Policy::Latency {
+            switch: crate::config::LatencySwitch {
+                percent: 20,
+                ms: 10
+            }
+        }
+    );
+    assert_eq!(
+        s.shed_load,
+        Some(crate::config::ShedLoad {
+            low: 0.7,
+            high: 0.95
+        })
+    );
+    assert_eq!(one(&www("shed_load = false\n")).shed_load, None);
+}
+
+#[test]
+fn shed_load_shrinks_capacity_linearly_between_the_watermarks() {
+    let shed = crate::config::ShedLoad {
+        low: 0.6,
+        high: 1.0,
+    };
+    // (reported load, capacity factor)
+    let rows = [
+        (0.0, 1.0),
+        (0.6, 1.0),
+        (0.7, 1.0 - 0.25 * 0.99),
+        (0.8, 1.0 - 0.5 * 0.99),
+        (0.9, 1.0 - 0.75 * 0.99),
+        (1.0, 0.01),
+        (3.0, 0.01),
+        (f64::NAN, 1.0),
+    ];
+    for (load, want) in rows {
+        let got = shed.factor(load);
+        assert!((got - want).abs() < 1e-9, "load {load}: {got}, want {want}");
+    }
+}
+
+/// `n` services in the shapes the scale benchmark writes: inline endpoints, some with a
+/// check, a route or a `[services.NAME.check]` table, comments and blank lines between.
+fn many(n: usize) -> String {
+    let mut text = String::from("# load-balanced names\n\n");
+    for i in 0..n {
+        text.push_str(&format!("[services.s{i}]\nttl = {}\n", 10 + i % 50));
+        if i % 3 == 0 {
+            text.push_str("max_answers = 2\nunknown_location = [\"us-east\"]\n");
+        }
+        text.push_str(&format!(
+            "endpoints = [\n  {{ region = \"eu-west\", address = \"192.0.2.{}\" }},\n  \
+             {{ region = \"us-east\", address = \"198.51.100.{}\", capacity = 50 }},\n]\n",
+            i % 250 + 1,
+            i % 250 + 1
+        ));
+        if i % 7 == 0 {
+            text.push_str(
+                "[[services.s{i}.route]]\ncontinents = [\"EU\"]\nregions = [\"eu-west\"]\n"
+                    .replace("{i}", &i.to_string())
+                    .as_str(),
+            );
+        }
+        if i % 11 == 0 {
+            text.push_str(&format!(
+                "[services.s{i}.check]\nkind = \"http\"\nport = 80 # the web port\n"
+            ));
+        }
+        text.push('\n');
+    }
+    text
+}
+
+fn check_both(text: &str, parts: usize) -> (CheckedServices, Option<CheckedServices>) {
+    let (config, origin) = (config(), name("example.com."));
+    let unsure = UnsureRegions::default();
+    let path = Path::new(FILE);
+    let whole = check_whole(text, path, &origin, &config, &unsure);
+    // `parts` threads, pieces of about a `parts`th of the file (or as small as they go).
+    let piece = text.len() / parts;
+    let in_parts = check_in_parts(text, path, &origin, &config, &unsure, parts, piece);
+    (whole, in_parts)
+}
+
+#[test]
+fn a_file_checked_in_parts_gives_what_it_gives_whole() {
+    let text = many(400);
+    for parts in [2, 3, 7] {
+        let (whole, in_parts) = check_both(&text, parts);
+        assert!(whole.errors.is_empty(), "{:?}", whole.errors);
+        let in_parts = in_parts.expect("cut into parts");
+        assert_eq!(in_parts.services, whole.services, "{parts} parts");
+        assert_eq!(in_parts.names, whole.names, "{parts} parts");
+        assert_eq!(whole.services.len(), 400);
+    }
+    // Two threads, each taking many pieces (one per service) in turn.
+    let (config, origin) = (config(), name("example.com."));
+    let unsure = UnsureRegions::default();
+    let small = check_in_parts(&text, Path::new(FILE), &origin, &config, &unsure, 2, 1);
+    let (whole, _) = check_both(&text, 2);
+    assert_eq!(small.expect("cut into pieces").services, whole.services);
+    // The lines are the file's: s399 opens the last `[services.s399]`.
+    let (whole, _) = check_both(&text, 2);
+    let at = text.find("[services.s399]\n").unwrap();
+    let line = 1 + text[..at].matches('\n').count();
+    assert_eq!(whole.services[399].line, line);
+    let route = whole.services[399].routes[0].line;
+    assert_eq!(
+        route,
+        1 + text[..text.find("[[services.s399.route]]").unwrap()]
+            .matches('\n')
+            .count()
+    );
+}
+
+#[test]
+fn a_file_is_checked_whole_when_its_parts_could_differ() {
+    let base = many(40);
+    // A service defined again in another part, a table of one service after another's,
+    // a `[services]` header, keys before the first table, an error anywhere.
+    let cases = [
+        format!(
+            "{base}[services.s1]\nendpoints = [{{ region = \"eu-west\", address = \"192.0.2.9\" }}]\n"
+        ),
+        format!("{base}[services.s2.check]\nkind = \"tcp\"\nport = 81\n"),
+        format!(
+            "{base}[services.S3]\nendpoints = [{{ region = \"eu-west\", address = \"192.0.2.9\" }}]\n"
+        ),
+        format!("[services]\n{base}"),
+        format!("ttl = 3\n{base}"),
+        format!(
+            "{base}[services.bad]\nttl = 0\nendpoints = [{{ region = \"eu-west\", address = \"192.0.2.9\" }}]\n"
+        ),
+        format!(
+            "{base}[services.str]\nendpoints = [{{ region = \"eu-west\", address = \"192.0.2.9\" }}]\ncheck = {{ kind = \"http\", port = 80, body = \"\"\"\n[services.x]\n\"\"\" }}\n"
+        ),
+    ];
+    for (i, text) in cases.iter().enumerate() {
+        // Enough parts that every `[services.NAME]` line starts one.
+        let (whole, in_parts) = check_both(text, 1000);
+        assert!(
+            in_parts.is_none(),
+            "case {i} cut although: {:?}",
+            whole.errors
+        );
+        // With fewer, a cut may miss the problem: then it changes nothing.
+        for parts in 2..6 {
+            if let (whole, Some(in_parts)) = check_both(text, parts) {
+                assert!(whole.errors.is_empty(), "case {i}, {parts} parts");
+                assert_eq!(in_parts.services, whole.services, "case {i}, {parts} parts");
+            }
+        }
+    }
+    // Some are valid TOML and valid services, some not: `parse_services` says so.
+    for i in [0, 2, 4, 5] {
+        assert!(!errors(&cases[i]).is_empty(), "case {i}");
+    }
+    for (i, n) in [(1, 40), (3, 40), (6, 41)] {
+        assert_eq!(ok(&cases[i]).len(), n, "case {i}");
+    }
+}
+
+/// Each `[services.NAME]` of `text` read by `fast.rs` and by serde, as debug text (the
+/// spans included); `None` where `fast.rs` leaves it to serde.
+fn read_both(text: &str) -> Vec<(Option<String>, String)> {
+    use serde::Deserialize;
+    let root = toml::de::DeTable::parse(text).unwrap().into_inner();
+    let services = match root.get("services").map(|v| v.get_ref()) {
+        Some(toml::de::DeValue::Table(t)) => t.clone(),
+        _ => panic!("no services"),
+    };
+    services
+        .into_iter()
+        .map(|(_, v)| {
+            let fast = super::fast::raw_service(&v).map(|r| format!("{r:?}"));
+            let serde =
+                crate::config::raw::RawService::deserialize(toml::de::ValueDeserializer::from(v))
+                    .unwrap();
+            (fast, format!("{serde:?}"))
+        })
+        .collect()
+}
+
+#[test]
+fn services_read_without_serde_are_read_as_serde_reads_them() {
+    let text = format!(
+        "{}{}",
+        many(30),
+        r#"
+[services.all-keys]
+ttl = 0x1E
+max_answers = +2
+policy = 'failover'
+order = ["us-east", "eu-west"]
+unknown_location = []
+[services.all-keys.check]
+kind = "https"
+port = 443
+path = "/h"
+host = "h.example.com"
+insecure = true
+body = """ok"""
+interval = "10s"
+timeout = "1s"
+recheck = "2s"
+rise = 1
+fall = 5
+[[services.all-keys.endpoints]]
+region = "eu-west"
+address = "192.0.2.1"
+[[services.all-keys.route]]
+countries = ["GB"]
+networks = ["192.0.2.0/24"]
+regions = ["eu-west"]
+"#
+    );
+    let read = read_both(&text);
+    assert_eq!(read.len(), 31);
+    for (fast, serde) in &read {
+        assert_eq!(fast.as_deref(), Some(serde.as_str()));
+    }
+    // What only serde reads (and words the errors of).
+    for extra in [
+        "on_all_down = \"nodata\"\n",
+        "bias = { eu-west = 10 }\n",
+        "overprovision = 1.4\n",
+        "check = { kind = \"http\", port = 80, expect = [200] }\n",
+        "ttl = 3.5\n",
+        "ttl = \"30\"\n",
+        "endpoints = \"eu-west\"\n",
+    ] {
+        let text = format!("[services.x]\n{extra}");
+        let root = toml::de::DeTable::parse(&text).unwrap().into_inner();
+        let x = match root.get("services").map(|v| v.get_ref()) {
+            Some(toml::de::DeValue::Table(t)) => t.get("x").unwrap().clone(),
+            _ => unreachable!(),
+        };
+        assert!(super::fast::raw_service(&x).is_none(), "{extra}");
+    }
 }

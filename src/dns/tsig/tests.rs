@@ -477,12 +477,13 @@ fn every_answer_to_a_signed_query_is_signed() {
             5,
             false,
         ),
+        // A NOTIFY for a zone that is no secondary zone here: NOTAUTH (`crate::secondary`).
         (
             "example.com.",
             RecordType::SOA,
             OpCode::Notify,
             Transport::Udp,
-            4,
+            9,
             false,
         ),
         // Too big for 512 octets: truncated to leave room for the TSIG record, and signed.
@@ -563,4 +564,85 @@ fn a_signed_query_with_an_unreadable_tsig_gets_formerr_without_tsig() {
     assert!(!signed);
     assert_eq!(out[3] & 0x0F, wire::RCODE_FORMERR);
     assert_eq!(&out[10..12], &[0, 0], "no TSIG record");
+}
+
+/// A signed transfer stream as our signer writes it (`sign`, then `sign_next`) checks out
+/// message by message with `verify_response` and `verify_next`, also with an unsigned
+/// message between two signed ones; a changed message, or a broken chain, does not.
+#[test]
+fn a_signed_stream_verifies_message_by_message() {
+    let k = key(KEY_NAME, Algorithm::HmacSha256, &secret());
+    let now = 1_700_000_000;
+    let message = |n: u8| vec![0x12, 0x34, 0x84, 0, 0, 0, 0, 0, 0, 0, 0, 0, n];
+    let stamp = Stamp {
+        time_signed: now,
+        fudge: FUDGE,
+        error: 0,
+        other: &[],
+    };
+    let request_mac = [7u8; 32];
+    let mut first = message(1);
+    let mac1 = sign(&mut first, &k, Some(&request_mac), stamp);
+    let unsigned = message(2);
+    // The third message is signed over the second (unsigned) and itself.
+    let mut third = message(3);
+    let mut chained = unsigned.clone();
+    chained.extend_from_slice(&third);
+    let mut combined = chained.clone();
+    sign_next(&mut combined, &k, mac1.as_ref(), now);
+    third.extend_from_slice(&combined[chained.len()..]);
+    // `sign_next` counted its record in the first header of the buffer: count it here.
+    third[10..12].copy_from_slice(&[0, 1]);
+    let first_at = 13;
+    let v = verify_response(&k, &first, first_at, &request_mac, now).unwrap();
+    assert_eq!(v.mac, mac1.as_ref());
+    let v3 = verify_next(&k, &third, 13, v.mac, std::slice::from_ref(&unsigned), now).unwrap();
+    assert_eq!(v3.mac.len(), 32);
+    // Without the unsigned message, or with another prior MAC: BADSIG.
+    assert!(matches!(
+        verify_next(&k, &third, 13, v.mac, &[], now),
+        Err(Failure::Unsigned {
+            error: ERROR_BADSIG,
+            ..
+        })
+    ));
+    assert!(
+        verify_next(
+            &k,
+            &third,
+            13,
+            &[0; 32],
+            std::slice::from_ref(&unsigned),
+            now
+        )
+        .is_err()
+    );
+    // Out of time: BADTIME.
+    assert!(matches!(
+        verify_next(
+            &k,
+            &third,
+            13,
+            v.mac,
+            std::slice::from_ref(&unsigned),
+            now + 1000
+        ),
+        Err(Failure::BadTime(_))
+    ));
+    // Another key: BADKEY.
+    let other = key("other.example.", Algorithm::HmacSha256, &secret());
+    assert!(matches!(
+        verify_next(
+            &other,
+            &third,
+            13,
+            v.mac,
+            std::slice::from_ref(&unsigned),
+            now
+        ),
+        Err(Failure::Unsigned {
+            error: ERROR_BADKEY,
+            ..
+        })
+    ));
 }

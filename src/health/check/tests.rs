@@ -784,3 +784,65 @@ fn root_certificates_must_be_pem_certificates() {
     let err = Checker::with_root_certificates(None, b"not a certificate").unwrap_err();
     assert!(matches!(err, CheckerError::RootCertificates(_)), "{err}");
 }
+
+#[test]
+fn a_reported_load_is_a_number_from_the_header_or_a_json_body() {
+    // (header text, load)
+    let rows = [
+        ("0.73", Some(0.73)),
+        (" 1.5 ", Some(1.5)),
+        ("-1", Some(0.0)),
+        ("99", Some(MAX_LOAD)),
+        ("high", None),
+        ("NaN", None),
+    ];
+    for (text, want) in rows {
+        assert_eq!(parse_load(text), want, "{text:?}");
+    }
+    assert_eq!(json_load(br#"{"status": "ok", "load": 0.42}"#), Some(0.42));
+    assert_eq!(json_load(br#"{"load": "0.42"}"#), None);
+    assert_eq!(json_load(br#"[0.42]"#), None);
+    assert_eq!(json_load(b"load: 0.42"), None);
+}
+
+#[tokio::test]
+async fn http_load_comes_from_the_header_else_a_json_body_whatever_the_status() {
+    bounded(async {
+        let server = Server::http(|seen| match seen.request_line.split(' ').nth(1) {
+            Some("/header") => {
+                let mut r = Reply::status(200);
+                r.headers = vec![("X-Meridian-Load", "0.73")];
+                r
+            }
+            Some("/json") => {
+                let mut r = Reply::status(200).body(r#"{"status": "ok", "load": 0.42}"#);
+                r.headers = vec![("Content-Type", "application/json")];
+                r
+            }
+            Some("/overloaded") => {
+                let mut r = Reply::status(503);
+                r.headers = vec![("X-Meridian-Load", "1.5")];
+                r
+            }
+            _ => Reply::status(200).body(r#"{"load": 0.9}"#),
+        })
+        .await;
+        let checker = Checker::new(None).unwrap();
+        // (path, verdict up, load)
+        let rows = [
+            ("/header", true, Some(0.73)),
+            ("/json", true, Some(0.42)),
+            ("/overloaded", false, Some(1.5)),
+            // Not declared JSON: the body is not read for a load.
+            ("/plain", true, None),
+        ];
+        for (path, up, load) in rows {
+            let mut target = local(check(CheckKind::Http, server.port()));
+            target.check.path = path.into();
+            let obs = checker.check(&target).await;
+            assert_eq!(obs.verdict == Verdict::Up, up, "{path}: {obs:?}");
+            assert_eq!(obs.load, load, "{path}");
+        }
+    })
+    .await;
+}

@@ -121,6 +121,18 @@ impl Nsd {
         panic!("nsd did not start on {}\n{}", nsd.addr, nsd.log());
     }
 
+    /// A file in NSD's scratch dir (its zone files are there).
+    pub fn file(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// SIGHUP to NSD's main process (by PID): it reloads its changed zone files.
+    pub fn reload(&self) {
+        // SAFETY: kill(2) on the NSD we started, by its PID.
+        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGHUP) };
+        assert_eq!(rc, 0, "SIGHUP to nsd");
+    }
+
     pub fn log(&self) -> String {
         let read = |name: &str| std::fs::read_to_string(self.dir.path().join(name));
         format!(

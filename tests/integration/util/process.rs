@@ -231,6 +231,18 @@ impl Probe {
         token_file: &Path,
         source: Option<std::net::IpAddr>,
     ) -> Probe {
+        Probe::start_with(name, region, servers, token_file, source, &[])
+    }
+
+    /// [`Probe::start`] with more arguments (e.g. `--lat`, `--lon`).
+    pub fn start_with(
+        name: &str,
+        region: &str,
+        servers: &[SocketAddr],
+        token_file: &Path,
+        source: Option<std::net::IpAddr>,
+        more: &[&str],
+    ) -> Probe {
         let dir = tempfile::Builder::new()
             .prefix("meridian-probe-")
             .tempdir()
@@ -250,6 +262,7 @@ impl Probe {
         if let Some(source) = source {
             cmd.arg("--source").arg(source.to_string());
         }
+        cmd.args(more);
         let mut child = cmd
             .current_dir(dir.path())
             .stdin(Stdio::null())
