@@ -9,7 +9,7 @@ use hickory_proto::rr::{Name, RData, RecordType};
 use hickory_proto::serialize::binary::{
     BinDecodable, BinDecoder, BinEncodable, BinEncoder, NameEncoding,
 };
-use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Offset of the question name in every DNS message.
 pub const QNAME_OFFSET: usize = 12;
@@ -28,36 +28,126 @@ pub struct SetEnd {
 }
 
 /// Response sections as wire bytes, ready to follow a copied question.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// The bytes live at `off` in a shared buffer (`arena`): the body, then the relocatable
+/// pointers, the pointers to the question name and the cut points. A zone build keeps all
+/// its answers in one arena ([`Interner`]), once each: answers that render the same for
+/// every query name they serve share their bytes (a zone's NODATA, the same address at
+/// many names, a referral at every name below its cut).
+#[derive(Debug, Clone)]
 pub struct Answer {
     pub rcode: u8,
     pub authoritative: bool,
-    /// Wire length of the name the body was encoded against.
+    /// Wire length of the name the body was encoded against (255 for interned answers,
+    /// whose relocatable pointers are stored as if against a name of 255 octets).
     pub model_qname_len: u16,
-    pub body: Box<[u8]>,
-    /// Offsets in `body` of compression pointers that target the question name after its
-    /// first label, or the body: these move when the real query name is longer or shorter.
-    pub relocs: Box<[u16]>,
-    /// Offsets in `body` of compression pointers to the question name itself.
-    pub qname_ptrs: Box<[u16]>,
-    /// Cut points, in order; the last one is the whole body.
-    pub sets: Box<[SetEnd]>,
+    off: u32,
+    arena: Arc<[u8]>,
+}
+
+impl PartialEq for Answer {
+    fn eq(&self, other: &Answer) -> bool {
+        (self.rcode, self.authoritative, self.model_qname_len)
+            == (other.rcode, other.authoritative, other.model_qname_len)
+            && self.data()[..self.data_len()] == other.data()[..other.data_len()]
+    }
+}
+
+impl Eq for Answer {}
+
+/// Bytes before the body in `Answer::data`: body length, the three list lengths, and the
+/// section counts of the whole answer (read by every query, so at a fixed place).
+const HEAD: usize = 14;
+/// Bytes per cut point in `Answer::data`: end, three counts, required.
+const SET_LEN: usize = 9;
+/// The model length interned answers are stored against.
+const NORMAL_LEN: u16 = 255;
+
+#[inline]
+fn get16(d: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([d[at], d[at + 1]])
 }
 
 impl Answer {
+    #[inline]
+    fn data(&self) -> &[u8] {
+        &self.arena[self.off as usize..]
+    }
+
+    /// Length of this answer's bytes in the arena.
+    fn data_len(&self) -> usize {
+        let (body, relocs, qptrs, sets) = self.lens();
+        HEAD + body + 2 * (relocs + qptrs) + SET_LEN * sets
+    }
+
+    fn lens(&self) -> (usize, usize, usize, usize) {
+        let d = self.data();
+        (
+            get16(d, 0) as usize,
+            get16(d, 2) as usize,
+            get16(d, 4) as usize,
+            get16(d, 6) as usize,
+        )
+    }
+
+    /// The answer's sections as wire bytes.
+    #[inline]
+    pub fn body(&self) -> &[u8] {
+        let d = self.data();
+        let n = get16(d, 0) as usize;
+        &d[HEAD..HEAD + n]
+    }
+
+    /// Offsets in the body of compression pointers that target the question name after
+    /// its first label, or the body: these move when the real query name is longer or
+    /// shorter.
+    pub fn relocs(&self) -> impl Iterator<Item = u16> + '_ {
+        let (body, relocs, _, _) = self.lens();
+        let at = HEAD + body;
+        self.data()[at..at + 2 * relocs]
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+    }
+
+    /// Offsets in the body of compression pointers to the question name itself.
+    pub fn qname_ptrs(&self) -> impl Iterator<Item = u16> + '_ {
+        let (body, relocs, qptrs, _) = self.lens();
+        let at = HEAD + body + 2 * relocs;
+        self.data()[at..at + 2 * qptrs]
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+    }
+
+    /// Cut points, in order; the last one is the whole body.
+    pub fn sets(&self) -> impl Iterator<Item = SetEnd> + '_ {
+        let (body, relocs, qptrs, sets) = self.lens();
+        let at = HEAD + body + 2 * (relocs + qptrs);
+        self.data()[at..at + SET_LEN * sets]
+            .chunks_exact(SET_LEN)
+            .map(|c| SetEnd {
+                end: get16(c, 0),
+                counts: [get16(c, 2), get16(c, 4), get16(c, 6)],
+                required: c[8] != 0,
+            })
+    }
+
     /// Section counts of the full answer.
+    #[inline]
     pub fn counts(&self) -> [u16; 3] {
-        self.sets.last().map_or([0; 3], |s| s.counts)
+        let d = &self.data()[8..HEAD];
+        [get16(d, 0), get16(d, 2), get16(d, 4)]
     }
 
     /// The longest prefix of the body that fits in `room` bytes: (end, counts, truncated).
+    #[inline]
     pub fn fit(&self, room: usize) -> (usize, [u16; 3], bool) {
-        if self.body.len() <= room {
-            return (self.body.len(), self.counts(), false);
+        let len = get16(self.data(), 0) as usize;
+        if len <= room {
+            return (len, self.counts(), false);
         }
         let mut best = (0usize, [0u16; 3]);
         let mut truncated = false;
-        for set in self.sets.iter() {
+        for set in self.sets() {
             if (set.end as usize) <= room {
                 best = (set.end as usize, set.counts);
             } else if set.required {
@@ -69,19 +159,25 @@ impl Answer {
 
     /// Appends `body[..end]` to `out`, moving relocatable pointers by `delta` bytes.
     pub fn write_body(&self, out: &mut Vec<u8>, end: usize, delta: isize) {
+        let d = self.data();
+        let body_len = get16(d, 0) as usize;
+        let relocs = get16(d, 2) as usize;
         let start = out.len();
-        out.extend_from_slice(&self.body[..end]);
-        if delta != 0 {
-            for &r in self.relocs.iter() {
-                let r = r as usize;
-                if r + 2 > end {
-                    break;
-                }
-                let p = start + r;
-                let target = (u16::from_be_bytes([out[p], out[p + 1]]) & 0x3FFF) as isize;
-                let moved = (target + delta) as u16 | 0xC000;
-                out[p..p + 2].copy_from_slice(&moved.to_be_bytes());
+        out.extend_from_slice(&d[HEAD..HEAD + end]);
+        if delta == 0 || relocs == 0 {
+            return;
+        }
+        let list = &d[HEAD + body_len..HEAD + body_len + 2 * relocs];
+        let moved = &mut out[start..];
+        for i in 0..relocs {
+            let r = u16::from_le_bytes([list[2 * i], list[2 * i + 1]]) as usize;
+            if r + 2 > end {
+                break;
             }
+            let target = (u16::from_be_bytes([moved[r], moved[r + 1]]) & 0x3FFF) as isize;
+            let p = ((target + delta) as u16 | 0xC000).to_be_bytes();
+            moved[r] = p[0];
+            moved[r + 1] = p[1];
         }
     }
 
@@ -99,33 +195,138 @@ impl Answer {
         let start = out.len();
         let model_len = self.model_qname_len as usize;
         let model_body = QNAME_OFFSET + model_len + 4;
-        if start + end > 0x3FFF || name_at + name_len > 0x3FFF || name_len < model_len {
+        let body = self.body();
+        let target = |r: u16| {
+            (u16::from_be_bytes([body[r as usize], body[r as usize + 1]]) & 0x3FFF) as usize
+        };
+        // A pointer into the question name must land inside the new name.
+        let reaches = |r: u16| {
+            let t = target(r);
+            t >= model_body || t - QNAME_OFFSET + name_len >= model_len
+        };
+        if start + end > 0x3FFF
+            || name_at + name_len > 0x3FFF
+            || !self
+                .relocs()
+                .filter(|&r| r as usize + 2 <= end)
+                .all(reaches)
+        {
             return false;
         }
-        out.extend_from_slice(&self.body[..end]);
+        out.extend_from_slice(&body[..end]);
         let set = |out: &mut Vec<u8>, r: u16, target: usize| {
             let p = start + r as usize;
             if p + 2 <= start + end {
                 out[p..p + 2].copy_from_slice(&(0xC000 | target as u16).to_be_bytes());
             }
         };
-        for &r in self.relocs.iter() {
-            let r0 = r as usize;
-            if r0 + 2 > end {
+        for r in self.relocs() {
+            if r as usize + 2 > end {
                 continue;
             }
-            let t = (u16::from_be_bytes([self.body[r0], self.body[r0 + 1]]) & 0x3FFF) as usize;
+            let t = target(r);
             let moved = if t >= model_body {
                 start + (t - model_body)
             } else {
-                name_at + (t - QNAME_OFFSET) + (name_len - model_len)
+                name_at + (t - QNAME_OFFSET) + name_len - model_len
             };
             set(out, r, moved);
         }
-        for &r in self.qname_ptrs.iter() {
+        for r in self.qname_ptrs() {
             set(out, r, name_at);
         }
         true
+    }
+}
+
+/// Builds one arena of answers: each answer is stored against a model name of 255
+/// octets, so two answers encoded for different names of a zone (a NODATA with the SOA,
+/// an MX with the same exchange) become the same bytes, kept once. Interned answers point
+/// into a placeholder until [`Interner::seal`] hands them the finished arena.
+pub struct Interner {
+    bytes: Vec<u8>,
+    /// Hash of an answer's bytes → where they are in `bytes`.
+    seen: rustc_hash::FxHashMap<u64, u32>,
+    placeholder: Arc<[u8]>,
+}
+
+impl Default for Interner {
+    fn default() -> Interner {
+        Interner {
+            bytes: Vec::new(),
+            seen: Default::default(),
+            placeholder: Arc::from(&[][..]),
+        }
+    }
+}
+
+impl Interner {
+    /// `answer` in the arena, its bytes shared with an equal answer interned before.
+    pub fn intern(&mut self, answer: Answer) -> Result<Answer, EncodeError> {
+        use std::hash::Hasher;
+        let shift = NORMAL_LEN as isize - answer.model_qname_len as isize;
+        let start = self.bytes.len();
+        self.bytes
+            .extend_from_slice(&answer.data()[..answer.data_len()]);
+        if shift != 0 {
+            let body_len = answer.body().len();
+            for r in answer.relocs() {
+                let p = start + HEAD + r as usize;
+                if r as usize + 2 > body_len {
+                    continue;
+                }
+                let d = &mut self.bytes;
+                let t = (u16::from_be_bytes([d[p], d[p + 1]]) & 0x3FFF) as isize + shift;
+                d[p..p + 2].copy_from_slice(&(t as u16 | 0xC000).to_be_bytes());
+            }
+        }
+        let mut h = rustc_hash::FxHasher::default();
+        h.write(&self.bytes[start..]);
+        let hash = h.finish();
+        let len = self.bytes.len() - start;
+        let off = match self.seen.get(&hash) {
+            Some(&at) if self.bytes[at as usize..at as usize + len] == self.bytes[start..] => {
+                self.bytes.truncate(start);
+                at
+            }
+            Some(_) => start as u32, // a hash collision: kept twice
+            None => {
+                self.seen.insert(hash, start as u32);
+                start as u32
+            }
+        };
+        if self.bytes.len() > u32::MAX as usize {
+            return Err(EncodeError::TooLarge);
+        }
+        Ok(Answer {
+            rcode: answer.rcode,
+            authoritative: answer.authoritative,
+            model_qname_len: NORMAL_LEN,
+            off,
+            arena: self.placeholder.clone(),
+        })
+    }
+
+    /// The finished arena, and what turns an interned answer into one that reads it.
+    pub fn finish(self) -> Sealer {
+        Sealer {
+            arena: Arc::from(self.bytes),
+            placeholder: self.placeholder,
+        }
+    }
+}
+
+/// Points interned answers at their finished arena.
+pub struct Sealer {
+    arena: Arc<[u8]>,
+    placeholder: Arc<[u8]>,
+}
+
+impl Sealer {
+    pub fn seal(&self, answer: &mut Answer) {
+        if Arc::ptr_eq(&answer.arena, &self.placeholder) {
+            answer.arena = self.arena.clone();
+        }
     }
 }
 
@@ -158,33 +359,106 @@ pub enum EncodeError {
 pub struct Writer {
     buf: Vec<u8>,
     body_start: usize,
-    suffixes: HashMap<Vec<u8>, u16>,
+    /// The lower-case wire forms of the names written so far that pointers may target,
+    /// one after the other; `suffixes` says where each is and where it was written.
+    keys: Vec<u8>,
+    /// (start in `keys`, length, offset in the message), first written first.
+    suffixes: Vec<(u32, u16, u16)>,
     relocs: Vec<u16>,
     qname_ptrs: Vec<u16>,
     sets: Vec<SetEnd>,
     counts: [u16; 3],
 }
 
+/// A finished writer's buffers, for the next one on this thread: a zone build writes
+/// millions of answers, and allocating fresh buffers for each was a good part of it.
+struct Spare {
+    buf: Vec<u8>,
+    keys: Vec<u8>,
+    suffixes: Vec<(u32, u16, u16)>,
+    relocs: Vec<u16>,
+    qname_ptrs: Vec<u16>,
+    sets: Vec<SetEnd>,
+}
+
+thread_local! {
+    static SPARE: std::cell::RefCell<Option<Spare>> = const { std::cell::RefCell::new(None) };
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        let mut spare = Spare {
+            buf: std::mem::take(&mut self.buf),
+            keys: std::mem::take(&mut self.keys),
+            suffixes: std::mem::take(&mut self.suffixes),
+            relocs: std::mem::take(&mut self.relocs),
+            qname_ptrs: std::mem::take(&mut self.qname_ptrs),
+            sets: std::mem::take(&mut self.sets),
+        };
+        spare.buf.clear();
+        spare.keys.clear();
+        spare.suffixes.clear();
+        spare.relocs.clear();
+        spare.qname_ptrs.clear();
+        spare.sets.clear();
+        let _ = SPARE.try_with(|s| *s.borrow_mut() = Some(spare));
+    }
+}
+
+/// The lower-case wire form of `name` into `out`, and where each label starts in it.
+fn lower_labels(name: &Name, out: &mut [u8; 256], starts: &mut [u8; 128]) -> (usize, usize) {
+    let mut len = 0;
+    let mut n = 0;
+    for label in name.iter() {
+        if len + 1 + label.len() >= out.len() || n == starts.len() {
+            break;
+        }
+        starts[n] = len as u8;
+        n += 1;
+        out[len] = label.len() as u8;
+        for (d, s) in out[len + 1..len + 1 + label.len()].iter_mut().zip(label) {
+            *d = s.to_ascii_lowercase();
+        }
+        len += 1 + label.len();
+    }
+    out[len] = 0;
+    (len + 1, n)
+}
+
 impl Writer {
     /// Starts a message whose question name is `model` (the zone node's name, or
     /// `*.<suffix>` for answers shared by every name under a suffix).
     pub fn new(model: &Name) -> Writer {
-        let mut w = Writer {
+        let spare = SPARE.try_with(|s| s.borrow_mut().take()).ok().flatten();
+        let spare = spare.unwrap_or_else(|| Spare {
             buf: Vec::with_capacity(512),
-            body_start: 0,
-            suffixes: HashMap::new(),
+            keys: Vec::new(),
+            suffixes: Vec::new(),
             relocs: Vec::new(),
             qname_ptrs: Vec::new(),
             sets: Vec::new(),
+        });
+        let mut w = Writer {
+            buf: spare.buf,
+            body_start: 0,
+            keys: spare.keys,
+            suffixes: spare.suffixes,
+            relocs: spare.relocs,
+            qname_ptrs: spare.qname_ptrs,
+            sets: spare.sets,
             counts: [0; 3],
         };
         w.buf.resize(QNAME_OFFSET, 0);
-        let labels: Vec<&[u8]> = model.iter().collect();
-        for i in 0..labels.len() {
-            let key = lower_wire(&labels[i..]);
-            w.suffixes.entry(key).or_insert(w.buf.len() as u16);
-            w.buf.push(labels[i].len() as u8);
-            w.buf.extend_from_slice(labels[i]);
+        let mut lower = [0u8; 256];
+        let mut starts = [0u8; 128];
+        let (len, n) = lower_labels(model, &mut lower, &mut starts);
+        for (i, label) in model.iter().take(n).enumerate() {
+            let key = &lower[starts[i] as usize..len];
+            if w.find(key).is_none() {
+                w.remember(key, w.buf.len());
+            }
+            w.buf.push(label.len() as u8);
+            w.buf.extend_from_slice(label);
         }
         w.buf.push(0);
         w.buf.extend_from_slice(&[0, 0, 0, 0]); // qtype, qclass: copied from the query
@@ -196,28 +470,48 @@ impl Writer {
         self.body_start - 4 - QNAME_OFFSET
     }
 
+    /// Where the name whose lower-case wire form is `key` was written, if it was.
+    fn find(&self, key: &[u8]) -> Option<u16> {
+        self.suffixes.iter().find_map(|&(at, len, offset)| {
+            let at = at as usize;
+            (len as usize == key.len() && &self.keys[at..at + len as usize] == key)
+                .then_some(offset)
+        })
+    }
+
+    fn remember(&mut self, key: &[u8], offset: usize) {
+        let at = self.keys.len() as u32;
+        self.keys.extend_from_slice(key);
+        self.suffixes.push((at, key.len() as u16, offset as u16));
+    }
+
     /// Writes a name, compressed against what was written before.
     fn name(&mut self, name: &Name) {
-        let labels: Vec<&[u8]> = name.iter().collect();
-        for i in 0..labels.len() {
-            if let Some(&target) = self.suffixes.get(&lower_wire(&labels[i..])) {
+        let mut lower = [0u8; 256];
+        let mut starts = [0u8; 128];
+        let (len, n) = lower_labels(name, &mut lower, &mut starts);
+        for (i, label) in name.iter().take(n).enumerate() {
+            let key = &lower[starts[i] as usize..len];
+            if let Some(target) = self.find(key) {
                 self.pointer(target);
                 return;
             }
             let here = self.buf.len();
             if here <= MAX_POINTER_TARGET {
-                self.suffixes.insert(lower_wire(&labels[i..]), here as u16);
+                self.remember(key, here);
             }
-            self.buf.push(labels[i].len() as u8);
-            self.buf.extend_from_slice(labels[i]);
+            self.buf.push(label.len() as u8);
+            self.buf.extend_from_slice(label);
         }
         self.buf.push(0);
     }
 
     /// Where `name` was written in the message so far, if it was (and is addressable).
     pub fn name_offset(&self, name: &Name) -> Option<u16> {
-        let labels: Vec<&[u8]> = name.iter().collect();
-        self.suffixes.get(&lower_wire(&labels)).copied()
+        let mut lower = [0u8; 256];
+        let mut starts = [0u8; 128];
+        let (len, _) = lower_labels(name, &mut lower, &mut starts);
+        self.find(&lower[..len])
     }
 
     fn pointer(&mut self, target: u16) {
@@ -337,13 +631,13 @@ impl Writer {
                 }
             }
             other => {
-                let mut bytes = Vec::new();
-                let mut enc = BinEncoder::new(&mut bytes);
+                // Appended in place: the encoder starts at the end of the message.
+                let at = self.buf.len() as u32;
+                let mut enc = BinEncoder::with_offset(&mut self.buf, at);
                 enc.set_name_encoding(NameEncoding::Uncompressed);
                 other
                     .emit(&mut enc)
                     .map_err(|e| EncodeError::Rdata(e.to_string()))?;
-                self.buf.extend_from_slice(&bytes);
             }
         }
         Ok(())
@@ -354,14 +648,39 @@ impl Writer {
         if self.sets.last().map(|s| s.counts) != Some(self.counts) {
             self.mark(true)?;
         }
+        let body = &self.buf[self.body_start..];
+        let mut data = Vec::with_capacity(
+            HEAD + body.len()
+                + 2 * (self.relocs.len() + self.qname_ptrs.len())
+                + SET_LEN * self.sets.len(),
+        );
+        for n in [
+            body.len(),
+            self.relocs.len(),
+            self.qname_ptrs.len(),
+            self.sets.len(),
+        ] {
+            data.extend_from_slice(&(n as u16).to_le_bytes());
+        }
+        for c in self.counts {
+            data.extend_from_slice(&c.to_le_bytes());
+        }
+        data.extend_from_slice(body);
+        for r in self.relocs.iter().chain(&self.qname_ptrs) {
+            data.extend_from_slice(&r.to_le_bytes());
+        }
+        for s in &self.sets {
+            for v in [s.end, s.counts[0], s.counts[1], s.counts[2]] {
+                data.extend_from_slice(&v.to_le_bytes());
+            }
+            data.push(s.required as u8);
+        }
         Ok(Answer {
             rcode,
             authoritative,
             model_qname_len: self.model_qname_len() as u16,
-            body: self.buf[self.body_start..].into(),
-            relocs: self.relocs.into(),
-            qname_ptrs: self.qname_ptrs.into(),
-            sets: self.sets.into(),
+            off: 0,
+            arena: data.into(),
         })
     }
 }
@@ -407,6 +726,13 @@ pub fn lower_wire(labels: &[&[u8]]) -> Vec<u8> {
     v
 }
 
+/// Lower-case wire form of a name, written into `buf` (no allocation).
+pub fn name_key_in<'b>(name: &Name, buf: &'b mut [u8; 256]) -> &'b [u8] {
+    let mut starts = [0u8; 128];
+    let (len, _) = lower_labels(name, buf, &mut starts);
+    &buf[..len]
+}
+
 /// Lower-case wire form of a name.
 pub fn name_key(name: &Name) -> Box<[u8]> {
     let labels: Vec<&[u8]> = name.iter().collect();
@@ -435,7 +761,7 @@ pub(crate) fn render_for_test(ans: &Answer, qname: &Name, qtype: u16) -> Vec<u8>
     out[3] = ans.rcode;
     ans.write_body(
         &mut out,
-        ans.body.len(),
+        ans.body().len(),
         q.len() as isize - ans.model_qname_len as isize,
     );
     out
@@ -498,7 +824,7 @@ mod tests {
         out.extend_from_slice(&(new_name.len() as u16).to_be_bytes());
         let name_at = out.len();
         out.extend_from_slice(&new_name);
-        assert!(ans.write_body_at(&mut out, ans.body.len(), name_at, new_name.len()));
+        assert!(ans.write_body_at(&mut out, ans.body().len(), name_at, new_name.len()));
         let m = hickory_proto::op::Message::from_vec(&out).unwrap();
         let names: Vec<String> = m.answers.iter().map(|r| r.name.to_string()).collect();
         assert_eq!(
@@ -564,8 +890,11 @@ mod tests {
         w.rrset(Section::Answer, Owner::Qname, RecordType::A, 60, &rd, true)
             .unwrap();
         let ans = w.finish(0, true).unwrap();
-        let (end, counts, tc) = ans.fit(ans.body.len() - 1);
+        let (end, counts, tc) = ans.fit(ans.body().len() - 1);
         assert_eq!((end, counts, tc), (0, [0, 0, 0], true));
-        assert_eq!(ans.fit(ans.body.len()), (ans.body.len(), [10, 0, 0], false));
+        assert_eq!(
+            ans.fit(ans.body().len()),
+            (ans.body().len(), [10, 0, 0], false)
+        );
     }
 }

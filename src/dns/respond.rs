@@ -697,7 +697,7 @@ fn render_addresses(
         .map(|a| if a.is_ipv4() { 16 } else { 28 })
         .sum();
     let (chain_body, chain_count, owner): (&[u8], u16, u16) = match chain {
-        Some((c, owner)) => (&c.body, c.counts()[0], owner),
+        Some((c, owner)) => (c.body(), c.counts()[0], owner),
         None => (&[], 0, QNAME_OFFSET as u16),
     };
     let truncated = 12 + q.question.len() + chain_body.len() + records + opt_len(q, &opt_out) > max;
@@ -747,7 +747,7 @@ fn render_cname(
     }
     len += 1; // the root label (already 0)
     let (chain_body, chain_count, owner): (&[u8], u16, u16) = match chain {
-        Some((c, owner)) => (&c.body, c.counts()[0], owner),
+        Some((c, owner)) => (c.body(), c.counts()[0], owner),
         None => (&[], 0, QNAME_OFFSET as u16),
     };
     let record = 12 + len;
@@ -795,7 +795,7 @@ fn render_dname(
     let synthesised = prefix.len() + dname.target.len();
     let too_long = synthesised > 255;
     let cname_len = if too_long { 0 } else { 12 + synthesised };
-    let body = &dname.answer.body;
+    let body = dname.answer.body();
     let size = 12 + q.question.len() + body.len() + cname_len + opt_len(q, &opt_out);
     let truncated = size > max;
     // The synthesised name's answer, when it is ours and pre-encoded.

@@ -7,13 +7,15 @@
 //! rules themselves are checked first, in `check.rs`.
 
 use super::check::{NameData, RRset, ZoneData, ancestors, check_zones, key_to_name};
+use super::index::NameIndex;
 use super::master::SourceRecord;
-use super::{BalancedChain, BalancedName, Dname, Node, Zone, ZoneError, ZoneErrors, Zones};
-use crate::answer::{Answer, EncodeError, Owner, Section, Writer, name_key};
+use super::{
+    BalancedChain, BalancedName, Dname, Extra, NONE, Node, Zone, ZoneError, ZoneErrors, Zones,
+};
+use crate::answer::{Answer, EncodeError, Interner, Owner, Section, Writer, name_key, name_key_in};
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
-use rustc_hash::FxHashMap;
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
@@ -57,6 +59,9 @@ impl ZoneData {
 
     /// The highest cut at or above `key` (excluding the apex), if any.
     fn cut_of<'k>(&self, key: &'k [u8]) -> Option<&'k [u8]> {
+        if self.cuts.is_empty() {
+            return None;
+        }
         let mut found = None;
         if self.cuts.contains(key) {
             found = Some(key);
@@ -73,14 +78,15 @@ impl ZoneData {
         if !self.origin.zone_of(name) {
             return Found::Outside;
         }
-        let key = name_key(name);
-        if self.cut_of(&key).is_some() {
+        let mut buf = [0; 256];
+        let key = name_key_in(name, &mut buf);
+        if self.cut_of(key).is_some() {
             return Found::Delegated;
         }
-        if let Some(n) = self.names.get(&key) {
+        if let Some(n) = self.names.get(key) {
             return Found::Exact(n);
         }
-        for a in ancestors(&key, self.origin_len()) {
+        for a in ancestors(key, self.origin_len()) {
             if let Some(n) = self.names.get(a) {
                 if n.get(RecordType::DNAME).is_some() {
                     return Found::BelowDname(n);
@@ -101,7 +107,8 @@ impl ZoneData {
         if !self.origin.zone_of(target) {
             return None;
         }
-        self.names.get(&name_key(target))
+        let mut buf = [0; 256];
+        self.names.get(name_key_in(target, &mut buf))
     }
 
     fn soa_authority(&self, w: &mut Writer) -> Result<(), EncodeError> {
@@ -182,7 +189,7 @@ impl ZoneData {
                 // RFC 1034 §4.3.2 step 3a: ANY matches the CNAME itself; nothing is chased.
                 return cname_alone(model, cname)?.finish(RCODE_NOERROR, true);
             }
-            let (w, rcode, _) = self.cname_chain(model, cname, qtype)?;
+            let (w, rcode, _) = self.cname_chain(model, cname, qtype, &mut None)?;
             return w.finish(rcode, true);
         }
         let mut w = Writer::new(model);
@@ -212,30 +219,51 @@ impl ZoneData {
         w.finish(RCODE_NOERROR, true)
     }
 
-    /// The query name's CNAME, then the chain it starts, written for `qtype`: the writer,
-    /// the rcode, and the load-balanced name where an address query stopped.
-    fn cname_chain(
+    /// Where the CNAME chain that starts at `node` ends with a name's data or NODATA, if it
+    /// does: `Some(None)` when it ends otherwise (NXDOMAIN, a referral, outside the zone),
+    /// `None` when `node` holds no CNAME.
+    fn chain_end(
         &self,
+        model: &Name,
+        node: &NameData,
+    ) -> Result<Option<Option<&NameData>>, EncodeError> {
+        let Some(cname) = node.get(RecordType::CNAME) else {
+            return Ok(None);
+        };
+        let mut last = None;
+        self.cname_chain(model, cname, self.absent_type(), &mut last)?;
+        Ok(Some(last))
+    }
+
+    /// The query name's CNAME, then the chain it starts, written for `qtype`: the writer,
+    /// the rcode, and the load-balanced name where an address query stopped. `last` is
+    /// set to the name the chain ended at with that name's own data or NODATA, if it did.
+    fn cname_chain<'s>(
+        &'s self,
         model: &Name,
         cname: &RRset,
         qtype: u16,
+        last: &mut Option<&'s NameData>,
     ) -> Result<(Writer, u8, Option<BalancedEnd>), EncodeError> {
         let mut w = cname_alone(model, cname)?;
         let RData::CNAME(target) = &cname.rdatas[0] else {
             unreachable!("checked at load")
         };
-        let (rcode, end) = self.chase(&mut w, model, &target.0, qtype)?;
+        let (rcode, end) = self.chase(&mut w, model, &target.0, qtype, last)?;
         Ok((w, rcode, end))
     }
 
     /// Follows a CNAME chain from `target` inside the zone, writing each step; returns the
     /// rcode, and the load-balanced name (with its service) where an address query stopped.
-    fn chase(
-        &self,
+    /// Only the end depends on `qtype` (`last`: the name answered with its data or NODATA),
+    /// and a DS query at a cut, and address queries at a load-balanced name.
+    fn chase<'s>(
+        &'s self,
         w: &mut Writer,
         start: &Name,
         target: &Name,
         qtype: u16,
+        last: &mut Option<&'s NameData>,
     ) -> Result<(u8, Option<BalancedEnd>), EncodeError> {
         let mut target = target.clone();
         // RFC 1034 §3.6.2: stop at a loop; each CNAME appears once.
@@ -296,6 +324,7 @@ impl ZoneData {
                 target = next.0.clone();
                 continue;
             }
+            *last = Some(node);
             self.rrset_or_nodata(w, &target, node, qtype)?;
             return Ok((RCODE_NOERROR, None));
         }
@@ -377,7 +406,8 @@ impl ZoneData {
         let Some(cname) = node.get(RecordType::CNAME) else {
             return Ok(None);
         };
-        let (w, _, end) = self.cname_chain(model, cname, u16::from(RecordType::A))?;
+        let a = u16::from(RecordType::A);
+        let (w, _, end) = self.cname_chain(model, cname, a, &mut None)?;
         let Some((service, name)) = end else {
             return Ok(None);
         };
@@ -488,15 +518,14 @@ pub fn build_zones(
     };
 
     let mut zones = Vec::new();
-    let mut nodes: Vec<Node> = Vec::new();
-    let mut index: FxHashMap<Box<[u8]>, u32> = FxHashMap::default();
+    let mut out = Built::default();
     let mut failures = Vec::new();
     for (zi, z) in data.iter().enumerate() {
         let RData::SOA(soa) = &z.soa else {
             unreachable!()
         };
         let encoded = parent_ds(&data, zi, &origins)
-            .and_then(|ds| encode_zone(z, zi as u32, &owner_of, ds, &mut nodes, &mut index))
+            .and_then(|ds| encode_zone(z, zi as u32, &owner_of, ds, &mut out))
             .and_then(|nx| Ok((nx, super::transfer::zone_records(z)?)));
         match encoded {
             Ok((nxdomain, records)) => zones.push(Zone {
@@ -517,11 +546,41 @@ pub fn build_zones(
     if !failures.is_empty() {
         return Err(ZoneErrors(failures));
     }
+    drop(data);
+    let Built {
+        mut nodes,
+        mut typed,
+        mut index,
+        interner,
+    } = out;
+    let sealer = interner.finish();
+    for n in &mut nodes {
+        sealer.seal(&mut n.other);
+    }
+    for (_, a) in &mut typed {
+        sealer.seal(a);
+    }
+    for z in &mut zones {
+        sealer.seal(&mut z.nxdomain);
+    }
+    nodes.shrink_to_fit();
+    typed.shrink_to_fit();
+    index.shrink();
     Ok(Zones {
         zones,
         nodes,
+        typed,
         index,
     })
+}
+
+/// What `encode_zone` adds to, zone after zone.
+#[derive(Default)]
+struct Built {
+    nodes: Vec<Node>,
+    typed: Vec<(u16, Answer)>,
+    index: NameIndex,
+    interner: Interner,
 }
 
 /// With the zone above `data[zi]` served too and delegating to it: the parent's answer
@@ -545,16 +604,21 @@ fn parent_ds(
         .map(Some)
 }
 
-/// Encodes one zone's nodes into `nodes`/`index`; returns the zone's NXDOMAIN answer.
+/// Encodes one zone's nodes into `out`; returns the zone's NXDOMAIN answer.
 /// `apex_ds` is the parent's answer to DS at the apex, when the parent is served too.
 fn encode_zone(
     z: &ZoneData,
     zi: u32,
     owner_of: &dyn Fn(&[u8]) -> Option<usize>,
     apex_ds: Option<Answer>,
-    nodes: &mut Vec<Node>,
-    index: &mut FxHashMap<Box<[u8]>, u32>,
+    out: &mut Built,
 ) -> Result<Answer, EncodeError> {
+    let Built {
+        nodes,
+        typed,
+        index,
+        interner,
+    } = out;
     let star = Name::from_ascii("*").unwrap();
     let nx_model = star
         .clone()
@@ -562,7 +626,7 @@ fn encode_zone(
         .unwrap_or(z.origin.clone());
     let mut w = Writer::new(&nx_model);
     z.soa_authority(&mut w)?;
-    let nxdomain = w.finish(RCODE_NXDOMAIN, true)?;
+    let nxdomain = interner.intern(w.finish(RCODE_NXDOMAIN, true)?)?;
 
     let mut referrals: HashMap<&[u8], Answer> = HashMap::new();
     let first = nodes.len();
@@ -578,7 +642,7 @@ fn encode_zone(
             let referral = match referrals.get(cut) {
                 Some(r) => r.clone(),
                 None => {
-                    let r = z.referral(cut)?;
+                    let r = interner.intern(z.referral(cut)?)?;
                     referrals.insert(cut, r.clone());
                     r
                 }
@@ -586,20 +650,20 @@ fn encode_zone(
             let mut answers = Vec::new();
             if cut == &key[..] {
                 // DS is the parent side's data (RFC 4035 §3.1.4.1): answer it here.
-                answers.push((
-                    u16::from(RecordType::DS),
-                    z.answer(&model, node, u16::from(RecordType::DS))?,
-                ));
+                let ds = z.answer(&model, node, u16::from(RecordType::DS))?;
+                answers.push((u16::from(RecordType::DS), interner.intern(ds)?));
             }
+            let (typed_at, typed_len) = (typed.len() as u32, answers.len() as u16);
+            typed.extend(answers);
             Node {
                 zone: zi,
-                answers: answers.into(),
-                other: referral,
+                balanced: NONE,
+                wildcard: NONE,
                 delegated: true,
-                wildcard: None,
-                balanced: None,
-                chain: None,
-                dname: None,
+                typed_at,
+                typed_len,
+                other: referral,
+                extra: None,
             }
         } else {
             let mut qtypes: BTreeSet<u16> =
@@ -611,9 +675,54 @@ fn encode_zone(
                 // from this side of it, where other types get the referral.
                 qtypes.extend([RecordType::A, RecordType::AAAA, RecordType::DS].map(u16::from));
             }
-            let mut answers = Vec::with_capacity(qtypes.len());
-            for t in qtypes {
-                answers.push((t, z.answer(&model, node, t)?));
+            // Any type the zone never holds: the same as a type this name lacks.
+            let other = interner.intern(z.answer(&model, node, z.absent_type())?)?;
+            // ANY is answered with one RRset (RFC 8482 §4.2): the answer to its type, or
+            // at a name without records NODATA; at a CNAME owner it is the CNAME alone.
+            let any = u16::from(RecordType::ANY);
+            let any_as = match node.get(RecordType::CNAME) {
+                Some(_) => None,
+                None => Some(
+                    node.rrsets
+                        .iter()
+                        .find(|s| s.rtype != RecordType::SOA)
+                        .or(node.rrsets.first())
+                        .map(|s| u16::from(s.rtype)),
+                ),
+            };
+            // At a CNAME owner, a type that neither it nor the chain's end holds gets what
+            // every absent type gets; only A, AAAA, ANY and DS take other ways.
+            let end = z.chain_end(&model, node)?;
+            let same_as_other = |t: u16| {
+                let rt = RecordType::from(t);
+                end.is_some_and(|end| {
+                    !matches!(t, 1 | 5 | 28 | 43 | 255)
+                        && node.get(rt).is_none()
+                        && end.is_none_or(|n| n.get(rt).is_none())
+                })
+            };
+            let mut answers: Vec<(u16, Answer)> = Vec::with_capacity(qtypes.len());
+            for &t in &qtypes {
+                if t == any && any_as.is_some() {
+                    continue;
+                }
+                let answer = match same_as_other(t) {
+                    true => other.clone(),
+                    false => interner.intern(z.answer(&model, node, t)?)?,
+                };
+                answers.push((t, answer));
+            }
+            if let Some(same) = any_as {
+                let answer = match same {
+                    Some(t) => answers[answers
+                        .binary_search_by_key(&t, |(t, _)| *t)
+                        .expect("a type of the name")]
+                    .1
+                    .clone(),
+                    None => other.clone(),
+                };
+                let i = answers.binary_search_by_key(&any, |(t, _)| *t).unwrap_err();
+                answers.insert(i, (any, answer));
             }
             if let Some(ds) = apex_ds.as_ref().filter(|_| key[..] == z.origin_key[..]) {
                 let ds_type = u16::from(RecordType::DS);
@@ -622,30 +731,34 @@ fn encode_zone(
                     Err(i) => answers.insert(i, (ds_type, ds.clone())),
                 }
             }
-            // Any type the zone never holds: the same as a type this name lacks.
-            let other = z.answer(&model, node, z.absent_type())?;
+            let chain = z.balanced_chain(&model, node)?;
+            let dname = z.dname(&model, node)?;
+            let extra =
+                (chain.is_some() || dname.is_some()).then(|| Box::new(Extra { chain, dname }));
+            let (typed_at, typed_len) = (typed.len() as u32, answers.len() as u16);
+            typed.extend(answers);
             Node {
                 zone: zi,
-                answers: answers.into(),
-                other,
+                balanced: z.balanced.get(key).copied().unwrap_or(NONE),
+                wildcard: NONE,
                 delegated: false,
-                wildcard: None,
-                balanced: z.balanced.get(key).copied(),
-                chain: z.balanced_chain(&model, node)?.map(Box::new),
-                dname: z.dname(&model, node)?.map(Box::new),
+                typed_at,
+                typed_len,
+                other,
+                extra,
             }
         };
-        index.insert(key.clone(), nodes.len() as u32);
+        index.push(key);
         nodes.push(built);
     }
     // Link each name to its wildcard child.
     for key in z.names.keys() {
         let mut wild = b"\x01*".to_vec();
         wild.extend_from_slice(key);
-        if let (Some(&parent), Some(&child)) = (index.get(&key[..]), index.get(wild.as_slice()))
+        if let (Some(parent), Some(child)) = (index.get(&key[..]), index.get(wild.as_slice()))
             && parent as usize >= first
         {
-            nodes[parent as usize].wildcard = Some(child);
+            nodes[parent as usize].wildcard = child;
         }
     }
     Ok(nxdomain)

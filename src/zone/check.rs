@@ -8,8 +8,9 @@ use super::master::SourceRecord;
 use super::{BalancedName, ZoneError, ZoneErrors};
 use crate::answer::name_key;
 use hickory_proto::rr::{Name, RData, RecordType};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[cfg(test)]
 mod tests;
@@ -20,6 +21,8 @@ pub(super) struct RRset {
     pub(super) rtype: RecordType,
     pub(super) ttl: u32,
     pub(super) rdatas: Vec<RData>,
+    /// Where its first record was written, for messages about conflicts.
+    pub(super) first: SourcePlace,
 }
 
 /// One name of a zone as written: its records, or none for an empty non-terminal.
@@ -36,7 +39,7 @@ impl NameData {
 }
 
 /// File and line a record was read from.
-type SourcePlace = (PathBuf, usize);
+type SourcePlace = (Arc<Path>, usize);
 
 /// One zone's names, checked, before encoding.
 pub(super) struct ZoneData {
@@ -45,7 +48,7 @@ pub(super) struct ZoneData {
     pub(super) file: PathBuf,
     pub(super) names: BTreeMap<Box<[u8]>, NameData>,
     /// Keys of names that are zone cuts (NS below the apex).
-    pub(super) cuts: BTreeSet<Box<[u8]>>,
+    pub(super) cuts: rustc_hash::FxHashSet<Box<[u8]>>,
     pub(super) soa: RData,
     pub(super) negative_ttl: u32,
     pub(super) record_count: usize,
@@ -126,8 +129,7 @@ fn check_zone(
     let mut record_count = 0;
     let mut types = BTreeSet::new();
     let before = errors.len();
-    // Where each RRset was first written, for messages about conflicts.
-    let mut first_line: HashMap<(Box<[u8]>, RecordType), SourcePlace> = HashMap::new();
+    let mut has_dname = false;
 
     for r in &records {
         if !origin.zone_of(&r.name) {
@@ -163,7 +165,12 @@ fn check_zone(
             ));
             continue;
         }
-        let node = names.entry(key.clone()).or_default();
+        has_dname |= rtype == RecordType::DNAME;
+        // Records of a name mostly come together: most find their name in the map.
+        let node = match names.get_mut(&key) {
+            Some(node) => node,
+            None => names.entry(key).or_default(),
+        };
         if node.name.is_none() {
             node.name = Some(r.name.clone());
         }
@@ -173,7 +180,7 @@ fn check_zone(
                     continue; // a duplicate record is one record (RFC 2181 §5)
                 }
                 if rtype == RecordType::CNAME {
-                    let (f, l) = &first_line[&(key.clone(), rtype)];
+                    let (f, l) = &set.first;
                     errors.push(at(
                         r,
                         format!(
@@ -191,11 +198,11 @@ fn check_zone(
                 set.rdatas.push(r.rdata.clone());
             }
             None => {
-                first_line.insert((key.clone(), rtype), (r.file.to_path_buf(), r.line));
                 node.rrsets.push(RRset {
                     rtype,
                     ttl: r.ttl,
                     rdatas: vec![r.rdata.clone()],
+                    first: (r.file.clone(), r.line),
                 });
             }
         }
@@ -205,12 +212,15 @@ fn check_zone(
 
     // RFC 5155 §7.2.8: a name holding only NSEC3 records (and their signatures), with
     // nothing below it, is answered as if they did not exist: NXDOMAIN, as NSD does.
+    let has_nsec3 = types.contains(&50);
     let below: BTreeSet<&[u8]> = names
         .keys()
+        .filter(|_| has_nsec3)
         .flat_map(|k| ancestors(k, origin_key.len()))
         .collect();
     let nsec3_only: Vec<Box<[u8]>> = names
         .iter()
+        .filter(|_| has_nsec3)
         .filter(|(k, n)| {
             !below.contains(&k[..])
                 && n.rrsets.iter().any(|s| u16::from(s.rtype) == 50)
@@ -229,9 +239,11 @@ fn check_zone(
     let beside_cname =
         |t: RecordType| t == RecordType::CNAME || matches!(u16::from(t), 24 | 25 | 30 | 46 | 47);
     for r in &records {
+        if r.rdata.record_type() != RecordType::CNAME {
+            continue;
+        }
         let key = name_key(&r.name);
         if let Some(node) = names.get(&key)
-            && r.rdata.record_type() == RecordType::CNAME
             && node.rrsets.iter().any(|s| !beside_cname(s.rtype))
         {
             let others: Vec<String> = node
@@ -252,7 +264,7 @@ fn check_zone(
     }
 
     // A DNAME owner has no descendants (RFC 6672 §2.4), and one DNAME at most.
-    for r in &records {
+    for r in records.iter().filter(|_| has_dname) {
         let key = name_key(&r.name);
         if r.rdata.record_type() == RecordType::DNAME
             && names
@@ -260,7 +272,7 @@ fn check_zone(
                 .and_then(|n| n.get(RecordType::DNAME))
                 .is_some_and(|s| s.rdatas.len() > 1 && s.rdatas[0] != r.rdata)
         {
-            let (f, l) = &first_line[&(key.clone(), RecordType::DNAME)];
+            let (f, l) = &names[&key].get(RecordType::DNAME).expect("a DNAME").first;
             errors.push(at(
                 r,
                 format!(
@@ -275,7 +287,7 @@ fn check_zone(
                 .get(*a)
                 .is_some_and(|n| n.get(RecordType::DNAME).is_some())
         }) {
-            let (f, l) = &first_line[&(above.into(), RecordType::DNAME)];
+            let (f, l) = &names[above].get(RecordType::DNAME).expect("a DNAME").first;
             errors.push(at(
                 r,
                 format!(
@@ -333,7 +345,7 @@ fn check_zone(
         if let Some(node) = names.get(&key) {
             for t in [RecordType::A, RecordType::AAAA, RecordType::CNAME] {
                 if node.get(t).is_some() {
-                    let (f, l) = &first_line[&(key.clone(), t)];
+                    let (f, l) = &node.get(t).expect("an RRset").first;
                     errors.push(ZoneError::at(
                         &b.file,
                         b.line,
@@ -357,13 +369,19 @@ fn check_zone(
     }
 
     // Empty non-terminals: every ancestor of a name, up to the origin, exists.
-    let keys: Vec<Box<[u8]>> = names.keys().cloned().collect();
-    for k in &keys {
+    let mut missing: BTreeSet<&[u8]> = BTreeSet::new();
+    for k in names.keys() {
         for a in ancestors(k, origin_key.len()) {
-            names.entry(a.into()).or_default();
+            if names.contains_key(a) || !missing.insert(a) {
+                break; // its ancestors are there or on the list already
+            }
         }
     }
-    let cuts: BTreeSet<Box<[u8]>> = names
+    let missing: Vec<Box<[u8]>> = missing.into_iter().map(Box::from).collect();
+    for a in missing {
+        names.insert(a, NameData::default());
+    }
+    let cuts: rustc_hash::FxHashSet<Box<[u8]>> = names
         .iter()
         .filter(|(k, n)| **k != origin_key && n.get(RecordType::NS).is_some())
         .map(|(k, _)| k.clone())

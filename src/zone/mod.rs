@@ -2,18 +2,22 @@
 //!
 //! `master/` reads one file (with line numbers); `check.rs` checks a zone (SOA, NS, names
 //! inside the origin, CNAME rules); `build.rs` resolves CNAME chains, glue and wildcards and
-//! encodes each answer once; `transfer.rs` keeps each zone's records for zone transfers. [`Zones::lookup`] then maps a lower-case query name and type to
-//! a ready [`Answer`] with at most a few hash lookups. No sockets, geography or health here.
+//! encodes each answer once, into one arena shared by every name whose answer renders
+//! alike (`answer::Interner`); `index.rs` maps names to nodes; `transfer.rs` keeps each
+//! zone's records for zone transfers. [`Zones::lookup`] then maps a lower-case query name
+//! and type to a ready [`Answer`] with at most a few hash lookups. No sockets, geography or
+//! health here.
 
 mod build;
 mod check;
 mod error;
+mod index;
 pub mod master;
 mod transfer;
 
 use crate::answer::Answer;
 use hickory_proto::rr::Name;
-use rustc_hash::FxHashMap;
+use index::NameIndex;
 use std::path::{Path, PathBuf};
 
 pub use build::build_zones;
@@ -77,9 +81,11 @@ pub struct BalancedChain {
 pub struct Zones {
     zones: Vec<Zone>,
     nodes: Vec<Node>,
+    /// Every node's answers by query type, node after node, each node's sorted by type.
+    typed: Vec<(u16, Answer)>,
     /// Lower-case wire name → node, for every name of every zone (empty non-terminals
     /// included). Where zones nest, the most specific zone owns the name.
-    index: FxHashMap<Box<[u8]>, u32>,
+    index: NameIndex,
 }
 
 /// One zone's summary and its shared negative answer.
@@ -101,32 +107,53 @@ pub struct Zone {
 #[derive(Debug)]
 struct Node {
     zone: u32,
-    /// Answers by query type, sorted by type.
-    answers: Box<[(u16, Answer)]>,
-    /// The answer for every other query type: NODATA, a CNAME chain, or a referral.
-    other: Answer,
+    /// The name is load-balanced: A and AAAA come from this service (`NONE` otherwise).
+    balanced: u32,
+    /// `*.<this name>` exists: its node, for wildcard synthesis (RFC 4592; `NONE` otherwise).
+    wildcard: u32,
     /// The node is a zone cut or below one: every name under it gets the referral.
     delegated: bool,
-    /// The name is load-balanced: A and AAAA come from this service.
-    balanced: Option<u32>,
-    /// The name is a CNAME whose chain ends at a load-balanced name.
-    chain: Option<Box<BalancedChain>>,
-    /// `*.<this name>` exists: its node, for wildcard synthesis (RFC 4592).
-    wildcard: Option<u32>,
-    /// The name owns a DNAME: every name below it is redirected (RFC 6672).
-    dname: Option<Box<Dname>>,
+    /// How many answers by query type it has, from `typed_at` in `Zones::typed`.
+    typed_len: u16,
+    typed_at: u32,
+    /// The answer for every other query type: NODATA, a CNAME chain, or a referral.
+    other: Answer,
+    /// What few names have: a CNAME chain to a load-balanced name, a DNAME.
+    extra: Option<Box<Extra>>,
 }
+
+/// The rare parts of a node, kept apart so that every other node stays small.
+#[derive(Debug, Default)]
+struct Extra {
+    /// The name is a CNAME whose chain ends at a load-balanced name.
+    chain: Option<BalancedChain>,
+    /// The name owns a DNAME: every name below it is redirected (RFC 6672).
+    dname: Option<Dname>,
+}
+
+/// No service, no wildcard child.
+const NONE: u32 = u32::MAX;
 
 const TYPE_A: u16 = 1;
 const TYPE_AAAA: u16 = 28;
 const TYPE_ANY: u16 = 255;
 
 impl Node {
-    fn answer(&self, qtype: u16) -> &Answer {
-        match self.answers.binary_search_by_key(&qtype, |(t, _)| *t) {
-            Ok(i) => &self.answers[i].1,
+    fn answer<'a>(&'a self, typed: &'a [(u16, Answer)], qtype: u16) -> &'a Answer {
+        let at = self.typed_at as usize;
+        let answers = &typed[at..at + self.typed_len as usize];
+        match answers.binary_search_by_key(&qtype, |(t, _)| *t) {
+            Ok(i) => &answers[i].1,
             Err(_) => &self.other,
         }
+    }
+
+    fn chain(&self) -> Option<&BalancedChain> {
+        self.extra.as_ref()?.chain.as_ref()
+    }
+
+    fn dname(&self) -> Option<&Dname> {
+        self.extra.as_ref()?.dname.as_ref()
     }
 }
 
@@ -135,12 +162,11 @@ impl Zones {
     /// name is in none of our zones (REFUSED).
     /// Also returns the index of the zone that answers (for per-zone counters).
     pub fn lookup(&self, key: &[u8], qtype: u16) -> Option<(u32, Found<'_>)> {
-        if let Some(&i) = self.index.get(key) {
+        if let Some(i) = self.index.get(key) {
             let node = &self.nodes[i as usize];
             let address_query = matches!(qtype, TYPE_A | TYPE_AAAA | TYPE_ANY);
-            if let Some(service) = node.balanced
-                && address_query
-            {
+            if node.balanced != NONE && address_query {
+                let service = node.balanced;
                 let nodata = &node.other;
                 return Some((
                     node.zone,
@@ -152,10 +178,10 @@ impl Zones {
                 ));
             }
             // ANY at a CNAME owner is the CNAME alone (RFC 1034 §4.3.2 step 3a).
-            if let Some(c) = &node.chain
+            if let Some(c) = node.chain()
                 && matches!(qtype, TYPE_A | TYPE_AAAA)
             {
-                let nodata = node.answer(qtype);
+                let nodata = node.answer(&self.typed, qtype);
                 let chain = Some((&c.answer, c.owner));
                 return Some((
                     node.zone,
@@ -166,28 +192,27 @@ impl Zones {
                     },
                 ));
             }
-            return Some((node.zone, Found::Answer(node.answer(qtype))));
+            return Some((node.zone, Found::Answer(node.answer(&self.typed, qtype))));
         }
         // The closest encloser: the longest existing ancestor (RFC 4592 §3.3.1).
         let mut pos = 0;
         while pos < key.len() && key[pos] != 0 {
             pos += 1 + key[pos] as usize;
-            let Some(&i) = self.index.get(&key[pos.min(key.len())..]) else {
+            let Some(i) = self.index.get(&key[pos.min(key.len())..]) else {
                 continue;
             };
             let encloser = &self.nodes[i as usize];
             if encloser.delegated {
                 return Some((encloser.zone, Found::Answer(&encloser.other)));
             }
-            if let Some(dname) = &encloser.dname {
+            if let Some(dname) = encloser.dname() {
                 let owner_len = (key.len() - pos) as u16;
                 return Some((encloser.zone, Found::Dname { dname, owner_len }));
             }
-            if let Some(w) = encloser.wildcard {
-                return Some((
-                    encloser.zone,
-                    Found::Answer(self.nodes[w as usize].answer(qtype)),
-                ));
+            if encloser.wildcard != NONE {
+                let wild = &self.nodes[encloser.wildcard as usize];
+                let answer = wild.answer(&self.typed, qtype);
+                return Some((encloser.zone, Found::Answer(answer)));
             }
             return Some((
                 encloser.zone,
