@@ -293,11 +293,17 @@ pub fn verify<'a>(
     start: usize,
     now: u64,
 ) -> Result<Verified<'a>, Failure<'a>> {
-    check(msg, start, now, None, |record| {
-        let algorithm = Algorithm::from_wire(record.algorithm)?;
-        keys.iter()
-            .find(|k| k.algorithm == algorithm && *k.owner == *record.owner())
-    })
+    check(
+        msg,
+        start,
+        now,
+        Covered::Whole { prior_mac: None },
+        |record| {
+            let algorithm = Algorithm::from_wire(record.algorithm)?;
+            keys.iter()
+                .find(|k| k.algorithm == algorithm && *k.owner == *record.owner())
+        },
+    )
 }
 
 /// Checks the TSIG record at `start` of `msg`, the answer to a request we signed with `key`
@@ -309,11 +315,19 @@ pub fn verify_response<'a>(
     request_mac: &[u8],
     now: u64,
 ) -> Result<Verified<'a>, Failure<'a>> {
-    check(msg, start, now, Some(request_mac), |record| {
-        let same = Algorithm::from_wire(record.algorithm) == Some(key.algorithm)
-            && *key.owner == *record.owner();
-        same.then_some(key)
-    })
+    check(
+        msg,
+        start,
+        now,
+        Covered::Whole {
+            prior_mac: Some(request_mac),
+        },
+        |record| {
+            let same = Algorithm::from_wire(record.algorithm) == Some(key.algorithm)
+                && *key.owner == *record.owner();
+            same.then_some(key)
+        },
+    )
 }
 
 /// Checks the TSIG record at `start` of `msg`, a later message of a multi-message answer
@@ -328,51 +342,29 @@ pub fn verify_next<'a>(
     unsigned: &[Vec<u8>],
     now: u64,
 ) -> Result<Verified<'a>, Failure<'a>> {
-    let record = read(msg, start).ok_or(Failure::Malformed)?;
-    if Algorithm::from_wire(record.algorithm) != Some(key.algorithm)
-        || *key.owner != *record.owner()
-    {
-        return Err(Failure::Unsigned {
-            error: ERROR_BADKEY,
-            start,
-        });
-    }
-    let full = key.algorithm.output_len();
-    let sent = record.mac.len();
-    if sent > full || sent < (full / 2).max(10) {
-        return Err(Failure::Malformed);
-    }
-    let mut ctx = hmac::Context::with_key(&key.hmac);
-    ctx.update(&(prior_mac.len() as u16).to_be_bytes());
-    ctx.update(prior_mac);
-    for m in unsigned {
-        ctx.update(m);
-    }
-    let mut header = [0u8; 12];
-    header.copy_from_slice(&msg[..12]);
-    header[..2].copy_from_slice(&record.original_id.to_be_bytes());
-    let arcount = u16::from_be_bytes([header[10], header[11]]).saturating_sub(1);
-    header[10..].copy_from_slice(&arcount.to_be_bytes());
-    ctx.update(&header);
-    ctx.update(&msg[12..start]);
-    ctx.update(&timers(record.time_signed, record.fudge));
-    let tag = ctx.sign();
-    if !bool::from(tag.as_ref()[..sent].ct_eq(record.mac)) {
-        return Err(Failure::Unsigned {
-            error: ERROR_BADSIG,
-            start,
-        });
-    }
-    let verified = Verified {
-        key,
-        mac: record.mac,
-        time_signed: record.time_signed,
-        fudge: record.fudge,
+    let covered = Covered::Next {
+        prior_mac,
+        unsigned,
     };
-    if now.abs_diff(record.time_signed) > record.fudge as u64 {
-        return Err(Failure::BadTime(verified));
-    }
-    Ok(verified)
+    check(msg, start, now, covered, |record| {
+        let same = Algorithm::from_wire(record.algorithm) == Some(key.algorithm)
+            && *key.owner == *record.owner();
+        same.then_some(key)
+    })
+}
+
+/// What a MAC covers besides the message itself (RFC 8945 §4.3).
+#[derive(Clone, Copy)]
+enum Covered<'m> {
+    /// A request (no prior MAC) or the first answer to one (the request's MAC), then all
+    /// the TSIG variables.
+    Whole { prior_mac: Option<&'m [u8]> },
+    /// A later message of a multi-message answer (§5.3.1): the last signed message's MAC
+    /// and the messages received unsigned since before it, the timers only after it.
+    Next {
+        prior_mac: &'m [u8],
+        unsigned: &'m [Vec<u8>],
+    },
 }
 
 /// Reads and checks a TSIG record; `find` gives the key it names, if it is ours.
@@ -380,7 +372,7 @@ fn check<'a>(
     msg: &'a [u8],
     start: usize,
     now: u64,
-    prior_mac: Option<&[u8]>,
+    covered: Covered<'_>,
     find: impl FnOnce(&Record<'a>) -> Option<&'a TsigKey>,
 ) -> Result<Verified<'a>, Failure<'a>> {
     let record = read(msg, start).ok_or(Failure::Malformed)?;
@@ -394,9 +386,19 @@ fn check<'a>(
         return Err(Failure::Malformed);
     }
     let mut ctx = hmac::Context::with_key(&key.hmac);
+    let (prior_mac, unsigned) = match covered {
+        Covered::Whole { prior_mac } => (prior_mac, &[][..]),
+        Covered::Next {
+            prior_mac,
+            unsigned,
+        } => (Some(prior_mac), unsigned),
+    };
     if let Some(mac) = prior_mac {
         ctx.update(&(mac.len() as u16).to_be_bytes());
         ctx.update(mac);
+    }
+    for m in unsigned {
+        ctx.update(m);
     }
     // §4.3.2: the message before the TSIG record was added, with the Original ID.
     let mut header = [0u8; 12];
@@ -406,6 +408,10 @@ fn check<'a>(
     header[10..].copy_from_slice(&arcount.to_be_bytes());
     ctx.update(&header);
     ctx.update(&msg[12..start]);
+    if let Covered::Next { .. } = covered {
+        ctx.update(&timers(record.time_signed, record.fudge));
+        return finish(key, &record, start, now, ctx);
+    }
     let variables = Variables {
         owner: record.owner(),
         class: record.class,
@@ -418,8 +424,21 @@ fn check<'a>(
         other: record.other,
     };
     variables.digest(&mut ctx);
+    finish(key, &record, start, now, ctx)
+}
+
+/// Compares the MAC `ctx` computed with the record's (in constant time, over the octets
+/// sent), then checks the time: BADSIG, then BADTIME (§5.2.3: only a good MAC gets a
+/// signed BADTIME).
+fn finish<'a>(
+    key: &'a TsigKey,
+    record: &Record<'a>,
+    start: usize,
+    now: u64,
+    ctx: hmac::Context,
+) -> Result<Verified<'a>, Failure<'a>> {
     let tag = ctx.sign();
-    if !bool::from(tag.as_ref()[..sent].ct_eq(record.mac)) {
+    if !bool::from(tag.as_ref()[..record.mac.len()].ct_eq(record.mac)) {
         return Err(Failure::Unsigned {
             error: ERROR_BADSIG,
             start,
