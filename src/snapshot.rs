@@ -145,6 +145,32 @@ fn load_parts(config_path: &Path, previous: Option<&Snapshot>) -> Result<Parts, 
     }
 }
 
+/// The load-balanced names, each with its service's index, whose zone (the deepest of
+/// `origins` holding the name, `None` when none does) `keep` accepts.
+pub(crate) fn balanced_names(
+    names: &[crate::config::NamedService],
+    origins: &[Name],
+    keep: impl Fn(Option<&Name>) -> bool,
+) -> Vec<BalancedName> {
+    names
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| {
+            let zone = origins
+                .iter()
+                .filter(|o| o.zone_of(&n.name))
+                .max_by_key(|o| o.num_labels());
+            keep(zone)
+        })
+        .map(|(i, n)| BalancedName {
+            name: n.name.clone(),
+            service: i as u32,
+            file: n.file.clone(),
+            line: n.line,
+        })
+        .collect()
+}
+
 /// The services files and zone files of `config.server.zones_dir`, every one checked and
 /// every problem added to `errors`; `None` when the zones could not be built.
 fn load_zones(
@@ -201,24 +227,9 @@ fn load_zones(
     // A name whose zone file failed to parse is left out: that zone's errors are already
     // reported, and "in none of the zones served" would only follow from them. Names of
     // services with errors stay in, so CNAMEs to them are no follow-on errors either.
-    let balanced: Vec<BalancedName> = checked
-        .names
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| {
-            let owner = origins
-                .iter()
-                .filter(|o| o.zone_of(&n.name))
-                .max_by_key(|o| o.num_labels());
-            owner.is_none_or(|o| !failed.contains(o))
-        })
-        .map(|(i, n)| BalancedName {
-            name: n.name.clone(),
-            service: i as u32,
-            file: n.file.clone(),
-            line: n.line,
-        })
-        .collect();
+    let balanced = balanced_names(&checked.names, &origins, |zone| {
+        zone.is_none_or(|z| !failed.contains(z))
+    });
     match crate::zone::build_zones(parsed, &balanced) {
         Ok(zones) => Some((checked.services, zones)),
         Err(e) => {

@@ -9,7 +9,6 @@
 
 use super::store;
 use crate::config::{Config, NamedService};
-use crate::zone::BalancedName;
 use crate::zone::master::SourceRecord;
 use hickory_proto::rr::{Name, RecordType};
 use std::path::PathBuf;
@@ -51,23 +50,8 @@ pub fn copies(
                 continue;
             }
         };
-        let balanced: Vec<BalancedName> = names
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| {
-                let owner = origins
-                    .iter()
-                    .filter(|o| o.zone_of(&n.name))
-                    .max_by_key(|o| o.num_labels());
-                owner == Some(&s.zone)
-            })
-            .map(|(i, n)| BalancedName {
-                name: n.name.clone(),
-                service: i as u32,
-                file: n.file.clone(),
-                line: n.line,
-            })
-            .collect();
+        let balanced =
+            crate::snapshot::balanced_names(names, origins, |zone| zone == Some(&s.zone));
         let records: Vec<SourceRecord> = records
             .into_iter()
             .filter(|r| {
