@@ -10,16 +10,15 @@
 
 use crate::differential::nsd::{Nsd, free_port};
 use crate::util::{
-    FLEET_TOKEN, Fixture, Query, REGIONS, Run, STARTUP_TIMEOUT, Server, UdpClient, rcode, sorted,
-    wait_for,
+    FLEET_TOKEN, Fixture, KNOTD, Query, REGIONS, Run, Server, UdpClient, knot_log, rcode, sorted,
+    start_knotd, wait_for,
 };
 use hickory_proto::rr::RecordType;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-const KNOTD: &str = "/usr/sbin/knotd";
 const KNOTC: &str = "/usr/sbin/knotc";
 const SECRET: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const WRONG_SECRET: &str = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=";
@@ -90,40 +89,7 @@ impl KnotPrimary {
 
     /// Starts knotd on its files and waits until it answers for the zone.
     fn run(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join("knot.stderr"))
-            .unwrap();
-        let child = Command::new(KNOTD)
-            .arg("-c")
-            .arg(self.dir.path().join("knot.conf"))
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn knotd");
-        self.child = Some(child);
-        // Up once it answers: refused (ICMP) until it has bound its socket.
-        let probe = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        probe
-            .set_read_timeout(Some(Duration::from_millis(100)))
-            .unwrap();
-        let q = Query::new("example.net.", RecordType::SOA).to_wire();
-        let mut buf = [0u8; 512];
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("knotd exited at start: {status}\n{}", self.log());
-            }
-            let _ = probe.send_to(&q, self.addr);
-            if probe.recv_from(&mut buf).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("knotd did not start on {}\n{}", self.addr, self.log());
+        self.child = Some(start_knotd(self.dir.path(), self.addr, "example.net."));
     }
 
     /// Stops knotd (SIGTERM by PID, then SIGKILL); its files stay for [`KnotPrimary::run`].
@@ -151,7 +117,7 @@ impl KnotPrimary {
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("knot.stderr")).unwrap_or_default()
+        knot_log(self.dir.path())
     }
 }
 

@@ -10,15 +10,15 @@
 use crate::differential::nsd::{self, Nsd};
 use crate::interop::installed;
 use crate::util::{
-    DEEP_EXAMPLE_COM, FLEET_TOKEN, Fixture, Query, REGIONS, Response, Run, STARTUP_TIMEOUT, Server,
-    UdpClient, sorted, wait_for,
+    DEEP_EXAMPLE_COM, FLEET_TOKEN, Fixture, KNOTD, Query, REGIONS, Response, Run, Server,
+    UdpClient, knot_log, sorted, start_knotd, wait_for,
 };
 use hickory_proto::rr::RecordType;
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
+use std::time::Duration;
 
 const SECRET: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const KEY: &str = "xfr-key.example.";
@@ -462,9 +462,6 @@ fn secondary_follows(start: impl FnOnce(u16, SocketAddr) -> (SocketAddr, Box<dyn
     drop(secondary);
 }
 
-/// Where Debian's `knot` package installs the daemon.
-const KNOTD: &str = "/usr/sbin/knotd";
-
 /// A real Knot DNS on loopback as a secondary of Meridian, in the foreground as our child,
 /// with its files in a scratch dir; stopped by PID on drop.
 struct Knot {
@@ -493,44 +490,14 @@ impl Knot {
             primary.ip(),
             primary.port()
         );
-        let path = dir.path().join("knot.conf");
-        std::fs::write(&path, conf).unwrap();
-        let child = Command::new(KNOTD)
-            .arg("-c")
-            .arg(&path)
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("knot.stderr")).unwrap())
-            .spawn()
-            .expect("spawn knotd");
-        let mut knot = Knot {
-            child,
-            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-            dir,
-        };
-        let probe = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        probe
-            .set_read_timeout(Some(Duration::from_millis(100)))
-            .unwrap();
-        let q = Query::new("example.com.", RecordType::SOA).to_wire();
-        let mut buf = [0u8; 512];
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        while Instant::now() < deadline {
-            if let Some(status) = knot.child.try_wait().unwrap() {
-                panic!("knotd exited at start: {status}\n{}", knot.log());
-            }
-            let _ = probe.send_to(&q, knot.addr);
-            if probe.recv_from(&mut buf).is_ok() {
-                return knot;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("knotd did not start on {}\n{}", knot.addr, knot.log());
+        std::fs::write(dir.path().join("knot.conf"), conf).unwrap();
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let child = start_knotd(dir.path(), addr, "example.com.");
+        Knot { child, addr, dir }
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("knot.stderr")).unwrap_or_default()
+        knot_log(self.dir.path())
     }
 }
 
