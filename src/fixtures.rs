@@ -18,3 +18,17 @@ pub fn config_text() -> String {
 pub fn config() -> Config {
     config::parse(&config_text(), Path::new("meridian.toml")).expect("the fixture config parses")
 }
+
+/// [`config`], and `services` (a services file's text) read as `zones/example.com.toml`.
+pub fn config_and_services(services: &str) -> (Config, Vec<config::Service>) {
+    let config = config();
+    let origin = hickory_proto::rr::Name::from_ascii("example.com.").unwrap();
+    let services = config::parse_services(
+        services,
+        Path::new("zones/example.com.toml"),
+        &origin,
+        &config,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    (config, services)
+}

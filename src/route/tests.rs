@@ -7,18 +7,7 @@ use hickory_proto::rr::Name;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-fn setup(services: &str) -> (Config, Vec<Service>) {
-    let config = crate::fixtures::config();
-    let origin = Name::from_ascii("example.com.").unwrap();
-    let services = config::parse_services(
-        services,
-        Path::new("zones/example.com.toml"),
-        &origin,
-        &config,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    (config, services)
-}
+use crate::fixtures::config_and_services as setup;
 
 /// Endpoint states of each service, as the health table would hold them (route knows no
 /// health module).

@@ -1,24 +1,10 @@
 //! The decision memo: keys, when a decision may be reused, and the per-thread table.
 
 use super::*;
-use crate::config::{self, Config};
+use crate::config::Config;
+use crate::fixtures::config_and_services as setup;
 use crate::geo::CoordinatesFrom;
 use crate::route::{Client, EndpointState, Health, decide};
-use hickory_proto::rr::Name;
-use std::path::Path;
-
-fn setup(services: &str) -> (Config, Vec<Service>) {
-    let config = crate::fixtures::config();
-    let origin = Name::from_ascii("example.com.").unwrap();
-    let services = config::parse_services(
-        services,
-        Path::new("zones/example.com.toml"),
-        &origin,
-        &config,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    (config, services)
-}
 
 const TWO_REGIONS: &str = r#"
 [services.www]
