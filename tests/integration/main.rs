@@ -15,6 +15,7 @@ mod delegation;
 mod differential;
 mod dname;
 mod dnssec;
+mod dnssec_chain;
 mod ecs;
 mod edns;
 mod explain;
