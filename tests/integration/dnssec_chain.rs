@@ -758,3 +758,162 @@ fn issue13_a_wrong_ds_at_the_root_makes_unbound_refuse_the_zone() {
         }
     });
 }
+
+/// The key tag in an RRSIG's RDATA (type 2, algorithm 1, labels 1, TTL 4, two times 4 each).
+fn rrsig_key_tag(rdata: &[u8]) -> u16 {
+    u16::from_be_bytes([rdata[16], rdata[17]])
+}
+
+/// Meridian's own DO answer for `name qtype`: the key tags of the RRSIGs over `qtype` in
+/// the answer section, sorted, and how many records of `qtype` there are.
+fn signed_by(server: &Server, name: &str, qtype: RecordType) -> (Vec<u16>, usize) {
+    let q = Query::new(name, qtype).edns(Edns::new(1232).dnssec_ok(true));
+    let r = server.query(&q);
+    let mut tags: Vec<u16> = r
+        .answers
+        .iter()
+        .filter(|rec| rec.rtype == RecordType::RRSIG)
+        .filter_map(|rec| match &rec.data {
+            Rdata::Other(b) if u16::from_be_bytes([b[0], b[1]]) == u16::from(qtype) => {
+                Some(rrsig_key_tag(b))
+            }
+            _ => None,
+        })
+        .collect();
+    tags.sort();
+    let count = r.answers.iter().filter(|rec| rec.rtype == qtype).count();
+    (tags, count)
+}
+
+/// The tag of the key whose `.key` file `meridian dnssec keygen` printed first.
+fn keygen_tag(printed: &str) -> (u16, String) {
+    let public = printed.lines().next().expect("keygen prints the .key path");
+    let stem = Path::new(public)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .trim_end_matches(".key")
+        .to_string();
+    let tag = stem.rsplit('+').next().unwrap().parse().unwrap();
+    (tag, stem)
+}
+
+/// The DS lines (of `meridian dnssec ds`) whose key tag is one of `tags`.
+fn ds_for(lab: &Lab, tags: &[u16]) -> String {
+    let config = lab.config();
+    let printed = meridian(
+        lab.server.dir(),
+        &["dnssec", "ds", "example.com", "--config", &config],
+    );
+    let lines: Vec<&str> = printed
+        .stdout
+        .lines()
+        .filter(|l| l.contains(" IN DS "))
+        .filter(|l| {
+            let tag: u16 = l.split_whitespace().nth(3).unwrap().parse().unwrap();
+            tags.contains(&tag)
+        })
+        .collect();
+    assert_eq!(lines.len(), tags.len(), "DS for {tags:?}:\n{}", printed.stdout);
+    lines.join("\n")
+}
+
+/// `dnssec-settime -K KEY_DIR ARGS STEM` on one of Meridian's keys.
+fn settime(lab: &Lab, stem: &str, args: &[&str]) {
+    let keys = lab.server.dir().join("keys");
+    let mut all = vec!["-K", keys.to_str().unwrap()];
+    all.extend_from_slice(args);
+    all.push(stem);
+    run_ok(lab.server.dir(), "dnssec-settime", &all);
+}
+
+/// SIGHUP, then waits until Meridian's DNSKEY RRset has `keys` keys signed by `by`.
+fn reload_until(lab: &Lab, keys: usize, by: &[u16]) {
+    // SAFETY: kill(2) on the PID of our own child.
+    unsafe { libc::kill(lab.server.pid() as libc::pid_t, libc::SIGHUP) };
+    wait_for(
+        &format!("a DNSKEY RRset of {keys} keys signed by {by:?}"),
+        SETTLE,
+        || {
+            let (tags, count) = signed_by(&lab.server, "example.com", RecordType::DNSKEY);
+            (count == keys && tags == by).then_some(())
+        },
+    );
+}
+
+/// Unbound, its caches emptied, validates the static name, the load-balanced name and
+/// the DNSKEY RRset.
+fn validates(lab: &Lab, step: &str) {
+    lab.resolver.flush();
+    let a = lab.resolver.ask("www.example.com", RecordType::A);
+    a.assert_secure(step, 0, &["www.example.com. A 192.0.2.10"]);
+    let a = lab.resolver.ask("app.example.com", RecordType::A);
+    a.assert_secure(step, 0, &["app.example.com. A 127.0.0.11"]);
+    let a = lab.resolver.ask("example.com", RecordType::DNSKEY);
+    assert!(a.ad && a.rcode() == 0, "{step}: DNSKEY\n{}", a.response);
+}
+
+/// The rollover of docs/reference.md §3.13 against the live server, a combined signing key
+/// O replaced by N, with timing set in the past or future instead of waiting: Unbound
+/// validates after every step.
+#[test]
+fn issue13_a_key_rollover_validates_at_every_step() {
+    if !tools_installed() || !has("dnssec-settime") {
+        return;
+    }
+    let Some(netns) = Netns::create("roll") else {
+        return;
+    };
+    let name = netns.name.clone();
+    netns.run(move || {
+        let mut lab = Lab::start(&name, |ds| ds.to_string());
+        wait_for("app answering eu-west", SETTLE, || {
+            (lab.app_from_meridian() == [APP_EU]).then_some(())
+        });
+        let (old, _) = signed_by(&lab.server, "www.example.com", RecordType::A);
+        assert_eq!(old.len(), 1, "one key signs at the start: {old:?}");
+        let old = old[0];
+        let old_stem = std::fs::read_dir(lab.server.dir().join("keys"))
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .find(|n| n.ends_with(&format!("+{old:05}.key")))
+            .expect("the old key's file")
+            .trim_end_matches(".key")
+            .to_string();
+        validates(&lab, "start");
+
+        // 1. Pre-publish: N is in the DNSKEY RRset, O still signs everything.
+        let config = lab.config();
+        let made = meridian(
+            lab.server.dir(),
+            &["dnssec", "keygen", "example.com", "--config", &config],
+        );
+        let (new, new_stem) = keygen_tag(&made.stdout);
+        settime(&lab, &new_stem, &["-A", "+1d", "-P", "sync", "+1d"]);
+        reload_until(&lab, 2, &[old]);
+        assert_eq!(signed_by(&lab.server, "www.example.com", RecordType::A).0, [old]);
+        validates(&lab, "N pre-published");
+
+        // 2. New DS: the root publishes N's DS beside O's.
+        let mut both = [old, new];
+        both.sort();
+        lab.root.serve(&ds_for(&lab, &both));
+        validates(&lab, "both DS at the root");
+
+        // 3. Switch: N signs from now on (its Activate in the past), O is inactive.
+        settime(&lab, &new_stem, &["-A", "-1h"]);
+        settime(&lab, &old_stem, &["-I", "-1h"]);
+        reload_until(&lab, 2, &[new]);
+        assert_eq!(signed_by(&lab.server, "www.example.com", RecordType::A).0, [new]);
+        assert_eq!(signed_by(&lab.server, "app.example.com", RecordType::A).0, [new]);
+        validates(&lab, "N signs");
+
+        // 4. Retire: O's DS leaves the root, then O leaves the DNSKEY RRset.
+        lab.root.serve(&ds_for(&lab, &[new]));
+        validates(&lab, "only N's DS at the root");
+        settime(&lab, &old_stem, &["-D", "-1h", "-D", "sync", "-1h"]);
+        reload_until(&lab, 1, &[new]);
+        validates(&lab, "O retired");
+    });
+}
