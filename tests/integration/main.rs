@@ -15,6 +15,7 @@ mod delegation;
 mod differential;
 mod dname;
 mod dnssec;
+mod dnssec_serve;
 mod ecs;
 mod edns;
 mod explain;
