@@ -80,12 +80,13 @@ impl Snapshot {
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let signing = crate::dnssec::load_signing(&config, &zones, &balanced, now).map_err(|e| {
-            LoadError {
-                dnssec: e,
-                ..LoadError::default()
-            }
-        })?;
+        let signing =
+            crate::dnssec::load_signing(&config, &zones, &balanced, now).map_err(|e| {
+                LoadError {
+                    dnssec: e,
+                    ..LoadError::default()
+                }
+            })?;
         Ok(Snapshot {
             config: Arc::new(config),
             zones: Arc::new(zones),

@@ -766,6 +766,7 @@ impl Checker<'_> {
         let key_dir = self.path(raw.key_dir, "dnssec.key_dir", DEFAULT_KEY_DIR);
         let validity = self.duration(raw.validity, "dnssec.validity", defaults.validity);
         let backdate = self.duration_or_zero(raw.backdate, "dnssec.backdate", defaults.backdate);
+        let jitter_written = raw.jitter.is_some();
         let jitter = self.duration_or_zero(raw.jitter, "dnssec.jitter", defaults.jitter);
         let refresh_span = raw.refresh.as_ref().map(|r| r.span());
         let refresh = match raw.refresh {
@@ -789,6 +790,12 @@ impl Checker<'_> {
             }
             Some(r) => r,
             None => validity / 2,
+        };
+        // Unwritten, the jitter is at most a quarter of the time between refresh and expiry.
+        let jitter = if jitter_written {
+            jitter
+        } else {
+            jitter.min(validity.saturating_sub(refresh) / 4)
         };
         if jitter >= validity.saturating_sub(refresh) && !jitter.is_zero() {
             self.error(

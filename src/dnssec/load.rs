@@ -63,9 +63,9 @@ fn has_key_files(dir: &Path, zone: &[u8]) -> bool {
     let prefix = format!("K{}+", canon::name_to_text(zone)).to_ascii_lowercase();
     std::fs::read_dir(dir).is_ok_and(|entries| {
         entries.filter_map(Result::ok).any(|e| {
-            e.file_name()
-                .to_str()
-                .is_some_and(|n| n.to_ascii_lowercase().starts_with(&prefix) && n.ends_with(".private"))
+            e.file_name().to_str().is_some_and(|n| {
+                n.to_ascii_lowercase().starts_with(&prefix) && n.ends_with(".private")
+            })
         })
     })
 }
@@ -110,7 +110,15 @@ pub fn load_signing(
             .filter_map(|&s| balanced.get(s as usize).cloned())
             .collect();
         let records = &zone.records;
-        match SignedZone::new(&apex, &records.soa, &records.records, &names, keys, policy, now) {
+        match SignedZone::new(
+            &apex,
+            &records.soa,
+            &records.records,
+            &names,
+            keys,
+            policy,
+            now,
+        ) {
             Ok(z) => signed.push(Some(Arc::new(z))),
             Err(e) => {
                 errors.push(KeyError {

@@ -16,6 +16,7 @@ mod differential;
 mod dname;
 mod dnssec;
 mod dnssec_chain;
+mod dnssec_serve;
 mod ecs;
 mod edns;
 mod explain;

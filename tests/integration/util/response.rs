@@ -421,8 +421,7 @@ impl Reader<'_> {
 /// Returns the name (case kept, trailing dot) and where the name ends at `pos`.
 pub fn read_name(buf: &[u8], mut pos: usize) -> Result<(String, usize), String> {
     let mut name = String::new();
-    // Counted on the wire: a label of octets that are not UTF-8 (e.g. RFC 4471's `\255`)
-    // is longer as text.
+    // Octets on the wire (labels and their lengths), not the text's (which may escape).
     let mut wire_len = 1;
     let mut end = None;
     let mut jumps = 0;
