@@ -102,7 +102,12 @@ pub fn thread_stats() -> PassStats {
 /// Rewrites the response in `out` (rendered for `zone` without a size limit; its OPT
 /// record, if any, starts at `opt_start`, 0 for none) as the signed response. Returns the
 /// response code sent. A response it cannot read is left as it is.
-pub fn sign_response(zone: &SignedZone, asked: &Asked<'_>, out: &mut Vec<u8>, opt_start: usize) -> u8 {
+pub fn sign_response(
+    zone: &SignedZone,
+    asked: &Asked<'_>,
+    out: &mut Vec<u8>,
+    opt_start: usize,
+) -> u8 {
     STATE.with(|state| {
         let mut state = state.borrow_mut();
         let state = &mut *state;
@@ -123,7 +128,9 @@ pub fn sign_response(zone: &SignedZone, asked: &Asked<'_>, out: &mut Vec<u8>, op
         state.key.clear();
         state.key.extend_from_slice(&out[2..body_end]);
         state.key[10..10 + asked.qname.len()].make_ascii_lowercase();
-        state.key.push(u8::from(asked.dnssec_ok) | u8::from(asked.compact_ok) << 1);
+        state
+            .key
+            .push(u8::from(asked.dnssec_ok) | u8::from(asked.compact_ok) << 1);
         state
             .key
             .extend_from_slice(&(asked.max.min(usize::from(u16::MAX)) as u16).to_be_bytes());
@@ -358,7 +365,10 @@ impl Pass<'_, '_> {
         let now = self.asked.now;
         let refresh = self.zone.policy.refresh_secs;
         let rdatas: Vec<&[u8]> = set.rdatas.iter().map(Vec::as_slice).collect();
-        let key = (signed_owner.to_ascii_lowercase().into_boxed_slice(), set.rtype);
+        let key = (
+            signed_owner.to_ascii_lowercase().into_boxed_slice(),
+            set.rtype,
+        );
         let stored = self.store.sigs.get(&key).filter(|s| {
             now < s.sigs.expiration.saturating_sub(refresh)
                 && rdata_key(set.rtype, &rdatas).is_ok_and(|k| *k == *s.rdata_key)
@@ -513,9 +523,7 @@ impl Pass<'_, '_> {
         }
 
         // A DS query at a delegation point: the parent's answer, DS or its absence.
-        if asked.qtype == rtype::DS
-            && self.zone.name(&qname).is_some_and(|i| i.cut)
-        {
+        if asked.qtype == rtype::DS && self.zone.name(&qname).is_some_and(|i| i.cut) {
             flags |= FLAG_AA;
             if let Some((ttl, rdatas)) = self.zone.ds_sets.get(&qname[..]) {
                 let set = Rrset {
@@ -532,7 +540,9 @@ impl Pass<'_, '_> {
                 out[1].push(soa);
                 let types = self.zone.name(&qname).map(|i| i.types.clone());
                 let types = types.unwrap_or_default();
-                if let Some((_, nsec)) = self.nsec(&qname, NameState::InsecureDelegation { types: &types }) {
+                if let Some((_, nsec)) =
+                    self.nsec(&qname, NameState::InsecureDelegation { types: &types })
+                {
                     out[1].push(nsec);
                 }
             }
@@ -568,7 +578,9 @@ impl Pass<'_, '_> {
             } else {
                 let types = self.zone.name(&cut).map(|i| i.types.clone());
                 let types = types.unwrap_or_default();
-                if let Some((_, nsec)) = self.nsec(&cut, NameState::InsecureDelegation { types: &types }) {
+                if let Some((_, nsec)) =
+                    self.nsec(&cut, NameState::InsecureDelegation { types: &types })
+                {
                     out[1].push(nsec);
                 }
             }
@@ -658,7 +670,9 @@ impl Pass<'_, '_> {
             }
         }
         for (owner, wild) in wildcards {
-            if let Some((_, nsec)) = self.nsec(&owner, NameState::WildcardAnswer { wildcard: &wild }) {
+            if let Some((_, nsec)) =
+                self.nsec(&owner, NameState::WildcardAnswer { wildcard: &wild })
+            {
                 out[1].push(nsec);
             }
         }
@@ -694,7 +708,8 @@ impl Names {
                 return;
             }
             if out.len() < 0x3FFF {
-                self.known.push((suffix.to_ascii_lowercase(), out.len() as u16));
+                self.known
+                    .push((suffix.to_ascii_lowercase(), out.len() as u16));
             }
             let len = usize::from(name[pos]);
             out.extend_from_slice(&name[pos..pos + 1 + len]);
@@ -705,7 +720,10 @@ impl Names {
 
     /// An RDATA, its names compressed for the RFC 1035 types that allow it.
     fn rdata(&mut self, out: &mut Vec<u8>, rt: u16, rdata: &[u8]) {
-        let compress = matches!(rt, rtype::NS | rtype::CNAME | rtype::PTR | rtype::MX | rtype::SOA);
+        let compress = matches!(
+            rt,
+            rtype::NS | rtype::CNAME | rtype::PTR | rtype::MX | rtype::SOA
+        );
         let Some((head, count, _)) = name_layout(rt).filter(|_| compress) else {
             out.extend_from_slice(rdata);
             return;
@@ -729,7 +747,15 @@ fn name_len(name: &[u8]) -> usize {
     pos + 1
 }
 
-fn record(out: &mut Vec<u8>, names: &mut Names, owner: &[u8], rt: u16, class: u16, ttl: u32, rdata: &[u8]) {
+fn record(
+    out: &mut Vec<u8>,
+    names: &mut Names,
+    owner: &[u8],
+    rt: u16,
+    class: u16,
+    ttl: u32,
+    rdata: &[u8],
+) {
     names.write(out, owner);
     out.extend_from_slice(&rt.to_be_bytes());
     out.extend_from_slice(&class.to_be_bytes());
@@ -766,13 +792,23 @@ impl Plan {
                 let known = names.known.len();
                 let set = &block.set;
                 for rdata in &set.rdatas {
-                    record(out, &mut names, &set.owner, set.rtype, set.class, set.ttl, rdata);
+                    record(
+                        out, &mut names, &set.owner, set.rtype, set.class, set.ttl, rdata,
+                    );
                 }
                 let mut n = set.rdatas.len();
                 if let Some(sigs) = &block.sigs {
                     let ttl = set.ttl.min(sigs.served_ttl(asked.now));
                     for sig in &sigs.rrsigs {
-                        record(out, &mut names, &set.owner, rtype::RRSIG, set.class, ttl, sig);
+                        record(
+                            out,
+                            &mut names,
+                            &set.owner,
+                            rtype::RRSIG,
+                            set.class,
+                            ttl,
+                            sig,
+                        );
                     }
                     n += sigs.rrsigs.len();
                 }
