@@ -115,6 +115,9 @@ pub fn sign_response(
         if state.generation != asked.generation || state.epoch != epoch {
             state.memo.clear();
             state.memo_bytes = 0;
+            // A new snapshot may bring other signing keys (a reload in a key rollover):
+            // signatures cached by the old ones must not be served on.
+            state.cache = None;
             state.generation = asked.generation;
             state.epoch = epoch;
         }
