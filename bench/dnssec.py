@@ -114,6 +114,7 @@ def main():
     p.add_argument("--scratch", default=os.path.expanduser("~/.cache/meridian-dnssec-bench"))
     p.add_argument("--port-base", type=int, default=5700)
     a = p.parse_args()
+    a.meridian_bin = os.path.abspath(a.meridian_bin)
     if not shutil.which("dnsperf"):
         sys.exit("dnsperf is not installed (Debian: dnsperf)")
     run = os.path.join(a.scratch, "run")
