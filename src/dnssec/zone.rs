@@ -481,4 +481,4 @@ pub fn sign_one(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
