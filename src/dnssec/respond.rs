@@ -608,10 +608,11 @@ impl Pass<'_, '_> {
                 if set.rtype == asked.qtype || asked.qtype == TYPE_ANY {
                     answered = true;
                 }
-                if set.rtype == rtype::CNAME && asked.qtype != rtype::CNAME {
-                    if let Some(t) = set.rdatas.first() {
-                        target = t.to_ascii_lowercase();
-                    }
+                if set.rtype == rtype::CNAME
+                    && asked.qtype != rtype::CNAME
+                    && let Some(t) = set.rdatas.first()
+                {
+                    target = t.to_ascii_lowercase();
                 }
             }
             if self.zone.name(&owner).is_none()

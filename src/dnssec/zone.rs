@@ -34,6 +34,12 @@ pub struct Policy {
 /// it moves (one relaxed load per signed query; it is written a few times a week).
 pub static RESIGN_EPOCH: AtomicU64 = AtomicU64::new(0);
 
+/// An RRset's TTL and RDATAs (wire form, as in the zone).
+pub type RdataSet = (u32, Vec<Box<[u8]>>);
+
+/// One record as `parse_record` reads it: owner, type, TTL, RDATA, and its length.
+type WireRecord<'a> = (&'a [u8], u16, u32, &'a [u8], usize);
+
 /// What one name of the zone owns.
 #[derive(Debug, Clone, Default)]
 pub struct NameInfo {
@@ -109,7 +115,7 @@ pub struct SignedZone {
     /// The SOA's TTL and RDATA, for the negative answers this pass writes itself.
     pub soa: (u32, Box<[u8]>),
     /// The DS RRset (TTL, RDATAs) of each secure delegation, for referrals and DS queries.
-    pub ds_sets: HashMap<Box<[u8]>, (u32, Vec<Box<[u8]>>)>,
+    pub ds_sets: HashMap<Box<[u8]>, RdataSet>,
     rrsets: Vec<StaticRrset>,
     store: ArcSwap<SigStore>,
 }
@@ -140,7 +146,7 @@ pub enum ZoneSignError {
 }
 
 /// One uncompressed wire record: owner, type, TTL, RDATA.
-fn parse_record(data: &[u8]) -> Option<(&[u8], u16, u32, &[u8], usize)> {
+fn parse_record(data: &[u8]) -> Option<WireRecord<'_>> {
     let mut pos = 0;
     loop {
         let len = usize::from(*data.get(pos)?);
@@ -202,7 +208,7 @@ impl SignedZone {
             .map(|at| u32::from_be_bytes(soa_rdata[at..].try_into().expect("4 octets")))
             .unwrap_or(soa_ttl);
         // Group the records into RRsets; find the cuts.
-        let mut sets: HashMap<(Box<[u8]>, u16), (u32, Vec<Box<[u8]>>)> = HashMap::new();
+        let mut sets: HashMap<(Box<[u8]>, u16), RdataSet> = HashMap::new();
         let mut order: Vec<(Box<[u8]>, u16)> = Vec::new();
         let mut cuts: HashSet<Box<[u8]>> = HashSet::new();
         let mut pos = 0;
@@ -481,4 +487,4 @@ pub fn sign_one(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
