@@ -28,6 +28,9 @@ pub struct Snapshot {
     pub service_names: Arc<[String]>,
     pub geo: Option<Arc<GeoFile>>,
     pub health: Arc<HealthTable>,
+    /// The zones signed with keys from `[dnssec] key_dir`, and their signatures
+    /// (`crate::dnssec::load`); shared by the snapshots of one load.
+    pub signing: Arc<crate::dnssec::Signing>,
     /// Unique to this snapshot (from 1): a new config or a new health table is a new
     /// generation, which is what per-thread memos of decisions are keyed by.
     pub generation: u64,
@@ -70,6 +73,20 @@ impl Snapshot {
         }
         let health = HealthTable::all_up(&services);
         let service_names = services.iter().map(|s| s.name.to_ascii()).collect();
+        let balanced: Vec<Box<[u8]>> = services
+            .iter()
+            .map(|s| crate::answer::name_key(&s.name))
+            .collect();
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let signing =
+            crate::dnssec::load_signing(&config, &zones, &balanced, now).map_err(|e| {
+                LoadError {
+                    dnssec: e,
+                    ..LoadError::default()
+                }
+            })?;
         Ok(Snapshot {
             config: Arc::new(config),
             zones: Arc::new(zones),
@@ -77,6 +94,7 @@ impl Snapshot {
             service_names,
             geo,
             health: Arc::new(health),
+            signing: Arc::new(signing),
             generation: next_generation(),
         })
     }
@@ -90,6 +108,7 @@ impl Snapshot {
             service_names: self.service_names.clone(),
             geo: self.geo.clone(),
             health: Arc::new(health),
+            signing: self.signing.clone(),
             generation: next_generation(),
         }
     }
@@ -356,11 +375,16 @@ pub struct LoadError {
     pub config: Vec<crate::config::ConfigError>,
     pub zones: Vec<FileError>,
     pub geo: Option<GeoError>,
+    /// Key files that do not load, zones that cannot be signed (`[dnssec] key_dir`).
+    pub dnssec: Vec<crate::dnssec::KeyError>,
 }
 
 impl LoadError {
     fn is_empty(&self) -> bool {
-        self.config.is_empty() && self.zones.is_empty() && self.geo.is_none()
+        self.config.is_empty()
+            && self.zones.is_empty()
+            && self.geo.is_none()
+            && self.dnssec.is_empty()
     }
 }
 
@@ -369,7 +393,8 @@ impl std::fmt::Display for LoadError {
         let config = self.config.iter().map(|e| e as &dyn std::fmt::Display);
         let zones = self.zones.iter().map(|e| e as &dyn std::fmt::Display);
         let geo = self.geo.iter().map(|e| e as &dyn std::fmt::Display);
-        for (i, e) in config.chain(zones).chain(geo).enumerate() {
+        let dnssec = self.dnssec.iter().map(|e| e as &dyn std::fmt::Display);
+        for (i, e) in config.chain(zones).chain(geo).chain(dnssec).enumerate() {
             if i > 0 {
                 writeln!(f)?;
             }

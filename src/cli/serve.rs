@@ -166,10 +166,42 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
         stdout.flush()?;
         crate::dns::notify::at_start(&live.load());
         crate::secondary::spawn(control.clone(), config_path.to_path_buf());
+        tokio::spawn(resign(live.clone()));
         let code = signals.run(config_path, &control).await;
         control.stop().await;
         code
     })
+}
+
+/// Replaces the signatures of each signed zone before they expire
+/// (`dnssec::Signing::resign_due`, on a blocking thread: a large zone takes seconds),
+/// waking at the earliest due time and at least once a minute, for reloaded snapshots.
+async fn resign(live: Arc<Live>) {
+    const AT_MOST: u64 = 60;
+    let unix_now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    };
+    loop {
+        let snap = live.load_full();
+        let now = unix_now();
+        let wait = match snap.signing.next_refresh() {
+            Some(at) if at <= now => {
+                let _ = tokio::task::spawn_blocking(move || snap.signing.resign_due(now)).await;
+                // Still due: re-signing failed (logged); try again in a minute.
+                let due = live
+                    .load()
+                    .signing
+                    .next_refresh()
+                    .is_some_and(|at| at <= now);
+                if due { AT_MOST } else { 0 }
+            }
+            Some(at) => (at - now).min(AT_MOST),
+            None => AT_MOST,
+        };
+        tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+    }
 }
 
 /// Reads the fleet's shared secret; when the file does not exist, makes a random one

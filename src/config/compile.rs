@@ -42,12 +42,21 @@ pub struct Config {
     pub dnssec: DnssecConfig,
 }
 
-/// `[dnssec]`. Only the key commands read it so far; `serve` does not sign yet.
+/// `[dnssec]`: the key commands and `serve` read it; a zone with keys in `key_dir` is
+/// signed by `serve` (`crate::dnssec::zone`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnssecConfig {
     /// Where `K<zone>.+<alg>+<tag>.key`/`.private` files are (default `keys`).
     pub key_dir: PathBuf,
+    /// Signature lifetime, backdate and jitter.
+    pub validity: crate::dnssec::Validity,
+    /// A signature is replaced this long before it expires; shorter than `validity`.
+    /// It should exceed every TTL served, so that no cache holds an expired signature.
+    pub refresh: Duration,
 }
+
+/// `[dnssec] refresh` by default: a week before the 14 days of validity end.
+const DEFAULT_DNSSEC_REFRESH: Duration = Duration::from_secs(7 * 86400);
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -410,13 +419,7 @@ impl Checker<'_> {
         let tsig = self.tsig_keys(raw.tsig.unwrap_or_default());
         let transfer = self.transfers(raw.transfer.unwrap_or_default(), &tsig);
         let secondary = self.secondaries(raw.secondary.unwrap_or_default(), &tsig);
-        let dnssec = DnssecConfig {
-            key_dir: self.path(
-                raw.dnssec.unwrap_or_default().key_dir,
-                "dnssec.key_dir",
-                DEFAULT_KEY_DIR,
-            ),
-        };
+        let dnssec = self.dnssec(raw.dnssec.unwrap_or_default());
         Config {
             path: self.file.to_path_buf(),
             server,
@@ -754,6 +757,81 @@ impl Checker<'_> {
             return 0.0;
         }
         v
+    }
+
+    /// `[dnssec]`: the key directory and the signature times, `refresh` checked against
+    /// `validity` (the error names `refresh`'s line).
+    fn dnssec(&mut self, raw: super::raw::RawDnssec) -> DnssecConfig {
+        let defaults = crate::dnssec::Validity::default();
+        let key_dir = self.path(raw.key_dir, "dnssec.key_dir", DEFAULT_KEY_DIR);
+        let validity = self.duration(raw.validity, "dnssec.validity", defaults.validity);
+        let backdate = self.duration_or_zero(raw.backdate, "dnssec.backdate", defaults.backdate);
+        let jitter_written = raw.jitter.is_some();
+        let jitter = self.duration_or_zero(raw.jitter, "dnssec.jitter", defaults.jitter);
+        let refresh_span = raw.refresh.as_ref().map(|r| r.span());
+        let refresh = match raw.refresh {
+            Some(text) => self.parse_duration(&text, "dnssec.refresh"),
+            // Half the validity when only the validity is written.
+            None if validity != defaults.validity => Some(validity / 2),
+            None => Some(DEFAULT_DNSSEC_REFRESH),
+        };
+        let refresh = match refresh {
+            Some(r) if r >= validity => {
+                self.error(
+                    refresh_span,
+                    "dnssec.refresh",
+                    format!(
+                        "refresh ({}) must be shorter than validity ({})",
+                        humantime::format_duration(r),
+                        humantime::format_duration(validity)
+                    ),
+                );
+                validity / 2
+            }
+            Some(r) => r,
+            None => validity / 2,
+        };
+        // Unwritten, the jitter is at most a quarter of the time between refresh and expiry.
+        let jitter = if jitter_written {
+            jitter
+        } else {
+            jitter.min(validity.saturating_sub(refresh) / 4)
+        };
+        if jitter >= validity.saturating_sub(refresh) && !jitter.is_zero() {
+            self.error(
+                None,
+                "dnssec.jitter",
+                format!(
+                    "jitter ({}) must be shorter than validity minus refresh ({})",
+                    humantime::format_duration(jitter),
+                    humantime::format_duration(validity.saturating_sub(refresh))
+                ),
+            );
+        }
+        DnssecConfig {
+            key_dir,
+            validity: crate::dnssec::Validity {
+                validity,
+                backdate,
+                jitter,
+            },
+            refresh,
+        }
+    }
+
+    /// A duration that may be 0 (`"0s"`), else as [`Self::duration`].
+    fn duration_or_zero(
+        &mut self,
+        raw: Option<Spanned<String>>,
+        key: &str,
+        default: Duration,
+    ) -> Duration {
+        match raw {
+            Some(text) if humantime::parse_duration(text.get_ref()).is_ok_and(|d| d.is_zero()) => {
+                Duration::ZERO
+            }
+            raw => self.duration(raw, key, default),
+        }
     }
 
     fn duration(&mut self, raw: Option<Spanned<String>>, key: &str, default: Duration) -> Duration {

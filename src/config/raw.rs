@@ -31,11 +31,16 @@ pub struct RawConfig {
     pub dnssec: Option<RawDnssec>,
 }
 
-/// `[dnssec]`: where the zone keys are (`meridian dnssec keygen`, `ds`).
+/// `[dnssec]`: where the zone keys are (`meridian dnssec keygen`, `ds`) and how long
+/// `serve`'s signatures last.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a table")]
 pub struct RawDnssec {
     pub key_dir: Option<Spanned<String>>,
+    pub validity: Option<Spanned<String>>,
+    pub refresh: Option<Spanned<String>>,
+    pub backdate: Option<Spanned<String>>,
+    pub jitter: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -50,6 +50,9 @@ const TYPE_AAAA: u16 = 28;
 const TYPE_CNAME: u16 = 5;
 const TYPE_TXT: u16 = 16;
 const TYPE_ANY: u16 = 255;
+const TYPE_DNSKEY: u16 = 48;
+const TYPE_CDS: u16 = 59;
+const TYPE_CDNSKEY: u16 = 60;
 /// The name a DNAME makes is longer than 255 octets (RFC 6672 §2.2).
 const RCODE_YXDOMAIN: u8 = 6;
 const CLASS_IN: u16 = 1;
@@ -446,14 +449,25 @@ fn answer(
         },
     }
     .saturating_sub(room);
+    // A signed zone's answer is rendered whole, then signed and cut to `max` (RRsets
+    // whole with their RRSIGs): with DO, and for the apex key types without it.
+    let signer = snap.signing.zone(zone).filter(|_| {
+        q.edns.is_some_and(|e| e.dnssec_ok)
+            || matches!(q.qtype, TYPE_DNSKEY | TYPE_CDS | TYPE_CDNSKEY)
+    });
+    let render_max = if signer.is_some() {
+        u16::MAX as usize
+    } else {
+        max
+    };
     let (rcode, key) = match found {
         Found::Answer(answer) => {
-            render(q, answer, max, opt, out, stats);
+            render(q, answer, render_max, opt, out, stats);
             (answer.rcode, answer_key(q, answer))
         }
         Found::Dname { dname, owner_len } => {
             let at = (dname, owner_len as usize);
-            let rcode = render_dname(&snap.zones, q, at, max, opt, out, stats);
+            let rcode = render_dname(&snap.zones, q, at, render_max, opt, out, stats);
             let key = ResponseKey {
                 class: Class::Answer,
                 name: dname as *const Dname as usize,
@@ -487,16 +501,32 @@ fn answer(
                 subnet: subnet_key(q, decision.scope),
             };
             if let Some(target) = cname {
-                render_cname(q, chain, target, decision.ttl, max, opt, out, stats);
+                render_cname(q, chain, target, decision.ttl, render_max, opt, out, stats);
                 (0, decided)
             } else if decision.is_empty() {
-                render(q, nodata, max, opt, out, stats);
+                render(q, nodata, render_max, opt, out, stats);
                 (nodata.rcode, answer_key(q, nodata))
             } else {
-                render_addresses(q, chain, &decision, max, opt, out, stats);
+                render_addresses(q, chain, &decision, render_max, opt, out, stats);
                 (0, decided)
             }
         }
+    };
+    let rcode = match signer {
+        Some(signed) => {
+            let asked = crate::dnssec::respond::Asked {
+                qname: q.qname,
+                qtype: q.qtype,
+                dnssec_ok: q.edns.is_some_and(|e| e.dnssec_ok),
+                compact_ok: q.edns.is_some_and(|e| e.compact_ok),
+                max,
+                now: u64::from(req.now),
+                generation: snap.generation,
+            };
+            let at = opt_start(out, q.edns, &opt) as usize;
+            crate::dnssec::respond::sign_response(signed, &asked, out, at)
+        }
+        None => rcode,
     };
     stats.zone(zone, rcode as u16);
     Some(Reply {
@@ -1055,6 +1085,7 @@ mod tests {
                                 udp_payload: 1232,
                                 version: 0,
                                 dnssec_ok: true,
+                                compact_ok: false,
                                 client_subnet,
                                 cookie: None,
                                 nsid: asks_nsid,

@@ -61,6 +61,8 @@ pub struct Edns {
     pub udp_payload: u16,
     pub version: u8,
     pub dnssec_ok: bool,
+    /// CO, "Compact Answers OK" (RFC 9824 §5.1), the EDNS flag after DO.
+    pub compact_ok: bool,
     pub client_subnet: Option<ClientSubnet>,
     /// The first COOKIE option (RFC 7873 §5.2: later ones are ignored).
     pub cookie: Option<CookieOpt>,
@@ -361,6 +363,7 @@ fn scan_records(
         let udp_payload = u16_at(msg, after_name + 2).unwrap_or(0);
         let version = msg[after_name + 5];
         let dnssec_ok = msg[after_name + 6] & 0x80 != 0;
+        let compact_ok = msg[after_name + 6] & 0x40 != 0;
         let rdlen = u16_at(msg, after_name + 8).unwrap_or(0) as usize;
         let rdata_start = after_name + 10;
         let rdata_end = rdata_start + rdlen;
@@ -371,6 +374,7 @@ fn scan_records(
             udp_payload,
             version,
             dnssec_ok,
+            compact_ok,
             client_subnet: None,
             cookie: None,
             nsid: false,

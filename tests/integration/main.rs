@@ -15,6 +15,8 @@ mod delegation;
 mod differential;
 mod dname;
 mod dnssec;
+mod dnssec_chain;
+mod dnssec_serve;
 mod ecs;
 mod edns;
 mod explain;

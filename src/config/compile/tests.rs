@@ -808,7 +808,43 @@ fn dnssec_key_dir_resolves_against_the_config_file() {
         errors("[dnssec]\nkey_dir = \"\"\nkey_file = 1\n"),
         [
             "meridian.toml:2: dnssec.key_dir: must not be empty",
-            "meridian.toml:3: dnssec.key_file: unknown key (known: key_dir)"
+            "meridian.toml:3: dnssec.key_file: unknown key (known: key_dir, validity, refresh, backdate, jitter)"
         ]
+    );
+}
+
+#[test]
+fn dnssec_signature_times_are_checked_with_file_line_and_key() {
+    let d = |s: u64| std::time::Duration::from_secs(s);
+    // (text, validity, refresh, backdate, jitter)
+    let rows = [
+        ("", d(14 * 86400), d(7 * 86400), d(3600), d(3600)),
+        // Only validity: refresh half of it, jitter at most a quarter of what is left.
+        ("validity = \"1h\"", d(3600), d(1800), d(3600), d(450)),
+        (
+            "validity = \"30d\"\nrefresh = \"10d\"\nbackdate = \"0s\"\njitter = \"2h\"",
+            d(30 * 86400),
+            d(10 * 86400),
+            d(0),
+            d(7200),
+        ),
+    ];
+    for (text, validity, refresh, backdate, jitter) in rows {
+        let c = parse_at(&format!("[dnssec]\n{text}\n"), "meridian.toml").unwrap();
+        let v = c.dnssec.validity;
+        assert_eq!(
+            (v.validity, c.dnssec.refresh, v.backdate, v.jitter),
+            (validity, refresh, backdate, jitter),
+            "{text:?}"
+        );
+    }
+    assert_eq!(
+        errors("[dnssec]\nvalidity = \"2d\"\nrefresh = \"3d\"\n"),
+        ["meridian.toml:3: dnssec.refresh: refresh (3days) must be shorter than validity (2days)"]
+    );
+    assert_eq!(
+        errors("[dnssec]\nvalidity = \"soon\"\n").len(),
+        1,
+        "a bad duration is one error"
     );
 }

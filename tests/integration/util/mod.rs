@@ -3,7 +3,8 @@
 //!
 //! `fixture` writes the files, `process` runs the binary, `query`/`transport`/`response`
 //! speak DNS, `http` speaks to the API, `fleet` runs health-check backends, `schema` checks
-//! JSON against the API's OpenAPI document.
+//! JSON against the API's OpenAPI document, `netns` runs a test inside a network namespace
+//! of its own.
 //!
 //! Queries are encoded by hand, so tests can also send broken ones. Responses are decoded by
 //! hand, so header bits, section counts and the OPT record are checked as they are on the
@@ -26,6 +27,7 @@ mod fixture;
 mod fleet;
 mod http;
 mod knot;
+mod netns;
 mod prng;
 mod process;
 mod query;
@@ -37,6 +39,7 @@ pub use fixture::*;
 pub use fleet::*;
 pub use http::*;
 pub use knot::*;
+pub use netns::*;
 pub use prng::*;
 pub use process::*;
 pub use query::*;

@@ -80,6 +80,8 @@ pub struct Edns {
     pub payload: u16,
     pub version: u8,
     pub dnssec_ok: bool,
+    /// CO, "Compact Answers OK" (RFC 9824), the flag after DO.
+    pub compact_ok: bool,
     pub options: Vec<(u16, Vec<u8>)>,
 }
 
@@ -89,6 +91,7 @@ impl Edns {
             payload,
             version: 0,
             dnssec_ok: false,
+            compact_ok: false,
             options: Vec::new(),
         }
     }
@@ -100,6 +103,11 @@ impl Edns {
 
     pub fn dnssec_ok(mut self, on: bool) -> Self {
         self.dnssec_ok = on;
+        self
+    }
+
+    pub fn compact_ok(mut self, on: bool) -> Self {
+        self.compact_ok = on;
         self
     }
 
@@ -120,7 +128,9 @@ impl Edns {
         b.extend_from_slice(&self.payload.to_be_bytes());
         b.push(0); // extended rcode
         b.push(self.version);
-        b.extend_from_slice(&(if self.dnssec_ok { 0x8000u16 } else { 0 }).to_be_bytes());
+        let flags =
+            if self.dnssec_ok { 0x8000u16 } else { 0 } | if self.compact_ok { 0x4000 } else { 0 };
+        b.extend_from_slice(&flags.to_be_bytes());
         b.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
         b.extend_from_slice(&rdata);
         b

@@ -421,6 +421,8 @@ impl Reader<'_> {
 /// Returns the name (case kept, trailing dot) and where the name ends at `pos`.
 pub fn read_name(buf: &[u8], mut pos: usize) -> Result<(String, usize), String> {
     let mut name = String::new();
+    // Octets on the wire (labels and their lengths), not the text's (which may escape).
+    let mut wire_len = 1;
     let mut end = None;
     let mut jumps = 0;
     loop {
@@ -431,7 +433,7 @@ pub fn read_name(buf: &[u8], mut pos: usize) -> Result<(String, usize), String> 
                 if name.is_empty() {
                     name.push('.');
                 }
-                if name.len() > 254 {
+                if wire_len > 255 {
                     return Err(format!("name longer than 255 bytes: {name}"));
                 }
                 return Ok((name, end));
@@ -442,6 +444,7 @@ pub fn read_name(buf: &[u8], mut pos: usize) -> Result<(String, usize), String> 
                     .ok_or("label runs past the end")?;
                 name.push_str(&String::from_utf8_lossy(label));
                 name.push('.');
+                wire_len += 1 + len;
                 pos += 1 + len;
             }
             0xc0 => {
