@@ -22,6 +22,7 @@ pub struct Signing {
 
 impl Signing {
     /// The signed zone of zone index `zone`, if it is signed.
+    #[inline]
     pub fn zone(&self, zone: u32) -> Option<&SignedZone> {
         self.zones.get(zone as usize)?.as_deref()
     }
