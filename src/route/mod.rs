@@ -572,7 +572,11 @@ fn rank(
                             c.rank_key = angle * bias_factor(c.bias);
                         }
                     }
-                    sort_by_rank_key(cands);
+                    cands.sort_by(|a, b| {
+                        a.rank_key
+                            .total_cmp(&b.rank_key)
+                            .then(a.region.cmp(&b.region))
+                    });
                     ("distance", true, true)
                 }
                 None if !service.unknown_location.is_empty() => {
@@ -636,63 +640,12 @@ fn rank_by_rtt(
             }
         }
     }
-    sort_by_rank_key(cands);
+    cands.sort_by(|a, b| {
+        a.rank_key
+            .total_cmp(&b.rank_key)
+            .then(a.region.cmp(&b.region))
+    });
     Some(vi)
-}
-
-/// Orders the candidates by `rank_key`, ties by region index (a stable sort by that
-/// order). A candidate is large and the usual service has a few: their (key, region)
-/// pairs are insertion-sorted beside them and the candidates moved once, rather than
-/// moved at every step of the sort.
-fn sort_by_rank_key(cands: &mut [Candidate]) {
-    let n = cands.len();
-    if n > FEW_REGIONS {
-        cands.sort_by(|a, b| {
-            a.rank_key
-                .total_cmp(&b.rank_key)
-                .then(a.region.cmp(&b.region))
-        });
-        return;
-    }
-    let mut order = [(0f64, 0usize, 0u8); FEW_REGIONS];
-    for (i, c) in cands.iter().enumerate() {
-        order[i] = (c.rank_key, c.region, i as u8);
-    }
-    let before = |a: &(f64, usize, u8), b: &(f64, usize, u8)| {
-        a.0.total_cmp(&b.0)
-            .then(a.1.cmp(&b.1))
-            .then(a.2.cmp(&b.2))
-            .is_lt()
-    };
-    for i in 1..n {
-        let item = order[i];
-        let mut j = i;
-        while j > 0 && before(&item, &order[j - 1]) {
-            order[j] = order[j - 1];
-            j -= 1;
-        }
-        order[j] = item;
-    }
-    // Place k takes the candidate at order[k].2: follow each cycle of that permutation
-    // with one candidate held aside.
-    let mut placed = 0u32;
-    for start in 0..n {
-        if placed & 1 << start != 0 || order[start].2 as usize == start {
-            continue;
-        }
-        let held = cands[start];
-        let mut at = start;
-        loop {
-            placed |= 1 << at;
-            let from = order[at].2 as usize;
-            if from == start {
-                cands[at] = held;
-                break;
-            }
-            cands[at] = cands[from];
-            at = from;
-        }
-    }
 }
 
 /// What a bias does to a distance: `1 − bias/100`.
