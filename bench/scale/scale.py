@@ -575,7 +575,7 @@ def build_table(records, servers):
         for n in sizes:
             label = next(r["label"] for r in records if r.get("test") == test and r.get("size") == n)
             unit = {"zone": "record", "zones": "zone", "services": "service"}[test]
-            cpu_row, mem_row, start_row, reload_row, peak_row = {}, {}, {}, {}, {}
+            cpu_row, mem_row, start_row, reload_row, peak_row, unanswered_row = {}, {}, {}, {}, {}, {}
             for s in servers:
                 rs, bs = runs(test, n, s), runs(test, "base", s)
                 if not rs:
@@ -603,8 +603,10 @@ def build_table(records, servers):
                     t, peak, steady = med([r["reload_s"] for r in rl]), med([r["reload_peak"] for r in rl]), med([r["reload_steady"] for r in rl])
                     rcpu = med([r["reload_cpu_s"] for r in rl])
                     lost = sum(r["reload_unanswered"] for r in rl)
+                    asked = sum(r.get("reload_probes", 0) for r in rl)
                     reload_row[s] = (rcpu if rcpu >= 3 / CLK_TCK else None,
-                                     f"{t:.2f} s ({rcpu:.2f} s CPU)" + (f", {lost} unanswered" if lost else ""))
+                                     f"{t:.2f} s ({rcpu:.2f} s CPU)")
+                    unanswered_row[s] = (lost, f"{lost} of {asked}" if asked else f"{lost}")
                     after = med([r.get("after_reload_pss") for r in rl])
                     peak_row[s] = (peak, f"{fmt_bytes(peak)} ({peak / steady:.2f}× steady)"
                                    + (f", {fmt_bytes(after)} after" if after else ""))
@@ -617,6 +619,7 @@ def build_table(records, servers):
             elif test == "zones":
                 rows.append((f"{label}: start to all answering (wall, CPU, memory)", start_row, True))
                 rows.append((f"{label}: load CPU per zone", cpu_row, True))
+                rows.append((f"{label}: memory per zone", mem_row, True))
             else:
                 rows.append((f"{label}: start to first answer (wall, CPU, memory)", start_row, True))
                 rows.append((f"{label}: load CPU per service", cpu_row, True))
@@ -624,6 +627,8 @@ def build_table(records, servers):
             if reload_row:
                 rows.append((f"{label}: reload until the change is served (wall, CPU)", reload_row, True))
                 rows.append((f"{label}: peak memory during reload; memory after it", peak_row, True))
+                rows.append((f"{label}: queries unanswered during reload (of those asked every 10 ms)",
+                             unanswered_row, True))
 
     geo = [r for r in records if r.get("test") == "geo" and "q_per_cpu_s" in r]
     if geo:

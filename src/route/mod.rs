@@ -169,6 +169,27 @@ impl Decision {
     pub fn is_empty(&self) -> bool {
         self.addrs[0].is_none()
     }
+    /// A decision made of its parts (what a memo of decisions gives back): at most
+    /// [`MAX_ANSWERS`] addresses, the rest dropped.
+    pub fn from_parts(
+        addrs: &[IpAddr],
+        ttl: u32,
+        scope: u8,
+        region: Option<usize>,
+        cname: bool,
+    ) -> Decision {
+        let mut d = Decision {
+            addrs: [None; MAX_ANSWERS],
+            ttl,
+            scope,
+            region,
+            cname,
+        };
+        for (slot, a) in d.addrs.iter_mut().zip(addrs) {
+            *slot = Some(*a);
+        }
+        d
+    }
     fn push(&mut self, a: IpAddr) -> bool {
         match self.addrs.iter_mut().find(|s| s.is_none()) {
             Some(slot) => {
@@ -178,7 +199,7 @@ impl Decision {
             None => false,
         }
     }
-    fn len(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.addrs.iter().take_while(|a| a.is_some()).count()
     }
 }

@@ -64,21 +64,21 @@ fn key(generation: u64, addr: &str, source_prefix: u8) -> Key {
 #[test]
 fn the_key_is_the_hashed_network_or_the_shorter_ecs_prefix() {
     let k = key(1, "192.0.2.77", 32);
-    assert_eq!((k.prefix, k.network), (24, 0xC000_0200));
+    assert_eq!((k.prefix, k.network()), (24, 0xC000_0200));
     assert_eq!(key(1, "192.0.2.77", 32), key(1, "192.0.2.1", 32));
     assert_ne!(key(1, "192.0.2.77", 32), key(1, "192.0.3.77", 32));
     // A /20 from ECS: the key is the /20, and it differs from the same /20 sent as /24.
     let k = key(1, "192.0.16.0", 20);
-    assert_eq!((k.prefix, k.network), (20, 0xC000_1000));
+    assert_eq!((k.prefix, k.network()), (20, 0xC000_1000));
     assert_ne!(key(1, "192.0.16.0", 20), key(1, "192.0.16.0", 24));
     let k = Key::new(1, 0, Family::V6, "2001:db8:1:abcd::9".parse().unwrap(), 64);
     assert_eq!(k.prefix, 56);
     assert_eq!(
-        k.network,
+        k.network(),
         u128::from("2001:db8:1:ab00::".parse::<std::net::Ipv6Addr>().unwrap())
     );
     // Source prefix 0: nothing of the address is in the key.
-    assert_eq!(key(1, "192.0.2.1", 0).network, 0);
+    assert_eq!(key(1, "192.0.2.1", 0).network(), 0);
     // The family asked, the service and the generation are part of it.
     let a = "192.0.2.1".parse().unwrap();
     assert_ne!(
@@ -171,12 +171,78 @@ fn the_table_stays_bounded_and_keeps_recent_entries() {
     assert_eq!(get(&key(2_000_000, &last.to_string(), 32)), Some(d));
 }
 
+/// `n` keys of generation `generation` that fall in one set of the table.
+fn keys_of_one_set(generation: u64, n: usize) -> Vec<Key> {
+    let first = key(generation, "10.0.0.1", 32);
+    let mut out = vec![first];
+    for i in 1u32.. {
+        let addr = std::net::Ipv4Addr::from(0x0A00_0000 | i << 8).to_string();
+        let k = key(generation, &addr, 32);
+        if k.set() == first.set() {
+            out.push(k);
+            if out.len() == n {
+                return out;
+            }
+        }
+    }
+    unreachable!()
+}
+
 #[test]
-fn the_table_takes_about_a_megabyte_and_a_third_per_thread() {
-    let bytes = std::mem::size_of::<[Option<Entry>; WAYS]>() * SETS;
-    eprintln!(
-        "{bytes} bytes, {} an entry",
-        std::mem::size_of::<Option<Entry>>()
-    );
-    assert!(bytes <= 1_400_000, "{bytes}");
+fn networks_of_one_set_asking_in_turn_all_stay() {
+    // With two ways, three networks of a set asking one after the other each pushed out
+    // the next one to ask: every query missed.
+    let (config, services) = setup(TWO_REGIONS);
+    let d = decide_at(&config, &services[0], "192.0.2.1", 32, &located(20));
+    let keys = keys_of_one_set(3_000_000, WAYS);
+    for k in &keys {
+        put(*k, d);
+    }
+    for _ in 0..3 {
+        for k in &keys {
+            assert_eq!(get(k), Some(d), "{k:?}");
+        }
+    }
+}
+
+#[test]
+fn a_full_set_replaces_its_least_recently_used_entry() {
+    let (config, services) = setup(TWO_REGIONS);
+    let d = decide_at(&config, &services[0], "192.0.2.1", 32, &located(20));
+    let keys = keys_of_one_set(4_000_000, WAYS + 1);
+    for k in &keys[..WAYS] {
+        put(*k, d);
+    }
+    // The first is asked again: the second is now the least recently used.
+    assert_eq!(get(&keys[0]), Some(d));
+    put(keys[WAYS], d);
+    assert_eq!(get(&keys[1]), None);
+    for k in [keys[0]].iter().chain(&keys[2..]) {
+        assert_eq!(get(k), Some(d), "{k:?}");
+    }
+}
+
+#[test]
+fn an_answer_of_more_addresses_than_an_entry_holds_is_not_remembered() {
+    let text = TWO_REGIONS.replace("max_answers = 2", "max_answers = 5");
+    let (config, services) = setup(&text);
+    let d = decide_at(&config, &services[0], "192.0.2.1", 32, &located(20));
+    assert_eq!(d.addresses().count(), 5);
+    let k = key(5_000_000, "192.0.2.1", 32);
+    put(k, d);
+    assert_eq!(get(&k), None);
+    // Up to REMEMBERED, every part comes back.
+    let text = TWO_REGIONS.replace("max_answers = 2", "max_answers = 4");
+    let (config, services) = setup(&text);
+    let d = decide_at(&config, &services[0], "192.0.2.1", 32, &located(20));
+    assert_eq!(d.addresses().count(), REMEMBERED);
+    put(k, d);
+    assert_eq!(get(&k), Some(d));
+}
+
+#[test]
+fn the_table_takes_under_two_megabytes_per_thread() {
+    let bytes = std::mem::size_of::<[Entry; WAYS]>() * SETS;
+    eprintln!("{bytes} bytes, {} an entry", std::mem::size_of::<Entry>());
+    assert!(bytes <= 2_000_000, "{bytes}");
 }
