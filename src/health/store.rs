@@ -459,12 +459,30 @@ impl HealthStore {
         previous: &HealthTable,
     ) -> HealthTable {
         let places = self.viewpoint_places(regions);
-        let mut per_endpoint: BTreeMap<(usize, usize), (&str, &TargetSpec)> = BTreeMap::new();
+        // The target of each (service, endpoint), in one flat list: endpoint `ei` of
+        // service `si` at `first[si] + ei` (a map keyed by the pair costs a search per
+        // endpoint, which shows at 100,000 services).
+        let mut first = Vec::with_capacity(services.len() + 1);
+        let mut count = 0;
+        for s in services {
+            first.push(count);
+            count += s.endpoints.len();
+        }
+        first.push(count);
+        let mut slots: Vec<Option<(&str, &TargetSpec)>> = vec![None; count];
         for (id, (spec, uses)) in &self.targets {
-            for &u in uses {
-                per_endpoint.insert(u, (id.as_str(), spec));
+            for &(si, ei) in uses {
+                if let Some(slot) = first
+                    .get(si)
+                    .map(|f| f + ei)
+                    .filter(|&at| at < first.get(si + 1).copied().unwrap_or(0))
+                    .and_then(|at| slots.get_mut(at))
+                {
+                    *slot = Some((id.as_str(), spec));
+                }
             }
         }
+        let per_endpoint = |si: usize, ei: usize| slots[first[si] + ei];
         let services = services
             .iter()
             .enumerate()
@@ -478,10 +496,10 @@ impl HealthStore {
                         if self.saved.drains.contains(&regions[e.region].name) {
                             return EndpointState::Drained;
                         }
-                        let Some((id, spec)) = per_endpoint.get(&(si, ei)) else {
+                        let Some((id, spec)) = per_endpoint(si, ei) else {
                             return EndpointState::Up; // no check: counts as up
                         };
-                        let up = match self.judged.get(*id) {
+                        let up = match self.judged.get(id) {
                             Some(j) => {
                                 if j.unsettled {
                                     let cap =
@@ -490,7 +508,7 @@ impl HealthStore {
                                 }
                                 j.up
                             }
-                            None => self.saved.states.get(*id).copied().unwrap_or(true),
+                            None => self.saved.states.get(id).copied().unwrap_or(true),
                         };
                         if up {
                             EndpointState::Up
@@ -499,7 +517,7 @@ impl HealthStore {
                         }
                     })
                     .collect();
-                let target = |ei: usize| per_endpoint.get(&(si, ei)).map(|(id, _)| *id);
+                let target = |ei: usize| per_endpoint(si, ei).map(|(id, _)| id);
                 let capacity_factors = self.capacity_factors(s, &target);
                 let viewpoints = match s.policy {
                     Policy::Latency { switch } => {

@@ -28,6 +28,7 @@ use super::parse::{
     address, continent, country, known_regions, name_salt, network, region_index, service_key,
     service_name, status_range,
 };
+use super::scan::ScannedService;
 use super::{
     Check, CheckKind, Endpoint, LatencySwitch, NamedService, OnAllDown, Policy, Route, Service,
     ShedLoad,
@@ -96,30 +97,7 @@ impl<'a> ServiceChecker<'a> {
         let mut reparsed: Option<Spanned<DeTable<'a>>> = None;
         for (written, mut value) in table {
             let text: &str = written.get_ref();
-            let key = service_key(text);
-            let line = self.check.line(written.span().start);
-            let name = match service_name(text, self.origin) {
-                Ok(name) => Some(name),
-                Err(message) => {
-                    self.error(written.span(), key.clone(), message);
-                    None
-                }
-            };
-            if let Some(name) = &name {
-                if let Some((first, first_line)) = seen.get(name) {
-                    let message = format!(
-                        "{text:?} is the same name as {first:?} on line {first_line} (DNS names ignore case)"
-                    );
-                    self.error(written.span(), key.clone(), message);
-                } else {
-                    seen.insert(name.clone(), (text.to_owned(), line));
-                    self.names.push(NamedService {
-                        name: name.clone(),
-                        file: self.check.file.to_path_buf(),
-                        line,
-                    });
-                }
-            }
+            let (key, line, name) = self.name(text, written.span(), &mut seen);
             self.prune(&mut value, &key);
             let fast = fast::raw_service(&value);
             let raw = match fast.map_or_else(
@@ -143,13 +121,62 @@ impl<'a> ServiceChecker<'a> {
                     continue;
                 }
             };
-            let at = written.span();
-            let service = self.service(raw, name.clone(), line, at, &key);
+            let service = self.service(raw, name.clone(), line, written.span(), &key);
             if name.is_some() {
                 services.push(service);
             }
         }
         services
+    }
+
+    /// The services read by [`scan`](super::scan), checked as [`Self::services`] checks
+    /// the parsed tree: the same names, lines and checks, with no tree in between.
+    pub(super) fn scanned(&mut self, scanned: Vec<ScannedService>) -> Vec<Service> {
+        let mut services = Vec::with_capacity(scanned.len());
+        let mut seen: HashMap<Name, (String, usize)> = HashMap::with_capacity(scanned.len());
+        for ScannedService { name, span, raw } in scanned {
+            let (key, line, name) = self.name(&name, span.clone(), &mut seen);
+            let service = self.service(raw, name.clone(), line, span, &key);
+            if name.is_some() {
+                services.push(service);
+            }
+        }
+        services
+    }
+
+    /// The service key `text` written at `span`: its key for messages, its line and its
+    /// name (`None`, reported, when invalid or the same as an earlier one's).
+    fn name(
+        &mut self,
+        text: &str,
+        span: Range<usize>,
+        seen: &mut HashMap<Name, (String, usize)>,
+    ) -> (String, usize, Option<Name>) {
+        let key = service_key(text);
+        let line = self.check.line(span.start);
+        let name = match service_name(text, self.origin) {
+            Ok(name) => Some(name),
+            Err(message) => {
+                self.error(span.clone(), key.clone(), message);
+                None
+            }
+        };
+        if let Some(name) = &name {
+            if let Some((first, first_line)) = seen.get(name) {
+                let message = format!(
+                    "{text:?} is the same name as {first:?} on line {first_line} (DNS names ignore case)"
+                );
+                self.error(span, key.clone(), message);
+            } else {
+                seen.insert(name.clone(), (text.to_owned(), line));
+                self.names.push(NamedService {
+                    name: name.clone(),
+                    file: self.check.file.to_path_buf(),
+                    line,
+                });
+            }
+        }
+        (key, line, name)
     }
 
     /// Reports and removes unknown keys in a service and the tables inside it.

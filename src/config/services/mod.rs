@@ -10,6 +10,7 @@
 mod check;
 mod fast;
 mod parse;
+mod scan;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -533,8 +534,49 @@ fn check_in_parts(
     Some(all)
 }
 
-/// [`check_file`] on one thread.
+/// [`check_file`] on one thread: read by [`scan`] when the file is in the subset it reads
+/// and has no errors, else (and so for every message) by the full TOML parser.
 fn check_whole(
+    text: &str,
+    path: &Path,
+    origin: &Name,
+    config: &Config,
+    unsure: &UnsureRegions,
+) -> CheckedServices {
+    check_scanned(text, path, origin, config, unsure)
+        .unwrap_or_else(|| check_parsed(text, path, origin, config, unsure))
+}
+
+/// [`check_whole`] by [`scan`]: `None` when the file is not in the subset it reads, or
+/// when any check fails (the full parser then words the messages).
+fn check_scanned(
+    text: &str,
+    path: &Path,
+    origin: &Name,
+    config: &Config,
+    unsure: &UnsureRegions,
+) -> Option<CheckedServices> {
+    let scanned = scan::services(text)?;
+    let mut check = ServiceChecker {
+        check: Checker::new(path, text),
+        config,
+        unsure,
+        origin,
+        names: Vec::new(),
+    };
+    let services = check.scanned(scanned);
+    if !check.check.errors.is_empty() {
+        return None;
+    }
+    Some(CheckedServices {
+        services,
+        names: check.names,
+        errors: Vec::new(),
+    })
+}
+
+/// [`check_whole`] by the full TOML parser, which reads all of TOML and words every error.
+fn check_parsed(
     text: &str,
     path: &Path,
     origin: &Name,

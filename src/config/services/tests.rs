@@ -1763,3 +1763,173 @@ regions = ["eu-west"]
         assert!(super::fast::raw_service(&x).is_none(), "{extra}");
     }
 }
+
+/// The services of `text` read by `scan.rs`, and by the full parser and serde, each as
+/// (key, span of the key, debug text of the raw table with its spans); `None` where
+/// `scan.rs` leaves the file to the full parser.
+fn scanned_and_parsed(text: &str) -> (Option<Vec<String>>, Vec<String>) {
+    use serde::Deserialize;
+    let scanned = super::scan::services(text).map(|list| {
+        list.into_iter()
+            .map(|s| format!("{:?} {:?} {:?}", s.name, s.span, s.raw))
+            .collect()
+    });
+    let root = toml::de::DeTable::parse(text).unwrap().into_inner();
+    let services = match root.get("services").map(|v| v.get_ref()) {
+        Some(toml::de::DeValue::Table(t)) => t.clone(),
+        _ => Default::default(),
+    };
+    let parsed = services
+        .into_iter()
+        .map(|(k, v)| {
+            let raw =
+                crate::config::raw::RawService::deserialize(toml::de::ValueDeserializer::from(v))
+                    .unwrap();
+            format!("{:?} {:?} {raw:?}", k.get_ref(), k.span())
+        })
+        .collect();
+    (scanned, parsed)
+}
+
+/// Odd but valid ways to write services that `scan.rs` reads itself.
+const ODD_BUT_VALID: &[&str] = &[
+    // Comments everywhere, blank lines, tabs, CRLF line ends.
+    "# top\r\n\r\n[services.www]\t# the web\r\nttl = 30 # seconds\r\n\tendpoints = [ # list\r\n  # one\r\n  { region = \"eu-west\", address = \"192.0.2.1\" } , # first\r\n\r\n  {region=\"us-east\",address=\"198.51.100.1\",capacity=5}\r\n]\r\n",
+    // Quoted keys in headers and tables, literal strings, escapes, blanks around dots.
+    "[ services . \"api.eu\" ]\n\"ttl\" = +45\n'max_answers' = 1_6\npolicy = 'failover'\norder = ['us-east', \"eu-west\",]\nendpoints = [{ \"region\" = \"eu-west\", address = '192.0.2.2' }]\ncheck = { kind = \"https\", port = 8_080, path = \"/a\\\"b\\\\c\", host = \"h.example.com\", insecure = false, expect = [200, \"300-302\"], body = 'ok\\n' }\n",
+    // `[services.NAME.check]` and `[[services.NAME.route]]` tables, an inline route list.
+    "[services.a]\nendpoints = [\n{ region = \"eu-west\", address = \"192.0.2.3\" },\n]\n[services.a.check]\nkind = \"tcp\"\nport = 443\nrise = 1\nfall = 5\ninterval = \"10s\"\ntimeout = \"1s\"\nrecheck = \"2s\"\n[[services.a.route]]\ncountries = [\"GB\", \"ie\"]\nregions = [\"eu-west\"]\n[[services.a.route]] # another\nnetworks = [\"192.0.2.0/24\"]\ncontinents = []\nregions = [\"us-east\"]\n\n[services.b]\nunknown_location = [\n  \"us-east\", # comment in an array\n]\nroute = [{ continents = [\"EU\"], regions = [\"eu-west\"] }, {networks=[\"2001:db8::/32\"],regions=[\"us-east\"]}]\nendpoints = [{ region = \"us-east\", address = \"2001:db8::1\" }]\n",
+    // Nothing but comments, or nothing at all.
+    "# no services yet\n",
+    "",
+];
+
+#[test]
+fn scanned_services_are_read_as_the_full_parser_reads_them() {
+    let bench_like = many(60);
+    for (i, text) in ODD_BUT_VALID
+        .iter()
+        .copied()
+        .chain([bench_like.as_str()])
+        .enumerate()
+    {
+        let (scanned, parsed) = scanned_and_parsed(text);
+        let scanned = scanned.unwrap_or_else(|| panic!("case {i} not scanned:\n{text}"));
+        assert_eq!(scanned, parsed, "case {i}");
+        // And so the checked services, names and lines are the same either way.
+        let (config, origin) = (config(), name("example.com."));
+        let unsure = UnsureRegions::default();
+        let path = Path::new(FILE);
+        let fast = check_scanned(text, path, &origin, &config, &unsure)
+            .unwrap_or_else(|| panic!("case {i} refused by the checks"));
+        let full = check_parsed(text, path, &origin, &config, &unsure);
+        assert!(full.errors.is_empty(), "case {i}: {:?}", full.errors);
+        assert_eq!(fast.services, full.services, "case {i}");
+        assert_eq!(fast.names, full.names, "case {i}");
+    }
+    assert_eq!(ok(ODD_BUT_VALID[2]).len(), 2);
+    assert_eq!(ok(&bench_like).len(), 60);
+}
+
+#[test]
+fn what_scan_does_not_read_goes_to_the_full_parser_with_the_same_result() {
+    let endpoint = "endpoints = [{ region = \"eu-west\", address = \"192.0.2.1\" }]\n";
+    // Valid TOML and valid services, in forms only the full parser reads.
+    let valid = [
+        format!("[services.x]\nttl = 0x1E\n{endpoint}"),
+        format!("[services.x]\npolicy = \"\"\"nearest\"\"\"\n{endpoint}"),
+        format!("[services.x]\non_all_down = \"nodata\"\n{endpoint}"),
+        format!("[services.x]\noverprovision = 1.5\n{endpoint}"),
+        format!("[services.x]\ncheck.kind = \"tcp\"\ncheck.port = 80\n{endpoint}"),
+        format!("[services]\nx.ttl = 30\nx.{endpoint}"),
+        format!("[services.x]\npolicy = \"n\\u0065arest\"\n{endpoint}"),
+    ];
+    for (i, text) in valid.iter().enumerate() {
+        assert!(
+            super::scan::services(text).is_none(),
+            "valid case {i} scanned"
+        );
+        assert_eq!(ok(text).len(), 1, "valid case {i}");
+    }
+    // Invalid TOML, or TOML the checks refuse: never read by scan.rs, or refused by the
+    // checks after it, so the messages are the full parser's.
+    let invalid = [
+        format!("[services.x]\nttl = 030\n{endpoint}"),
+        format!("[services.x]\nttl = 1__0\n{endpoint}"),
+        format!("[services.x]\nttl = 3_\n{endpoint}"),
+        format!("[services.x]\nttl = 99999999999999999999\n{endpoint}"),
+        format!("[services.x]\nttl = 30 31\n{endpoint}"),
+        format!("[services.x]\nttl = 30\nttl = 31\n{endpoint}"),
+        format!("[services.x]\npolicy = \"a\\qb\"\n{endpoint}"),
+        format!("[services.x]\npolicy = \"open\n{endpoint}"),
+        format!("[services.x] # \u{7}bell\n{endpoint}"),
+        format!("[services.x]\nttl = 30\r{endpoint}"),
+        format!("[services.x]\n{endpoint}[services.x]\nttl = 3\n"),
+        format!("[services.x]\nttl = \"30\"\n{endpoint}"),
+        format!("[services.x]\ntll = 30\n{endpoint}"),
+        format!("[services.x]\nttl = 0\n{endpoint}"),
+        "[services.x]\nendpoints = [{ region = \"eu-wset\", address = \"192.0.2.1\" }]\n"
+            .to_string(),
+        "[services.x]\nendpoints = [{ region = \"eu-west\" address = \"192.0.2.1\" }]\n"
+            .to_string(),
+        "[services.x]\nendpoints = [{ region = \"eu-west\", address = \"192.0.2.1\"\n".to_string(),
+        format!("[services.x]\n{endpoint}[services.X]\n{endpoint}"),
+        format!("[services.x.y]\n{endpoint}"),
+        format!("ttl = 30\n[services.x]\n{endpoint}"),
+    ];
+    let (config, origin) = (config(), name("example.com."));
+    let unsure = UnsureRegions::default();
+    let path = Path::new(FILE);
+    for (i, text) in invalid.iter().enumerate() {
+        assert!(
+            check_scanned(text, path, &origin, &config, &unsure).is_none(),
+            "invalid case {i} accepted"
+        );
+        let full = check_parsed(text, path, &origin, &config, &unsure);
+        assert!(!full.errors.is_empty(), "invalid case {i} has no errors");
+        assert_eq!(
+            errors(text),
+            full.errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            "invalid case {i}"
+        );
+    }
+}
+
+/// Every text made from valid files by deleting, doubling or replacing one byte: when
+/// `scan.rs` and the checks accept it, the full parser reads the same services from it.
+#[test]
+fn scan_never_accepts_what_the_full_parser_reads_otherwise() {
+    let (config, origin) = (config(), name("example.com."));
+    let unsure = UnsureRegions::default();
+    let path = Path::new(FILE);
+    let mut accepted = 0;
+    for base in ODD_BUT_VALID.iter().copied().chain([many(3).as_str()]) {
+        let bytes = base.as_bytes();
+        for at in 0..bytes.len() {
+            for edit in 0..6u8 {
+                let mut b = bytes.to_vec();
+                match edit {
+                    0 => drop(b.remove(at)),
+                    1 => b.insert(at, bytes[at]),
+                    _ => b[at] = [b'"', b'\n', b'0', b'#'][usize::from(edit - 2)],
+                }
+                let Ok(text) = String::from_utf8(b) else {
+                    continue;
+                };
+                let Some(fast) = check_scanned(&text, path, &origin, &config, &unsure) else {
+                    continue;
+                };
+                accepted += 1;
+                let full = check_parsed(&text, path, &origin, &config, &unsure);
+                assert!(full.errors.is_empty(), "{text:?}: {:?}", full.errors);
+                assert_eq!(fast.services, full.services, "{text:?}");
+                assert_eq!(fast.names, full.names, "{text:?}");
+            }
+        }
+    }
+    // Many edits keep a valid file (a comment changed, a digit, a blank line).
+    assert!(accepted > 100, "{accepted}");
+}
