@@ -641,7 +641,7 @@ fn encode_zone(
     z.soa_authority(&mut w)?;
     let nxdomain = interner.intern(w.finish(RCODE_NXDOMAIN, true)?)?;
 
-    let mut referrals: HashMap<&[u8], Answer> = HashMap::new();
+    let mut referrals: rustc_hash::FxHashMap<&[u8], Answer> = Default::default();
     let first = nodes.len();
     for (key, node) in &z.names {
         if owner_of(key) != Some(zi as usize) {

@@ -6,7 +6,7 @@
 
 use super::master::SourceRecord;
 use super::{BalancedName, ZoneError, ZoneErrors};
-use crate::answer::name_key;
+use crate::answer::{name_key, name_key_in};
 use hickory_proto::rr::{Name, RData, RecordType};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -209,7 +209,8 @@ impl Grouping {
             return;
         }
         let rtype = r.rdata.record_type();
-        let key = name_key(&r.name);
+        let mut buf = [0; 256];
+        let key = name_key_in(&r.name, &mut buf);
         let file = self.file_index(&r.file);
         let mut place = Place {
             name: 0,
@@ -225,7 +226,7 @@ impl Grouping {
             this.places.push(place);
         };
         if rtype == RecordType::SOA {
-            if key != self.origin_key {
+            if *key != *self.origin_key {
                 let e = at(
                     &r,
                     format!(
@@ -233,7 +234,7 @@ impl Grouping {
                         r.name, self.origin
                     ),
                 );
-                return skip(self, key, e);
+                return skip(self, key.into(), e);
             }
             if self.soa.is_some() {
                 let e = at(
@@ -243,7 +244,7 @@ impl Grouping {
                         self.origin
                     ),
                 );
-                return skip(self, key, e);
+                return skip(self, key.into(), e);
             }
             self.soa = Some((r.rdata.clone(), r.ttl, r.line));
         }
@@ -255,14 +256,14 @@ impl Grouping {
                 &r,
                 format!("{rtype} is not a record type that can be stored in a zone"),
             );
-            return skip(self, key, e);
+            return skip(self, key.into(), e);
         }
         self.has_dname |= rtype == RecordType::DNAME;
         let seq = self.names.len() as u32;
         // Records of a name mostly come together: most find their name in the map.
-        let node = match self.names.get_mut(&key) {
+        let node = match self.names.get_mut(key) {
             Some(node) => node,
-            None => self.names.entry(key).or_insert_with(|| NameData {
+            None => self.names.entry(key.into()).or_insert_with(|| NameData {
                 seq,
                 ..NameData::default()
             }),
