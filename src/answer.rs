@@ -735,8 +735,8 @@ pub fn name_key_in<'b>(name: &Name, buf: &'b mut [u8; 256]) -> &'b [u8] {
 
 /// Lower-case wire form of a name.
 pub fn name_key(name: &Name) -> Box<[u8]> {
-    let labels: Vec<&[u8]> = name.iter().collect();
-    lower_wire(&labels).into_boxed_slice()
+    let mut buf = [0; 256];
+    Box::from(name_key_in(name, &mut buf))
 }
 
 /// Renders a whole response for `qname` around an answer, as the responder does (tests).

@@ -232,8 +232,8 @@ fn load_zones(
     let mut parsed = Vec::new();
     let mut failed = Vec::new();
     for (file, origin) in files {
-        match crate::zone::master::parse_file(&file, &origin) {
-            Ok(records) => parsed.push((file, origin, records)),
+        match crate::zone::ReadZone::from_file(&file, &origin) {
+            Ok(read) => parsed.push(read),
             Err(e) => {
                 errors.extend(e.into_iter().map(FileError::Zone));
                 failed.push(origin);
@@ -241,7 +241,9 @@ fn load_zones(
         }
     }
     let (pulled, unavailable) = crate::secondary::load::copies(config, &origins, &checked.names);
-    parsed.extend(pulled);
+    parsed.extend(pulled.into_iter().map(|(file, origin, records)| {
+        crate::zone::ReadZone::from_records(&file, &origin, records)
+    }));
     failed.extend(unavailable);
     // A name whose zone file failed to parse is left out: that zone's errors are already
     // reported, and "in none of the zones served" would only follow from them. Names of
@@ -249,7 +251,7 @@ fn load_zones(
     let balanced = balanced_names(&checked.names, &origins, |zone| {
         zone.is_none_or(|z| !failed.contains(z))
     });
-    match crate::zone::build_zones(parsed, &balanced) {
+    match crate::zone::build_read_zones(parsed, &balanced) {
         Ok(zones) => Some((checked.services, zones)),
         Err(e) => {
             errors.extend(e.0.into_iter().map(FileError::Zone));

@@ -6,11 +6,12 @@
 //! the names below a DNAME (whose CNAME the responder synthesises per query). The zone
 //! rules themselves are checked first, in `check.rs`.
 
-use super::check::{NameData, RRset, ZoneData, ancestors, check_zones, key_to_name};
+use super::check::{NameData, RRset, ZoneData, ancestors, check_zones, group, key_to_name};
 use super::index::NameIndex;
 use super::master::SourceRecord;
 use super::{
-    BalancedChain, BalancedName, Dname, Extra, NONE, Node, Zone, ZoneError, ZoneErrors, Zones,
+    BalancedChain, BalancedName, Dname, Extra, NONE, Node, ReadZone, Zone, ZoneError, ZoneErrors,
+    Zones,
 };
 use crate::answer::{Answer, EncodeError, Interner, Owner, Section, Writer, name_key, name_key_in};
 use hickory_proto::rr::rdata::CNAME;
@@ -503,7 +504,19 @@ pub fn build_zones(
     parsed: Vec<(PathBuf, Name, Vec<SourceRecord>)>,
     balanced: &[BalancedName],
 ) -> Result<Zones, ZoneErrors> {
-    let data = check_zones(parsed, balanced)?;
+    let read = parsed
+        .into_iter()
+        .map(|(file, origin, records)| ReadZone(group(&file, &origin, records)))
+        .collect();
+    build_read_zones(read, balanced)
+}
+
+/// Like [`build_zones`], for zones read with [`ReadZone::from_file`].
+pub fn build_read_zones(
+    read: Vec<ReadZone>,
+    balanced: &[BalancedName],
+) -> Result<Zones, ZoneErrors> {
+    let data = check_zones(read.into_iter().map(|r| r.0).collect(), balanced)?;
     // The most specific zone owns a name: an origin → zone map to decide it.
     let origins: HashMap<Box<[u8]>, usize> = data
         .iter()
@@ -628,7 +641,7 @@ fn encode_zone(
     z.soa_authority(&mut w)?;
     let nxdomain = interner.intern(w.finish(RCODE_NXDOMAIN, true)?)?;
 
-    let mut referrals: HashMap<&[u8], Answer> = HashMap::new();
+    let mut referrals: rustc_hash::FxHashMap<&[u8], Answer> = Default::default();
     let first = nodes.len();
     for (key, node) in &z.names {
         if owner_of(key) != Some(zi as usize) {

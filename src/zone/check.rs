@@ -6,7 +6,7 @@
 
 use super::master::SourceRecord;
 use super::{BalancedName, ZoneError, ZoneErrors};
-use crate::answer::name_key;
+use crate::answer::{name_key, name_key_in};
 use hickory_proto::rr::{Name, RData, RecordType};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -30,6 +30,8 @@ pub(super) struct RRset {
 pub(super) struct NameData {
     pub(super) name: Option<Name>,
     pub(super) rrsets: Vec<RRset>,
+    /// The order in which the zone's names were first written (see `Place`).
+    seq: u32,
 }
 
 impl NameData {
@@ -73,18 +75,18 @@ pub(super) fn ancestors(key: &[u8], origin_len: usize) -> impl Iterator<Item = &
 /// Checks every zone and gives each load-balanced name to the zone that owns it; reports
 /// every problem in every zone.
 pub(super) fn check_zones(
-    parsed: Vec<(PathBuf, Name, Vec<SourceRecord>)>,
+    zones: Vec<Grouping>,
     balanced: &[BalancedName],
 ) -> Result<Vec<ZoneData>, ZoneErrors> {
     let mut errors = Vec::new();
     let mut data = Vec::new();
     // Each balanced name belongs to the most specific zone that contains it.
     let zone_of = |b: &BalancedName| {
-        parsed
+        zones
             .iter()
-            .filter(|(_, origin, _)| origin.zone_of(&b.name))
-            .max_by_key(|(_, origin, _)| origin.num_labels())
-            .map(|(_, origin, _)| origin.clone())
+            .filter(|z| z.origin.zone_of(&b.name))
+            .max_by_key(|z| z.origin.num_labels())
+            .map(|z| z.origin.clone())
     };
     let owners: Vec<Option<Name>> = balanced.iter().map(zone_of).collect();
     for (b, owner) in balanced.iter().zip(&owners) {
@@ -96,14 +98,14 @@ pub(super) fn check_zones(
             ));
         }
     }
-    for (file, origin, records) in parsed {
+    for zone in zones {
         let here: Vec<&BalancedName> = balanced
             .iter()
             .zip(&owners)
-            .filter(|(_, o)| o.as_ref() == Some(&origin))
+            .filter(|(_, o)| o.as_ref() == Some(&zone.origin))
             .map(|(b, _)| b)
             .collect();
-        if let Some(z) = check_zone(&file, &origin, records, &here, &mut errors) {
+        if let Some(z) = zone.finish(&here, &mut errors) {
             data.push(z);
         }
     }
@@ -113,313 +115,472 @@ pub(super) fn check_zones(
     Ok(data)
 }
 
-/// Checks one zone's records and groups them by name.
-fn check_zone(
-    file: &Path,
-    origin: &Name,
-    records: Vec<SourceRecord>,
-    balanced_here: &[&BalancedName],
-    errors: &mut Vec<ZoneError>,
-) -> Option<ZoneData> {
-    let at = |r: &SourceRecord, message: String| ZoneError::at(&r.file, r.line, message);
-    let whole = |line: usize, message: String| ZoneError::at(file, line, message);
-    let origin_key = name_key(origin);
-    let mut names: BTreeMap<Box<[u8]>, NameData> = BTreeMap::new();
-    let mut soa: Option<(RData, u32, usize)> = None;
-    let mut record_count = 0;
-    let mut types = BTreeSet::new();
-    let before = errors.len();
-    let mut has_dname = false;
+/// One zone's records, checked one by one and grouped by name.
+pub(super) fn group(file: &Path, origin: &Name, records: Vec<SourceRecord>) -> Grouping {
+    let mut grouping = Grouping::new(file, origin);
+    for r in records {
+        grouping.add(r);
+    }
+    grouping
+}
 
-    for r in &records {
-        if !origin.zone_of(&r.name) {
-            errors.push(at(r, format!("{} is outside the zone {origin}", r.name)));
-            continue;
+/// Where one record was written, kept while a zone is read for the checks that look at
+/// every record once all are in (CNAME beside other data, the DNAME rules): a few bytes
+/// instead of the record, which is grouped into its name and dropped as it is read.
+#[derive(Clone, Copy)]
+struct Place {
+    /// `NameData::seq` of the record's name, or `SKIPPED | i` for `Grouping::skipped[i]`.
+    name: u32,
+    line: u32,
+    /// Index into `Grouping::files`.
+    file: u32,
+    rtype: RecordType,
+    /// A DNAME whose data differs from the first DNAME at its name.
+    second_dname: bool,
+}
+
+/// Marks a `Place::name` as an index into `Grouping::skipped`.
+const SKIPPED: u32 = 1 << 31;
+
+/// One zone being read: each record is checked and grouped into its name as it comes
+/// ([`Grouping::add`]); the checks that need the whole zone run in [`Grouping::finish`].
+pub(super) struct Grouping {
+    origin: Name,
+    origin_key: Box<[u8]>,
+    file: PathBuf,
+    names: BTreeMap<Box<[u8]>, NameData>,
+    soa: Option<(RData, u32, usize)>,
+    record_count: usize,
+    types: BTreeSet<u16>,
+    has_dname: bool,
+    /// Every record inside the zone, in file order.
+    places: Vec<Place>,
+    /// The files records came from (`$INCLUDE`s), in order of their first record.
+    files: Vec<Arc<Path>>,
+    /// Keys of records inside the zone that were refused before joining a name.
+    skipped: Vec<Box<[u8]>>,
+    first_line: Option<usize>,
+    errors: Vec<ZoneError>,
+}
+
+impl Grouping {
+    pub(super) fn new(file: &Path, origin: &Name) -> Grouping {
+        Grouping {
+            origin: origin.clone(),
+            origin_key: name_key(origin),
+            file: file.to_path_buf(),
+            names: BTreeMap::new(),
+            soa: None,
+            record_count: 0,
+            types: BTreeSet::new(),
+            has_dname: false,
+            places: Vec::new(),
+            files: Vec::new(),
+            skipped: Vec::new(),
+            first_line: None,
+            errors: Vec::new(),
+        }
+    }
+
+    fn file_index(&mut self, file: &Arc<Path>) -> u32 {
+        match self
+            .files
+            .iter()
+            .rposition(|f| Arc::ptr_eq(f, file) || f == file)
+        {
+            Some(i) => i as u32,
+            None => {
+                self.files.push(file.clone());
+                (self.files.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Checks one record and adds it to its name.
+    pub(super) fn add(&mut self, r: SourceRecord) {
+        let at = |r: &SourceRecord, message: String| ZoneError::at(&r.file, r.line, message);
+        self.first_line.get_or_insert(r.line);
+        if !self.origin.zone_of(&r.name) {
+            let e = at(
+                &r,
+                format!("{} is outside the zone {}", r.name, self.origin),
+            );
+            self.errors.push(e);
+            return;
         }
         let rtype = r.rdata.record_type();
-        let key = name_key(&r.name);
+        let mut buf = [0; 256];
+        let key = name_key_in(&r.name, &mut buf);
+        let file = self.file_index(&r.file);
+        let mut place = Place {
+            name: 0,
+            line: r.line as u32,
+            file,
+            rtype,
+            second_dname: false,
+        };
+        let mut skip = |this: &mut Grouping, key: Box<[u8]>, error: ZoneError| {
+            this.errors.push(error);
+            place.name = SKIPPED | this.skipped.len() as u32;
+            this.skipped.push(key);
+            this.places.push(place);
+        };
         if rtype == RecordType::SOA {
-            if key != origin_key {
-                errors.push(at(
-                    r,
-                    format!("SOA record at {} is not at the zone apex {origin}", r.name),
-                ));
-                continue;
+            if *key != *self.origin_key {
+                let e = at(
+                    &r,
+                    format!(
+                        "SOA record at {} is not at the zone apex {}",
+                        r.name, self.origin
+                    ),
+                );
+                return skip(self, key.into(), e);
             }
-            if soa.is_some() {
-                errors.push(at(
-                    r,
-                    format!("second SOA record for {origin}: a zone has exactly one"),
-                ));
-                continue;
+            if self.soa.is_some() {
+                let e = at(
+                    &r,
+                    format!(
+                        "second SOA record for {}: a zone has exactly one",
+                        self.origin
+                    ),
+                );
+                return skip(self, key.into(), e);
             }
-            soa = Some((r.rdata.clone(), r.ttl, r.line));
+            self.soa = Some((r.rdata.clone(), r.ttl, r.line));
         }
         if matches!(
             rtype,
             RecordType::OPT | RecordType::ANY | RecordType::AXFR | RecordType::IXFR
         ) {
-            errors.push(at(
-                r,
+            let e = at(
+                &r,
                 format!("{rtype} is not a record type that can be stored in a zone"),
-            ));
-            continue;
+            );
+            return skip(self, key.into(), e);
         }
-        has_dname |= rtype == RecordType::DNAME;
+        self.has_dname |= rtype == RecordType::DNAME;
+        let seq = self.names.len() as u32;
         // Records of a name mostly come together: most find their name in the map.
-        let node = match names.get_mut(&key) {
+        let node = match self.names.get_mut(key) {
             Some(node) => node,
-            None => names.entry(key).or_default(),
+            None => self.names.entry(key.into()).or_insert_with(|| NameData {
+                seq,
+                ..NameData::default()
+            }),
         };
-        if node.name.is_none() {
-            node.name = Some(r.name.clone());
-        }
+        place.name = node.seq;
+        let SourceRecord {
+            name,
+            ttl,
+            rdata,
+            file,
+            line,
+        } = r;
         match node.rrsets.iter_mut().find(|s| s.rtype == rtype) {
             Some(set) => {
-                if set.rdatas.contains(&r.rdata) {
-                    continue; // a duplicate record is one record (RFC 2181 §5)
+                place.second_dname = rtype == RecordType::DNAME && set.rdatas[0] != rdata;
+                self.places.push(place);
+                if set.rdatas.contains(&rdata) {
+                    return; // a duplicate record is one record (RFC 2181 §5)
                 }
                 if rtype == RecordType::CNAME {
                     let (f, l) = &set.first;
-                    errors.push(at(
-                        r,
+                    self.errors.push(ZoneError::at(
+                        &file,
+                        line,
                         format!(
-                            "second CNAME at {} (first at {}:{l}): a name has at most one",
-                            r.name,
+                            "second CNAME at {name} (first at {}:{l}): a name has at most one",
                             f.display()
                         ),
                     ));
-                    continue;
+                    return;
                 }
-                if set.ttl != r.ttl {
-                    tracing::warn!(file = %r.file.display(), line = r.line, "TTL {} differs from the RRset's {}; using {}", r.ttl, set.ttl, set.ttl.min(r.ttl));
-                    set.ttl = set.ttl.min(r.ttl);
+                if set.ttl != ttl {
+                    tracing::warn!(file = %file.display(), line, "TTL {ttl} differs from the RRset's {}; using {}", set.ttl, set.ttl.min(ttl));
+                    set.ttl = set.ttl.min(ttl);
                 }
-                set.rdatas.push(r.rdata.clone());
+                // Most RRsets hold one to a few records: grow by one, not to four.
+                set.rdatas.reserve_exact(1);
+                set.rdatas.push(rdata);
             }
             None => {
+                self.places.push(place);
+                node.rrsets.reserve_exact(1);
                 node.rrsets.push(RRset {
                     rtype,
-                    ttl: r.ttl,
-                    rdatas: vec![r.rdata.clone()],
-                    first: (r.file.clone(), r.line),
+                    ttl,
+                    rdatas: vec![rdata],
+                    first: (file, line),
                 });
             }
         }
-        types.insert(u16::from(rtype));
-        record_count += 1;
+        if node.name.is_none() {
+            node.name = Some(name);
+        }
+        self.types.insert(u16::from(rtype));
+        self.record_count += 1;
     }
 
-    // RFC 5155 §7.2.8: a name holding only NSEC3 records (and their signatures), with
-    // nothing below it, is answered as if they did not exist: NXDOMAIN, as NSD does.
-    let has_nsec3 = types.contains(&50);
-    let below: BTreeSet<&[u8]> = names
-        .keys()
-        .filter(|_| has_nsec3)
-        .flat_map(|k| ancestors(k, origin_key.len()))
-        .collect();
-    let nsec3_only: Vec<Box<[u8]>> = names
-        .iter()
-        .filter(|_| has_nsec3)
-        .filter(|(k, n)| {
-            !below.contains(&k[..])
-                && n.rrsets.iter().any(|s| u16::from(s.rtype) == 50)
-                && n.rrsets
+    /// The checks that need the whole zone; the zone, or `None` with its problems added
+    /// to `errors` (those of [`Grouping::add`] first).
+    pub(super) fn finish(
+        self,
+        balanced_here: &[&BalancedName],
+        errors: &mut Vec<ZoneError>,
+    ) -> Option<ZoneData> {
+        let before = errors.len();
+        let Grouping {
+            origin,
+            origin_key,
+            file,
+            mut names,
+            soa,
+            record_count,
+            types,
+            has_dname,
+            places,
+            files,
+            skipped,
+            first_line,
+            errors: found,
+        } = self;
+        errors.extend(found);
+        let origin = &origin;
+        let file = file.as_path();
+        let whole = |line: usize, message: String| ZoneError::at(file, line, message);
+
+        // Each name by its `seq`, for the checks below, which go record by record.
+        let by_seq: Vec<(&[u8], Option<&Name>)> = {
+            let mut v = vec![(&[][..], None); names.len()];
+            if has_dname || types.contains(&u16::from(RecordType::CNAME)) {
+                for (k, n) in &names {
+                    v[n.seq as usize] = (&k[..], n.name.as_ref());
+                }
+            }
+            v
+        };
+        let key_of = |p: &Place| -> &[u8] {
+            match p.name & SKIPPED {
+                0 => by_seq[p.name as usize].0,
+                _ => &skipped[(p.name & !SKIPPED) as usize],
+            }
+        };
+        let display = |p: &Place| match by_seq.get(p.name as usize).and_then(|n| n.1) {
+            Some(n) if p.name & SKIPPED == 0 => n.clone(),
+            _ => key_to_name(key_of(p)),
+        };
+        let at = |p: &Place, message: String| {
+            ZoneError::at(&files[p.file as usize], p.line as usize, message)
+        };
+
+        // CNAME and other data (RFC 1034 §3.6.2; RFC 2181 §10.1), except the DNSSEC records
+        // that sign it and prove what exists (RFC 4035 §2.5, §2.3; SIG, NXT, KEY of RFC 2535).
+        let beside_cname = |t: RecordType| {
+            t == RecordType::CNAME || matches!(u16::from(t), 24 | 25 | 30 | 46 | 47)
+        };
+        for p in places.iter().filter(|p| p.rtype == RecordType::CNAME) {
+            let key = key_of(p);
+            if let Some(node) = names.get(key)
+                && node.rrsets.iter().any(|s| !beside_cname(s.rtype))
+            {
+                let others: Vec<String> = node
+                    .rrsets
                     .iter()
-                    .all(|s| matches!(u16::from(s.rtype), 46 | 50))
-        })
-        .map(|(k, _)| k.clone())
-        .collect();
-    for key in nsec3_only {
-        names.remove(&key);
-    }
-
-    // CNAME and other data (RFC 1034 §3.6.2; RFC 2181 §10.1), except the DNSSEC records
-    // that sign it and prove what exists (RFC 4035 §2.5, §2.3; SIG, NXT, KEY of RFC 2535).
-    let beside_cname =
-        |t: RecordType| t == RecordType::CNAME || matches!(u16::from(t), 24 | 25 | 30 | 46 | 47);
-    for r in &records {
-        if r.rdata.record_type() != RecordType::CNAME {
-            continue;
+                    .filter(|s| !beside_cname(s.rtype))
+                    .map(|s| super::master::type_mnemonic(s.rtype))
+                    .collect();
+                errors.push(at(
+                    p,
+                    format!(
+                        "CNAME at {} next to other data ({}): a CNAME must stand alone",
+                        display(p),
+                        others.join(", ")
+                    ),
+                ));
+            }
         }
-        let key = name_key(&r.name);
-        if let Some(node) = names.get(&key)
-            && node.rrsets.iter().any(|s| !beside_cname(s.rtype))
+
+        // A DNAME owner has no descendants (RFC 6672 §2.4), and one DNAME at most.
+        for p in places.iter().filter(|_| has_dname) {
+            let key = key_of(p);
+            if p.second_dname {
+                let (f, l) = &names[key].get(RecordType::DNAME).expect("a DNAME").first;
+                errors.push(at(
+                    p,
+                    format!(
+                        "second DNAME at {} (first at {}:{l}): a name has at most one",
+                        display(p),
+                        f.display()
+                    ),
+                ));
+            }
+            if let Some(above) = ancestors(key, origin_key.len()).find(|a| {
+                names
+                    .get(*a)
+                    .is_some_and(|n| n.get(RecordType::DNAME).is_some())
+            }) {
+                let (f, l) = &names[above].get(RecordType::DNAME).expect("a DNAME").first;
+                errors.push(at(
+                    p,
+                    format!(
+                        "{} is below the DNAME at {} ({}:{l}): a DNAME owner has no descendants",
+                        display(p),
+                        key_to_name(above),
+                        f.display()
+                    ),
+                ));
+            }
+        }
+        drop(by_seq);
+        drop(places);
+
+        // RFC 5155 §7.2.8: a name holding only NSEC3 records (and their signatures), with
+        // nothing below it, is answered as if they did not exist: NXDOMAIN, as NSD does.
+        // (No such name holds a CNAME or DNAME: the checks above see the same names.)
+        let has_nsec3 = types.contains(&50);
+        let below: BTreeSet<&[u8]> = names
+            .keys()
+            .filter(|_| has_nsec3)
+            .flat_map(|k| ancestors(k, origin_key.len()))
+            .collect();
+        let nsec3_only: Vec<Box<[u8]>> = names
+            .iter()
+            .filter(|_| has_nsec3)
+            .filter(|(k, n)| {
+                !below.contains(&k[..])
+                    && n.rrsets.iter().any(|s| u16::from(s.rtype) == 50)
+                    && n.rrsets
+                        .iter()
+                        .all(|s| matches!(u16::from(s.rtype), 46 | 50))
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        drop(below);
+        for key in nsec3_only {
+            names.remove(&key);
+        }
+
+        // A missing record has no line of its own: name the first record (or line 1).
+        let first_record_line = first_line.unwrap_or(1);
+        let Some((soa, soa_ttl, soa_line)) = soa else {
+            errors.push(whole(
+                first_record_line,
+                format!("no SOA record at the apex of {origin}"),
+            ));
+            return None;
+        };
+        if names
+            .get(&origin_key)
+            .and_then(|n| n.get(RecordType::NS))
+            .is_none()
         {
-            let others: Vec<String> = node
-                .rrsets
-                .iter()
-                .filter(|s| !beside_cname(s.rtype))
-                .map(|s| super::master::type_mnemonic(s.rtype))
-                .collect();
-            errors.push(at(
-                r,
-                format!(
-                    "CNAME at {} next to other data ({}): a CNAME must stand alone",
-                    r.name,
-                    others.join(", ")
-                ),
+            errors.push(whole(
+                soa_line,
+                format!("no NS records at the apex of {origin}"),
             ));
         }
-    }
+        if errors.len() > before {
+            return None;
+        }
 
-    // A DNAME owner has no descendants (RFC 6672 §2.4), and one DNAME at most.
-    for r in records.iter().filter(|_| has_dname) {
-        let key = name_key(&r.name);
-        if r.rdata.record_type() == RecordType::DNAME
-            && names
-                .get(&key)
-                .and_then(|n| n.get(RecordType::DNAME))
-                .is_some_and(|s| s.rdatas.len() > 1 && s.rdatas[0] != r.rdata)
-        {
-            let (f, l) = &names[&key].get(RecordType::DNAME).expect("a DNAME").first;
-            errors.push(at(
-                r,
-                format!(
-                    "second DNAME at {} (first at {}:{l}): a name has at most one",
-                    r.name,
-                    f.display()
-                ),
-            ));
+        // Load-balanced names: their addresses come from the service, not from records.
+        let mut balanced = BTreeMap::new();
+        for b in balanced_here {
+            let key = name_key(&b.name);
+            if let Some(above) = ancestors(&key, origin_key.len()).find(|a| {
+                names
+                    .get(*a)
+                    .is_some_and(|n| n.get(RecordType::DNAME).is_some())
+            }) {
+                errors.push(ZoneError::at(
+                    &b.file,
+                    b.line,
+                    format!(
+                        "{} is load-balanced, but it is below the DNAME at {}: a DNAME owner has no descendants",
+                        b.name,
+                        key_to_name(above)
+                    ),
+                ));
+            }
+            if let Some(node) = names.get(&key) {
+                for t in [RecordType::A, RecordType::AAAA, RecordType::CNAME] {
+                    if node.get(t).is_some() {
+                        let (f, l) = &node.get(t).expect("an RRset").first;
+                        errors.push(ZoneError::at(
+                            &b.file,
+                            b.line,
+                            format!(
+                                "{} is load-balanced, but {}:{l} gives it static {t} records; remove them from the zone file",
+                                b.name,
+                                f.display()
+                            ),
+                        ));
+                    }
+                }
+            }
+            let node = names.entry(key.clone()).or_default();
+            if node.name.is_none() {
+                node.name = Some(b.name.clone());
+            }
+            balanced.insert(key, b.service);
         }
-        if let Some(above) = ancestors(&key, origin_key.len()).find(|a| {
-            names
-                .get(*a)
-                .is_some_and(|n| n.get(RecordType::DNAME).is_some())
-        }) {
-            let (f, l) = &names[above].get(RecordType::DNAME).expect("a DNAME").first;
-            errors.push(at(
-                r,
-                format!(
-                    "{} is below the DNAME at {} ({}:{l}): a DNAME owner has no descendants",
-                    r.name,
-                    key_to_name(above),
-                    f.display()
-                ),
-            ));
+        if errors.len() > before {
+            return None;
         }
-    }
 
-    // A missing record has no line of its own: name the first record (or line 1).
-    let first_record_line = records.first().map_or(1, |r| r.line);
-    let Some((soa, soa_ttl, soa_line)) = soa else {
-        errors.push(whole(
-            first_record_line,
-            format!("no SOA record at the apex of {origin}"),
-        ));
-        return None;
-    };
-    if names
-        .get(&origin_key)
-        .and_then(|n| n.get(RecordType::NS))
-        .is_none()
-    {
-        errors.push(whole(
-            soa_line,
-            format!("no NS records at the apex of {origin}"),
-        ));
-    }
-    if errors.len() > before {
-        return None;
-    }
-
-    // Load-balanced names: their addresses come from the service, not from records.
-    let mut balanced = BTreeMap::new();
-    for b in balanced_here {
-        let key = name_key(&b.name);
-        if let Some(above) = ancestors(&key, origin_key.len()).find(|a| {
-            names
-                .get(*a)
-                .is_some_and(|n| n.get(RecordType::DNAME).is_some())
-        }) {
-            errors.push(ZoneError::at(
-                &b.file,
-                b.line,
-                format!(
-                    "{} is load-balanced, but it is below the DNAME at {}: a DNAME owner has no descendants",
-                    b.name,
-                    key_to_name(above)
-                ),
-            ));
-        }
-        if let Some(node) = names.get(&key) {
-            for t in [RecordType::A, RecordType::AAAA, RecordType::CNAME] {
-                if node.get(t).is_some() {
-                    let (f, l) = &node.get(t).expect("an RRset").first;
-                    errors.push(ZoneError::at(
-                        &b.file,
-                        b.line,
-                        format!(
-                            "{} is load-balanced, but {}:{l} gives it static {t} records; remove them from the zone file",
-                            b.name,
-                            f.display()
-                        ),
-                    ));
+        // Empty non-terminals: every ancestor of a name, up to the origin, exists.
+        let mut missing: BTreeSet<&[u8]> = BTreeSet::new();
+        for k in names.keys() {
+            for a in ancestors(k, origin_key.len()) {
+                if names.contains_key(a) || !missing.insert(a) {
+                    break; // its ancestors are there or on the list already
                 }
             }
         }
-        let node = names.entry(key.clone()).or_default();
-        if node.name.is_none() {
-            node.name = Some(b.name.clone());
+        let missing: Vec<Box<[u8]>> = missing.into_iter().map(Box::from).collect();
+        for a in missing {
+            names.insert(a, NameData::default());
         }
-        balanced.insert(key, b.service);
-    }
-    if errors.len() > before {
-        return None;
-    }
-
-    // Empty non-terminals: every ancestor of a name, up to the origin, exists.
-    let mut missing: BTreeSet<&[u8]> = BTreeSet::new();
-    for k in names.keys() {
-        for a in ancestors(k, origin_key.len()) {
-            if names.contains_key(a) || !missing.insert(a) {
-                break; // its ancestors are there or on the list already
+        let cuts: rustc_hash::FxHashSet<Box<[u8]>> = names
+            .iter()
+            .filter(|(k, n)| **k != origin_key && n.get(RecordType::NS).is_some())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for b in balanced_here {
+            let key = name_key(&b.name);
+            if let Some(cut) = ancestors(&key, origin_key.len())
+                .chain([&key[..]])
+                .find(|a| cuts.contains(*a))
+            {
+                errors.push(ZoneError::at(
+                    &b.file,
+                    b.line,
+                    format!(
+                        "{} is load-balanced, but it is at or below the delegation {}",
+                        b.name,
+                        key_to_name(cut)
+                    ),
+                ));
             }
         }
-    }
-    let missing: Vec<Box<[u8]>> = missing.into_iter().map(Box::from).collect();
-    for a in missing {
-        names.insert(a, NameData::default());
-    }
-    let cuts: rustc_hash::FxHashSet<Box<[u8]>> = names
-        .iter()
-        .filter(|(k, n)| **k != origin_key && n.get(RecordType::NS).is_some())
-        .map(|(k, _)| k.clone())
-        .collect();
-    for b in balanced_here {
-        let key = name_key(&b.name);
-        if let Some(cut) = ancestors(&key, origin_key.len())
-            .chain([&key[..]])
-            .find(|a| cuts.contains(*a))
-        {
-            errors.push(ZoneError::at(
-                &b.file,
-                b.line,
-                format!(
-                    "{} is load-balanced, but it is at or below the delegation {}",
-                    b.name,
-                    key_to_name(cut)
-                ),
-            ));
+        if errors.len() > before {
+            return None;
         }
+        let RData::SOA(s) = &soa else { unreachable!() };
+        let negative_ttl = soa_ttl.min(s.minimum);
+        Some(ZoneData {
+            origin: origin.clone(),
+            origin_key,
+            file: file.to_path_buf(),
+            names,
+            cuts,
+            soa,
+            negative_ttl,
+            record_count,
+            types,
+            balanced,
+        })
     }
-    if errors.len() > before {
-        return None;
-    }
-    let RData::SOA(s) = &soa else { unreachable!() };
-    let negative_ttl = soa_ttl.min(s.minimum);
-    Some(ZoneData {
-        origin: origin.clone(),
-        origin_key,
-        file: file.to_path_buf(),
-        names,
-        cuts,
-        soa,
-        negative_ttl,
-        record_count,
-        types,
-        balanced,
-    })
 }
 
 /// A name from its lower-case wire key (for empty non-terminals, which have no written form).

@@ -20,9 +20,33 @@ use hickory_proto::rr::Name;
 use index::NameIndex;
 use std::path::{Path, PathBuf};
 
-pub use build::build_zones;
+pub use build::{build_read_zones, build_zones};
 pub use error::{ZoneError, ZoneErrors};
 pub use transfer::{Delta, JOURNAL_LEN, ZoneRecords, push_name, push_record, record_len};
+
+/// One zone file read and grouped by name, each record checked as it was read: what
+/// [`build_read_zones`] checks as a whole and encodes. Reading a file this way never
+/// holds its records as a list beside the grouped names.
+pub struct ReadZone(check::Grouping);
+
+impl ReadZone {
+    /// Reads the master file `file` for the zone `origin`; its errors (file, line) if
+    /// it cannot be read or holds a bad record.
+    pub fn from_file(file: &Path, origin: &Name) -> Result<ReadZone, Vec<ZoneError>> {
+        let mut grouping = check::Grouping::new(file, origin);
+        master::read_file(file, origin, &mut |r| grouping.add(r))?;
+        Ok(ReadZone(grouping))
+    }
+
+    /// Records read otherwise (a secondary zone's copy), grouped the same way.
+    pub fn from_records(
+        file: &Path,
+        origin: &Name,
+        records: Vec<master::SourceRecord>,
+    ) -> ReadZone {
+        ReadZone(check::group(file, origin, records))
+    }
+}
 
 /// A load-balanced name: its A and AAAA answers are decided per query.
 #[derive(Debug, Clone)]

@@ -156,9 +156,10 @@ pub fn push_name(out: &mut Vec<u8>, name: &Name) {
     out.push(0);
 }
 
-fn rdata_wire(rdata: &RData) -> Result<Vec<u8>, EncodeError> {
-    let mut bytes = Vec::new();
-    let mut enc = BinEncoder::new(&mut bytes);
+/// `rdata` in uncompressed wire form, in `bytes` (cleared first: one buffer for a zone).
+fn rdata_wire<'b>(rdata: &RData, bytes: &'b mut Vec<u8>) -> Result<&'b [u8], EncodeError> {
+    bytes.clear();
+    let mut enc = BinEncoder::new(bytes);
     enc.set_name_encoding(NameEncoding::Uncompressed);
     rdata
         .emit(&mut enc)
@@ -170,6 +171,7 @@ fn rdata_wire(rdata: &RData) -> Result<Vec<u8>, EncodeError> {
 pub(super) fn zone_records(z: &ZoneData) -> Result<ZoneRecords, EncodeError> {
     let mut soa = Vec::new();
     let mut records = Vec::new();
+    let mut wire = Vec::new();
     for (key, node) in &z.names {
         let Some(name) = &node.name else { continue };
         for set in &node.rrsets {
@@ -179,7 +181,8 @@ pub(super) fn zone_records(z: &ZoneData) -> Result<ZoneRecords, EncodeError> {
                 &mut records
             };
             for rd in &set.rdatas {
-                push_record(out, name, u16::from(set.rtype), set.ttl, &rdata_wire(rd)?);
+                let rdata = rdata_wire(rd, &mut wire)?;
+                push_record(out, name, u16::from(set.rtype), set.ttl, rdata);
             }
         }
     }

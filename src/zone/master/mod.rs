@@ -50,9 +50,24 @@ pub fn type_mnemonic(record_type: hickory_proto::rr::RecordType) -> String {
 
 /// Reads the master file at `path`; `origin` (an FQDN) is the initial `$ORIGIN`.
 pub fn parse_file(path: &Path, origin: &Name) -> Result<Vec<SourceRecord>, Vec<ZoneError>> {
+    let mut records = Vec::new();
+    read_file(path, origin, &mut |r| records.push(r))?;
+    Ok(records)
+}
+
+/// Reads the master file at `path` like [`parse_file`], but hands each record to `sink`
+/// as it is read instead of collecting them: a big zone is never held as a record list.
+/// On errors, what `sink` was given is incomplete and is to be thrown away.
+pub fn read_file(
+    path: &Path,
+    origin: &Name,
+    sink: &mut dyn FnMut(SourceRecord),
+) -> Result<(), Vec<ZoneError>> {
     let text = reader::read_source(path, reader::MAX_ZONE_BYTES)
         .map_err(|(line, message)| vec![ZoneError::at(path, line, message)])?;
-    parse_str(&text, path, origin)
+    let mut origin = origin.clone();
+    origin.set_fqdn(true);
+    reader::read(&text, path, origin, sink)
 }
 
 /// Reads master-file `text`. `path` names it in errors and records, and relative
@@ -64,5 +79,7 @@ pub fn parse_str(
 ) -> Result<Vec<SourceRecord>, Vec<ZoneError>> {
     let mut origin = origin.clone();
     origin.set_fqdn(true);
-    reader::read(text, path, origin)
+    let mut records = Vec::new();
+    reader::read(text, path, origin, &mut |r| records.push(r))?;
+    Ok(records)
 }

@@ -31,22 +31,31 @@ const MAX_GENERATED_IN_ZONE: u64 = 1_000_000;
 /// Bytes one zone may read, its own file and every included file together (1 GiB).
 pub(super) const MAX_ZONE_BYTES: u64 = 1 << 30;
 
-/// Reads `text` as the file `path`, starting at `origin` (an FQDN).
+/// Reads `text` as the file `path`, starting at `origin` (an FQDN), handing each record
+/// to `sink` as soon as it is read, in file order (those of an `$INCLUDE` where it
+/// stands). On errors the records already handed over are to be thrown away.
 pub(super) fn read(
     text: &str,
     path: &Path,
     origin: Name,
-) -> Result<Vec<SourceRecord>, Vec<ZoneError>> {
+    sink: &mut dyn FnMut(SourceRecord),
+) -> Result<(), Vec<ZoneError>> {
     let mut reader = Reader {
+        sink,
+        errors: Vec::new(),
+        dollar_ttl: None,
+        last_ttl: None,
+        include_stack: Vec::new(),
         bytes_left: MAX_ZONE_BYTES.saturating_sub(text.len() as u64),
-        ..Reader::default()
+        generated: 0,
+        gave_up: false,
     };
     reader
         .include_stack
         .push(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
     reader.read_text(text, Arc::from(path), origin);
     if reader.errors.is_empty() {
-        Ok(reader.records)
+        Ok(())
     } else {
         Err(reader.errors)
     }
@@ -121,9 +130,9 @@ struct FileState {
     owner: Owner,
 }
 
-#[derive(Default)]
-struct Reader {
-    records: Vec<SourceRecord>,
+struct Reader<'s> {
+    /// Where each record goes once read (a zone is not kept as a list of records).
+    sink: &'s mut dyn FnMut(SourceRecord),
     errors: Vec<ZoneError>,
     /// The `$TTL` default, once set.
     dollar_ttl: Option<u32>,
@@ -138,7 +147,7 @@ struct Reader {
     gave_up: bool,
 }
 
-impl Reader {
+impl Reader<'_> {
     fn error(&mut self, file: &Path, line: usize, message: String) {
         if self.gave_up {
             return;
@@ -419,7 +428,7 @@ impl Reader {
             },
         };
         if let Some(name) = owner {
-            self.records.push(SourceRecord {
+            (self.sink)(SourceRecord {
                 name,
                 ttl,
                 rdata,
