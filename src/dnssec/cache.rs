@@ -131,6 +131,19 @@ impl Signatures {
     }
 }
 
+/// Whether `sigs` are the signatures of exactly `keys`, in order: each RRSIG names its
+/// key by algorithm (RDATA octet 2) and key tag (octets 16–17). After a key rollover the
+/// same RRset is cached with the old key's signatures; they are then a miss, and the
+/// RRset is signed again by the keys that sign now.
+fn signed_by(sigs: &Signatures, keys: &[&ZoneKey]) -> bool {
+    sigs.rrsigs.len() == keys.len()
+        && sigs.rrsigs.iter().zip(keys).all(|(rrsig, key)| {
+            rrsig.len() >= 18
+                && rrsig[2] == key.algorithm().number()
+                && u16::from_be_bytes([rrsig[16], rrsig[17]]) == key.tag()
+        })
+}
+
 /// The cache's limits and signing policy.
 #[derive(Debug, Clone, Copy)]
 pub struct CacheConfig {
@@ -228,7 +241,9 @@ impl SigCache {
         now: u64,
     ) -> Result<Arc<Signatures>, DnssecError> {
         let key = RrsetKey::new(owner, rrtype, class, ttl, rdatas)?;
-        if let Some(sigs) = self.get(&key, now) {
+        if let Some(sigs) = self.get(&key, now)
+            && signed_by(&sigs, keys)
+        {
             self.stats.hits += 1;
             return Ok(sigs);
         }

@@ -116,8 +116,8 @@ pub fn sign_response(
             state.memo.clear();
             state.memo_bytes = 0;
             // A new snapshot may bring other signing keys (a reload in a key rollover):
-            // signatures cached by the old ones must not be served on.
-            state.cache = None;
+            // the memo's signed answers go; the signature cache stays, as it checks the
+            // signers of each entry against the keys that sign now (`SigCache::get_or_sign`).
             state.generation = asked.generation;
             state.epoch = epoch;
         }

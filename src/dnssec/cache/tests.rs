@@ -218,3 +218,39 @@ fn keys_compare_whole_not_by_hash() {
     assert_eq!(k1.rdatas(), vec![&[192u8, 0, 2, 1][..]]);
     assert_eq!(k1.ttl(), 60);
 }
+
+#[test]
+fn signatures_by_keys_that_no_longer_sign_are_a_miss() {
+    // A key rollover: the same RRset, cached with the old key's signature, must be signed
+    // again by the new key (and by both while both sign), never served with the old one.
+    let zone = name("example.com.");
+    let old = generate(&zone, Algorithm::EcdsaP256Sha256, 0).unwrap();
+    let new = generate(&zone, Algorithm::Ed25519, 0).unwrap();
+    let mut cache = SigCache::new(config());
+    let owner = name("app.example.com.");
+    let a: &[u8] = &[192, 0, 2, 1];
+    let by_old = cache
+        .get_or_sign(&[&old], &owner, 1, 1, 60, &[a], T0)
+        .unwrap();
+    let by_new = cache
+        .get_or_sign(&[&new], &owner, 1, 1, 60, &[a], T0 + 1)
+        .unwrap();
+    assert!(!Arc::ptr_eq(&by_old, &by_new));
+    assert_eq!(by_new.rrsigs.len(), 1);
+    assert_eq!(by_new.rrsigs[0][2], Algorithm::Ed25519.number());
+    assert_eq!(
+        u16::from_be_bytes([by_new.rrsigs[0][16], by_new.rrsigs[0][17]]),
+        new.tag()
+    );
+    let by_both = cache
+        .get_or_sign(&[&old, &new], &owner, 1, 1, 60, &[a], T0 + 2)
+        .unwrap();
+    assert_eq!(by_both.rrsigs.len(), 2);
+    // The same keys again: a hit.
+    let again = cache
+        .get_or_sign(&[&old, &new], &owner, 1, 1, 60, &[a], T0 + 3)
+        .unwrap();
+    assert!(Arc::ptr_eq(&by_both, &again));
+    assert_eq!(cache.stats().misses, 3);
+    assert_eq!(cache.stats().hits, 1);
+}
