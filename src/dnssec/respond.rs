@@ -343,6 +343,13 @@ struct Block {
     sigs: Option<Arc<Signatures>>,
 }
 
+/// RRsets that go out as rendered, without RRSIGs.
+fn unsigned(sets: Vec<Rrset>) -> Vec<Block> {
+    sets.into_iter()
+        .map(|set| Block { set, sigs: None })
+        .collect()
+}
+
 /// The signed response to write.
 struct Plan {
     flags: u16,
@@ -513,10 +520,7 @@ impl Pass<'_, '_> {
         if !asked.dnssec_ok {
             // Only the key RRsets differ without DO; the rest goes out as rendered.
             for (i, section) in [answer, authority, additional].into_iter().enumerate() {
-                out[i] = section
-                    .into_iter()
-                    .map(|set| Block { set, sigs: None })
-                    .collect();
+                out[i] = unsigned(section);
             }
             return Plan {
                 flags,
@@ -587,10 +591,7 @@ impl Pass<'_, '_> {
                     out[1].push(nsec);
                 }
             }
-            out[2] = additional
-                .into_iter()
-                .map(|set| Block { set, sigs: None })
-                .collect();
+            out[2] = unsigned(additional);
             return Plan {
                 flags,
                 rcode,

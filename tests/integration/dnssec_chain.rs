@@ -12,6 +12,7 @@
 //! step. Each tool missing, or not being root, makes the test say SKIPPED (.ci/run installs
 //! them; CI runs as root).
 
+use crate::interop::installed;
 use crate::util::{
     Backend, Edns, Fixture, Netns, Query, REGIONS, Rdata, Response, Run, Server, wait_for,
 };
@@ -83,31 +84,9 @@ fn tools_installed() -> bool {
         }
     }
     for tool in ["dnssec-keygen", "dnssec-signzone", "unbound-control"] {
-        let found = Command::new(tool)
-            .arg("-h")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok();
-        if !found {
-            eprintln!("SKIPPED: {tool} is not installed (.ci/run installs it)");
-            ok = false;
-        }
+        ok &= installed(tool);
     }
     ok
-}
-
-fn has(tool: &str) -> bool {
-    let found = Command::new(tool)
-        .arg("-h")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !found {
-        eprintln!("SKIPPED ({tool} part): {tool} is not installed (.ci/run installs it)");
-    }
-    found
 }
 
 /// Runs `program args` in `dir` and panics unless it succeeds; gives its output.
@@ -582,13 +561,13 @@ fn issue13_unbound_validates_every_kind_of_answer_meridian_signs() {
             a.response
         );
 
-        if has("delv") {
+        if installed("delv") {
             for (qname, qtype) in [("www.example.com", "A"), ("app.example.com", "A")] {
                 let out = delv(&lab, qname, qtype);
                 assert!(out.contains("; fully validated"), "delv {qname}: {out}");
             }
         }
-        if has("dnsviz") {
+        if installed("dnsviz") {
             dnsviz_finds_no_error(&lab);
         }
 
@@ -650,16 +629,20 @@ fn dnsviz_finds_no_error(lab: &Lab) {
         ]);
     let run = Run::bounded(probe, d, LIMIT);
     assert!(run.status.success(), "dnsviz probe: {}", run.stderr);
-    let mut grok = Command::new("dnsviz");
-    grok.env("PYTHONPATH", d.join("pyshim")).args([
-        "grok",
-        "-P",
-        "-t",
-        "anchor.key",
-        "-r",
-        "probe.json",
-    ]);
-    let run = Run::bounded(grok, d, LIMIT);
+    // `grok` and `print` read the probe with the root's key as trust anchor.
+    let analyse = |verb: &str| {
+        let mut cmd = Command::new("dnsviz");
+        cmd.env("PYTHONPATH", d.join("pyshim")).args([
+            verb,
+            "-P",
+            "-t",
+            "anchor.key",
+            "-r",
+            "probe.json",
+        ]);
+        Run::bounded(cmd, d, LIMIT)
+    };
+    let run = analyse("grok");
     assert!(run.status.success(), "dnsviz grok: {}", run.stderr);
     let report: serde_json::Value = serde_json::from_str(&run.stdout)
         .unwrap_or_else(|e| panic!("dnsviz grok output is not JSON ({e}):\n{}", run.stdout));
@@ -676,16 +659,7 @@ fn dnsviz_finds_no_error(lab: &Lab) {
     ] {
         assert!(!text.contains(bad), "dnsviz grok says {bad}: {report:#}");
     }
-    let mut print = Command::new("dnsviz");
-    print.env("PYTHONPATH", d.join("pyshim")).args([
-        "print",
-        "-P",
-        "-t",
-        "anchor.key",
-        "-r",
-        "probe.json",
-    ]);
-    let run = Run::bounded(print, d, LIMIT);
+    let run = analyse("print");
     assert!(run.status.success(), "dnsviz print: {}", run.stderr);
     // `[.]` secure, `[-]` insecure, `[!]` error, `[?]` warning (dnsviz's legend).
     let out = &run.stdout;
@@ -726,7 +700,7 @@ fn issue13_a_wrong_ds_at_the_root_makes_unbound_refuse_the_zone() {
         // The root itself still validates: the failure is the broken link, not the lab.
         let a = lab.resolver.ask(".", RecordType::SOA);
         assert!(a.ad && a.rcode() == 0, "{}", a.response);
-        if has("delv") {
+        if installed("delv") {
             let out = delv(&lab, "www.example.com", "A");
             assert!(!out.contains("; fully validated"), "delv: {out}");
         }
@@ -838,7 +812,7 @@ fn validates(lab: &Lab, step: &str) {
 /// validates after every step.
 #[test]
 fn issue13_a_key_rollover_validates_at_every_step() {
-    if !tools_installed() || !has("dnssec-settime") {
+    if !tools_installed() || !installed("dnssec-settime") {
         return;
     }
     let Some(netns) = Netns::create("roll") else {
