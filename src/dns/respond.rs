@@ -451,8 +451,7 @@ fn answer(
     .saturating_sub(room);
     // A signed zone's answer is rendered whole, then signed and cut to `max` (RRsets
     // whole with their RRSIGs): with DO, and for the apex key types without it.
-    // The flags first: a query without DO pays two tests, not a zone lookup (by
-    // reference: copying the whole `Edns` out of the query cost ~70 instructions).
+    // The flags first: a query without DO pays two tests, not a zone lookup.
     let wants_signing = q.edns.as_ref().is_some_and(|e| e.dnssec_ok)
         || matches!(q.qtype, TYPE_DNSKEY | TYPE_CDS | TYPE_CDNSKEY);
     let signer = if wants_signing {
