@@ -457,3 +457,41 @@ pub fn return_freed_memory() {
         libc::malloc_trim(0);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zone_files_read_on_many_threads_come_back_in_file_order_with_their_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = Vec::new();
+        for i in 0..40 {
+            let origin = Name::from_ascii(format!("z{i:02}.test.")).unwrap();
+            let file = dir.path().join(format!("z{i:02}.test.zone"));
+            // Every seventh file has a bad record on line 3.
+            let bad = if i % 7 == 3 {
+                "www IN A 300.1.1.1\n"
+            } else {
+                ""
+            };
+            std::fs::write(
+                &file,
+                format!("@ 3600 IN SOA ns1 host {i} 7200 3600 1209600 300\n@ IN NS ns1\n{bad}"),
+            )
+            .unwrap();
+            files.push((file, origin));
+        }
+        let read = read_zone_files(&files);
+        assert_eq!(read.len(), files.len());
+        for (i, ((file, _), r)) in files.iter().zip(read).enumerate() {
+            match r {
+                Ok(_) => assert_ne!(i % 7, 3, "{}", file.display()),
+                Err(e) => {
+                    assert_eq!(i % 7, 3, "{}", file.display());
+                    assert_eq!((&e[0].file, e[0].line), (file, 3));
+                }
+            }
+        }
+    }
+}
