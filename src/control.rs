@@ -294,6 +294,7 @@ impl Control {
                             .table(&snapshot.services, &snapshot.config.regions, previous);
                     self.store_live(snapshot.with_health(table));
                     crate::dns::notify::after_reload(&old, &self.live.load());
+                    retire(old);
                     self.targets
                         .send_replace(Arc::new(self.store.targets().cloned().collect()));
                     self.save_or_log();
@@ -372,6 +373,30 @@ impl Control {
             .push(events::drained(&region, drained, now(), SystemTime::now()));
         self.publish(&current);
         Ok(true)
+    }
+}
+
+/// How long [`retire`] waits for DNS workers to let go of a replaced snapshot.
+const RETIRE_WAIT: Duration = Duration::from_secs(5);
+
+/// Frees the snapshot a reload replaced on a thread of its own, once DNS workers still
+/// answering from it (each holds it for one batch) have let go, then gives the memory
+/// back to the system. A million-record zone is a million small frees: neither the
+/// control task nor the DNS worker that happened to let go last should pay for them.
+fn retire(old: Arc<Snapshot>) {
+    let spawned = std::thread::Builder::new()
+        .name("retire-snapshot".into())
+        .spawn(move || {
+            let deadline = Instant::now() + RETIRE_WAIT;
+            while Arc::strong_count(&old) > 1 && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            drop(old);
+            crate::snapshot::return_freed_memory();
+        });
+    // Without a thread the snapshot went with the closure, here: freed all the same.
+    if let Err(e) = spawned {
+        tracing::debug!("no thread to free the replaced snapshot on ({e}); freed inline");
     }
 }
 

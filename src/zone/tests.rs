@@ -789,3 +789,72 @@ fn the_journal_keeps_what_each_raised_serial_changed() {
             .all(|w| w[0].from_serial + 1 == w[1].from_serial)
     );
 }
+
+/// What a reload's delta held before it was found by one walk over both zones: every
+/// record of one side whose exact bytes the other lacks, in that side's order.
+fn delta_by_record_sets(old: &Zone, new: &Zone) -> (Vec<u8>, Vec<u8>) {
+    let before: std::collections::HashSet<&[u8]> = transfer::split(&old.records.records).collect();
+    let after: std::collections::HashSet<&[u8]> = transfer::split(&new.records.records).collect();
+    let removed = transfer::split(&old.records.records).filter(|r| !after.contains(r));
+    let added = transfer::split(&new.records.records).filter(|r| !before.contains(r));
+    (
+        removed.flatten().copied().collect(),
+        added.flatten().copied().collect(),
+    )
+}
+
+#[test]
+fn a_reloads_delta_is_what_comparing_record_sets_gives() {
+    // Owners before, between and after the old ones; a name that went away; a changed
+    // TTL; an owner whose case changed; an RRset that grew and one that shrank; a name
+    // with many records; a new type at an old name; names below and beside each other.
+    let mut big_old = String::new();
+    let mut big_new = String::new();
+    for i in 0..40 {
+        big_old.push_str(&format!("many IN TXT \"t{i}\"\n"));
+        if i % 7 != 3 {
+            big_new.push_str(&format!("many IN TXT \"t{i}\"\n"));
+        }
+    }
+    big_new.push_str("many IN TXT \"t99\"\n");
+    let old_text = format!(
+        "b IN A 192.0.2.2\nc IN A 192.0.2.3\nc IN A 192.0.2.4\nd IN A 192.0.2.5\n\
+         gone IN TXT \"x\"\nHost IN A 192.0.2.6\nttl 60 IN A 192.0.2.7\nx.y 3600 IN A 192.0.2.8\n\
+         y IN MX 10 c\nshrink IN A 192.0.2.9\nshrink IN A 192.0.2.10\n{big_old}"
+    );
+    let new_text = format!(
+        "a IN A 192.0.2.1\nb IN A 192.0.2.2\nbb IN AAAA 2001:db8::1\nc IN A 192.0.2.3\n\
+         c IN A 192.0.2.4\nc IN A 192.0.2.11\nd IN A 192.0.2.5\nd IN TXT \"new\"\n\
+         host IN A 192.0.2.6\nttl 120 IN A 192.0.2.7\nx.y 3600 IN A 192.0.2.8\ny IN MX 10 c\n\
+         shrink IN A 192.0.2.10\nzz IN A 192.0.2.12\n{big_new}"
+    );
+    let v1 = serial_zone(1, &old_text);
+    let mut v2 = serial_zone(2, &new_text);
+    v2.carry_journal(&v1);
+    let [d] = &v2.zones[0].records.journal[..] else {
+        panic!("one delta")
+    };
+    let (removed, added) = delta_by_record_sets(&v1.zones[0], &v2.zones[0]);
+    assert_eq!(*d.removed, *removed);
+    assert_eq!(*d.added, *added);
+    assert_eq!(
+        owners(&d.removed),
+        [
+            "Host.example.com. 1",
+            "gone.example.com. 16",
+            "many.example.com. 16",
+            "shrink.example.com. 1",
+            "ttl.example.com. 1",
+        ]
+    );
+    assert_eq!(transfer::split(&d.removed).count(), 1 + 1 + 6 + 1 + 1);
+    assert_eq!(
+        transfer::split(&d.added).count(),
+        1 + 1 + 1 + 1 + 1 + 1 + 1 + 1
+    );
+    // Nothing changed but the serial: an empty delta.
+    let mut v3 = serial_zone(3, &new_text);
+    v3.carry_journal(&v2);
+    let last = v3.zones[0].records.journal.last().unwrap();
+    assert!(last.removed.is_empty() && last.added.is_empty());
+}
