@@ -643,6 +643,10 @@ fn encode_zone(
 
     let mut referrals: rustc_hash::FxHashMap<&[u8], Answer> = Default::default();
     let first = nodes.len();
+    // One node per name, and about an answer per type and one more (ANY) per name:
+    // reserved once rather than doubled (and copied) a score of times on a big zone.
+    nodes.reserve(z.names.len());
+    typed.reserve(z.names.values().map(|n| n.rrsets.len() + 1).sum());
     for (key, node) in &z.names {
         if owner_of(key) != Some(zi as usize) {
             continue; // a more specific zone of ours owns this name
