@@ -768,11 +768,9 @@ fn encode_zone(
         index.push(key);
         nodes.push(built);
     }
-    // Link each name to its wildcard child.
-    for key in z.names.keys() {
-        let mut wild = b"\x01*".to_vec();
-        wild.extend_from_slice(key);
-        if let (Some(parent), Some(child)) = (index.get(&key[..]), index.get(wild.as_slice()))
+    // Link each wildcard name `*.<parent>` to its parent (when this zone owns both).
+    for wild in z.names.keys().filter(|k| k.starts_with(b"\x01*")) {
+        if let (Some(parent), Some(child)) = (index.get(&wild[2..]), index.get(wild))
             && parent as usize >= first
         {
             nodes[parent as usize].wildcard = child;
