@@ -17,7 +17,7 @@ use crate::answer::{Answer, EncodeError, Interner, Owner, Section, Writer, name_
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 const RCODE_NOERROR: u8 = 0;
@@ -683,15 +683,19 @@ fn encode_zone(
                 extra: None,
             }
         } else {
-            let mut qtypes: BTreeSet<u16> =
-                node.rrsets.iter().map(|s| u16::from(s.rtype)).collect();
-            qtypes.insert(u16::from(RecordType::ANY));
+            // The types answered at this name, in order, each once (a sorted vector: a set
+            // would cost its allocations at every name).
+            let mut qtypes: Vec<u16> = Vec::with_capacity(node.rrsets.len() + 1);
+            qtypes.extend(node.rrsets.iter().map(|s| u16::from(s.rtype)));
+            qtypes.push(u16::from(RecordType::ANY));
             if node.get(RecordType::CNAME).is_some() {
                 qtypes.extend(z.types.iter().copied());
                 // A and AAAA may end at a load-balanced name; DS at a cut is answered
                 // from this side of it, where other types get the referral.
                 qtypes.extend([RecordType::A, RecordType::AAAA, RecordType::DS].map(u16::from));
             }
+            qtypes.sort_unstable();
+            qtypes.dedup();
             // Any type the zone never holds: the same as a type this name lacks.
             let other = interner.intern(z.answer(&model, node, z.absent_type())?)?;
             // ANY is answered with one RRset (RFC 8482 §4.2): the answer to its type, or
