@@ -17,7 +17,7 @@ use crate::answer::{Answer, EncodeError, Interner, Owner, Section, Writer, name_
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 const RCODE_NOERROR: u8 = 0;
@@ -643,6 +643,10 @@ fn encode_zone(
 
     let mut referrals: rustc_hash::FxHashMap<&[u8], Answer> = Default::default();
     let first = nodes.len();
+    // One node per name, and about an answer per type and one more (ANY) per name:
+    // reserved once rather than doubled (and copied) a score of times on a big zone.
+    nodes.reserve(z.names.len());
+    typed.reserve(z.names.values().map(|n| n.rrsets.len() + 1).sum());
     for (key, node) in &z.names {
         if owner_of(key) != Some(zi as usize) {
             continue; // a more specific zone of ours owns this name
@@ -679,15 +683,19 @@ fn encode_zone(
                 extra: None,
             }
         } else {
-            let mut qtypes: BTreeSet<u16> =
-                node.rrsets.iter().map(|s| u16::from(s.rtype)).collect();
-            qtypes.insert(u16::from(RecordType::ANY));
+            // The types answered at this name, in order, each once (a sorted vector: a set
+            // would cost its allocations at every name).
+            let mut qtypes: Vec<u16> = Vec::with_capacity(node.rrsets.len() + 1);
+            qtypes.extend(node.rrsets.iter().map(|s| u16::from(s.rtype)));
+            qtypes.push(u16::from(RecordType::ANY));
             if node.get(RecordType::CNAME).is_some() {
                 qtypes.extend(z.types.iter().copied());
                 // A and AAAA may end at a load-balanced name; DS at a cut is answered
                 // from this side of it, where other types get the referral.
                 qtypes.extend([RecordType::A, RecordType::AAAA, RecordType::DS].map(u16::from));
             }
+            qtypes.sort_unstable();
+            qtypes.dedup();
             // Any type the zone never holds: the same as a type this name lacks.
             let other = interner.intern(z.answer(&model, node, z.absent_type())?)?;
             // ANY is answered with one RRset (RFC 8482 §4.2): the answer to its type, or
@@ -764,11 +772,9 @@ fn encode_zone(
         index.push(key);
         nodes.push(built);
     }
-    // Link each name to its wildcard child.
-    for key in z.names.keys() {
-        let mut wild = b"\x01*".to_vec();
-        wild.extend_from_slice(key);
-        if let (Some(parent), Some(child)) = (index.get(&key[..]), index.get(wild.as_slice()))
+    // Link each wildcard name `*.<parent>` to its parent (when this zone owns both).
+    for wild in z.names.keys().filter(|k| k.starts_with(b"\x01*")) {
+        if let (Some(parent), Some(child)) = (index.get(&wild[2..]), index.get(wild))
             && parent as usize >= first
         {
             nodes[parent as usize].wildcard = child;

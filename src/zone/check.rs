@@ -8,6 +8,7 @@ use super::master::SourceRecord;
 use super::{BalancedName, ZoneError, ZoneErrors};
 use crate::answer::{name_key, name_key_in};
 use hickory_proto::rr::{Name, RData, RecordType};
+use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -148,7 +149,12 @@ pub(super) struct Grouping {
     origin: Name,
     origin_key: Box<[u8]>,
     file: PathBuf,
-    names: BTreeMap<Box<[u8]>, NameData>,
+    /// Each name's key → its `NameData::seq`, the index of its data in `names`: a hash
+    /// while the records come, one sort in [`Grouping::finish`] (a tree of boxed keys
+    /// compared at every record cost more).
+    name_seq: FxHashMap<Box<[u8]>, u32>,
+    /// The zone's names in the order they were first written.
+    names: Vec<NameData>,
     soa: Option<(RData, u32, usize)>,
     record_count: usize,
     types: BTreeSet<u16>,
@@ -169,7 +175,8 @@ impl Grouping {
             origin: origin.clone(),
             origin_key: name_key(origin),
             file: file.to_path_buf(),
-            names: BTreeMap::new(),
+            name_seq: FxHashMap::default(),
+            names: Vec::new(),
             soa: None,
             record_count: 0,
             types: BTreeSet::new(),
@@ -259,14 +266,17 @@ impl Grouping {
             return skip(self, key.into(), e);
         }
         self.has_dname |= rtype == RecordType::DNAME;
-        let seq = self.names.len() as u32;
-        // Records of a name mostly come together: most find their name in the map.
-        let node = match self.names.get_mut(key) {
-            Some(node) => node,
-            None => self.names.entry(key.into()).or_insert_with(|| NameData {
-                seq,
-                ..NameData::default()
-            }),
+        let node = match self.name_seq.get(key) {
+            Some(&seq) => &mut self.names[seq as usize],
+            None => {
+                let seq = self.names.len() as u32;
+                self.name_seq.insert(key.into(), seq);
+                self.names.push(NameData {
+                    seq,
+                    ..NameData::default()
+                });
+                self.names.last_mut().expect("a name was just added")
+            }
         };
         place.name = node.seq;
         let SourceRecord {
@@ -299,8 +309,11 @@ impl Grouping {
                     tracing::warn!(file = %file.display(), line, "TTL {ttl} differs from the RRset's {}; using {}", set.ttl, set.ttl.min(ttl));
                     set.ttl = set.ttl.min(ttl);
                 }
-                // Most RRsets hold one to a few records: grow by one, not to four.
-                set.rdatas.reserve_exact(1);
+                // Most RRsets hold one to a few records: grow 1, 2, 4, 8 (not to four at
+                // once, nor one at a time, which copies an RRset of eight seven times).
+                if set.rdatas.len() == set.rdatas.capacity() {
+                    set.rdatas.reserve_exact(set.rdatas.len());
+                }
                 set.rdatas.push(rdata);
             }
             None => {
@@ -333,7 +346,8 @@ impl Grouping {
             origin,
             origin_key,
             file,
-            mut names,
+            name_seq,
+            names: by_seq_data,
             soa,
             record_count,
             types,
@@ -345,6 +359,17 @@ impl Grouping {
             errors: found,
         } = self;
         errors.extend(found);
+        // The names in key order: one sort, then a tree built in one pass from it.
+        // (Keys and numbers are sorted, not the names' data: a fifth of the bytes to move.)
+        let mut names: BTreeMap<Box<[u8]>, NameData> = {
+            let mut by_seq_data = by_seq_data;
+            let mut sorted: Vec<(Box<[u8]>, u32)> = name_seq.into_iter().collect();
+            sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            sorted
+                .into_iter()
+                .map(|(key, seq)| (key, std::mem::take(&mut by_seq_data[seq as usize])))
+                .collect()
+        };
         let origin = &origin;
         let file = file.as_path();
         let whole = |line: usize, message: String| ZoneError::at(file, line, message);

@@ -94,7 +94,9 @@ impl<'a> Lexer<'a> {
             let mut entry = Entry {
                 line: self.line,
                 indented: matches!(self.byte(), Some(b' ' | b'\t')),
-                tokens: Vec::new(),
+                // Room for a record of a few fields (owner, TTL, class, type, data) without
+                // growing the vector: two allocations per record cost more than one.
+                tokens: Vec::with_capacity(8),
                 problems: Vec::new(),
             };
             // Line of the '(' that is still open.
