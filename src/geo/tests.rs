@@ -1,6 +1,7 @@
 //! Reading every layout we support, from the fixture databases in `tests/data/`.
 
 use super::*;
+use std::collections::BTreeMap;
 
 fn fixture(file: &str) -> GeoDb {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -314,4 +315,47 @@ fn a_new_database_is_not_answered_from_an_older_ones_walks() {
         country.locate(a).coordinates_from,
         CoordinatesFrom::CountryCentroid
     );
+}
+
+/// Every record the networks of `db` reach, by data offset, decoded: what the load read
+/// before it walked the search tree itself.
+fn records_by_networks(db: &GeoDb) -> BTreeMap<usize, Place> {
+    let paths = Paths {
+        country: None,
+        continent: None,
+        latitude: None,
+        longitude: None,
+    };
+    let mut out = BTreeMap::new();
+    for item in db.reader.networks(Default::default()).unwrap() {
+        let r = item.unwrap();
+        if let Some(offset) = r.offset() {
+            out.entry(offset)
+                .or_insert_with(|| decode_place(&r, &paths));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_record_the_networks_reach_is_decoded_once() {
+    for file in [
+        "../../geodata/meridian-city.mmdb",
+        "meridian-test-city.mmdb",
+        "meridian-test-city-ipv4.mmdb",
+        "meridian-test-country.mmdb",
+        "meridian-test-flat.mmdb",
+        "maxmind/GeoIP2-City-Test.mmdb",
+        "maxmind/GeoIP2-Country-Test.mmdb",
+        "maxmind/GeoLite2-City-Test.mmdb",
+    ] {
+        let db = fixture(file);
+        let decoded: BTreeMap<usize, Place> = db
+            .index
+            .iter()
+            .map(|(&offset, &i)| (offset, db.places[i as usize]))
+            .collect();
+        assert_eq!(decoded.len(), db.places.len(), "{file}: a record twice");
+        assert_eq!(decoded, records_by_networks(&db), "{file}");
+    }
 }

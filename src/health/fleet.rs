@@ -155,85 +155,183 @@ fn kind_name(kind: &CheckKind) -> &'static str {
 
 /// The stable id of (address, check): what a prober reports against.
 pub fn target_id(address: IpAddr, check: &Check) -> String {
-    let host = match address {
-        IpAddr::V4(a) => a.to_string(),
-        IpAddr::V6(a) => format!("[{a}]"),
-    };
-    let kind = kind_name(&check.kind);
-    let mut id = format!("{kind}://{host}:{}", check.port);
-    if check.kind != CheckKind::Tcp {
-        id.push_str(&check.path);
-        let mut q = Vec::new();
-        if let Some(h) = &check.host {
-            q.push(format!("host={h}"));
-        }
-        if check.insecure {
-            q.push("insecure".into());
-        }
-        if check.expect != [(200, 399)] {
-            let e: Vec<String> = check
-                .expect
-                .iter()
-                .map(|(a, b)| {
-                    if a == b {
-                        a.to_string()
-                    } else {
-                        format!("{a}-{b}")
-                    }
-                })
-                .collect();
-            q.push(format!("expect={}", e.join(",")));
-        }
-        if let Some(b) = &check.body {
-            q.push(format!("body={b:?}"));
-        }
-        if !q.is_empty() {
-            id.push('?');
-            id.push_str(&q.join("&"));
-        }
-    }
-    id.push_str(&format!("#timeout={}ms", check.timeout.as_millis()));
-    id
+    CheckIds::new(check).id(address)
 }
+
+/// [`target_id`] for many addresses under one check: the part after the address is
+/// written once, so each id costs one allocation (100,000 services have ~250,000).
+struct CheckIds<'c> {
+    check: &'c Check,
+    /// `{path}?{query}#timeout={ms}ms` (TCP: `#timeout={ms}ms`).
+    after_port: String,
+}
+
+impl<'c> CheckIds<'c> {
+    fn new(check: &'c Check) -> CheckIds<'c> {
+        use std::fmt::Write;
+        let mut after_port = String::new();
+        if check.kind != CheckKind::Tcp {
+            after_port.push_str(&check.path);
+            let mut sep = '?';
+            let mut query = |after_port: &mut String| {
+                after_port.push(sep);
+                sep = '&';
+            };
+            if let Some(h) = &check.host {
+                query(&mut after_port);
+                let _ = write!(after_port, "host={h}");
+            }
+            if check.insecure {
+                query(&mut after_port);
+                after_port.push_str("insecure");
+            }
+            if check.expect != [(200, 399)] {
+                query(&mut after_port);
+                after_port.push_str("expect=");
+                for (i, (a, b)) in check.expect.iter().enumerate() {
+                    if i > 0 {
+                        after_port.push(',');
+                    }
+                    let _ = if a == b {
+                        write!(after_port, "{a}")
+                    } else {
+                        write!(after_port, "{a}-{b}")
+                    };
+                }
+            }
+            if let Some(b) = &check.body {
+                query(&mut after_port);
+                let _ = write!(after_port, "body={b:?}");
+            }
+        }
+        let _ = write!(after_port, "#timeout={}ms", check.timeout.as_millis());
+        CheckIds { check, after_port }
+    }
+
+    fn id(&self, address: IpAddr) -> String {
+        use std::fmt::Write;
+        let kind = kind_name(&self.check.kind);
+        // "https://[" + the longest IPv6 text + "]:65535".
+        let mut id = String::with_capacity(57 + self.after_port.len());
+        let _ = match address {
+            IpAddr::V4(a) => write!(id, "{kind}://{a}:{}", self.check.port),
+            IpAddr::V6(a) => write!(id, "{kind}://[{a}]:{}", self.check.port),
+        };
+        id.push_str(&self.after_port);
+        id
+    }
+}
+
+/// A target and the (service, endpoint) pairs it decides.
+pub type TargetUses = (TargetSpec, Vec<(usize, usize)>);
 
 /// Every target of a set of services, with the (service, endpoint) pairs it decides.
 /// Shared targets take the shortest interval (and recheck) of the services naming them.
-pub fn targets_of(services: &[Service]) -> BTreeMap<String, (TargetSpec, Vec<(usize, usize)>)> {
-    let mut out: BTreeMap<String, (TargetSpec, Vec<(usize, usize)>)> = BTreeMap::new();
+pub fn targets_of(services: &[Service]) -> BTreeMap<String, TargetUses> {
+    // Every (id, service, endpoint), sorted by id (stably: each id's pairs stay in service
+    // order), then grouped: the map is built from sorted entries in one pass, not by a
+    // search and an insert per endpoint.
+    let mut all: Vec<(String, usize, usize)> = Vec::new();
     for (si, s) in services.iter().enumerate() {
         let Some(check) = &s.check else { continue };
-        for (ei, e) in s.endpoints.iter().enumerate() {
-            let id = target_id(e.address, check);
-            let entry = out.entry(id.clone()).or_insert_with(|| {
-                let spec = TargetSpec {
-                    id,
-                    address: e.address,
-                    kind: kind_name(&check.kind).into(),
-                    port: check.port,
-                    path: check.path.clone(),
-                    host: check.host.clone(),
-                    insecure: check.insecure,
-                    expect: check.expect.clone(),
-                    body: check.body.clone(),
-                    interval_ms: check.interval.as_millis() as u64,
-                    timeout_ms: check.timeout.as_millis() as u64,
-                    recheck_ms: check.recheck.as_millis() as u64,
-                    rise: check.rise,
-                    fall: check.fall,
-                };
-                (spec, Vec::new())
-            });
-            entry.0.interval_ms = entry.0.interval_ms.min(check.interval.as_millis() as u64);
-            entry.0.recheck_ms = entry.0.recheck_ms.min(check.recheck.as_millis() as u64);
-            entry.1.push((si, ei));
-        }
+        let ids = CheckIds::new(check);
+        all.extend(
+            s.endpoints
+                .iter()
+                .enumerate()
+                .map(|(ei, e)| (ids.id(e.address), si, ei)),
+        );
     }
-    out
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut grouped: Vec<(String, TargetUses)> = Vec::new();
+    for (id, si, ei) in all {
+        let check = services[si]
+            .check
+            .as_ref()
+            .expect("only services with a check");
+        let interval_ms = check.interval.as_millis() as u64;
+        let recheck_ms = check.recheck.as_millis() as u64;
+        if let Some((last, (spec, uses))) = grouped.last_mut()
+            && *last == id
+        {
+            spec.interval_ms = spec.interval_ms.min(interval_ms);
+            spec.recheck_ms = spec.recheck_ms.min(recheck_ms);
+            uses.push((si, ei));
+            continue;
+        }
+        let spec = TargetSpec {
+            id: id.clone(),
+            address: services[si].endpoints[ei].address,
+            kind: kind_name(&check.kind).into(),
+            port: check.port,
+            path: check.path.clone(),
+            host: check.host.clone(),
+            insecure: check.insecure,
+            expect: check.expect.clone(),
+            body: check.body.clone(),
+            interval_ms,
+            timeout_ms: check.timeout.as_millis() as u64,
+            recheck_ms,
+            rise: check.rise,
+            fall: check.fall,
+        };
+        grouped.push((id, (spec, vec![(si, ei)])));
+    }
+    grouped.into_iter().collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn http_check() -> Check {
+        Check {
+            kind: CheckKind::Https,
+            port: 443,
+            path: "/healthz".into(),
+            host: Some("www.example.com".into()),
+            insecure: true,
+            expect: vec![(200, 200), (300, 399)],
+            body: Some("ok".into()),
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(2),
+            recheck: Duration::from_secs(1),
+            rise: 2,
+            fall: 3,
+        }
+    }
+
+    #[test]
+    fn target_ids_read_as_the_reference_writes_them() {
+        let v6: IpAddr = "2001:db8::10".parse().unwrap();
+        assert_eq!(
+            target_id(v6, &http_check()),
+            "https://[2001:db8::10]:443/healthz?host=www.example.com&insecure\
+             &expect=200,300-399&body=\"ok\"#timeout=2000ms"
+        );
+        let plain = Check {
+            kind: CheckKind::Http,
+            port: 8001,
+            path: "/".into(),
+            host: None,
+            insecure: false,
+            expect: vec![(200, 399)],
+            body: None,
+            ..http_check()
+        };
+        let v4: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(
+            target_id(v4, &plain),
+            "http://127.0.0.1:8001/#timeout=2000ms"
+        );
+        let tcp = Check {
+            kind: CheckKind::Tcp,
+            port: 80,
+            ..http_check()
+        };
+        let v4: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(target_id(v4, &tcp), "tcp://192.0.2.1:80#timeout=2000ms");
+    }
 
     #[test]
     fn ewma_starts_at_the_first_sample_and_moves_alpha_of_the_way() {

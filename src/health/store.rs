@@ -335,23 +335,31 @@ impl HealthStore {
     pub fn judge_all(&mut self, now: Instant) -> bool {
         let mut changed = false;
         let empty = BTreeMap::new();
+        // `judged` and `targets` are both sorted by id: walked side by side, the judged
+        // map is rebuilt from sorted entries, with no search per target.
+        let mut before_all = std::mem::take(&mut self.judged).into_iter().peekable();
+        let mut judged = Vec::with_capacity(self.targets.len());
         for (id, (spec, _)) in &self.targets {
+            while let Some(other) = before_all.next_if(|(k, _)| k < id) {
+                judged.push(other);
+            }
+            let before = before_all.next_if(|(k, _)| k == id).map(|(_, j)| j);
             let votes = self.votes.get(id).unwrap_or(&empty);
-            let last = self
-                .judged
-                .get(id)
+            let last = before
                 .map(|j| j.up)
                 .or_else(|| self.saved.states.get(id).copied());
             let interval = Duration::from_millis(spec.interval_ms);
             let j = judge(votes, last, self.quorum, now, interval);
-            let before = self.judged.insert(id.clone(), j);
             if before.map(|b| (b.up, b.unsettled)) != Some((j.up, j.unsettled)) {
                 changed = true;
             }
             if last != Some(j.up) && (j.fresh > 0 || last.is_some()) {
                 self.saved.states.insert(id.clone(), j.up);
             }
+            judged.push((id.clone(), j));
         }
+        judged.extend(before_all);
+        self.judged = judged.into_iter().collect();
         let measured = self.measure(now);
         if measured != self.measured {
             self.measured = measured;
@@ -469,8 +477,13 @@ impl HealthStore {
             count += s.endpoints.len();
         }
         first.push(count);
-        let mut slots: Vec<Option<(&str, &TargetSpec)>> = vec![None; count];
+        // With each target, its judgement: `targets` and `judged` are both sorted by id,
+        // so they are walked side by side rather than searched per endpoint.
+        let mut slots: Vec<Option<(&str, &TargetSpec, Option<&Judgement>)>> = vec![None; count];
+        let mut judged = self.judged.iter().peekable();
         for (id, (spec, uses)) in &self.targets {
+            while judged.next_if(|(k, _)| *k < id).is_some() {}
+            let judgement = judged.next_if(|(k, _)| *k == id).map(|(_, j)| j);
             for &(si, ei) in uses {
                 if let Some(slot) = first
                     .get(si)
@@ -478,11 +491,15 @@ impl HealthStore {
                     .filter(|&at| at < first.get(si + 1).copied().unwrap_or(0))
                     .and_then(|at| slots.get_mut(at))
                 {
-                    *slot = Some((id.as_str(), spec));
+                    *slot = Some((id.as_str(), spec, judgement));
                 }
             }
         }
         let per_endpoint = |si: usize, ei: usize| slots[first[si] + ei];
+        let drained: Vec<bool> = regions
+            .iter()
+            .map(|r| self.saved.drains.contains(&r.name))
+            .collect();
         let services = services
             .iter()
             .enumerate()
@@ -493,13 +510,13 @@ impl HealthStore {
                     .iter()
                     .enumerate()
                     .map(|(ei, e)| {
-                        if self.saved.drains.contains(&regions[e.region].name) {
+                        if drained[e.region] {
                             return EndpointState::Drained;
                         }
-                        let Some((id, spec)) = per_endpoint(si, ei) else {
+                        let Some((id, spec, judgement)) = per_endpoint(si, ei) else {
                             return EndpointState::Up; // no check: counts as up
                         };
-                        let up = match self.judged.get(id) {
+                        let up = match judgement {
                             Some(j) => {
                                 if j.unsettled {
                                     let cap =
@@ -517,7 +534,7 @@ impl HealthStore {
                         }
                     })
                     .collect();
-                let target = |ei: usize| per_endpoint(si, ei).map(|(id, _)| id);
+                let target = |ei: usize| per_endpoint(si, ei).map(|(id, _, _)| id);
                 let capacity_factors = self.capacity_factors(s, &target);
                 let viewpoints = match s.policy {
                     Policy::Latency { switch } => {

@@ -357,11 +357,21 @@ pub fn check_services(
             .filter_map(|s| in_nested_zone(s, origins))
             .collect();
         file_check.errors.extend(nested);
-        checked.services.append(&mut file_check.services);
-        checked.names.append(&mut file_check.names);
+        take_all(&mut checked.services, file_check.services);
+        take_all(&mut checked.names, file_check.names);
         checked.errors.extend(sorted(file_check.errors));
     }
     checked
+}
+
+/// Appends `more` to `all`, taking `more` as it is when `all` is empty (a services file of
+/// 100,000 names is not copied again).
+fn take_all<T>(all: &mut Vec<T>, mut more: Vec<T>) {
+    if all.is_empty() {
+        *all = more;
+    } else {
+        all.append(&mut more);
+    }
 }
 
 /// Validates the services file `text` of the zone `origin`; `path` names it in errors.
@@ -479,7 +489,7 @@ fn check_in_parts(
         .map(|(&s, &e)| &text[s..e])
         .collect();
     let per_thread = pieces.len().div_ceil(threads.max(1));
-    let checked: Vec<Vec<CheckedServices>> = std::thread::scope(|scope| {
+    let checked: Vec<Vec<(CheckedServices, usize)>> = std::thread::scope(|scope| {
         let handles: Vec<_> = pieces
             .chunks(per_thread)
             .map(|run| {
@@ -488,7 +498,9 @@ fn check_in_parts(
                     for piece in run {
                         let checked = check_whole(piece, path, origin, config, unsure);
                         let failed = !checked.errors.is_empty();
-                        out.push(checked);
+                        // Its lines, counted here on every core rather than after.
+                        let lines = piece.bytes().filter(|&b| b == b'\n').count();
+                        out.push((checked, lines));
                         if failed {
                             break;
                         }
@@ -502,20 +514,24 @@ fn check_in_parts(
             .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     });
-    let checked: Vec<CheckedServices> = checked.into_iter().flatten().collect();
-    if checked.len() != pieces.len() || checked.iter().any(|c| !c.errors.is_empty()) {
+    let checked: Vec<(CheckedServices, usize)> = checked.into_iter().flatten().collect();
+    if checked.len() != pieces.len() || checked.iter().any(|(c, _)| !c.errors.is_empty()) {
         return None;
     }
-    let mut all = CheckedServices::default();
-    let mut seen = std::collections::HashSet::new();
-    // Lines before the piece: its line 1 is the file's line `before + 1`.
-    let (mut before, mut counted) = (0, 0);
-    for (start, mut part) in starts.into_iter().zip(checked) {
-        before += text.as_bytes()[counted..start]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
-        counted = start;
+    let total = |of: fn(&CheckedServices) -> usize| checked.iter().map(|(c, _)| of(c)).sum();
+    let mut all = CheckedServices {
+        services: Vec::with_capacity(total(|c| c.services.len())),
+        names: Vec::with_capacity(total(|c| c.names.len())),
+        errors: Vec::new(),
+    };
+    let mut seen = std::collections::HashSet::with_capacity(all.names.capacity());
+    // Lines before the piece: its line 1 is the file's line `before + 1`. The pieces
+    // follow each other from the first cut, which only comments and blank lines precede.
+    let mut before = text.as_bytes()[..starts[0]]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count();
+    for (mut part, lines) in checked {
         for s in &mut part.services {
             s.line += before;
             for r in &mut s.routes {
@@ -530,6 +546,7 @@ fn check_in_parts(
         }
         all.services.append(&mut part.services);
         all.names.append(&mut part.names);
+        before += lines;
     }
     Some(all)
 }
