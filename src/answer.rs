@@ -76,13 +76,17 @@ pub struct AnswerId(u32);
 
 /// Bytes before the body in an answer's data: body length, the three list lengths, the
 /// section counts of the whole answer (read by every query, so at a fixed place), rcode,
-/// AA bit and model length.
+/// flags and model length.
 const HEAD: usize = 18;
-/// Where the head's section counts, rcode, AA bit and model length are.
+/// Where the head's section counts, rcode, flags and model length are.
 const COUNTS_AT: usize = 8;
 const RCODE_AT: usize = 14;
-const AA_AT: usize = 15;
+const FLAGS_AT: usize = 15;
 const MODEL_AT: usize = 16;
+/// Flags: the AA bit; the last set (the whole body, not stored as a cut point: most
+/// answers have that one set alone) is required.
+const FLAG_AA: u8 = 1;
+const FLAG_LAST_REQUIRED: u8 = 2;
 /// Bytes per cut point in an answer's data: end, three counts, required.
 const SET_LEN: usize = 9;
 /// The model length interned answers are stored against.
@@ -106,7 +110,7 @@ impl<'a> Answer<'a> {
         let data = &bytes[off..];
         Answer {
             rcode: data[RCODE_AT],
-            authoritative: data[AA_AT] != 0,
+            authoritative: data[FLAGS_AT] & FLAG_AA != 0,
             model_qname_len: get16(data, MODEL_AT),
             site,
             data,
@@ -161,6 +165,11 @@ impl<'a> Answer<'a> {
     pub fn sets(&self) -> impl Iterator<Item = SetEnd> + 'a {
         let (body, relocs, qptrs, sets) = self.lens();
         let at = HEAD + body + 2 * (relocs + qptrs);
+        let last = SetEnd {
+            end: body as u16,
+            counts: self.counts(),
+            required: self.data[FLAGS_AT] & FLAG_LAST_REQUIRED != 0,
+        };
         self.data[at..at + SET_LEN * sets]
             .chunks_exact(SET_LEN)
             .map(|c| SetEnd {
@@ -168,6 +177,7 @@ impl<'a> Answer<'a> {
                 counts: [get16(c, 2), get16(c, 4), get16(c, 6)],
                 required: c[8] != 0,
             })
+            .chain(std::iter::once(last))
     }
 
     /// Section counts of the full answer.
@@ -655,6 +665,11 @@ impl Writer {
         if self.sets.last().map(|s| s.counts) != Some(self.counts) {
             self.mark(true)?;
         }
+        // The last set ends the body (a set adds records): kept as a flag, not a cut point.
+        let last = self.sets.pop().expect("marked above");
+        debug_assert_eq!(last.end as usize, self.buf.len() - self.body_start);
+        let flags = if authoritative { FLAG_AA } else { 0 }
+            | if last.required { FLAG_LAST_REQUIRED } else { 0 };
         let body = &self.buf[self.body_start..];
         let mut data = Vec::with_capacity(
             HEAD + body.len()
@@ -673,7 +688,7 @@ impl Writer {
             data.extend_from_slice(&c.to_le_bytes());
         }
         data.push(rcode);
-        data.push(authoritative as u8);
+        data.push(flags);
         data.extend_from_slice(&(self.model_qname_len() as u16).to_le_bytes());
         data.extend_from_slice(body);
         for r in self.relocs.iter().chain(&self.qname_ptrs) {
