@@ -37,11 +37,6 @@ pub struct SetEnd {
 /// at every name below its cut), and a name holds a 4-byte [`AnswerId`] per answer.
 #[derive(Debug, Clone, Copy)]
 pub struct Answer<'a> {
-    pub rcode: u8,
-    pub authoritative: bool,
-    /// Wire length of the name the body was encoded against (255 for interned answers,
-    /// whose relocatable pointers are stored as if against a name of 255 octets).
-    pub model_qname_len: u16,
     /// Where the answer is served from (a name's slot for one type, a zone's NXDOMAIN):
     /// the rate-limiting identity, so that names whose answers share bytes keep their own.
     pub site: usize,
@@ -50,9 +45,7 @@ pub struct Answer<'a> {
 
 impl PartialEq for Answer<'_> {
     fn eq(&self, other: &Answer<'_>) -> bool {
-        (self.rcode, self.authoritative, self.model_qname_len)
-            == (other.rcode, other.authoritative, other.model_qname_len)
-            && self.data[..self.data_len()] == other.data[..other.data_len()]
+        self.data[..self.data_len()] == other.data[..other.data_len()]
     }
 }
 
@@ -107,14 +100,29 @@ impl<'a> Answer<'a> {
 
     #[inline]
     fn at(bytes: &'a [u8], off: usize, site: usize) -> Answer<'a> {
-        let data = &bytes[off..];
         Answer {
-            rcode: data[RCODE_AT],
-            authoritative: data[FLAGS_AT] & FLAG_AA != 0,
-            model_qname_len: get16(data, MODEL_AT),
             site,
-            data,
+            data: &bytes[off..],
         }
+    }
+
+    /// The response code.
+    #[inline]
+    pub fn rcode(&self) -> u8 {
+        self.data[RCODE_AT]
+    }
+
+    /// The AA bit.
+    #[inline]
+    pub fn authoritative(&self) -> bool {
+        self.data[FLAGS_AT] & FLAG_AA != 0
+    }
+
+    /// Wire length of the name the body was encoded against (255 for interned answers,
+    /// whose relocatable pointers are stored as if against a name of 255 octets).
+    #[inline]
+    pub fn model_qname_len(&self) -> u16 {
+        get16(self.data, MODEL_AT)
     }
 
     /// Length of this answer's bytes.
@@ -242,7 +250,7 @@ impl<'a> Answer<'a> {
         name_len: usize,
     ) -> bool {
         let start = out.len();
-        let model_len = self.model_qname_len as usize;
+        let model_len = self.model_qname_len() as usize;
         let model_body = QNAME_OFFSET + model_len + 4;
         let body = self.body();
         let target = |r: u16| {
@@ -303,7 +311,7 @@ impl Interner {
     pub fn intern(&mut self, answer: &AnswerBuf) -> Result<AnswerId, EncodeError> {
         use std::hash::Hasher;
         let view = answer.answer();
-        let shift = NORMAL_LEN as isize - view.model_qname_len as isize;
+        let shift = NORMAL_LEN as isize - view.model_qname_len() as isize;
         let start = self.bytes.len();
         self.bytes.extend_from_slice(&answer.0);
         if shift != 0 {
@@ -776,12 +784,12 @@ pub(crate) fn render_for_test(ans: Answer<'_>, qname: &Name, qtype: u16) -> Vec<
     out[6..8].copy_from_slice(&c[0].to_be_bytes());
     out[8..10].copy_from_slice(&c[1].to_be_bytes());
     out[10..12].copy_from_slice(&c[2].to_be_bytes());
-    out[2] = 0x80 | if ans.authoritative { 0x04 } else { 0 };
-    out[3] = ans.rcode;
+    out[2] = 0x80 | if ans.authoritative() { 0x04 } else { 0 };
+    out[3] = ans.rcode();
     ans.write_body(
         &mut out,
         ans.body().len(),
-        q.len() as isize - ans.model_qname_len as isize,
+        q.len() as isize - ans.model_qname_len() as isize,
     );
     out
 }

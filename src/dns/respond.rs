@@ -467,7 +467,7 @@ fn answer(
     let (rcode, key) = match found {
         Found::Answer(answer) => {
             render(q, &answer, render_max, opt, out, stats);
-            (answer.rcode, answer_key(q, &answer))
+            (answer.rcode(), answer_key(q, &answer))
         }
         Found::Dname { dname, owner_len } => {
             let at = (dname, owner_len as usize);
@@ -509,7 +509,7 @@ fn answer(
                 (0, decided)
             } else if decision.is_empty() {
                 render(q, &nodata, render_max, opt, out, stats);
-                (nodata.rcode, answer_key(q, &nodata))
+                (nodata.rcode(), answer_key(q, &nodata))
             } else {
                 render_addresses(q, chain, &decision, render_max, opt, out, stats);
                 (0, decided)
@@ -622,11 +622,11 @@ fn cookie_for(e: Edns, req: &Request<'_>) -> Option<Cookie> {
 /// an NXDOMAIN or a wildcard covers shares its zone's or wildcard's bucket.
 fn answer_key(q: &Query<'_>, answer: &Answer<'_>) -> ResponseKey {
     let counts = answer.counts();
-    let (class, qtype) = if answer.rcode == wire::RCODE_NXDOMAIN {
+    let (class, qtype) = if answer.rcode() == wire::RCODE_NXDOMAIN {
         (Class::NxDomain, 0)
     } else if counts[0] > 0 {
         (Class::Answer, q.qtype)
-    } else if !answer.authoritative {
+    } else if !answer.authoritative() {
         (Class::Referral, 0)
     } else {
         (Class::NoData, q.qtype)
@@ -866,7 +866,7 @@ fn render_dname(
         chased.map_or((0, [0; 3], false), |a| a.fit(max.saturating_sub(size)));
     let rcode = match chased {
         _ if too_long => RCODE_YXDOMAIN,
-        Some(a) => a.rcode,
+        Some(a) => a.rcode(),
         None => 0,
     };
     let mut flags =
@@ -890,7 +890,7 @@ fn render_dname(
     );
     out.extend_from_slice(q.question);
     if !truncated {
-        let delta = q.qname.len() as isize - dname_answer.model_qname_len as isize;
+        let delta = q.qname.len() as isize - dname_answer.model_qname_len() as isize;
         dname_answer.write_body(out, body.len(), delta);
         if !too_long {
             out.extend_from_slice(&(0xC000 | QNAME_OFFSET as u16).to_be_bytes());
@@ -944,8 +944,8 @@ fn render(
     let room = max.saturating_sub(fixed);
     let (end, counts, truncated) = answer.fit(room);
     let mut flags =
-        wire::FLAG_QR | (q.flags & (wire::FLAG_RD | wire::FLAG_CD)) | answer.rcode as u16;
-    if answer.authoritative {
+        wire::FLAG_QR | (q.flags & (wire::FLAG_RD | wire::FLAG_CD)) | answer.rcode() as u16;
+    if answer.authoritative() {
         flags |= wire::FLAG_AA;
     }
     if truncated {
@@ -955,7 +955,7 @@ fn render(
     let arcount = counts[2] + q.edns.is_some() as u16;
     header(out, q.id, flags, 1, [counts[0], counts[1], arcount]);
     out.extend_from_slice(q.question);
-    let delta = q.qname.len() as isize - answer.model_qname_len as isize;
+    let delta = q.qname.len() as isize - answer.model_qname_len() as isize;
     answer.write_body(out, end, delta);
     if let Some(e) = q.edns {
         opt(out, 0, e, opt_out);
