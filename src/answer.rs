@@ -106,23 +106,30 @@ impl<'a> Answer<'a> {
         }
     }
 
+    /// The head of the answer's bytes (one length check for all that is read from it).
+    #[inline]
+    fn head(&self) -> &'a [u8; HEAD] {
+        self.data[..HEAD].try_into().expect("an answer has a head")
+    }
+
     /// The response code.
     #[inline]
     pub fn rcode(&self) -> u8 {
-        self.data[RCODE_AT]
+        self.head()[RCODE_AT]
     }
 
     /// The AA bit.
     #[inline]
     pub fn authoritative(&self) -> bool {
-        self.data[FLAGS_AT] & FLAG_AA != 0
+        self.head()[FLAGS_AT] & FLAG_AA != 0
     }
 
     /// Wire length of the name the body was encoded against (255 for interned answers,
     /// whose relocatable pointers are stored as if against a name of 255 octets).
     #[inline]
     pub fn model_qname_len(&self) -> u16 {
-        get16(self.data, MODEL_AT)
+        let h = self.head();
+        u16::from_le_bytes([h[MODEL_AT], h[MODEL_AT + 1]])
     }
 
     /// Length of this answer's bytes.
@@ -191,8 +198,9 @@ impl<'a> Answer<'a> {
     /// Section counts of the full answer.
     #[inline]
     pub fn counts(&self) -> [u16; 3] {
-        let d = &self.data[COUNTS_AT..RCODE_AT];
-        [get16(d, 0), get16(d, 2), get16(d, 4)]
+        let h = self.head();
+        let at = |i: usize| u16::from_le_bytes([h[COUNTS_AT + i], h[COUNTS_AT + i + 1]]);
+        [at(0), at(2), at(4)]
     }
 
     /// The longest prefix of the body that fits in `room` bytes: (end, counts, truncated).
