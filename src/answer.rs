@@ -9,7 +9,6 @@ use hickory_proto::rr::{Name, RData, RecordType};
 use hickory_proto::serialize::binary::{
     BinDecodable, BinDecoder, BinEncodable, BinEncoder, NameEncoding,
 };
-use std::sync::Arc;
 
 /// Offset of the question name in every DNS message.
 pub const QNAME_OFFSET: usize = 12;
@@ -27,38 +26,61 @@ pub struct SetEnd {
     pub required: bool,
 }
 
-/// Response sections as wire bytes, ready to follow a copied question.
+/// Response sections as wire bytes, ready to follow a copied question: a view of an
+/// answer's bytes, where they are kept (a zone build's arena, or an [`AnswerBuf`]).
 ///
-/// The bytes live at `off` in a shared buffer (`arena`): the body, then the relocatable
-/// pointers, the pointers to the question name and the cut points. A zone build keeps all
-/// its answers in one arena ([`Interner`]), once each: answers that render the same for
-/// every query name they serve share their bytes (a zone's NODATA, the same address at
-/// many names, a referral at every name below its cut).
-#[derive(Debug, Clone)]
-pub struct Answer {
-    pub rcode: u8,
-    pub authoritative: bool,
-    /// Wire length of the name the body was encoded against (255 for interned answers,
-    /// whose relocatable pointers are stored as if against a name of 255 octets).
-    pub model_qname_len: u16,
-    off: u32,
-    arena: Arc<[u8]>,
+/// The bytes: a head (body length, the three list lengths, the section counts, rcode, AA
+/// bit and model length), the body, then the relocatable pointers, the pointers to the
+/// question name and the cut points. A zone build keeps all its answers in one arena
+/// ([`Interner`]), once each: answers that render the same for every query name they
+/// serve share their bytes (a zone's NODATA, the same address at many names, a referral
+/// at every name below its cut), and a name holds a 4-byte [`AnswerId`] per answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Answer<'a> {
+    /// Where the answer is served from (a name's slot for one type, a zone's NXDOMAIN):
+    /// the rate-limiting identity, so that names whose answers share bytes keep their own.
+    pub site: usize,
+    data: &'a [u8],
 }
 
-impl PartialEq for Answer {
-    fn eq(&self, other: &Answer) -> bool {
-        (self.rcode, self.authoritative, self.model_qname_len)
-            == (other.rcode, other.authoritative, other.model_qname_len)
-            && self.data()[..self.data_len()] == other.data()[..other.data_len()]
+impl PartialEq for Answer<'_> {
+    fn eq(&self, other: &Answer<'_>) -> bool {
+        self.data[..self.data_len()] == other.data[..other.data_len()]
     }
 }
 
-impl Eq for Answer {}
+impl Eq for Answer<'_> {}
 
-/// Bytes before the body in `Answer::data`: body length, the three list lengths, and the
-/// section counts of the whole answer (read by every query, so at a fixed place).
-const HEAD: usize = 14;
-/// Bytes per cut point in `Answer::data`: end, three counts, required.
+/// An answer as [`Writer::finish`] makes it, in its own buffer: what is interned into an
+/// arena, and the few answers kept apart (a DNAME's, a chain to a load-balanced name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerBuf(Box<[u8]>);
+
+impl AnswerBuf {
+    /// The answer, its own bytes as its rate-limiting identity.
+    pub fn answer(&self) -> Answer<'_> {
+        Answer::at(&self.0, 0, self.0.as_ptr() as usize)
+    }
+}
+
+/// An interned answer: where its bytes start in the arena of the build that made it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnswerId(u32);
+
+/// Bytes before the body in an answer's data: body length, the three list lengths, the
+/// section counts of the whole answer (read by every query, so at a fixed place), rcode,
+/// flags and model length.
+const HEAD: usize = 18;
+/// Where the head's section counts, rcode, flags and model length are.
+const COUNTS_AT: usize = 8;
+const RCODE_AT: usize = 14;
+const FLAGS_AT: usize = 15;
+const MODEL_AT: usize = 16;
+/// Flags: the AA bit; the last set (the whole body, not stored as a cut point: most
+/// answers have that one set alone) is required.
+const FLAG_AA: u8 = 1;
+const FLAG_LAST_REQUIRED: u8 = 2;
+/// Bytes per cut point in an answer's data: end, three counts, required.
 const SET_LEN: usize = 9;
 /// The model length interned answers are stored against.
 const NORMAL_LEN: u16 = 255;
@@ -68,20 +90,56 @@ fn get16(d: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([d[at], d[at + 1]])
 }
 
-impl Answer {
+impl<'a> Answer<'a> {
+    /// The answer whose bytes start at `id` in `arena` (one of the arena's own ids),
+    /// served from `site`.
     #[inline]
-    fn data(&self) -> &[u8] {
-        &self.arena[self.off as usize..]
+    pub fn in_arena(arena: &'a [u8], id: AnswerId, site: usize) -> Answer<'a> {
+        Answer::at(arena, id.0 as usize, site)
     }
 
-    /// Length of this answer's bytes in the arena.
+    #[inline]
+    fn at(bytes: &'a [u8], off: usize, site: usize) -> Answer<'a> {
+        Answer {
+            site,
+            data: &bytes[off..],
+        }
+    }
+
+    /// The head of the answer's bytes (one length check for all that is read from it).
+    #[inline]
+    fn head(&self) -> &'a [u8; HEAD] {
+        self.data[..HEAD].try_into().expect("an answer has a head")
+    }
+
+    /// The response code.
+    #[inline]
+    pub fn rcode(&self) -> u8 {
+        self.head()[RCODE_AT]
+    }
+
+    /// The AA bit.
+    #[inline]
+    pub fn authoritative(&self) -> bool {
+        self.head()[FLAGS_AT] & FLAG_AA != 0
+    }
+
+    /// Wire length of the name the body was encoded against (255 for interned answers,
+    /// whose relocatable pointers are stored as if against a name of 255 octets).
+    #[inline]
+    pub fn model_qname_len(&self) -> u16 {
+        let h = self.head();
+        u16::from_le_bytes([h[MODEL_AT], h[MODEL_AT + 1]])
+    }
+
+    /// Length of this answer's bytes.
     fn data_len(&self) -> usize {
         let (body, relocs, qptrs, sets) = self.lens();
         HEAD + body + 2 * (relocs + qptrs) + SET_LEN * sets
     }
 
     fn lens(&self) -> (usize, usize, usize, usize) {
-        let d = self.data();
+        let d = self.data;
         (
             get16(d, 0) as usize,
             get16(d, 2) as usize,
@@ -92,8 +150,8 @@ impl Answer {
 
     /// The answer's sections as wire bytes.
     #[inline]
-    pub fn body(&self) -> &[u8] {
-        let d = self.data();
+    pub fn body(&self) -> &'a [u8] {
+        let d = self.data;
         let n = get16(d, 0) as usize;
         &d[HEAD..HEAD + n]
     }
@@ -101,47 +159,54 @@ impl Answer {
     /// Offsets in the body of compression pointers that target the question name after
     /// its first label, or the body: these move when the real query name is longer or
     /// shorter.
-    pub fn relocs(&self) -> impl Iterator<Item = u16> + '_ {
+    pub fn relocs(&self) -> impl Iterator<Item = u16> + 'a {
         let (body, relocs, _, _) = self.lens();
         let at = HEAD + body;
-        self.data()[at..at + 2 * relocs]
+        self.data[at..at + 2 * relocs]
             .chunks_exact(2)
             .map(|c| u16::from_le_bytes([c[0], c[1]]))
     }
 
     /// Offsets in the body of compression pointers to the question name itself.
-    pub fn qname_ptrs(&self) -> impl Iterator<Item = u16> + '_ {
+    pub fn qname_ptrs(&self) -> impl Iterator<Item = u16> + 'a {
         let (body, relocs, qptrs, _) = self.lens();
         let at = HEAD + body + 2 * relocs;
-        self.data()[at..at + 2 * qptrs]
+        self.data[at..at + 2 * qptrs]
             .chunks_exact(2)
             .map(|c| u16::from_le_bytes([c[0], c[1]]))
     }
 
     /// Cut points, in order; the last one is the whole body.
-    pub fn sets(&self) -> impl Iterator<Item = SetEnd> + '_ {
+    pub fn sets(&self) -> impl Iterator<Item = SetEnd> + 'a {
         let (body, relocs, qptrs, sets) = self.lens();
         let at = HEAD + body + 2 * (relocs + qptrs);
-        self.data()[at..at + SET_LEN * sets]
+        let last = SetEnd {
+            end: body as u16,
+            counts: self.counts(),
+            required: self.data[FLAGS_AT] & FLAG_LAST_REQUIRED != 0,
+        };
+        self.data[at..at + SET_LEN * sets]
             .chunks_exact(SET_LEN)
             .map(|c| SetEnd {
                 end: get16(c, 0),
                 counts: [get16(c, 2), get16(c, 4), get16(c, 6)],
                 required: c[8] != 0,
             })
+            .chain(std::iter::once(last))
     }
 
     /// Section counts of the full answer.
     #[inline]
     pub fn counts(&self) -> [u16; 3] {
-        let d = &self.data()[8..HEAD];
-        [get16(d, 0), get16(d, 2), get16(d, 4)]
+        let h = self.head();
+        let at = |i: usize| u16::from_le_bytes([h[COUNTS_AT + i], h[COUNTS_AT + i + 1]]);
+        [at(0), at(2), at(4)]
     }
 
     /// The longest prefix of the body that fits in `room` bytes: (end, counts, truncated).
     #[inline]
     pub fn fit(&self, room: usize) -> (usize, [u16; 3], bool) {
-        let len = get16(self.data(), 0) as usize;
+        let len = get16(self.data, 0) as usize;
         if len <= room {
             return (len, self.counts(), false);
         }
@@ -159,7 +224,7 @@ impl Answer {
 
     /// Appends `body[..end]` to `out`, moving relocatable pointers by `delta` bytes.
     pub fn write_body(&self, out: &mut Vec<u8>, end: usize, delta: isize) {
-        let d = self.data();
+        let d = self.data;
         let body_len = get16(d, 0) as usize;
         let relocs = get16(d, 2) as usize;
         let start = out.len();
@@ -193,7 +258,7 @@ impl Answer {
         name_len: usize,
     ) -> bool {
         let start = out.len();
-        let model_len = self.model_qname_len as usize;
+        let model_len = self.model_qname_len() as usize;
         let model_body = QNAME_OFFSET + model_len + 4;
         let body = self.body();
         let target = |r: u16| {
@@ -241,36 +306,25 @@ impl Answer {
 
 /// Builds one arena of answers: each answer is stored against a model name of 255
 /// octets, so two answers encoded for different names of a zone (a NODATA with the SOA,
-/// an MX with the same exchange) become the same bytes, kept once. Interned answers point
-/// into a placeholder until [`Interner::seal`] hands them the finished arena.
+/// an MX with the same exchange) become the same bytes, kept once.
+#[derive(Default)]
 pub struct Interner {
     bytes: Vec<u8>,
     /// Hash of an answer's bytes → where they are in `bytes`.
     seen: rustc_hash::FxHashMap<u64, u32>,
-    placeholder: Arc<[u8]>,
-}
-
-impl Default for Interner {
-    fn default() -> Interner {
-        Interner {
-            bytes: Vec::new(),
-            seen: Default::default(),
-            placeholder: Arc::from(&[][..]),
-        }
-    }
 }
 
 impl Interner {
     /// `answer` in the arena, its bytes shared with an equal answer interned before.
-    pub fn intern(&mut self, answer: Answer) -> Result<Answer, EncodeError> {
+    pub fn intern(&mut self, answer: &AnswerBuf) -> Result<AnswerId, EncodeError> {
         use std::hash::Hasher;
-        let shift = NORMAL_LEN as isize - answer.model_qname_len as isize;
+        let view = answer.answer();
+        let shift = NORMAL_LEN as isize - view.model_qname_len() as isize;
         let start = self.bytes.len();
-        self.bytes
-            .extend_from_slice(&answer.data()[..answer.data_len()]);
+        self.bytes.extend_from_slice(&answer.0);
         if shift != 0 {
-            let body_len = answer.body().len();
-            for r in answer.relocs() {
+            let body_len = view.body().len();
+            for r in view.relocs() {
                 let p = start + HEAD + r as usize;
                 if r as usize + 2 > body_len {
                     continue;
@@ -279,6 +333,8 @@ impl Interner {
                 let t = (u16::from_be_bytes([d[p], d[p + 1]]) & 0x3FFF) as isize + shift;
                 d[p..p + 2].copy_from_slice(&(t as u16 | 0xC000).to_be_bytes());
             }
+            let model = start + MODEL_AT;
+            self.bytes[model..model + 2].copy_from_slice(&NORMAL_LEN.to_le_bytes());
         }
         let mut h = rustc_hash::FxHasher::default();
         h.write(&self.bytes[start..]);
@@ -298,38 +354,15 @@ impl Interner {
         if self.bytes.len() > u32::MAX as usize {
             return Err(EncodeError::TooLarge);
         }
-        Ok(Answer {
-            rcode: answer.rcode,
-            authoritative: answer.authoritative,
-            model_qname_len: NORMAL_LEN,
-            off,
-            arena: self.placeholder.clone(),
-        })
+        Ok(AnswerId(off))
     }
 
-    /// The finished arena, and what turns an interned answer into one that reads it.
-    pub fn finish(self) -> Sealer {
-        Sealer {
-            arena: Arc::from(self.bytes),
-            placeholder: self.placeholder,
-        }
+    /// The finished arena, which the ids handed out index.
+    pub fn finish(self) -> Box<[u8]> {
+        drop(self.seen);
+        self.bytes.into_boxed_slice()
     }
 }
-
-/// Points interned answers at their finished arena.
-pub struct Sealer {
-    arena: Arc<[u8]>,
-    placeholder: Arc<[u8]>,
-}
-
-impl Sealer {
-    pub fn seal(&self, answer: &mut Answer) {
-        if Arc::ptr_eq(&answer.arena, &self.placeholder) {
-            answer.arena = self.arena.clone();
-        }
-    }
-}
-
 /// The owner name of a record being written.
 #[derive(Clone, Copy)]
 pub enum Owner<'a> {
@@ -644,10 +677,15 @@ impl Writer {
     }
 
     /// Finishes the answer with the given rcode and AA bit.
-    pub fn finish(mut self, rcode: u8, authoritative: bool) -> Result<Answer, EncodeError> {
+    pub fn finish(mut self, rcode: u8, authoritative: bool) -> Result<AnswerBuf, EncodeError> {
         if self.sets.last().map(|s| s.counts) != Some(self.counts) {
             self.mark(true)?;
         }
+        // The last set ends the body (a set adds records): kept as a flag, not a cut point.
+        let last = self.sets.pop().expect("marked above");
+        debug_assert_eq!(last.end as usize, self.buf.len() - self.body_start);
+        let flags = if authoritative { FLAG_AA } else { 0 }
+            | if last.required { FLAG_LAST_REQUIRED } else { 0 };
         let body = &self.buf[self.body_start..];
         let mut data = Vec::with_capacity(
             HEAD + body.len()
@@ -665,6 +703,9 @@ impl Writer {
         for c in self.counts {
             data.extend_from_slice(&c.to_le_bytes());
         }
+        data.push(rcode);
+        data.push(flags);
+        data.extend_from_slice(&(self.model_qname_len() as u16).to_le_bytes());
         data.extend_from_slice(body);
         for r in self.relocs.iter().chain(&self.qname_ptrs) {
             data.extend_from_slice(&r.to_le_bytes());
@@ -675,13 +716,7 @@ impl Writer {
             }
             data.push(s.required as u8);
         }
-        Ok(Answer {
-            rcode,
-            authoritative,
-            model_qname_len: self.model_qname_len() as u16,
-            off: 0,
-            arena: data.into(),
-        })
+        Ok(AnswerBuf(data.into()))
     }
 }
 
@@ -741,7 +776,7 @@ pub fn name_key(name: &Name) -> Box<[u8]> {
 
 /// Renders a whole response for `qname` around an answer, as the responder does (tests).
 #[cfg(test)]
-pub(crate) fn render_for_test(ans: &Answer, qname: &Name, qtype: u16) -> Vec<u8> {
+pub(crate) fn render_for_test(ans: Answer<'_>, qname: &Name, qtype: u16) -> Vec<u8> {
     let mut out = vec![0u8; 12];
     let mut q = Vec::new();
     for label in qname.iter() {
@@ -757,12 +792,12 @@ pub(crate) fn render_for_test(ans: &Answer, qname: &Name, qtype: u16) -> Vec<u8>
     out[6..8].copy_from_slice(&c[0].to_be_bytes());
     out[8..10].copy_from_slice(&c[1].to_be_bytes());
     out[10..12].copy_from_slice(&c[2].to_be_bytes());
-    out[2] = 0x80 | if ans.authoritative { 0x04 } else { 0 };
-    out[3] = ans.rcode;
+    out[2] = 0x80 | if ans.authoritative() { 0x04 } else { 0 };
+    out[3] = ans.rcode();
     ans.write_body(
         &mut out,
         ans.body().len(),
-        q.len() as isize - ans.model_qname_len as isize,
+        q.len() as isize - ans.model_qname_len() as isize,
     );
     out
 }
@@ -777,7 +812,7 @@ mod tests {
     }
 
     /// The answer at `*.wild.example.com.`: a CNAME to `t.wild.example.com.` and its A.
-    fn wildcard_cname_answer() -> Answer {
+    fn wildcard_cname_answer() -> AnswerBuf {
         let mut w = Writer::new(&n("*.wild.example.com."));
         let target = RData::CNAME(CNAME(n("t.wild.example.com.")));
         w.rrset(
@@ -807,6 +842,7 @@ mod tests {
         // The wildcard answer, placed after a CNAME to `x.y.wild.example.com.`.
         let t = n("t.wild.example.com.");
         let ans = wildcard_cname_answer();
+        let ans = ans.answer();
         let wire = |s: &str| {
             let mut b = Vec::new();
             for l in n(s).iter() {
@@ -844,13 +880,14 @@ mod tests {
     #[test]
     fn relocated_answer_decodes_for_longer_and_shorter_names() {
         let ans = wildcard_cname_answer();
+        let ans = ans.answer();
         for q in [
             "abc.def.wild.example.com.",
             "x.wild.example.com.",
             "wild.example.com.",
         ] {
             let msg =
-                hickory_proto::op::Message::from_vec(&render_for_test(&ans, &n(q), 1)).unwrap();
+                hickory_proto::op::Message::from_vec(&render_for_test(ans, &n(q), 1)).unwrap();
             assert_eq!(msg.answers.len(), 2, "{q}");
             assert_eq!(msg.answers[0].name, n(q));
             assert_eq!(msg.answers[1].name, n("t.wild.example.com."), "{q}");
@@ -876,7 +913,7 @@ mod tests {
             let rtype = RecordType::from(code);
             w.rrset(Section::Answer, Owner::Qname, rtype, 60, [&rdata], true)
                 .unwrap();
-            let out = render_for_test(&w.finish(0, true).unwrap(), &q, code);
+            let out = render_for_test(w.finish(0, true).unwrap().answer(), &q, code);
             let mut rdlength = (want.len() as u16).to_be_bytes().to_vec();
             rdlength.extend_from_slice(&want);
             assert!(out.ends_with(&rdlength), "type {code}: {out:02x?}");
@@ -890,6 +927,7 @@ mod tests {
         w.rrset(Section::Answer, Owner::Qname, RecordType::A, 60, &rd, true)
             .unwrap();
         let ans = w.finish(0, true).unwrap();
+        let ans = ans.answer();
         let (end, counts, tc) = ans.fit(ans.body().len() - 1);
         assert_eq!((end, counts, tc), (0, [0, 0, 0], true));
         assert_eq!(

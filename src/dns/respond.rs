@@ -466,8 +466,8 @@ fn answer(
     };
     let (rcode, key) = match found {
         Found::Answer(answer) => {
-            render(q, answer, render_max, opt, out, stats);
-            (answer.rcode, answer_key(q, answer))
+            render(q, &answer, render_max, opt, out, stats);
+            (answer.rcode(), answer_key(q, &answer))
         }
         Found::Dname { dname, owner_len } => {
             let at = (dname, owner_len as usize);
@@ -500,7 +500,7 @@ fn answer(
             // Decided answers are limited per name, type and client subnet.
             let decided = ResponseKey {
                 class: Class::Answer,
-                name: nodata as *const Answer as usize,
+                name: nodata.site,
                 qtype: q.qtype,
                 subnet: subnet_key(q, decision.scope),
             };
@@ -508,8 +508,8 @@ fn answer(
                 render_cname(q, chain, target, decision.ttl, render_max, opt, out, stats);
                 (0, decided)
             } else if decision.is_empty() {
-                render(q, nodata, render_max, opt, out, stats);
-                (nodata.rcode, answer_key(q, nodata))
+                render(q, &nodata, render_max, opt, out, stats);
+                (nodata.rcode(), answer_key(q, &nodata))
             } else {
                 render_addresses(q, chain, &decision, render_max, opt, out, stats);
                 (0, decided)
@@ -620,20 +620,20 @@ fn cookie_for(e: Edns, req: &Request<'_>) -> Option<Cookie> {
 
 /// The rate-limiting identity of a pre-encoded answer: the answer itself, so every name
 /// an NXDOMAIN or a wildcard covers shares its zone's or wildcard's bucket.
-fn answer_key(q: &Query<'_>, answer: &Answer) -> ResponseKey {
+fn answer_key(q: &Query<'_>, answer: &Answer<'_>) -> ResponseKey {
     let counts = answer.counts();
-    let (class, qtype) = if answer.rcode == wire::RCODE_NXDOMAIN {
+    let (class, qtype) = if answer.rcode() == wire::RCODE_NXDOMAIN {
         (Class::NxDomain, 0)
     } else if counts[0] > 0 {
         (Class::Answer, q.qtype)
-    } else if !answer.authoritative {
+    } else if !answer.authoritative() {
         (Class::Referral, 0)
     } else {
         (Class::NoData, q.qtype)
     };
     ResponseKey {
         class,
-        name: answer as *const Answer as usize,
+        name: answer.site,
         qtype,
         subnet: 0,
     }
@@ -731,7 +731,7 @@ pub fn decide_for(snap: &Snapshot, q: &Query<'_>, service: usize, peer: IpAddr) 
 /// all fit).
 fn render_addresses(
     q: &Query<'_>,
-    chain: Option<(&Answer, u16)>,
+    chain: Option<(Answer<'_>, u16)>,
     decision: &Decision,
     max: usize,
     opt_out: OptOut<'_>,
@@ -776,7 +776,7 @@ fn render_addresses(
 #[allow(clippy::too_many_arguments)]
 fn render_cname(
     q: &Query<'_>,
-    chain: Option<(&Answer, u16)>,
+    chain: Option<(Answer<'_>, u16)>,
     target: &hickory_proto::rr::Name,
     ttl: u32,
     max: usize,
@@ -841,7 +841,8 @@ fn render_dname(
     let synthesised = prefix.len() + dname.target.len();
     let too_long = synthesised > 255;
     let cname_len = if too_long { 0 } else { 12 + synthesised };
-    let body = dname.answer.body();
+    let dname_answer = dname.answer.answer();
+    let body = dname_answer.body();
     let size = 12 + q.question.len() + body.len() + cname_len + opt_len(q, &opt_out);
     let truncated = size > max;
     // The synthesised name's answer, when it is ours and pre-encoded.
@@ -865,7 +866,7 @@ fn render_dname(
         chased.map_or((0, [0; 3], false), |a| a.fit(max.saturating_sub(size)));
     let rcode = match chased {
         _ if too_long => RCODE_YXDOMAIN,
-        Some(a) => a.rcode,
+        Some(a) => a.rcode(),
         None => 0,
     };
     let mut flags =
@@ -889,8 +890,8 @@ fn render_dname(
     );
     out.extend_from_slice(q.question);
     if !truncated {
-        let delta = q.qname.len() as isize - dname.answer.model_qname_len as isize;
-        dname.answer.write_body(out, body.len(), delta);
+        let delta = q.qname.len() as isize - dname_answer.model_qname_len() as isize;
+        dname_answer.write_body(out, body.len(), delta);
         if !too_long {
             out.extend_from_slice(&(0xC000 | QNAME_OFFSET as u16).to_be_bytes());
             out.extend_from_slice(&TYPE_CNAME.to_be_bytes());
@@ -933,7 +934,7 @@ fn opt_size(e: &Edns, o: &OptOut<'_>) -> usize {
 /// Writes header, question, the answer's sections (cut to fit `max`) and OPT.
 fn render(
     q: &Query<'_>,
-    answer: &Answer,
+    answer: &Answer<'_>,
     max: usize,
     opt_out: OptOut<'_>,
     out: &mut Vec<u8>,
@@ -943,8 +944,8 @@ fn render(
     let room = max.saturating_sub(fixed);
     let (end, counts, truncated) = answer.fit(room);
     let mut flags =
-        wire::FLAG_QR | (q.flags & (wire::FLAG_RD | wire::FLAG_CD)) | answer.rcode as u16;
-    if answer.authoritative {
+        wire::FLAG_QR | (q.flags & (wire::FLAG_RD | wire::FLAG_CD)) | answer.rcode() as u16;
+    if answer.authoritative() {
         flags |= wire::FLAG_AA;
     }
     if truncated {
@@ -954,7 +955,7 @@ fn render(
     let arcount = counts[2] + q.edns.is_some() as u16;
     header(out, q.id, flags, 1, [counts[0], counts[1], arcount]);
     out.extend_from_slice(q.question);
-    let delta = q.qname.len() as isize - answer.model_qname_len as isize;
+    let delta = q.qname.len() as isize - answer.model_qname_len() as isize;
     answer.write_body(out, end, delta);
     if let Some(e) = q.edns {
         opt(out, 0, e, opt_out);

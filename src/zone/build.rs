@@ -10,10 +10,12 @@ use super::check::{NameData, RRset, ZoneData, ancestors, check_zones, group, key
 use super::index::NameIndex;
 use super::master::SourceRecord;
 use super::{
-    BalancedChain, BalancedName, Dname, Extra, NONE, Node, ReadZone, Zone, ZoneError, ZoneErrors,
-    Zones,
+    BalancedChain, BalancedName, Dname, Extra, NONE, Node, ReadZone, Typed, Zone, ZoneError,
+    ZoneErrors, Zones,
 };
-use crate::answer::{Answer, EncodeError, Interner, Owner, Section, Writer, name_key, name_key_in};
+use crate::answer::{
+    AnswerBuf, AnswerId, EncodeError, Interner, Owner, Section, Writer, name_key, name_key_in,
+};
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{Name, RData, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
@@ -180,7 +182,7 @@ impl ZoneData {
     }
 
     /// The answer to `qtype` at `node`, whose name is the query name.
-    fn answer(&self, model: &Name, node: &NameData, qtype: u16) -> Result<Answer, EncodeError> {
+    fn answer(&self, model: &Name, node: &NameData, qtype: u16) -> Result<AnswerBuf, EncodeError> {
         // The DNSSEC records beside a CNAME (check.rs) are answered as themselves.
         if let Some(cname) = node.get(RecordType::CNAME)
             && qtype != u16::from(RecordType::CNAME)
@@ -445,7 +447,7 @@ impl ZoneData {
     }
 
     /// The referral for names at or below the cut `cut`, encoded against `*.<cut>`.
-    fn referral(&self, cut: &[u8]) -> Result<Answer, EncodeError> {
+    fn referral(&self, cut: &[u8]) -> Result<AnswerBuf, EncodeError> {
         let node = &self.names[cut];
         let cut_name = node.name.clone().expect("a cut has records");
         let model = Name::from_ascii("*")
@@ -563,26 +565,19 @@ pub fn build_read_zones(
     let Built {
         mut nodes,
         mut typed,
+        extras,
         mut index,
         interner,
     } = out;
-    let sealer = interner.finish();
-    for n in &mut nodes {
-        sealer.seal(&mut n.other);
-    }
-    for (_, a) in &mut typed {
-        sealer.seal(a);
-    }
-    for z in &mut zones {
-        sealer.seal(&mut z.nxdomain);
-    }
     nodes.shrink_to_fit();
     typed.shrink_to_fit();
     index.shrink();
     Ok(Zones {
         zones,
+        arena: interner.finish(),
         nodes,
         typed,
+        extras,
         index,
     })
 }
@@ -591,7 +586,8 @@ pub fn build_read_zones(
 #[derive(Default)]
 struct Built {
     nodes: Vec<Node>,
-    typed: Vec<(u16, Answer)>,
+    typed: Vec<Typed>,
+    extras: rustc_hash::FxHashMap<u32, Extra>,
     index: NameIndex,
     interner: Interner,
 }
@@ -602,7 +598,7 @@ fn parent_ds(
     data: &[ZoneData],
     zi: usize,
     origins: &HashMap<Box<[u8]>, usize>,
-) -> Result<Option<Answer>, EncodeError> {
+) -> Result<Option<AnswerBuf>, EncodeError> {
     let child = &data[zi];
     let key = &child.origin_key[..];
     let Some(parent) = ancestors(key, 1).find_map(|a| origins.get(a).map(|&i| &data[i])) else {
@@ -623,15 +619,18 @@ fn encode_zone(
     z: &ZoneData,
     zi: u32,
     owner_of: &dyn Fn(&[u8]) -> Option<usize>,
-    apex_ds: Option<Answer>,
+    apex_ds: Option<AnswerBuf>,
     out: &mut Built,
-) -> Result<Answer, EncodeError> {
+) -> Result<AnswerId, EncodeError> {
     let Built {
         nodes,
         typed,
+        extras,
         index,
         interner,
     } = out;
+    nodes.reserve(z.names.len());
+    let apex_ds = apex_ds.map(|ds| interner.intern(&ds)).transpose()?;
     let star = Name::from_ascii("*").unwrap();
     let nx_model = star
         .clone()
@@ -639,9 +638,9 @@ fn encode_zone(
         .unwrap_or(z.origin.clone());
     let mut w = Writer::new(&nx_model);
     z.soa_authority(&mut w)?;
-    let nxdomain = interner.intern(w.finish(RCODE_NXDOMAIN, true)?)?;
+    let nxdomain = interner.intern(&w.finish(RCODE_NXDOMAIN, true)?)?;
 
-    let mut referrals: rustc_hash::FxHashMap<&[u8], Answer> = Default::default();
+    let mut referrals: rustc_hash::FxHashMap<&[u8], AnswerId> = Default::default();
     let first = nodes.len();
     // One node per name, and about an answer per type and one more (ANY) per name:
     // reserved once rather than doubled (and copied) a score of times on a big zone.
@@ -657,30 +656,31 @@ fn encode_zone(
         };
         let built = if let Some(cut) = z.cut_of(key) {
             let referral = match referrals.get(cut) {
-                Some(r) => r.clone(),
+                Some(&r) => r,
                 None => {
-                    let r = interner.intern(z.referral(cut)?)?;
-                    referrals.insert(cut, r.clone());
+                    let r = interner.intern(&z.referral(cut)?)?;
+                    referrals.insert(cut, r);
                     r
                 }
             };
-            let mut answers = Vec::new();
+            let typed_at = typed.len() as u32;
             if cut == &key[..] {
                 // DS is the parent side's data (RFC 4035 §3.1.4.1): answer it here.
                 let ds = z.answer(&model, node, u16::from(RecordType::DS))?;
-                answers.push((u16::from(RecordType::DS), interner.intern(ds)?));
+                typed.push(Typed {
+                    qtype: u16::from(RecordType::DS),
+                    answer: interner.intern(&ds)?,
+                });
             }
-            let (typed_at, typed_len) = (typed.len() as u32, answers.len() as u16);
-            typed.extend(answers);
             Node {
                 zone: zi,
                 balanced: NONE,
                 wildcard: NONE,
-                delegated: true,
                 typed_at,
-                typed_len,
+                typed_len: (typed.len() as u32 - typed_at) as u16,
+                delegated: true,
+                has_extra: false,
                 other: referral,
-                extra: None,
             }
         } else {
             // The types answered at this name, in order, each once (a sorted vector: a set
@@ -697,7 +697,7 @@ fn encode_zone(
             qtypes.sort_unstable();
             qtypes.dedup();
             // Any type the zone never holds: the same as a type this name lacks.
-            let other = interner.intern(z.answer(&model, node, z.absent_type())?)?;
+            let other = interner.intern(&z.answer(&model, node, z.absent_type())?)?;
             // ANY is answered with one RRset (RFC 8482 §4.2): the answer to its type, or
             // at a name without records NODATA; at a CNAME owner it is the CNAME alone.
             let any = u16::from(RecordType::ANY);
@@ -722,51 +722,55 @@ fn encode_zone(
                         && end.is_none_or(|n| n.get(rt).is_none())
                 })
             };
-            let mut answers: Vec<(u16, Answer)> = Vec::with_capacity(qtypes.len());
+            let typed_at = typed.len();
             for &t in &qtypes {
                 if t == any && any_as.is_some() {
                     continue;
                 }
                 let answer = match same_as_other(t) {
-                    true => other.clone(),
-                    false => interner.intern(z.answer(&model, node, t)?)?,
+                    true => other,
+                    false => interner.intern(&z.answer(&model, node, t)?)?,
                 };
-                answers.push((t, answer));
+                typed.push(Typed { qtype: t, answer });
             }
+            let answers = &mut typed[typed_at..];
+            let find = |answers: &[Typed], t: u16| answers.binary_search_by_key(&t, |a| a.qtype);
             if let Some(same) = any_as {
                 let answer = match same {
-                    Some(t) => answers[answers
-                        .binary_search_by_key(&t, |(t, _)| *t)
-                        .expect("a type of the name")]
-                    .1
-                    .clone(),
-                    None => other.clone(),
+                    Some(t) => answers[find(answers, t).expect("a type of the name")].answer,
+                    None => other,
                 };
-                let i = answers.binary_search_by_key(&any, |(t, _)| *t).unwrap_err();
-                answers.insert(i, (any, answer));
+                let i = find(answers, any).unwrap_err();
+                typed.insert(typed_at + i, Typed { qtype: any, answer });
             }
-            if let Some(ds) = apex_ds.as_ref().filter(|_| key[..] == z.origin_key[..]) {
+            if let Some(ds) = apex_ds.filter(|_| key[..] == z.origin_key[..]) {
                 let ds_type = u16::from(RecordType::DS);
-                match answers.binary_search_by_key(&ds_type, |(t, _)| *t) {
-                    Ok(i) => answers[i].1 = ds.clone(),
-                    Err(i) => answers.insert(i, (ds_type, ds.clone())),
+                match find(&typed[typed_at..], ds_type) {
+                    Ok(i) => typed[typed_at + i].answer = ds,
+                    Err(i) => typed.insert(
+                        typed_at + i,
+                        Typed {
+                            qtype: ds_type,
+                            answer: ds,
+                        },
+                    ),
                 }
             }
             let chain = z.balanced_chain(&model, node)?;
             let dname = z.dname(&model, node)?;
-            let extra =
-                (chain.is_some() || dname.is_some()).then(|| Box::new(Extra { chain, dname }));
-            let (typed_at, typed_len) = (typed.len() as u32, answers.len() as u16);
-            typed.extend(answers);
+            let has_extra = chain.is_some() || dname.is_some();
+            if has_extra {
+                extras.insert(nodes.len() as u32, Extra { chain, dname });
+            }
             Node {
                 zone: zi,
                 balanced: z.balanced.get(key).copied().unwrap_or(NONE),
                 wildcard: NONE,
+                typed_at: typed_at as u32,
+                typed_len: (typed.len() - typed_at) as u16,
                 delegated: false,
-                typed_at,
-                typed_len,
+                has_extra,
                 other,
-                extra,
             }
         };
         index.push(key);

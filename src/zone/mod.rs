@@ -15,7 +15,7 @@ mod index;
 pub mod master;
 mod transfer;
 
-use crate::answer::Answer;
+use crate::answer::{Answer, AnswerBuf, AnswerId};
 use hickory_proto::rr::Name;
 use index::NameIndex;
 use std::path::{Path, PathBuf};
@@ -63,15 +63,15 @@ pub struct BalancedName {
 #[derive(Debug, Clone, Copy)]
 pub enum Found<'a> {
     /// A pre-encoded answer: data, NODATA, NXDOMAIN or a referral.
-    Answer(&'a Answer),
+    Answer(Answer<'a>),
     /// A load-balanced name asked for A or AAAA: the route decides. `nodata` is the answer
     /// to send when the decision has no address of that family. `chain` is set when the
     /// query name is a CNAME (chain) to the load-balanced name: the CNAMEs to send first,
     /// and the offset of the name that owns the addresses.
     Balanced {
         service: u32,
-        nodata: &'a Answer,
-        chain: Option<(&'a Answer, u16)>,
+        nodata: Answer<'a>,
+        chain: Option<(Answer<'a>, u16)>,
     },
     /// A name below a DNAME (RFC 6672): the DNAME record, then a CNAME synthesised per
     /// query. `owner_len` is the wire length of the DNAME's owner, the suffix of the query
@@ -83,7 +83,7 @@ pub enum Found<'a> {
 #[derive(Debug)]
 pub struct Dname {
     /// The DNAME record (answer section), encoded against `*.<owner>` like a wildcard.
-    pub answer: Answer,
+    pub answer: AnswerBuf,
     /// The target in wire form, uncompressed, as written.
     pub target: Box<[u8]>,
     /// The DNAME's TTL, which the synthesised CNAME carries (RFC 6672 §3.1).
@@ -95,7 +95,7 @@ pub struct Dname {
 pub struct BalancedChain {
     pub service: u32,
     /// The CNAME records (answer section only).
-    pub answer: Answer,
+    pub answer: AnswerBuf,
     /// Offset in the message of the chain's last target name.
     pub owner: u16,
 }
@@ -104,9 +104,14 @@ pub struct BalancedChain {
 #[derive(Debug)]
 pub struct Zones {
     zones: Vec<Zone>,
+    /// Every answer of every zone, once each ([`crate::answer::Interner`]): what the
+    /// [`AnswerId`]s of `nodes`, `typed` and `zones` index.
+    arena: Box<[u8]>,
     nodes: Vec<Node>,
     /// Every node's answers by query type, node after node, each node's sorted by type.
-    typed: Vec<(u16, Answer)>,
+    typed: Vec<Typed>,
+    /// The rare parts of the few nodes that have them, by node.
+    extras: rustc_hash::FxHashMap<u32, Extra>,
     /// Lower-case wire name → node, for every name of every zone (empty non-terminals
     /// included). Where zones nest, the most specific zone owns the name.
     index: NameIndex,
@@ -124,10 +129,17 @@ pub struct Zone {
     /// Every record, for zone transfers (`transfer.rs`).
     pub records: ZoneRecords,
     /// NXDOMAIN with the SOA, encoded against `*.<origin>` so it fits every missing name.
-    nxdomain: Answer,
+    nxdomain: AnswerId,
 }
 
-/// The answers for one name.
+/// One answer of a node, for one query type.
+#[derive(Debug, Clone, Copy)]
+struct Typed {
+    qtype: u16,
+    answer: AnswerId,
+}
+
+/// The answers for one name: 24 bytes, its answers' bytes in the arena.
 #[derive(Debug)]
 struct Node {
     zone: u32,
@@ -135,15 +147,16 @@ struct Node {
     balanced: u32,
     /// `*.<this name>` exists: its node, for wildcard synthesis (RFC 4592; `NONE` otherwise).
     wildcard: u32,
+    /// How many answers by query type it has, from `typed_at` in `Zones::typed`.
+    typed_at: u32,
+    typed_len: u16,
     /// The node is a zone cut or below one: every name under it gets the referral.
     delegated: bool,
-    /// How many answers by query type it has, from `typed_at` in `Zones::typed`.
-    typed_len: u16,
-    typed_at: u32,
+    /// The node has an entry in `Zones::extras`: a CNAME chain to a load-balanced name,
+    /// a DNAME.
+    has_extra: bool,
     /// The answer for every other query type: NODATA, a CNAME chain, or a referral.
-    other: Answer,
-    /// What few names have: a CNAME chain to a load-balanced name, a DNAME.
-    extra: Option<Box<Extra>>,
+    other: AnswerId,
 }
 
 /// The rare parts of a node, kept apart so that every other node stays small.
@@ -162,26 +175,38 @@ const TYPE_A: u16 = 1;
 const TYPE_AAAA: u16 = 28;
 const TYPE_ANY: u16 = 255;
 
-impl Node {
-    fn answer<'a>(&'a self, typed: &'a [(u16, Answer)], qtype: u16) -> &'a Answer {
-        let at = self.typed_at as usize;
-        let answers = &typed[at..at + self.typed_len as usize];
-        match answers.binary_search_by_key(&qtype, |(t, _)| *t) {
-            Ok(i) => &answers[i].1,
-            Err(_) => &self.other,
+impl Zones {
+    /// The answer of `node` to `qtype`: one of its typed answers, or `other`.
+    #[inline]
+    fn answer_of<'a>(&'a self, node: &'a Node, qtype: u16) -> Answer<'a> {
+        let at = node.typed_at as usize;
+        let answers = &self.typed[at..at + node.typed_len as usize];
+        match answers.binary_search_by_key(&qtype, |t| t.qtype) {
+            Ok(i) => self.answer(answers[i].answer, &answers[i]),
+            Err(_) => self.other(node),
         }
     }
 
-    fn chain(&self) -> Option<&BalancedChain> {
-        self.extra.as_ref()?.chain.as_ref()
+    /// The answer for every type `node` has no typed answer for.
+    #[inline]
+    fn other<'a>(&'a self, node: &'a Node) -> Answer<'a> {
+        self.answer(node.other, &node.other)
     }
 
-    fn dname(&self) -> Option<&Dname> {
-        self.extra.as_ref()?.dname.as_ref()
+    /// The answer `id`, served from `site` (its rate-limiting identity).
+    #[inline]
+    fn answer<'a, T>(&'a self, id: AnswerId, site: &'a T) -> Answer<'a> {
+        Answer::in_arena(&self.arena, id, site as *const T as usize)
     }
-}
 
-impl Zones {
+    fn extra(&self, i: u32, node: &Node) -> Option<&Extra> {
+        if node.has_extra {
+            self.extras.get(&i)
+        } else {
+            None
+        }
+    }
+
     /// The answer for a lower-case wire-format name and a query type, or `None` when the
     /// name is in none of our zones (REFUSED).
     /// Also returns the index of the zone that answers (for per-zone counters).
@@ -191,7 +216,7 @@ impl Zones {
             let address_query = matches!(qtype, TYPE_A | TYPE_AAAA | TYPE_ANY);
             if node.balanced != NONE && address_query {
                 let service = node.balanced;
-                let nodata = &node.other;
+                let nodata = self.other(node);
                 return Some((
                     node.zone,
                     Found::Balanced {
@@ -202,11 +227,11 @@ impl Zones {
                 ));
             }
             // ANY at a CNAME owner is the CNAME alone (RFC 1034 §4.3.2 step 3a).
-            if let Some(c) = node.chain()
+            if let Some(c) = self.extra(i, node).and_then(|e| e.chain.as_ref())
                 && matches!(qtype, TYPE_A | TYPE_AAAA)
             {
-                let nodata = node.answer(&self.typed, qtype);
-                let chain = Some((&c.answer, c.owner));
+                let nodata = self.answer_of(node, qtype);
+                let chain = Some((c.answer.answer(), c.owner));
                 return Some((
                     node.zone,
                     Found::Balanced {
@@ -216,7 +241,7 @@ impl Zones {
                     },
                 ));
             }
-            return Some((node.zone, Found::Answer(node.answer(&self.typed, qtype))));
+            return Some((node.zone, Found::Answer(self.answer_of(node, qtype))));
         }
         // The closest encloser: the longest existing ancestor (RFC 4592 §3.3.1).
         let mut pos = 0;
@@ -227,20 +252,21 @@ impl Zones {
             };
             let encloser = &self.nodes[i as usize];
             if encloser.delegated {
-                return Some((encloser.zone, Found::Answer(&encloser.other)));
+                return Some((encloser.zone, Found::Answer(self.other(encloser))));
             }
-            if let Some(dname) = encloser.dname() {
+            if let Some(dname) = self.extra(i, encloser).and_then(|e| e.dname.as_ref()) {
                 let owner_len = (key.len() - pos) as u16;
                 return Some((encloser.zone, Found::Dname { dname, owner_len }));
             }
             if encloser.wildcard != NONE {
                 let wild = &self.nodes[encloser.wildcard as usize];
-                let answer = wild.answer(&self.typed, qtype);
+                let answer = self.answer_of(wild, qtype);
                 return Some((encloser.zone, Found::Answer(answer)));
             }
+            let zone = &self.zones[encloser.zone as usize];
             return Some((
                 encloser.zone,
-                Found::Answer(&self.zones[encloser.zone as usize].nxdomain),
+                Found::Answer(self.answer(zone.nxdomain, zone)),
             ));
         }
         None

@@ -535,7 +535,8 @@ fn names_below_a_dname_find_it_and_the_owner_answers_as_data() {
         assert_eq!(&dname.target[..], b"\x07example\x03net\x00");
         assert_eq!(dname.ttl, 120);
         // The DNAME record is relocated to the query name's suffix.
-        let m = Message::from_vec(&render_for_test(&dname.answer, &name(qname), 1)).unwrap();
+        let m =
+            Message::from_vec(&render_for_test(dname.answer.answer(), &name(qname), 1)).unwrap();
         assert_eq!(
             summary(&m),
             (0, true, vec!["dn.example.com. DNAME".into()], vec![], 0)
