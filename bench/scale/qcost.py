@@ -12,7 +12,9 @@ the total.
 
 PORT: a free high port on 127.0.0.1. The geo mode asks every client of the query file
 in its order, one query at a time, and dumps callgrind's counters between the passes
-(`callgrind_control --dump`), so one server start measures all three."""
+(`callgrind_control --dump`), so one server start measures all three.
+
+QCOST_KEEP=DIR keeps the callgrind files (one per kind or phase) for callgrind_annotate."""
 import glob, os, shutil, signal, socket, struct, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -90,6 +92,10 @@ def run(binary, zone_dir, port, n, kind):
     p.send_signal(signal.SIGTERM)
     p.wait(timeout=120)
     t = total(out)
+    keep = os.environ.get("QCOST_KEEP")  # a directory for the callgrind files (callgrind_annotate)
+    if keep:
+        os.makedirs(keep, exist_ok=True)
+        shutil.copy(out, os.path.join(keep, "callgrind." + "".join(c if c.isalnum() else "-" for c in kind[2])))
     shutil.rmtree(d, ignore_errors=True)
     return t / (n + 1)
 

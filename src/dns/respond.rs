@@ -209,7 +209,7 @@ fn notify(
     let opt = OptOut {
         payload: snap.config.server.max_udp_payload.max(512),
         ecs_scope: 0,
-        cookie: edns.and_then(|e| cookie_for(e, req)),
+        cookie: edns.as_ref().and_then(|e| cookie_for(e, req)),
         nsid: snap.config.identity.nsid.as_deref(),
         ede: None,
     };
@@ -261,7 +261,7 @@ fn refuse_signed(
     let opt = OptOut {
         payload: snap.config.server.max_udp_payload.max(512),
         ecs_scope: 0,
-        cookie: edns.and_then(|e| cookie_for(e, req)),
+        cookie: edns.as_ref().and_then(|e| cookie_for(e, req)),
         nsid: snap.config.identity.nsid.as_deref(),
         ede: None,
     };
@@ -343,7 +343,7 @@ fn answer(
             question_end, edns, ..
         }) => {
             let rcode = wire::RCODE_NOTIMP as u16;
-            let cookie = edns.and_then(|e| cookie_for(e, req));
+            let cookie = edns.as_ref().and_then(|e| cookie_for(e, req));
             let opt = error_opt(cookie, Some(Ede::NOT_SUPPORTED));
             error_response(msg, question_end, rcode, edns, opt, out);
             stats.unzoned(rcode);
@@ -351,7 +351,7 @@ fn answer(
         }
     };
     let question_end = Some((12 + q.question.len()) as u16);
-    let cookie = q.edns.and_then(|e| cookie_for(e, req));
+    let cookie = q.edns.as_ref().and_then(|e| cookie_for(e, req));
     let refuse = |out: &mut Vec<u8>, rcode: u16, ede, stats: &mut QueryStats| {
         let opt = error_opt(cookie, ede);
         error_response(msg, question_end, rcode, q.edns, opt, out);
@@ -443,7 +443,7 @@ fn answer(
     };
     let max = match req.transport {
         Transport::Tcp => u16::MAX as usize,
-        Transport::Udp => match q.edns {
+        Transport::Udp => match &q.edns {
             Some(e) => e.udp_payload.clamp(512, payload) as usize,
             None => 512,
         },
@@ -603,10 +603,10 @@ fn render_chaos(q: &Query<'_>, text: &str, opt_out: OptOut<'_>, out: &mut Vec<u8
 }
 
 /// The cookie to send back for a query's OPT, when cookies are on and it has one.
-fn cookie_for(e: Edns, req: &Request<'_>) -> Option<Cookie> {
+fn cookie_for(e: &Edns, req: &Request<'_>) -> Option<Cookie> {
     let secrets = req.cookies?;
-    let c = e.cookie?;
-    let verdict = cookie::check(secrets, &c, req.peer, req.now);
+    let c = e.cookie.as_ref()?;
+    let verdict = cookie::check(secrets, c, req.peer, req.now);
     let mut out = [0u8; 24];
     out[..8].copy_from_slice(&c.client);
     if verdict == (cookie::Verdict::Valid { refresh: false }) {

@@ -507,17 +507,23 @@ fn delv(lab: &Lab, name: &str, qtype: &str) -> String {
     format!("{}{}", run.stdout, run.stderr)
 }
 
-#[test]
-fn issue13_unbound_validates_every_kind_of_answer_meridian_signs() {
+/// Runs `body` in a network namespace of its own (given its name) when the chain's tools
+/// are installed and the tests run as root; says why and does nothing otherwise.
+fn in_chain_netns(purpose: &str, body: impl FnOnce(&str) + Send + 'static) {
     if !tools_installed() {
         return;
     }
-    let Some(netns) = Netns::create("chain") else {
+    let Some(netns) = Netns::create(purpose) else {
         return;
     };
     let name = netns.name.clone();
-    netns.run(move || {
-        let mut lab = Lab::start(&name, |ds| ds.to_string());
+    netns.run(move || body(&name));
+}
+
+#[test]
+fn issue13_unbound_validates_every_kind_of_answer_meridian_signs() {
+    in_chain_netns("chain", |name| {
+        let mut lab = Lab::start(name, |ds| ds.to_string());
         wait_for("app answering eu-west", SETTLE, || {
             (lab.app_from_meridian() == [APP_EU]).then_some(())
         });
@@ -674,16 +680,9 @@ fn dnsviz_finds_no_error(lab: &Lab) {
 
 #[test]
 fn issue13_a_wrong_ds_at_the_root_makes_unbound_refuse_the_zone() {
-    if !tools_installed() {
-        return;
-    }
-    let Some(netns) = Netns::create("badds") else {
-        return;
-    };
-    let name = netns.name.clone();
-    netns.run(move || {
+    in_chain_netns("badds", |name| {
         // The DS names Meridian's key but its digest is wrong in the last hex digit.
-        let lab = Lab::start(&name, |ds| {
+        let lab = Lab::start(name, |ds| {
             ds.lines()
                 .map(|l| {
                     let mut l = l.to_string();
@@ -812,15 +811,11 @@ fn validates(lab: &Lab, step: &str) {
 /// validates after every step.
 #[test]
 fn issue13_a_key_rollover_validates_at_every_step() {
-    if !tools_installed() || !installed("dnssec-settime") {
+    if !installed("dnssec-settime") {
         return;
     }
-    let Some(netns) = Netns::create("roll") else {
-        return;
-    };
-    let name = netns.name.clone();
-    netns.run(move || {
-        let mut lab = Lab::start(&name, |ds| ds.to_string());
+    in_chain_netns("roll", |name| {
+        let mut lab = Lab::start(name, |ds| ds.to_string());
         wait_for("app answering eu-west", SETTLE, || {
             (lab.app_from_meridian() == [APP_EU]).then_some(())
         });
