@@ -214,6 +214,16 @@ impl ZoneKey {
         if public.len() != algorithm.public_len() {
             return Err("the public key has the wrong length for its algorithm");
         }
+        // ECDSA's private key is an integer, which BIND writes without its leading zero
+        // octets (one key in 256 is 31 octets long): it is padded back to the field's 32.
+        let private = match algorithm {
+            Algorithm::EcdsaP256Sha256 if (1..32).contains(&private.len()) => {
+                let mut padded = vec![0u8; 32 - private.len()];
+                padded.extend_from_slice(&private);
+                padded
+            }
+            _ => private,
+        };
         if private.len() != 32 {
             return Err("the private key is not 32 octets");
         }

@@ -57,6 +57,29 @@ fn rfc_example_keys_give_the_rfcs_tags_and_ds() {
     }
 }
 
+/// BIND's dnssec-keygen writes an ECDSA private key as the integer it is, without
+/// leading zero octets: a key whose scalar starts with a zero octet is 31 octets in its
+/// file, and it is still the same key (a CI run met one).
+#[test]
+fn an_ecdsa_private_key_written_without_its_leading_zero_octet_is_read() {
+    let zone = zone();
+    let key = (0..20_000)
+        .map(|_| generate(&zone, Algorithm::EcdsaP256Sha256, 0).unwrap())
+        .find(|k| k.private[0] == 0)
+        .expect("one P-256 scalar in 256 starts with a zero octet");
+    let short = &key.private[1..];
+    let text = format!(
+        "Private-key-format: v1.3\nAlgorithm: 13 (ECDSAP256SHA256)\nPrivateKey: {}\n",
+        data_encoding::BASE64.encode(short)
+    );
+    let p = parse_private(Path::new("short.private"), &text).unwrap();
+    assert_eq!(p.key.len(), 31);
+    let read = ZoneKey::from_parts(zone, key.algorithm, key.flags, key.public.clone(), p.key)
+        .expect("the short private key is the same key");
+    assert_eq!(read.private, key.private);
+    assert_eq!(read.tag, key.tag);
+}
+
 #[test]
 fn a_private_key_that_is_not_the_dnskeys_is_refused() {
     let zone = zone();
