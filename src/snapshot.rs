@@ -461,7 +461,7 @@ impl std::error::Error for LoadError {}
 /// than it keeps (the TOML trees of a services file, the text of every zone, the records
 /// before encoding): glibc's malloc keeps those chunks for reuse, and the process would
 /// go on holding them, three times the snapshot's size for 100,000 services. Called after
-/// the first load and after each reload is published; a few milliseconds per call.
+/// the first load (once the server answers) and after each reload is published.
 pub fn return_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks and trims malloc's own heap; it takes no pointers.
