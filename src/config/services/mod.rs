@@ -14,6 +14,7 @@ mod scan;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_proto::rr::Name;
@@ -35,8 +36,9 @@ pub struct Service {
     pub name: Name,
     /// The zone it belongs to: the entry of `origins` given to [`load_services`].
     pub origin: Name,
-    /// Where `[services.NAME]` is written, for `explain`, the status page and errors.
-    pub file: PathBuf,
+    /// Where `[services.NAME]` is written, for `explain`, the status page and errors: one
+    /// path shared by every service of the file.
+    pub file: Arc<Path>,
     /// 1-based.
     pub line: usize,
     /// Short (default 30 s) so clients move soon after a region fails.
@@ -278,7 +280,7 @@ impl OnAllDown {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamedService {
     pub name: Name,
-    pub file: PathBuf,
+    pub file: Arc<Path>,
     /// 1-based.
     pub line: usize,
 }
@@ -524,7 +526,8 @@ fn check_in_parts(
         names: Vec::with_capacity(total(|c| c.names.len())),
         errors: Vec::new(),
     };
-    let mut seen = std::collections::HashSet::with_capacity(all.names.capacity());
+    let mut seen =
+        rustc_hash::FxHashSet::with_capacity_and_hasher(all.names.capacity(), Default::default());
     // Lines before the piece: its line 1 is the file's line `before + 1`. The pieces
     // follow each other from the first cut, which only comments and blank lines precede.
     let mut before = text.as_bytes()[..starts[0]]
@@ -576,6 +579,7 @@ fn check_scanned(
     let scanned = scan::services(text)?;
     let mut check = ServiceChecker {
         check: Checker::new(path, text),
+        file: Arc::from(path),
         config,
         unsure,
         origin,
@@ -602,6 +606,7 @@ fn check_parsed(
 ) -> CheckedServices {
     let mut check = ServiceChecker {
         check: Checker::new(path, text),
+        file: Arc::from(path),
         config,
         unsure,
         origin,
@@ -644,7 +649,7 @@ fn in_nested_zone(service: &Service, origins: &[Name]) -> Option<ConfigError> {
         .max_by_key(|o| label_count(o))?;
     let zone = inner.to_ascii();
     Some(ConfigError {
-        file: service.file.clone(),
+        file: service.file.to_path_buf(),
         line: Some(service.line),
         key: service_key(&relative_text(&service.name, &service.origin)),
         message: format!(
