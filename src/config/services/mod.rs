@@ -423,20 +423,26 @@ fn check_file(
 /// otherwise (a `[services]` header, keys at the top, an array of tables of another name:
 /// the file is checked whole).
 fn cut_points(text: &str) -> Option<Vec<usize>> {
+    let bytes = text.as_bytes();
     let mut cuts = Vec::new();
     let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim_start();
-        if opens_service(line) {
-            cuts.push(offset);
-        } else if trimmed.starts_with('[') {
-            if !line.starts_with("[services.") && !line.starts_with("[[services.") {
+    // Line by line, each found by a vectorised search for its newline: this runs on one
+    // core before the parts are checked on all of them (1.5 million lines for 100,000
+    // services).
+    while offset < bytes.len() {
+        let end = memchr::memchr(b'\n', &bytes[offset..]).map_or(bytes.len(), |i| offset + i + 1);
+        let line = &text[offset..end];
+        let first = line.bytes().find(|b| !b.is_ascii_whitespace());
+        if first == Some(b'[') {
+            if opens_service(line) {
+                cuts.push(offset);
+            } else if !line.starts_with("[services.") && !line.starts_with("[[services.") {
                 return None;
             }
-        } else if cuts.is_empty() && !trimmed.is_empty() && !trimmed.starts_with('#') {
+        } else if cuts.is_empty() && first.is_some_and(|b| b != b'#') {
             return None;
         }
-        offset += line.len();
+        offset = end;
     }
     Some(cuts)
 }
