@@ -19,6 +19,7 @@ use crate::answer::{Answer, AnswerBuf, AnswerId};
 use hickory_proto::rr::Name;
 use index::NameIndex;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use build::{build_read_zones, build_zones};
 pub use error::{ZoneError, ZoneErrors};
@@ -55,7 +56,7 @@ pub struct BalancedName {
     /// The service's index in the snapshot.
     pub service: u32,
     /// Where the service is written, for errors.
-    pub file: PathBuf,
+    pub file: Arc<Path>,
     pub line: usize,
 }
 

@@ -445,7 +445,7 @@ fn any_at_a_cname_to_a_load_balanced_name_is_not_decided() {
     let balanced = [BalancedName {
         name: name("lb.example.com."),
         service: 0,
-        file: "example.com.toml".into(),
+        file: std::path::Path::new("example.com.toml").into(),
         line: 1,
     }];
     let z = build_zones(
@@ -698,7 +698,7 @@ fn a_load_balanced_name_below_a_dname_is_refused() {
     let balanced = [BalancedName {
         name: name("lb.dn.example.com."),
         service: 0,
-        file: "example.com.toml".into(),
+        file: std::path::Path::new("example.com.toml").into(),
         line: 4,
     }];
     let err = build_zones(vec![("test.zone".into(), origin, records)], &balanced).unwrap_err();

@@ -4,13 +4,15 @@
 //! Each check records its problem and returns a stand-in, so later checks still run; a
 //! value of the wrong type stops only the service it is in.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_proto::rr::Name;
 use indexmap::IndexMap;
+use rustc_hash::FxHashMap;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use toml::Spanned;
@@ -56,6 +58,8 @@ const CHECK_KINDS: &str = "http, https, tcp";
 /// each check records its problem and returns a stand-in, so later checks still run.
 pub(super) struct ServiceChecker<'a> {
     pub(super) check: Checker<'a>,
+    /// `check.file`, shared by every service and name of the file.
+    pub(super) file: Arc<Path>,
     pub(super) config: &'a Config,
     pub(super) unsure: &'a UnsureRegions,
     pub(super) origin: &'a Name,
@@ -90,7 +94,7 @@ impl<'a> ServiceChecker<'a> {
         let mut services = Vec::new();
         // Name → (key as written, line) of the names seen so far, for duplicates. (hickory's
         // `Name` hashes and compares ignoring case, as DNS does.)
-        let mut seen: HashMap<Name, (String, usize)> = HashMap::new();
+        let mut seen: FxHashMap<Name, (String, usize)> = FxHashMap::default();
         // The file parsed again, once, at the first value of the wrong type: its message
         // names the key by searching the tree, which deserializing consumed (keeping a
         // copy of every service's tree for the rare error costs more than this).
@@ -133,7 +137,8 @@ impl<'a> ServiceChecker<'a> {
     /// the parsed tree: the same names, lines and checks, with no tree in between.
     pub(super) fn scanned(&mut self, scanned: Vec<ScannedService>) -> Vec<Service> {
         let mut services = Vec::with_capacity(scanned.len());
-        let mut seen: HashMap<Name, (String, usize)> = HashMap::with_capacity(scanned.len());
+        let mut seen: FxHashMap<Name, (String, usize)> =
+            FxHashMap::with_capacity_and_hasher(scanned.len(), Default::default());
         for ScannedService { name, span, raw } in scanned {
             let (key, line, name) = self.name(&name, span.clone(), &mut seen);
             let service = self.service(raw, name.clone(), line, span, &key);
@@ -150,7 +155,7 @@ impl<'a> ServiceChecker<'a> {
         &mut self,
         text: &str,
         span: Range<usize>,
-        seen: &mut HashMap<Name, (String, usize)>,
+        seen: &mut FxHashMap<Name, (String, usize)>,
     ) -> (String, usize, Option<Name>) {
         let key = service_key(text);
         let line = self.check.line(span.start);
@@ -171,7 +176,7 @@ impl<'a> ServiceChecker<'a> {
                 seen.insert(name.clone(), (text.to_owned(), line));
                 self.names.push(NamedService {
                     name: name.clone(),
-                    file: self.check.file.to_path_buf(),
+                    file: self.file.clone(),
                     line,
                 });
             }
@@ -283,7 +288,7 @@ impl<'a> ServiceChecker<'a> {
             overprovision,
             salt,
             origin: self.origin.clone(),
-            file: self.check.file.to_path_buf(),
+            file: self.file.clone(),
             line,
             ttl,
             max_answers,
@@ -503,7 +508,7 @@ impl<'a> ServiceChecker<'a> {
         order: Option<RawList>,
         key: &str,
     ) -> Policy {
-        let order_key = format!("{key}.order");
+        let order_key = || format!("{key}.order");
         let word = raw.as_ref().map_or("nearest", |p| p.get_ref().as_str());
         let policy = match word {
             "nearest" => Some(Policy::Nearest),
@@ -520,22 +525,22 @@ impl<'a> ServiceChecker<'a> {
                 self.error(written.span(), format!("{key}.policy"), message);
                 // Still check the regions, so their typos show up in the same run.
                 if let Some(order) = order {
-                    self.required_regions(&order, &order_key);
+                    self.required_regions(&order, &order_key());
                 }
                 Policy::Nearest
             }
             (Some(Policy::Failover { .. }), _, Some(order)) => Policy::Failover {
-                order: self.required_regions(&order, &order_key),
+                order: self.required_regions(&order, &order_key()),
             },
             (Some(Policy::Failover { .. }), Some(written), None) => {
                 let message =
                     r#"required when policy is "failover": the regions in the order to try them"#;
-                self.error(written.span(), order_key, message);
+                self.error(written.span(), order_key(), message);
                 Policy::Failover { order: Vec::new() }
             }
             (Some(policy), _, Some(order)) => {
                 let message = format!(r#"applies only to policy "failover" (policy is {word:?})"#);
-                self.error(order.span(), order_key, message);
+                self.error(order.span(), order_key(), message);
                 policy
             }
             (Some(policy), _, None) => policy,
@@ -781,24 +786,29 @@ impl<'a> ServiceChecker<'a> {
         &mut self,
         raw: Option<Spanned<Vec<Spanned<RawEndpoint>>>>,
         service: Range<usize>,
-        key: &str,
+        service_key: &str,
     ) -> Vec<Endpoint> {
-        let key = format!("{key}.endpoints");
+        // Made only for a message: a file of 100,000 services has as many good lists.
+        let key = format_args!("{service_key}.endpoints");
         let Some(list) = raw else {
             self.error(
                 service,
-                key,
+                key.to_string(),
                 "missing (a service needs at least one endpoint)",
             );
             return Vec::new();
         };
         if list.get_ref().is_empty() {
-            self.error(list.span(), key.clone(), "must list at least one endpoint");
+            self.error(
+                list.span(),
+                key.to_string(),
+                "must list at least one endpoint",
+            );
         }
         let (config, unsure) = (self.config, self.unsure);
         let mut endpoints = Vec::new();
         // Address → index as written of the addresses seen so far, for duplicates.
-        let mut seen: HashMap<IpAddr, usize> = HashMap::new();
+        let mut seen: FxHashMap<IpAddr, usize> = FxHashMap::default();
         for (i, item) in list.into_inner().into_iter().enumerate() {
             let at = item.span();
             let raw = item.into_inner();

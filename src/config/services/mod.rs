@@ -14,6 +14,7 @@ mod scan;
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_proto::rr::Name;
@@ -35,8 +36,9 @@ pub struct Service {
     pub name: Name,
     /// The zone it belongs to: the entry of `origins` given to [`load_services`].
     pub origin: Name,
-    /// Where `[services.NAME]` is written, for `explain`, the status page and errors.
-    pub file: PathBuf,
+    /// Where `[services.NAME]` is written, for `explain`, the status page and errors: one
+    /// path shared by every service of the file.
+    pub file: Arc<Path>,
     /// 1-based.
     pub line: usize,
     /// Short (default 30 s) so clients move soon after a region fails.
@@ -278,7 +280,7 @@ impl OnAllDown {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamedService {
     pub name: Name,
-    pub file: PathBuf,
+    pub file: Arc<Path>,
     /// 1-based.
     pub line: usize,
 }
@@ -421,20 +423,26 @@ fn check_file(
 /// otherwise (a `[services]` header, keys at the top, an array of tables of another name:
 /// the file is checked whole).
 fn cut_points(text: &str) -> Option<Vec<usize>> {
+    let bytes = text.as_bytes();
     let mut cuts = Vec::new();
     let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim_start();
-        if opens_service(line) {
-            cuts.push(offset);
-        } else if trimmed.starts_with('[') {
-            if !line.starts_with("[services.") && !line.starts_with("[[services.") {
+    // Line by line, each found by a vectorised search for its newline: this runs on one
+    // core before the parts are checked on all of them (1.5 million lines for 100,000
+    // services).
+    while offset < bytes.len() {
+        let end = memchr::memchr(b'\n', &bytes[offset..]).map_or(bytes.len(), |i| offset + i + 1);
+        let line = &text[offset..end];
+        let first = line.bytes().find(|b| !b.is_ascii_whitespace());
+        if first == Some(b'[') {
+            if opens_service(line) {
+                cuts.push(offset);
+            } else if !line.starts_with("[services.") && !line.starts_with("[[services.") {
                 return None;
             }
-        } else if cuts.is_empty() && !trimmed.is_empty() && !trimmed.starts_with('#') {
+        } else if cuts.is_empty() && first.is_some_and(|b| b != b'#') {
             return None;
         }
-        offset += line.len();
+        offset = end;
     }
     Some(cuts)
 }
@@ -524,7 +532,8 @@ fn check_in_parts(
         names: Vec::with_capacity(total(|c| c.names.len())),
         errors: Vec::new(),
     };
-    let mut seen = std::collections::HashSet::with_capacity(all.names.capacity());
+    let mut seen =
+        rustc_hash::FxHashSet::with_capacity_and_hasher(all.names.capacity(), Default::default());
     // Lines before the piece: its line 1 is the file's line `before + 1`. The pieces
     // follow each other from the first cut, which only comments and blank lines precede.
     let mut before = text.as_bytes()[..starts[0]]
@@ -576,6 +585,7 @@ fn check_scanned(
     let scanned = scan::services(text)?;
     let mut check = ServiceChecker {
         check: Checker::new(path, text),
+        file: Arc::from(path),
         config,
         unsure,
         origin,
@@ -602,6 +612,7 @@ fn check_parsed(
 ) -> CheckedServices {
     let mut check = ServiceChecker {
         check: Checker::new(path, text),
+        file: Arc::from(path),
         config,
         unsure,
         origin,
@@ -644,7 +655,7 @@ fn in_nested_zone(service: &Service, origins: &[Name]) -> Option<ConfigError> {
         .max_by_key(|o| label_count(o))?;
     let zone = inner.to_ascii();
     Some(ConfigError {
-        file: service.file.clone(),
+        file: service.file.to_path_buf(),
         line: Some(service.line),
         key: service_key(&relative_text(&service.name, &service.origin)),
         message: format!(

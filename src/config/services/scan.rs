@@ -9,6 +9,7 @@
 //! so every message stays exactly what that path says. So this never has to explain a
 //! problem, only to be sure that what it accepts means what the full parser reads.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use toml::Spanned;
@@ -57,7 +58,7 @@ struct Scanner<'t> {
     i: usize,
 }
 
-impl Scanner<'_> {
+impl<'t> Scanner<'t> {
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
@@ -128,7 +129,7 @@ impl Scanner<'_> {
 
     fn file(&mut self) -> Option<Vec<ScannedService>> {
         let mut services: Vec<ScannedService> = Vec::new();
-        let mut names = std::collections::HashSet::new();
+        let mut names = rustc_hash::FxHashSet::default();
         let mut open = Open::Nothing;
         // The last service's routes so far are `[[services.NAME.route]]` tables (which
         // more may follow), not an inline `route = [...]` (which no table may extend).
@@ -156,7 +157,7 @@ impl Scanner<'_> {
                         [s, name, r]
                             if s.get_ref() == "services"
                                 && r.get_ref() == "route"
-                                && name.get_ref() == &service.name =>
+                                && *name.get_ref() == service.name =>
                         {
                             let routes = match &mut service.raw.route {
                                 None => service.raw.route.insert(Vec::new()),
@@ -186,7 +187,7 @@ impl Scanner<'_> {
                                 return None;
                             }
                             services.push(ScannedService {
-                                name: name.get_ref().clone(),
+                                name: name.get_ref().to_string(),
                                 span: name.span(),
                                 raw: RawService::default(),
                             });
@@ -195,7 +196,7 @@ impl Scanner<'_> {
                         }
                         [s, name, c] if s.get_ref() == "services" && c.get_ref() == "check" => {
                             let service = services.last_mut()?;
-                            if name.get_ref() != &service.name || service.raw.check.is_some() {
+                            if *name.get_ref() != service.name || service.raw.check.is_some() {
                                 return None;
                             }
                             // As the full parser does: the header is the table's span.
@@ -227,7 +228,7 @@ impl Scanner<'_> {
     }
 
     /// `a.b."c"` in a header, with blanks around the dots; stops before `]`.
-    fn key_path(&mut self) -> Option<Vec<Text>> {
+    fn key_path(&mut self) -> Option<Vec<Spanned<Cow<'t, str>>>> {
         let mut path = Vec::new();
         loop {
             self.blanks();
@@ -240,11 +241,16 @@ impl Scanner<'_> {
         }
     }
 
-    /// A bare or quoted key.
-    fn key(&mut self) -> Option<Text> {
+    /// A bare or quoted key: borrowed from the text unless quoted (most keys are bare,
+    /// and a key is only compared, never kept, except a service's name).
+    fn key(&mut self) -> Option<Spanned<Cow<'t, str>>> {
         let start = self.i;
         match self.peek()? {
-            b'"' | b'\'' => self.string(),
+            b'"' | b'\'' => {
+                let quoted = self.string()?;
+                let span = quoted.span();
+                Some(Spanned::new(span, Cow::Owned(quoted.into_inner())))
+            }
             _ => {
                 while self
                     .peek()
@@ -255,14 +261,14 @@ impl Scanner<'_> {
                 if self.i == start {
                     return None;
                 }
-                let key = self.text[start..self.i].to_owned();
-                Some(Spanned::new(start..self.i, key))
+                let key = &self.text[start..self.i];
+                Some(Spanned::new(start..self.i, Cow::Borrowed(key)))
             }
         }
     }
 
     /// `KEY =` of a key/value line: a single key (a dotted one is for the full parser).
-    fn key_eq(&mut self) -> Option<Text> {
+    fn key_eq(&mut self) -> Option<Cow<'t, str>> {
         let key = self.key()?;
         self.blanks();
         if self.peek() != Some(b'=') {
@@ -270,7 +276,7 @@ impl Scanner<'_> {
         }
         self.i += 1;
         self.blanks();
-        Some(key)
+        Some(key.into_inner())
     }
 
     /// A basic string without multi-line quotes, with the escapes TOML 1.0 has, or a
@@ -282,6 +288,17 @@ impl Scanner<'_> {
             return None;
         }
         self.i += 1;
+        // Most strings hold no escape and no control character: one search to the quote,
+        // one copy. Anything else is read byte by byte below.
+        let body = &self.b[self.i..];
+        let stop = body
+            .iter()
+            .position(|&c| c == quote || c == b'\\' || (c < 0x20 && c != b'\t') || c == 0x7f)?;
+        if body[stop] == quote {
+            let out = self.text[self.i..self.i + stop].to_owned();
+            self.i += stop + 1;
+            return Some(Spanned::new(start..self.i, out));
+        }
         let mut out = String::new();
         let mut run = self.i;
         loop {
@@ -452,7 +469,7 @@ impl Scanner<'_> {
     /// One `KEY = VALUE` of a service's table.
     fn service_key(&mut self, raw: &mut RawService) -> Option<()> {
         let key = self.key_eq()?;
-        match key.get_ref().as_str() {
+        match key.as_ref() {
             "ttl" => set(&mut raw.ttl, self.int()?),
             "max_answers" => set(&mut raw.max_answers, self.int()?),
             "policy" => set(&mut raw.policy, self.string_value()?),
@@ -473,7 +490,7 @@ impl Scanner<'_> {
 
     fn endpoint_key(&mut self, raw: &mut RawEndpoint) -> Option<()> {
         let key = self.key_eq()?;
-        match key.get_ref().as_str() {
+        match key.as_ref() {
             "region" => set(&mut raw.region, self.string_value()?),
             "address" => set(&mut raw.address, self.string_value()?),
             "capacity" => set(&mut raw.capacity, self.int()?),
@@ -484,7 +501,7 @@ impl Scanner<'_> {
     fn route_key(&mut self, raw: &mut RawRoute) -> Option<()> {
         let key = self.key_eq()?;
         let list = self.strings()?;
-        match key.get_ref().as_str() {
+        match key.as_ref() {
             "countries" => set(&mut raw.countries, list),
             "continents" => set(&mut raw.continents, list),
             "networks" => set(&mut raw.networks, list),
@@ -495,7 +512,7 @@ impl Scanner<'_> {
 
     fn check_key(&mut self, raw: &mut RawCheck) -> Option<()> {
         let key = self.key_eq()?;
-        match key.get_ref().as_str() {
+        match key.as_ref() {
             "kind" => set(&mut raw.kind, self.string_value()?),
             "port" => set(&mut raw.port, self.int()?),
             "path" => set(&mut raw.path, self.string_value()?),

@@ -110,7 +110,7 @@ endpoints = [{ region = "eu-west", address = "192.0.2.7", capacity = 1000000 }]
             bias: Vec::new(),
             shed_load: Some(crate::config::ShedLoad::default()),
             origin: name("example.com."),
-            file: file.clone(),
+            file: file.clone().into(),
             line: 2,
             ttl: 30,
             max_answers: 2,
@@ -175,7 +175,7 @@ endpoints = [{ region = "eu-west", address = "192.0.2.7", capacity = 1000000 }]
             bias: Vec::new(),
             shed_load: Some(crate::config::ShedLoad::default()),
             origin: name("example.com."),
-            file: file.clone(),
+            file: file.clone().into(),
             line: 24,
             ttl: 30,
             max_answers: 1,
@@ -217,7 +217,7 @@ endpoints = [{ region = "eu-west", address = "192.0.2.7", capacity = 1000000 }]
             bias: Vec::new(),
             shed_load: Some(crate::config::ShedLoad::default()),
             origin: name("example.com."),
-            file,
+            file: file.into(),
             line: 33,
             ttl: 30,
             max_answers: 1,
@@ -256,7 +256,7 @@ endpoints = [{ region = "eu-west", address = "192.0.2.7", capacity = 1000000 }]
 fn every_default() {
     let s = one(&www(""));
     assert_eq!(s.name.to_ascii(), "www.example.com.");
-    assert_eq!((s.file.as_path(), s.line), (Path::new(FILE), 1));
+    assert_eq!((&*s.file, s.line), (Path::new(FILE), 1));
     assert_eq!(s.ttl, 30);
     assert_eq!(s.max_answers, 1);
     assert_eq!(s.policy, Policy::Nearest);
@@ -1325,7 +1325,7 @@ fn load_reads_every_toml_file_in_sorted_order() {
             (
                 s.name.to_ascii(),
                 s.origin.to_ascii(),
-                s.file.clone(),
+                s.file.to_path_buf(),
                 s.line,
             )
         })
