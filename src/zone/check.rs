@@ -360,14 +360,19 @@ impl Grouping {
         } = self;
         errors.extend(found);
         // The names in key order: one sort, then a tree built in one pass from it.
-        // (Keys and numbers are sorted, not the names' data: a fifth of the bytes to move.)
+        // (Keys and numbers are sorted, not the names' data: a fifth of the bytes to move;
+        // each by its first eight bytes, read once, and by the whole key only when those
+        // are equal, which spares most comparisons a look through two boxes.)
         let mut names: BTreeMap<Box<[u8]>, NameData> = {
             let mut by_seq_data = by_seq_data;
-            let mut sorted: Vec<(Box<[u8]>, u32)> = name_seq.into_iter().collect();
-            sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            let mut sorted: Vec<(u64, Box<[u8]>, u32)> = name_seq
+                .into_iter()
+                .map(|(key, seq)| (key_prefix(&key), key, seq))
+                .collect();
+            sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
             sorted
                 .into_iter()
-                .map(|(key, seq)| (key, std::mem::take(&mut by_seq_data[seq as usize])))
+                .map(|(_, key, seq)| (key, std::mem::take(&mut by_seq_data[seq as usize])))
                 .collect()
         };
         let origin = &origin;
@@ -606,6 +611,15 @@ impl Grouping {
             balanced,
         })
     }
+}
+
+/// The first eight bytes of `key` as a number (zeros after a shorter key): two keys whose
+/// prefixes differ are in the order of their prefixes.
+fn key_prefix(key: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = key.len().min(8);
+    b[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(b)
 }
 
 /// A name from its lower-case wire key (for empty non-terminals, which have no written form).
