@@ -476,33 +476,67 @@ fn lower_labels(name: &Name, out: &mut [u8; 256], starts: &mut [u8; 128]) -> (us
 fn wire_labels(
     name: &Name,
     out: &mut [u8; 256],
-    mut cased: Option<&mut [u8; 256]>,
+    cased: Option<&mut [u8; 256]>,
     starts: &mut [u8; 128],
 ) -> (usize, usize) {
+    // The labels are copied as they are, then lower-cased in one pass over the whole
+    // form (length octets are below 64, which lower-casing leaves alone).
+    match cased {
+        Some(c) => {
+            let (len, n) = copy_labels(name, c, starts);
+            for (d, s) in out[..len].iter_mut().zip(&c[..len]) {
+                *d = s.to_ascii_lowercase();
+            }
+            (len, n)
+        }
+        None => {
+            let (len, n) = copy_labels(name, out, starts);
+            out[..len].make_ascii_lowercase();
+            (len, n)
+        }
+    }
+}
+
+/// The wire form of `name` as written into `to` (at most 255 octets, 128 labels), and
+/// where each label starts in it: its length and the number of labels.
+fn copy_labels(name: &Name, to: &mut [u8; 256], starts: &mut [u8; 128]) -> (usize, usize) {
     let mut len = 0;
     let mut n = 0;
     for label in name.iter() {
-        if len + 1 + label.len() >= out.len() || n == starts.len() {
+        if len + 1 + label.len() >= to.len() || n == starts.len() {
             break;
         }
         starts[n] = len as u8;
         n += 1;
-        out[len] = label.len() as u8;
-        let to = len + 1..len + 1 + label.len();
-        for (d, s) in out[to.clone()].iter_mut().zip(label) {
-            *d = s.to_ascii_lowercase();
-        }
-        if let Some(c) = cased.as_deref_mut() {
-            c[len] = label.len() as u8;
-            c[to].copy_from_slice(label);
-        }
+        to[len] = label.len() as u8;
+        to[len + 1..len + 1 + label.len()].copy_from_slice(label);
         len += 1 + label.len();
     }
-    out[len] = 0;
-    if let Some(c) = cased {
-        c[len] = 0;
-    }
+    to[len] = 0;
     (len + 1, n)
+}
+
+/// A name's wire forms worked out once, for a name written into many answers (a zone's
+/// SOA in every negative answer): [`Writer::name`] without walking the name again.
+#[derive(Debug, Clone)]
+pub struct WireName {
+    lower: Box<[u8]>,
+    cased: Box<[u8]>,
+    starts: Box<[u8]>,
+}
+
+impl WireName {
+    pub fn new(name: &Name) -> WireName {
+        let mut lower = [0u8; 256];
+        let mut cased = [0u8; 256];
+        let mut starts = [0u8; 128];
+        let (len, n) = wire_labels(name, &mut lower, Some(&mut cased), &mut starts);
+        WireName {
+            lower: lower[..len].into(),
+            cased: cased[..len].into(),
+            starts: starts[..n].into(),
+        }
+    }
 }
 
 impl Writer {
@@ -575,10 +609,16 @@ impl Writer {
         let mut cased = [0u8; 256];
         let mut starts = [0u8; 128];
         let (len, n) = wire_labels(name, &mut lower, Some(&mut cased), &mut starts);
+        self.wire_name(&lower[..len], &cased[..len], &starts[..n]);
+    }
+
+    /// Writes the name whose lower-case and written wire forms are `lower` and `cased`
+    /// (labels starting at `starts`), compressed against what was written before.
+    fn wire_name(&mut self, lower: &[u8], cased: &[u8], starts: &[u8]) {
         let base = self.buf.len();
-        for &start in &starts[..n] {
+        for &start in starts {
             let s = start as usize;
-            let key = &lower[s..len];
+            let key = &lower[s..];
             if let Some(target) = self.find(key) {
                 self.buf.extend_from_slice(&cased[..s]);
                 self.pointer(target);
@@ -588,7 +628,43 @@ impl Writer {
                 self.remember(key, base + s);
             }
         }
-        self.buf.extend_from_slice(&cased[..len]);
+        self.buf.extend_from_slice(cased);
+    }
+
+    /// Writes one SOA record (as [`Writer::rrset`] with the one record `soa` would), its
+    /// owner and names given as [`WireName`]s, then marks a cut point.
+    pub fn soa_rrset(
+        &mut self,
+        section: Section,
+        owner: &WireName,
+        ttl: u32,
+        names: [&WireName; 2],
+        soa: &hickory_proto::rr::rdata::SOA,
+        required: bool,
+    ) -> Result<(), EncodeError> {
+        self.wire_name(&owner.lower, &owner.cased, &owner.starts);
+        self.buf
+            .extend_from_slice(&u16::from(RecordType::SOA).to_be_bytes());
+        self.buf.extend_from_slice(&1u16.to_be_bytes()); // class IN
+        self.buf.extend_from_slice(&ttl.to_be_bytes());
+        let len_at = self.buf.len();
+        self.buf.extend_from_slice(&[0, 0]);
+        for n in names {
+            self.wire_name(&n.lower, &n.cased, &n.starts);
+        }
+        for v in [
+            soa.serial,
+            soa.refresh as u32,
+            soa.retry as u32,
+            soa.expire as u32,
+            soa.minimum,
+        ] {
+            self.buf.extend_from_slice(&v.to_be_bytes());
+        }
+        let rdlen = self.buf.len() - len_at - 2;
+        self.buf[len_at..len_at + 2].copy_from_slice(&(rdlen as u16).to_be_bytes());
+        self.counts[section as usize] += 1;
+        self.mark(required)
     }
 
     /// Where `name` was written in the message so far, if it was (and is addressable).

@@ -130,12 +130,16 @@ impl ZoneData {
     }
 
     fn soa_authority(&self, w: &mut Writer) -> Result<(), EncodeError> {
-        w.rrset(
+        let RData::SOA(soa) = &self.soa else {
+            unreachable!("checked at load")
+        };
+        let [apex, mname, rname] = &self.soa_names;
+        w.soa_rrset(
             Section::Authority,
-            Owner::Name(&self.origin),
-            RecordType::SOA,
+            apex,
             self.negative_ttl,
-            [&self.soa],
+            [mname, rname],
+            soa,
             true,
         )
     }

@@ -6,7 +6,7 @@
 
 use super::master::SourceRecord;
 use super::{BalancedName, ZoneError, ZoneErrors};
-use crate::answer::{name_key, name_key_in};
+use crate::answer::{WireName, name_key, name_key_in};
 use hickory_proto::rr::{Name, RData, RecordType};
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet};
@@ -53,6 +53,9 @@ pub(super) struct ZoneData {
     /// Keys of names that are zone cuts (NS below the apex).
     pub(super) cuts: rustc_hash::FxHashSet<Box<[u8]>>,
     pub(super) soa: RData,
+    /// The apex and the SOA's two names in wire form, for the SOA of every negative
+    /// answer.
+    pub(super) soa_names: [WireName; 3],
     pub(super) negative_ttl: u32,
     pub(super) record_count: usize,
     /// Every record type present in the zone: the types a CNAME chain is resolved for.
@@ -598,6 +601,7 @@ impl Grouping {
         }
         let RData::SOA(s) = &soa else { unreachable!() };
         let negative_ttl = soa_ttl.min(s.minimum);
+        let soa_names = [origin, &s.mname, &s.rname].map(WireName::new);
         Some(ZoneData {
             origin: origin.clone(),
             origin_key,
@@ -605,6 +609,7 @@ impl Grouping {
             names,
             cuts,
             soa,
+            soa_names,
             negative_ttl,
             record_count,
             types,
