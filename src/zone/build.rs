@@ -91,9 +91,8 @@ impl ZoneData {
         pos == key.len() - o
     }
 
-    fn find(&self, name: &Name) -> Found<'_> {
-        let mut buf = [0; 256];
-        let key = name_key_in(name, &mut buf);
+    /// What the name whose key is `key` resolves to.
+    fn find(&self, key: &[u8]) -> Found<'_> {
         if !self.holds(key) {
             return Found::Outside;
         }
@@ -311,18 +310,28 @@ impl ZoneData {
         last: &mut Option<&'s NameData>,
     ) -> Result<(u8, Option<BalancedEnd>), EncodeError> {
         let mut target = target.clone();
-        // RFC 1034 §3.6.2: stop at a loop; each CNAME appears once.
-        let mut seen = vec![Box::<[u8]>::from(start)];
-        for _ in 0..MAX_CNAME_CHAIN {
-            let key = name_key(&target);
-            if seen.contains(&key) {
-                return Ok((RCODE_NOERROR, None));
+        // RFC 1034 §3.6.2: stop at a loop; each CNAME appears once. The keys seen, one
+        // after the other in one buffer, each ending where the next starts.
+        let mut seen: Vec<u8> = Vec::with_capacity(4 * start.len());
+        let mut ends = [0usize; MAX_CNAME_CHAIN + 1];
+        seen.extend_from_slice(start);
+        ends[0] = seen.len();
+        let mut buf = [0; 256];
+        for step in 0..MAX_CNAME_CHAIN {
+            let key = name_key_in(&target, &mut buf);
+            let mut from = 0;
+            for &end in &ends[..=step] {
+                if seen[from..end] == *key {
+                    return Ok((RCODE_NOERROR, None));
+                }
+                from = end;
             }
-            seen.push(key.clone());
-            let node = match self.find(&target) {
+            seen.extend_from_slice(key);
+            ends[step + 1] = seen.len();
+            let node = match self.find(key) {
                 // A load-balanced target is decided per query (see `balanced_chain`).
-                Found::Exact(_) if is_address_type(qtype) && self.balanced.contains_key(&key) => {
-                    return Ok((RCODE_NOERROR, Some((self.balanced[&key], target))));
+                Found::Exact(_) if is_address_type(qtype) && self.balanced.contains_key(key) => {
+                    return Ok((RCODE_NOERROR, Some((self.balanced[key], target))));
                 }
                 Found::Exact(n) | Found::Wildcard(n) => n,
                 Found::NxDomain => {
@@ -330,8 +339,8 @@ impl ZoneData {
                     return Ok((RCODE_NXDOMAIN, None));
                 }
                 Found::Delegated => {
-                    let cut = self.cut_of(&key).expect("a delegated name has a cut");
-                    if qtype == u16::from(RecordType::DS) && cut == &key[..] {
+                    let cut = self.cut_of(key).expect("a delegated name has a cut");
+                    if qtype == u16::from(RecordType::DS) && cut == key {
                         // DS at the cut is the parent side's data (RFC 4035 §3.1.4.1),
                         // as for a DS query for the cut itself.
                         self.rrset_or_nodata(w, &target, &self.names[cut], qtype)?;
