@@ -317,37 +317,66 @@ pub struct Interner {
 impl Interner {
     /// `answer` in the arena, its bytes shared with an equal answer interned before.
     pub fn intern(&mut self, answer: &AnswerBuf) -> Result<AnswerId, EncodeError> {
-        use std::hash::Hasher;
-        let view = answer.answer();
-        let shift = NORMAL_LEN as isize - view.model_qname_len() as isize;
         let start = self.bytes.len();
         self.bytes.extend_from_slice(&answer.0);
+        self.settle(start)
+    }
+
+    /// What `w` finishes as (see [`Writer::finish`]), in the arena like [`Interner::intern`]:
+    /// written straight into the arena, without a buffer of its own.
+    pub fn intern_writer(
+        &mut self,
+        w: Writer,
+        rcode: u8,
+        authoritative: bool,
+    ) -> Result<AnswerId, EncodeError> {
+        let start = self.bytes.len();
+        if let Err(e) = w.finish_into(rcode, authoritative, &mut self.bytes) {
+            self.bytes.truncate(start);
+            return Err(e);
+        }
+        self.settle(start)
+    }
+
+    /// The answer just appended at `start`: stored against the normal model length, and
+    /// kept once (dropped again when an equal answer is in the arena already).
+    fn settle(&mut self, start: usize) -> Result<AnswerId, EncodeError> {
+        use std::hash::Hasher;
+        let d = &mut self.bytes;
+        let body_len = get16(d, start) as usize;
+        let relocs = get16(d, start + 2) as usize;
+        let model_len = get16(d, start + MODEL_AT) as isize;
+        let shift = NORMAL_LEN as isize - model_len;
         if shift != 0 {
-            let body_len = view.body().len();
-            for r in view.relocs() {
-                let p = start + HEAD + r as usize;
-                if r as usize + 2 > body_len {
+            let list = start + HEAD + body_len;
+            for i in 0..relocs {
+                let r = get16(d, list + 2 * i) as usize;
+                if r + 2 > body_len {
                     continue;
                 }
-                let d = &mut self.bytes;
+                let p = start + HEAD + r;
                 let t = (u16::from_be_bytes([d[p], d[p + 1]]) & 0x3FFF) as isize + shift;
                 d[p..p + 2].copy_from_slice(&(t as u16 | 0xC000).to_be_bytes());
             }
             let model = start + MODEL_AT;
-            self.bytes[model..model + 2].copy_from_slice(&NORMAL_LEN.to_le_bytes());
+            d[model..model + 2].copy_from_slice(&NORMAL_LEN.to_le_bytes());
         }
         let mut h = rustc_hash::FxHasher::default();
         h.write(&self.bytes[start..]);
         let hash = h.finish();
         let len = self.bytes.len() - start;
-        let off = match self.seen.get(&hash) {
-            Some(&at) if self.bytes[at as usize..at as usize + len] == self.bytes[start..] => {
-                self.bytes.truncate(start);
-                at
+        let off = match self.seen.entry(hash) {
+            std::collections::hash_map::Entry::Occupied(at) => {
+                let at = *at.get() as usize;
+                if self.bytes[at..at + len] == self.bytes[start..] {
+                    self.bytes.truncate(start);
+                    at as u32
+                } else {
+                    start as u32 // a hash collision: kept twice
+                }
             }
-            Some(_) => start as u32, // a hash collision: kept twice
-            None => {
-                self.seen.insert(hash, start as u32);
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(start as u32);
                 start as u32
             }
         };
@@ -440,28 +469,88 @@ impl Drop for Writer {
 
 /// The lower-case wire form of `name` into `out`, and where each label starts in it.
 fn lower_labels(name: &Name, out: &mut [u8; 256], starts: &mut [u8; 128]) -> (usize, usize) {
+    wire_labels(name, out, None, starts)
+}
+
+/// [`lower_labels`], and the wire form as written (its case kept) into `cased`.
+fn wire_labels(
+    name: &Name,
+    out: &mut [u8; 256],
+    cased: Option<&mut [u8; 256]>,
+    starts: &mut [u8; 128],
+) -> (usize, usize) {
+    // The labels are copied as they are, then lower-cased in one pass over the whole
+    // form (length octets are below 64, which lower-casing leaves alone).
+    match cased {
+        Some(c) => {
+            let (len, n) = copy_labels(name, c, starts);
+            for (d, s) in out[..len].iter_mut().zip(&c[..len]) {
+                *d = s.to_ascii_lowercase();
+            }
+            (len, n)
+        }
+        None => {
+            let (len, n) = copy_labels(name, out, starts);
+            out[..len].make_ascii_lowercase();
+            (len, n)
+        }
+    }
+}
+
+/// The wire form of `name` as written into `to` (at most 255 octets, 128 labels), and
+/// where each label starts in it: its length and the number of labels.
+fn copy_labels(name: &Name, to: &mut [u8; 256], starts: &mut [u8; 128]) -> (usize, usize) {
     let mut len = 0;
     let mut n = 0;
     for label in name.iter() {
-        if len + 1 + label.len() >= out.len() || n == starts.len() {
+        if len + 1 + label.len() >= to.len() || n == starts.len() {
             break;
         }
         starts[n] = len as u8;
         n += 1;
-        out[len] = label.len() as u8;
-        for (d, s) in out[len + 1..len + 1 + label.len()].iter_mut().zip(label) {
-            *d = s.to_ascii_lowercase();
-        }
+        to[len] = label.len() as u8;
+        to[len + 1..len + 1 + label.len()].copy_from_slice(label);
         len += 1 + label.len();
     }
-    out[len] = 0;
+    to[len] = 0;
     (len + 1, n)
+}
+
+/// A name's wire forms worked out once, for a name written into many answers (a zone's
+/// SOA in every negative answer): [`Writer::name`] without walking the name again.
+#[derive(Debug, Clone)]
+pub struct WireName {
+    lower: Box<[u8]>,
+    cased: Box<[u8]>,
+    starts: Box<[u8]>,
+}
+
+impl WireName {
+    pub fn new(name: &Name) -> WireName {
+        let mut lower = [0u8; 256];
+        let mut cased = [0u8; 256];
+        let mut starts = [0u8; 128];
+        let (len, n) = wire_labels(name, &mut lower, Some(&mut cased), &mut starts);
+        WireName {
+            lower: lower[..len].into(),
+            cased: cased[..len].into(),
+            starts: starts[..n].into(),
+        }
+    }
 }
 
 impl Writer {
     /// Starts a message whose question name is `model` (the zone node's name, or
     /// `*.<suffix>` for answers shared by every name under a suffix).
     pub fn new(model: &Name) -> Writer {
+        let mut buf = [0; 256];
+        Writer::for_key(name_key_in(model, &mut buf))
+    }
+
+    /// [`Writer::new`] for the model whose lower-case wire form is `key` (as
+    /// [`name_key`] gives it): the question is never part of the answer's bytes, only
+    /// where its suffixes stand, so its case does not matter.
+    pub fn for_key(key: &[u8]) -> Writer {
         let spare = SPARE.try_with(|s| s.borrow_mut().take()).ok().flatten();
         let spare = spare.unwrap_or_else(|| Spare {
             buf: Vec::with_capacity(512),
@@ -482,17 +571,13 @@ impl Writer {
             counts: [0; 3],
         };
         w.buf.resize(QNAME_OFFSET, 0);
-        let mut lower = [0u8; 256];
-        let mut starts = [0u8; 128];
-        let (len, n) = lower_labels(model, &mut lower, &mut starts);
-        for (i, label) in model.iter().take(n).enumerate() {
-            let key = &lower[starts[i] as usize..len];
-            if w.find(key).is_none() {
-                w.remember(key, w.buf.len());
-            }
-            w.buf.push(label.len() as u8);
-            w.buf.extend_from_slice(label);
+        // Each suffix of the model once (they differ in length), where it starts.
+        let mut pos = 0;
+        while pos < key.len() && key[pos] != 0 {
+            w.remember(&key[pos..], QNAME_OFFSET + pos);
+            pos += 1 + key[pos] as usize;
         }
+        w.buf.extend_from_slice(&key[..pos.min(key.len())]);
         w.buf.push(0);
         w.buf.extend_from_slice(&[0, 0, 0, 0]); // qtype, qclass: copied from the query
         w.body_start = w.buf.len();
@@ -521,22 +606,65 @@ impl Writer {
     /// Writes a name, compressed against what was written before.
     fn name(&mut self, name: &Name) {
         let mut lower = [0u8; 256];
+        let mut cased = [0u8; 256];
         let mut starts = [0u8; 128];
-        let (len, n) = lower_labels(name, &mut lower, &mut starts);
-        for (i, label) in name.iter().take(n).enumerate() {
-            let key = &lower[starts[i] as usize..len];
+        let (len, n) = wire_labels(name, &mut lower, Some(&mut cased), &mut starts);
+        self.wire_name(&lower[..len], &cased[..len], &starts[..n]);
+    }
+
+    /// Writes the name whose lower-case and written wire forms are `lower` and `cased`
+    /// (labels starting at `starts`), compressed against what was written before.
+    fn wire_name(&mut self, lower: &[u8], cased: &[u8], starts: &[u8]) {
+        let base = self.buf.len();
+        for &start in starts {
+            let s = start as usize;
+            let key = &lower[s..];
             if let Some(target) = self.find(key) {
+                self.buf.extend_from_slice(&cased[..s]);
                 self.pointer(target);
                 return;
             }
-            let here = self.buf.len();
-            if here <= MAX_POINTER_TARGET {
-                self.remember(key, here);
+            if base + s <= MAX_POINTER_TARGET {
+                self.remember(key, base + s);
             }
-            self.buf.push(label.len() as u8);
-            self.buf.extend_from_slice(label);
         }
-        self.buf.push(0);
+        self.buf.extend_from_slice(cased);
+    }
+
+    /// Writes one SOA record (as [`Writer::rrset`] with the one record `soa` would), its
+    /// owner and names given as [`WireName`]s, then marks a cut point.
+    pub fn soa_rrset(
+        &mut self,
+        section: Section,
+        owner: &WireName,
+        ttl: u32,
+        names: [&WireName; 2],
+        soa: &hickory_proto::rr::rdata::SOA,
+        required: bool,
+    ) -> Result<(), EncodeError> {
+        self.wire_name(&owner.lower, &owner.cased, &owner.starts);
+        self.buf
+            .extend_from_slice(&u16::from(RecordType::SOA).to_be_bytes());
+        self.buf.extend_from_slice(&1u16.to_be_bytes()); // class IN
+        self.buf.extend_from_slice(&ttl.to_be_bytes());
+        let len_at = self.buf.len();
+        self.buf.extend_from_slice(&[0, 0]);
+        for n in names {
+            self.wire_name(&n.lower, &n.cased, &n.starts);
+        }
+        for v in [
+            soa.serial,
+            soa.refresh as u32,
+            soa.retry as u32,
+            soa.expire as u32,
+            soa.minimum,
+        ] {
+            self.buf.extend_from_slice(&v.to_be_bytes());
+        }
+        let rdlen = self.buf.len() - len_at - 2;
+        self.buf[len_at..len_at + 2].copy_from_slice(&(rdlen as u16).to_be_bytes());
+        self.counts[section as usize] += 1;
+        self.mark(required)
     }
 
     /// Where `name` was written in the message so far, if it was (and is addressable).
@@ -677,7 +805,19 @@ impl Writer {
     }
 
     /// Finishes the answer with the given rcode and AA bit.
-    pub fn finish(mut self, rcode: u8, authoritative: bool) -> Result<AnswerBuf, EncodeError> {
+    pub fn finish(self, rcode: u8, authoritative: bool) -> Result<AnswerBuf, EncodeError> {
+        let mut data = Vec::new();
+        self.finish_into(rcode, authoritative, &mut data)?;
+        Ok(AnswerBuf(data.into()))
+    }
+
+    /// [`Writer::finish`], appending the answer's bytes to `data`.
+    fn finish_into(
+        mut self,
+        rcode: u8,
+        authoritative: bool,
+        data: &mut Vec<u8>,
+    ) -> Result<(), EncodeError> {
         if self.sets.last().map(|s| s.counts) != Some(self.counts) {
             self.mark(true)?;
         }
@@ -687,7 +827,7 @@ impl Writer {
         let flags = if authoritative { FLAG_AA } else { 0 }
             | if last.required { FLAG_LAST_REQUIRED } else { 0 };
         let body = &self.buf[self.body_start..];
-        let mut data = Vec::with_capacity(
+        data.reserve(
             HEAD + body.len()
                 + 2 * (self.relocs.len() + self.qname_ptrs.len())
                 + SET_LEN * self.sets.len(),
@@ -716,7 +856,7 @@ impl Writer {
             }
             data.push(s.required as u8);
         }
-        Ok(AnswerBuf(data.into()))
+        Ok(())
     }
 }
 

@@ -6,7 +6,7 @@
 //! the names below a DNAME (whose CNAME the responder synthesises per query). The zone
 //! rules themselves are checked first, in `check.rs`.
 
-use super::check::{NameData, RRset, ZoneData, ancestors, check_zones, group, key_to_name};
+use super::check::{NameData, RRset, ZoneData, ancestors, check_zones, group};
 use super::index::NameIndex;
 use super::master::SourceRecord;
 use super::{
@@ -77,12 +77,25 @@ impl ZoneData {
         found
     }
 
-    fn find(&self, name: &Name) -> Found<'_> {
-        if !self.origin.zone_of(name) {
+    /// Whether the name whose key is `key` is inside the zone (as `Name::zone_of`).
+    fn holds(&self, key: &[u8]) -> bool {
+        let o = self.origin_len();
+        if key.len() < o || key[key.len() - o..] != *self.origin_key {
+            return false;
+        }
+        // The origin's key must start at a label of `key`, not inside one.
+        let mut pos = 0;
+        while pos < key.len() - o {
+            pos += 1 + key[pos] as usize;
+        }
+        pos == key.len() - o
+    }
+
+    /// What the name whose key is `key` resolves to.
+    fn find(&self, key: &[u8]) -> Found<'_> {
+        if !self.holds(key) {
             return Found::Outside;
         }
-        let mut buf = [0; 256];
-        let key = name_key_in(name, &mut buf);
         if self.cut_of(key).is_some() {
             return Found::Delegated;
         }
@@ -107,20 +120,25 @@ impl ZoneData {
 
     /// A and AAAA records of `target` usable as additional data (glue included).
     fn addresses(&self, target: &Name) -> Option<&NameData> {
-        if !self.origin.zone_of(target) {
+        let mut buf = [0; 256];
+        let key = name_key_in(target, &mut buf);
+        if !self.holds(key) {
             return None;
         }
-        let mut buf = [0; 256];
-        self.names.get(name_key_in(target, &mut buf))
+        self.names.get(key)
     }
 
     fn soa_authority(&self, w: &mut Writer) -> Result<(), EncodeError> {
-        w.rrset(
+        let RData::SOA(soa) = &self.soa else {
+            unreachable!("checked at load")
+        };
+        let [apex, mname, rname] = &self.soa_names;
+        w.soa_rrset(
             Section::Authority,
-            Owner::Name(&self.origin),
-            RecordType::SOA,
+            apex,
             self.negative_ttl,
-            [&self.soa],
+            [mname, rname],
+            soa,
             true,
         )
     }
@@ -181,8 +199,31 @@ impl ZoneData {
         Ok(())
     }
 
-    /// The answer to `qtype` at `node`, whose name is the query name.
-    fn answer(&self, model: &Name, node: &NameData, qtype: u16) -> Result<AnswerBuf, EncodeError> {
+    /// The answer to `qtype` at `node`, whose name (the query name) has the key `model`.
+    fn answer(&self, model: &[u8], node: &NameData, qtype: u16) -> Result<AnswerBuf, EncodeError> {
+        let (w, rcode) = self.answer_writer(model, node, qtype)?;
+        w.finish(rcode, true)
+    }
+
+    /// [`ZoneData::answer`] in the arena.
+    fn intern_answer(
+        &self,
+        interner: &mut Interner,
+        model: &[u8],
+        node: &NameData,
+        qtype: u16,
+    ) -> Result<AnswerId, EncodeError> {
+        let (w, rcode) = self.answer_writer(model, node, qtype)?;
+        interner.intern_writer(w, rcode, true)
+    }
+
+    /// The answer to `qtype` at `node`, written but not finished, and its rcode.
+    fn answer_writer(
+        &self,
+        model: &[u8],
+        node: &NameData,
+        qtype: u16,
+    ) -> Result<(Writer, u8), EncodeError> {
         // The DNSSEC records beside a CNAME (check.rs) are answered as themselves.
         if let Some(cname) = node.get(RecordType::CNAME)
             && qtype != u16::from(RecordType::CNAME)
@@ -190,12 +231,12 @@ impl ZoneData {
         {
             if qtype == u16::from(RecordType::ANY) {
                 // RFC 1034 §4.3.2 step 3a: ANY matches the CNAME itself; nothing is chased.
-                return cname_alone(model, cname)?.finish(RCODE_NOERROR, true);
+                return Ok((cname_alone(model, cname)?, RCODE_NOERROR));
             }
             let (w, rcode, _) = self.cname_chain(model, cname, qtype, &mut None)?;
-            return w.finish(rcode, true);
+            return Ok((w, rcode));
         }
-        let mut w = Writer::new(model);
+        let mut w = Writer::for_key(model);
         let set = if qtype == u16::from(RecordType::ANY) {
             // RFC 8482 §4.2: answer ANY with one RRset, not all of them.
             node.rrsets
@@ -219,7 +260,7 @@ impl ZoneData {
             }
             None => self.soa_authority(&mut w)?,
         }
-        w.finish(RCODE_NOERROR, true)
+        Ok((w, RCODE_NOERROR))
     }
 
     /// Where the CNAME chain that starts at `node` ends with a name's data or NODATA, if it
@@ -227,7 +268,7 @@ impl ZoneData {
     /// `None` when `node` holds no CNAME.
     fn chain_end(
         &self,
-        model: &Name,
+        model: &[u8],
         node: &NameData,
     ) -> Result<Option<Option<&NameData>>, EncodeError> {
         let Some(cname) = node.get(RecordType::CNAME) else {
@@ -243,7 +284,7 @@ impl ZoneData {
     /// set to the name the chain ended at with that name's own data or NODATA, if it did.
     fn cname_chain<'s>(
         &'s self,
-        model: &Name,
+        model: &[u8],
         cname: &RRset,
         qtype: u16,
         last: &mut Option<&'s NameData>,
@@ -263,24 +304,34 @@ impl ZoneData {
     fn chase<'s>(
         &'s self,
         w: &mut Writer,
-        start: &Name,
+        start: &[u8],
         target: &Name,
         qtype: u16,
         last: &mut Option<&'s NameData>,
     ) -> Result<(u8, Option<BalancedEnd>), EncodeError> {
         let mut target = target.clone();
-        // RFC 1034 §3.6.2: stop at a loop; each CNAME appears once.
-        let mut seen = vec![name_key(start)];
-        for _ in 0..MAX_CNAME_CHAIN {
-            let key = name_key(&target);
-            if seen.contains(&key) {
-                return Ok((RCODE_NOERROR, None));
+        // RFC 1034 §3.6.2: stop at a loop; each CNAME appears once. The keys seen, one
+        // after the other in one buffer, each ending where the next starts.
+        let mut seen: Vec<u8> = Vec::with_capacity(4 * start.len());
+        let mut ends = [0usize; MAX_CNAME_CHAIN + 1];
+        seen.extend_from_slice(start);
+        ends[0] = seen.len();
+        let mut buf = [0; 256];
+        for step in 0..MAX_CNAME_CHAIN {
+            let key = name_key_in(&target, &mut buf);
+            let mut from = 0;
+            for &end in &ends[..=step] {
+                if seen[from..end] == *key {
+                    return Ok((RCODE_NOERROR, None));
+                }
+                from = end;
             }
-            seen.push(key.clone());
-            let node = match self.find(&target) {
+            seen.extend_from_slice(key);
+            ends[step + 1] = seen.len();
+            let node = match self.find(key) {
                 // A load-balanced target is decided per query (see `balanced_chain`).
-                Found::Exact(_) if is_address_type(qtype) && self.balanced.contains_key(&key) => {
-                    return Ok((RCODE_NOERROR, Some((self.balanced[&key], target))));
+                Found::Exact(_) if is_address_type(qtype) && self.balanced.contains_key(key) => {
+                    return Ok((RCODE_NOERROR, Some((self.balanced[key], target))));
                 }
                 Found::Exact(n) | Found::Wildcard(n) => n,
                 Found::NxDomain => {
@@ -288,8 +339,8 @@ impl ZoneData {
                     return Ok((RCODE_NXDOMAIN, None));
                 }
                 Found::Delegated => {
-                    let cut = self.cut_of(&key).expect("a delegated name has a cut");
-                    if qtype == u16::from(RecordType::DS) && cut == &key[..] {
+                    let cut = self.cut_of(key).expect("a delegated name has a cut");
+                    if qtype == u16::from(RecordType::DS) && cut == key {
                         // DS at the cut is the parent side's data (RFC 4035 §3.1.4.1),
                         // as for a DS query for the cut itself.
                         self.rrset_or_nodata(w, &target, &self.names[cut], qtype)?;
@@ -403,7 +454,7 @@ impl ZoneData {
     /// the decision adds per query).
     fn balanced_chain(
         &self,
-        model: &Name,
+        model: &[u8],
         node: &NameData,
     ) -> Result<Option<BalancedChain>, EncodeError> {
         let Some(cname) = node.get(RecordType::CNAME) else {
@@ -425,10 +476,11 @@ impl ZoneData {
     }
 
     /// The DNAME at `node`, encoded for the names below it, if it has one.
-    fn dname(&self, owner: &Name, node: &NameData) -> Result<Option<Dname>, EncodeError> {
+    fn dname(&self, node: &NameData) -> Result<Option<Dname>, EncodeError> {
         let Some(set) = node.get(RecordType::DNAME) else {
             return Ok(None);
         };
+        let owner = node.name.as_ref().expect("a DNAME owner has records");
         let RData::Unknown { rdata, .. } = &set.rdatas[0] else {
             unreachable!("DNAME is read as its wire form")
         };
@@ -446,8 +498,13 @@ impl ZoneData {
         }))
     }
 
-    /// The referral for names at or below the cut `cut`, encoded against `*.<cut>`.
-    fn referral(&self, cut: &[u8]) -> Result<AnswerBuf, EncodeError> {
+    /// The referral for names at or below the cut `cut`, encoded against `*.<cut>`, in
+    /// the arena.
+    fn intern_referral(
+        &self,
+        interner: &mut Interner,
+        cut: &[u8],
+    ) -> Result<AnswerId, EncodeError> {
         let node = &self.names[cut];
         let cut_name = node.name.clone().expect("a cut has records");
         let model = Name::from_ascii("*")
@@ -456,7 +513,7 @@ impl ZoneData {
             .unwrap_or(cut_name.clone());
         let mut w = Writer::new(&model);
         self.delegation(&mut w, cut)?;
-        w.finish(RCODE_NOERROR, false)
+        interner.intern_writer(w, RCODE_NOERROR, false)
     }
 
     /// The cut's NS RRset in the authority section and its glue in the additional one.
@@ -525,23 +582,33 @@ pub fn build_read_zones(
         .enumerate()
         .map(|(i, z)| (name_key(&z.origin), i))
         .collect();
+    let single = data.len() == 1;
     let owner_of = |key: &[u8]| -> Option<usize> {
+        if single {
+            return Some(0); // every name of a zone is inside its origin (check.rs)
+        }
         if let Some(&i) = origins.get(key) {
             return Some(i);
         }
         ancestors(key, 1).find_map(|a| origins.get(a).copied())
     };
 
+    // The parents' answers to DS at the children's apexes first: then each zone's
+    // checked input is dropped as soon as it is encoded, and a reload holds at most
+    // one zone's input beside the snapshot being served.
+    let apex_ds: Vec<Result<Option<AnswerBuf>, EncodeError>> = (0..data.len())
+        .map(|zi| parent_ds(&data, zi, &origins))
+        .collect();
     let mut zones = Vec::new();
     let mut out = Built::default();
     let mut failures = Vec::new();
-    for (zi, z) in data.iter().enumerate() {
+    for ((zi, z), ds) in data.into_iter().enumerate().zip(apex_ds) {
         let RData::SOA(soa) = &z.soa else {
             unreachable!()
         };
-        let encoded = parent_ds(&data, zi, &origins)
-            .and_then(|ds| encode_zone(z, zi as u32, &owner_of, ds, &mut out))
-            .and_then(|nx| Ok((nx, super::transfer::zone_records(z)?)));
+        let encoded = ds
+            .and_then(|ds| encode_zone(&z, zi as u32, &owner_of, ds, &mut out))
+            .and_then(|nx| Ok((nx, super::transfer::zone_records(&z)?)));
         match encoded {
             Ok((nxdomain, records)) => zones.push(Zone {
                 origin: z.origin.clone(),
@@ -561,7 +628,6 @@ pub fn build_read_zones(
     if !failures.is_empty() {
         return Err(ZoneErrors(failures));
     }
-    drop(data);
     let Built {
         mut nodes,
         mut typed,
@@ -609,7 +675,7 @@ fn parent_ds(
     }
     let node = &parent.names[key];
     parent
-        .answer(&child.origin, node, u16::from(RecordType::DS))
+        .answer(key, node, u16::from(RecordType::DS))
         .map(Some)
 }
 
@@ -638,8 +704,9 @@ fn encode_zone(
         .unwrap_or(z.origin.clone());
     let mut w = Writer::new(&nx_model);
     z.soa_authority(&mut w)?;
-    let nxdomain = interner.intern(&w.finish(RCODE_NXDOMAIN, true)?)?;
+    let nxdomain = interner.intern_writer(w, RCODE_NXDOMAIN, true)?;
 
+    let absent = z.absent_type();
     let mut referrals: rustc_hash::FxHashMap<&[u8], AnswerId> = Default::default();
     let first = nodes.len();
     // One node per name, and about an answer per type and one more (ANY) per name:
@@ -650,15 +717,11 @@ fn encode_zone(
         if owner_of(key) != Some(zi as usize) {
             continue; // a more specific zone of ours owns this name
         }
-        let model = match &node.name {
-            Some(n) => n.clone(),
-            None => key_to_name(key),
-        };
         let built = if let Some(cut) = z.cut_of(key) {
             let referral = match referrals.get(cut) {
                 Some(&r) => r,
                 None => {
-                    let r = interner.intern(&z.referral(cut)?)?;
+                    let r = z.intern_referral(interner, cut)?;
                     referrals.insert(cut, r);
                     r
                 }
@@ -666,10 +729,10 @@ fn encode_zone(
             let typed_at = typed.len() as u32;
             if cut == &key[..] {
                 // DS is the parent side's data (RFC 4035 §3.1.4.1): answer it here.
-                let ds = z.answer(&model, node, u16::from(RecordType::DS))?;
+                let ds = u16::from(RecordType::DS);
                 typed.push(Typed {
-                    qtype: u16::from(RecordType::DS),
-                    answer: interner.intern(&ds)?,
+                    qtype: ds,
+                    answer: z.intern_answer(interner, key, node, ds)?,
                 });
             }
             Node {
@@ -697,7 +760,7 @@ fn encode_zone(
             qtypes.sort_unstable();
             qtypes.dedup();
             // Any type the zone never holds: the same as a type this name lacks.
-            let other = interner.intern(&z.answer(&model, node, z.absent_type())?)?;
+            let other = z.intern_answer(interner, key, node, absent)?;
             // ANY is answered with one RRset (RFC 8482 §4.2): the answer to its type, or
             // at a name without records NODATA; at a CNAME owner it is the CNAME alone.
             let any = u16::from(RecordType::ANY);
@@ -713,7 +776,7 @@ fn encode_zone(
             };
             // At a CNAME owner, a type that neither it nor the chain's end holds gets what
             // every absent type gets; only A, AAAA, ANY and DS take other ways.
-            let end = z.chain_end(&model, node)?;
+            let end = z.chain_end(key, node)?;
             let same_as_other = |t: u16| {
                 let rt = RecordType::from(t);
                 end.is_some_and(|end| {
@@ -729,7 +792,7 @@ fn encode_zone(
                 }
                 let answer = match same_as_other(t) {
                     true => other,
-                    false => interner.intern(&z.answer(&model, node, t)?)?,
+                    false => z.intern_answer(interner, key, node, t)?,
                 };
                 typed.push(Typed { qtype: t, answer });
             }
@@ -756,8 +819,8 @@ fn encode_zone(
                     ),
                 }
             }
-            let chain = z.balanced_chain(&model, node)?;
-            let dname = z.dname(&model, node)?;
+            let chain = z.balanced_chain(key, node)?;
+            let dname = z.dname(node)?;
             let has_extra = chain.is_some() || dname.is_some();
             if has_extra {
                 extras.insert(nodes.len() as u32, Extra { chain, dname });
@@ -801,8 +864,8 @@ fn write_dname(w: &mut Writer, owner: &Name, set: &RRset) -> Result<(), EncodeEr
 
 /// An answer that starts with the query name's CNAME: the start of every chain, and the
 /// whole answer to ANY at a CNAME owner.
-fn cname_alone(model: &Name, cname: &RRset) -> Result<Writer, EncodeError> {
-    let mut w = Writer::new(model);
+fn cname_alone(model: &[u8], cname: &RRset) -> Result<Writer, EncodeError> {
+    let mut w = Writer::for_key(model);
     w.rrset(
         Section::Answer,
         Owner::Qname,

@@ -6,7 +6,7 @@
 
 use super::master::SourceRecord;
 use super::{BalancedName, ZoneError, ZoneErrors};
-use crate::answer::{name_key, name_key_in};
+use crate::answer::{WireName, name_key, name_key_in};
 use hickory_proto::rr::{Name, RData, RecordType};
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet};
@@ -53,6 +53,9 @@ pub(super) struct ZoneData {
     /// Keys of names that are zone cuts (NS below the apex).
     pub(super) cuts: rustc_hash::FxHashSet<Box<[u8]>>,
     pub(super) soa: RData,
+    /// The apex and the SOA's two names in wire form, for the SOA of every negative
+    /// answer.
+    pub(super) soa_names: [WireName; 3],
     pub(super) negative_ttl: u32,
     pub(super) record_count: usize,
     /// Every record type present in the zone: the types a CNAME chain is resolved for.
@@ -360,14 +363,19 @@ impl Grouping {
         } = self;
         errors.extend(found);
         // The names in key order: one sort, then a tree built in one pass from it.
-        // (Keys and numbers are sorted, not the names' data: a fifth of the bytes to move.)
+        // (Keys and numbers are sorted, not the names' data: a fifth of the bytes to move;
+        // each by its first eight bytes, read once, and by the whole key only when those
+        // are equal, which spares most comparisons a look through two boxes.)
         let mut names: BTreeMap<Box<[u8]>, NameData> = {
             let mut by_seq_data = by_seq_data;
-            let mut sorted: Vec<(Box<[u8]>, u32)> = name_seq.into_iter().collect();
-            sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            let mut sorted: Vec<(u64, Box<[u8]>, u32)> = name_seq
+                .into_iter()
+                .map(|(key, seq)| (key_prefix(&key), key, seq))
+                .collect();
+            sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
             sorted
                 .into_iter()
-                .map(|(key, seq)| (key, std::mem::take(&mut by_seq_data[seq as usize])))
+                .map(|(_, key, seq)| (key, std::mem::take(&mut by_seq_data[seq as usize])))
                 .collect()
         };
         let origin = &origin;
@@ -593,6 +601,7 @@ impl Grouping {
         }
         let RData::SOA(s) = &soa else { unreachable!() };
         let negative_ttl = soa_ttl.min(s.minimum);
+        let soa_names = [origin, &s.mname, &s.rname].map(WireName::new);
         Some(ZoneData {
             origin: origin.clone(),
             origin_key,
@@ -600,12 +609,22 @@ impl Grouping {
             names,
             cuts,
             soa,
+            soa_names,
             negative_ttl,
             record_count,
             types,
             balanced,
         })
     }
+}
+
+/// The first eight bytes of `key` as a number (zeros after a shorter key): two keys whose
+/// prefixes differ are in the order of their prefixes.
+fn key_prefix(key: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = key.len().min(8);
+    b[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(b)
 }
 
 /// A name from its lower-case wire key (for empty non-terminals, which have no written form).
