@@ -31,6 +31,33 @@ pub(super) fn type_name(record_type: RecordType) -> String {
     }
 }
 
+/// The types most zones are made of, which hickory parses (none is in `types.rs`'s
+/// table): known without searching the table, by their upper-case mnemonic or code.
+const COMMON: [(&str, RecordType); 9] = [
+    ("A", RecordType::A),
+    ("AAAA", RecordType::AAAA),
+    ("CNAME", RecordType::CNAME),
+    ("MX", RecordType::MX),
+    ("NS", RecordType::NS),
+    ("PTR", RecordType::PTR),
+    ("SOA", RecordType::SOA),
+    ("SRV", RecordType::SRV),
+    ("TXT", RecordType::TXT),
+];
+
+/// The code of a common type's upper-case mnemonic (see `COMMON`).
+pub(super) fn common_type(upper: &str) -> Option<u16> {
+    COMMON
+        .iter()
+        .find(|(name, _)| *name == upper)
+        .map(|&(_, t)| u16::from(t))
+}
+
+/// Whether `types.rs`'s table reads this type (never one of `COMMON`).
+fn in_table(record_type: RecordType) -> bool {
+    !COMMON.iter().any(|&(_, t)| t == record_type) && types::knows(u16::from(record_type))
+}
+
 /// Exact field count of types whose fields are all single tokens.
 fn field_count(record_type: RecordType) -> Option<usize> {
     use RecordType::*;
@@ -71,7 +98,7 @@ pub(super) fn parse_rdata(
         return parse_generic(record_type, tokens).map_err(|(line, detail)| bad(line, detail));
     }
     let code = u16::from(record_type);
-    if types::knows(code) {
+    if in_table(record_type) {
         let wire = types::encode(code, tokens, origin, record_line)
             .map_err(|(line, detail)| bad(line, detail))?;
         return Ok(wire_rdata(record_type, wire));

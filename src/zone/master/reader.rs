@@ -197,6 +197,7 @@ impl Reader<'_> {
             if let Err((line, message)) = result {
                 self.error(&st.path, line, message);
             }
+            lexer.recycle(entry.tokens);
         }
     }
 
@@ -523,7 +524,7 @@ fn parse_type_upper(token: &Token, upper: &str) -> Result<RecordType, Fail> {
             RecordType::from(number.parse::<u16>().map_err(|_| unknown())?)
         }
         _ if token.quoted || upper == "*" => return Err(unknown()),
-        _ => match super::types::code_of(upper) {
+        _ => match super::rdata::common_type(upper).or_else(|| super::types::code_of(upper)) {
             Some(code) => RecordType::from(code),
             None => RecordType::from_str(upper).map_err(|_| unknown())?,
         },

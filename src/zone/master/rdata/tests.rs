@@ -376,3 +376,13 @@ fn plain_and_quoted_fields_read_the_same() {
         other => panic!("not SRV: {other:?}"),
     }
 }
+
+#[test]
+fn common_types_are_not_in_the_table() {
+    // The common types skip the search of `types.rs`'s table: none may be in it.
+    for (name, record_type) in super::COMMON {
+        assert_eq!(super::types::code_of(name), None, "{name}");
+        assert!(!super::types::knows(u16::from(record_type)), "{name}");
+        assert_eq!(super::common_type(name), Some(u16::from(record_type)));
+    }
+}
