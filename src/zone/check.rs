@@ -210,7 +210,16 @@ impl Grouping {
     pub(super) fn add(&mut self, r: SourceRecord) {
         let at = |r: &SourceRecord, message: String| ZoneError::at(&r.file, r.line, message);
         self.first_line.get_or_insert(r.line);
-        if !self.origin.zone_of(&r.name) {
+        let mut buf = [0; 256];
+        let key = name_key_in(&r.name, &mut buf);
+        // Inside the zone: the origin's key ends the name's, at a label (lower-case keys
+        // compare as `Name::zone_of` does, without walking the labels of both names).
+        let origin_len = self.origin_key.len();
+        let outside = match ancestors(key, origin_len).last() {
+            Some(suffix) => *suffix != *self.origin_key,
+            None => *key != *self.origin_key,
+        };
+        if outside {
             let e = at(
                 &r,
                 format!("{} is outside the zone {}", r.name, self.origin),
@@ -219,8 +228,6 @@ impl Grouping {
             return;
         }
         let rtype = r.rdata.record_type();
-        let mut buf = [0; 256];
-        let key = name_key_in(&r.name, &mut buf);
         let file = self.file_index(&r.file);
         let mut place = Place {
             name: 0,
@@ -320,6 +327,8 @@ impl Grouping {
                 set.rdatas.push(rdata);
             }
             None => {
+                // A type joins the zone's types with its first RRset.
+                self.types.insert(u16::from(rtype));
                 self.places.push(place);
                 node.rrsets.reserve_exact(1);
                 node.rrsets.push(RRset {
@@ -333,7 +342,6 @@ impl Grouping {
         if node.name.is_none() {
             node.name = Some(name);
         }
-        self.types.insert(u16::from(rtype));
         self.record_count += 1;
     }
 

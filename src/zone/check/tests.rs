@@ -20,6 +20,15 @@ fn zone_errors_name_file_and_line() {
             "test.zone:3: www.example.org. is outside the zone example.com.",
         ),
         (
+            // Ends like the origin, but not at a label.
+            &[EXAMPLE[0], EXAMPLE[1], "www.badexample.com. 60 A 192.0.2.1"],
+            "test.zone:3: www.badexample.com. is outside the zone example.com.",
+        ),
+        (
+            &[EXAMPLE[0], EXAMPLE[1], "com. 60 A 192.0.2.1"],
+            "test.zone:3: com. is outside the zone example.com.",
+        ),
+        (
             &[
                 EXAMPLE[0],
                 EXAMPLE[1],

@@ -44,6 +44,8 @@ pub(super) struct Lexer<'a> {
     text: &'a str,
     pos: usize,
     line: usize,
+    /// The token vector of an entry handed back by [`Lexer::recycle`], for the next one.
+    spare: Vec<Token<'a>>,
 }
 
 impl<'a> Lexer<'a> {
@@ -53,12 +55,18 @@ impl<'a> Lexer<'a> {
             text,
             pos: 0,
             line: 1,
+            spare: Vec::new(),
         }
     }
 
     /// A lexer whose first line is numbered `line` (for generated text).
     pub(super) fn at_line(text: &'a str, line: usize) -> Self {
-        Lexer { text, pos: 0, line }
+        Lexer {
+            text,
+            pos: 0,
+            line,
+            spare: Vec::new(),
+        }
     }
 
     fn byte(&self) -> Option<u8> {
@@ -94,9 +102,7 @@ impl<'a> Lexer<'a> {
             let mut entry = Entry {
                 line: self.line,
                 indented: matches!(self.byte(), Some(b' ' | b'\t')),
-                // Room for a record of a few fields (owner, TTL, class, type, data) without
-                // growing the vector: two allocations per record cost more than one.
-                tokens: Vec::with_capacity(8),
+                tokens: self.fresh_tokens(),
                 problems: Vec::new(),
             };
             // Line of the '(' that is still open.
@@ -186,8 +192,29 @@ impl<'a> Lexer<'a> {
             if !entry.tokens.is_empty() || !entry.problems.is_empty() {
                 return Some(entry);
             }
+            // A blank or comment line: its (empty) vector serves the next entry.
+            self.spare = entry.tokens;
         }
         None
+    }
+
+    /// Gives back the tokens of an entry that is done with, so that the next entry
+    /// reuses their vector instead of allocating one.
+    pub(super) fn recycle(&mut self, mut tokens: Vec<Token<'a>>) {
+        tokens.clear();
+        if tokens.capacity() > self.spare.capacity() {
+            self.spare = tokens;
+        }
+    }
+
+    fn fresh_tokens(&mut self) -> Vec<Token<'a>> {
+        let tokens = std::mem::take(&mut self.spare);
+        if tokens.capacity() > 0 {
+            return tokens;
+        }
+        // Room for a record of a few fields (owner, TTL, class, type, data) without
+        // growing the vector: two allocations per record cost more than one.
+        Vec::with_capacity(8)
     }
 
     fn push_token(&self, entry: &mut Entry<'a>, start: usize, quoted: bool) {

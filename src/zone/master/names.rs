@@ -64,13 +64,21 @@ pub(super) fn parse_name(token: &Token, origin: &Name) -> Result<Name, String> {
         return Ok(Name::root());
     }
     let bytes = text.as_bytes();
-    let mut labels: Vec<Vec<u8>> = Vec::new();
-    let mut label = Vec::new();
+    // The labels in wire form (length, bytes), made on the stack. Past `WIRE` bytes the
+    // name is too long whatever follows; the text is still read for its other errors.
+    const WIRE: usize = 320;
+    let mut wire = [0u8; WIRE];
+    // Index of the length byte of the label being read, its length, and where the
+    // labels read so far end.
+    let mut label_at = 0;
+    let mut label_len = 0;
+    let mut end = 0;
+    let mut fits = true;
     let mut absolute = false;
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        match b {
+        let byte = match b {
             b'\\' => {
                 let (byte, used) = escape_at(bytes, i + 1)?;
                 if used == 1 && byte >= 0x80 {
@@ -78,16 +86,22 @@ pub(super) fn parse_name(token: &Token, origin: &Name) -> Result<Name, String> {
                         "non-ASCII character; use punycode (xn--) or \\DDD escapes".to_string()
                     );
                 }
-                label.push(byte);
                 i += 1 + used;
+                byte
             }
             b'.' => {
-                if label.is_empty() {
+                if label_len == 0 {
                     return Err("empty label".to_string());
                 }
-                labels.push(std::mem::take(&mut label));
+                if fits {
+                    wire[label_at] = label_len as u8;
+                    end = label_at + 1 + label_len;
+                    label_at = end;
+                }
+                label_len = 0;
                 i += 1;
                 absolute = i == bytes.len();
+                continue;
             }
             0x80.. => {
                 return Err("non-ASCII character; use punycode (xn--) or \\DDD escapes".to_string());
@@ -96,21 +110,36 @@ pub(super) fn parse_name(token: &Token, origin: &Name) -> Result<Name, String> {
                 return Err(format!("character {:?} must be escaped", b as char));
             }
             _ => {
-                label.push(b);
                 i += 1;
+                b
             }
-        }
-        if label.len() > 63 {
+        };
+        label_len += 1;
+        if label_len > 63 {
             return Err("label longer than 63 bytes".to_string());
         }
+        match wire.get_mut(label_at + label_len) {
+            Some(slot) if fits => *slot = byte,
+            _ => fits = false,
+        }
     }
-    if !label.is_empty() {
-        labels.push(label);
+    if label_len > 0 && fits {
+        wire[label_at] = label_len as u8;
+        end = label_at + 1 + label_len;
     }
     let too_long = "name longer than 255 bytes";
+    // With the root's zero byte, the wire form is at most 255 bytes.
+    if !fits || end + 1 > 255 {
+        return Err(too_long.to_string());
+    }
     let mut name = Name::root();
-    for label in labels {
-        name = name.append_label(label).map_err(|_| too_long.to_string())?;
+    let mut at = 0;
+    while at < end {
+        let len = usize::from(wire[at]);
+        name = name
+            .append_label(&wire[at + 1..at + 1 + len])
+            .map_err(|_| too_long.to_string())?;
+        at += 1 + len;
     }
     if absolute {
         return Ok(name);

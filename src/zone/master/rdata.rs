@@ -1,15 +1,15 @@
 //! Record data: the fields after the type, as written, → hickory's [`RData`].
 //!
 //! Domain names, TXT strings and RFC 3597 generic data (`\# <length> <hex>`) are parsed
-//! here, the types of `types.rs`'s table there; A, AAAA, MX, SRV and SOA go to hickory's
-//! text parsers with escapes already decoded. Every error names the line of the field
-//! at fault.
+//! here, the types of `types.rs`'s table there; A, AAAA, MX and SRV written plainly are
+//! built directly, and otherwise they and SOA go to hickory's text parsers with escapes
+//! already decoded. Every error names the line of the field at fault.
 
 use super::lexer::Token;
 use super::names::{parse_name, unescape};
 use super::types;
 use super::{Fail, MAX_TTL};
-use hickory_proto::rr::rdata::{ANAME, CNAME, NS, NULL, PTR, TXT};
+use hickory_proto::rr::rdata::{A, AAAA, ANAME, CNAME, MX, NS, NULL, PTR, SRV, TXT};
 use hickory_proto::rr::{Name, RData, RecordType};
 use hickory_proto::serialize::binary::{
     BinDecodable, BinDecoder, BinEncodable, BinEncoder, Restrict,
@@ -29,6 +29,33 @@ pub(super) fn type_name(record_type: RecordType) -> String {
         RecordType::Unknown(code) => format!("TYPE{code}"),
         other => other.to_string(),
     }
+}
+
+/// The types most zones are made of, which hickory parses (none is in `types.rs`'s
+/// table): known without searching the table, by their upper-case mnemonic or code.
+const COMMON: [(&str, RecordType); 9] = [
+    ("A", RecordType::A),
+    ("AAAA", RecordType::AAAA),
+    ("CNAME", RecordType::CNAME),
+    ("MX", RecordType::MX),
+    ("NS", RecordType::NS),
+    ("PTR", RecordType::PTR),
+    ("SOA", RecordType::SOA),
+    ("SRV", RecordType::SRV),
+    ("TXT", RecordType::TXT),
+];
+
+/// The code of a common type's upper-case mnemonic (see `COMMON`).
+pub(super) fn common_type(upper: &str) -> Option<u16> {
+    COMMON
+        .iter()
+        .find(|(name, _)| *name == upper)
+        .map(|&(_, t)| u16::from(t))
+}
+
+/// Whether `types.rs`'s table reads this type (never one of `COMMON`).
+fn in_table(record_type: RecordType) -> bool {
+    !COMMON.iter().any(|&(_, t)| t == record_type) && types::knows(u16::from(record_type))
 }
 
 /// Exact field count of types whose fields are all single tokens.
@@ -71,7 +98,7 @@ pub(super) fn parse_rdata(
         return parse_generic(record_type, tokens).map_err(|(line, detail)| bad(line, detail));
     }
     let code = u16::from(record_type);
-    if types::knows(code) {
+    if in_table(record_type) {
         let wire = types::encode(code, tokens, origin, record_line)
             .map_err(|(line, detail)| bad(line, detail))?;
         return Ok(wire_rdata(record_type, wire));
@@ -102,6 +129,17 @@ pub(super) fn parse_rdata(
             )
         })
     };
+
+    if let Some(rdata) = direct(record_type, tokens) {
+        // A name field is parsed as on the general path below, with its error.
+        let mut rdata = rdata;
+        match &mut rdata {
+            RData::MX(mx) => mx.exchange = name_at(1)?,
+            RData::SRV(srv) => srv.target = name_at(3)?,
+            _ => {}
+        }
+        return Ok(rdata);
+    }
 
     match record_type {
         RecordType::CNAME => return Ok(RData::CNAME(CNAME(name_at(0)?))),
@@ -178,6 +216,39 @@ pub(super) fn parse_rdata(
         _ => {}
     }
     Ok(rdata)
+}
+
+/// The common A, AAAA, MX and SRV built straight from their fields (the field count
+/// already checked), with their names left at the root for the caller to fill in. Only
+/// plain fields that hickory's text parser reads the same way are taken: anything else
+/// (a quoted or escaped field, a number with a sign, bad data) gives `None` and goes the
+/// general way, which accepts it or reports it with hickory's own message.
+fn direct(record_type: RecordType, tokens: &[Token]) -> Option<RData> {
+    let plain = |i: usize| tokens.get(i).filter(|t| !t.quoted).map(|t| t.text);
+    let number = |i: usize| plain(i).and_then(plain_u16);
+    match record_type {
+        RecordType::A => plain(0)?.parse().ok().map(|a| RData::A(A(a))),
+        RecordType::AAAA => plain(0)?.parse().ok().map(|a| RData::AAAA(AAAA(a))),
+        RecordType::MX => Some(RData::MX(MX::new(number(0)?, Name::root()))),
+        RecordType::SRV => Some(RData::SRV(SRV::new(
+            number(0)?,
+            number(1)?,
+            number(2)?,
+            Name::root(),
+        ))),
+        _ => None,
+    }
+}
+
+/// A number of ASCII digits only, at most 65535 (what `u16::from_str` reads, less the sign).
+fn plain_u16(text: &str) -> Option<u16> {
+    if text.is_empty() || text.len() > 5 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let value = text
+        .bytes()
+        .fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'));
+    u16::try_from(value).ok()
 }
 
 /// hickory's text parsers accept some data that its own wire decoder, like other DNS

@@ -119,7 +119,9 @@ enum Owner {
     Unset,
     /// The last owner could not be parsed (already reported).
     Bad,
-    Name(Name),
+    /// The name, and the text it was read from while the origin stays the same (empty
+    /// once it changes): an owner written again as before is not parsed again.
+    Name(Name, String),
 }
 
 /// What belongs to one file: `$INCLUDE` starts a fresh one, and nothing in it
@@ -195,6 +197,7 @@ impl Reader<'_> {
             if let Err((line, message)) = result {
                 self.error(&st.path, line, message);
             }
+            lexer.recycle(entry.tokens);
         }
     }
 
@@ -216,6 +219,10 @@ impl Reader<'_> {
                         format!("bad $ORIGIN \"{}\": {m}", args[0].text),
                     )
                 })?;
+                // The same text may now be another name.
+                if let Owner::Name(_, text) = &mut st.owner {
+                    text.clear();
+                }
                 Ok(())
             }
             "$TTL" => {
@@ -331,7 +338,7 @@ impl Reader<'_> {
         // None: the owner is broken and was reported; check the rest, emit nothing.
         let owner = if entry.indented {
             match &st.owner {
-                Owner::Name(name) => Some(name.clone()),
+                Owner::Name(name, _) => Some(name.clone()),
                 Owner::Bad => None,
                 Owner::Unset => {
                     return Err((
@@ -343,18 +350,31 @@ impl Reader<'_> {
             }
         } else {
             next = 1;
-            match parse_name(&tokens[0], &st.origin) {
-                Ok(name) => {
-                    st.owner = Owner::Name(name.clone());
-                    Some(name)
+            let written = tokens[0].text;
+            match &st.owner {
+                Owner::Name(name, text) if !tokens[0].quoted && text == written => {
+                    Some(name.clone())
                 }
-                Err(m) => {
-                    st.owner = Owner::Bad;
-                    return Err((
-                        tokens[0].line,
-                        format!("bad owner name \"{}\": {m}", tokens[0].text),
-                    ));
-                }
+                _ => match parse_name(&tokens[0], &st.origin) {
+                    Ok(name) => {
+                        match &mut st.owner {
+                            Owner::Name(last, text) => {
+                                last.clone_from(&name);
+                                text.clear();
+                                text.push_str(written);
+                            }
+                            other => *other = Owner::Name(name.clone(), written.to_string()),
+                        }
+                        Some(name)
+                    }
+                    Err(m) => {
+                        st.owner = Owner::Bad;
+                        return Err((
+                            tokens[0].line,
+                            format!("bad owner name \"{}\": {m}", tokens[0].text),
+                        ));
+                    }
+                },
             }
         };
 
@@ -389,8 +409,9 @@ impl Reader<'_> {
                     return Err((token.line, format!("second class \"{}\"", token.text)));
                 }
                 class_seen = true;
-                let upper = token.text.to_ascii_uppercase();
-                if upper != "IN" && upper != "CLASS1" {
+                if !token.text.eq_ignore_ascii_case("IN")
+                    && !token.text.eq_ignore_ascii_case("CLASS1")
+                {
                     return Err((
                         token.line,
                         format!("class {} is not supported (only IN)", token.text),
@@ -455,17 +476,39 @@ fn parse_ttl_token(token: &Token) -> Result<u32, Fail> {
 }
 
 fn is_class(text: &str) -> bool {
-    let upper = text.to_ascii_uppercase();
-    matches!(
-        upper.as_str(),
-        "IN" | "CH" | "CHAOS" | "HS" | "HESIOD" | "CS" | "NONE" | "ANY"
-    ) || upper
-        .strip_prefix("CLASS")
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    const CLASSES: [&str; 8] = ["IN", "CH", "CHAOS", "HS", "HESIOD", "CS", "NONE", "ANY"];
+    CLASSES.iter().any(|c| text.eq_ignore_ascii_case(c))
+        || text
+            .as_bytes()
+            .split_at_checked(5)
+            .is_some_and(|(class, n)| {
+                class.eq_ignore_ascii_case(b"CLASS")
+                    && !n.is_empty()
+                    && n.iter().all(u8::is_ascii_digit)
+            })
+}
+
+/// Calls `f` with `text` in upper case, made on the stack when it is short (a type
+/// mnemonic is read at every record).
+fn with_upper<R>(text: &str, f: impl FnOnce(&str) -> R) -> R {
+    let mut buf = [0u8; 16];
+    if let Some(short) = buf.get_mut(..text.len()) {
+        short.copy_from_slice(text.as_bytes());
+        short.make_ascii_uppercase();
+        // Upper-casing ASCII bytes leaves UTF-8 valid.
+        if let Ok(upper) = std::str::from_utf8(short) {
+            return f(upper);
+        }
+    }
+    f(&text.to_ascii_uppercase())
 }
 
 fn parse_type(token: &Token) -> Result<RecordType, Fail> {
-    let upper = token.text.to_ascii_uppercase();
+    with_upper(token.text, |upper| parse_type_upper(token, upper))
+}
+
+/// [`parse_type`] of `token`, whose text is `upper` in upper case.
+fn parse_type_upper(token: &Token, upper: &str) -> Result<RecordType, Fail> {
     let unknown = || {
         (
             token.line,
@@ -481,9 +524,9 @@ fn parse_type(token: &Token) -> Result<RecordType, Fail> {
             RecordType::from(number.parse::<u16>().map_err(|_| unknown())?)
         }
         _ if token.quoted || upper == "*" => return Err(unknown()),
-        _ => match super::types::code_of(&upper) {
+        _ => match super::rdata::common_type(upper).or_else(|| super::types::code_of(upper)) {
             Some(code) => RecordType::from(code),
-            None => RecordType::from_str(&upper).map_err(|_| unknown())?,
+            None => RecordType::from_str(upper).map_err(|_| unknown())?,
         },
     };
     let code = u16::from(record_type);

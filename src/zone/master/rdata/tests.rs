@@ -269,3 +269,120 @@ fn caa_tags_are_letters_and_digits() {
     let caa = one("$TTL 1h\ncaa CAA 0 issue \"ca.example\"\n");
     assert_eq!(caa.rdata.record_type(), RecordType::CAA);
 }
+
+#[test]
+fn bad_address_and_number_fields_are_reported_with_file_and_line() {
+    // (record, the whole message): A, AAAA, MX and SRV are built without hickory's text
+    // parser when written plainly, and bad data still gets hickory's words.
+    let cases: &[(&str, &str)] = &[
+        (
+            "www A 1.2.3",
+            "bad A record data \"1.2.3\": network address parse error: invalid IPv4 address syntax",
+        ),
+        (
+            "www A 01.2.3.4",
+            "bad A record data \"01.2.3.4\": network address parse error: invalid IPv4 address syntax",
+        ),
+        (
+            "www AAAA 1.2.3.4",
+            "bad AAAA record data \"1.2.3.4\": network address parse error: invalid IPv6 address syntax",
+        ),
+        (
+            "www AAAA 2001:db8:::1",
+            "bad AAAA record data \"2001:db8:::1\": network address parse error: invalid IPv6 address syntax",
+        ),
+        (
+            "www MX 65536 mail",
+            "bad MX record data \"65536 mail\": error parsing number: number too large to fit in target type",
+        ),
+        (
+            "www MX -1 mail",
+            "bad MX record data \"-1 mail\": error parsing number: invalid digit found in string",
+        ),
+        (
+            "www MX 99999 mail..x",
+            "bad MX record data \"99999 mail..x\": bad name \"mail..x\": empty label",
+        ),
+        (
+            "www SRV 10 60 70000 sip",
+            "bad SRV record data \"10 60 70000 sip\": error parsing number: number too large to fit in target type",
+        ),
+        (
+            "www SRV 10 x 5060 sip",
+            "bad SRV record data \"10 x 5060 sip\": error parsing number: invalid digit found in string",
+        ),
+        (
+            "www SRV 10 60 5060 sip..",
+            "bad SRV record data \"10 60 5060 sip..\": bad name \"sip..\": empty label",
+        ),
+        (
+            "www SRV 0 0 0 \"sip\"",
+            "bad SRV record data \"0 0 0 \"sip\"\": bad name \"\"sip\"\": a domain name cannot be a quoted string",
+        ),
+    ];
+    for (record, message) in cases {
+        let errors = parse(&format!("$TTL 60\n; comment\n{record}\n")).unwrap_err();
+        assert_eq!(errors.len(), 1, "{record}: {errors:#?}");
+        assert_eq!(
+            errors[0].to_string(),
+            format!("zones/example.com.zone:3: {message}"),
+            "{record}"
+        );
+    }
+}
+
+#[test]
+fn plain_and_quoted_fields_read_the_same() {
+    // A quoted or escaped field goes through hickory's text parser; the same data written
+    // plainly is built directly: both must give the same record, names with their case.
+    let pairs: &[(&str, &str)] = &[
+        ("A 192.0.2.1", "A \"192.0.2.1\""),
+        ("A 192.0.2.1", "A \\049\\057\\050.0.2.1"),
+        ("AAAA 2001:DB8::1", "AAAA \"2001:db8::1\""),
+        ("AAAA ::ffff:192.0.2.1", "AAAA \"::ffff:c000:201\""),
+        ("MX 010 Mail.Example.NET.", "MX \"10\" Mail.Example.NET."),
+        ("MX 10 Mail", "MX +10 Mail"),
+        ("MX 65535 @", "MX \"65535\" @"),
+        ("SRV 0 5 65535 Sip", "SRV \"0\" +5 \"65535\" Sip"),
+        ("SRV 1 2 3 .", "SRV \"1\" \"2\" \"3\" ."),
+    ];
+    for (plain, other) in pairs {
+        let a = one(&format!("$TTL 60\nwww {plain}\n"));
+        let b = one(&format!("$TTL 60\nwww {other}\n"));
+        assert_eq!(a.rdata, b.rdata, "{plain} / {other}");
+        let names = |r: &RData| match r {
+            RData::MX(mx) => vec![mx.exchange.clone()],
+            RData::SRV(srv) => vec![srv.target.clone()],
+            _ => vec![],
+        };
+        for (x, y) in names(&a.rdata).iter().zip(&names(&b.rdata)) {
+            assert!(x.eq_case(y), "{plain} / {other}: {x} / {y}");
+        }
+    }
+    let mx = one("$TTL 60\nwww MX 010 Mail\n");
+    match mx.rdata {
+        RData::MX(mx) => {
+            assert_eq!(mx.preference, 10);
+            assert!(mx.exchange.eq_case(&name("Mail.example.com.")));
+        }
+        other => panic!("not MX: {other:?}"),
+    }
+    let srv = one("$TTL 60\nwww SRV 1 2 3 Sip.Example.ORG.\n");
+    match srv.rdata {
+        RData::SRV(srv) => {
+            assert_eq!((srv.priority, srv.weight, srv.port), (1, 2, 3));
+            assert!(srv.target.eq_case(&name("Sip.Example.ORG.")));
+        }
+        other => panic!("not SRV: {other:?}"),
+    }
+}
+
+#[test]
+fn common_types_are_not_in_the_table() {
+    // The common types skip the search of `types.rs`'s table: none may be in it.
+    for (name, record_type) in super::COMMON {
+        assert_eq!(super::types::code_of(name), None, "{name}");
+        assert!(!super::types::knows(u16::from(record_type)), "{name}");
+        assert_eq!(super::common_type(name), Some(u16::from(record_type)));
+    }
+}

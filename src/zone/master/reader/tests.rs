@@ -360,3 +360,39 @@ fn includes_beyond_the_zone_size_limit_are_refused() {
     assert_eq!(line, 0);
     assert!(message.contains("exceed"), "{message}");
 }
+
+#[test]
+fn an_owner_written_again_is_read_again_where_it_could_differ() {
+    // The same owner text on consecutive records is one name, until $ORIGIN changes what
+    // it means; case is kept as written each time; $GENERATE leaves the owner before it.
+    let text = "$TTL 60
+www A 192.0.2.1
+www A 192.0.2.2
+$ORIGIN sub.example.com.
+www A 192.0.2.3
+  A 192.0.2.4
+WWW A 192.0.2.5
+$GENERATE 1-2 www A 192.0.2.$
+www A 192.0.2.6
+  A 192.0.2.7
+$ORIGIN example.com.
+www A 192.0.2.8
+";
+    let records = ok(text);
+    let names: Vec<String> = records.iter().map(|r| r.name.to_ascii()).collect();
+    assert_eq!(
+        names,
+        [
+            "www.example.com.",
+            "www.example.com.",
+            "www.sub.example.com.",
+            "www.sub.example.com.",
+            "WWW.sub.example.com.",
+            "www.sub.example.com.",
+            "www.sub.example.com.",
+            "www.sub.example.com.",
+            "www.sub.example.com.",
+            "www.example.com.",
+        ]
+    );
+}
