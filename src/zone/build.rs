@@ -773,7 +773,7 @@ fn encode_zone(
                 other,
             }
         };
-        index.push(key, &z.origin_key);
+        index.push(key);
         nodes.push(built);
     }
     // Link each wildcard name `*.<parent>` to its parent (when this zone owns both).
