@@ -3,12 +3,13 @@
 //! Answers are precomputed per query name and type and keep no record list; a transfer
 //! needs every record once. [`ZoneRecords`] holds them in one buffer as runs, one per
 //! owner in canonical name order: the owner once (only its labels before the zone's
-//! origin when it ends with the origin as written), then each record's type, TTL and
-//! RDATA (the class is always IN). [`Record::write`] gives back the uncompressed wire
-//! record (owner, type, class, TTL, RDATA) byte for byte. The SOA is kept apart, in wire
+//! origin when it ends with the origin as written), then its RRsets, each with its type
+//! and TTL once (the class is always IN) and its RDATAs (their length once when they are
+//! all as long). [`Record::write`] gives back the uncompressed wire record (owner, type,
+//! class, TTL, RDATA) byte for byte. The SOA is kept apart, in wire
 //! form, since it opens and closes the transfer, beside the services of the zone's
 //! load-balanced names, whose addresses are decided when the transfer runs. The cost is
-//! the zone's size on the wire less the repeated owners.
+//! the zone's size on the wire less the repeated owners, types and TTLs.
 //!
 //! [`Zones::carry_journal`] keeps, across reloads, what changed between serials
 //! ([`Delta`]s, at most [`JOURNAL_LEN`] per zone) so IXFR (RFC 1995) can send differences.
@@ -82,80 +83,165 @@ impl Owner<'_> {
     }
 }
 
-/// One stored record: its owner and `body`, the type (2 octets), TTL (4), RDATA length
-/// (2) and RDATA.
+/// One stored record.
 #[derive(Debug, Clone, Copy)]
 pub struct Record<'a> {
     pub owner: Owner<'a>,
-    body: &'a [u8],
+    pub rtype: u16,
+    pub ttl: u32,
+    pub rdata: &'a [u8],
 }
 
 impl Record<'_> {
     /// The length of the uncompressed wire record.
     pub fn wire_len(&self) -> usize {
-        self.owner.len() + self.body.len() + 2
+        self.owner.len() + 10 + self.rdata.len()
     }
 
     /// Appends the uncompressed wire record.
     pub fn write(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(self.owner.head);
         out.extend_from_slice(self.owner.tail);
-        out.extend_from_slice(&self.body[..2]);
+        out.extend_from_slice(&self.rtype.to_be_bytes());
         out.extend_from_slice(&CLASS_IN.to_be_bytes());
-        out.extend_from_slice(&self.body[2..]);
+        out.extend_from_slice(&self.ttl.to_be_bytes());
+        out.extend_from_slice(&(self.rdata.len() as u16).to_be_bytes());
+        out.extend_from_slice(self.rdata);
     }
 }
 
 /// Where a walk over a zone's records stands (see [`ZoneRecords::next`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct At {
-    /// Where the current run starts, the next record, and the records left in the run.
+    /// Where the current run and RRset start, the next record, and the RRsets left in the
+    /// run and records in the RRset.
     run: usize,
+    set: usize,
     pos: usize,
+    sets_left: u32,
     left: u32,
 }
 
-/// One owner's run: its owner and the bodies of its records, one after the other.
+/// One owner's run: its owner and its RRsets, encoded.
 struct Run<'a> {
     owner: Owner<'a>,
-    bodies: &'a [u8],
+    sets: u32,
+    body: &'a [u8],
 }
 
-/// The length of the record body `data` starts with.
-fn body_len(data: &[u8]) -> Option<usize> {
-    let rdlen = u16::from_be_bytes([*data.get(6)?, *data.get(7)?]) as usize;
-    (8 + rdlen <= data.len()).then_some(8 + rdlen)
+impl<'a> Run<'a> {
+    /// The run's records, in order.
+    fn records(&self) -> impl Iterator<Item = Record<'a>> + use<'a> {
+        let (owner, body, mut sets) = (self.owner, self.body, self.sets);
+        let mut pos = 0;
+        let mut set: Option<(SetHead, u32)> = None;
+        std::iter::from_fn(move || {
+            if set.is_none_or(|(_, left)| left == 0) {
+                if sets == 0 {
+                    return None;
+                }
+                let head = set_head(body, pos)?;
+                sets -= 1;
+                pos = head.start;
+                set = Some((head, head.count));
+            }
+            let (head, left) = set.as_mut()?;
+            let (rdata, next) = rdata_at(body, pos, head.same)?;
+            pos = next;
+            *left -= 1;
+            Some(Record {
+                owner,
+                rtype: head.rtype,
+                ttl: head.ttl,
+                rdata,
+            })
+        })
+    }
 }
 
-/// The bodies of a run's records, one at a time.
-fn bodies(data: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut pos = 0;
-    std::iter::from_fn(move || {
-        let len = body_len(data.get(pos..)?)?;
-        let b = &data[pos..pos + len];
-        pos += len;
-        Some(b)
-    })
-}
-
-/// A run's header: the record count (LEB128, shifted left once, the low bit set when the
-/// owner is stored whole), the owner's stored length (one octet) and the owner.
-fn read_header(data: &[u8], at: usize) -> Option<(u32, bool, usize, usize)> {
+/// A LEB128 number at `pos` and where it ends.
+fn varint(data: &[u8], pos: usize) -> Option<(u64, usize)> {
     let mut value: u64 = 0;
-    let mut pos = at;
-    for shift in (0..35).step_by(7) {
-        let b = *data.get(pos)?;
-        pos += 1;
+    for (i, shift) in (0..35).step_by(7).enumerate() {
+        let b = *data.get(pos + i)?;
         value |= u64::from(b & 0x7f) << shift;
         if b & 0x80 == 0 {
-            let len = *data.get(pos)? as usize;
-            let owner = pos + 1;
-            (owner + len <= data.len()).then_some(())?;
-            let count = u32::try_from(value >> 1).ok().filter(|&c| c > 0)?;
-            return Some((count, value & 1 == 1, owner, owner + len));
+            return Some((value, pos + i + 1));
         }
     }
     None
+}
+
+fn push_varint(out: &mut Vec<u8>, mut value: u64) {
+    loop {
+        let b = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+/// A run's header: its RRset count (LEB128, shifted left once, the low bit set when the
+/// owner is stored whole), the owner's stored length (one octet) and the owner. The
+/// count, whether whole, and where the owner starts and ends.
+fn run_head(data: &[u8], at: usize) -> Option<(u32, bool, usize, usize)> {
+    let (value, pos) = varint(data, at)?;
+    let len = *data.get(pos)? as usize;
+    let owner = pos + 1;
+    (owner + len <= data.len()).then_some(())?;
+    let count = u32::try_from(value >> 1).ok().filter(|&c| c > 0)?;
+    Some((count, value & 1 == 1, owner, owner + len))
+}
+
+/// An RRset's header: type (2 octets), TTL (4), the record count (LEB128, shifted left
+/// once, the low bit set when every RDATA is as long), then that length (2 octets) if so.
+/// Each record is then its RDATA, after its length (2 octets) when they differ.
+#[derive(Debug, Clone, Copy)]
+struct SetHead {
+    rtype: u16,
+    ttl: u32,
+    count: u32,
+    same: Option<u16>,
+    /// Where the first record starts.
+    start: usize,
+}
+
+fn set_head(data: &[u8], at: usize) -> Option<SetHead> {
+    let fixed = data.get(at..at + 6)?;
+    let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
+    let ttl = u32::from_be_bytes([fixed[2], fixed[3], fixed[4], fixed[5]]);
+    let (value, mut start) = varint(data, at + 6)?;
+    let count = u32::try_from(value >> 1).ok().filter(|&c| c > 0)?;
+    let same = if value & 1 == 1 {
+        let l = data.get(start..start + 2)?;
+        start += 2;
+        Some(u16::from_be_bytes([l[0], l[1]]))
+    } else {
+        None
+    };
+    Some(SetHead {
+        rtype,
+        ttl,
+        count,
+        same,
+        start,
+    })
+}
+
+/// The RDATA of the record at `pos` of an RRset whose RDATAs are `same` long (if so),
+/// and where the next record starts.
+fn rdata_at(data: &[u8], pos: usize, same: Option<u16>) -> Option<(&[u8], usize)> {
+    let (len, start) = match same {
+        Some(len) => (len as usize, pos),
+        None => {
+            let l = data.get(pos..pos + 2)?;
+            (u16::from_be_bytes([l[0], l[1]]) as usize, pos + 2)
+        }
+    };
+    Some((data.get(start..start + len)?, start + len))
 }
 
 impl ZoneRecords {
@@ -169,37 +255,34 @@ impl ZoneRecords {
     /// The record at `at` (from `At::default()`, the first) and where the next starts;
     /// `None` after the last.
     pub fn next(&self, at: At) -> Option<(Record<'_>, At)> {
+        let data = &self.runs[..];
         let mut at = at;
         if at.left == 0 {
-            let (count, _, _, end) = read_header(&self.runs, at.pos)?;
-            at = At {
-                run: at.pos,
-                pos: end,
-                left: count,
-            };
+            if at.sets_left == 0 {
+                let (sets, _, _, end) = run_head(data, at.pos)?;
+                (at.run, at.sets_left, at.pos) = (at.pos, sets, end);
+            }
+            let head = set_head(data, at.pos)?;
+            (at.set, at.left, at.pos) = (at.pos, head.count, head.start);
+            at.sets_left -= 1;
         }
-        let (_, whole, owner, end) = read_header(&self.runs, at.run)?;
-        let len = body_len(self.runs.get(at.pos..)?)?;
+        let (_, whole, owner, end) = run_head(data, at.run)?;
+        let head = set_head(data, at.set)?;
+        let (rdata, next) = rdata_at(data, at.pos, head.same)?;
         let record = Record {
             owner: self.owner_at(owner, end, whole),
-            body: &self.runs[at.pos..at.pos + len],
+            rtype: head.rtype,
+            ttl: head.ttl,
+            rdata,
         };
-        let next = At {
-            run: at.run,
-            pos: at.pos + len,
-            left: at.left - 1,
-        };
-        Some((record, next))
+        at.pos = next;
+        at.left -= 1;
+        Some((record, at))
     }
 
     /// Every record but the SOA, in order.
     pub fn iter(&self) -> impl Iterator<Item = Record<'_>> {
-        let mut at = At::default();
-        std::iter::from_fn(move || {
-            let (r, next) = self.next(at)?;
-            at = next;
-            Some(r)
-        })
+        self.runs().flat_map(|run| run.records())
     }
 
     /// Every record but the SOA, in uncompressed wire form, one after the other.
@@ -213,30 +296,46 @@ impl ZoneRecords {
 
     /// The runs, one per owner as stored.
     fn runs(&self) -> impl Iterator<Item = Run<'_>> {
+        let data = &self.runs[..];
         let mut pos = 0;
         std::iter::from_fn(move || {
-            let (count, whole, owner, end) = read_header(&self.runs, pos)?;
+            let (sets, whole, owner, end) = run_head(data, pos)?;
             let mut stop = end;
-            for _ in 0..count {
-                stop += body_len(self.runs.get(stop..)?)?;
+            for _ in 0..sets {
+                let head = set_head(data, stop)?;
+                stop = head.start;
+                for _ in 0..head.count {
+                    stop = rdata_at(data, stop, head.same)?.1;
+                }
             }
             pos = stop;
             Some(Run {
                 owner: self.owner_at(owner, end, whole),
-                bodies: &self.runs[end..stop],
+                sets,
+                body: &data[end..stop],
             })
         })
     }
 }
 
 /// Writes records into runs: consecutive records of the same owner (byte for byte) share
-/// one. Owners are kept without `origin` when they end with it.
+/// one, and consecutive records of one type and TTL there one RRset. Owners are kept
+/// without `origin` when they end with it.
 pub(super) struct Packer {
     origin: Vec<u8>,
     runs: Vec<u8>,
     owner: Vec<u8>,
-    bodies: Vec<u8>,
+    /// The current run's RRsets, and their number.
+    sets: Vec<u8>,
+    set_count: u32,
+    /// The current RRset: type, TTL, RDATAs with their lengths, their number, and
+    /// whether all are as long.
+    rtype: u16,
+    ttl: u32,
+    rdatas: Vec<u8>,
     count: u32,
+    same: bool,
+    first_len: u16,
 }
 
 impl Packer {
@@ -245,30 +344,69 @@ impl Packer {
             origin: origin.to_vec(),
             runs: Vec::new(),
             owner: Vec::new(),
-            bodies: Vec::new(),
+            sets: Vec::new(),
+            set_count: 0,
+            rtype: 0,
+            ttl: 0,
+            rdatas: Vec::new(),
             count: 0,
+            same: true,
+            first_len: 0,
         }
     }
 
     /// Adds a record of `owner` (wire form).
     pub(super) fn push(&mut self, owner: &[u8], rtype: u16, ttl: u32, rdata: &[u8]) {
-        if self.count > 0 && self.owner != owner {
+        let open = self.count > 0 || self.set_count > 0;
+        if open && self.owner != owner {
             self.flush();
+        } else if self.count > 0 && (self.rtype, self.ttl) != (rtype, ttl) {
+            self.flush_set();
         }
-        if self.count == 0 {
+        if self.count == 0 && self.set_count == 0 {
             self.owner.clear();
             self.owner.extend_from_slice(owner);
         }
-        self.bodies.extend_from_slice(&rtype.to_be_bytes());
-        self.bodies.extend_from_slice(&ttl.to_be_bytes());
-        self.bodies
+        if self.count == 0 {
+            (self.rtype, self.ttl, self.same) = (rtype, ttl, true);
+            self.first_len = rdata.len() as u16;
+        }
+        self.same &= rdata.len() as u16 == self.first_len;
+        self.rdatas
             .extend_from_slice(&(rdata.len() as u16).to_be_bytes());
-        self.bodies.extend_from_slice(rdata);
+        self.rdatas.extend_from_slice(rdata);
         self.count += 1;
     }
 
-    fn flush(&mut self) {
+    fn flush_set(&mut self) {
         if self.count == 0 {
+            return;
+        }
+        self.sets.extend_from_slice(&self.rtype.to_be_bytes());
+        self.sets.extend_from_slice(&self.ttl.to_be_bytes());
+        push_varint(
+            &mut self.sets,
+            u64::from(self.count) << 1 | u64::from(self.same),
+        );
+        if self.same {
+            self.sets.extend_from_slice(&self.first_len.to_be_bytes());
+            let mut pos = 0;
+            while pos < self.rdatas.len() {
+                let end = pos + 2 + self.first_len as usize;
+                self.sets.extend_from_slice(&self.rdatas[pos + 2..end]);
+                pos = end;
+            }
+        } else {
+            self.sets.extend_from_slice(&self.rdatas);
+        }
+        self.rdatas.clear();
+        self.count = 0;
+        self.set_count += 1;
+    }
+
+    fn flush(&mut self) {
+        self.flush_set();
+        if self.set_count == 0 {
             return;
         }
         let relative = self.owner.ends_with(&self.origin);
@@ -277,20 +415,14 @@ impl Packer {
         } else {
             &self.owner[..]
         };
-        let mut value = u64::from(self.count) << 1 | u64::from(!relative);
-        loop {
-            let b = (value & 0x7f) as u8;
-            value >>= 7;
-            if value == 0 {
-                self.runs.push(b);
-                break;
-            }
-            self.runs.push(b | 0x80);
-        }
+        push_varint(
+            &mut self.runs,
+            u64::from(self.set_count) << 1 | u64::from(!relative),
+        );
         self.runs.push(stored.len() as u8);
         self.runs.extend_from_slice(stored);
-        self.runs.append(&mut self.bodies);
-        self.count = 0;
+        self.runs.append(&mut self.sets);
+        self.set_count = 0;
     }
 
     pub(super) fn finish(mut self, soa: Box<[u8]>, balanced: Box<[u32]>) -> ZoneRecords {
@@ -406,7 +538,7 @@ fn merge_difference(old: &ZoneRecords, new: &ZoneRecords) -> Option<(Vec<u8>, Ve
                     // The owner's case changed: every record reads differently.
                     write_run(&before, &mut removed);
                     write_run(&after, &mut added);
-                } else if before.bodies != after.bodies {
+                } else if before.body != after.body {
                     run_difference(&before, &after, &mut removed, &mut added);
                 }
             }
@@ -417,35 +549,30 @@ fn merge_difference(old: &ZoneRecords, new: &ZoneRecords) -> Option<(Vec<u8>, Ve
 
 /// Appends a run's records in uncompressed wire form.
 fn write_run(run: &Run<'_>, out: &mut Vec<u8>) {
-    for body in bodies(run.bodies) {
-        Record {
-            owner: run.owner,
-            body,
-        }
-        .write(out);
+    for r in run.records() {
+        r.write(out);
     }
 }
 
 /// The records of one owner that `before` has and `after` lacks (to `removed`), and the
 /// other way round (to `added`), each in its run's order.
 fn run_difference(before: &Run<'_>, after: &Run<'_>, removed: &mut Vec<u8>, added: &mut Vec<u8>) {
-    let mut sorted_before: Vec<&[u8]> = bodies(before.bodies).collect();
-    let mut sorted_after: Vec<&[u8]> = bodies(after.bodies).collect();
+    fn key(r: Record<'_>) -> (u16, u32, &[u8]) {
+        (r.rtype, r.ttl, r.rdata)
+    }
+    let mut sorted_before: Vec<_> = before.records().map(key).collect();
+    let mut sorted_after: Vec<_> = after.records().map(key).collect();
     sorted_before.sort_unstable();
     sorted_after.sort_unstable();
-    for body in bodies(before.bodies).filter(|b| sorted_after.binary_search(b).is_err()) {
-        Record {
-            owner: before.owner,
-            body,
+    for r in before.records() {
+        if sorted_after.binary_search(&key(r)).is_err() {
+            r.write(removed);
         }
-        .write(removed);
     }
-    for body in bodies(after.bodies).filter(|b| sorted_before.binary_search(b).is_err()) {
-        Record {
-            owner: after.owner,
-            body,
+    for r in after.records() {
+        if sorted_before.binary_search(&key(r)).is_err() {
+            r.write(added);
         }
-        .write(added);
     }
 }
 
@@ -610,9 +737,13 @@ mod tests {
         push("www.Example.", 1, 300, &[192, 0, 2, 8]);
         push("x.example.", 16, 300, &[]);
         push("x.example.", 16, 300, &[3, b'a', b'b', b'c']);
+        // One type at two TTLs (two RRsets as stored), then back to the first.
+        push("x.example.", 16, 301, &[1, b'd']);
+        push("x.example.", 1, 301, &[192, 0, 2, 9]);
+        push("x.example.", 16, 300, &[1, b'e']);
         let records = stored("example.", &data);
         assert_eq!(records.wire(), data);
-        assert_eq!(records.iter().count(), 2 + 300 + 70_000 + 4);
+        assert_eq!(records.iter().count(), 2 + 300 + 70_000 + 7);
         // The walk a transfer makes, record by record, sees the same.
         let (mut at, mut walked) = (At::default(), Vec::new());
         while let Some((r, next)) = records.next(at) {
