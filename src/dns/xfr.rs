@@ -20,7 +20,7 @@ use super::wire::{self, FLAG_AA, FLAG_QR, FLAG_RD};
 use crate::answer::name_key;
 use crate::route::EndpointState;
 use crate::snapshot::Snapshot;
-use crate::zone::{Delta, push_record, record_len};
+use crate::zone::{At, Delta, Record, push_record, record_len};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -60,7 +60,8 @@ pub fn is_transfer(msg: &[u8]) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
     FirstSoa,
-    Records(usize),
+    /// The zone's records from this one on.
+    Records(At),
     Extra(usize),
     LastSoa,
     Done,
@@ -234,6 +235,12 @@ pub fn serial_lt(a: u32, b: u32) -> bool {
     a != b && b.wrapping_sub(a) < 1 << 31
 }
 
+/// A record to send: in wire form, or as the zone stores it.
+enum Item<'a> {
+    Wire(&'a [u8]),
+    Stored(Record<'a>),
+}
+
 /// The length of the next wire record of `data` from `pos`.
 fn next_len(data: &[u8], pos: usize) -> Option<usize> {
     record_len(data.get(pos..)?)
@@ -263,33 +270,40 @@ impl Transfer {
         }
         let mut count: u16 = 0;
         loop {
-            let (record, next): (&[u8], Stage) = match self.stage {
-                Stage::FirstSoa if self.incremental => (soa, Stage::Extra(0)),
-                Stage::FirstSoa => (soa, Stage::Records(0)),
-                Stage::Records(pos) => match next_len(&z.records.records, pos) {
-                    Some(len) => (
-                        &z.records.records[pos..pos + len],
-                        Stage::Records(pos + len),
-                    ),
+            let (record, next): (Item, Stage) = match self.stage {
+                Stage::FirstSoa if self.incremental => (Item::Wire(soa), Stage::Extra(0)),
+                Stage::FirstSoa => (Item::Wire(soa), Stage::Records(At::default())),
+                Stage::Records(at) => match z.records.next(at) {
+                    Some((record, next)) => (Item::Stored(record), Stage::Records(next)),
                     None => {
                         self.stage = Stage::Extra(0);
                         continue;
                     }
                 },
                 Stage::Extra(pos) => match next_len(&self.extra, pos) {
-                    Some(len) => (&self.extra[pos..pos + len], Stage::Extra(pos + len)),
+                    Some(len) => (
+                        Item::Wire(&self.extra[pos..pos + len]),
+                        Stage::Extra(pos + len),
+                    ),
                     None => {
                         self.stage = Stage::LastSoa;
                         continue;
                     }
                 },
-                Stage::LastSoa => (soa, Stage::Done),
+                Stage::LastSoa => (Item::Wire(soa), Stage::Done),
                 Stage::Done => break,
             };
-            if count > 0 && out.len() + record.len() > limit {
+            let len = match record {
+                Item::Wire(r) => r.len(),
+                Item::Stored(r) => r.wire_len(),
+            };
+            if count > 0 && out.len() + len > limit {
                 break;
             }
-            out.extend_from_slice(record);
+            match record {
+                Item::Wire(r) => out.extend_from_slice(r),
+                Item::Stored(r) => r.write(out),
+            }
             count += 1;
             self.stage = next;
         }

@@ -114,7 +114,7 @@ pub fn load_signing(
         match SignedZone::new(
             &apex,
             &records.soa,
-            &records.records,
+            &records.wire(),
             &names,
             keys,
             policy,

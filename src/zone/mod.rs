@@ -23,7 +23,9 @@ use std::sync::Arc;
 
 pub use build::{build_read_zones, build_zones};
 pub use error::{ZoneError, ZoneErrors};
-pub use transfer::{Delta, JOURNAL_LEN, ZoneRecords, push_name, push_record, record_len};
+pub use transfer::{
+    At, Delta, JOURNAL_LEN, Owner, Record, ZoneRecords, push_name, push_record, record_len,
+};
 
 /// One zone file read and grouped by name, each record checked as it was read: what
 /// [`build_read_zones`] checks as a whole and encodes. Reading a file this way never

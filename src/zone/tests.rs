@@ -794,10 +794,11 @@ fn the_journal_keeps_what_each_raised_serial_changed() {
 /// What a reload's delta held before it was found by one walk over both zones: every
 /// record of one side whose exact bytes the other lacks, in that side's order.
 fn delta_by_record_sets(old: &Zone, new: &Zone) -> (Vec<u8>, Vec<u8>) {
-    let before: std::collections::HashSet<&[u8]> = transfer::split(&old.records.records).collect();
-    let after: std::collections::HashSet<&[u8]> = transfer::split(&new.records.records).collect();
-    let removed = transfer::split(&old.records.records).filter(|r| !after.contains(r));
-    let added = transfer::split(&new.records.records).filter(|r| !before.contains(r));
+    let (old, new) = (old.records.wire(), new.records.wire());
+    let before: std::collections::HashSet<&[u8]> = transfer::split(&old).collect();
+    let after: std::collections::HashSet<&[u8]> = transfer::split(&new).collect();
+    let removed = transfer::split(&old).filter(|r| !after.contains(r));
+    let added = transfer::split(&new).filter(|r| !before.contains(r));
     (
         removed.flatten().copied().collect(),
         added.flatten().copied().collect(),

@@ -1,10 +1,15 @@
 //! A zone's records as a zone transfer sends them (RFC 5936): encoded once at load.
 //!
 //! Answers are precomputed per query name and type and keep no record list; a transfer
-//! needs every record once. [`ZoneRecords`] holds them as uncompressed wire records (owner,
-//! type, class, TTL, RDATA) in one buffer, the SOA apart since it opens and closes the
-//! transfer, plus the services of the zone's load-balanced names, whose addresses are
-//! decided when the transfer runs. The cost is about the zone's size on the wire.
+//! needs every record once. [`ZoneRecords`] holds them in one buffer as runs, one per
+//! owner in canonical name order: the owner once (only its labels before the zone's
+//! origin when it ends with the origin as written), then its RRsets, each with its type
+//! and TTL once (the class is always IN) and its RDATAs (their length once when they are
+//! all as long). [`Record::write`] gives back the uncompressed wire record (owner, type,
+//! class, TTL, RDATA) byte for byte. The SOA is kept apart, in wire
+//! form, since it opens and closes the transfer, beside the services of the zone's
+//! load-balanced names, whose addresses are decided when the transfer runs. The cost is
+//! the zone's size on the wire less the repeated owners, types and TTLs.
 //!
 //! [`Zones::carry_journal`] keeps, across reloads, what changed between serials
 //! ([`Delta`]s, at most [`JOURNAL_LEN`] per zone) so IXFR (RFC 1995) can send differences.
@@ -25,8 +30,10 @@ const CLASS_IN: u16 = 1;
 pub struct ZoneRecords {
     /// The SOA record, in wire form.
     pub soa: Box<[u8]>,
-    /// Every other record, in wire form, one after the other, in canonical name order.
-    pub records: Box<[u8]>,
+    /// The origin's wire name, as the owners that are stored without it end.
+    origin: Box<[u8]>,
+    /// Every other record, as runs of one owner (see [`Packer`]), in canonical name order.
+    runs: Box<[u8]>,
     /// The services (indices into the snapshot's) of the zone's load-balanced names.
     pub balanced: Box<[u32]>,
     /// The changes of the last reloads that raised the serial, oldest first, each to the
@@ -46,6 +53,388 @@ pub struct Delta {
     pub to_soa: Box<[u8]>,
     pub removed: Box<[u8]>,
     pub added: Box<[u8]>,
+}
+
+/// A record's owner: `head` then `tail` (the origin, or nothing) make its wire name.
+#[derive(Debug, Clone, Copy)]
+pub struct Owner<'a> {
+    head: &'a [u8],
+    tail: &'a [u8],
+}
+
+impl Owner<'_> {
+    /// The length of the wire name.
+    pub fn len(&self) -> usize {
+        self.head.len() + self.tail.len()
+    }
+
+    /// Never: a wire name has at least its root label.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn bytes(&self) -> impl Iterator<Item = u8> + '_ {
+        self.head.iter().chain(self.tail).copied()
+    }
+
+    /// The same wire name, byte for byte (case included).
+    fn same(&self, other: &Owner<'_>) -> bool {
+        self.len() == other.len() && self.bytes().eq(other.bytes())
+    }
+}
+
+/// One stored record.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    pub owner: Owner<'a>,
+    pub rtype: u16,
+    pub ttl: u32,
+    pub rdata: &'a [u8],
+}
+
+impl Record<'_> {
+    /// The length of the uncompressed wire record.
+    pub fn wire_len(&self) -> usize {
+        self.owner.len() + 10 + self.rdata.len()
+    }
+
+    /// Appends the uncompressed wire record.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.owner.head);
+        out.extend_from_slice(self.owner.tail);
+        out.extend_from_slice(&self.rtype.to_be_bytes());
+        out.extend_from_slice(&CLASS_IN.to_be_bytes());
+        out.extend_from_slice(&self.ttl.to_be_bytes());
+        out.extend_from_slice(&(self.rdata.len() as u16).to_be_bytes());
+        out.extend_from_slice(self.rdata);
+    }
+}
+
+/// Where a walk over a zone's records stands (see [`ZoneRecords::next`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct At {
+    /// Where the current run and RRset start, the next record, and the RRsets left in the
+    /// run and records in the RRset.
+    run: usize,
+    set: usize,
+    pos: usize,
+    sets_left: u32,
+    left: u32,
+}
+
+/// One owner's run: its owner and its RRsets, encoded.
+struct Run<'a> {
+    owner: Owner<'a>,
+    sets: u32,
+    body: &'a [u8],
+}
+
+impl<'a> Run<'a> {
+    /// The run's records, in order.
+    fn records(&self) -> impl Iterator<Item = Record<'a>> + use<'a> {
+        let (owner, body, mut sets) = (self.owner, self.body, self.sets);
+        let mut pos = 0;
+        let mut set: Option<(SetHead, u32)> = None;
+        std::iter::from_fn(move || {
+            if set.is_none_or(|(_, left)| left == 0) {
+                if sets == 0 {
+                    return None;
+                }
+                let head = set_head(body, pos)?;
+                sets -= 1;
+                pos = head.start;
+                set = Some((head, head.count));
+            }
+            let (head, left) = set.as_mut()?;
+            let (rdata, next) = rdata_at(body, pos, head.same)?;
+            pos = next;
+            *left -= 1;
+            Some(Record {
+                owner,
+                rtype: head.rtype,
+                ttl: head.ttl,
+                rdata,
+            })
+        })
+    }
+}
+
+/// A LEB128 number at `pos` and where it ends.
+fn varint(data: &[u8], pos: usize) -> Option<(u64, usize)> {
+    let mut value: u64 = 0;
+    for (i, shift) in (0..35).step_by(7).enumerate() {
+        let b = *data.get(pos + i)?;
+        value |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Some((value, pos + i + 1));
+        }
+    }
+    None
+}
+
+fn push_varint(out: &mut Vec<u8>, mut value: u64) {
+    loop {
+        let b = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+/// A run's header: its RRset count (LEB128, shifted left once, the low bit set when the
+/// owner is stored whole), the owner's stored length (one octet) and the owner. The
+/// count, whether whole, and where the owner starts and ends.
+fn run_head(data: &[u8], at: usize) -> Option<(u32, bool, usize, usize)> {
+    let (value, pos) = varint(data, at)?;
+    let len = *data.get(pos)? as usize;
+    let owner = pos + 1;
+    (owner + len <= data.len()).then_some(())?;
+    let count = u32::try_from(value >> 1).ok().filter(|&c| c > 0)?;
+    Some((count, value & 1 == 1, owner, owner + len))
+}
+
+/// An RRset's header: type (2 octets), TTL (4), the record count (LEB128, shifted left
+/// once, the low bit set when every RDATA is as long), then that length (2 octets) if so.
+/// Each record is then its RDATA, after its length (2 octets) when they differ.
+#[derive(Debug, Clone, Copy)]
+struct SetHead {
+    rtype: u16,
+    ttl: u32,
+    count: u32,
+    same: Option<u16>,
+    /// Where the first record starts.
+    start: usize,
+}
+
+fn set_head(data: &[u8], at: usize) -> Option<SetHead> {
+    let fixed = data.get(at..at + 6)?;
+    let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
+    let ttl = u32::from_be_bytes([fixed[2], fixed[3], fixed[4], fixed[5]]);
+    let (value, mut start) = varint(data, at + 6)?;
+    let count = u32::try_from(value >> 1).ok().filter(|&c| c > 0)?;
+    let same = if value & 1 == 1 {
+        let l = data.get(start..start + 2)?;
+        start += 2;
+        Some(u16::from_be_bytes([l[0], l[1]]))
+    } else {
+        None
+    };
+    Some(SetHead {
+        rtype,
+        ttl,
+        count,
+        same,
+        start,
+    })
+}
+
+/// The RDATA of the record at `pos` of an RRset whose RDATAs are `same` long (if so),
+/// and where the next record starts.
+fn rdata_at(data: &[u8], pos: usize, same: Option<u16>) -> Option<(&[u8], usize)> {
+    let (len, start) = match same {
+        Some(len) => (len as usize, pos),
+        None => {
+            let l = data.get(pos..pos + 2)?;
+            (u16::from_be_bytes([l[0], l[1]]) as usize, pos + 2)
+        }
+    };
+    Some((data.get(start..start + len)?, start + len))
+}
+
+impl ZoneRecords {
+    fn owner_at(&self, owner: usize, end: usize, whole: bool) -> Owner<'_> {
+        Owner {
+            head: &self.runs[owner..end],
+            tail: if whole { &[] } else { &self.origin },
+        }
+    }
+
+    /// The record at `at` (from `At::default()`, the first) and where the next starts;
+    /// `None` after the last.
+    pub fn next(&self, at: At) -> Option<(Record<'_>, At)> {
+        let data = &self.runs[..];
+        let mut at = at;
+        if at.left == 0 {
+            if at.sets_left == 0 {
+                let (sets, _, _, end) = run_head(data, at.pos)?;
+                (at.run, at.sets_left, at.pos) = (at.pos, sets, end);
+            }
+            let head = set_head(data, at.pos)?;
+            (at.set, at.left, at.pos) = (at.pos, head.count, head.start);
+            at.sets_left -= 1;
+        }
+        let (_, whole, owner, end) = run_head(data, at.run)?;
+        let head = set_head(data, at.set)?;
+        let (rdata, next) = rdata_at(data, at.pos, head.same)?;
+        let record = Record {
+            owner: self.owner_at(owner, end, whole),
+            rtype: head.rtype,
+            ttl: head.ttl,
+            rdata,
+        };
+        at.pos = next;
+        at.left -= 1;
+        Some((record, at))
+    }
+
+    /// Every record but the SOA, in order.
+    pub fn iter(&self) -> impl Iterator<Item = Record<'_>> {
+        self.runs().flat_map(|run| run.records())
+    }
+
+    /// Every record but the SOA, in uncompressed wire form, one after the other.
+    pub fn wire(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for r in self.iter() {
+            r.write(&mut out);
+        }
+        out
+    }
+
+    /// The runs, one per owner as stored.
+    fn runs(&self) -> impl Iterator<Item = Run<'_>> {
+        let data = &self.runs[..];
+        let mut pos = 0;
+        std::iter::from_fn(move || {
+            let (sets, whole, owner, end) = run_head(data, pos)?;
+            let mut stop = end;
+            for _ in 0..sets {
+                let head = set_head(data, stop)?;
+                stop = head.start;
+                for _ in 0..head.count {
+                    stop = rdata_at(data, stop, head.same)?.1;
+                }
+            }
+            pos = stop;
+            Some(Run {
+                owner: self.owner_at(owner, end, whole),
+                sets,
+                body: &data[end..stop],
+            })
+        })
+    }
+}
+
+/// Writes records into runs: consecutive records of the same owner (byte for byte) share
+/// one, and consecutive records of one type and TTL there one RRset. Owners are kept
+/// without `origin` when they end with it.
+pub(super) struct Packer {
+    origin: Vec<u8>,
+    runs: Vec<u8>,
+    owner: Vec<u8>,
+    /// The current run's RRsets, and their number.
+    sets: Vec<u8>,
+    set_count: u32,
+    /// The current RRset: type, TTL, RDATAs with their lengths, their number, and
+    /// whether all are as long.
+    rtype: u16,
+    ttl: u32,
+    rdatas: Vec<u8>,
+    count: u32,
+    same: bool,
+    first_len: u16,
+}
+
+impl Packer {
+    pub(super) fn new(origin: &[u8]) -> Packer {
+        Packer {
+            origin: origin.to_vec(),
+            runs: Vec::new(),
+            owner: Vec::new(),
+            sets: Vec::new(),
+            set_count: 0,
+            rtype: 0,
+            ttl: 0,
+            rdatas: Vec::new(),
+            count: 0,
+            same: true,
+            first_len: 0,
+        }
+    }
+
+    /// Adds a record of `owner` (wire form).
+    pub(super) fn push(&mut self, owner: &[u8], rtype: u16, ttl: u32, rdata: &[u8]) {
+        let open = self.count > 0 || self.set_count > 0;
+        if open && self.owner != owner {
+            self.flush();
+        } else if self.count > 0 && (self.rtype, self.ttl) != (rtype, ttl) {
+            self.flush_set();
+        }
+        if self.count == 0 && self.set_count == 0 {
+            self.owner.clear();
+            self.owner.extend_from_slice(owner);
+        }
+        if self.count == 0 {
+            (self.rtype, self.ttl, self.same) = (rtype, ttl, true);
+            self.first_len = rdata.len() as u16;
+        }
+        self.same &= rdata.len() as u16 == self.first_len;
+        self.rdatas
+            .extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        self.rdatas.extend_from_slice(rdata);
+        self.count += 1;
+    }
+
+    fn flush_set(&mut self) {
+        if self.count == 0 {
+            return;
+        }
+        self.sets.extend_from_slice(&self.rtype.to_be_bytes());
+        self.sets.extend_from_slice(&self.ttl.to_be_bytes());
+        push_varint(
+            &mut self.sets,
+            u64::from(self.count) << 1 | u64::from(self.same),
+        );
+        if self.same {
+            self.sets.extend_from_slice(&self.first_len.to_be_bytes());
+            let mut pos = 0;
+            while pos < self.rdatas.len() {
+                let end = pos + 2 + self.first_len as usize;
+                self.sets.extend_from_slice(&self.rdatas[pos + 2..end]);
+                pos = end;
+            }
+        } else {
+            self.sets.extend_from_slice(&self.rdatas);
+        }
+        self.rdatas.clear();
+        self.count = 0;
+        self.set_count += 1;
+    }
+
+    fn flush(&mut self) {
+        self.flush_set();
+        if self.set_count == 0 {
+            return;
+        }
+        let relative = self.owner.ends_with(&self.origin);
+        let stored = if relative {
+            &self.owner[..self.owner.len() - self.origin.len()]
+        } else {
+            &self.owner[..]
+        };
+        push_varint(
+            &mut self.runs,
+            u64::from(self.set_count) << 1 | u64::from(!relative),
+        );
+        self.runs.push(stored.len() as u8);
+        self.runs.extend_from_slice(stored);
+        self.runs.append(&mut self.sets);
+        self.set_count = 0;
+    }
+
+    pub(super) fn finish(mut self, soa: Box<[u8]>, balanced: Box<[u32]>) -> ZoneRecords {
+        self.flush();
+        ZoneRecords {
+            soa,
+            origin: self.origin.into(),
+            runs: self.runs.into(),
+            balanced,
+            journal: Vec::new(),
+        }
+    }
 }
 
 /// The wire records of `data`, one at a time.
@@ -99,8 +488,8 @@ impl Zones {
 /// differ are compared one by one. Should an owner ever come out of order, the walk
 /// gives way to comparing record sets, which needs no order.
 fn delta(old: &Zone, new: &Zone) -> Delta {
-    let (removed, added) = merge_difference(&old.records.records, &new.records.records)
-        .unwrap_or_else(|| set_difference(&old.records.records, &new.records.records));
+    let (removed, added) = merge_difference(&old.records, &new.records)
+        .unwrap_or_else(|| set_difference(&old.records.wire(), &new.records.wire()));
     Delta {
         from_serial: old.serial,
         from_soa: old.records.soa.clone(),
@@ -112,41 +501,45 @@ fn delta(old: &Zone, new: &Zone) -> Delta {
 
 /// The wire records of `old` missing from `new`, and of `new` missing from `old`, found
 /// by walking both owner by owner; `None` when an owner is out of order on either side.
-fn merge_difference(old: &[u8], new: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+fn merge_difference(old: &ZoneRecords, new: &ZoneRecords) -> Option<(Vec<u8>, Vec<u8>)> {
     let mut removed = Vec::new();
     let mut added = Vec::new();
-    let mut old_runs = owner_runs(old).peekable();
-    let mut new_runs = owner_runs(new).peekable();
-    let (mut last_old, mut last_new): (&[u8], &[u8]) = (&[], &[]);
+    let mut old_runs = old.runs().peekable();
+    let mut new_runs = new.runs().peekable();
+    let (mut last_old, mut last_new): (Option<Owner>, Option<Owner>) = (None, None);
     loop {
         let order = match (old_runs.peek(), new_runs.peek()) {
             (None, None) => break,
             (Some(_), None) => std::cmp::Ordering::Less,
             (None, Some(_)) => std::cmp::Ordering::Greater,
-            (Some((o, _)), Some((n, _))) => owner_cmp(o, n),
+            (Some(o), Some(n)) => owner_cmp(&o.owner, &n.owner),
         };
         if order.is_le() {
-            let (owner, _) = old_runs.peek()?;
-            if !last_old.is_empty() && owner_cmp(last_old, owner).is_ge() {
+            let owner = old_runs.peek()?.owner;
+            if last_old.is_some_and(|last| owner_cmp(&last, &owner).is_ge()) {
                 return None;
             }
-            last_old = owner;
+            last_old = Some(owner);
         }
         if order.is_ge() {
-            let (owner, _) = new_runs.peek()?;
-            if !last_new.is_empty() && owner_cmp(last_new, owner).is_ge() {
+            let owner = new_runs.peek()?.owner;
+            if last_new.is_some_and(|last| owner_cmp(&last, &owner).is_ge()) {
                 return None;
             }
-            last_new = owner;
+            last_new = Some(owner);
         }
         match order {
-            std::cmp::Ordering::Less => removed.extend_from_slice(old_runs.next()?.1),
-            std::cmp::Ordering::Greater => added.extend_from_slice(new_runs.next()?.1),
+            std::cmp::Ordering::Less => write_run(&old_runs.next()?, &mut removed),
+            std::cmp::Ordering::Greater => write_run(&new_runs.next()?, &mut added),
             std::cmp::Ordering::Equal => {
-                let (_, before) = old_runs.next()?;
-                let (_, after) = new_runs.next()?;
-                if before != after {
-                    run_difference(before, after, &mut removed, &mut added);
+                let before = old_runs.next()?;
+                let after = new_runs.next()?;
+                if !before.owner.same(&after.owner) {
+                    // The owner's case changed: every record reads differently.
+                    write_run(&before, &mut removed);
+                    write_run(&after, &mut added);
+                } else if before.body != after.body {
+                    run_difference(&before, &after, &mut removed, &mut added);
                 }
             }
         }
@@ -154,56 +547,43 @@ fn merge_difference(old: &[u8], new: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     Some((removed, added))
 }
 
+/// Appends a run's records in uncompressed wire form.
+fn write_run(run: &Run<'_>, out: &mut Vec<u8>) {
+    for r in run.records() {
+        r.write(out);
+    }
+}
+
 /// The records of one owner that `before` has and `after` lacks (to `removed`), and the
 /// other way round (to `added`), each in its run's order.
-fn run_difference(before: &[u8], after: &[u8], removed: &mut Vec<u8>, added: &mut Vec<u8>) {
-    let mut sorted_before: Vec<&[u8]> = split(before).collect();
-    let mut sorted_after: Vec<&[u8]> = split(after).collect();
+fn run_difference(before: &Run<'_>, after: &Run<'_>, removed: &mut Vec<u8>, added: &mut Vec<u8>) {
+    fn key(r: Record<'_>) -> (u16, u32, &[u8]) {
+        (r.rtype, r.ttl, r.rdata)
+    }
+    let mut sorted_before: Vec<_> = before.records().map(key).collect();
+    let mut sorted_after: Vec<_> = after.records().map(key).collect();
     sorted_before.sort_unstable();
     sorted_after.sort_unstable();
-    for r in split(before).filter(|r| sorted_after.binary_search(r).is_err()) {
-        removed.extend_from_slice(r);
-    }
-    for r in split(after).filter(|r| sorted_before.binary_search(r).is_err()) {
-        added.extend_from_slice(r);
-    }
-}
-
-/// The records of `data` as runs of one owner each: the owner's wire name (as written)
-/// and the run's bytes.
-fn owner_runs(data: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
-    let mut pos = 0;
-    std::iter::from_fn(move || {
-        let first = data.get(pos..)?;
-        let owner = &first[..owner_len(first)?];
-        let start = pos;
-        while let Some(len) = data.get(pos..).and_then(record_len) {
-            if !data[pos..].starts_with(owner) {
-                break;
-            }
-            pos += len;
+    for r in before.records() {
+        if sorted_after.binary_search(&key(r)).is_err() {
+            r.write(removed);
         }
-        // A malformed record (never written by `push_record`) ends the walk.
-        (pos > start).then(|| (owner, &data[start..pos]))
-    })
-}
-
-/// The length of the wire name `record` starts with (its owner), root label included.
-fn owner_len(record: &[u8]) -> Option<usize> {
-    let mut pos = 0;
-    loop {
-        let l = *record.get(pos)? as usize;
-        pos += 1 + l;
-        if l == 0 {
-            return (pos <= record.len()).then_some(pos);
+    }
+    for r in after.records() {
+        if sorted_before.binary_search(&key(r)).is_err() {
+            r.write(added);
         }
     }
 }
 
 /// Owners in the order of their lower-case wire forms. Label lengths (at most 63) are no
 /// letters, so lowering the whole wire name lowers just its labels.
-fn owner_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
-    match a.iter().zip(b).find(|(x, y)| !x.eq_ignore_ascii_case(y)) {
+fn owner_cmp(a: &Owner<'_>, b: &Owner<'_>) -> std::cmp::Ordering {
+    match a
+        .bytes()
+        .zip(b.bytes())
+        .find(|(x, y)| !x.eq_ignore_ascii_case(y))
+    {
         Some((x, y)) => x.to_ascii_lowercase().cmp(&y.to_ascii_lowercase()),
         None => a.len().cmp(&b.len()),
     }
@@ -266,28 +646,28 @@ fn rdata_wire<'b>(rdata: &RData, bytes: &'b mut Vec<u8>) -> Result<&'b [u8], Enc
 /// Encodes every record of a checked zone.
 pub(super) fn zone_records(z: &ZoneData) -> Result<ZoneRecords, EncodeError> {
     let mut soa = Vec::new();
-    let mut records = Vec::new();
+    let mut origin = Vec::new();
+    push_name(&mut origin, &z.origin);
+    let mut packer = Packer::new(&origin);
+    let mut owner = Vec::new();
     let mut wire = Vec::new();
     for (key, node) in &z.names {
         let Some(name) = &node.name else { continue };
+        owner.clear();
+        push_name(&mut owner, name);
         for set in &node.rrsets {
-            let out = if set.rtype == RecordType::SOA && *key == z.origin_key {
-                &mut soa
-            } else {
-                &mut records
-            };
+            let apex_soa = set.rtype == RecordType::SOA && *key == z.origin_key;
             for rd in &set.rdatas {
                 let rdata = rdata_wire(rd, &mut wire)?;
-                push_record(out, name, u16::from(set.rtype), set.ttl, rdata);
+                if apex_soa {
+                    push_record(&mut soa, name, u16::from(set.rtype), set.ttl, rdata);
+                } else {
+                    packer.push(&owner, u16::from(set.rtype), set.ttl, rdata);
+                }
             }
         }
     }
-    Ok(ZoneRecords {
-        soa: soa.into(),
-        records: records.into(),
-        balanced: z.balanced.values().copied().collect(),
-        journal: Vec::new(),
-    })
+    Ok(packer.finish(soa.into(), z.balanced.values().copied().collect()))
 }
 
 #[cfg(test)]
@@ -303,14 +683,124 @@ mod tests {
         out
     }
 
+    /// The length of the wire name `record` starts with (its owner), root label included.
+    fn owner_len(record: &[u8]) -> usize {
+        let mut pos = 0;
+        while record[pos] != 0 {
+            pos += 1 + record[pos] as usize;
+        }
+        pos + 1
+    }
+
+    /// `data` (wire records) stored for a zone of origin `origin`.
+    fn stored(origin: &str, data: &[u8]) -> ZoneRecords {
+        let mut o = Vec::new();
+        push_name(&mut o, &Name::from_ascii(origin).unwrap());
+        let mut packer = Packer::new(&o);
+        for r in split(data) {
+            let owner = owner_len(r);
+            let rtype = u16::from_be_bytes([r[owner], r[owner + 1]]);
+            let ttl = u32::from_be_bytes(r[owner + 4..owner + 8].try_into().unwrap());
+            packer.push(&r[..owner], rtype, ttl, &r[owner + 10..]);
+        }
+        packer.finish(Box::default(), Box::default())
+    }
+
+    #[test]
+    fn every_record_comes_back_byte_for_byte() {
+        let mut data = Vec::new();
+        let mut push = |owner: &str, rtype: u16, ttl: u32, rdata: &[u8]| {
+            push_record(
+                &mut data,
+                &Name::from_ascii(owner).unwrap(),
+                rtype,
+                ttl,
+                rdata,
+            )
+        };
+        push("example.", 2, 3600, b"\x02ns\x07example\x00");
+        push("example.", 15, 3600, b"\x00\x0a\x02mx\x07example\x00");
+        // An RRset longer than a one-octet count, then one longer than 16 bits.
+        for i in 0..300u32 {
+            push("Long.example.", 1, 60, &i.to_be_bytes());
+        }
+        for i in 0..70_000u32 {
+            push(
+                "longer.example.",
+                28,
+                60,
+                &[&i.to_be_bytes()[..], &[0; 12]].concat(),
+            );
+        }
+        // Owners not ending with the origin as written: kept whole.
+        push("www.EXAMPLE.", 1, 300, &[192, 0, 2, 7]);
+        push("www.Example.", 1, 300, &[192, 0, 2, 8]);
+        push("x.example.", 16, 300, &[]);
+        push("x.example.", 16, 300, &[3, b'a', b'b', b'c']);
+        // One type at two TTLs (two RRsets as stored), then back to the first.
+        push("x.example.", 16, 301, &[1, b'd']);
+        push("x.example.", 1, 301, &[192, 0, 2, 9]);
+        push("x.example.", 16, 300, &[1, b'e']);
+        let records = stored("example.", &data);
+        assert_eq!(records.wire(), data);
+        assert_eq!(records.iter().count(), 2 + 300 + 70_000 + 7);
+        // The walk a transfer makes, record by record, sees the same.
+        let (mut at, mut walked) = (At::default(), Vec::new());
+        while let Some((r, next)) = records.next(at) {
+            let before = walked.len();
+            r.write(&mut walked);
+            assert_eq!(walked.len() - before, r.wire_len());
+            at = next;
+        }
+        assert_eq!(walked, data);
+        // Each owner once per run: 300 A records cost less than a third of their wire.
+        let long = stored(
+            "example.",
+            &data[..split(&data).take(302).map(<[u8]>::len).sum()],
+        );
+        assert!(long.runs.len() < 300 * 14 + 40, "{}", long.runs.len());
+        // Owners one run each, in order: the runs the delta walks.
+        let owners: Vec<Vec<u8>> = records.runs().map(|r| r.owner.bytes().collect()).collect();
+        assert_eq!(owners.len(), 6);
+        assert_eq!(owners[1], b"\x04Long\x07example\x00");
+        assert_eq!(owners[3], b"\x03www\x07EXAMPLE\x00");
+    }
+
+    #[test]
+    fn a_changed_record_in_a_long_run_is_the_delta() {
+        let mut old = Vec::new();
+        let mut new = Vec::new();
+        for i in 0..200u8 {
+            let owner = Name::from_ascii("a.example.").unwrap();
+            push_record(&mut old, &owner, 1, 60, &[10, 0, 0, i]);
+            let last = if i == 100 { 201 } else { i };
+            push_record(&mut new, &owner, 1, 60, &[10, 0, 0, last]);
+        }
+        let tail = wire(&[("b.example.", 60)]);
+        old.extend_from_slice(&tail);
+        new.extend_from_slice(&wire(&[("B.example.", 60)]));
+        let (removed, added) =
+            merge_difference(&stored("example.", &old), &stored("example.", &new)).unwrap();
+        let owner = Name::from_ascii("a.example.").unwrap();
+        let mut want_removed = Vec::new();
+        push_record(&mut want_removed, &owner, 1, 60, &[10, 0, 0, 100]);
+        want_removed.extend_from_slice(&tail);
+        let mut want_added = Vec::new();
+        push_record(&mut want_added, &owner, 1, 60, &[10, 0, 0, 201]);
+        want_added.extend_from_slice(&wire(&[("B.example.", 60)]));
+        assert_eq!(removed, want_removed);
+        assert_eq!(added, want_added);
+    }
+
     #[test]
     fn owners_out_of_order_give_way_to_record_sets() {
         let old = wire(&[("b.example.", 60), ("a.example.", 60)]);
         let new = wire(&[("a.example.", 60), ("c.example.", 60)]);
-        assert!(merge_difference(&old, &new).is_none());
+        let stored_new = stored("example.", &new);
+        assert!(merge_difference(&stored("example.", &old), &stored_new).is_none());
         // One owner in two runs is out of order too.
         let split_owner = wire(&[("a.example.", 60), ("b.example.", 60), ("a.example.", 61)]);
-        assert!(merge_difference(&split_owner, &new).is_none());
+        assert!(merge_difference(&stored("example.", &split_owner), &stored_new).is_none());
         let (removed, added) = set_difference(&old, &new);
         assert_eq!(removed, wire(&[("b.example.", 60)]));
         assert_eq!(added, wire(&[("c.example.", 60)]));
@@ -323,14 +813,26 @@ mod tests {
             push_name(&mut out, &Name::from_ascii(s).unwrap());
             out
         };
+        fn relative<'a>(k: &'a [u8], origin: &'a [u8]) -> Owner<'a> {
+            match k.strip_suffix(origin) {
+                Some(head) => Owner { head, tail: origin },
+                None => Owner { head: k, tail: &[] },
+            }
+        }
+        let origin = key("example.");
+        let cmp = |a: &str, b: &str| {
+            let (a, b) = (key(a), key(b));
+            let whole = owner_cmp(&relative(&a, &[]), &relative(&b, &[]));
+            // The same with owners kept without the origin.
+            let stored = owner_cmp(&relative(&a, &origin), &relative(&b, &origin));
+            assert_eq!(whole, stored);
+            whole
+        };
         use std::cmp::Ordering::*;
-        assert_eq!(
-            owner_cmp(&key("Host.example."), &key("host.example.")),
-            Equal
-        );
-        assert_eq!(owner_cmp(&key("a.example."), &key("B.example.")), Less);
+        assert_eq!(cmp("Host.example.", "host.example."), Equal);
+        assert_eq!(cmp("a.example.", "B.example."), Less);
         // A shorter first label sorts first: its length byte is smaller.
-        assert_eq!(owner_cmp(&key("zz.example."), &key("aaa.example.")), Less);
-        assert_eq!(owner_cmp(&key("example."), &key("example.com.")), Less);
+        assert_eq!(cmp("zz.example.", "aaa.example."), Less);
+        assert_eq!(cmp("example.", "example.com."), Less);
     }
 }
