@@ -593,22 +593,16 @@ pub fn build_read_zones(
         ancestors(key, 1).find_map(|a| origins.get(a).copied())
     };
 
-    // The parents' answers to DS at the children's apexes first: then each zone's
-    // checked input is dropped as soon as it is encoded, and a reload holds at most
-    // one zone's input beside the snapshot being served.
-    let apex_ds: Vec<Result<Option<AnswerBuf>, EncodeError>> = (0..data.len())
-        .map(|zi| parent_ds(&data, zi, &origins))
-        .collect();
     let mut zones = Vec::new();
     let mut out = Built::default();
     let mut failures = Vec::new();
-    for ((zi, z), ds) in data.into_iter().enumerate().zip(apex_ds) {
+    for (zi, z) in data.iter().enumerate() {
         let RData::SOA(soa) = &z.soa else {
             unreachable!()
         };
-        let encoded = ds
-            .and_then(|ds| encode_zone(&z, zi as u32, &owner_of, ds, &mut out))
-            .and_then(|nx| Ok((nx, super::transfer::zone_records(&z)?)));
+        let encoded = parent_ds(&data, zi, &origins)
+            .and_then(|ds| encode_zone(z, zi as u32, &owner_of, ds, &mut out))
+            .and_then(|nx| Ok((nx, super::transfer::zone_records(z)?)));
         match encoded {
             Ok((nxdomain, records)) => zones.push(Zone {
                 origin: z.origin.clone(),
@@ -625,6 +619,10 @@ pub fn build_read_zones(
             )),
         }
     }
+    // The checked input goes only now: dropped zone by zone, its memory lay between the
+    // parts built meanwhile, and the heap could not give it back (10,000 small zones
+    // served in 73 MB instead of 27).
+    drop(data);
     if !failures.is_empty() {
         return Err(ZoneErrors(failures));
     }
