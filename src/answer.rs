@@ -652,6 +652,16 @@ impl Writer {
         for n in names {
             self.wire_name(&n.lower, &n.cased, &n.starts);
         }
+        self.soa_numbers(soa);
+        let rdlen = self.buf.len() - len_at - 2;
+        self.buf[len_at..len_at + 2].copy_from_slice(&(rdlen as u16).to_be_bytes());
+        self.counts[section as usize] += 1;
+        self.mark(required)
+    }
+
+    /// The SOA's serial, refresh, retry, expire and minimum, as RFC 1035 §3.3.13 orders
+    /// them.
+    fn soa_numbers(&mut self, soa: &hickory_proto::rr::rdata::SOA) {
         for v in [
             soa.serial,
             soa.refresh as u32,
@@ -661,10 +671,6 @@ impl Writer {
         ] {
             self.buf.extend_from_slice(&v.to_be_bytes());
         }
-        let rdlen = self.buf.len() - len_at - 2;
-        self.buf[len_at..len_at + 2].copy_from_slice(&(rdlen as u16).to_be_bytes());
-        self.counts[section as usize] += 1;
-        self.mark(required)
     }
 
     /// Where `name` was written in the message so far, if it was (and is addressable).
@@ -762,15 +768,7 @@ impl Writer {
             RData::SOA(soa) => {
                 self.name(&soa.mname);
                 self.name(&soa.rname);
-                for v in [
-                    soa.serial,
-                    soa.refresh as u32,
-                    soa.retry as u32,
-                    soa.expire as u32,
-                    soa.minimum,
-                ] {
-                    self.buf.extend_from_slice(&v.to_be_bytes());
-                }
+                self.soa_numbers(soa);
             }
             // MD, MF, MB, MG, MR and MINFO are read as their uncompressed wire form;
             // their names are RFC 1035's, compressed like the others above.
