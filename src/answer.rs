@@ -643,19 +643,12 @@ impl Writer {
         required: bool,
     ) -> Result<(), EncodeError> {
         self.wire_name(&owner.lower, &owner.cased, &owner.starts);
-        self.buf
-            .extend_from_slice(&u16::from(RecordType::SOA).to_be_bytes());
-        self.buf.extend_from_slice(&1u16.to_be_bytes()); // class IN
-        self.buf.extend_from_slice(&ttl.to_be_bytes());
-        let len_at = self.buf.len();
-        self.buf.extend_from_slice(&[0, 0]);
+        let len_at = self.record_head(u16::from(RecordType::SOA), ttl);
         for n in names {
             self.wire_name(&n.lower, &n.cased, &n.starts);
         }
         self.soa_numbers(soa);
-        let rdlen = self.buf.len() - len_at - 2;
-        self.buf[len_at..len_at + 2].copy_from_slice(&(rdlen as u16).to_be_bytes());
-        self.counts[section as usize] += 1;
+        self.record_end(section, len_at)?;
         self.mark(required)
     }
 
@@ -724,12 +717,25 @@ impl Writer {
         rdata: &RData,
     ) -> Result<(), EncodeError> {
         self.owner(owner);
-        self.buf.extend_from_slice(&u16::from(rtype).to_be_bytes());
+        let len_at = self.record_head(u16::from(rtype), ttl);
+        self.rdata(rdata)?;
+        self.record_end(section, len_at)
+    }
+
+    /// Type, class IN, TTL and room for the RDATA length, after the owner: where the
+    /// length goes, for [`Writer::record_end`].
+    fn record_head(&mut self, rtype: u16, ttl: u32) -> usize {
+        self.buf.extend_from_slice(&rtype.to_be_bytes());
         self.buf.extend_from_slice(&1u16.to_be_bytes()); // class IN
         self.buf.extend_from_slice(&ttl.to_be_bytes());
         let len_at = self.buf.len();
         self.buf.extend_from_slice(&[0, 0]);
-        self.rdata(rdata)?;
+        len_at
+    }
+
+    /// Ends a record whose RDATA was written after its [`Writer::record_head`]: its
+    /// length, and one record more in `section`.
+    fn record_end(&mut self, section: Section, len_at: usize) -> Result<(), EncodeError> {
         let rdlen = self.buf.len() - len_at - 2;
         if rdlen > u16::MAX as usize {
             return Err(EncodeError::TooLarge);
