@@ -6,7 +6,7 @@
 //! the names below a DNAME (whose CNAME the responder synthesises per query). The zone
 //! rules themselves are checked first, in `check.rs`.
 
-use super::check::{NameData, RRset, ZoneData, ancestors, check_zones, group};
+use super::check::{NameData, RRset, ZoneData, ancestors, check_zones, group, in_zone};
 use super::index::NameIndex;
 use super::master::SourceRecord;
 use super::{
@@ -79,16 +79,7 @@ impl ZoneData {
 
     /// Whether the name whose key is `key` is inside the zone (as `Name::zone_of`).
     fn holds(&self, key: &[u8]) -> bool {
-        let o = self.origin_len();
-        if key.len() < o || key[key.len() - o..] != *self.origin_key {
-            return false;
-        }
-        // The origin's key must start at a label of `key`, not inside one.
-        let mut pos = 0;
-        while pos < key.len() - o {
-            pos += 1 + key[pos] as usize;
-        }
-        pos == key.len() - o
+        in_zone(key, &self.origin_key)
     }
 
     /// What the name whose key is `key` resolves to.

@@ -76,6 +76,16 @@ pub(super) fn ancestors(key: &[u8], origin_len: usize) -> impl Iterator<Item = &
     })
 }
 
+/// Whether the name whose lower-case wire key is `key` is in the zone whose origin's key
+/// is `origin_key`: the origin's key ends it, at a label (as `Name::zone_of` compares,
+/// without walking the labels of both names).
+pub(super) fn in_zone(key: &[u8], origin_key: &[u8]) -> bool {
+    match ancestors(key, origin_key.len()).last() {
+        Some(suffix) => suffix == origin_key,
+        None => key == origin_key,
+    }
+}
+
 /// Checks every zone and gives each load-balanced name to the zone that owns it; reports
 /// every problem in every zone.
 pub(super) fn check_zones(
@@ -212,14 +222,7 @@ impl Grouping {
         self.first_line.get_or_insert(r.line);
         let mut buf = [0; 256];
         let key = name_key_in(&r.name, &mut buf);
-        // Inside the zone: the origin's key ends the name's, at a label (lower-case keys
-        // compare as `Name::zone_of` does, without walking the labels of both names).
-        let origin_len = self.origin_key.len();
-        let outside = match ancestors(key, origin_len).last() {
-            Some(suffix) => *suffix != *self.origin_key,
-            None => *key != *self.origin_key,
-        };
-        if outside {
+        if !in_zone(key, &self.origin_key) {
             let e = at(
                 &r,
                 format!("{} is outside the zone {}", r.name, self.origin),

@@ -55,3 +55,15 @@ fn zone_errors_name_file_and_line() {
         assert_eq!(err.to_string(), *want);
     }
 }
+
+#[test]
+fn a_name_is_in_a_zone_only_where_a_label_starts_at_the_origin() {
+    use super::in_zone;
+    let origin = b"\x07example\x03com\x00";
+    assert!(in_zone(origin, origin));
+    assert!(in_zone(b"\x03www\x07example\x03com\x00", origin));
+    assert!(!in_zone(b"\x03com\x00", origin));
+    assert!(!in_zone(b"\x0abadexample\x03com\x00", origin));
+    // The origin's bytes end this name, but inside its one label "a\x07example".
+    assert!(!in_zone(b"\x09a\x07example\x03com\x00", origin));
+}
