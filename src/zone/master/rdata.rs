@@ -1,15 +1,15 @@
 //! Record data: the fields after the type, as written, → hickory's [`RData`].
 //!
 //! Domain names, TXT strings and RFC 3597 generic data (`\# <length> <hex>`) are parsed
-//! here, the types of `types.rs`'s table there; A, AAAA, MX and SRV written plainly are
-//! built directly, and otherwise they and SOA go to hickory's text parsers with escapes
+//! here, the types of `types.rs`'s table there; A, AAAA, MX, SRV and SOA written plainly
+//! are built directly, and otherwise they go to hickory's text parsers with escapes
 //! already decoded. Every error names the line of the field at fault.
 
 use super::lexer::Token;
 use super::names::{parse_name, unescape};
 use super::types;
 use super::{Fail, MAX_TTL};
-use hickory_proto::rr::rdata::{A, AAAA, ANAME, CNAME, MX, NS, NULL, PTR, SRV, TXT};
+use hickory_proto::rr::rdata::{A, AAAA, ANAME, CNAME, MX, NS, NULL, PTR, SOA, SRV, TXT};
 use hickory_proto::rr::{Name, RData, RecordType};
 use hickory_proto::serialize::binary::{
     BinDecodable, BinDecoder, BinEncodable, BinEncoder, Restrict,
@@ -166,6 +166,26 @@ pub(super) fn parse_rdata(
     }
     if record_type == RecordType::SOA {
         check_soa_numbers(tokens).map_err(|(line, detail)| bad(line, detail))?;
+        // Five plain numbers, as nearly every zone writes them: what hickory would read.
+        if let [
+            Some(serial),
+            Some(refresh),
+            Some(retry),
+            Some(expire),
+            Some(minimum),
+        ] = std::array::from_fn(|i| {
+            tokens
+                .get(2 + i)
+                .filter(|t| !t.quoted)
+                .and_then(|t| plain_u32(t.text))
+        }) {
+            let [mname, rname] = <[Name; 2]>::try_from(names).expect("the SOA's two names");
+            // Refresh, retry and expire are at most MAX_TTL (checked above): they fit.
+            let [refresh, retry, expire] = [refresh, retry, expire].map(|n| n as i32);
+            return Ok(RData::SOA(SOA::new(
+                mname, rname, serial, refresh, retry, expire, minimum,
+            )));
+        }
     }
 
     // Hand the rest to hickory. Its lexer gives quoted and bare words alike to
@@ -242,13 +262,18 @@ fn direct(record_type: RecordType, tokens: &[Token]) -> Option<RData> {
 
 /// A number of ASCII digits only, at most 65535 (what `u16::from_str` reads, less the sign).
 fn plain_u16(text: &str) -> Option<u16> {
-    if text.is_empty() || text.len() > 5 || !text.bytes().all(|b| b.is_ascii_digit()) {
+    plain_u32(text).and_then(|v| u16::try_from(v).ok())
+}
+
+/// A number of ASCII digits only, at most 2^32 - 1.
+fn plain_u32(text: &str) -> Option<u32> {
+    if text.is_empty() || text.len() > 10 || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let value = text
         .bytes()
-        .fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'));
-    u16::try_from(value).ok()
+        .fold(0u64, |acc, d| acc * 10 + u64::from(d - b'0'));
+    u32::try_from(value).ok()
 }
 
 /// hickory's text parsers accept some data that its own wire decoder, like other DNS

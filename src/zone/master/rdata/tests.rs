@@ -345,6 +345,10 @@ fn plain_and_quoted_fields_read_the_same() {
         ("MX 65535 @", "MX \"65535\" @"),
         ("SRV 0 5 65535 Sip", "SRV \"0\" +5 \"65535\" Sip"),
         ("SRV 1 2 3 .", "SRV \"1\" \"2\" \"3\" ."),
+        (
+            "SOA Ns1 Host.Master 4294967295 3600 60 2147483647 0300",
+            "SOA Ns1 Host.Master 4294967295 1h 1m 2147483647 5m",
+        ),
     ];
     for (plain, other) in pairs {
         let a = one(&format!("$TTL 60\nwww {plain}\n"));
@@ -353,6 +357,7 @@ fn plain_and_quoted_fields_read_the_same() {
         let names = |r: &RData| match r {
             RData::MX(mx) => vec![mx.exchange.clone()],
             RData::SRV(srv) => vec![srv.target.clone()],
+            RData::SOA(soa) => vec![soa.mname.clone(), soa.rname.clone()],
             _ => vec![],
         };
         for (x, y) in names(&a.rdata).iter().zip(&names(&b.rdata)) {
