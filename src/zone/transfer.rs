@@ -647,6 +647,19 @@ fn rdata_wire<'b>(rdata: &RData, bytes: &'b mut Vec<u8>) -> Result<&'b [u8], Enc
             bytes.extend_from_slice(&mx.preference.to_be_bytes());
             push_name(bytes, &mx.exchange);
         }
+        RData::SOA(soa) => {
+            push_name(bytes, &soa.mname);
+            push_name(bytes, &soa.rname);
+            for n in [
+                soa.serial,
+                soa.refresh as u32,
+                soa.retry as u32,
+                soa.expire as u32,
+            ] {
+                bytes.extend_from_slice(&n.to_be_bytes());
+            }
+            bytes.extend_from_slice(&soa.minimum.to_be_bytes());
+        }
         RData::Unknown { rdata, .. } => bytes.extend_from_slice(&rdata.anything),
         _ => return rdata_wire_encoded(rdata, bytes),
     }
@@ -858,7 +871,7 @@ mod tests {
 
     #[test]
     fn common_types_are_written_as_hickory_writes_them() {
-        use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, NULL, PTR, TXT};
+        use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, NULL, PTR, SOA, TXT};
         let name = |s: &str| Name::from_ascii(s).unwrap();
         let cases = [
             RData::A(A::new(192, 0, 2, 7)),
@@ -873,6 +886,15 @@ mod tests {
                 rdata: NULL::with(vec![3, b'c', b'o', b'm', 0]),
             },
             RData::TXT(TXT::new(vec!["v=spf1 -all".into()])),
+            RData::SOA(SOA::new(
+                name("Ns1.example."),
+                name("host\\.master.example."),
+                4_294_967_295,
+                3600,
+                -1,
+                i32::MAX,
+                300,
+            )),
         ];
         for rdata in &cases {
             let (mut fast, mut slow) = (Vec::new(), Vec::new());
