@@ -293,7 +293,7 @@ impl Zones {
             .collect();
         // Every path is `dir` joined with a file name, so comparing them byte by byte orders
         // them by name, as `Path`'s order does; that one splits both paths into components
-        // at every comparison (as does `file_name`): a tenth of 10,000 zones' load.
+        // at every comparison (as does `file_name`): 7 % of 10,000 zones' load.
         files.sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
         if files.is_empty() {
             return Err(ZoneErrors(vec![ZoneError::file(

