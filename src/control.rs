@@ -136,9 +136,9 @@ impl Control {
     /// and states. Needs no runtime.
     pub fn new(mut store: HealthStore, live: Arc<Live>) -> Control {
         let current = live.load_full();
-        store.configure(
+        store.configure_targets(
             &current.services,
-            &current.config.regions,
+            current.targets.clone(),
             current.config.fleet.quorum,
         );
         store.judge_all(now());
@@ -265,9 +265,9 @@ impl Control {
                     let _ = reply.send(result);
                 }
                 Some(Msg::Publish { snapshot, reply }) => {
-                    self.store.configure(
+                    self.store.configure_targets(
                         &snapshot.services,
-                        &snapshot.config.regions,
+                        snapshot.targets.clone(),
                         snapshot.config.fleet.quorum,
                     );
                     self.store.judge_all(now());

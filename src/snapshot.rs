@@ -8,6 +8,7 @@
 use crate::config::{Config, GeoDatabase, Service};
 use crate::geo::{GeoDb, GeoError, Location};
 use crate::health::HealthTable;
+use crate::health::fleet::HealthTargets;
 use crate::zone::{BalancedName, ReadZone, ZoneError, Zones};
 use arc_swap::ArcSwap;
 use hickory_proto::rr::Name;
@@ -26,6 +27,9 @@ pub struct Snapshot {
     pub services: Arc<[Service]>,
     /// Each service's name as text, made once (per-query counters are filed under it).
     pub service_names: Arc<[String]>,
+    /// The health checks the services name (`health::fleet::targets_of`), for the health
+    /// store: worked out beside the zone build, where it costs no time to the first answer.
+    pub targets: Arc<HealthTargets>,
     pub geo: Option<Arc<GeoFile>>,
     pub health: Arc<HealthTable>,
     /// The zones signed with keys from `[dnssec] key_dir`, and their signatures
@@ -60,7 +64,7 @@ impl Snapshot {
     /// Every file is checked before failing, so the error lists every problem at once.
     /// `previous` lends its geolocation database when the file has not changed.
     pub fn load(config_path: &Path, previous: Option<&Snapshot>) -> Result<Snapshot, LoadError> {
-        let (config, services, mut zones, geo) = load_parts(config_path, previous)?;
+        let (config, services, mut zones, geo, of_services) = load_parts(config_path, previous)?;
         if let Some(p) = previous {
             zones.carry_journal(&p.zones);
         }
@@ -72,7 +76,6 @@ impl Snapshot {
             }
         }
         let health = HealthTable::all_up(&services);
-        let service_names = services.iter().map(|s| s.name.to_ascii()).collect();
         // Only signing needs the names in wire form; without a key directory it is skipped.
         let balanced: Vec<Box<[u8]>> = if config.dnssec.key_dir.is_dir() {
             services
@@ -96,7 +99,8 @@ impl Snapshot {
             config: Arc::new(config),
             zones: Arc::new(zones),
             services: services.into(),
-            service_names,
+            service_names: of_services.names,
+            targets: Arc::new(of_services.targets),
             geo,
             health: Arc::new(health),
             signing: Arc::new(signing),
@@ -111,6 +115,7 @@ impl Snapshot {
             zones: self.zones.clone(),
             services: self.services.clone(),
             service_names: self.service_names.clone(),
+            targets: self.targets.clone(),
             geo: self.geo.clone(),
             health: Arc::new(health),
             signing: self.signing.clone(),
@@ -130,7 +135,29 @@ impl Snapshot {
 /// Config, services, zones and geolocation, each checked even when an earlier one has
 /// errors; an error that only follows from another (a region `meridian.toml` failed to
 /// define, a zone file that failed to parse) is left out.
-type Parts = (Config, Vec<Service>, Zones, Option<Arc<GeoFile>>);
+type Parts = (
+    Config,
+    Vec<Service>,
+    Zones,
+    Option<Arc<GeoFile>>,
+    OfServices,
+);
+
+/// What the snapshot keeps about the services beside the services themselves, made from
+/// them on a thread of its own while the zones are read and built.
+struct OfServices {
+    names: Arc<[String]>,
+    targets: HealthTargets,
+}
+
+impl OfServices {
+    fn new(services: &[Service]) -> OfServices {
+        OfServices {
+            names: services.iter().map(|s| s.name.to_ascii()).collect(),
+            targets: crate::health::fleet::targets_of(services),
+        }
+    }
+}
 
 fn load_parts(config_path: &Path, previous: Option<&Snapshot>) -> Result<Parts, LoadError> {
     let compiled = crate::config::compile_file(config_path);
@@ -168,9 +195,9 @@ fn load_parts(config_path: &Path, previous: Option<&Snapshot>) -> Result<Parts, 
         }
     };
     match found {
-        Some((services, zones)) if errors.is_empty() => {
+        Some((services, zones, of_services)) if errors.is_empty() => {
             warn_if_unlocatable(&config, &services);
-            Ok((config, services, zones, geo))
+            Ok((config, services, zones, geo, of_services))
         }
         _ => Err(errors),
     }
@@ -209,7 +236,7 @@ fn load_zones(
     unsure: &crate::config::UnsureRegions,
     secondary_errors: bool,
     errors: &mut Vec<FileError>,
-) -> Option<(Vec<Service>, Zones)> {
+) -> Option<(Vec<Service>, Zones, OfServices)> {
     let files = match Zones::files_in(&config.server.zones_dir) {
         Ok(files) => files,
         // A server of secondary zones alone needs no zone file.
@@ -239,11 +266,39 @@ fn load_zones(
             origins.push(s.zone.clone());
         }
     }
-    let checked = crate::config::check_services(config, &origins, unsure);
-    errors.extend(checked.errors.into_iter().map(FileError::Config));
+    let mut checked = crate::config::check_services(config, &origins, unsure);
+    let services_checked = checked.errors.is_empty();
+    errors.extend(
+        std::mem::take(&mut checked.errors)
+            .into_iter()
+            .map(FileError::Config),
+    );
+    let found = std::thread::scope(|scope| {
+        // Beside the zones (with 100,000 services, the balanced names' answers are most of
+        // their build) rather than after them. A load with errors needs none of it.
+        let of_services =
+            services_checked.then(|| scope.spawn(|| OfServices::new(&checked.services)));
+        let zones = build_zones(config, &files, &origins, &checked.names, errors);
+        let of_services =
+            of_services.map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        Some((zones?, of_services?))
+    });
+    let (zones, of_services) = found?;
+    Some((checked.services, zones, of_services))
+}
+
+/// The zones of `files` and of the secondary copies on disk, with the load-balanced
+/// `names` in them; every problem is added to `errors`.
+fn build_zones(
+    config: &Config,
+    files: &[(PathBuf, Name)],
+    origins: &[Name],
+    names: &[crate::config::NamedService],
+    errors: &mut Vec<FileError>,
+) -> Option<Zones> {
     let mut parsed = Vec::new();
     let mut failed = Vec::new();
-    for ((_, origin), read) in files.iter().zip(read_zone_files(&files)) {
+    for ((_, origin), read) in files.iter().zip(read_zone_files(files)) {
         match read {
             Ok(read) => parsed.push(read),
             Err(e) => {
@@ -252,7 +307,7 @@ fn load_zones(
             }
         }
     }
-    let (pulled, unavailable) = crate::secondary::load::copies(config, &origins, &checked.names);
+    let (pulled, unavailable) = crate::secondary::load::copies(config, origins, names);
     parsed.extend(
         pulled
             .into_iter()
@@ -262,11 +317,11 @@ fn load_zones(
     // A name whose zone file failed to parse is left out: that zone's errors are already
     // reported, and "in none of the zones served" would only follow from them. Names of
     // services with errors stay in, so CNAMEs to them are no follow-on errors either.
-    let balanced = balanced_names(&checked.names, &origins, |zone| {
+    let balanced = balanced_names(names, origins, |zone| {
         zone.is_none_or(|z| !failed.contains(z))
     });
     match crate::zone::build_read_zones(parsed, &balanced) {
-        Ok(zones) => Some((checked.services, zones)),
+        Ok(zones) => Some(zones),
         Err(e) => {
             errors.extend(e.0.into_iter().map(FileError::Zone));
             None

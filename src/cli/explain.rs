@@ -69,7 +69,11 @@ fn with_saved_health(snapshot: Snapshot) -> (Snapshot, String) {
         Err(e) => return (snapshot, format!("{e}; all endpoints assumed up")),
     };
     let config = &snapshot.config;
-    store.configure(&snapshot.services, &config.regions, config.fleet.quorum);
+    store.configure_targets(
+        &snapshot.services,
+        snapshot.targets.clone(),
+        config.fleet.quorum,
+    );
     let table = store.table(&snapshot.services, &config.regions, &Default::default());
     let said = format!(
         "saved in {} at {}",

@@ -256,9 +256,12 @@ fn push_decimal(out: &mut String, n: u32) {
 /// A target and the (service, endpoint) pairs it decides.
 pub type TargetUses = (TargetSpec, Vec<(usize, usize)>);
 
+/// Every target of a set of services by id, with the (service, endpoint) pairs it decides.
+pub type HealthTargets = BTreeMap<String, TargetUses>;
+
 /// Every target of a set of services, with the (service, endpoint) pairs it decides.
 /// Shared targets take the shortest interval (and recheck) of the services naming them.
-pub fn targets_of(services: &[Service]) -> BTreeMap<String, TargetUses> {
+pub fn targets_of(services: &[Service]) -> HealthTargets {
     // Every (id, service, endpoint), sorted by id (stably: each id's pairs stay in service
     // order), then grouped: the map is built from sorted entries in one pass, not by a
     // search and an insert per endpoint.

@@ -14,7 +14,7 @@
 //! where it is and every save is refused (nothing overwrites it) until it is gone.
 //! Probers not heard from for [`HealthStore::forget_after`] are forgotten with their votes.
 
-use super::fleet::{MAX_REPORTS_PER_BATCH, ReportBatch, TargetSpec, targets_of};
+use super::fleet::{HealthTargets, MAX_REPORTS_PER_BATCH, ReportBatch, TargetSpec, targets_of};
 use super::quorum::{Judgement, Vote, judge};
 use super::{HealthTable, ServiceHealth};
 use crate::config::{Policy, Position, Quorum, Region, Service};
@@ -22,6 +22,7 @@ use crate::route::{EndpointState, RegionRtt, ViewpointRanking, order_by_rtt};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 /// TTL while a state is changing: never below this (seconds).
@@ -121,7 +122,8 @@ pub struct LatencyHistogram {
 pub struct HealthStore {
     path: PathBuf,
     quorum: Quorum,
-    targets: BTreeMap<String, (TargetSpec, Vec<(usize, usize)>)>,
+    /// Shared with the snapshot that named them (worked out while its zones were built).
+    targets: Arc<HealthTargets>,
     votes: BTreeMap<String, BTreeMap<String, Vote>>,
     judged: BTreeMap<String, Judgement>,
     saved: Saved,
@@ -164,7 +166,7 @@ impl HealthStore {
         HealthStore {
             path,
             quorum: Quorum::Majority,
-            targets: BTreeMap::new(),
+            targets: Arc::default(),
             votes: BTreeMap::new(),
             judged: BTreeMap::new(),
             saved,
@@ -224,8 +226,19 @@ impl HealthStore {
     /// Takes the services and settings of a new snapshot; votes for targets that remain
     /// are kept.
     pub fn configure(&mut self, services: &[Service], _regions: &[Region], quorum: Quorum) {
+        self.configure_targets(services, Arc::new(targets_of(services)), quorum);
+    }
+
+    /// [`HealthStore::configure`] with the services' targets already worked out
+    /// (`Snapshot::targets`, which is `targets_of(services)`).
+    pub fn configure_targets(
+        &mut self,
+        services: &[Service],
+        targets: Arc<HealthTargets>,
+        quorum: Quorum,
+    ) {
         self.quorum = quorum;
-        self.targets = targets_of(services);
+        self.targets = targets;
         self.latency_targets = self
             .targets
             .iter()
@@ -339,7 +352,7 @@ impl HealthStore {
         // map is rebuilt from sorted entries, with no search per target.
         let mut before_all = std::mem::take(&mut self.judged).into_iter().peekable();
         let mut judged = Vec::with_capacity(self.targets.len());
-        for (id, (spec, _)) in &self.targets {
+        for (id, (spec, _)) in self.targets.iter() {
             while let Some(other) = before_all.next_if(|(k, _)| k < id) {
                 judged.push(other);
             }
@@ -378,7 +391,7 @@ impl HealthStore {
     /// What the fresh votes on each target measured at `now`.
     fn measure(&self, now: Instant) -> BTreeMap<String, Measured> {
         let mut out = BTreeMap::new();
-        for (id, (spec, _)) in &self.targets {
+        for (id, (spec, _)) in self.targets.iter() {
             let Some(votes) = self.votes.get(id) else {
                 continue;
             };
@@ -481,7 +494,7 @@ impl HealthStore {
         // so they are walked side by side rather than searched per endpoint.
         let mut slots: Vec<Option<(&str, &TargetSpec, Option<&Judgement>)>> = vec![None; count];
         let mut judged = self.judged.iter().peekable();
-        for (id, (spec, uses)) in &self.targets {
+        for (id, (spec, uses)) in self.targets.iter() {
             while judged.next_if(|(k, _)| *k < id).is_some() {}
             let judgement = judged.next_if(|(k, _)| *k == id).map(|(_, j)| j);
             for &(si, ei) in uses {
