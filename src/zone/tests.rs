@@ -860,3 +860,52 @@ fn a_reloads_delta_is_what_comparing_record_sets_gives() {
     let last = v3.zones[0].records.journal.last().unwrap();
     assert!(last.removed.is_empty() && last.added.is_empty());
 }
+
+#[test]
+fn load_balanced_names_join_the_zone_however_many_there_are() {
+    // A few names beside the zone's are inserted one by one; many are merged in at once
+    // (check.rs, `add_names`): both ways, every one is decided, keeps what the zone file
+    // gives it, and makes its empty ancestors exist.
+    for count in [2u32, 300] {
+        let mut lines = EXAMPLE.to_vec();
+        lines.push("lb0.example.com. 300 TXT \"static beside the service\"");
+        let mut balanced: Vec<BalancedName> = (0..count)
+            .map(|i| BalancedName {
+                name: name(&format!("lb{i}.pool.example.com.")),
+                service: i,
+                file: std::path::Path::new("example.com.toml").into(),
+                line: i as usize + 1,
+            })
+            .collect();
+        balanced[0].name = name("lb0.example.com.");
+        // Given in reverse order: the zone's order is its own.
+        balanced.reverse();
+        let z = build_zones(
+            vec![(
+                "example.com.zone".into(),
+                name("example.com."),
+                records(&lines),
+            )],
+            &balanced,
+        )
+        .unwrap();
+        for b in &balanced {
+            let key = crate::answer::name_key(&b.name);
+            let Some((_, Found::Balanced { service, .. })) = z.lookup(&key, 1) else {
+                panic!("{} ({count} names) is not load-balanced", b.name);
+            };
+            assert_eq!(service, b.service, "{}", b.name);
+        }
+        let txt = ask(&z, "lb0.example.com.", RecordType::TXT).unwrap();
+        assert_eq!(txt.answers.len(), 1, "{count} names: {txt:?}");
+        // pool.example.com. has no records: an empty non-terminal, NODATA not NXDOMAIN.
+        let pool = ask(&z, "pool.example.com.", RecordType::A).unwrap();
+        assert_eq!(u16::from(pool.metadata.response_code), 0, "{count} names");
+        assert!(pool.answers.is_empty());
+        let absent = ask(&z, &format!("lb{count}.pool.example.com."), RecordType::A).unwrap();
+        assert_eq!(u16::from(absent.metadata.response_code), 3, "{count} names");
+        // The zone's own names are all still there.
+        let www = ask(&z, "www.example.com.", RecordType::A).unwrap();
+        assert_eq!(www.answers.len(), 2, "{count} names");
+    }
+}
