@@ -10,8 +10,8 @@ use super::check::{NameData, RRset, ZoneData, ancestors, check_zones, group, in_
 use super::index::NameIndex;
 use super::master::SourceRecord;
 use super::{
-    BalancedChain, BalancedName, Dname, Extra, NONE, Node, ReadZone, Typed, Zone, ZoneError,
-    ZoneErrors, Zones,
+    BalancedChain, BalancedName, Dname, Extra, Node, ReadZone, Typed, TypedAnswers, Zone,
+    ZoneError, ZoneErrors, Zones,
 };
 use crate::answer::{
     AnswerBuf, AnswerId, EncodeError, Interner, Owner, Section, Writer, name_key, name_key_in,
@@ -585,7 +585,18 @@ pub fn build_read_zones(
     };
 
     let mut zones = Vec::new();
-    let mut out = Built::default();
+    // Room for every name at once: the index is not grown (and rehashed) a score of
+    // times, nor left with up to twice the room it needs.
+    let names: usize = data.iter().map(|z| z.names.len()).sum();
+    let key_bytes: usize = data
+        .iter()
+        .flat_map(|z| z.names.keys())
+        .map(|k| k.len())
+        .sum();
+    let mut out = Built {
+        index: NameIndex::with_capacity(names, key_bytes),
+        ..Built::default()
+    };
     let mut failures = Vec::new();
     for (zi, z) in data.iter().enumerate() {
         let RData::SOA(soa) = &z.soa else {
@@ -621,6 +632,7 @@ pub fn build_read_zones(
         mut nodes,
         mut typed,
         extras,
+        balanced,
         mut index,
         interner,
     } = out;
@@ -633,6 +645,7 @@ pub fn build_read_zones(
         nodes,
         typed,
         extras,
+        balanced,
         index,
     })
 }
@@ -641,8 +654,9 @@ pub fn build_read_zones(
 #[derive(Default)]
 struct Built {
     nodes: Vec<Node>,
-    typed: Vec<Typed>,
+    typed: TypedAnswers,
     extras: rustc_hash::FxHashMap<u32, Extra>,
+    balanced: rustc_hash::FxHashMap<u32, u32>,
     index: NameIndex,
     interner: Interner,
 }
@@ -681,6 +695,7 @@ fn encode_zone(
         nodes,
         typed,
         extras,
+        balanced,
         index,
         interner,
     } = out;
@@ -697,16 +712,46 @@ fn encode_zone(
 
     let absent = z.absent_type();
     let mut referrals: rustc_hash::FxHashMap<&[u8], AnswerId> = Default::default();
-    let first = nodes.len();
     // One node per name, and about an answer per type and one more (ANY) per name:
     // reserved once rather than doubled (and copied) a score of times on a big zone.
     nodes.reserve(z.names.len());
     typed.reserve(z.names.values().map(|n| n.rrsets.len() + 1).sum());
-    for (key, node) in &z.names {
-        if owner_of(key) != Some(zi as usize) {
-            continue; // a more specific zone of ours owns this name
-        }
-        let built = if let Some(cut) = z.cut_of(key) {
+    let mut scratch: Vec<Typed> = Vec::new();
+    // Each wildcard `*.<name>` gets the node right after its name's, which is how a
+    // [`Node::WILDCARD`] finds it, with no search (RFC 4592 synthesis).
+    let ours = |key: &[u8]| owner_of(key) == Some(zi as usize);
+    let wild_parents: rustc_hash::FxHashSet<&[u8]> = z
+        .names
+        .keys()
+        .filter(|k| k.starts_with(b"\x01*") && ours(k))
+        .map(|k| &k[2..])
+        .collect();
+    let mut names = z.names.iter();
+    let mut wild_next: Option<(&Box<[u8]>, &NameData)> = None;
+    loop {
+        let (key, node, wild_child) = match wild_next.take() {
+            Some((key, node)) => (key, node, false),
+            None => {
+                let Some((key, node)) = names.next() else {
+                    break;
+                };
+                if !ours(key) {
+                    continue; // a more specific zone of ours owns this name
+                }
+                if wild_parents.is_empty() {
+                    (key, node, false)
+                } else if key.starts_with(b"\x01*") && wild_parents.contains(&key[2..]) {
+                    continue; // numbered right after its parent
+                } else if wild_parents.contains(&key[..]) {
+                    let child = [&b"\x01*"[..], &key[..]].concat();
+                    wild_next = z.names.get_key_value(&child[..]);
+                    (key, node, wild_next.is_some())
+                } else {
+                    (key, node, false)
+                }
+            }
+        };
+        let mut built = if let Some(cut) = z.cut_of(key) {
             let referral = match referrals.get(cut) {
                 Some(&r) => r,
                 None => {
@@ -719,19 +764,16 @@ fn encode_zone(
             if cut == &key[..] {
                 // DS is the parent side's data (RFC 4035 §3.1.4.1): answer it here.
                 let ds = u16::from(RecordType::DS);
-                typed.push(Typed {
+                typed.extend(&[Typed {
                     qtype: ds,
                     answer: z.intern_answer(interner, key, node, ds)?,
-                });
+                }]);
             }
             Node {
                 zone: zi,
-                balanced: NONE,
-                wildcard: NONE,
                 typed_at,
                 typed_len: (typed.len() as u32 - typed_at) as u16,
-                delegated: true,
-                has_extra: false,
+                flags: Node::DELEGATED,
                 other: referral,
             }
         } else {
@@ -774,7 +816,9 @@ fn encode_zone(
                         && end.is_none_or(|n| n.get(rt).is_none())
                 })
             };
-            let typed_at = typed.len();
+            // This node's answers, sorted by type, then added to `typed`.
+            let answers = &mut scratch;
+            answers.clear();
             for &t in &qtypes {
                 if t == any && any_as.is_some() {
                     continue;
@@ -783,9 +827,8 @@ fn encode_zone(
                     true => other,
                     false => z.intern_answer(interner, key, node, t)?,
                 };
-                typed.push(Typed { qtype: t, answer });
+                answers.push(Typed { qtype: t, answer });
             }
-            let answers = &mut typed[typed_at..];
             let find = |answers: &[Typed], t: u16| answers.binary_search_by_key(&t, |a| a.qtype);
             if let Some(same) = any_as {
                 let answer = match same {
@@ -793,14 +836,14 @@ fn encode_zone(
                     None => other,
                 };
                 let i = find(answers, any).unwrap_err();
-                typed.insert(typed_at + i, Typed { qtype: any, answer });
+                answers.insert(i, Typed { qtype: any, answer });
             }
             if let Some(ds) = apex_ds.filter(|_| key[..] == z.origin_key[..]) {
                 let ds_type = u16::from(RecordType::DS);
-                match find(&typed[typed_at..], ds_type) {
-                    Ok(i) => typed[typed_at + i].answer = ds,
-                    Err(i) => typed.insert(
-                        typed_at + i,
+                match find(answers, ds_type) {
+                    Ok(i) => answers[i].answer = ds,
+                    Err(i) => answers.insert(
+                        i,
                         Typed {
                             qtype: ds_type,
                             answer: ds,
@@ -808,33 +851,32 @@ fn encode_zone(
                     ),
                 }
             }
+            let typed_at = typed.len();
+            typed.extend(answers);
             let chain = z.balanced_chain(key, node)?;
             let dname = z.dname(node)?;
-            let has_extra = chain.is_some() || dname.is_some();
-            if has_extra {
+            let mut flags = 0;
+            if chain.is_some() || dname.is_some() {
                 extras.insert(nodes.len() as u32, Extra { chain, dname });
+                flags |= Node::EXTRA;
+            }
+            if let Some(&service) = z.balanced.get(key) {
+                balanced.insert(nodes.len() as u32, service);
+                flags |= Node::BALANCED;
             }
             Node {
                 zone: zi,
-                balanced: z.balanced.get(key).copied().unwrap_or(NONE),
-                wildcard: NONE,
                 typed_at: typed_at as u32,
                 typed_len: (typed.len() - typed_at) as u16,
-                delegated: false,
-                has_extra,
+                flags,
                 other,
             }
         };
+        if wild_child {
+            built.flags |= Node::WILDCARD;
+        }
         index.push(key);
         nodes.push(built);
-    }
-    // Link each wildcard name `*.<parent>` to its parent (when this zone owns both).
-    for wild in z.names.keys().filter(|k| k.starts_with(b"\x01*")) {
-        if let (Some(parent), Some(child)) = (index.get(&wild[2..]), index.get(wild))
-            && parent as usize >= first
-        {
-            nodes[parent as usize].wildcard = child;
-        }
     }
     Ok(nxdomain)
 }

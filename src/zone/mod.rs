@@ -112,9 +112,11 @@ pub struct Zones {
     arena: Box<[u8]>,
     nodes: Vec<Node>,
     /// Every node's answers by query type, node after node, each node's sorted by type.
-    typed: Vec<Typed>,
+    typed: TypedAnswers,
     /// The rare parts of the few nodes that have them, by node.
     extras: rustc_hash::FxHashMap<u32, Extra>,
+    /// Load-balanced names: node → service.
+    balanced: rustc_hash::FxHashMap<u32, u32>,
     /// Lower-case wire name → node, for every name of every zone (empty non-terminals
     /// included). Where zones nest, the most specific zone owns the name.
     index: NameIndex,
@@ -135,31 +137,73 @@ pub struct Zone {
     nxdomain: AnswerId,
 }
 
-/// One answer of a node, for one query type.
+/// One answer of a node, for one query type (as built; kept as [`TypedAnswers`]).
 #[derive(Debug, Clone, Copy)]
 struct Typed {
     qtype: u16,
     answer: AnswerId,
 }
 
-/// The answers for one name: 24 bytes, its answers' bytes in the arena.
+/// The answers of every node by query type, as two lists side by side: 6 bytes an
+/// answer, where a list of [`Typed`] would pad each to 8 (3 MB of a 1M-record zone).
+#[derive(Debug, Default)]
+struct TypedAnswers {
+    qtypes: Vec<u16>,
+    answers: Vec<AnswerId>,
+}
+
+impl TypedAnswers {
+    fn len(&self) -> usize {
+        self.qtypes.len()
+    }
+
+    fn reserve(&mut self, more: usize) {
+        self.qtypes.reserve(more);
+        self.answers.reserve(more);
+    }
+
+    fn extend(&mut self, typed: &[Typed]) {
+        self.qtypes.extend(typed.iter().map(|t| t.qtype));
+        self.answers.extend(typed.iter().map(|t| t.answer));
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.qtypes.shrink_to_fit();
+        self.answers.shrink_to_fit();
+    }
+}
+
+/// The answers for one name: 16 bytes, its answers' bytes in the arena. What few names
+/// have (a service, a wildcard child, a DNAME) is in maps beside the nodes, marked here.
 #[derive(Debug)]
 struct Node {
     zone: u32,
-    /// The name is load-balanced: A and AAAA come from this service (`NONE` otherwise).
-    balanced: u32,
-    /// `*.<this name>` exists: its node, for wildcard synthesis (RFC 4592; `NONE` otherwise).
-    wildcard: u32,
     /// How many answers by query type it has, from `typed_at` in `Zones::typed`.
     typed_at: u32,
-    typed_len: u16,
-    /// The node is a zone cut or below one: every name under it gets the referral.
-    delegated: bool,
-    /// The node has an entry in `Zones::extras`: a CNAME chain to a load-balanced name,
-    /// a DNAME.
-    has_extra: bool,
     /// The answer for every other query type: NODATA, a CNAME chain, or a referral.
     other: AnswerId,
+    typed_len: u16,
+    /// [`Node::DELEGATED`], [`Node::EXTRA`], [`Node::BALANCED`], [`Node::WILDCARD`].
+    flags: u8,
+}
+
+const _: () = assert!(std::mem::size_of::<Node>() == 16);
+
+impl Node {
+    /// The node is a zone cut or below one: every name under it gets the referral.
+    const DELEGATED: u8 = 1;
+    /// The node has an entry in `Zones::extras`: a CNAME chain to a load-balanced name,
+    /// a DNAME.
+    const EXTRA: u8 = 2;
+    /// The name is load-balanced: A and AAAA come from the service in `Zones::balanced`.
+    const BALANCED: u8 = 4;
+    /// `*.<this name>` exists, and is the next node: for wildcard synthesis (RFC 4592).
+    const WILDCARD: u8 = 8;
+
+    #[inline]
+    fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
 }
 
 /// The rare parts of a node, kept apart so that every other node stays small.
@@ -171,9 +215,6 @@ struct Extra {
     dname: Option<Dname>,
 }
 
-/// No service, no wildcard child.
-const NONE: u32 = u32::MAX;
-
 const TYPE_A: u16 = 1;
 const TYPE_AAAA: u16 = 28;
 const TYPE_ANY: u16 = 255;
@@ -183,9 +224,12 @@ impl Zones {
     #[inline]
     fn answer_of<'a>(&'a self, node: &'a Node, qtype: u16) -> Answer<'a> {
         let at = node.typed_at as usize;
-        let answers = &self.typed[at..at + node.typed_len as usize];
-        match answers.binary_search_by_key(&qtype, |t| t.qtype) {
-            Ok(i) => self.answer(answers[i].answer, &answers[i]),
+        let qtypes = &self.typed.qtypes[at..at + node.typed_len as usize];
+        match qtypes.binary_search(&qtype) {
+            Ok(i) => {
+                let answer = &self.typed.answers[at + i];
+                self.answer(*answer, answer)
+            }
             Err(_) => self.other(node),
         }
     }
@@ -203,7 +247,7 @@ impl Zones {
     }
 
     fn extra(&self, i: u32, node: &Node) -> Option<&Extra> {
-        if node.has_extra {
+        if node.has(Node::EXTRA) {
             self.extras.get(&i)
         } else {
             None
@@ -217,8 +261,10 @@ impl Zones {
         if let Some(i) = self.index.get(key) {
             let node = &self.nodes[i as usize];
             let address_query = matches!(qtype, TYPE_A | TYPE_AAAA | TYPE_ANY);
-            if node.balanced != NONE && address_query {
-                let service = node.balanced;
+            if node.has(Node::BALANCED)
+                && address_query
+                && let Some(&service) = self.balanced.get(&i)
+            {
                 let nodata = self.other(node);
                 return Some((
                     node.zone,
@@ -254,15 +300,15 @@ impl Zones {
                 continue;
             };
             let encloser = &self.nodes[i as usize];
-            if encloser.delegated {
+            if encloser.has(Node::DELEGATED) {
                 return Some((encloser.zone, Found::Answer(self.other(encloser))));
             }
             if let Some(dname) = self.extra(i, encloser).and_then(|e| e.dname.as_ref()) {
                 let owner_len = (key.len() - pos) as u16;
                 return Some((encloser.zone, Found::Dname { dname, owner_len }));
             }
-            if encloser.wildcard != NONE {
-                let wild = &self.nodes[encloser.wildcard as usize];
+            if encloser.has(Node::WILDCARD) {
+                let wild = &self.nodes[i as usize + 1];
                 let answer = self.answer_of(wild, qtype);
                 return Some((encloser.zone, Found::Answer(answer)));
             }

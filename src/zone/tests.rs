@@ -909,3 +909,40 @@ fn load_balanced_names_join_the_zone_however_many_there_are() {
         assert_eq!(www.answers.len(), 2, "{count} names");
     }
 }
+
+#[test]
+fn every_wildcard_answers_below_its_own_parent() {
+    // A wildcard's node is numbered right after its parent's (build.rs): at the apex,
+    // under a name with records, under an empty non-terminal, and two side by side.
+    let mut lines = EXAMPLE.to_vec();
+    lines.extend([
+        "*.example.com. 300 A 192.0.2.200",
+        "*.e.n.t.example.com. 300 A 192.0.2.201",
+        "*.mail.example.com. 300 A 192.0.2.202",
+        "*.www.example.com. 300 A 192.0.2.203",
+    ]);
+    let z = example_zone(&lines);
+    for (qname, want) in [
+        ("anything.example.com.", "192.0.2.200"),
+        ("x.nothing.example.com.", "192.0.2.200"),
+        ("x.e.n.t.example.com.", "192.0.2.201"),
+        ("x.mail.example.com.", "192.0.2.202"),
+        ("deep.x.www.example.com.", "192.0.2.203"),
+        ("x.wild.example.com.", "192.0.2.99"),
+    ] {
+        let m = ask(&z, qname, RecordType::A).unwrap();
+        let got: Vec<String> = m.answers.iter().map(|r| r.data.to_string()).collect();
+        assert_eq!(got, [want], "{qname}");
+        assert_eq!(m.answers[0].name, name(qname), "{qname}");
+    }
+    // The names themselves keep their own answers.
+    let m = ask(&z, "mail.example.com.", RecordType::A).unwrap();
+    assert_eq!(m.answers[0].data.to_string(), "192.0.2.25");
+    // t.example.com. exists (an empty non-terminal) and has no wildcard: a name below it
+    // is NXDOMAIN, not the apex wildcard's (RFC 4592 §2.2.1); it is NODATA itself.
+    let m = ask(&z, "x.y.t.example.com.", RecordType::A).unwrap();
+    assert_eq!(u16::from(m.metadata.response_code), 3);
+    let m = ask(&z, "n.t.example.com.", RecordType::A).unwrap();
+    assert_eq!(u16::from(m.metadata.response_code), 0);
+    assert!(m.answers.is_empty(), "{m:?}");
+}
