@@ -89,12 +89,17 @@ fn zones() -> Zones {
 
 /// `example.com.` alone, from `lines`.
 fn example_zone(lines: &[&str]) -> Zones {
+    example_zone_with(lines, &[])
+}
+
+/// `example.com.` alone, from `lines`, with the load-balanced names `balanced`.
+fn example_zone_with(lines: &[&str], balanced: &[BalancedName]) -> Zones {
     let zone = (
         "example.com.zone".into(),
         name("example.com."),
         records(lines),
     );
-    build_zones(vec![zone], &[]).unwrap()
+    build_zones(vec![zone], balanced).unwrap()
 }
 
 fn ask(zones: &Zones, qname: &str, qtype: RecordType) -> Option<Message> {
@@ -448,15 +453,7 @@ fn any_at_a_cname_to_a_load_balanced_name_is_not_decided() {
         file: std::path::Path::new("example.com.toml").into(),
         line: 1,
     }];
-    let z = build_zones(
-        vec![(
-            "example.com.zone".into(),
-            name("example.com."),
-            records(&lines),
-        )],
-        &balanced,
-    )
-    .unwrap();
+    let z = example_zone_with(&lines, &balanced);
     let key = crate::answer::name_key(&name("alias-lb.example.com."));
     let found = |t: RecordType| z.lookup(&key, u16::from(t)).unwrap().1;
     assert!(matches!(found(RecordType::A), Found::Balanced { .. }));
@@ -880,15 +877,7 @@ fn load_balanced_names_join_the_zone_however_many_there_are() {
         balanced[0].name = name("lb0.example.com.");
         // Given in reverse order: the zone's order is its own.
         balanced.reverse();
-        let z = build_zones(
-            vec![(
-                "example.com.zone".into(),
-                name("example.com."),
-                records(&lines),
-            )],
-            &balanced,
-        )
-        .unwrap();
+        let z = example_zone_with(&lines, &balanced);
         for b in &balanced {
             let key = crate::answer::name_key(&b.name);
             let Some((_, Found::Balanced { service, .. })) = z.lookup(&key, 1) else {
