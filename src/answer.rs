@@ -5,10 +5,7 @@
 //! An [`Answer`] is encoded against a model question name with relocatable pointers into the
 //! question, so one serves every name with the same suffix (wildcards, NXDOMAIN, referrals).
 
-use hickory_proto::rr::{Name, RData, RecordType};
-use hickory_proto::serialize::binary::{
-    BinDecodable, BinDecoder, BinEncodable, BinEncoder, NameEncoding,
-};
+use hickory_proto::rr::{Name, RecordType};
 
 /// Offset of the question name in every DNS message.
 pub const QNAME_OFFSET: usize = 12;
@@ -398,6 +395,8 @@ pub enum Owner<'a> {
     /// The query name itself (a pointer to the question).
     Qname,
     Name(&'a Name),
+    /// A name in uncompressed wire form, in the case it was written (`zone::wire`).
+    Wire(&'a [u8]),
 }
 
 /// Section a record goes into.
@@ -666,12 +665,10 @@ impl Writer {
         }
     }
 
-    /// Where `name` was written in the message so far, if it was (and is addressable).
-    pub fn name_offset(&self, name: &Name) -> Option<u16> {
-        let mut lower = [0u8; 256];
-        let mut starts = [0u8; 128];
-        let (len, _) = lower_labels(name, &mut lower, &mut starts);
-        self.find(&lower[..len])
+    /// Where the name whose lower-case wire form is `key` was written in the message so
+    /// far, if it was (and is addressable).
+    pub fn key_offset(&self, key: &[u8]) -> Option<u16> {
+        self.find(key)
     }
 
     fn pointer(&mut self, target: u16) {
@@ -688,17 +685,23 @@ impl Writer {
         match owner {
             Owner::Qname => self.pointer(QNAME_OFFSET as u16),
             Owner::Name(n) => self.name(n),
+            Owner::Wire(w) => {
+                if self.wire_cased(w).is_none() {
+                    self.buf.extend_from_slice(w); // never: zones write whole names
+                }
+            }
         }
     }
 
-    /// Writes one RRset (all of `rdatas`, one TTL) into `section`, then marks a cut point.
+    /// Writes one RRset (all of `rdatas`, each in uncompressed wire form as
+    /// `zone::wire` keeps it, one TTL) into `section`, then marks a cut point.
     pub fn rrset<'r>(
         &mut self,
         section: Section,
         owner: Owner<'_>,
         rtype: RecordType,
         ttl: u32,
-        rdatas: impl IntoIterator<Item = &'r RData>,
+        rdatas: impl IntoIterator<Item = &'r [u8]>,
         required: bool,
     ) -> Result<(), EncodeError> {
         for rdata in rdatas {
@@ -707,18 +710,20 @@ impl Writer {
         self.mark(required)
     }
 
-    /// Writes a single record without marking a cut point.
+    /// Writes a single record (its data in uncompressed wire form) without marking a
+    /// cut point.
     pub fn record(
         &mut self,
         section: Section,
         owner: Owner<'_>,
         rtype: RecordType,
         ttl: u32,
-        rdata: &RData,
+        rdata: &[u8],
     ) -> Result<(), EncodeError> {
         self.owner(owner);
-        let len_at = self.record_head(u16::from(rtype), ttl);
-        self.rdata(rdata)?;
+        let rtype = u16::from(rtype);
+        let len_at = self.record_head(rtype, ttl);
+        self.rdata(rtype, rdata);
         self.record_end(section, len_at)
     }
 
@@ -759,53 +764,57 @@ impl Writer {
         Ok(())
     }
 
-    fn rdata(&mut self, rdata: &RData) -> Result<(), EncodeError> {
-        // RFC 3597 §4: only the RFC 1035 types may carry compressed names.
-        match rdata {
-            RData::A(a) => self.buf.extend_from_slice(&a.0.octets()),
-            RData::AAAA(a) => self.buf.extend_from_slice(&a.0.octets()),
-            RData::CNAME(n) => self.name(&n.0),
-            RData::NS(n) => self.name(&n.0),
-            RData::PTR(n) => self.name(&n.0),
-            RData::MX(mx) => {
-                self.buf.extend_from_slice(&mx.preference.to_be_bytes());
-                self.name(&mx.exchange);
-            }
-            RData::SOA(soa) => {
-                self.name(&soa.mname);
-                self.name(&soa.rname);
-                self.soa_numbers(soa);
-            }
-            // MD, MF, MB, MG, MR and MINFO are read as their uncompressed wire form;
-            // their names are RFC 1035's, compressed like the others above.
-            RData::Unknown { code, rdata } if compressible_names(*code) > 0 => {
-                let mut decoder = BinDecoder::new(&rdata.anything);
-                let mut names = Vec::new();
-                for _ in 0..compressible_names(*code) {
-                    match Name::read(&mut decoder) {
-                        Ok(name) => names.push(name),
-                        Err(_) => break,
-                    }
-                }
-                if names.len() == compressible_names(*code) && decoder.is_empty() {
-                    for name in &names {
-                        self.name(name);
-                    }
-                } else {
-                    self.buf.extend_from_slice(&rdata.anything);
-                }
-            }
-            other => {
-                // Appended in place: the encoder starts at the end of the message.
-                let at = self.buf.len() as u32;
-                let mut enc = BinEncoder::with_offset(&mut self.buf, at);
-                enc.set_name_encoding(NameEncoding::Uncompressed);
-                other
-                    .emit(&mut enc)
-                    .map_err(|e| EncodeError::Rdata(e.to_string()))?;
+    /// Writes record data given in uncompressed wire form: the names of the RFC 1035
+    /// types compressed, which RFC 3597 §4 allows for them only, the rest as it is.
+    fn rdata(&mut self, rtype: u16, rdata: &[u8]) {
+        let (skip, names, rest) = match rtype {
+            // NS, MD, MF, CNAME, MB, MG, MR, PTR
+            2..=5 | 7..=9 | 12 => (0, 1, 0),
+            // SOA: two names, then five numbers; MINFO
+            6 => (0, 2, 20),
+            14 => (0, 2, 0),
+            // MX
+            15 => (2, 1, 0),
+            _ => return self.buf.extend_from_slice(rdata),
+        };
+        // Only data that is what the type says (ours always is) is compressed.
+        let mut end = skip;
+        for _ in 0..names {
+            match rdata.get(end..).and_then(wire_name_len) {
+                Some(len) => end += len,
+                None => return self.buf.extend_from_slice(rdata),
             }
         }
-        Ok(())
+        if rdata.len() != end + rest {
+            return self.buf.extend_from_slice(rdata);
+        }
+        self.buf.extend_from_slice(&rdata[..skip]);
+        let mut pos = skip;
+        while pos < end {
+            pos += self.wire_cased(&rdata[pos..]).expect("measured above");
+        }
+        self.buf.extend_from_slice(&rdata[end..]);
+    }
+
+    /// Writes the uncompressed wire name `wire` starts with (its case kept), compressed
+    /// against what was written before; its length, or `None` (nothing written) when
+    /// `wire` does not start with a whole name.
+    fn wire_cased(&mut self, wire: &[u8]) -> Option<usize> {
+        let len = wire_name_len(wire)?;
+        let mut lower = [0u8; 256];
+        let mut starts = [0u8; 128];
+        let mut n = 0;
+        let mut pos = 0;
+        while wire[pos] != 0 {
+            starts[n] = pos as u8;
+            n += 1;
+            pos += 1 + wire[pos] as usize;
+        }
+        for (d, s) in lower[..len].iter_mut().zip(&wire[..len]) {
+            *d = s.to_ascii_lowercase();
+        }
+        self.wire_name(&lower[..len], &wire[..len], &starts[..n]);
+        Some(len)
     }
 
     /// Finishes the answer with the given rcode and AA bit.
@@ -864,13 +873,22 @@ impl Writer {
     }
 }
 
-/// How many names the data of an RFC 1035 type kept as wire bytes holds, all of them
-/// compressible (RFC 3597 §4): MD, MF, MB, MG, MR one, MINFO two; 0 for other types.
-fn compressible_names(code: RecordType) -> usize {
-    match u16::from(code) {
-        3 | 4 | 7 | 8 | 9 => 1,
-        14 => 2,
-        _ => 0,
+/// The length of the uncompressed wire name `wire` starts with, if it starts with one
+/// (labels of at most 63 octets, at most 255 octets in all, no pointer).
+pub fn wire_name_len(wire: &[u8]) -> Option<usize> {
+    let mut pos = 0;
+    loop {
+        let l = *wire.get(pos)? as usize;
+        if l > 63 {
+            return None;
+        }
+        pos += 1 + l;
+        if pos > 255 {
+            return None;
+        }
+        if l == 0 {
+            return Some(pos);
+        }
     }
 }
 
@@ -949,32 +967,39 @@ pub(crate) fn render_for_test(ans: Answer<'_>, qname: &Name, qtype: u16) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hickory_proto::rr::RData;
     use hickory_proto::rr::rdata::{A, CNAME};
 
     fn n(s: &str) -> Name {
         Name::from_ascii(s).unwrap()
     }
 
+    fn wire(rdata: &RData) -> Vec<u8> {
+        let mut out = Vec::new();
+        crate::zone::wire::push_rdata(&mut out, rdata).unwrap();
+        out
+    }
+
     /// The answer at `*.wild.example.com.`: a CNAME to `t.wild.example.com.` and its A.
     fn wildcard_cname_answer() -> AnswerBuf {
         let mut w = Writer::new(&n("*.wild.example.com."));
-        let target = RData::CNAME(CNAME(n("t.wild.example.com.")));
+        let target = wire(&RData::CNAME(CNAME(n("t.wild.example.com."))));
         w.rrset(
             Section::Answer,
             Owner::Qname,
             RecordType::CNAME,
             60,
-            [&target],
+            [&target[..]],
             true,
         )
         .unwrap();
-        let a = RData::A(A::new(192, 0, 2, 1));
+        let a = wire(&RData::A(A::new(192, 0, 2, 1)));
         w.rrset(
             Section::Answer,
             Owner::Name(&n("t.wild.example.com.")),
             RecordType::A,
             60,
-            [&a],
+            [&a[..]],
             true,
         )
         .unwrap();
@@ -1050,12 +1075,8 @@ mod tests {
             (17, names.clone()),
         ] {
             let mut w = Writer::new(&q);
-            let rdata = RData::Unknown {
-                code: RecordType::from(code),
-                rdata: hickory_proto::rr::rdata::NULL::with(names.clone()),
-            };
             let rtype = RecordType::from(code);
-            w.rrset(Section::Answer, Owner::Qname, rtype, 60, [&rdata], true)
+            w.rrset(Section::Answer, Owner::Qname, rtype, 60, [&names[..]], true)
                 .unwrap();
             let out = render_for_test(w.finish(0, true).unwrap().answer(), &q, code);
             let mut rdlength = (want.len() as u16).to_be_bytes().to_vec();
@@ -1067,8 +1088,9 @@ mod tests {
     #[test]
     fn fit_never_splits_a_set() {
         let mut w = Writer::new(&n("www.example.com."));
-        let rd: Vec<RData> = (0..10).map(|i| RData::A(A::new(192, 0, 2, i))).collect();
-        w.rrset(Section::Answer, Owner::Qname, RecordType::A, 60, &rd, true)
+        let rd: Vec<[u8; 4]> = (0..10).map(|i| [192, 0, 2, i]).collect();
+        let rd = rd.iter().map(|a| &a[..]);
+        w.rrset(Section::Answer, Owner::Qname, RecordType::A, 60, rd, true)
             .unwrap();
         let ans = w.finish(0, true).unwrap();
         let ans = ans.answer();

@@ -9,16 +9,13 @@
 use super::check::{NameData, RRset, ZoneData, ancestors, check_zones, group, in_zone};
 use super::index::NameIndex;
 use super::master::SourceRecord;
+use super::wire;
 use super::{
     BalancedChain, BalancedName, Dname, Extra, Node, ReadZone, Typed, TypedAnswers, Zone,
     ZoneError, ZoneErrors, Zones,
 };
-use crate::answer::{
-    AnswerBuf, AnswerId, EncodeError, Interner, Owner, Section, Writer, name_key, name_key_in,
-};
-use hickory_proto::rr::rdata::CNAME;
+use crate::answer::{AnswerBuf, AnswerId, EncodeError, Interner, Owner, Section, Writer, name_key};
 use hickory_proto::rr::{Name, RData, RecordType};
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -42,8 +39,8 @@ enum Found<'a> {
     Outside,
 }
 
-/// Where a CNAME chain reached a load-balanced name: its service and the name.
-type BalancedEnd = (u32, Name);
+/// Where a CNAME chain reached a load-balanced name: its service and the name's key.
+type BalancedEnd = (u32, Vec<u8>);
 
 impl ZoneData {
     fn origin_len(&self) -> usize {
@@ -109,10 +106,9 @@ impl ZoneData {
         Found::NxDomain
     }
 
-    /// A and AAAA records of `target` usable as additional data (glue included).
-    fn addresses(&self, target: &Name) -> Option<&NameData> {
-        let mut buf = [0; 256];
-        let key = name_key_in(target, &mut buf);
+    /// A and AAAA records of the name whose key is `key`, usable as additional data
+    /// (glue included).
+    fn addresses(&self, key: &[u8]) -> Option<&NameData> {
         if !self.holds(key) {
             return None;
         }
@@ -145,42 +141,32 @@ impl ZoneData {
             RecordType::Unknown(19),
             RecordType::Unknown(20),
         ];
-        for rd in &set.rdatas {
-            let decoded;
-            let (target, types) = match rd {
-                RData::NS(ns) => (&ns.0, ADDRESSES),
-                RData::MX(mx) => (&mx.exchange, ADDRESSES),
-                RData::SRV(srv) => (&srv.target, ADDRESSES),
-                // Kept as wire bytes (zone/master/types.rs): the name after a preference
-                // for KX and RT, the whole data for MB, MD and MF.
-                RData::Unknown { code, rdata } => {
-                    let (skip, types) = match u16::from(*code) {
-                        3 | 4 | 7 => (0, ADDRESSES),
-                        36 => (2, ADDRESSES),
-                        21 => (2, RT_EXTRA),
-                        _ => continue,
-                    };
-                    let Some(Ok(name)) = rdata
-                        .anything
-                        .get(skip..)
-                        .map(|wire| Name::read(&mut BinDecoder::new(wire)))
-                    else {
-                        continue;
-                    };
-                    decoded = name;
-                    (&decoded, types)
-                }
-                _ => continue,
+        // Where the name starts in the data (RFC 1035 §3.3.9, §3.3.11; RFC 2782; RFC
+        // 2230; RFC 1183 §3.3).
+        let (skip, types) = match u16::from(set.rtype) {
+            2 | 3 | 4 | 7 => (0, ADDRESSES),
+            15 | 36 => (2, ADDRESSES),
+            33 => (6, ADDRESSES),
+            21 => (2, RT_EXTRA),
+            _ => return Ok(()),
+        };
+        for rd in set.rdatas.iter() {
+            let mut buf = [0; 256];
+            let Some(target) = rd.get(skip..) else {
+                continue;
             };
-            if let Some(n) = self.addresses(target) {
+            let Some(key) = wire::key_of(target, &mut buf) else {
+                continue;
+            };
+            if let Some(n) = self.addresses(key) {
                 for &t in types {
                     if let Some(s) = n.get(t) {
                         w.rrset(
                             Section::Additional,
-                            Owner::Name(target),
+                            Owner::Wire(target),
                             t,
                             s.ttl,
-                            &s.rdatas,
+                            s.rdatas.iter(),
                             false,
                         )?;
                     }
@@ -244,7 +230,7 @@ impl ZoneData {
                     Owner::Qname,
                     set.rtype,
                     set.ttl,
-                    &set.rdatas,
+                    set.rdatas.iter(),
                     true,
                 )?;
                 self.additional(&mut w, set)?;
@@ -281,26 +267,30 @@ impl ZoneData {
         last: &mut Option<&'s NameData>,
     ) -> Result<(Writer, u8, Option<BalancedEnd>), EncodeError> {
         let mut w = cname_alone(model, cname)?;
-        let RData::CNAME(target) = &cname.rdatas[0] else {
-            unreachable!("checked at load")
-        };
-        let (rcode, end) = self.chase(&mut w, model, &target.0, qtype, last)?;
+        let (rcode, end) = self.chase(&mut w, model, cname.rdatas.first(), qtype, last)?;
         Ok((w, rcode, end))
     }
 
-    /// Follows a CNAME chain from `target` inside the zone, writing each step; returns the
-    /// rcode, and the load-balanced name (with its service) where an address query stopped.
-    /// Only the end depends on `qtype` (`last`: the name answered with its data or NODATA),
-    /// and a DS query at a cut, and address queries at a load-balanced name.
+    /// Follows a CNAME chain from `target` (a wire name, as written) inside the zone,
+    /// writing each step; returns the rcode, and the load-balanced name (with its service)
+    /// where an address query stopped. Only the end depends on `qtype` (`last`: the name
+    /// answered with its data or NODATA), and a DS query at a cut, and address queries at
+    /// a load-balanced name.
     fn chase<'s>(
         &'s self,
         w: &mut Writer,
         start: &[u8],
-        target: &Name,
+        target: &[u8],
         qtype: u16,
         last: &mut Option<&'s NameData>,
     ) -> Result<(u8, Option<BalancedEnd>), EncodeError> {
-        let mut target = target.clone();
+        // The name looked up at each step, as written: a CNAME's target, or the name a
+        // DNAME made of it.
+        let mut name = [0u8; 255];
+        let Some(mut len) = wire::name_len(target) else {
+            return Ok((RCODE_NOERROR, None));
+        };
+        name[..len].copy_from_slice(&target[..len]);
         // RFC 1034 §3.6.2: stop at a loop; each CNAME appears once. The keys seen, one
         // after the other in one buffer, each ending where the next starts.
         let mut seen: Vec<u8> = Vec::with_capacity(4 * start.len());
@@ -309,7 +299,8 @@ impl ZoneData {
         ends[0] = seen.len();
         let mut buf = [0; 256];
         for step in 0..MAX_CNAME_CHAIN {
-            let key = name_key_in(&target, &mut buf);
+            let target = &name[..len];
+            let key = wire::key_of(target, &mut buf).expect("a whole name");
             let mut from = 0;
             for &end in &ends[..=step] {
                 if seen[from..end] == *key {
@@ -322,7 +313,7 @@ impl ZoneData {
             let node = match self.find(key) {
                 // A load-balanced target is decided per query (see `balanced_chain`).
                 Found::Exact(_) if is_address_type(qtype) && self.balanced.contains_key(key) => {
-                    return Ok((RCODE_NOERROR, Some((self.balanced[key], target))));
+                    return Ok((RCODE_NOERROR, Some((self.balanced[key], key.to_vec()))));
                 }
                 Found::Exact(n) | Found::Wildcard(n) => n,
                 Found::NxDomain => {
@@ -334,7 +325,7 @@ impl ZoneData {
                     if qtype == u16::from(RecordType::DS) && cut == key {
                         // DS at the cut is the parent side's data (RFC 4035 §3.1.4.1),
                         // as for a DS query for the cut itself.
-                        self.rrset_or_nodata(w, &target, &self.names[cut], qtype)?;
+                        self.rrset_or_nodata(w, target, &self.names[cut], qtype)?;
                     } else {
                         // RFC 1034 §4.3.2 step 3b: the chain ends with the referral.
                         self.delegation(w, cut)?;
@@ -344,9 +335,10 @@ impl ZoneData {
                 Found::BelowDname(owner) => {
                     // RFC 6672 §3.2: the DNAME, the CNAME it synthesises for the target,
                     // then the lookup goes on from the new name.
-                    match self.through_dname(w, owner, &target)? {
+                    match self.through_dname(w, owner, target)? {
                         Some(next) => {
-                            target = next;
+                            len = next.len();
+                            name[..len].copy_from_slice(&next);
                             continue;
                         }
                         None => return Ok((RCODE_NOERROR, None)),
@@ -357,20 +349,22 @@ impl ZoneData {
             if let Some(cname) = node.get(RecordType::CNAME) {
                 w.rrset(
                     Section::Answer,
-                    Owner::Name(&target),
+                    Owner::Wire(target),
                     RecordType::CNAME,
                     cname.ttl,
-                    &cname.rdatas,
+                    cname.rdatas.iter(),
                     true,
                 )?;
-                let RData::CNAME(next) = &cname.rdatas[0] else {
-                    unreachable!("checked at load")
+                let next = cname.rdatas.first();
+                let Some(next_len) = wire::name_len(next) else {
+                    return Ok((RCODE_NOERROR, None));
                 };
-                target = next.0.clone();
+                len = next_len;
+                name[..len].copy_from_slice(&next[..len]);
                 continue;
             }
             *last = Some(node);
-            self.rrset_or_nodata(w, &target, node, qtype)?;
+            self.rrset_or_nodata(w, target, node, qtype)?;
             return Ok((RCODE_NOERROR, None));
         }
         Ok((RCODE_NOERROR, None)) // a loop or a long chain: the resolver follows the rest
@@ -381,7 +375,7 @@ impl ZoneData {
     fn rrset_or_nodata(
         &self,
         w: &mut Writer,
-        target: &Name,
+        target: &[u8],
         node: &NameData,
         qtype: u16,
     ) -> Result<(), EncodeError> {
@@ -389,10 +383,10 @@ impl ZoneData {
             Some(set) => {
                 w.rrset(
                     Section::Answer,
-                    Owner::Name(target),
+                    Owner::Wire(target),
                     set.rtype,
                     set.ttl,
-                    &set.rdatas,
+                    set.rdatas.iter(),
                     true,
                 )?;
                 self.additional(w, set)
@@ -401,40 +395,36 @@ impl ZoneData {
         }
     }
 
-    /// A chain's `target` below the DNAME owned by `owner`: writes the DNAME and the
-    /// CNAME it synthesises, and returns the name the lookup goes on from; `None` when
-    /// that name would be longer than 255 octets (the chain stops, as a resolver would).
+    /// A chain's `target` (a wire name) below the DNAME owned by `owner`: writes the DNAME
+    /// and the CNAME it synthesises, and returns the name the lookup goes on from; `None`
+    /// when that name would be longer than 255 octets (the chain stops, as a resolver
+    /// would).
     fn through_dname(
         &self,
         w: &mut Writer,
         owner: &NameData,
-        target: &Name,
-    ) -> Result<Option<Name>, EncodeError> {
+        target: &[u8],
+    ) -> Result<Option<Vec<u8>>, EncodeError> {
         let set = owner.get(RecordType::DNAME).expect("a DNAME owner");
         let owner_name = owner.name.as_ref().expect("a DNAME owner has records");
-        let RData::Unknown { rdata, .. } = &set.rdatas[0] else {
-            unreachable!("DNAME is read as its wire form")
-        };
-        let mut decoder = BinDecoder::new(&rdata.anything);
-        let Ok(dname_target) = Name::read(&mut decoder) else {
+        let dname_target = set.rdatas.first();
+        let Some(target_len) = wire::name_len(dname_target) else {
             return Ok(None);
         };
         write_dname(w, owner_name, set)?;
-        // Every label, a leading `*` included (`num_labels` leaves that one out).
-        let kept = target.iter().len().saturating_sub(owner_name.iter().len());
-        let Some(next) = Name::from_labels(target.iter().take(kept))
-            .ok()
-            .and_then(|prefix| prefix.append_domain(&dname_target).ok())
-        else {
+        // The labels before the owner (a leading `*` among them) go before the target.
+        let owner_len = owner_name.iter().map(|l| 1 + l.len()).sum::<usize>() + 1;
+        let kept = target.len().saturating_sub(owner_len);
+        if kept + target_len > 255 {
             return Ok(None);
-        };
-        let cname = RData::CNAME(CNAME(next.clone()));
+        }
+        let next = [&target[..kept], &dname_target[..target_len]].concat();
         w.rrset(
             Section::Answer,
-            Owner::Name(target),
+            Owner::Wire(target),
             RecordType::CNAME,
             set.ttl,
-            [&cname],
+            [&next[..]],
             true,
         )?;
         Ok(Some(next))
@@ -453,10 +443,10 @@ impl ZoneData {
         };
         let a = u16::from(RecordType::A);
         let (w, _, end) = self.cname_chain(model, cname, a, &mut None)?;
-        let Some((service, name)) = end else {
+        let Some((service, key)) = end else {
             return Ok(None);
         };
-        let Some(owner) = w.name_offset(&name) else {
+        let Some(owner) = w.key_offset(&key) else {
             return Ok(None);
         };
         Ok(Some(BalancedChain {
@@ -472,10 +462,7 @@ impl ZoneData {
             return Ok(None);
         };
         let owner = node.name.as_ref().expect("a DNAME owner has records");
-        let RData::Unknown { rdata, .. } = &set.rdatas[0] else {
-            unreachable!("DNAME is read as its wire form")
-        };
-        let target: Box<[u8]> = rdata.anything.clone().into();
+        let target: Box<[u8]> = set.rdatas.first().into();
         let model = Name::from_ascii("*")
             .unwrap()
             .append_domain(owner)
@@ -517,22 +504,25 @@ impl ZoneData {
             Owner::Name(&cut_name),
             RecordType::NS,
             ns.ttl,
-            &ns.rdatas,
+            ns.rdatas.iter(),
             true,
         )?;
-        for rd in &ns.rdatas {
-            let RData::NS(target) = rd else { continue };
-            if let Some(n) = self.addresses(&target.0) {
+        for target in ns.rdatas.iter() {
+            let mut buf = [0; 256];
+            let Some(key) = wire::key_of(target, &mut buf) else {
+                continue;
+            };
+            if let Some(n) = self.addresses(key) {
                 // Glue for a name inside the delegated zone is required (RFC 9471).
-                let in_domain = cut_name.zone_of(&target.0);
+                let in_domain = in_zone(key, cut);
                 for t in [RecordType::A, RecordType::AAAA] {
                     if let Some(s) = n.get(t) {
                         w.rrset(
                             Section::Additional,
-                            Owner::Name(&target.0),
+                            Owner::Wire(target),
                             t,
                             s.ttl,
-                            &s.rdatas,
+                            s.rdatas.iter(),
                             in_domain,
                         )?;
                     }
@@ -604,7 +594,7 @@ pub fn build_read_zones(
         };
         let encoded = parent_ds(&data, zi, &origins)
             .and_then(|ds| encode_zone(z, zi as u32, &owner_of, ds, &mut out))
-            .and_then(|nx| Ok((nx, super::transfer::zone_records(z)?)));
+            .map(|nx| (nx, super::transfer::zone_records(z)));
         match encoded {
             Ok((nxdomain, records)) => zones.push(Zone {
                 origin: z.origin.clone(),
@@ -888,7 +878,7 @@ fn write_dname(w: &mut Writer, owner: &Name, set: &RRset) -> Result<(), EncodeEr
         Owner::Name(owner),
         RecordType::DNAME,
         set.ttl,
-        &set.rdatas[..1],
+        [set.rdatas.first()],
         true,
     )
 }
@@ -902,7 +892,7 @@ fn cname_alone(model: &[u8], cname: &RRset) -> Result<Writer, EncodeError> {
         Owner::Qname,
         RecordType::CNAME,
         cname.ttl,
-        &cname.rdatas,
+        cname.rdatas.iter(),
         true,
     )?;
     Ok(w)

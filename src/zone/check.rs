@@ -5,6 +5,7 @@
 //! addresses and not below a delegation or a DNAME. Every problem is reported with its file and line; nothing is encoded here.
 
 use super::master::SourceRecord;
+use super::wire::{self, Rdatas};
 use super::{BalancedName, ZoneError, ZoneErrors};
 use crate::answer::{WireName, name_key, name_key_in};
 use hickory_proto::rr::{Name, RData, RecordType};
@@ -21,7 +22,8 @@ mod tests;
 pub(super) struct RRset {
     pub(super) rtype: RecordType,
     pub(super) ttl: u32,
-    pub(super) rdatas: Vec<RData>,
+    /// Its records' data in wire form, as written ([`super::wire`]).
+    pub(super) rdatas: Rdatas,
     /// Where its first record was written, for messages about conflicts.
     pub(super) first: SourcePlace,
 }
@@ -180,6 +182,8 @@ pub(super) struct Grouping {
     skipped: Vec<Box<[u8]>>,
     first_line: Option<usize>,
     errors: Vec<ZoneError>,
+    /// The record being added, in wire form.
+    wire: Vec<u8>,
 }
 
 impl Grouping {
@@ -199,6 +203,7 @@ impl Grouping {
             skipped: Vec::new(),
             first_line: None,
             errors: Vec::new(),
+            wire: Vec::new(),
         }
     }
 
@@ -278,6 +283,21 @@ impl Grouping {
             );
             return skip(self, key.into(), e);
         }
+        self.wire.clear();
+        if let Err(e) = wire::push_rdata(&mut self.wire, &r.rdata) {
+            let e = at(&r, format!("cannot encode its {rtype} record data: {e}"));
+            return skip(self, key.into(), e);
+        }
+        if self.wire.len() > usize::from(u16::MAX) {
+            let e = at(
+                &r,
+                format!(
+                    "{rtype} record data of {} octets: a record holds at most 65,535",
+                    self.wire.len()
+                ),
+            );
+            return skip(self, key.into(), e);
+        }
         self.has_dname |= rtype == RecordType::DNAME;
         let node = match self.name_seq.get(key) {
             Some(&seq) => &mut self.names[seq as usize],
@@ -295,15 +315,17 @@ impl Grouping {
         let SourceRecord {
             name,
             ttl,
-            rdata,
+            rdata: _,
             file,
             line,
         } = r;
+        let rdata = &self.wire[..];
         match node.rrsets.iter_mut().find(|s| s.rtype == rtype) {
             Some(set) => {
-                place.second_dname = rtype == RecordType::DNAME && set.rdatas[0] != rdata;
+                place.second_dname = rtype == RecordType::DNAME
+                    && !wire::same_rdata(u16::from(rtype), set.rdatas.first(), rdata);
                 self.places.push(place);
-                if set.rdatas.contains(&rdata) {
+                if set.rdatas.contains(rtype, rdata) {
                     return; // a duplicate record is one record (RFC 2181 §5)
                 }
                 if rtype == RecordType::CNAME {
@@ -322,11 +344,6 @@ impl Grouping {
                     tracing::warn!(file = %file.display(), line, "TTL {ttl} differs from the RRset's {}; using {}", set.ttl, set.ttl.min(ttl));
                     set.ttl = set.ttl.min(ttl);
                 }
-                // Most RRsets hold one to a few records: grow 1, 2, 4, 8 (not to four at
-                // once, nor one at a time, which copies an RRset of eight seven times).
-                if set.rdatas.len() == set.rdatas.capacity() {
-                    set.rdatas.reserve_exact(set.rdatas.len());
-                }
                 set.rdatas.push(rdata);
             }
             None => {
@@ -337,7 +354,7 @@ impl Grouping {
                 node.rrsets.push(RRset {
                     rtype,
                     ttl,
-                    rdatas: vec![rdata],
+                    rdatas: Rdatas::one(rdata),
                     first: (file, line),
                 });
             }
@@ -371,6 +388,7 @@ impl Grouping {
             skipped,
             first_line,
             errors: found,
+            wire: _,
         } = self;
         errors.extend(found);
         // The names in key order: one sort, then a tree built in one pass from it.

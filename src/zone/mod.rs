@@ -3,7 +3,8 @@
 //! `master/` reads one file (with line numbers); `check.rs` checks a zone (SOA, NS, names
 //! inside the origin, CNAME rules); `build.rs` resolves CNAME chains, glue and wildcards and
 //! encodes each answer once, into one arena shared by every name whose answer renders
-//! alike (`answer::Interner`); `index.rs` maps names to nodes; `transfer.rs` keeps each
+//! alike (`answer::Interner`); `wire.rs` is the form record data is held in from its
+//! reading on; `index.rs` maps names to nodes; `transfer.rs` keeps each
 //! zone's records for zone transfers. [`Zones::lookup`] then maps a lower-case query name
 //! and type to a ready [`Answer`] with at most a few hash lookups. No sockets, geography or
 //! health here.
@@ -14,6 +15,7 @@ mod error;
 mod index;
 pub mod master;
 mod transfer;
+pub(crate) mod wire;
 
 use crate::answer::{Answer, AnswerBuf, AnswerId};
 use hickory_proto::rr::Name;
@@ -23,9 +25,8 @@ use std::sync::Arc;
 
 pub use build::{build_read_zones, build_zones};
 pub use error::{ZoneError, ZoneErrors};
-pub use transfer::{
-    At, Delta, JOURNAL_LEN, Owner, Record, ZoneRecords, push_name, push_record, record_len,
-};
+pub use transfer::{At, Delta, JOURNAL_LEN, Owner, Record, ZoneRecords, push_record, record_len};
+pub use wire::push_name;
 
 /// One zone file read and grouped by name, each record checked as it was read: what
 /// [`build_read_zones`] checks as a whole and encodes. Reading a file this way never
