@@ -578,11 +578,7 @@ pub fn build_read_zones(
     // Room for every name at once: the index is not grown (and rehashed) a score of
     // times, nor left with up to twice the room it needs.
     let names: usize = data.iter().map(|z| z.names.len()).sum();
-    let key_bytes: usize = data
-        .iter()
-        .flat_map(|z| z.names.keys())
-        .map(|k| k.len())
-        .sum();
+    let key_bytes: usize = data.iter().map(|z| z.names.key_bytes()).sum();
     let mut out = Built {
         index: NameIndex::with_capacity(names, key_bytes),
         ..Built::default()
@@ -717,7 +713,7 @@ fn encode_zone(
         .map(|k| &k[2..])
         .collect();
     let mut names = z.names.iter();
-    let mut wild_next: Option<(&Box<[u8]>, &NameData)> = None;
+    let mut wild_next: Option<(&[u8], &NameData)> = None;
     loop {
         let (key, node, wild_child) = match wild_next.take() {
             Some((key, node)) => (key, node, false),
@@ -732,8 +728,8 @@ fn encode_zone(
                     (key, node, false)
                 } else if key.starts_with(b"\x01*") && wild_parents.contains(&key[2..]) {
                     continue; // numbered right after its parent
-                } else if wild_parents.contains(&key[..]) {
-                    let child = [&b"\x01*"[..], &key[..]].concat();
+                } else if wild_parents.contains(key) {
+                    let child = [&b"\x01*"[..], key].concat();
                     wild_next = z.names.get_key_value(&child[..]);
                     (key, node, wild_next.is_some())
                 } else {
@@ -751,7 +747,7 @@ fn encode_zone(
                 }
             };
             let typed_at = typed.len() as u32;
-            if cut == &key[..] {
+            if cut == key {
                 // DS is the parent side's data (RFC 4035 §3.1.4.1): answer it here.
                 let ds = u16::from(RecordType::DS);
                 typed.extend(&[Typed {

@@ -4,12 +4,14 @@
 //! CNAME alone at its name, nothing below a DNAME, load-balanced names without static
 //! addresses and not below a delegation or a DNAME. Every problem is reported with its file and line; nothing is encoded here.
 
+use super::index::NameIndex;
 use super::master::SourceRecord;
+use super::names::Names;
 use super::wire::{self, Rdatas};
 use super::{BalancedName, ZoneError, ZoneErrors};
 use crate::answer::{WireName, name_key, name_key_in};
 use hickory_proto::rr::{Name, RData, RecordType};
-use rustc_hash::FxHashMap;
+use rustc_hash::FxHashSet;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -33,8 +35,6 @@ pub(super) struct RRset {
 pub(super) struct NameData {
     pub(super) name: Option<Name>,
     pub(super) rrsets: Vec<RRset>,
-    /// The order in which the zone's names were first written (see `Place`).
-    seq: u32,
 }
 
 impl NameData {
@@ -51,7 +51,7 @@ pub(super) struct ZoneData {
     pub(super) origin: Name,
     pub(super) origin_key: Box<[u8]>,
     pub(super) file: PathBuf,
-    pub(super) names: BTreeMap<Box<[u8]>, NameData>,
+    pub(super) names: Names,
     /// Keys of names that are zone cuts (NS below the apex).
     pub(super) cuts: rustc_hash::FxHashSet<Box<[u8]>>,
     pub(super) soa: RData,
@@ -145,7 +145,8 @@ pub(super) fn group(file: &Path, origin: &Name, records: Vec<SourceRecord>) -> G
 /// instead of the record, which is grouped into its name and dropped as it is read.
 #[derive(Clone, Copy)]
 struct Place {
-    /// `NameData::seq` of the record's name, or `SKIPPED | i` for `Grouping::skipped[i]`.
+    /// The number of the record's name in `Grouping::seqs`, or `SKIPPED | i` for
+    /// `Grouping::skipped[i]`.
     name: u32,
     line: u32,
     /// Index into `Grouping::files`.
@@ -164,10 +165,10 @@ pub(super) struct Grouping {
     origin: Name,
     origin_key: Box<[u8]>,
     file: PathBuf,
-    /// Each name's key → its `NameData::seq`, the index of its data in `names`: a hash
-    /// while the records come, one sort in [`Grouping::finish`] (a tree of boxed keys
-    /// compared at every record cost more).
-    name_seq: FxHashMap<Box<[u8]>, u32>,
+    /// Each name's key → its number, the index of its data in `names`, in the order the
+    /// names were first written: a hash while the records come, one sort in
+    /// [`Grouping::finish`] (a tree of boxed keys compared at every record cost more).
+    seqs: NameIndex,
     /// The zone's names in the order they were first written.
     names: Vec<NameData>,
     soa: Option<(RData, u32, usize)>,
@@ -192,7 +193,7 @@ impl Grouping {
             origin: origin.clone(),
             origin_key: name_key(origin),
             file: file.to_path_buf(),
-            name_seq: FxHashMap::default(),
+            seqs: NameIndex::default(),
             names: Vec::new(),
             soa: None,
             record_count: 0,
@@ -299,19 +300,15 @@ impl Grouping {
             return skip(self, key.into(), e);
         }
         self.has_dname |= rtype == RecordType::DNAME;
-        let node = match self.name_seq.get(key) {
-            Some(&seq) => &mut self.names[seq as usize],
+        let seq = match self.seqs.get(key) {
+            Some(seq) => seq,
             None => {
-                let seq = self.names.len() as u32;
-                self.name_seq.insert(key.into(), seq);
-                self.names.push(NameData {
-                    seq,
-                    ..NameData::default()
-                });
-                self.names.last_mut().expect("a name was just added")
+                self.names.push(NameData::default());
+                self.seqs.push(key)
             }
         };
-        place.name = node.seq;
+        let node = &mut self.names[seq as usize];
+        place.name = seq;
         let SourceRecord {
             name,
             ttl,
@@ -377,8 +374,8 @@ impl Grouping {
             origin,
             origin_key,
             file,
-            name_seq,
-            names: by_seq_data,
+            mut seqs,
+            names: mut data,
             soa,
             record_count,
             types,
@@ -391,135 +388,112 @@ impl Grouping {
             wire: _,
         } = self;
         errors.extend(found);
-        // The names in key order: one sort, then a tree built in one pass from it.
-        // (Keys and numbers are sorted, not the names' data: a fifth of the bytes to move;
-        // each by its first eight bytes, read once, and by the whole key only when those
-        // are equal, which spares most comparisons a look through two boxes.)
-        let mut names: BTreeMap<Box<[u8]>, NameData> = {
-            let mut by_seq_data = by_seq_data;
-            let mut sorted: Vec<(u64, Box<[u8]>, u32)> = name_seq
-                .into_iter()
-                .map(|(key, seq)| (key_prefix(&key), key, seq))
-                .collect();
-            sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
-            sorted
-                .into_iter()
-                .map(|(_, key, seq)| (key, std::mem::take(&mut by_seq_data[seq as usize])))
-                .collect()
-        };
         let origin = &origin;
         let file = file.as_path();
         let whole = |line: usize, message: String| ZoneError::at(file, line, message);
+        // Until the names are sorted (below), a name is found by its number in `seqs`.
+        fn get<'d>(seqs: &NameIndex, data: &'d [NameData], key: &[u8]) -> Option<&'d NameData> {
+            seqs.get(key).map(|i| &data[i as usize])
+        }
+        {
+            let (seqs, data) = (&seqs, &data[..]);
+            let key_of = |p: &Place| -> &[u8] {
+                match p.name & SKIPPED {
+                    0 => seqs.key(p.name),
+                    _ => &skipped[(p.name & !SKIPPED) as usize],
+                }
+            };
+            let display = |p: &Place| match data.get(p.name as usize).and_then(|n| n.name.as_ref())
+            {
+                Some(n) if p.name & SKIPPED == 0 => n.clone(),
+                _ => key_to_name(key_of(p)),
+            };
+            let at = |p: &Place, message: String| {
+                ZoneError::at(&files[p.file as usize], p.line as usize, message)
+            };
 
-        // Each name by its `seq`, for the checks below, which go record by record.
-        let by_seq: Vec<(&[u8], Option<&Name>)> = {
-            let mut v = vec![(&[][..], None); names.len()];
-            if has_dname || types.contains(&u16::from(RecordType::CNAME)) {
-                for (k, n) in &names {
-                    v[n.seq as usize] = (&k[..], n.name.as_ref());
+            // CNAME and other data (RFC 1034 §3.6.2; RFC 2181 §10.1), except the DNSSEC
+            // records that sign it and prove what exists (RFC 4035 §2.5, §2.3; SIG, NXT,
+            // KEY of RFC 2535).
+            let beside_cname = |t: RecordType| {
+                t == RecordType::CNAME || matches!(u16::from(t), 24 | 25 | 30 | 46 | 47)
+            };
+            for p in places.iter().filter(|p| p.rtype == RecordType::CNAME) {
+                let key = key_of(p);
+                if let Some(node) = get(seqs, data, key)
+                    && node.rrsets.iter().any(|s| !beside_cname(s.rtype))
+                {
+                    let others: Vec<String> = node
+                        .rrsets
+                        .iter()
+                        .filter(|s| !beside_cname(s.rtype))
+                        .map(|s| super::master::type_mnemonic(s.rtype))
+                        .collect();
+                    errors.push(at(
+                        p,
+                        format!(
+                            "CNAME at {} next to other data ({}): a CNAME must stand alone",
+                            display(p),
+                            others.join(", ")
+                        ),
+                    ));
                 }
             }
-            v
-        };
-        let key_of = |p: &Place| -> &[u8] {
-            match p.name & SKIPPED {
-                0 => by_seq[p.name as usize].0,
-                _ => &skipped[(p.name & !SKIPPED) as usize],
-            }
-        };
-        let display = |p: &Place| match by_seq.get(p.name as usize).and_then(|n| n.1) {
-            Some(n) if p.name & SKIPPED == 0 => n.clone(),
-            _ => key_to_name(key_of(p)),
-        };
-        let at = |p: &Place, message: String| {
-            ZoneError::at(&files[p.file as usize], p.line as usize, message)
-        };
 
-        // CNAME and other data (RFC 1034 §3.6.2; RFC 2181 §10.1), except the DNSSEC records
-        // that sign it and prove what exists (RFC 4035 §2.5, §2.3; SIG, NXT, KEY of RFC 2535).
-        let beside_cname = |t: RecordType| {
-            t == RecordType::CNAME || matches!(u16::from(t), 24 | 25 | 30 | 46 | 47)
-        };
-        for p in places.iter().filter(|p| p.rtype == RecordType::CNAME) {
-            let key = key_of(p);
-            if let Some(node) = names.get(key)
-                && node.rrsets.iter().any(|s| !beside_cname(s.rtype))
-            {
-                let others: Vec<String> = node
-                    .rrsets
-                    .iter()
-                    .filter(|s| !beside_cname(s.rtype))
-                    .map(|s| super::master::type_mnemonic(s.rtype))
-                    .collect();
-                errors.push(at(
-                    p,
-                    format!(
-                        "CNAME at {} next to other data ({}): a CNAME must stand alone",
-                        display(p),
-                        others.join(", ")
-                    ),
-                ));
+            // A DNAME owner has no descendants (RFC 6672 §2.4), and one DNAME at most.
+            let dname_at = |key: &[u8]| {
+                get(seqs, data, key)
+                    .and_then(|n| n.get(RecordType::DNAME))
+                    .map(|s| &s.first)
+            };
+            for p in places.iter().filter(|_| has_dname) {
+                let key = key_of(p);
+                if p.second_dname {
+                    let (f, l) = dname_at(key).expect("a DNAME");
+                    errors.push(at(
+                        p,
+                        format!(
+                            "second DNAME at {} (first at {}:{l}): a name has at most one",
+                            display(p),
+                            f.display()
+                        ),
+                    ));
+                }
+                if let Some((above, (f, l))) = ancestors(key, origin_key.len())
+                    .find_map(|a| dname_at(a).map(|first| (a, first)))
+                {
+                    errors.push(at(
+                        p,
+                        format!(
+                            "{} is below the DNAME at {} ({}:{l}): a DNAME owner has no descendants",
+                            display(p),
+                            key_to_name(above),
+                            f.display()
+                        ),
+                    ));
+                }
             }
         }
-
-        // A DNAME owner has no descendants (RFC 6672 §2.4), and one DNAME at most.
-        for p in places.iter().filter(|_| has_dname) {
-            let key = key_of(p);
-            if p.second_dname {
-                let (f, l) = &names[key].get(RecordType::DNAME).expect("a DNAME").first;
-                errors.push(at(
-                    p,
-                    format!(
-                        "second DNAME at {} (first at {}:{l}): a name has at most one",
-                        display(p),
-                        f.display()
-                    ),
-                ));
-            }
-            if let Some(above) = ancestors(key, origin_key.len()).find(|a| {
-                names
-                    .get(*a)
-                    .is_some_and(|n| n.get(RecordType::DNAME).is_some())
-            }) {
-                let (f, l) = &names[above].get(RecordType::DNAME).expect("a DNAME").first;
-                errors.push(at(
-                    p,
-                    format!(
-                        "{} is below the DNAME at {} ({}:{l}): a DNAME owner has no descendants",
-                        display(p),
-                        key_to_name(above),
-                        f.display()
-                    ),
-                ));
-            }
-        }
-        drop(by_seq);
         drop(places);
 
         // RFC 5155 §7.2.8: a name holding only NSEC3 records (and their signatures), with
         // nothing below it, is answered as if they did not exist: NXDOMAIN, as NSD does.
         // (No such name holds a CNAME or DNAME: the checks above see the same names.)
-        let has_nsec3 = types.contains(&50);
-        let below: BTreeSet<&[u8]> = names
-            .keys()
-            .filter(|_| has_nsec3)
-            .flat_map(|k| ancestors(k, origin_key.len()))
-            .collect();
-        let nsec3_only: Vec<Box<[u8]>> = names
-            .iter()
-            .filter(|_| has_nsec3)
-            .filter(|(k, n)| {
-                !below.contains(&k[..])
-                    && n.rrsets.iter().any(|s| u16::from(s.rtype) == 50)
-                    && n.rrsets
-                        .iter()
-                        .all(|s| matches!(u16::from(s.rtype), 46 | 50))
-            })
-            .map(|(k, _)| k.clone())
-            .collect();
-        drop(below);
-        for key in nsec3_only {
-            names.remove(&key);
+        let mut gone: FxHashSet<u32> = FxHashSet::default();
+        if types.contains(&50) {
+            let below: BTreeSet<&[u8]> = (0..seqs.len())
+                .flat_map(|i| ancestors(seqs.key(i), origin_key.len()))
+                .collect();
+            gone = (0..seqs.len())
+                .filter(|&i| {
+                    let n = &data[i as usize];
+                    !below.contains(seqs.key(i))
+                        && n.rrsets.iter().any(|s| u16::from(s.rtype) == 50)
+                        && n.rrsets
+                            .iter()
+                            .all(|s| matches!(u16::from(s.rtype), 46 | 50))
+                })
+                .collect();
         }
 
         // A missing record has no line of its own: name the first record (or line 1).
@@ -531,8 +505,7 @@ impl Grouping {
             ));
             return None;
         };
-        if names
-            .get(&origin_key)
+        if get(&seqs, &data, &origin_key)
             .and_then(|n| n.get(RecordType::NS))
             .is_none()
         {
@@ -546,19 +519,13 @@ impl Grouping {
         }
 
         // Load-balanced names: their addresses come from the service, not from records.
-        // Most are names the file does not have: those are gathered, then put in the tree
-        // at once (a search and an insert each cost a fifth of the build with 100,000).
+        // Most are names the file does not have, which join it here.
         let mut balanced: Vec<(Box<[u8]>, u32)> = Vec::with_capacity(balanced_here.len());
-        let mut added: Vec<(Box<[u8]>, NameData)> = Vec::new();
         for b in balanced_here {
             let key = name_key(&b.name);
             if let Some(above) = ancestors(&key, origin_key.len())
                 .filter(|_| has_dname)
-                .find(|a| {
-                    names
-                        .get(*a)
-                        .is_some_and(|n| n.get(RecordType::DNAME).is_some())
-                })
+                .find(|a| get(&seqs, &data, a).is_some_and(|n| n.get(RecordType::DNAME).is_some()))
             {
                 errors.push(ZoneError::at(
                     &b.file,
@@ -570,8 +537,14 @@ impl Grouping {
                     ),
                 ));
             }
-            match names.get_mut(&key) {
-                Some(node) => {
+            let seq = match seqs.get(&key) {
+                // In place of a name of NSEC3 records only (as if they did not exist).
+                Some(seq) if gone.remove(&seq) => {
+                    data[seq as usize] = NameData::default();
+                    seq
+                }
+                Some(seq) => {
+                    let node = &mut data[seq as usize];
                     for t in [RecordType::A, RecordType::AAAA, RecordType::CNAME] {
                         if let Some(set) = node.get(t) {
                             let (f, l) = &set.first;
@@ -586,46 +559,73 @@ impl Grouping {
                             ));
                         }
                     }
-                    if node.name.is_none() {
-                        node.name = Some(b.name.clone());
-                    }
+                    seq
                 }
-                None => added.push((
-                    key.clone(),
-                    NameData {
-                        name: Some(b.name.clone()),
-                        ..NameData::default()
-                    },
-                )),
+                None => {
+                    data.push(NameData::default());
+                    seqs.push(&key)
+                }
+            };
+            let node = &mut data[seq as usize];
+            if node.name.is_none() {
+                node.name = Some(b.name.clone());
             }
             balanced.push((key, b.service));
         }
         if errors.len() > before {
             return None;
         }
-        add_names(&mut names, added);
         // Sorted, then built in one pass (what `collect` does with sorted keys); stably, so
         // of two services of one name the later wins, as it did by inserting.
         balanced.sort_by(|a, b| a.0.cmp(&b.0));
         let balanced: BTreeMap<Box<[u8]>, u32> = balanced.into_iter().collect();
 
         // Empty non-terminals: every ancestor of a name, up to the origin, exists.
-        let mut missing: BTreeSet<&[u8]> = BTreeSet::new();
-        for k in names.keys() {
-            for a in ancestors(k, origin_key.len()) {
-                if names.contains_key(a) || !missing.insert(a) {
-                    break; // its ancestors are there or on the list already
+        let mut buf = [0u8; 256];
+        for i in 0..seqs.len() {
+            if gone.contains(&i) {
+                continue;
+            }
+            let key = seqs.key(i);
+            buf[..key.len()].copy_from_slice(key);
+            let key = &buf[..key.len()];
+            for a in ancestors(key, origin_key.len()) {
+                match seqs.get(a) {
+                    Some(j) if !gone.contains(&j) => break, // it and its ancestors are there
+                    Some(j) => {
+                        gone.remove(&j); // a name of NSEC3 records only, with a name below
+                        data[j as usize] = NameData::default();
+                    }
+                    None => {
+                        data.push(NameData::default());
+                        seqs.push(a);
+                    }
                 }
             }
         }
-        let missing: Vec<Box<[u8]>> = missing.into_iter().map(Box::from).collect();
-        for a in missing {
-            names.insert(a, NameData::default());
-        }
+
+        // The names in key order: one sort of their numbers, then a table built in one
+        // pass from it. (Each by its first eight bytes, read once, and by the whole key
+        // only when those are equal, which spares most comparisons a look at the keys.)
+        let mut order: Vec<(u64, u32)> = (0..seqs.len())
+            .filter(|i| !gone.contains(i))
+            .map(|i| (key_prefix(seqs.key(i)), i))
+            .collect();
+        order.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| seqs.key(a.1).cmp(seqs.key(b.1))));
+        let names = Names::from_sorted(
+            order
+                .iter()
+                .map(|&(_, i)| (seqs.key(i), std::mem::take(&mut data[i as usize]))),
+            seqs.key_bytes(),
+        );
+        drop(order);
+        drop(data);
+        drop(seqs);
+
         let cuts: rustc_hash::FxHashSet<Box<[u8]>> = names
             .iter()
-            .filter(|(k, n)| **k != origin_key && n.get(RecordType::NS).is_some())
-            .map(|(k, _)| k.clone())
+            .filter(|(k, n)| **k != *origin_key && n.get(RecordType::NS).is_some())
+            .map(|(k, _)| k.into())
             .collect();
         for b in balanced_here.iter().filter(|_| !cuts.is_empty()) {
             let key = name_key(&b.name);
@@ -664,20 +664,6 @@ impl Grouping {
             balanced,
         })
     }
-}
-
-/// Puts `added` (names `names` lacks, in any order) into `names`: many at
-/// once by merging two sorted runs into a tree built in one pass, a few by inserting them
-/// (a merge rebuilds the whole tree: a few names beside a big zone's million would cost
-/// more).
-fn add_names(names: &mut BTreeMap<Box<[u8]>, NameData>, mut added: Vec<(Box<[u8]>, NameData)>) {
-    if added.len() < names.len() / 8 {
-        names.extend(added);
-        return;
-    }
-    added.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut added: BTreeMap<Box<[u8]>, NameData> = added.into_iter().collect();
-    names.append(&mut added);
 }
 
 /// The first eight bytes of `key` as a number (zeros after a shorter key): two keys whose

@@ -64,7 +64,7 @@ impl NameIndex {
         }
     }
 
-    fn key(&self, node: u32) -> &[u8] {
+    pub(super) fn key(&self, node: u32) -> &[u8] {
         let i = node as usize;
         &self.keys[self.starts[i] as usize..self.starts[i + 1] as usize]
     }
@@ -89,6 +89,11 @@ impl NameIndex {
                 i = 0;
             }
         }
+    }
+
+    /// The bytes of all keys pushed.
+    pub(super) fn key_bytes(&self) -> usize {
+        self.keys.len()
     }
 
     /// The number the next pushed name gets.

@@ -14,6 +14,7 @@ mod check;
 mod error;
 mod index;
 pub mod master;
+mod names;
 mod transfer;
 pub(crate) mod wire;
 

@@ -629,12 +629,12 @@ pub(super) fn zone_records(z: &ZoneData) -> ZoneRecords {
     push_name(&mut origin, &z.origin);
     let mut packer = Packer::new(&origin);
     let mut owner = Vec::new();
-    for (key, node) in &z.names {
+    for (key, node) in z.names.iter() {
         let Some(name) = &node.name else { continue };
         owner.clear();
         push_name(&mut owner, name);
         for set in &node.rrsets {
-            let apex_soa = set.rtype == RecordType::SOA && *key == z.origin_key;
+            let apex_soa = set.rtype == RecordType::SOA && *key == *z.origin_key;
             for rdata in set.rdatas.iter() {
                 if apex_soa {
                     push_record(&mut soa, name, u16::from(set.rtype), set.ttl, rdata);
