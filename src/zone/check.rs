@@ -604,23 +604,16 @@ impl Grouping {
             }
         }
 
-        // The names in key order: one sort of their numbers, then a table built in one
-        // pass from it. (Each by its first eight bytes, read once, and by the whole key
-        // only when those are equal, which spares most comparisons a look at the keys.)
+        // The names in key order: one sort of their numbers. (Each by its first eight
+        // bytes, read once, and by the whole key only when those are equal, which spares
+        // most comparisons a look at the keys.)
         let mut order: Vec<(u64, u32)> = (0..seqs.len())
             .filter(|i| !gone.contains(i))
             .map(|i| (key_prefix(seqs.key(i)), i))
             .collect();
         order.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| seqs.key(a.1).cmp(seqs.key(b.1))));
-        let names = Names::from_sorted(
-            order
-                .iter()
-                .map(|&(_, i)| (seqs.key(i), std::mem::take(&mut data[i as usize]))),
-            seqs.key_bytes(),
-        );
-        drop(order);
-        drop(data);
-        drop(seqs);
+        let order = order.into_iter().map(|(_, i)| i).collect();
+        let names = Names::new(seqs, data, order, gone);
 
         let cuts: rustc_hash::FxHashSet<Box<[u8]>> = names
             .iter()

@@ -30,11 +30,12 @@ fn hash(key: &[u8]) -> u64 {
     h.finish()
 }
 
-/// The first slot of a hash in a table of `len` slots: its low 32 bits scaled to `len`
-/// (the high 32 are the slot's tag).
+/// The first slot of a name in a table of `len` slots: its tag (the hash's high 32 bits,
+/// kept in the slot) scaled to `len`. So a slot tells where it belongs, and growing the
+/// table reads no key; names that start at one slot still differ in the tag's low bits.
 #[inline]
-fn first_slot(h: u64, len: usize) -> usize {
-    (((h & 0xffff_ffff) * len as u64) >> 32) as usize
+fn first_slot(tag: u64, len: usize) -> usize {
+    ((tag * len as u64) >> 32) as usize
 }
 
 /// Slots for `names` names, about 70 % full.
@@ -72,10 +73,9 @@ impl NameIndex {
     /// The node of `key`, if it has one.
     #[inline]
     pub(super) fn get(&self, key: &[u8]) -> Option<u32> {
-        let h = hash(key);
-        let tag = h >> 32;
+        let tag = hash(key) >> 32;
         let len = self.slots.len();
-        let mut i = first_slot(h, len);
+        let mut i = first_slot(tag, len);
         loop {
             let s = self.slots[i];
             if s == EMPTY {
@@ -108,12 +108,12 @@ impl NameIndex {
         self.starts.push(self.keys.len() as u32);
         if 4 * (node as usize + 1) > 3 * self.slots.len() {
             let mut bigger = vec![EMPTY; self.slots.len() * 2];
-            for n in 0..node {
-                place(&mut bigger, hash(self.key(n)), n);
+            for &s in self.slots.iter().filter(|&&s| s != EMPTY) {
+                place(&mut bigger, s >> 32, s as u32);
             }
             self.slots = bigger;
         }
-        place(&mut self.slots, hash(key), node);
+        place(&mut self.slots, hash(key) >> 32, node);
         node
     }
 
@@ -124,15 +124,15 @@ impl NameIndex {
     }
 }
 
-fn place(slots: &mut [u64], h: u64, node: u32) {
-    let mut i = first_slot(h, slots.len());
+fn place(slots: &mut [u64], tag: u64, node: u32) {
+    let mut i = first_slot(tag, slots.len());
     while slots[i] != EMPTY {
         i += 1;
         if i == slots.len() {
             i = 0;
         }
     }
-    slots[i] = (h >> 32) << 32 | node as u64;
+    slots[i] = tag << 32 | node as u64;
 }
 
 #[cfg(test)]

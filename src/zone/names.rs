@@ -1,66 +1,79 @@
 //! A checked zone's names: in key order for the build, which numbers them in that order,
 //! and found by key for the lookups resolving chains, glue and wildcards. The keys sit in
-//! one buffer with a hash index ([`NameIndex`]) where a tree of boxed keys cost an
-//! allocation per name and a dozen key comparisons per lookup.
+//! one buffer with a hash index ([`NameIndex`]), the one the zone was read into, and the
+//! key order is a sorted list of the names' numbers there: where a tree of boxed keys cost
+//! an allocation per name and a dozen key comparisons per lookup.
 
 use super::check::NameData;
 use super::index::NameIndex;
+use rustc_hash::FxHashSet;
 
 /// A zone's names in key order, each with its data.
 #[derive(Default)]
 pub(super) struct Names {
-    /// Name `i`'s key is `index`'s key of node `i`.
+    /// Every name's key → its number, the index of its data in `data`.
     index: NameIndex,
     data: Vec<NameData>,
+    /// The names' numbers in key order, each once, those of `gone` left out.
+    order: Vec<u32>,
+    /// Names that are not the zone's after all, which no lookup finds (rare: check.rs).
+    gone: FxHashSet<u32>,
 }
 
 impl Names {
-    /// The names of `entries`, which come in key order, each key once.
-    pub(super) fn from_sorted<'k>(
-        entries: impl ExactSizeIterator<Item = (&'k [u8], NameData)>,
-        key_bytes: usize,
+    /// The names of `index` (whose data is `data`, by number) in the key order `order`,
+    /// but for those of `gone`.
+    pub(super) fn new(
+        index: NameIndex,
+        data: Vec<NameData>,
+        order: Vec<u32>,
+        gone: FxHashSet<u32>,
     ) -> Names {
-        let mut index = NameIndex::with_capacity(entries.len(), key_bytes);
-        let mut data = Vec::with_capacity(entries.len());
-        for (key, node) in entries {
-            debug_assert!(index.len() == 0 || index.key(index.len() - 1) < key);
-            index.push(key);
-            data.push(node);
+        debug_assert_eq!(index.len() as usize, data.len());
+        debug_assert!(order.windows(2).all(|w| index.key(w[0]) < index.key(w[1])));
+        Names {
+            index,
+            data,
+            order,
+            gone,
         }
-        Names { index, data }
     }
 
     pub(super) fn len(&self) -> usize {
-        self.data.len()
+        self.order.len()
+    }
+
+    fn number(&self, key: &[u8]) -> Option<u32> {
+        let i = self.index.get(key)?;
+        (self.gone.is_empty() || !self.gone.contains(&i)).then_some(i)
     }
 
     pub(super) fn get(&self, key: &[u8]) -> Option<&NameData> {
-        self.index.get(key).map(|i| &self.data[i as usize])
+        self.number(key).map(|i| &self.data[i as usize])
     }
 
     /// The name's key as the table holds it, and its data.
     pub(super) fn get_key_value(&self, key: &[u8]) -> Option<(&[u8], &NameData)> {
-        let i = self.index.get(key)?;
+        let i = self.number(key)?;
         Some((self.index.key(i), &self.data[i as usize]))
     }
 
     /// Every name and its data, in key order.
     pub(super) fn iter(&self) -> impl Iterator<Item = (&[u8], &NameData)> {
-        self.data
+        self.order
             .iter()
-            .enumerate()
-            .map(|(i, n)| (self.index.key(i as u32), n))
+            .map(|&i| (self.index.key(i), &self.data[i as usize]))
     }
 
     pub(super) fn keys(&self) -> impl Iterator<Item = &[u8]> {
-        (0..self.data.len() as u32).map(|i| self.index.key(i))
+        self.order.iter().map(|&i| self.index.key(i))
     }
 
     pub(super) fn values(&self) -> impl Iterator<Item = &NameData> {
-        self.data.iter()
+        self.order.iter().map(|&i| &self.data[i as usize])
     }
 
-    /// The bytes of all keys.
+    /// The bytes of all keys (at most).
     pub(super) fn key_bytes(&self) -> usize {
         self.index.key_bytes()
     }
