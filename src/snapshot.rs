@@ -320,7 +320,12 @@ fn build_zones(
     let balanced = balanced_names(names, origins, |zone| {
         zone.is_none_or(|z| !failed.contains(z))
     });
-    match crate::zone::build_read_zones(parsed, &balanced) {
+    // Records are kept for transfers and for signing (with a key directory, which says
+    // per zone whether it is signed: all zones keep theirs then).
+    let signing = config.dnssec.key_dir.is_dir();
+    let keeps_records =
+        |origin: &Name| signing || config.transfer.iter().any(|t| t.zone == *origin);
+    match crate::zone::build_read_zones(parsed, &balanced, &keeps_records) {
         Ok(zones) => Some(zones),
         Err(e) => {
             errors.extend(e.0.into_iter().map(FileError::Zone));

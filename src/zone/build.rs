@@ -548,13 +548,16 @@ pub fn build_zones(
         .into_iter()
         .map(|(file, origin, records)| ReadZone(group(&file, &origin, records)))
         .collect();
-    build_read_zones(read, balanced)
+    build_read_zones(read, balanced, &|_| true)
 }
 
-/// Like [`build_zones`], for zones read with [`ReadZone::from_file`].
+/// Like [`build_zones`], for zones read with [`ReadZone::from_file`]. `keeps_records`
+/// tells the zones that keep every record (`ZoneRecords::complete`): those that may
+/// be transferred or signed.
 pub fn build_read_zones(
     read: Vec<ReadZone>,
     balanced: &[BalancedName],
+    keeps_records: &dyn Fn(&Name) -> bool,
 ) -> Result<Zones, ZoneErrors> {
     let data = check_zones(read.into_iter().map(|r| r.0).collect(), balanced)?;
     // The most specific zone owns a name: an origin → zone map to decide it.
@@ -590,7 +593,12 @@ pub fn build_read_zones(
         };
         let encoded = parent_ds(&data, zi, &origins)
             .and_then(|ds| encode_zone(z, zi as u32, &owner_of, ds, &mut out))
-            .map(|nx| (nx, super::transfer::zone_records(z)));
+            .map(|nx| {
+                (
+                    nx,
+                    super::transfer::zone_records(z, keeps_records(&z.origin)),
+                )
+            });
         match encoded {
             Ok((nxdomain, records)) => zones.push(Zone {
                 origin: z.origin.clone(),

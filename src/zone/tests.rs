@@ -935,3 +935,43 @@ fn every_wildcard_answers_below_its_own_parent() {
     assert_eq!(u16::from(m.metadata.response_code), 0);
     assert!(m.answers.is_empty(), "{m:?}");
 }
+
+#[test]
+fn a_zone_nobody_may_transfer_keeps_its_soa_but_no_records_and_answers_the_same() {
+    let text = |serial: u32| {
+        format!(
+            "$ORIGIN example.com.\n@ 3600 IN SOA ns1 host {serial} 7200 3600 1209600 300\n\
+             @ IN NS ns1\nns1 IN A 192.0.2.1\nwww IN A 192.0.2.10\n"
+        )
+    };
+    let build = |serial: u32, keep: bool| {
+        let origin = name("example.com.");
+        let records = master::parse_str(&text(serial), Path::new("t.zone"), &origin).unwrap();
+        let read = ReadZone::from_records(Path::new("t.zone"), &origin, records);
+        build_read_zones(vec![read], &[], &|_| keep).unwrap()
+    };
+    let (kept, lean) = (build(1, true), build(1, false));
+    let (k, l) = (&kept.zones[0].records, &lean.zones[0].records);
+    assert!(k.complete && !l.complete);
+    assert_eq!(k.iter().count(), 3); // NS, and the two A records
+    assert_eq!(l.iter().count(), 0);
+    assert_eq!(*k.soa, *l.soa);
+    for (qname, qtype) in [
+        ("www.example.com.", RecordType::A),
+        ("example.com.", RecordType::SOA),
+        ("nx.example.com.", RecordType::A),
+    ] {
+        assert_eq!(
+            ask(&kept, qname, qtype).map(|m| m.to_vec().unwrap()),
+            ask(&lean, qname, qtype).map(|m| m.to_vec().unwrap()),
+            "{qname} {qtype}"
+        );
+    }
+    // No journal grows from records it does not have.
+    let mut next = build(2, false);
+    next.carry_journal(&lean);
+    assert!(next.zones[0].records.journal.is_empty());
+    let mut next = build(2, true);
+    next.carry_journal(&kept);
+    assert_eq!(next.zones[0].records.journal.len(), 1);
+}

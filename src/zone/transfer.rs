@@ -38,6 +38,10 @@ pub struct ZoneRecords {
     /// The changes of the last reloads that raised the serial, oldest first, each to the
     /// serial of the next; the last ends at this zone's serial.
     pub journal: Vec<Arc<Delta>>,
+    /// Whether every record is here. A zone that nobody may transfer and that is not
+    /// signed keeps only its SOA (for NOTIFY) and no journal: the records would double
+    /// what its answers hold, for nothing.
+    pub complete: bool,
 }
 
 /// The reloads whose changes a zone remembers for IXFR.
@@ -432,6 +436,7 @@ impl Packer {
             runs: self.runs.into(),
             balanced,
             journal: Vec::new(),
+            complete: true,
         }
     }
 }
@@ -464,6 +469,9 @@ impl Zones {
                 continue;
             };
             if !zone.records.balanced.is_empty() || !old.records.balanced.is_empty() {
+                continue;
+            }
+            if !zone.records.complete || !old.records.complete {
                 continue;
             }
             if old.serial == zone.serial {
@@ -622,19 +630,27 @@ pub fn push_record(out: &mut Vec<u8>, owner: &Name, rtype: u16, ttl: u32, rdata:
     out.extend_from_slice(rdata);
 }
 
-/// Encodes every record of a checked zone.
-pub(super) fn zone_records(z: &ZoneData) -> ZoneRecords {
+/// Encodes every record of a checked zone, or with `complete` false only its SOA.
+pub(super) fn zone_records(z: &ZoneData, complete: bool) -> ZoneRecords {
     let mut soa = Vec::new();
     let mut origin = Vec::new();
     push_name(&mut origin, &z.origin);
     let mut packer = Packer::new(&origin);
     let mut owner = Vec::new();
-    for (key, node) in z.names.iter() {
+    let apex = z.names.get_key_value(&z.origin_key);
+    let all: Box<dyn Iterator<Item = (&[u8], &super::check::NameData)>> = match complete {
+        true => Box::new(z.names.iter()),
+        false => Box::new(apex.into_iter()),
+    };
+    for (key, node) in all {
         let Some(name) = &node.name else { continue };
         owner.clear();
         push_name(&mut owner, name);
         for set in &node.rrsets {
             let apex_soa = set.rtype == RecordType::SOA && *key == *z.origin_key;
+            if !complete && !apex_soa {
+                continue;
+            }
             for rdata in set.rdatas.iter() {
                 if apex_soa {
                     push_record(&mut soa, name, u16::from(set.rtype), set.ttl, rdata);
@@ -644,7 +660,9 @@ pub(super) fn zone_records(z: &ZoneData) -> ZoneRecords {
             }
         }
     }
-    packer.finish(soa.into(), z.balanced.values().copied().collect())
+    let mut records = packer.finish(soa.into(), z.balanced.values().copied().collect());
+    records.complete = complete;
+    records
 }
 
 #[cfg(test)]
