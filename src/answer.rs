@@ -312,6 +312,14 @@ pub struct Interner {
 }
 
 impl Interner {
+    /// An arena with room to tell `answers` distinct answers apart without growing.
+    pub fn with_capacity(answers: usize) -> Interner {
+        Interner {
+            bytes: Vec::new(),
+            seen: rustc_hash::FxHashMap::with_capacity_and_hasher(answers, Default::default()),
+        }
+    }
+
     /// `answer` in the arena, its bytes shared with an equal answer interned before.
     pub fn intern(&mut self, answer: &AnswerBuf) -> Result<AnswerId, EncodeError> {
         let start = self.bytes.len();

@@ -584,6 +584,8 @@ pub fn build_read_zones(
     let key_bytes: usize = data.iter().map(|z| z.names.key_bytes()).sum();
     let mut out = Built {
         index: NameIndex::with_capacity(names, key_bytes),
+        // Room for one distinct answer a name before the table of answers grows.
+        interner: Interner::with_capacity(names),
         ..Built::default()
     };
     let mut failures = Vec::new();

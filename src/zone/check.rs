@@ -34,7 +34,8 @@ pub(super) struct RRset {
 #[derive(Debug, Default)]
 pub(super) struct NameData {
     pub(super) name: Option<Name>,
-    pub(super) rrsets: Vec<RRset>,
+    /// Most names hold one (a host's A): inline, without an allocation.
+    pub(super) rrsets: smallvec::SmallVec<[RRset; 1]>,
 }
 
 impl NameData {
@@ -185,6 +186,8 @@ pub(super) struct Grouping {
     errors: Vec<ZoneError>,
     /// The record being added, in wire form.
     wire: Vec<u8>,
+    /// The number of the name of the record added last.
+    last: Option<u32>,
 }
 
 impl Grouping {
@@ -205,6 +208,7 @@ impl Grouping {
             first_line: None,
             errors: Vec::new(),
             wire: Vec::new(),
+            last: None,
         }
     }
 
@@ -300,13 +304,19 @@ impl Grouping {
             return skip(self, key.into(), e);
         }
         self.has_dname |= rtype == RecordType::DNAME;
-        let seq = match self.seqs.get(key) {
+        // A name's records mostly follow one another: the last name's number is
+        // tried first, without a look-up.
+        let seq = match self.last.filter(|&s| self.seqs.key(s) == key) {
             Some(seq) => seq,
-            None => {
-                self.names.push(NameData::default());
-                self.seqs.push(key)
-            }
+            None => match self.seqs.get(key) {
+                Some(seq) => seq,
+                None => {
+                    self.names.push(NameData::default());
+                    self.seqs.push(key)
+                }
+            },
         };
+        self.last = Some(seq);
         let node = &mut self.names[seq as usize];
         place.name = seq;
         let SourceRecord {
@@ -347,7 +357,6 @@ impl Grouping {
                 // A type joins the zone's types with its first RRset.
                 self.types.insert(u16::from(rtype));
                 self.places.push(place);
-                node.rrsets.reserve_exact(1);
                 node.rrsets.push(RRset {
                     rtype,
                     ttl,
@@ -386,6 +395,7 @@ impl Grouping {
             first_line,
             errors: found,
             wire: _,
+            last: _,
         } = self;
         errors.extend(found);
         let origin = &origin;

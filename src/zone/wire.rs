@@ -117,14 +117,15 @@ pub fn same_rdata(rtype: u16, a: &[u8], b: &[u8]) -> bool {
 }
 
 /// The records of one RRset: each record's data after its length (two octets, big-endian),
-/// one after the other in one buffer.
+/// one after the other in one buffer; inline up to 16 octets (one or two A records, the
+/// most common RRsets), which costs no more room than a `Vec`.
 #[derive(Debug, Default, Clone)]
-pub struct Rdatas(Vec<u8>);
+pub struct Rdatas(smallvec::SmallVec<[u8; 16]>);
 
 impl Rdatas {
     /// One record of `rdata` (at most 65,535 octets, which the caller checks).
     pub fn one(rdata: &[u8]) -> Rdatas {
-        let mut data = Vec::with_capacity(2 + rdata.len());
+        let mut data = smallvec::SmallVec::with_capacity(2 + rdata.len());
         data.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
         data.extend_from_slice(rdata);
         Rdatas(data)
