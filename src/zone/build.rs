@@ -713,6 +713,18 @@ fn encode_zone(
     nodes.reserve(z.names.len());
     typed.reserve(z.names.values().map(|n| n.rrsets.len() + 1).sum());
     let mut scratch: Vec<Typed> = Vec::new();
+    let mut qtypes: Vec<u16> = Vec::new();
+    // NODATA (the SOA alone) comes out as the same bytes for every name below the apex
+    // that is not at or below the SOA's own names (whose suffixes its names would point
+    // at): encoded once for all of them.
+    let RData::SOA(soa) = &z.soa else {
+        unreachable!("checked at load")
+    };
+    let (mname, rname) = (name_key(&soa.mname), name_key(&soa.rname));
+    let plain_nodata = |key: &[u8]| {
+        key.len() > z.origin_key.len() && !in_zone(key, &mname) && !in_zone(key, &rname)
+    };
+    let mut shared_nodata: Option<AnswerId> = None;
     // Each wildcard `*.<name>` gets the node right after its name's, which is how a
     // [`Node::WILDCARD`] finds it, with no search (RFC 4592 synthesis).
     let ours = |key: &[u8]| owner_of(key) == Some(zi as usize);
@@ -775,7 +787,7 @@ fn encode_zone(
         } else {
             // The types answered at this name, in order, each once (a sorted vector: a set
             // would cost its allocations at every name).
-            let mut qtypes: Vec<u16> = Vec::with_capacity(node.rrsets.len() + 1);
+            qtypes.clear();
             qtypes.extend(node.rrsets.iter().map(|s| u16::from(s.rtype)));
             qtypes.push(u16::from(RecordType::ANY));
             if node.get(RecordType::CNAME).is_some() {
@@ -787,7 +799,19 @@ fn encode_zone(
             qtypes.sort_unstable();
             qtypes.dedup();
             // Any type the zone never holds: the same as a type this name lacks.
-            let other = z.intern_answer(interner, key, node, absent)?;
+            let other = match shared_nodata {
+                Some(nodata) if node.get(RecordType::CNAME).is_none() && plain_nodata(key) => {
+                    debug_assert_eq!(nodata, z.intern_answer(interner, key, node, absent)?);
+                    nodata
+                }
+                _ => {
+                    let answer = z.intern_answer(interner, key, node, absent)?;
+                    if node.get(RecordType::CNAME).is_none() && plain_nodata(key) {
+                        shared_nodata = Some(answer);
+                    }
+                    answer
+                }
+            };
             // ANY is answered with one RRset (RFC 8482 §4.2): the answer to its type, or
             // at a name without records NODATA; at a CNAME owner it is the CNAME alone.
             let any = u16::from(RecordType::ANY);
