@@ -180,30 +180,37 @@ pub fn run(config_path: &Path) -> anyhow::Result<ExitCode> {
 /// (`dnssec::Signing::resign_due`, on a blocking thread: a large zone takes seconds),
 /// waking at the earliest due time and at least once a minute, for reloaded snapshots.
 async fn resign(live: Arc<Live>) {
-    const AT_MOST: u64 = 60;
     let unix_now = || {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
     };
     loop {
-        let snap = live.load_full();
-        let now = unix_now();
-        let wait = match snap.signing.next_refresh() {
-            Some(at) if at <= now => {
-                let _ = tokio::task::spawn_blocking(move || snap.signing.resign_due(now)).await;
-                // Still due: re-signing failed (logged); try again in a minute.
-                let due = live
-                    .load()
-                    .signing
-                    .next_refresh()
-                    .is_some_and(|at| at <= now);
-                if due { AT_MOST } else { 0 }
-            }
-            Some(at) => (at - now).min(AT_MOST),
-            None => AT_MOST,
-        };
+        let wait = resign_due(&live, unix_now()).await;
         tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+    }
+}
+
+/// Re-signs what is due at `now` in the live snapshot; the seconds until the next look.
+/// The snapshot is let go before the caller sleeps: held across the sleep, a snapshot a
+/// reload replaced would stay in memory (a million-record zone: its whole size again)
+/// for up to a minute, and be freed then on the control runtime instead of by `retire`.
+async fn resign_due(live: &Live, now: u64) -> u64 {
+    const AT_MOST: u64 = 60;
+    let snap = live.load_full();
+    match snap.signing.next_refresh() {
+        Some(at) if at <= now => {
+            let _ = tokio::task::spawn_blocking(move || snap.signing.resign_due(now)).await;
+            // Still due: re-signing failed (logged); try again in a minute.
+            let due = live
+                .load()
+                .signing
+                .next_refresh()
+                .is_some_and(|at| at <= now);
+            if due { AT_MOST } else { 0 }
+        }
+        Some(at) => (at - now).min(AT_MOST),
+        None => AT_MOST,
     }
 }
 
@@ -319,5 +326,30 @@ impl Signals {
         }
         tracing::info!("stopping");
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::tests::Fixture;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_resign_task_holds_no_snapshot_while_it_waits() {
+        let dir = Fixture::write();
+        let path = Fixture::config_path(dir.path());
+        let live = Arc::new(Live::from_pointee(Snapshot::load(&path, None).unwrap()));
+        let task = tokio::spawn(resign(live.clone()));
+        // The task looks at once, then waits up to a minute.
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let old = live.load_full();
+        live.store(Arc::new(Snapshot::load(&path, None).unwrap()));
+        assert_eq!(Arc::strong_count(&old), 1, "replaced, still held");
+        // After its next look it holds none either.
+        tokio::time::sleep(std::time::Duration::from_secs(61)).await;
+        let old = live.load_full();
+        live.store(Arc::new(Snapshot::load(&path, None).unwrap()));
+        assert_eq!(Arc::strong_count(&old), 1, "replaced, still held");
+        task.abort();
     }
 }

@@ -161,6 +161,9 @@ async fn run(control: ControlHandle, config_path: PathBuf, mut rx: mpsc::Unbound
             }
             state.expired = expired;
         }
+        // Not held across the reload and the sleep below: the snapshot a reload replaces
+        // is freed by `control::retire` once nothing else holds it.
+        drop(snap);
         if changed {
             // Errors are logged by the reload; the copy on disk waits for the next one.
             let _ = control.reload(&config_path).await;
