@@ -130,6 +130,8 @@ struct Run<'a> {
     owner: Owner<'a>,
     sets: u32,
     body: &'a [u8],
+    /// Where the next run starts in [`ZoneRecords::runs`].
+    end: usize,
 }
 
 impl<'a> Run<'a> {
@@ -299,8 +301,12 @@ impl ZoneRecords {
 
     /// The runs, one per owner as stored.
     fn runs(&self) -> impl Iterator<Item = Run<'_>> {
+        self.runs_from(0)
+    }
+
+    /// The runs from the one that starts at `pos` on.
+    fn runs_from(&self, mut pos: usize) -> impl Iterator<Item = Run<'_>> {
         let data = &self.runs[..];
-        let mut pos = 0;
         std::iter::from_fn(move || {
             let (sets, whole, owner, end) = run_head(data, pos)?;
             let mut stop = end;
@@ -316,6 +322,7 @@ impl ZoneRecords {
                 owner: self.owner_at(owner, end, whole),
                 sets,
                 body: &data[end..stop],
+                end: stop,
             })
         })
     }
@@ -508,13 +515,49 @@ fn delta(old: &Zone, new: &Zone) -> Delta {
 
 /// The wire records of `old` missing from `new`, and of `new` missing from `old`, found
 /// by walking both owner by owner; `None` when an owner is out of order on either side.
-fn merge_difference(old: &ZoneRecords, new: &ZoneRecords) -> Option<(Vec<u8>, Vec<u8>)> {
+///
+/// A reload usually changes a few records of many: the stored runs of both zones are then
+/// the same bytes up to the first change and after the last. With the same origin, the
+/// same bytes are the same runs, so the runs before the first change are walked on one
+/// side only (for their order), and the walk stops where what is left of both zones is
+/// the same bytes (1M-record zone, one changed record: 49 ms -> 6 ms).
+fn merge_difference<'a>(old: &'a ZoneRecords, new: &'a ZoneRecords) -> Option<(Vec<u8>, Vec<u8>)> {
     let mut removed = Vec::new();
     let mut added = Vec::new();
-    let mut old_runs = old.runs().peekable();
-    let mut new_runs = new.runs().peekable();
-    let (mut last_old, mut last_new): (Option<Owner>, Option<Owner>) = (None, None);
+    let (same_start, same_end) = if old.origin == new.origin {
+        common_ends(&old.runs, &new.runs)
+    } else {
+        (0, 0)
+    };
+    let mut last_old: Option<Owner> = None;
+    let mut start = 0;
+    for run in old.runs() {
+        if run.end > same_start {
+            break;
+        }
+        if last_old.is_some_and(|last| owner_cmp(&last, &run.owner).is_ge()) {
+            return None;
+        }
+        last_old = Some(run.owner);
+        start = run.end;
+    }
+    let mut last_new = last_old;
+    let mut old_runs = old.runs_from(start).peekable();
+    let mut new_runs = new.runs_from(start).peekable();
+    let (mut old_at, mut new_at) = (start, start);
     loop {
+        let left = old.runs.len() - old_at;
+        if left == new.runs.len() - new_at && left <= same_end {
+            // The rest is the same on both sides; it must still follow what came before.
+            let after = |last: Option<Owner>, next: Option<&Run>| {
+                last.zip(next)
+                    .is_none_or(|(last, next)| owner_cmp(&last, &next.owner).is_lt())
+            };
+            if !after(last_old, old_runs.peek()) || !after(last_new, new_runs.peek()) {
+                return None;
+            }
+            break;
+        }
         let order = match (old_runs.peek(), new_runs.peek()) {
             (None, None) => break,
             (Some(_), None) => std::cmp::Ordering::Less,
@@ -536,11 +579,20 @@ fn merge_difference(old: &ZoneRecords, new: &ZoneRecords) -> Option<(Vec<u8>, Ve
             last_new = Some(owner);
         }
         match order {
-            std::cmp::Ordering::Less => write_run(&old_runs.next()?, &mut removed),
-            std::cmp::Ordering::Greater => write_run(&new_runs.next()?, &mut added),
+            std::cmp::Ordering::Less => {
+                let before = old_runs.next()?;
+                old_at = before.end;
+                write_run(&before, &mut removed);
+            }
+            std::cmp::Ordering::Greater => {
+                let after = new_runs.next()?;
+                new_at = after.end;
+                write_run(&after, &mut added);
+            }
             std::cmp::Ordering::Equal => {
                 let before = old_runs.next()?;
                 let after = new_runs.next()?;
+                (old_at, new_at) = (before.end, after.end);
                 if !before.owner.same(&after.owner) {
                     // The owner's case changed: every record reads differently.
                     write_run(&before, &mut removed);
@@ -552,6 +604,34 @@ fn merge_difference(old: &ZoneRecords, new: &ZoneRecords) -> Option<(Vec<u8>, Ve
         }
     }
     Some((removed, added))
+}
+
+/// How many bytes `a` and `b` have alike from the start, and from the end (each counted
+/// alone: the two may overlap). Compared a page at a time, as `memcmp` does it fastest.
+fn common_ends(a: &[u8], b: &[u8]) -> (usize, usize) {
+    const PAGE: usize = 4096;
+    let n = a.len().min(b.len());
+    let mut start = 0;
+    while start + PAGE <= n && a[start..start + PAGE] == b[start..start + PAGE] {
+        start += PAGE;
+    }
+    start += a[start..n]
+        .iter()
+        .zip(&b[start..n])
+        .take_while(|(x, y)| x == y)
+        .count();
+    let (mut ra, mut rb) = (a.len(), b.len());
+    while ra >= PAGE && rb >= PAGE && a[ra - PAGE..ra] == b[rb - PAGE..rb] {
+        (ra, rb) = (ra - PAGE, rb - PAGE);
+    }
+    let end = a.len() - ra
+        + a[..ra]
+            .iter()
+            .rev()
+            .zip(b[..rb].iter().rev())
+            .take_while(|(x, y)| x == y)
+            .count();
+    (start, end)
 }
 
 /// Appends a run's records in uncompressed wire form.
@@ -785,6 +865,87 @@ mod tests {
         want_added.extend_from_slice(&wire(&[("B.example.", 60)]));
         assert_eq!(removed, want_removed);
         assert_eq!(added, want_added);
+    }
+
+    #[test]
+    fn the_delta_skips_what_both_zones_share_and_finds_every_change() {
+        // 300 owners of two records each, one of them with the origin written otherwise.
+        let base: Vec<(String, u32, Vec<u8>)> = (0..300u32)
+            .flat_map(|i| {
+                let owner = if i == 150 {
+                    format!("n{i:03}.EXAMPLE.")
+                } else {
+                    format!("n{i:03}.example.")
+                };
+                [
+                    (owner.clone(), 300, vec![10, 0, (i >> 8) as u8, i as u8]),
+                    (owner, 300, vec![10, 1, (i >> 8) as u8, i as u8]),
+                ]
+            })
+            .collect();
+        let encode = |records: &[(String, u32, Vec<u8>)]| {
+            let mut out = Vec::new();
+            for (owner, ttl, rdata) in records {
+                push_record(&mut out, &Name::from_ascii(owner).unwrap(), 1, *ttl, rdata);
+            }
+            out
+        };
+        type Edit = fn(&mut Vec<(String, u32, Vec<u8>)>);
+        let edits: [(&str, Edit); 11] = [
+            ("none", |_| {}),
+            ("first record", |r| r[0].2[3] = 99),
+            ("last record", |r| r.last_mut().unwrap().2[3] = 99),
+            ("middle record", |r| r[301].2[3] = 99),
+            ("a TTL", |r| r[400].1 = 60),
+            ("an owner's case", |r| {
+                r[200].0 = "N100.example.".into();
+                r[201].0 = "N100.example.".into();
+            }),
+            ("owner added first", |r| {
+                r.insert(0, ("a.example.".into(), 300, vec![1, 2, 3, 4]))
+            }),
+            ("owner added last", |r| {
+                r.push(("n999.example.".into(), 300, vec![1, 2, 3, 4]))
+            }),
+            ("owner added between", |r| {
+                r.insert(100, ("n04a.example.".into(), 300, vec![1, 2, 3, 4]))
+            }),
+            ("owner removed", |r| {
+                r.drain(10..12);
+            }),
+            ("changes at both ends", |r| {
+                r[1].2[3] = 99;
+                r[598].2[3] = 98;
+            }),
+        ];
+        for origin in ["example.", "EXAMPLE."] {
+            let old = encode(&base);
+            for (what, edit) in edits {
+                let mut changed = base.clone();
+                edit(&mut changed);
+                let new = encode(&changed);
+                // The new zone's origin as written may differ: then nothing is skipped.
+                let got = merge_difference(&stored("example.", &old), &stored(origin, &new))
+                    .unwrap_or_else(|| panic!("{what}: out of order"));
+                assert_eq!(got, set_difference(&old, &new), "{what}, origin {origin}");
+            }
+        }
+        // Out of order after the shared start, or in the part after it, is still seen.
+        let ordered = wire(&[("a.example.", 60), ("b.example.", 60), ("c.example.", 60)]);
+        let swapped = wire(&[("a.example.", 60), ("c.example.", 60), ("b.example.", 60)]);
+        assert!(
+            merge_difference(&stored("example.", &ordered), &stored("example.", &swapped))
+                .is_none()
+        );
+        let ends_alike = wire(&[("b.example.", 61), ("a.example.", 60)]);
+        let ends_too = wire(&[("b.example.", 62), ("a.example.", 60)]);
+        assert!(
+            merge_difference(
+                &stored("example.", &ends_alike),
+                &stored("example.", &ends_too)
+            )
+            .is_none()
+        );
     }
 
     #[test]
