@@ -27,7 +27,7 @@ pub(super) struct RRset {
     /// Its records' data in wire form, as written ([`super::wire`]).
     pub(super) rdatas: Rdatas,
     /// Where its first record was written, for messages about conflicts.
-    pub(super) first: SourcePlace,
+    pub(super) first: Written,
 }
 
 /// One name of a zone as written: its records, or none for an empty non-terminal.
@@ -44,8 +44,12 @@ impl NameData {
     }
 }
 
-/// File and line a record was read from.
-type SourcePlace = (Arc<Path>, usize);
+/// Where a record was written: a file of the zone's (`Grouping::files`) and a line.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Written {
+    file: u32,
+    line: u32,
+}
 
 /// One zone's names, checked, before encoding.
 pub(super) struct ZoneData {
@@ -336,7 +340,7 @@ impl Grouping {
                     return; // a duplicate record is one record (RFC 2181 §5)
                 }
                 if rtype == RecordType::CNAME {
-                    let (f, l) = &set.first;
+                    let (f, l) = (&self.files[set.first.file as usize], set.first.line);
                     self.errors.push(ZoneError::at(
                         &file,
                         line,
@@ -361,7 +365,10 @@ impl Grouping {
                     rtype,
                     ttl,
                     rdatas: Rdatas::one(rdata),
-                    first: (file, line),
+                    first: Written {
+                        file: place.file,
+                        line: place.line,
+                    },
                 });
             }
         }
@@ -454,7 +461,7 @@ impl Grouping {
             let dname_at = |key: &[u8]| {
                 get(seqs, data, key)
                     .and_then(|n| n.get(RecordType::DNAME))
-                    .map(|s| &s.first)
+                    .map(|s| (&files[s.first.file as usize], s.first.line))
             };
             for p in places.iter().filter(|_| has_dname) {
                 let key = key_of(p);
@@ -557,7 +564,7 @@ impl Grouping {
                     let node = &mut data[seq as usize];
                     for t in [RecordType::A, RecordType::AAAA, RecordType::CNAME] {
                         if let Some(set) = node.get(t) {
-                            let (f, l) = &set.first;
+                            let (f, l) = (&files[set.first.file as usize], set.first.line);
                             errors.push(ZoneError::at(
                                 &b.file,
                                 b.line,

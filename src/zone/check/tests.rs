@@ -41,6 +41,15 @@ fn zone_errors_name_file_and_line() {
             &[
                 EXAMPLE[0],
                 EXAMPLE[1],
+                "x.example.com. 60 CNAME a.example.com.",
+                "x.example.com. 60 CNAME b.example.com.",
+            ],
+            "test.zone:4: second CNAME at x.example.com. (first at test.zone:3): a name has at most one",
+        ),
+        (
+            &[
+                EXAMPLE[0],
+                EXAMPLE[1],
                 "x.example.com. 60 SOA a.example.com. b.example.com. 1 1 1 1 1",
             ],
             "test.zone:3: SOA record at x.example.com. is not at the zone apex example.com.",
@@ -66,4 +75,31 @@ fn a_name_is_in_a_zone_only_where_a_label_starts_at_the_origin() {
     assert!(!in_zone(b"\x0abadexample\x03com\x00", origin));
     // The origin's bytes end this name, but inside its one label "a\x07example".
     assert!(!in_zone(b"\x09a\x07example\x03com\x00", origin));
+}
+
+#[test]
+fn a_conflict_names_the_included_file_its_first_record_came_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let (main, part) = (dir.path().join("main.zone"), dir.path().join("part.zone"));
+    std::fs::write(&part, "x 60 CNAME a\n").unwrap();
+    std::fs::write(
+        &main,
+        format!(
+            "$ORIGIN example.com.\n{}\n{}\n$INCLUDE {}\nx 60 CNAME b\n",
+            EXAMPLE[0],
+            EXAMPLE[1],
+            part.display()
+        ),
+    )
+    .unwrap();
+    let read = crate::zone::ReadZone::from_file(&main, &name("example.com.")).unwrap();
+    let err = crate::zone::build_read_zones(vec![read], &[], &|_| true).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}:5: second CNAME at x.example.com. (first at {}:1): a name has at most one",
+            main.display(),
+            part.display()
+        )
+    );
 }
