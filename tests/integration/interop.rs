@@ -188,7 +188,20 @@ struct Unbound {
 }
 
 impl Unbound {
+    /// Starts Unbound on a free port; when it exits before answering (another process
+    /// took the port between our probe for it and Unbound's bind), again on another.
     fn start(upstream: SocketAddr) -> Unbound {
+        let mut why = String::new();
+        for _ in 0..3 {
+            match Unbound::start_once(upstream) {
+                Ok(unbound) => return unbound,
+                Err(e) => why = e,
+            }
+        }
+        panic!("{why}");
+    }
+
+    fn start_once(upstream: SocketAddr) -> Result<Unbound, String> {
         let dir = tempfile::tempdir().unwrap();
         // A free port, by asking the kernel for one (Unbound cannot be told port 0).
         let port = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
@@ -210,19 +223,21 @@ impl Unbound {
         );
         let path = dir.path().join("unbound.conf");
         std::fs::write(&path, conf).unwrap();
+        let log = dir.path().join("unbound.log");
         let child = Command::new("unbound")
             .args(["-d", "-c"])
             .arg(&path)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        let unbound = Unbound {
+        let mut unbound = Unbound {
             child,
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
             _dir: dir,
         };
+        let said = || std::fs::read_to_string(&log).unwrap_or_default();
         // Up once it answers (it reads no root hints: the stub zone is all it serves).
         let probe = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         probe
@@ -236,11 +251,22 @@ impl Unbound {
             // Refused (ICMP) until it has bound its socket; then it answers.
             let _ = probe.send_to(&q.to_wire(), unbound.addr);
             if probe.recv_from(&mut buf).is_ok() {
-                return unbound;
+                return Ok(unbound);
+            }
+            if let Ok(Some(status)) = unbound.child.try_wait() {
+                return Err(format!(
+                    "unbound exited ({status}) on {}: {}",
+                    unbound.addr,
+                    said()
+                ));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("unbound did not start on {}", unbound.addr);
+        Err(format!(
+            "unbound did not start on {}: {}",
+            unbound.addr,
+            said()
+        ))
     }
 }
 
