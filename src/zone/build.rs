@@ -33,7 +33,7 @@ enum Found<'a> {
     NxDomain,
     /// Below the DNAME of this name (RFC 6672): redirected to the same labels under the
     /// DNAME's target.
-    BelowDname(&'a NameData),
+    BelowDname(&'a [u8], &'a NameData),
     /// At or below a zone cut: not ours to answer.
     Delegated,
     Outside,
@@ -91,9 +91,9 @@ impl ZoneData {
             return Found::Exact(n);
         }
         for a in ancestors(key, self.origin_len()) {
-            if let Some(n) = self.names.get(a) {
+            if let Some((a, n)) = self.names.get_key_value(a) {
                 if n.get(RecordType::DNAME).is_some() {
-                    return Found::BelowDname(n);
+                    return Found::BelowDname(a, n);
                 }
                 let mut wild = b"\x01*".to_vec();
                 wild.extend_from_slice(a);
@@ -332,10 +332,10 @@ impl ZoneData {
                     }
                     return Ok((RCODE_NOERROR, None));
                 }
-                Found::BelowDname(owner) => {
+                Found::BelowDname(owner_key, owner) => {
                     // RFC 6672 §3.2: the DNAME, the CNAME it synthesises for the target,
                     // then the lookup goes on from the new name.
-                    match self.through_dname(w, owner, target)? {
+                    match self.through_dname(w, owner_key, owner, target)? {
                         Some(next) => {
                             len = next.len();
                             name[..len].copy_from_slice(&next);
@@ -402,19 +402,22 @@ impl ZoneData {
     fn through_dname(
         &self,
         w: &mut Writer,
+        owner_key: &[u8],
         owner: &NameData,
         target: &[u8],
     ) -> Result<Option<Vec<u8>>, EncodeError> {
         let set = owner.get(RecordType::DNAME).expect("a DNAME owner");
-        let owner_name = owner.name.as_ref().expect("a DNAME owner has records");
+        let owner_name = self
+            .names
+            .written(owner_key)
+            .expect("a DNAME owner has records");
         let dname_target = set.rdatas.first();
         let Some(target_len) = wire::name_len(dname_target) else {
             return Ok(None);
         };
         write_dname(w, owner_name, set)?;
         // The labels before the owner (a leading `*` among them) go before the target.
-        let owner_len = owner_name.iter().map(|l| 1 + l.len()).sum::<usize>() + 1;
-        let kept = target.len().saturating_sub(owner_len);
+        let kept = target.len().saturating_sub(owner_name.len());
         if kept + target_len > 255 {
             return Ok(None);
         }
@@ -457,17 +460,13 @@ impl ZoneData {
     }
 
     /// The DNAME at `node`, encoded for the names below it, if it has one.
-    fn dname(&self, node: &NameData) -> Result<Option<Dname>, EncodeError> {
+    fn dname(&self, key: &[u8], node: &NameData) -> Result<Option<Dname>, EncodeError> {
         let Some(set) = node.get(RecordType::DNAME) else {
             return Ok(None);
         };
-        let owner = node.name.as_ref().expect("a DNAME owner has records");
+        let owner = self.names.written(key).expect("a DNAME owner has records");
         let target: Box<[u8]> = set.rdatas.first().into();
-        let model = Name::from_ascii("*")
-            .unwrap()
-            .append_domain(owner)
-            .unwrap_or(owner.clone());
-        let mut w = Writer::new(&model);
+        let mut w = Writer::for_key(&wildcard_model(key));
         write_dname(&mut w, owner, set)?;
         Ok(Some(Dname {
             answer: w.finish(RCODE_NOERROR, true)?,
@@ -483,13 +482,7 @@ impl ZoneData {
         interner: &mut Interner,
         cut: &[u8],
     ) -> Result<AnswerId, EncodeError> {
-        let node = &self.names[cut];
-        let cut_name = node.name.clone().expect("a cut has records");
-        let model = Name::from_ascii("*")
-            .unwrap()
-            .append_domain(&cut_name)
-            .unwrap_or(cut_name.clone());
-        let mut w = Writer::new(&model);
+        let mut w = Writer::for_key(&wildcard_model(cut));
         self.delegation(&mut w, cut)?;
         interner.intern_writer(w, RCODE_NOERROR, false)
     }
@@ -497,11 +490,11 @@ impl ZoneData {
     /// The cut's NS RRset in the authority section and its glue in the additional one.
     fn delegation(&self, w: &mut Writer, cut: &[u8]) -> Result<(), EncodeError> {
         let node = &self.names[cut];
-        let cut_name = node.name.clone().expect("a cut has records");
+        let cut_name = self.names.written(cut).expect("a cut has records");
         let ns = node.get(RecordType::NS).expect("a cut has NS");
         w.rrset(
             Section::Authority,
-            Owner::Name(&cut_name),
+            Owner::Wire(cut_name),
             RecordType::NS,
             ns.ttl,
             ns.rdatas.iter(),
@@ -874,7 +867,7 @@ fn encode_zone(
             let typed_at = typed.len();
             typed.extend(answers);
             let chain = z.balanced_chain(key, node)?;
-            let dname = z.dname(node)?;
+            let dname = z.dname(key, node)?;
             let mut flags = 0;
             if chain.is_some() || dname.is_some() {
                 extras.insert(nodes.len() as u32, Extra { chain, dname });
@@ -902,15 +895,24 @@ fn encode_zone(
 }
 
 /// The DNAME RRset `set` of `owner` in the answer section (it holds one record).
-fn write_dname(w: &mut Writer, owner: &Name, set: &RRset) -> Result<(), EncodeError> {
+fn write_dname(w: &mut Writer, owner: &[u8], set: &RRset) -> Result<(), EncodeError> {
     w.rrset(
         Section::Answer,
-        Owner::Name(owner),
+        Owner::Wire(owner),
         RecordType::DNAME,
         set.ttl,
         [set.rdatas.first()],
         true,
     )
+}
+
+/// The key of `*.<name>` for the name whose key is `key`, to encode answers shared by the
+/// names below it against; the name itself when that would be longer than 255 octets.
+fn wildcard_model(key: &[u8]) -> Vec<u8> {
+    match key.len() + 2 <= 255 {
+        true => [&b"\x01*"[..], key].concat(),
+        false => key.to_vec(),
+    }
 }
 
 /// An answer that starts with the query name's CNAME: the start of every chain, and the

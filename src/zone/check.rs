@@ -33,7 +33,9 @@ pub(super) struct RRset {
 /// One name of a zone as written: its records, or none for an empty non-terminal.
 #[derive(Debug, Default)]
 pub(super) struct NameData {
-    pub(super) name: Option<Name>,
+    /// Whether the name is written in the zone (it has records, or is load-balanced):
+    /// not an empty non-terminal. Its written form is `Names::written`.
+    pub(super) written: bool,
     /// Most names hold one (a host's A): inline, without an allocation.
     pub(super) rrsets: smallvec::SmallVec<[RRset; 1]>,
 }
@@ -176,6 +178,8 @@ pub(super) struct Grouping {
     seqs: NameIndex,
     /// The zone's names in the order they were first written.
     names: Vec<NameData>,
+    /// Each name's wire form as its first record wrote it, where `seqs` has its key.
+    cased: Vec<u8>,
     soa: Option<(RData, u32, usize)>,
     record_count: usize,
     types: BTreeSet<u16>,
@@ -202,6 +206,7 @@ impl Grouping {
             file: file.to_path_buf(),
             seqs: NameIndex::default(),
             names: Vec::new(),
+            cased: Vec::new(),
             soa: None,
             record_count: 0,
             types: BTreeSet::new(),
@@ -316,6 +321,7 @@ impl Grouping {
                 Some(seq) => seq,
                 None => {
                     self.names.push(NameData::default());
+                    super::wire::push_name(&mut self.cased, &r.name);
                     self.seqs.push(key)
                 }
             },
@@ -372,9 +378,7 @@ impl Grouping {
                 });
             }
         }
-        if node.name.is_none() {
-            node.name = Some(name);
-        }
+        node.written = true;
         self.record_count += 1;
     }
 
@@ -392,6 +396,7 @@ impl Grouping {
             file,
             mut seqs,
             names: mut data,
+            mut cased,
             soa,
             record_count,
             types,
@@ -420,9 +425,11 @@ impl Grouping {
                     _ => &skipped[(p.name & !SKIPPED) as usize],
                 }
             };
-            let display = |p: &Place| match data.get(p.name as usize).and_then(|n| n.name.as_ref())
-            {
-                Some(n) if p.name & SKIPPED == 0 => n.clone(),
+            let cased = &cased;
+            let display = |p: &Place| match data.get(p.name as usize) {
+                Some(n) if n.written && p.name & SKIPPED == 0 => {
+                    key_to_name(&cased[seqs.span(p.name)])
+                }
                 _ => key_to_name(key_of(p)),
             };
             let at = |p: &Place, message: String| {
@@ -580,12 +587,16 @@ impl Grouping {
                 }
                 None => {
                     data.push(NameData::default());
+                    super::wire::push_name(&mut cased, &b.name);
                     seqs.push(&key)
                 }
             };
             let node = &mut data[seq as usize];
-            if node.name.is_none() {
-                node.name = Some(b.name.clone());
+            if !node.written {
+                node.written = true;
+                let mut written = Vec::new();
+                super::wire::push_name(&mut written, &b.name);
+                cased[seqs.span(seq)].copy_from_slice(&written);
             }
             balanced.push((key, b.service));
         }
@@ -615,6 +626,7 @@ impl Grouping {
                     }
                     None => {
                         data.push(NameData::default());
+                        cased.extend_from_slice(a);
                         seqs.push(a);
                     }
                 }
@@ -630,7 +642,7 @@ impl Grouping {
             .collect();
         order.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| seqs.key(a.1).cmp(seqs.key(b.1))));
         let order = order.into_iter().map(|(_, i)| i).collect();
-        let names = Names::new(seqs, data, order, gone);
+        let names = Names::new(seqs, cased, data, order, gone);
 
         let cuts: rustc_hash::FxHashSet<Box<[u8]>> = names
             .iter()

@@ -65,6 +65,12 @@ impl NameIndex {
         }
     }
 
+    /// Where node `node`'s key lies in the buffer of keys.
+    pub(super) fn span(&self, node: u32) -> std::ops::Range<usize> {
+        let i = node as usize;
+        self.starts[i] as usize..self.starts[i + 1] as usize
+    }
+
     pub(super) fn key(&self, node: u32) -> &[u8] {
         let i = node as usize;
         &self.keys[self.starts[i] as usize..self.starts[i + 1] as usize]

@@ -13,6 +13,8 @@ use rustc_hash::FxHashSet;
 pub(super) struct Names {
     /// Every name's key → its number, the index of its data in `data`.
     index: NameIndex,
+    /// Every name's wire form as written (its case kept), where `index` has its key.
+    cased: Vec<u8>,
     data: Vec<NameData>,
     /// The names' numbers in key order, each once, those of `gone` left out.
     order: Vec<u32>,
@@ -21,18 +23,21 @@ pub(super) struct Names {
 }
 
 impl Names {
-    /// The names of `index` (whose data is `data`, by number) in the key order `order`,
-    /// but for those of `gone`.
+    /// The names of `index` (whose data is `data` and wire forms as written `cased`, by
+    /// number) in the key order `order`, but for those of `gone`.
     pub(super) fn new(
         index: NameIndex,
+        cased: Vec<u8>,
         data: Vec<NameData>,
         order: Vec<u32>,
         gone: FxHashSet<u32>,
     ) -> Names {
         debug_assert_eq!(index.len() as usize, data.len());
+        debug_assert_eq!(index.key_bytes(), cased.len());
         debug_assert!(order.windows(2).all(|w| index.key(w[0]) < index.key(w[1])));
         Names {
             index,
+            cased,
             data,
             order,
             gone,
@@ -50,6 +55,24 @@ impl Names {
 
     pub(super) fn get(&self, key: &[u8]) -> Option<&NameData> {
         self.number(key).map(|i| &self.data[i as usize])
+    }
+
+    /// The wire form of a name with records (or load-balanced) as written.
+    pub(super) fn written(&self, key: &[u8]) -> Option<&[u8]> {
+        let i = self.number(key)?;
+        self.data[i as usize]
+            .written
+            .then(|| &self.cased[self.index.span(i)])
+    }
+
+    /// Every name written in the zone (no empty non-terminal), as written, and its data,
+    /// in key order.
+    pub(super) fn iter_written(&self) -> impl Iterator<Item = (&[u8], &[u8], &NameData)> {
+        self.order
+            .iter()
+            .map(|&i| (i, &self.data[i as usize]))
+            .filter(|(_, n)| n.written)
+            .map(|(i, n)| (self.index.key(i), &self.cased[self.index.span(i)], n))
     }
 
     /// The name's key as the table holds it, and its data.

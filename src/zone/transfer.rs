@@ -703,6 +703,11 @@ pub fn record_len(data: &[u8]) -> Option<usize> {
 /// Appends one uncompressed wire record.
 pub fn push_record(out: &mut Vec<u8>, owner: &Name, rtype: u16, ttl: u32, rdata: &[u8]) {
     push_name(out, owner);
+    push_record_after_owner(out, rtype, ttl, rdata);
+}
+
+/// The rest of an uncompressed wire record, after its owner.
+fn push_record_after_owner(out: &mut Vec<u8>, rtype: u16, ttl: u32, rdata: &[u8]) {
     out.extend_from_slice(&rtype.to_be_bytes());
     out.extend_from_slice(&CLASS_IN.to_be_bytes());
     out.extend_from_slice(&ttl.to_be_bytes());
@@ -717,15 +722,21 @@ pub(super) fn zone_records(z: &ZoneData, complete: bool) -> ZoneRecords {
     push_name(&mut origin, &z.origin);
     let mut packer = Packer::new(&origin);
     let mut owner = Vec::new();
-    let apex = z.names.get_key_value(&z.origin_key);
-    let all: Box<dyn Iterator<Item = (&[u8], &super::check::NameData)>> = match complete {
-        true => Box::new(z.names.iter()),
+    let apex = z
+        .names
+        .get_key_value(&z.origin_key)
+        .and_then(|(key, node)| {
+            let name = z.names.written(key)?;
+            Some((key, name, node))
+        });
+    type Written<'z> = (&'z [u8], &'z [u8], &'z super::check::NameData);
+    let all: Box<dyn Iterator<Item = Written<'_>>> = match complete {
+        true => Box::new(z.names.iter_written()),
         false => Box::new(apex.into_iter()),
     };
-    for (key, node) in all {
-        let Some(name) = &node.name else { continue };
+    for (key, name, node) in all {
         owner.clear();
-        push_name(&mut owner, name);
+        owner.extend_from_slice(name);
         for set in &node.rrsets {
             let apex_soa = set.rtype == RecordType::SOA && *key == *z.origin_key;
             if !complete && !apex_soa {
@@ -733,7 +744,8 @@ pub(super) fn zone_records(z: &ZoneData, complete: bool) -> ZoneRecords {
             }
             for rdata in set.rdatas.iter() {
                 if apex_soa {
-                    push_record(&mut soa, name, u16::from(set.rtype), set.ttl, rdata);
+                    soa.extend_from_slice(name);
+                    push_record_after_owner(&mut soa, u16::from(set.rtype), set.ttl, rdata);
                 } else {
                     packer.push(&owner, u16::from(set.rtype), set.ttl, rdata);
                 }
