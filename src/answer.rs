@@ -402,7 +402,6 @@ impl Interner {
 pub enum Owner<'a> {
     /// The query name itself (a pointer to the question).
     Qname,
-    Name(&'a Name),
     /// A name in uncompressed wire form, in the case it was written (`zone::wire`).
     Wire(&'a [u8]),
 }
@@ -610,15 +609,6 @@ impl Writer {
         self.suffixes.push((at, key.len() as u16, offset as u16));
     }
 
-    /// Writes a name, compressed against what was written before.
-    fn name(&mut self, name: &Name) {
-        let mut lower = [0u8; 256];
-        let mut cased = [0u8; 256];
-        let mut starts = [0u8; 128];
-        let (len, n) = wire_labels(name, &mut lower, Some(&mut cased), &mut starts);
-        self.wire_name(&lower[..len], &cased[..len], &starts[..n]);
-    }
-
     /// Writes the name whose lower-case and written wire forms are `lower` and `cased`
     /// (labels starting at `starts`), compressed against what was written before.
     fn wire_name(&mut self, lower: &[u8], cased: &[u8], starts: &[u8]) {
@@ -692,7 +682,6 @@ impl Writer {
     fn owner(&mut self, owner: Owner<'_>) {
         match owner {
             Owner::Qname => self.pointer(QNAME_OFFSET as u16),
-            Owner::Name(n) => self.name(n),
             Owner::Wire(w) => {
                 if self.wire_cased(w).is_none() {
                     self.buf.extend_from_slice(w); // never: zones write whole names
@@ -1004,7 +993,11 @@ mod tests {
         let a = wire(&RData::A(A::new(192, 0, 2, 1)));
         w.rrset(
             Section::Answer,
-            Owner::Name(&n("t.wild.example.com.")),
+            Owner::Wire(&{
+                let mut owner = Vec::new();
+                crate::zone::push_name(&mut owner, &n("t.wild.example.com."));
+                owner
+            }),
             RecordType::A,
             60,
             [&a[..]],

@@ -690,12 +690,7 @@ fn encode_zone(
     } = out;
     nodes.reserve(z.names.len());
     let apex_ds = apex_ds.map(|ds| interner.intern(&ds)).transpose()?;
-    let star = Name::from_ascii("*").unwrap();
-    let nx_model = star
-        .clone()
-        .append_domain(&z.origin)
-        .unwrap_or(z.origin.clone());
-    let mut w = Writer::new(&nx_model);
+    let mut w = Writer::for_key(&wildcard_model(&z.origin_key));
     z.soa_authority(&mut w)?;
     let nxdomain = interner.intern_writer(w, RCODE_NXDOMAIN, true)?;
 
