@@ -546,15 +546,9 @@ impl WireName {
 }
 
 impl Writer {
-    /// Starts a message whose question name is `model` (the zone node's name, or
-    /// `*.<suffix>` for answers shared by every name under a suffix).
-    pub fn new(model: &Name) -> Writer {
-        let mut buf = [0; 256];
-        Writer::for_key(name_key_in(model, &mut buf))
-    }
-
-    /// [`Writer::new`] for the model whose lower-case wire form is `key` (as
-    /// [`name_key`] gives it): the question is never part of the answer's bytes, only
+    /// Starts a message whose question name (the zone node's name, or `*.<suffix>` for
+    /// answers shared by every name under a suffix) has the lower-case wire form `key`
+    /// (as [`name_key`] gives it): the question is never part of the answer's bytes, only
     /// where its suffixes stand, so its case does not matter.
     pub fn for_key(key: &[u8]) -> Writer {
         let spare = SPARE.try_with(|s| s.borrow_mut().take()).ok().flatten();
@@ -979,7 +973,7 @@ mod tests {
 
     /// The answer at `*.wild.example.com.`: a CNAME to `t.wild.example.com.` and its A.
     fn wildcard_cname_answer() -> AnswerBuf {
-        let mut w = Writer::new(&n("*.wild.example.com."));
+        let mut w = Writer::for_key(&name_key(&n("*.wild.example.com.")));
         let target = wire(&RData::CNAME(CNAME(n("t.wild.example.com."))));
         w.rrset(
             Section::Answer,
@@ -1075,7 +1069,7 @@ mod tests {
             (14u16, b"\x02rm\xc0\x0f\x02em\xc0\x0f".to_vec()),
             (17, names.clone()),
         ] {
-            let mut w = Writer::new(&q);
+            let mut w = Writer::for_key(&name_key(&q));
             let rtype = RecordType::from(code);
             w.rrset(Section::Answer, Owner::Qname, rtype, 60, [&names[..]], true)
                 .unwrap();
@@ -1088,7 +1082,7 @@ mod tests {
 
     #[test]
     fn fit_never_splits_a_set() {
-        let mut w = Writer::new(&n("www.example.com."));
+        let mut w = Writer::for_key(&name_key(&n("www.example.com.")));
         let rd: Vec<[u8; 4]> = (0..10).map(|i| [192, 0, 2, i]).collect();
         let rd = rd.iter().map(|a| &a[..]);
         w.rrset(Section::Answer, Owner::Qname, RecordType::A, 60, rd, true)

@@ -72,8 +72,7 @@ impl NameIndex {
     }
 
     pub(super) fn key(&self, node: u32) -> &[u8] {
-        let i = node as usize;
-        &self.keys[self.starts[i] as usize..self.starts[i + 1] as usize]
+        &self.keys[self.span(node)]
     }
 
     /// The node of `key`, if it has one.

@@ -718,37 +718,31 @@ fn push_record_after_owner(out: &mut Vec<u8>, rtype: u16, ttl: u32, rdata: &[u8]
 /// Encodes every record of a checked zone, or with `complete` false only its SOA.
 pub(super) fn zone_records(z: &ZoneData, complete: bool) -> ZoneRecords {
     let mut soa = Vec::new();
+    let apex = z
+        .names
+        .written(&z.origin_key)
+        .expect("the apex has records");
+    let apex_soa = z.names[&z.origin_key[..]]
+        .get(RecordType::SOA)
+        .expect("checked at load");
+    for rdata in apex_soa.rdatas.iter() {
+        soa.extend_from_slice(apex);
+        push_record_after_owner(&mut soa, u16::from(RecordType::SOA), apex_soa.ttl, rdata);
+    }
     let mut origin = Vec::new();
     push_name(&mut origin, &z.origin);
     let mut packer = Packer::new(&origin);
-    let mut owner = Vec::new();
-    let apex = z
+    let every = z
         .names
-        .get_key_value(&z.origin_key)
-        .and_then(|(key, node)| {
-            let name = z.names.written(key)?;
-            Some((key, name, node))
-        });
-    type Written<'z> = (&'z [u8], &'z [u8], &'z super::check::NameData);
-    let all: Box<dyn Iterator<Item = Written<'_>>> = match complete {
-        true => Box::new(z.names.iter_written()),
-        false => Box::new(apex.into_iter()),
-    };
-    for (key, name, node) in all {
-        owner.clear();
-        owner.extend_from_slice(name);
+        .iter_written()
+        .take(if complete { usize::MAX } else { 0 });
+    for (key, name, node) in every {
         for set in &node.rrsets {
-            let apex_soa = set.rtype == RecordType::SOA && *key == *z.origin_key;
-            if !complete && !apex_soa {
-                continue;
+            if set.rtype == RecordType::SOA && *key == *z.origin_key {
+                continue; // kept apart, above
             }
             for rdata in set.rdatas.iter() {
-                if apex_soa {
-                    soa.extend_from_slice(name);
-                    push_record_after_owner(&mut soa, u16::from(set.rtype), set.ttl, rdata);
-                } else {
-                    packer.push(&owner, u16::from(set.rtype), set.ttl, rdata);
-                }
+                packer.push(name, u16::from(set.rtype), set.ttl, rdata);
             }
         }
     }

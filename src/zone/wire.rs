@@ -75,7 +75,7 @@ pub fn key_of<'b>(wire: &[u8], buf: &'b mut [u8; 256]) -> Option<&'b [u8]> {
 /// Where the name sits in the data of a type whose data holds domain names that DNS
 /// compares without case (RFC 4034 §6.2): octets before the first name, and how many
 /// names follow one another there; `None` for the other types, compared octet by octet.
-pub fn names_at(rtype: u16) -> Option<(usize, usize)> {
+fn names_at(rtype: u16) -> Option<(usize, usize)> {
     match rtype {
         // NS, MD, MF, CNAME, MB, MG, MR, PTR, DNAME; ANAME
         2..=5 | 7..=9 | 12 | 39 | 65305 => Some((0, 1)),
