@@ -307,8 +307,8 @@ impl<'a> Answer<'a> {
 #[derive(Default)]
 pub struct Interner {
     bytes: Vec<u8>,
-    /// Hash of an answer's bytes → where they are in `bytes`.
-    seen: rustc_hash::FxHashMap<u64, u32>,
+    /// Where each distinct answer starts in `bytes`, under the tag of its bytes' hash.
+    seen: crate::slots::TagSlots,
 }
 
 impl Interner {
@@ -316,7 +316,7 @@ impl Interner {
     pub fn with_capacity(answers: usize) -> Interner {
         Interner {
             bytes: Vec::new(),
-            seen: rustc_hash::FxHashMap::with_capacity_and_hasher(answers, Default::default()),
+            seen: crate::slots::TagSlots::with_capacity(answers),
         }
     }
 
@@ -368,27 +368,21 @@ impl Interner {
         }
         let mut h = rustc_hash::FxHasher::default();
         h.write(&self.bytes[start..]);
-        let hash = h.finish();
-        let len = self.bytes.len() - start;
-        let off = match self.seen.entry(hash) {
-            std::collections::hash_map::Entry::Occupied(at) => {
-                let at = *at.get() as usize;
-                if self.bytes[at..at + len] == self.bytes[start..] {
-                    self.bytes.truncate(start);
-                    at as u32
-                } else {
-                    start as u32 // a hash collision: kept twice
-                }
-            }
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(start as u32);
-                start as u32
-            }
-        };
-        if self.bytes.len() > u32::MAX as usize {
+        let tag = crate::slots::tag_of(h.finish());
+        // Offsets stay below `u32::MAX`, which `TagSlots` does not take.
+        if self.bytes.len() >= u32::MAX as usize {
             return Err(EncodeError::TooLarge);
         }
-        Ok(AnswerId(off))
+        let (bytes, len) = (&self.bytes, self.bytes.len() - start);
+        // An answer ends before the next one starts, so an equal one before `start`
+        // lies whole in `bytes[..start]`.
+        let equal = |&at: &u32| bytes.get(at as usize..at as usize + len) == Some(&bytes[start..]);
+        if let Some(at) = self.seen.candidates(tag).find(equal) {
+            self.bytes.truncate(start);
+            return Ok(AnswerId(at));
+        }
+        self.seen.insert(tag, start as u32);
+        Ok(AnswerId(start as u32))
     }
 
     /// The finished arena, which the ids handed out index.

@@ -14,6 +14,7 @@
 //! - `secondary`: zones pulled from a primary (AXFR/IXFR, SOA timers, NOTIFY), kept in `state_dir`.
 //! - `snapshot`: [`snapshot::Snapshot`] (everything a query reads) and [`snapshot::Live`], its atomic swap.
 //! - `api`: the HTTP API (status, explain, reload, drains, fleet reports, metrics, status page).
+//! - `slots`: the hash table of the load's big look-ups (names, answers): tags the caller's keys.
 //! - `cli`: the commands (`serve`, `check`, `explain`, `probe`, and the Docker lab's hidden
 //!   `lab-backend`): build the pieces and start them.
 
@@ -31,5 +32,6 @@ pub mod geo;
 pub mod health;
 pub mod route;
 pub mod secondary;
+pub mod slots;
 pub mod snapshot;
 pub mod zone;

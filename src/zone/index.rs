@@ -1,27 +1,22 @@
 //! The name index of a [`super::Zones`]: lower-case wire names → node numbers.
 //!
 //! Every name once, in one buffer, in node order (node `i`'s key ends where node `i + 1`'s
-//! starts), and an open-addressing table of (hash, node) slots, sized for the names the
-//! build will push so that it is about 70 % full (any number of slots: a slot is found by
-//! multiplying, not masking, the hash). About the name's wire length plus 15 bytes per
+//! starts), and a table of (tag, node) slots ([`TagSlots`]), sized for the names the build
+//! will push so that it is about 70 % full. About the name's wire length plus 15 bytes per
 //! name, in three allocations, where a hash map of boxed keys costs an allocation per name.
 
+use crate::slots::{TagSlots, tag_of};
 use rustc_hash::FxHasher;
 use std::hash::Hasher;
-
-/// An empty slot (node numbers stay below it).
-const EMPTY: u64 = u64::MAX;
 
 #[derive(Debug)]
 pub(super) struct NameIndex {
     keys: Vec<u8>,
     /// Where each node's key starts in `keys`, and one more entry: the end.
     starts: Vec<u32>,
-    /// Hash (high 32 bits) and node (low 32 bits); `EMPTY` where free. About 70 % full
-    /// (at most 3/4 once more names are pushed than were reserved for): a lookup that
-    /// misses (every NXDOMAIN asks for a missing name first) probes about 5 slots, where
-    /// a table kept at most half full would cost 8 bytes more per name.
-    slots: Vec<u64>,
+    /// Each node under its key's tag (a miss, which every NXDOMAIN asks first, probes
+    /// about 5 slots).
+    slots: TagSlots,
 }
 
 fn hash(key: &[u8]) -> u64 {
@@ -30,26 +25,9 @@ fn hash(key: &[u8]) -> u64 {
     h.finish()
 }
 
-/// The first slot of a name in a table of `len` slots: its tag (the hash's high 32 bits,
-/// kept in the slot) scaled to `len`. So a slot tells where it belongs, and growing the
-/// table reads no key; names that start at one slot still differ in the tag's low bits.
-#[inline]
-fn first_slot(tag: u64, len: usize) -> usize {
-    ((tag * len as u64) >> 32) as usize
-}
-
-/// Slots for `names` names, about 70 % full.
-fn slots_for(names: usize) -> usize {
-    (names + names * 3 / 7 + 1).max(16)
-}
-
 impl Default for NameIndex {
     fn default() -> NameIndex {
-        NameIndex {
-            keys: Vec::new(),
-            starts: vec![0],
-            slots: vec![EMPTY; 16],
-        }
+        NameIndex::with_capacity(0, 0)
     }
 }
 
@@ -61,7 +39,7 @@ impl NameIndex {
         NameIndex {
             keys: Vec::with_capacity(key_bytes),
             starts,
-            slots: vec![EMPTY; slots_for(names)],
+            slots: TagSlots::with_capacity(names),
         }
     }
 
@@ -78,22 +56,9 @@ impl NameIndex {
     /// The node of `key`, if it has one.
     #[inline]
     pub(super) fn get(&self, key: &[u8]) -> Option<u32> {
-        let tag = hash(key) >> 32;
-        let len = self.slots.len();
-        let mut i = first_slot(tag, len);
-        loop {
-            let s = self.slots[i];
-            if s == EMPTY {
-                return None;
-            }
-            if s >> 32 == tag && self.key(s as u32) == key {
-                return Some(s as u32);
-            }
-            i += 1;
-            if i == len {
-                i = 0;
-            }
-        }
+        self.slots
+            .candidates(tag_of(hash(key)))
+            .find(|&node| self.key(node) == key)
     }
 
     /// The bytes of all keys pushed.
@@ -111,14 +76,7 @@ impl NameIndex {
         let node = self.len();
         self.keys.extend_from_slice(key);
         self.starts.push(self.keys.len() as u32);
-        if 4 * (node as usize + 1) > 3 * self.slots.len() {
-            let mut bigger = vec![EMPTY; self.slots.len() * 2];
-            for &s in self.slots.iter().filter(|&&s| s != EMPTY) {
-                place(&mut bigger, s >> 32, s as u32);
-            }
-            self.slots = bigger;
-        }
-        place(&mut self.slots, hash(key) >> 32, node);
+        self.slots.insert(tag_of(hash(key)), node);
         node
     }
 
@@ -127,17 +85,6 @@ impl NameIndex {
         self.keys.shrink_to_fit();
         self.starts.shrink_to_fit();
     }
-}
-
-fn place(slots: &mut [u64], tag: u64, node: u32) {
-    let mut i = first_slot(tag, slots.len());
-    while slots[i] != EMPTY {
-        i += 1;
-        if i == slots.len() {
-            i = 0;
-        }
-    }
-    slots[i] = tag << 32 | node as u64;
 }
 
 #[cfg(test)]
@@ -166,11 +113,6 @@ mod tests {
             for (i, k) in keys.iter().enumerate() {
                 assert_eq!(index.push(k), i as u32);
             }
-            assert!(
-                4 * keys.len() <= 3 * index.slots.len(),
-                "{}",
-                index.slots.len()
-            );
             for (i, k) in keys.iter().enumerate() {
                 assert_eq!(index.get(k), Some(i as u32));
             }
@@ -178,6 +120,6 @@ mod tests {
             assert_eq!(index.get(b"\x04n1000\x07example\x00"), None);
             assert_eq!(index.get(b""), None);
         }
-        assert_eq!(NameIndex::with_capacity(1000, bytes).slots.len(), 1429);
+        assert_eq!(NameIndex::with_capacity(1000, bytes).slots.capacity(), 1429);
     }
 }
