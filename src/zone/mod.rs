@@ -38,7 +38,8 @@ impl ReadZone {
     /// Reads the master file `file` for the zone `origin`; its errors (file, line) if
     /// it cannot be read or holds a bad record.
     pub fn from_file(file: &Path, origin: &Name) -> Result<ReadZone, Vec<ZoneError>> {
-        let mut grouping = check::Grouping::new(file, origin);
+        let bytes = std::fs::metadata(file).map_or(0, |m| m.len());
+        let mut grouping = check::Grouping::for_bytes(file, origin, bytes);
         master::read_file(file, origin, &mut |r| grouping.add(r))?;
         Ok(ReadZone(grouping))
     }

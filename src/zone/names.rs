@@ -1,12 +1,15 @@
-//! A checked zone's names: in key order for the build, which numbers them in that order,
-//! and found by key for the lookups resolving chains, glue and wildcards. The keys sit in
-//! one buffer with a hash index ([`NameIndex`]), the one the zone was read into, and the
-//! key order is a sorted list of the names' numbers there: where a tree of boxed keys cost
+//! A checked zone's names: numbered in the order they were read, which the build goes
+//! through (their data then lies in memory in the order it is visited), found by key for
+//! the lookups resolving chains, glue and wildcards, and in key order for what lists a
+//! zone's records (transfers, signing). The keys sit in one buffer with a hash index
+//! ([`NameIndex`]), the one the zone was read into, and the key order is a sorted list of
+//! the names' numbers there, sorted when first asked for: where a tree of boxed keys cost
 //! an allocation per name and a dozen key comparisons per lookup.
 
 use super::check::NameData;
 use super::index::NameIndex;
 use rustc_hash::FxHashSet;
+use std::sync::OnceLock;
 
 /// A zone's names in key order, each with its data.
 #[derive(Default)]
@@ -16,36 +19,54 @@ pub(super) struct Names {
     /// Every name's wire form as written (its case kept), where `index` has its key.
     cased: Vec<u8>,
     data: Vec<NameData>,
-    /// The names' numbers in key order, each once, those of `gone` left out.
-    order: Vec<u32>,
+    /// The names' numbers in key order, each once, those of `gone` left out: sorted
+    /// when first needed (a zone that is neither transferred nor signed never is).
+    order: OnceLock<Vec<u32>>,
     /// Names that are not the zone's after all, which no lookup finds (rare: check.rs).
     gone: FxHashSet<u32>,
 }
 
 impl Names {
     /// The names of `index` (whose data is `data` and wire forms as written `cased`, by
-    /// number) in the key order `order`, but for those of `gone`.
+    /// number) but for those of `gone`.
     pub(super) fn new(
         index: NameIndex,
         cased: Vec<u8>,
         data: Vec<NameData>,
-        order: Vec<u32>,
         gone: FxHashSet<u32>,
     ) -> Names {
         debug_assert_eq!(index.len() as usize, data.len());
         debug_assert_eq!(index.key_bytes(), cased.len());
-        debug_assert!(order.windows(2).all(|w| index.key(w[0]) < index.key(w[1])));
         Names {
             index,
             cased,
             data,
-            order,
+            order: OnceLock::new(),
             gone,
         }
     }
 
     pub(super) fn len(&self) -> usize {
-        self.order.len()
+        self.data.len() - self.gone.len()
+    }
+
+    /// The names' numbers in key order (sorted at the first call).
+    fn order(&self) -> &[u32] {
+        self.order.get_or_init(|| {
+            // One sort of the numbers, each by its key's first eight bytes, read once, and
+            // by the whole key only when those are equal, which spares most comparisons a
+            // look at the keys.
+            let index = &self.index;
+            let mut order: Vec<(u64, u32)> = (0..index.len())
+                .filter(|i| !self.gone.contains(i))
+                .map(|i| (key_prefix(index.key(i)), i))
+                .collect();
+            order.sort_unstable_by(|a, b| {
+                a.0.cmp(&b.0)
+                    .then_with(|| index.key(a.1).cmp(index.key(b.1)))
+            });
+            order.into_iter().map(|(_, i)| i).collect()
+        })
     }
 
     fn number(&self, key: &[u8]) -> Option<u32> {
@@ -68,7 +89,7 @@ impl Names {
     /// Every name written in the zone (no empty non-terminal), as written, and its data,
     /// in key order.
     pub(super) fn iter_written(&self) -> impl Iterator<Item = (&[u8], &[u8], &NameData)> {
-        self.order
+        self.order()
             .iter()
             .map(|&i| (i, &self.data[i as usize]))
             .filter(|(_, n)| n.written)
@@ -81,19 +102,21 @@ impl Names {
         Some((self.index.key(i), &self.data[i as usize]))
     }
 
-    /// Every name and its data, in key order.
+    /// Every name and its data, in the order they were read (by number).
     pub(super) fn iter(&self) -> impl Iterator<Item = (&[u8], &NameData)> {
-        self.order
-            .iter()
-            .map(|&i| (self.index.key(i), &self.data[i as usize]))
+        (0..self.index.len())
+            .filter(|i| self.gone.is_empty() || !self.gone.contains(i))
+            .map(|i| (self.index.key(i), &self.data[i as usize]))
     }
 
+    /// Every name's key, in key order.
     pub(super) fn keys(&self) -> impl Iterator<Item = &[u8]> {
-        self.order.iter().map(|&i| self.index.key(i))
+        self.order().iter().map(|&i| self.index.key(i))
     }
 
+    /// Every name's data, in the order they were read.
     pub(super) fn values(&self) -> impl Iterator<Item = &NameData> {
-        self.order.iter().map(|&i| &self.data[i as usize])
+        self.iter().map(|(_, n)| n)
     }
 
     /// The bytes of all keys (at most).
@@ -108,4 +131,13 @@ impl std::ops::Index<&[u8]> for Names {
     fn index(&self, key: &[u8]) -> &NameData {
         self.get(key).expect("a name of the zone")
     }
+}
+
+/// The first eight bytes of `key` as a number (zeros after a shorter key): two keys whose
+/// prefixes differ are in the order of their prefixes.
+fn key_prefix(key: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = key.len().min(8);
+    b[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(b)
 }
