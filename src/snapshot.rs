@@ -351,7 +351,9 @@ fn read_zone_files(files: &[(PathBuf, Name)]) -> Vec<Result<ReadZone, Vec<ZoneEr
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
-                    let mut mine = Vec::new();
+                    // Sized for a fair share: a read zone is a few hundred bytes, and
+                    // 10,000 of them copied at every doubling showed in the load.
+                    let mut mine = Vec::with_capacity(files.len() / threads + 1);
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(f) = files.get(i) else { break mine };

@@ -45,6 +45,22 @@ pub fn push_rdata(bytes: &mut Vec<u8>, rdata: &RData) -> Result<(), EncodeError>
                 bytes.extend_from_slice(&n.to_be_bytes());
             }
         }
+        RData::TXT(txt) => {
+            for part in txt.txt_data.iter() {
+                // The reader keeps each string to 255 octets; longer is hickory's error.
+                let Ok(len) = u8::try_from(part.len()) else {
+                    return push_encoded(bytes, rdata);
+                };
+                bytes.push(len);
+                bytes.extend_from_slice(part);
+            }
+        }
+        RData::SRV(srv) => {
+            for n in [srv.priority, srv.weight, srv.port] {
+                bytes.extend_from_slice(&n.to_be_bytes());
+            }
+            push_name(bytes, &srv.target);
+        }
         RData::Unknown { rdata, .. } => bytes.extend_from_slice(&rdata.anything),
         other => push_encoded(bytes, other)?,
     }
@@ -180,6 +196,32 @@ mod tests {
         let mut out = Vec::new();
         push_name(&mut out, &Name::from_ascii(text).unwrap());
         out
+    }
+
+    #[test]
+    fn the_common_types_are_written_as_hickory_writes_them() {
+        use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, SOA, SRV, TXT};
+        let n = |t: &str| Name::from_ascii(t).unwrap();
+        let all = [
+            RData::A(A::new(192, 0, 2, 1)),
+            RData::AAAA(AAAA::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
+            RData::CNAME(CNAME(n("Www.Example."))),
+            RData::MX(MX::new(10, n("mail.example."))),
+            RData::SOA(SOA::new(n("ns1.example."), n("h.example."), 7, 1, 2, 3, 4)),
+            RData::TXT(TXT::new(vec![
+                "v=spf1 -all".into(),
+                String::new(),
+                "x".repeat(255),
+            ])),
+            RData::TXT(TXT::new(vec![])),
+            RData::SRV(SRV::new(10, 60, 5060, n("Sip.Example."))),
+        ];
+        for rdata in all {
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            push_rdata(&mut ours, &rdata).unwrap();
+            push_encoded(&mut theirs, &rdata).unwrap();
+            assert_eq!(ours, theirs, "{rdata:?}");
+        }
     }
 
     #[test]

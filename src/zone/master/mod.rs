@@ -63,11 +63,27 @@ pub fn read_file(
     origin: &Name,
     sink: &mut dyn FnMut(SourceRecord),
 ) -> Result<(), Vec<ZoneError>> {
-    let text = reader::read_source(path, reader::MAX_ZONE_BYTES)
-        .map_err(|(line, message)| vec![ZoneError::at(path, line, message)])?;
+    read_text(&read_source(path)?, path, origin, sink)
+}
+
+/// The text of the master file at `path`, the first step of [`read_file`]: a regular
+/// file of at most 1 GiB, in UTF-8.
+pub fn read_source(path: &Path) -> Result<String, Vec<ZoneError>> {
+    reader::read_source(path, reader::MAX_ZONE_BYTES)
+        .map_err(|(line, message)| vec![ZoneError::at(path, line, message)])
+}
+
+/// Reads `text`, the contents of the master file `path` ([`read_source`]), handing each
+/// record to `sink` like [`read_file`].
+pub fn read_text(
+    text: &str,
+    path: &Path,
+    origin: &Name,
+    sink: &mut dyn FnMut(SourceRecord),
+) -> Result<(), Vec<ZoneError>> {
     let mut origin = origin.clone();
     origin.set_fqdn(true);
-    reader::read(&text, path, origin, sink)
+    reader::read(text, path, origin, sink)
 }
 
 /// Reads master-file `text`. `path` names it in errors and records, and relative

@@ -45,14 +45,12 @@ pub(super) fn read(
         errors: Vec::new(),
         dollar_ttl: None,
         last_ttl: None,
+        root: path,
         include_stack: Vec::new(),
         bytes_left: MAX_ZONE_BYTES.saturating_sub(text.len() as u64),
         generated: 0,
         gave_up: false,
     };
-    reader
-        .include_stack
-        .push(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
     reader.read_text(text, Arc::from(path), origin);
     if reader.errors.is_empty() {
         Ok(())
@@ -140,7 +138,10 @@ struct Reader<'s> {
     dollar_ttl: Option<u32>,
     /// TTL of the last record that stated one (RFC 1035 default).
     last_ttl: Option<u32>,
-    /// Canonical paths of the files being read, outermost first.
+    /// The zone's own file.
+    root: &'s Path,
+    /// Canonical paths of the files being read, outermost first, from the first
+    /// `$INCLUDE` on: a zone without one (most) does not pay for making them.
     include_stack: Vec<PathBuf>,
     /// What the zone may still read of included files (see `MAX_ZONE_BYTES`).
     bytes_left: u64,
@@ -265,6 +266,11 @@ impl Reader<'_> {
             None => st.origin.clone(),
         };
         let target = st.path.parent().unwrap_or(Path::new("")).join(file);
+        if self.include_stack.is_empty() {
+            let root = self.root;
+            self.include_stack
+                .push(std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()));
+        }
         if self.include_stack.len() > MAX_INCLUDE_DEPTH {
             return Err((
                 entry.line,
