@@ -975,3 +975,32 @@ fn a_zone_nobody_may_transfer_keeps_its_soa_but_no_records_and_answers_the_same(
     next.carry_journal(&kept);
     assert_eq!(next.zones[0].records.journal.len(), 1);
 }
+
+#[test]
+fn the_zones_directory_lists_files_and_links_to_files_but_not_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = "$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n";
+    std::fs::write(dir.path().join("b.test.zone"), zone).unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not a zone").unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::write(elsewhere.path().join("real.zone"), zone).unwrap();
+    std::os::unix::fs::symlink(
+        elsewhere.path().join("real.zone"),
+        dir.path().join("a.test.zone"),
+    )
+    .unwrap();
+    // A directory, and a link to one, named like zones: not zone files.
+    std::fs::create_dir(dir.path().join("c.test.zone")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), dir.path().join("d.test.zone")).unwrap();
+    // A link to nothing is left out too (reading it would fail).
+    std::os::unix::fs::symlink(dir.path().join("gone"), dir.path().join("e.test.zone")).unwrap();
+    let found: Vec<String> = Zones::files_in(dir.path())
+        .unwrap()
+        .into_iter()
+        .map(|(file, origin)| {
+            assert_eq!(file.parent(), Some(dir.path()));
+            origin.to_ascii()
+        })
+        .collect();
+    assert_eq!(found, ["a.test.", "b.test."]);
+}
