@@ -376,8 +376,8 @@ impl Interner {
         let (bytes, len) = (&self.bytes, self.bytes.len() - start);
         // An answer ends before the next one starts, so an equal one before `start`
         // lies whole in `bytes[..start]`.
-        let equal = |&at: &u32| bytes.get(at as usize..at as usize + len) == Some(&bytes[start..]);
-        if let Some(at) = self.seen.candidates(tag).find(equal) {
+        let equal = |at: u32| bytes.get(at as usize..at as usize + len) == Some(&bytes[start..]);
+        if let Some(at) = self.seen.find(tag, equal) {
             self.bytes.truncate(start);
             return Ok(AnswerId(at));
         }

@@ -54,11 +54,10 @@ impl NameIndex {
     }
 
     /// The node of `key`, if it has one.
-    #[inline]
+    #[inline(always)]
     pub(super) fn get(&self, key: &[u8]) -> Option<u32> {
         self.slots
-            .candidates(tag_of(hash(key)))
-            .find(|&node| self.key(node) == key)
+            .find(tag_of(hash(key)), |node| self.key(node) == key)
     }
 
     /// The bytes of all keys pushed.
