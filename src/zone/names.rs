@@ -11,7 +11,7 @@ use super::index::NameIndex;
 use rustc_hash::FxHashSet;
 use std::sync::OnceLock;
 
-/// A zone's names in key order, each with its data.
+/// A zone's names, each with its data.
 #[derive(Default)]
 pub(super) struct Names {
     /// Every name's key → its number, the index of its data in `data`.
@@ -109,9 +109,9 @@ impl Names {
             .map(|i| (self.index.key(i), &self.data[i as usize]))
     }
 
-    /// Every name's key, in key order.
+    /// Every name's key, in the order they were read.
     pub(super) fn keys(&self) -> impl Iterator<Item = &[u8]> {
-        self.order().iter().map(|&i| self.index.key(i))
+        self.iter().map(|(k, _)| k)
     }
 
     /// Every name's data, in the order they were read.
