@@ -10,7 +10,7 @@
 /// An empty slot.
 const EMPTY: u64 = u64::MAX;
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct TagSlots {
     slots: Vec<u64>,
     used: usize,
@@ -75,8 +75,8 @@ impl TagSlots {
     }
 
     /// Adds `value` under `tag` (the caller has checked that its key is not in yet);
-    /// grows the table first when it would be more than 3/4 full. `u32::MAX` is never a
-    /// value (it would read as an empty slot).
+    /// grows the table first when it would be more than 3/4 full. `value` is below
+    /// `u32::MAX`: under the tag `u32::MAX` it would read as an empty slot.
     pub fn insert(&mut self, tag: u32, value: u32) {
         debug_assert_ne!(value, u32::MAX);
         if 4 * (self.used + 1) > 3 * self.slots.len() {
@@ -91,6 +91,7 @@ impl TagSlots {
     }
 
     /// How many slots there are.
+    #[cfg(test)]
     pub fn capacity(&self) -> usize {
         self.slots.len()
     }

@@ -732,10 +732,11 @@ pub(super) fn zone_records(z: &ZoneData, complete: bool) -> ZoneRecords {
     let mut origin = Vec::new();
     push_name(&mut origin, &z.origin);
     let mut packer = Packer::new(&origin);
-    let every = z
-        .names
-        .iter_written()
-        .take(if complete { usize::MAX } else { 0 });
+    // Only a complete zone lists its names: listing them sorts them (`Names::iter_written`).
+    let every = complete
+        .then(|| z.names.iter_written())
+        .into_iter()
+        .flatten();
     for (key, name, node) in every {
         for set in &node.rrsets {
             if set.rtype == RecordType::SOA && *key == *z.origin_key {
