@@ -135,6 +135,7 @@ impl Control {
     /// it before any DNS worker starts, so the very first answer applies the saved drains
     /// and states. Needs no runtime.
     pub fn new(mut store: HealthStore, live: Arc<Live>) -> Control {
+        let started = std::time::Instant::now();
         let current = live.load_full();
         store.configure_targets(
             &current.services,
@@ -142,7 +143,9 @@ impl Control {
             current.config.fleet.quorum,
         );
         store.judge_all(now());
+        tracing::debug!(ms = started.elapsed().as_millis(), "health judged");
         let (targets, _) = watch::channel(Arc::new(store.targets().cloned().collect()));
+        tracing::debug!(ms = started.elapsed().as_millis(), "probe targets listed");
         let control = Control {
             store,
             live,
@@ -158,6 +161,7 @@ impl Control {
         if *current.health != table {
             control.live.store(Arc::new(current.with_health(table)));
         }
+        tracing::debug!(ms = started.elapsed().as_millis(), "health table published");
         control
     }
 

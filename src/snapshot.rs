@@ -16,15 +16,17 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 /// Config, zones, services, geolocation and health as of one load; never mutated.
 #[derive(Debug)]
 pub struct Snapshot {
     pub config: Arc<Config>,
     pub zones: Arc<Zones>,
-    /// Load-balanced names, indexed as `zone::Found::Balanced::service`.
-    pub services: Arc<[Service]>,
+    /// Load-balanced names, indexed as `zone::Found::Balanced::service`. A `Vec` rather
+    /// than a slice: `Arc<[T]>` from the loaded `Vec` would copy it (50 MB at 100,000
+    /// services, page faults and all, on the way to the first answer).
+    pub services: Arc<Vec<Service>>,
     /// Each service's name as text, made once (per-query counters are filed under it).
     pub service_names: Arc<[String]>,
     /// The health checks the services name (`health::fleet::targets_of`), for the health
@@ -64,6 +66,7 @@ impl Snapshot {
     /// Every file is checked before failing, so the error lists every problem at once.
     /// `previous` lends its geolocation database when the file has not changed.
     pub fn load(config_path: &Path, previous: Option<&Snapshot>) -> Result<Snapshot, LoadError> {
+        let started = Instant::now();
         let (config, services, mut zones, geo, of_services) = load_parts(config_path, previous)?;
         if let Some(p) = previous {
             zones.carry_journal(&p.zones);
@@ -95,6 +98,7 @@ impl Snapshot {
                     ..LoadError::default()
                 }
             })?;
+        tracing::debug!(ms = started.elapsed().as_millis(), "snapshot loaded");
         Ok(Snapshot {
             config: Arc::new(config),
             zones: Arc::new(zones),
@@ -160,7 +164,9 @@ impl OfServices {
 }
 
 fn load_parts(config_path: &Path, previous: Option<&Snapshot>) -> Result<Parts, LoadError> {
+    let started = Instant::now();
     let compiled = crate::config::compile_file(config_path);
+    tracing::debug!(ms = started.elapsed().as_millis(), "configuration compiled");
     let config = compiled.config;
     let mut errors = LoadError {
         config: compiled.errors,
@@ -174,7 +180,15 @@ fn load_parts(config_path: &Path, previous: Option<&Snapshot>) -> Result<Parts, 
     // The geolocation database is decoded on its own thread meanwhile: it needs nothing
     // from the zones, and takes a fixed ~0.1 s.
     let (found, geo) = std::thread::scope(|scope| {
-        let geo = scope.spawn(|| open_geo(&config, previous));
+        let geo = scope.spawn(|| {
+            let started = Instant::now();
+            let geo = open_geo(&config, previous);
+            tracing::debug!(
+                ms = started.elapsed().as_millis(),
+                "geolocation database read"
+            );
+            geo
+        });
         // Where zones_dir is unknown, its files are elsewhere: looking would only add noise.
         let found = compiled
             .zones_dir_known
@@ -266,7 +280,13 @@ fn load_zones(
             origins.push(s.zone.clone());
         }
     }
+    let started = Instant::now();
     let mut checked = crate::config::check_services(config, &origins, unsure);
+    tracing::debug!(
+        ms = started.elapsed().as_millis(),
+        services = checked.services.len(),
+        "services files checked"
+    );
     let services_checked = checked.errors.is_empty();
     errors.extend(
         std::mem::take(&mut checked.errors)
@@ -278,9 +298,12 @@ fn load_zones(
         // their build) rather than after them. A load with errors needs none of it.
         let of_services =
             services_checked.then(|| scope.spawn(|| OfServices::new(&checked.services)));
+        let started = Instant::now();
         let zones = build_zones(config, &files, &origins, &checked.names, errors);
+        tracing::debug!(ms = started.elapsed().as_millis(), "zones built");
         let of_services =
             of_services.map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        tracing::debug!(ms = started.elapsed().as_millis(), "health targets listed");
         Some((zones?, of_services?))
     });
     let (zones, of_services) = found?;

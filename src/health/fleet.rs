@@ -5,6 +5,7 @@
 //! readable, stable string built from everything that changes the result of the check.
 
 use crate::config::{Check, CheckKind, Service};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -209,9 +210,15 @@ impl<'c> CheckIds<'c> {
     }
 
     fn id(&self, address: IpAddr) -> String {
-        let kind = kind_name(&self.check.kind);
         // "https://[" + the longest IPv6 text + "]:65535".
         let mut id = String::with_capacity(57 + self.after_port.len());
+        self.write_id(address, &mut id);
+        id
+    }
+
+    /// [`CheckIds::id`], appended to `id`.
+    fn write_id(&self, address: IpAddr, id: &mut String) {
+        let kind = kind_name(&self.check.kind);
         id.push_str(kind);
         id.push_str("://");
         match address {
@@ -222,7 +229,7 @@ impl<'c> CheckIds<'c> {
                     if i > 0 {
                         id.push('.');
                     }
-                    push_decimal(&mut id, octet.into());
+                    push_decimal(id, octet.into());
                 }
             }
             IpAddr::V6(a) => {
@@ -231,9 +238,8 @@ impl<'c> CheckIds<'c> {
             }
         }
         id.push(':');
-        push_decimal(&mut id, self.check.port.into());
+        push_decimal(id, self.check.port.into());
         id.push_str(&self.after_port);
-        id
     }
 }
 
@@ -253,6 +259,22 @@ fn push_decimal(out: &mut String, n: u32) {
     out.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
 }
 
+/// The first 32 bytes of an id (zero-padded), ordered as the ids are: where two prefixes
+/// differ, so do their ids, the same way round; where they are equal, the ids decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct IdPrefix(u128, u128);
+
+impl IdPrefix {
+    fn of(id: &str) -> IdPrefix {
+        let mut bytes = [0u8; 32];
+        let n = id.len().min(32);
+        bytes[..n].copy_from_slice(&id.as_bytes()[..n]);
+        let half =
+            |at: usize| u128::from_be_bytes(bytes[at..at + 16].try_into().expect("16 bytes"));
+        IdPrefix(half(0), half(16))
+    }
+}
+
 /// A target and the (service, endpoint) pairs it decides.
 pub type TargetUses = (TargetSpec, Vec<(usize, usize)>);
 
@@ -262,62 +284,148 @@ pub type HealthTargets = BTreeMap<String, TargetUses>;
 /// Every target of a set of services, with the (service, endpoint) pairs it decides.
 /// Shared targets take the shortest interval (and recheck) of the services naming them.
 pub fn targets_of(services: &[Service]) -> HealthTargets {
-    // Every (id, service, endpoint), sorted by id (stably: each id's pairs stay in service
-    // order), then grouped: the map is built from sorted entries in one pass, not by a
-    // search and an insert per endpoint.
-    let mut all: Vec<(String, usize, usize)> = Vec::new();
+    // Grouped by id as they come, in service and endpoint order (so each target's pairs
+    // are in that order, and its settings are those of the first service naming it), then
+    // the targets sorted once: a search per endpoint in a hash map, not a sort of every
+    // (id, service, endpoint) (services share targets, so the ids were compared whole).
+    let mut by_id: FxHashMap<String, usize> = FxHashMap::default();
+    let mut grouped: Vec<(IdPrefix, TargetUses)> = Vec::new();
+    let mut id = String::new();
     for (si, s) in services.iter().enumerate() {
         let Some(check) = &s.check else { continue };
         let ids = CheckIds::new(check);
-        all.extend(
-            s.endpoints
-                .iter()
-                .enumerate()
-                .map(|(ei, e)| (ids.id(e.address), si, ei)),
-        );
-    }
-    // By id, then service and endpoint: what a stable sort by id gives, for less.
-    all.sort_unstable();
-    let mut grouped: Vec<(String, TargetUses)> = Vec::new();
-    for (id, si, ei) in all {
-        let check = services[si]
-            .check
-            .as_ref()
-            .expect("only services with a check");
         let interval_ms = check.interval.as_millis() as u64;
         let recheck_ms = check.recheck.as_millis() as u64;
-        if let Some((last, (spec, uses))) = grouped.last_mut()
-            && *last == id
-        {
-            spec.interval_ms = spec.interval_ms.min(interval_ms);
-            spec.recheck_ms = spec.recheck_ms.min(recheck_ms);
-            uses.push((si, ei));
-            continue;
+        for (ei, e) in s.endpoints.iter().enumerate() {
+            id.clear();
+            ids.write_id(e.address, &mut id);
+            if let Some(&at) = by_id.get(id.as_str()) {
+                let (spec, uses) = &mut grouped[at].1;
+                spec.interval_ms = spec.interval_ms.min(interval_ms);
+                spec.recheck_ms = spec.recheck_ms.min(recheck_ms);
+                uses.push((si, ei));
+                continue;
+            }
+            by_id.insert(id.clone(), grouped.len());
+            let spec = TargetSpec {
+                id: id.clone(),
+                address: e.address,
+                kind: kind_name(&check.kind).into(),
+                port: check.port,
+                path: check.path.clone(),
+                host: check.host.clone(),
+                insecure: check.insecure,
+                expect: check.expect.clone(),
+                body: check.body.clone(),
+                interval_ms,
+                timeout_ms: check.timeout.as_millis() as u64,
+                recheck_ms,
+                rise: check.rise,
+                fall: check.fall,
+            };
+            grouped.push((IdPrefix::of(&id), (spec, vec![(si, ei)])));
         }
-        let spec = TargetSpec {
-            id: id.clone(),
-            address: services[si].endpoints[ei].address,
-            kind: kind_name(&check.kind).into(),
-            port: check.port,
-            path: check.path.clone(),
-            host: check.host.clone(),
-            insecure: check.insecure,
-            expect: check.expect.clone(),
-            body: check.body.clone(),
-            interval_ms,
-            timeout_ms: check.timeout.as_millis() as u64,
-            recheck_ms,
-            rise: check.rise,
-            fall: check.fall,
-        };
-        grouped.push((id, (spec, vec![(si, ei)])));
     }
-    grouped.into_iter().collect()
+    drop(by_id);
+    // The prefix decides almost every comparison without reading the strings; the map is
+    // then built from sorted entries in one pass.
+    grouped.sort_unstable_by(|(a, (x, _)), (b, (y, _))| a.cmp(b).then_with(|| x.id.cmp(&y.id)));
+    grouped
+        .into_iter()
+        .map(|(_, (spec, uses))| (spec.id.clone(), (spec, uses)))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_targets_are_one_with_every_use_and_the_shortest_intervals() {
+        let (_, services) = crate::fixtures::config_and_services(
+            r#"
+[services.a]
+check = { kind = "http", port = 80, path = "/h", interval = "30s", recheck = "5s" }
+endpoints = [
+  { region = "eu-west", address = "192.0.2.9" },
+  { region = "us-east", address = "192.0.2.10" },
+]
+[services.b]
+endpoints = [{ region = "eu-west", address = "192.0.2.9" }]
+[services.c]
+check = { kind = "http", port = 80, path = "/h", interval = "10s", recheck = "8s" }
+endpoints = [
+  { region = "us-east", address = "198.51.100.1" },
+  { region = "eu-west", address = "192.0.2.9" },
+]
+[services.d]
+check = { kind = "tcp", port = 80 }
+endpoints = [{ region = "eu-west", address = "192.0.2.9" }]
+"#,
+        );
+        let targets = targets_of(&services);
+        let ids: Vec<&str> = targets.keys().map(String::as_str).collect();
+        let http = |a: &str| format!("http://{a}:80/h#timeout=2000ms");
+        assert_eq!(
+            ids,
+            [
+                http("192.0.2.10"),
+                http("192.0.2.9"),
+                http("198.51.100.1"),
+                "tcp://192.0.2.9:80#timeout=2000ms".to_string(),
+            ]
+        );
+        for (id, (spec, _)) in &targets {
+            assert_eq!(*id, spec.id);
+        }
+        // a's first endpoint and c's second: one target, both uses in service order, the
+        // shorter interval and recheck of the two; b has no check, d another kind.
+        let (spec, uses) = &targets[&http("192.0.2.9")];
+        assert_eq!(*uses, [(0, 0), (2, 1)]);
+        assert_eq!((spec.interval_ms, spec.recheck_ms), (10_000, 5_000));
+        assert_eq!(spec.address, "192.0.2.9".parse::<IpAddr>().unwrap());
+        assert_eq!(targets[&http("192.0.2.10")].1, [(0, 1)]);
+        assert_eq!(targets["tcp://192.0.2.9:80#timeout=2000ms"].1, [(3, 0)]);
+    }
+
+    #[test]
+    fn id_prefixes_order_ids_as_the_ids_do() {
+        // Ids that differ in the first byte, the 16th, the 32nd, only after the prefix,
+        // in length only, and by a byte below and above any ASCII one.
+        let ids = [
+            "http://192.0.2.1:80/healthz#timeout=2000ms",
+            "http://192.0.2.10:80/healthz#timeout=2000ms",
+            "http://192.0.2.1:80/healthz#timeout=2000ms&x",
+            "http://192.0.2.1:80/healthz#timeout=1000ms",
+            "http://192.0.2.1:80/healthz#timeoutX",
+            "http://192.0.2.1:80/healthz#timeou",
+            "http://192.0.2.1:80/healthz#timeou\u{0}",
+            "http://192.0.2.1:80/healthz#timeou\u{e9}",
+            "http://192.0.2.1",
+            "http://192.0.2.",
+            "https://[2001:db8::1]:443/",
+            "tcp://198.51.100.7:25#timeout=5000ms",
+            "",
+            "a",
+            "a\u{0}",
+        ];
+        let mut by_string: Vec<&str> = ids.to_vec();
+        by_string.sort_unstable();
+        let mut by_prefix: Vec<(IdPrefix, &str)> =
+            ids.iter().map(|id| (IdPrefix::of(id), *id)).collect();
+        by_prefix.sort_unstable();
+        let by_prefix: Vec<&str> = by_prefix.into_iter().map(|(_, id)| id).collect();
+        assert_eq!(by_prefix, by_string);
+        // Where two prefixes differ, they alone give the ids' order.
+        for a in ids {
+            for b in ids {
+                let (pa, pb) = (IdPrefix::of(a), IdPrefix::of(b));
+                if pa != pb {
+                    assert_eq!(pa.cmp(&pb), a.cmp(b), "{a:?} vs {b:?}");
+                }
+            }
+        }
+    }
 
     fn http_check() -> Check {
         Check {
