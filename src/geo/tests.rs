@@ -359,3 +359,100 @@ fn every_record_the_networks_reach_is_decoded_once() {
         assert_eq!(decoded, records_by_networks(&db), "{file}");
     }
 }
+
+/// The search tree of `db`'s file, as the load reads it.
+fn tree_of(source: &[u8]) -> SearchTree<'_> {
+    let reader = Reader::from_source(source).unwrap();
+    let m = reader.metadata();
+    SearchTree {
+        bytes: source,
+        nodes: m.node_count as usize,
+        record_bits: m.record_size,
+        address_bits: if m.ip_version == 4 { 32 } else { 128 },
+    }
+}
+
+#[test]
+fn climbing_from_the_records_finds_what_walking_down_finds() {
+    for file in [
+        "../../geodata/meridian-city.mmdb",
+        "meridian-test-city.mmdb",
+        "meridian-test-city-ipv4.mmdb",
+        "meridian-test-country.mmdb",
+        "meridian-test-flat.mmdb",
+        "maxmind/GeoIP2-City-Test.mmdb",
+        "maxmind/GeoIP2-Country-Test.mmdb",
+        "maxmind/GeoLite2-City-Test.mmdb",
+    ] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(file);
+        let source = std::fs::read(&path).unwrap();
+        let tree = tree_of(&source);
+        let climbed = tree
+            .climbed()
+            .unwrap_or_else(|| panic!("{file}: not climbed"));
+        let walked = tree.walked().unwrap();
+        // The same records, each at an address of its own network (which address may
+        // differ: an aliased subtree is reached from either side).
+        let reader = Reader::from_source(&source[..]).unwrap();
+        let records = |addresses: &[IpAddr]| -> BTreeMap<usize, usize> {
+            let mut out = BTreeMap::new();
+            for &a in addresses {
+                let offset = reader.lookup(a).unwrap().offset().unwrap();
+                *out.entry(offset).or_default() += 1;
+            }
+            out
+        };
+        let (by_climbing, by_walking) = (records(&climbed), records(&walked));
+        assert_eq!(by_climbing, by_walking, "{file}");
+        assert!(
+            by_climbing.values().all(|&n| n == 1),
+            "{file}: a record twice"
+        );
+        assert_eq!(climbed.len(), walked.len(), "{file}");
+    }
+}
+
+#[test]
+fn a_tree_that_cannot_be_climbed_is_walked_down() {
+    // 24-bit records, IPv4; a record value above the node count is data.
+    let node = |left: u32, right: u32| {
+        let mut b = left.to_be_bytes()[1..].to_vec();
+        b.extend_from_slice(&right.to_be_bytes()[1..]);
+        b
+    };
+    let nodes = 3;
+    let (data_a, data_b, empty) = (nodes + 16, nodes + 40, nodes);
+    // Node 2 is pointed to by nothing: its record is in no network.
+    let bytes: Vec<u8> = [node(1, data_a), node(empty, data_a), node(data_b, data_b)].concat();
+    let tree = SearchTree {
+        bytes: &bytes,
+        nodes: nodes as usize,
+        record_bits: 24,
+        address_bits: 32,
+    };
+    assert_eq!(tree.climbed(), None);
+    let found = tree.one_address_per_record().unwrap();
+    assert_eq!(found, [ip("128.0.0.0")]);
+    // A loop: node 1 points back to the root (its first parent is still node 0).
+    let looped: Vec<u8> = [node(1, data_a), node(0, data_b)].concat();
+    let tree = SearchTree {
+        bytes: &looped,
+        nodes: 2,
+        record_bits: 24,
+        address_bits: 32,
+    };
+    let mut found = tree.one_address_per_record().unwrap();
+    found.sort();
+    assert_eq!(found, [ip("64.0.0.0"), ip("128.0.0.0")]);
+    // Cut short: no answer either way.
+    let cut = &bytes[..7];
+    let tree = SearchTree {
+        bytes: cut,
+        nodes: 3,
+        record_bits: 24,
+        address_bits: 32,
+    };
+    assert_eq!(tree.one_address_per_record(), None);
+}

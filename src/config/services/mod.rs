@@ -507,7 +507,7 @@ fn check_in_parts(
                         let checked = check_whole(piece, path, origin, config, unsure);
                         let failed = !checked.errors.is_empty();
                         // Its lines, counted here on every core rather than after.
-                        let lines = piece.bytes().filter(|&b| b == b'\n').count();
+                        let lines = memchr::memchr_iter(b'\n', piece.as_bytes()).count();
                         out.push((checked, lines));
                         if failed {
                             break;
@@ -536,10 +536,7 @@ fn check_in_parts(
         rustc_hash::FxHashSet::with_capacity_and_hasher(all.names.capacity(), Default::default());
     // Lines before the piece: its line 1 is the file's line `before + 1`. The pieces
     // follow each other from the first cut, which only comments and blank lines precede.
-    let mut before = text.as_bytes()[..starts[0]]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count();
+    let mut before = memchr::memchr_iter(b'\n', &text.as_bytes()[..starts[0]]).count();
     for (mut part, lines) in checked {
         for s in &mut part.services {
             s.line += before;
