@@ -4,6 +4,7 @@
 //! Each check records its problem and returns a stand-in, so later checks still run; a
 //! value of the wrong type stops only the service it is in.
 
+use compact_str::CompactString;
 use std::net::IpAddr;
 use std::ops::Range;
 use std::path::Path;
@@ -94,7 +95,7 @@ impl<'a> ServiceChecker<'a> {
         let mut services = Vec::new();
         // Name → (key as written, line) of the names seen so far, for duplicates. (hickory's
         // `Name` hashes and compares ignoring case, as DNS does.)
-        let mut seen: FxHashMap<Name, (String, usize)> = FxHashMap::default();
+        let mut seen: FxHashMap<Name, (CompactString, usize)> = FxHashMap::default();
         // The file parsed again, once, at the first value of the wrong type: its message
         // names the key by searching the tree, which deserializing consumed (keeping a
         // copy of every service's tree for the rare error costs more than this).
@@ -137,7 +138,7 @@ impl<'a> ServiceChecker<'a> {
     /// the parsed tree: the same names, lines and checks, with no tree in between.
     pub(super) fn scanned(&mut self, scanned: Vec<ScannedService>) -> Vec<Service> {
         let mut services = Vec::with_capacity(scanned.len());
-        let mut seen: FxHashMap<Name, (String, usize)> =
+        let mut seen: FxHashMap<Name, (CompactString, usize)> =
             FxHashMap::with_capacity_and_hasher(scanned.len(), Default::default());
         for ScannedService { name, span, raw } in scanned {
             let (key, line, name) = self.name(&name, span.clone(), &mut seen);
@@ -155,7 +156,7 @@ impl<'a> ServiceChecker<'a> {
         &mut self,
         text: &str,
         span: Range<usize>,
-        seen: &mut FxHashMap<Name, (String, usize)>,
+        seen: &mut FxHashMap<Name, (CompactString, usize)>,
     ) -> (String, usize, Option<Name>) {
         let key = service_key(text);
         let line = self.check.line(span.start);
@@ -173,7 +174,7 @@ impl<'a> ServiceChecker<'a> {
                 );
                 self.error(span, key.clone(), message);
             } else {
-                seen.insert(name.clone(), (text.to_owned(), line));
+                seen.insert(name.clone(), (CompactString::from(text), line));
                 self.names.push(NamedService {
                     name: name.clone(),
                     file: self.file.clone(),
@@ -806,9 +807,9 @@ impl<'a> ServiceChecker<'a> {
             );
         }
         let (config, unsure) = (self.config, self.unsure);
-        let mut endpoints = Vec::new();
+        let mut endpoints = Vec::with_capacity(list.get_ref().len());
         // Address → index as written of the addresses seen so far, for duplicates.
-        let mut seen: FxHashMap<IpAddr, usize> = FxHashMap::default();
+        let mut seen = SeenAddresses::default();
         for (i, item) in list.into_inner().into_iter().enumerate() {
             let at = item.span();
             let raw = item.into_inner();
@@ -835,7 +836,7 @@ impl<'a> ServiceChecker<'a> {
                 }
                 Some(text) => {
                     let addr = self.one(text, || format!("{key}[{i}].address"), address);
-                    match addr.and_then(|a| seen.get(&a).map(|&first| (a, first))) {
+                    match addr.and_then(|a| seen.get(a).map(|first| (a, first))) {
                         Some((addr, first)) => {
                             let message =
                                 format!("{addr} is listed twice (also endpoints[{first}])");
@@ -951,13 +952,13 @@ impl<'a> ServiceChecker<'a> {
 
     /// `text` through `parse`, reporting the error at its span (an empty message: refused,
     /// but already reported elsewhere).
-    fn one<T>(
+    fn one<T, S: AsRef<str>>(
         &mut self,
-        text: &Spanned<String>,
+        text: &Spanned<S>,
         key: impl FnOnce() -> String,
         parse: impl Fn(&str) -> Result<T, String>,
     ) -> Option<T> {
-        match parse(text.get_ref()) {
+        match parse(text.get_ref().as_ref()) {
             Ok(value) => Some(value),
             Err(message) => {
                 if !message.is_empty() {
@@ -990,4 +991,33 @@ impl<'a> ServiceChecker<'a> {
 fn has_unknown<'de, T: Deserialize<'de>>(table: &DeTable) -> bool {
     let known = known_keys::<T>();
     table.keys().any(|k| !known.contains(&k.get_ref().as_ref()))
+}
+
+/// The addresses of a service's endpoints seen so far, each with the index it is written
+/// at: a list searched in turn while it is short (most services have a few endpoints, and
+/// a hash map per service cost more than the search), a hash map beyond.
+#[derive(Default)]
+struct SeenAddresses {
+    few: Vec<(IpAddr, usize)>,
+    many: FxHashMap<IpAddr, usize>,
+}
+
+impl SeenAddresses {
+    const FEW: usize = 16;
+
+    fn get(&self, address: IpAddr) -> Option<usize> {
+        match self.few.iter().find(|(a, _)| *a == address) {
+            Some(&(_, at)) => Some(at),
+            None => self.many.get(&address).copied(),
+        }
+    }
+
+    /// Notes `address`, not seen yet, at index `at`.
+    fn insert(&mut self, address: IpAddr, at: usize) {
+        if self.few.len() < Self::FEW {
+            self.few.push((address, at));
+        } else {
+            self.many.entry(address).or_insert(at);
+        }
+    }
 }

@@ -24,9 +24,9 @@ fn int(v: &Value) -> Option<Spanned<i64>> {
     }
 }
 
-fn string(v: &Value) -> Option<Spanned<String>> {
+fn string<S: for<'s> From<&'s str>>(v: &Value) -> Option<Spanned<S>> {
     match v.get_ref() {
-        DeValue::String(s) => Some(Spanned::new(v.span(), s.to_string())),
+        DeValue::String(s) => Some(Spanned::new(v.span(), S::from(s.as_ref()))),
         _ => None,
     }
 }

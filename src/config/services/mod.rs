@@ -586,7 +586,7 @@ fn check_scanned(
         config,
         unsure,
         origin,
-        names: Vec::new(),
+        names: Vec::with_capacity(scanned.len()),
     };
     let services = check.scanned(scanned);
     if !check.check.errors.is_empty() {

@@ -10,6 +10,8 @@
 //! problem, only to be sure that what it accepts means what the full parser reads.
 
 use std::borrow::Cow;
+
+use compact_str::CompactString;
 use std::ops::Range;
 
 use toml::Spanned;
@@ -128,7 +130,10 @@ impl<'t> Scanner<'t> {
     }
 
     fn file(&mut self) -> Option<Vec<ScannedService>> {
-        let mut services: Vec<ScannedService> = Vec::new();
+        // As many as there are headers that may open one (a services file is mostly
+        // services), so the list is not copied as it grows.
+        let headers = memchr::memmem::find_iter(self.b, b"[services.").count();
+        let mut services: Vec<ScannedService> = Vec::with_capacity(headers);
         let mut names = rustc_hash::FxHashSet::default();
         let mut open = Open::Nothing;
         // The last service's routes so far are `[[services.NAME.route]]` tables (which
@@ -246,11 +251,7 @@ impl<'t> Scanner<'t> {
     fn key(&mut self) -> Option<Spanned<Cow<'t, str>>> {
         let start = self.i;
         match self.peek()? {
-            b'"' | b'\'' => {
-                let quoted = self.string()?;
-                let span = quoted.span();
-                Some(Spanned::new(span, Cow::Owned(quoted.into_inner())))
-            }
+            b'"' | b'\'' => self.text_of_string(),
             _ => {
                 while self
                     .peek()
@@ -282,6 +283,13 @@ impl<'t> Scanner<'t> {
     /// A basic string without multi-line quotes, with the escapes TOML 1.0 has, or a
     /// literal string.
     fn string(&mut self) -> Option<Text> {
+        let text = self.text_of_string()?;
+        let span = text.span();
+        Some(Spanned::new(span, text.into_inner().into_owned()))
+    }
+
+    /// [`Scanner::string`], borrowed from the text when it holds no escape.
+    fn text_of_string(&mut self) -> Option<Spanned<Cow<'t, str>>> {
         let start = self.i;
         let quote = self.peek()?;
         if self.at(b"\"\"\"") || self.at(b"'''") {
@@ -295,9 +303,9 @@ impl<'t> Scanner<'t> {
             .iter()
             .position(|&c| c == quote || c == b'\\' || (c < 0x20 && c != b'\t') || c == 0x7f)?;
         if body[stop] == quote {
-            let out = self.text[self.i..self.i + stop].to_owned();
+            let out = &self.text[self.i..self.i + stop];
             self.i += stop + 1;
-            return Some(Spanned::new(start..self.i, out));
+            return Some(Spanned::new(start..self.i, Cow::Borrowed(out)));
         }
         let mut out = String::new();
         let mut run = self.i;
@@ -307,7 +315,7 @@ impl<'t> Scanner<'t> {
                 _ if c == quote => {
                     out.push_str(&self.text[run..self.i]);
                     self.i += 1;
-                    return Some(Spanned::new(start..self.i, out));
+                    return Some(Spanned::new(start..self.i, Cow::Owned(out)));
                 }
                 b'\\' if quote == b'"' => {
                     out.push_str(&self.text[run..self.i]);
@@ -434,6 +442,18 @@ impl<'t> Scanner<'t> {
         }
     }
 
+    /// [`Scanner::string_value`] as an inline string where it fits (no allocation).
+    fn compact_value(&mut self) -> Option<Spanned<CompactString>> {
+        match self.peek()? {
+            b'"' | b'\'' => {
+                let text = self.text_of_string()?;
+                let span = text.span();
+                Some(Spanned::new(span, CompactString::from(text.into_inner())))
+            }
+            _ => None,
+        }
+    }
+
     /// `{ KEY = VALUE, ... }` on one line (TOML 1.0: no newline, no trailing comma), each
     /// key/value read by `pair`.
     fn inline<T: Default>(
@@ -491,8 +511,8 @@ impl<'t> Scanner<'t> {
     fn endpoint_key(&mut self, raw: &mut RawEndpoint) -> Option<()> {
         let key = self.key_eq()?;
         match key.as_ref() {
-            "region" => set(&mut raw.region, self.string_value()?),
-            "address" => set(&mut raw.address, self.string_value()?),
+            "region" => set(&mut raw.region, self.compact_value()?),
+            "address" => set(&mut raw.address, self.compact_value()?),
             "capacity" => set(&mut raw.capacity, self.int()?),
             _ => None,
         }

@@ -479,6 +479,16 @@ endpoints = [
     );
 }
 
+/// `[services.www]` with 20 endpoints, 192.0.2.0 to .19 but for endpoint `at`, which
+/// repeats endpoint `repeats`'s address.
+fn twenty_endpoints(at: usize, repeats: usize) -> String {
+    let endpoints: String = (0..20)
+        .map(|i| if i == at { repeats } else { i })
+        .map(|i| format!("  {{ region = \"eu-west\", address = \"192.0.2.{i}\" }},\n"))
+        .collect();
+    format!("[services.www]\nendpoints = [\n{endpoints}]\n")
+}
+
 #[test]
 fn each_error_names_line_and_key() {
     // (text, the one expected error without the `FILE:` prefix)
@@ -647,6 +657,16 @@ fn each_error_names_line_and_key() {
              { region = \"us-east\", address = \"192.0.2.1\" },\n  { region = \"us-east\", address = \"2001:DB8:0::10\" },\n]\n"
                 .into(),
             "5: services.www.endpoints[2].address: 2001:db8::10 is listed twice (also endpoints[0])",
+        ),
+        (
+            // Past the first 16 endpoints, a duplicate of an early one ...
+            twenty_endpoints(18, 3),
+            "21: services.www.endpoints[18].address: 192.0.2.3 is listed twice (also endpoints[3])",
+        ),
+        (
+            // ... and of a late one.
+            twenty_endpoints(19, 17),
+            "22: services.www.endpoints[19].address: 192.0.2.17 is listed twice (also endpoints[17])",
         ),
         (
             "[services.www]\nendpoints = [{ region = \"eu-west\", address = \"192.0.2.1\", capacity = -1 }]\n".into(),
