@@ -93,11 +93,24 @@ pub(super) fn read_source(path: &Path, limit: u64) -> Result<String, (usize, Str
     if meta.len() > limit {
         return Err(too_big());
     }
-    // The file may grow after the check: never read more than the limit allows.
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(cannot)?;
+    // One read of the length `stat` gave and a byte more: a regular file that gives back
+    // exactly that length has ended (a read to the end would ask once more to be told so,
+    // a system call per zone file). Anything else (it grew, it shrank, a short read) is
+    // read on to the end. The file may grow after the check: never read more than the
+    // limit allows.
+    let len = meta.len() as usize;
+    let mut bytes = vec![0; len + 1];
+    let mut file = file.take(limit.saturating_add(1));
+    let first = loop {
+        match file.read(&mut bytes) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => break other.map_err(cannot)?,
+        }
+    };
+    bytes.truncate(first);
+    if first != len {
+        file.read_to_end(&mut bytes).map_err(cannot)?;
+    }
     if bytes.len() as u64 > limit {
         return Err(too_big());
     }

@@ -396,3 +396,41 @@ www A 192.0.2.8
         ]
     );
 }
+
+#[test]
+fn a_file_is_read_whole_at_any_length_and_refused_past_the_limit() {
+    let dir = TempDir::new();
+    for len in [0usize, 1, 4095, 4096, 4097, 70_000] {
+        let text: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+        let path = dir.write(&format!("z{len}.zone"), text.as_bytes());
+        assert_eq!(
+            super::read_source(&path, 1 << 20).unwrap(),
+            text,
+            "{len} bytes"
+        );
+        // At the limit it is read; a byte past it, refused with the file's name.
+        assert_eq!(super::read_source(&path, len as u64).unwrap(), text);
+        if len > 0 {
+            let (line, message) = super::read_source(&path, len as u64 - 1).unwrap_err();
+            assert_eq!(line, 0);
+            assert!(
+                message.contains("exceed") && message.contains(&format!("z{len}.zone")),
+                "{message}"
+            );
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_file_longer_than_its_stat_said_is_read_to_its_end() {
+    // /proc files are regular files of length 0 with text in them: as a file that grew
+    // between the `stat` and the read.
+    let text = super::read_source(Path::new("/proc/self/status"), 1 << 20).unwrap();
+    assert!(
+        text.starts_with("Name:") && text.contains("\nPid:"),
+        "{text}"
+    );
+    let (_, message) = super::read_source(Path::new("/proc/self/status"), 16).unwrap_err();
+    assert!(message.contains("exceed"), "{message}");
+}
