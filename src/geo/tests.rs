@@ -337,18 +337,21 @@ fn records_by_networks(db: &GeoDb) -> BTreeMap<usize, Place> {
     out
 }
 
+/// Every database of `tests/data` (and the shipped one), relative to `tests/data`.
+const EVERY_DATABASE: [&str; 8] = [
+    "../../geodata/meridian-city.mmdb",
+    "meridian-test-city.mmdb",
+    "meridian-test-city-ipv4.mmdb",
+    "meridian-test-country.mmdb",
+    "meridian-test-flat.mmdb",
+    "maxmind/GeoIP2-City-Test.mmdb",
+    "maxmind/GeoIP2-Country-Test.mmdb",
+    "maxmind/GeoLite2-City-Test.mmdb",
+];
+
 #[test]
 fn every_record_the_networks_reach_is_decoded_once() {
-    for file in [
-        "../../geodata/meridian-city.mmdb",
-        "meridian-test-city.mmdb",
-        "meridian-test-city-ipv4.mmdb",
-        "meridian-test-country.mmdb",
-        "meridian-test-flat.mmdb",
-        "maxmind/GeoIP2-City-Test.mmdb",
-        "maxmind/GeoIP2-Country-Test.mmdb",
-        "maxmind/GeoLite2-City-Test.mmdb",
-    ] {
+    for file in EVERY_DATABASE {
         let db = fixture(file);
         let decoded: BTreeMap<usize, Place> = db
             .index
@@ -374,16 +377,7 @@ fn tree_of(source: &[u8]) -> SearchTree<'_> {
 
 #[test]
 fn climbing_from_the_records_finds_what_walking_down_finds() {
-    for file in [
-        "../../geodata/meridian-city.mmdb",
-        "meridian-test-city.mmdb",
-        "meridian-test-city-ipv4.mmdb",
-        "meridian-test-country.mmdb",
-        "meridian-test-flat.mmdb",
-        "maxmind/GeoIP2-City-Test.mmdb",
-        "maxmind/GeoIP2-Country-Test.mmdb",
-        "maxmind/GeoLite2-City-Test.mmdb",
-    ] {
+    for file in EVERY_DATABASE {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/data")
             .join(file);
