@@ -10,8 +10,6 @@
 //! problem, only to be sure that what it accepts means what the full parser reads.
 
 use std::borrow::Cow;
-
-use compact_str::CompactString;
 use std::ops::Range;
 
 use toml::Spanned;
@@ -435,20 +433,14 @@ impl<'t> Scanner<'t> {
         self.array(|s| s.string_value())
     }
 
-    fn string_value(&mut self) -> Option<Text> {
-        match self.peek()? {
-            b'"' | b'\'' => self.string(),
-            _ => None,
-        }
-    }
-
-    /// [`Scanner::string_value`] as an inline string where it fits (no allocation).
-    fn compact_value(&mut self) -> Option<Spanned<CompactString>> {
+    /// A string value, as a `String`, or as an inline `CompactString` where the field is
+    /// one (no allocation for the short strings most values are).
+    fn string_value<S: From<Cow<'t, str>>>(&mut self) -> Option<Spanned<S>> {
         match self.peek()? {
             b'"' | b'\'' => {
                 let text = self.text_of_string()?;
                 let span = text.span();
-                Some(Spanned::new(span, CompactString::from(text.into_inner())))
+                Some(Spanned::new(span, S::from(text.into_inner())))
             }
             _ => None,
         }
@@ -511,8 +503,8 @@ impl<'t> Scanner<'t> {
     fn endpoint_key(&mut self, raw: &mut RawEndpoint) -> Option<()> {
         let key = self.key_eq()?;
         match key.as_ref() {
-            "region" => set(&mut raw.region, self.compact_value()?),
-            "address" => set(&mut raw.address, self.compact_value()?),
+            "region" => set(&mut raw.region, self.string_value()?),
+            "address" => set(&mut raw.address, self.string_value()?),
             "capacity" => set(&mut raw.capacity, self.int()?),
             _ => None,
         }
