@@ -135,7 +135,7 @@ impl Control {
     /// it before any DNS worker starts, so the very first answer applies the saved drains
     /// and states. Needs no runtime.
     pub fn new(mut store: HealthStore, live: Arc<Live>) -> Control {
-        let started = std::time::Instant::now();
+        let mut step = std::time::Instant::now();
         let current = live.load_full();
         store.configure_targets(
             &current.services,
@@ -143,9 +143,9 @@ impl Control {
             current.config.fleet.quorum,
         );
         store.judge_all(now());
-        tracing::debug!(ms = started.elapsed().as_millis(), "health judged");
+        tracing::debug!(ms = crate::snapshot::lap(&mut step), "health judged");
         let (targets, _) = watch::channel(Arc::new(store.targets().cloned().collect()));
-        tracing::debug!(ms = started.elapsed().as_millis(), "probe targets listed");
+        tracing::debug!(ms = crate::snapshot::lap(&mut step), "probe targets listed");
         let control = Control {
             store,
             live,
@@ -161,7 +161,10 @@ impl Control {
         if *current.health != table {
             control.live.store(Arc::new(current.with_health(table)));
         }
-        tracing::debug!(ms = started.elapsed().as_millis(), "health table published");
+        tracing::debug!(
+            ms = crate::snapshot::lap(&mut step),
+            "health table published"
+        );
         control
     }
 

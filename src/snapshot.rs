@@ -296,14 +296,19 @@ fn load_zones(
     let found = std::thread::scope(|scope| {
         // Beside the zones (with 100,000 services, the balanced names' answers are most of
         // their build) rather than after them. A load with errors needs none of it.
-        let of_services =
-            services_checked.then(|| scope.spawn(|| OfServices::new(&checked.services)));
+        let of_services = services_checked.then(|| {
+            scope.spawn(|| {
+                let started = Instant::now();
+                let of = OfServices::new(&checked.services);
+                tracing::debug!(ms = started.elapsed().as_millis(), "health targets listed");
+                of
+            })
+        });
         let started = Instant::now();
         let zones = build_zones(config, &files, &origins, &checked.names, errors);
         tracing::debug!(ms = started.elapsed().as_millis(), "zones built");
         let of_services =
             of_services.map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-        tracing::debug!(ms = started.elapsed().as_millis(), "health targets listed");
         Some((zones?, of_services?))
     });
     let (zones, of_services) = found?;
@@ -541,6 +546,14 @@ impl std::fmt::Display for LoadError {
 }
 
 impl std::error::Error for LoadError {}
+
+/// Milliseconds since `step`, which then starts the next step: for the debug log of how
+/// long each step of a load took.
+pub(crate) fn lap(step: &mut Instant) -> u128 {
+    let ms = step.elapsed().as_millis();
+    *step = Instant::now();
+    ms
+}
 
 /// Gives the memory freed since the last call back to the system. A load frees far more
 /// than it keeps (the TOML trees of a services file, the text of every zone, the records
